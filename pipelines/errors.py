@@ -1,0 +1,65 @@
+"""One exception tree for the domain. Adapters convert third-party errors into these."""
+
+from __future__ import annotations
+
+
+class DocsightError(Exception):
+    """Base of every error the domain raises."""
+
+    code = "error"
+
+
+class InvalidDocument(DocsightError):
+    """The uploaded bytes cannot be ingested; the reason says why. Never retried."""
+
+    code = "invalid_document"
+
+
+class NotAPdf(InvalidDocument):
+    code = "not_a_pdf"
+
+
+class EmptyDocument(InvalidDocument):
+    code = "empty"
+
+
+class CorruptPdf(InvalidDocument):
+    code = "corrupt"
+
+
+class EncryptedPdf(InvalidDocument):
+    code = "encrypted"
+
+
+class UnsupportedPdf(InvalidDocument):
+    code = "unsupported"
+
+
+class TooLarge(InvalidDocument):
+    code = "too_large"
+
+
+class ResourceLimit(InvalidDocument):
+    """Parsing exceeded a time or memory bound (decompression bomb, a page that takes too long)."""
+
+    code = "resource_limit"
+
+
+class NotFound(DocsightError):
+    code = "not_found"
+
+
+class Duplicate(DocsightError):
+    code = "duplicate"
+
+
+class ModelUnavailable(DocsightError):
+    """A model cannot be loaded offline (not installed, would need a hub download)."""
+
+    code = "model_unavailable"
+
+
+class BackendUnavailable(DocsightError):
+    """An outside component (index, store, broker) cannot be reached. Retried by tasks."""
+
+    code = "backend_unavailable"

@@ -1,0 +1,97 @@
+"""Domain values passed between stages."""
+
+from __future__ import annotations
+
+from enum import Enum
+
+from pydantic import BaseModel, Field
+
+
+class Table(BaseModel):
+    """A table found on a page, kept as rows of cells with its caption."""
+
+    caption: str | None = None
+    rows: list[list[str]]
+
+
+class Page(BaseModel):
+    """One page of text in reading order. `number` is 1-based."""
+
+    number: int
+    text: str
+    tables: list[Table] = Field(default_factory=list)
+    ocr: bool = False
+
+
+class ParsedDocument(BaseModel):
+    pages: list[Page]
+    warnings: list[str] = Field(default_factory=list)
+
+    @property
+    def page_count(self) -> int:
+        return len(self.pages)
+
+
+class Chunk(BaseModel):
+    """A retrievable span of a document.
+
+    `char_start`/`char_end` index the document text as built by
+    `pipelines.chunking.document_text` (pages joined with a blank line).
+    """
+
+    document_id: str
+    number: int
+    text: str
+    page_start: int
+    page_end: int
+    section_path: list[str] = Field(default_factory=list)
+    char_start: int
+    char_end: int
+    token_count: int
+
+
+class SparseVector(BaseModel):
+    """Term-hash indices with BM25-style term weights; the index applies IDF."""
+
+    indices: list[int]
+    values: list[float]
+
+
+class IndexedChunk(BaseModel):
+    """A chunk ready for the vector index."""
+
+    tenant: str
+    chunk: Chunk
+    dense: list[float]
+    sparse: SparseVector
+
+
+class ScoredChunk(BaseModel):
+    chunk: Chunk
+    score: float
+
+
+class DocumentStatus(str, Enum):
+    QUEUED = "queued"
+    PARSING = "parsing"
+    INDEXING = "indexing"
+    READY = "ready"
+    FAILED = "failed"
+
+
+class Document(BaseModel):
+    """A document row of the metadata store."""
+
+    id: str
+    tenant: str
+    filename: str
+    sha256: str
+    size_bytes: int
+    status: DocumentStatus = DocumentStatus.QUEUED
+    error_code: str | None = None
+    reason: str | None = None
+    pages_total: int | None = None
+    pages_parsed: int = 0
+    ocr_pages: int = 0
+    chunks_total: int | None = None
+    chunks_embedded: int = 0

@@ -1,0 +1,112 @@
+"""Small interfaces the domain needs from the outside world. Adapters live in services/adapters."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Protocol
+
+from pipelines.models import (
+    Chunk,
+    Document,
+    DocumentStatus,
+    IndexedChunk,
+    ParsedDocument,
+    ScoredChunk,
+    SparseVector,
+)
+
+PageProgress = Callable[[int, int], None]
+"""Called as on_page(pages_done, pages_total) while a document is parsed."""
+
+
+class PdfParser(Protocol):
+    def parse(
+        self, data: bytes, *, password: str | None = None, on_page: PageProgress | None = None
+    ) -> ParsedDocument:
+        """Parse PDF bytes into pages in reading order.
+
+        Raises a `pipelines.errors.InvalidDocument` subclass for input that cannot be parsed.
+        """
+        ...
+
+
+class TokenCounter(Protocol):
+    def count(self, text: str) -> int:
+        """Number of Qwen3 tokens in `text`."""
+        ...
+
+
+class Embedder(Protocol):
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def dimension(self) -> int: ...
+
+    def embed_documents(self, texts: Sequence[str]) -> list[list[float]]:
+        """One normalised vector per text, in order."""
+        ...
+
+    def embed_query(self, text: str) -> list[float]: ...
+
+
+class VectorIndex(Protocol):
+    """Dense + sparse vectors of chunks, filtered by tenant and document."""
+
+    def upsert(self, items: Sequence[IndexedChunk]) -> None:
+        """Insert or replace; point ids derive from document id and chunk number."""
+        ...
+
+    def search(
+        self,
+        *,
+        tenant: str,
+        dense: Sequence[float],
+        sparse: SparseVector,
+        limit: int,
+        document_ids: Sequence[str] | None = None,
+    ) -> list[ScoredChunk]:
+        """Hybrid search: dense and sparse candidates fused by reciprocal rank."""
+        ...
+
+    def delete_document(self, tenant: str, document_id: str) -> None: ...
+
+    def count(self, *, tenant: str | None = None, document_id: str | None = None) -> int: ...
+
+    def close(self) -> None: ...
+
+
+class Store(Protocol):
+    """Metadata store: documents and their parsed chunks. The source of truth for progress."""
+
+    def add_document(self, document: Document, password: str | None = None) -> Document: ...
+
+    def get_document(self, tenant: str, document_id: str) -> Document: ...
+
+    def find_by_sha256(self, tenant: str, sha256: str) -> Document | None: ...
+
+    def list_documents(
+        self, tenant: str, status: DocumentStatus | None = None
+    ) -> list[Document]: ...
+
+    def update_document(self, document_id: str, **fields: object) -> None: ...
+
+    def delete_document(self, document_id: str) -> None: ...
+
+    def unfinished_documents(self) -> list[Document]: ...
+
+    def password_for(self, document_id: str) -> str | None: ...
+
+    def save_chunks(self, document_id: str, chunks: Sequence[Chunk]) -> None: ...
+
+    def load_chunks(self, document_id: str) -> list[Chunk]: ...
+
+
+class BlobStore(Protocol):
+    """Uploaded files, addressed by content hash. File names are never used as paths."""
+
+    def put(self, sha256: str, data: bytes) -> None: ...
+
+    def get(self, sha256: str) -> bytes: ...
+
+    def delete(self, sha256: str) -> None: ...

@@ -63,7 +63,9 @@ def embed_and_index_stage(
         dense = embedder.embed_documents([chunk.text for chunk in batch])
         index.upsert(
             [
-                IndexedChunk(tenant=tenant, chunk=chunk, dense=vector, sparse=encode_sparse(chunk.text))
+                IndexedChunk(
+                    tenant=tenant, chunk=chunk, dense=vector, sparse=encode_sparse(chunk.text)
+                )
                 for chunk, vector in zip(batch, dense, strict=True)
             ]
         )

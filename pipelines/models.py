@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from enum import Enum
+from enum import StrEnum
 
 from pydantic import BaseModel, Field
 
@@ -71,7 +71,7 @@ class ScoredChunk(BaseModel):
     score: float
 
 
-class DocumentStatus(str, Enum):
+class DocumentStatus(StrEnum):
     QUEUED = "queued"
     PARSING = "parsing"
     INDEXING = "indexing"

@@ -83,6 +83,10 @@ class Store(Protocol):
 
     def get_document(self, tenant: str, document_id: str) -> Document: ...
 
+    def get_by_id(self, document_id: str) -> Document:
+        """For workers, which act on a document id whatever its tenant."""
+        ...
+
     def find_by_sha256(self, tenant: str, sha256: str) -> Document | None: ...
 
     def list_documents(
@@ -90,6 +94,16 @@ class Store(Protocol):
     ) -> list[Document]: ...
 
     def update_document(self, document_id: str, **fields: object) -> None: ...
+
+    def transition(
+        self,
+        document_id: str,
+        from_statuses: Sequence[DocumentStatus],
+        to_status: DocumentStatus,
+        **fields: object,
+    ) -> bool:
+        """Atomically move a document to `to_status` if it is in one of `from_statuses`."""
+        ...
 
     def delete_document(self, document_id: str) -> None: ...
 
@@ -103,10 +117,12 @@ class Store(Protocol):
 
 
 class BlobStore(Protocol):
-    """Uploaded files, addressed by content hash. File names are never used as paths."""
+    """Uploaded files, addressed by document id. File names are never used as paths."""
 
-    def put(self, sha256: str, data: bytes) -> None: ...
+    def put(self, key: str, data: bytes) -> None:
+        """Store atomically: a reader never sees a half-written file."""
+        ...
 
-    def get(self, sha256: str) -> bytes: ...
+    def get(self, key: str) -> bytes: ...
 
-    def delete(self, sha256: str) -> None: ...
+    def delete(self, key: str) -> None: ...

@@ -1,0 +1,1 @@
+"""docsight's runtime: settings, adapters, API and CLI around the domain in `pipelines`."""

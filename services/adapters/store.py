@@ -1,0 +1,244 @@
+"""Metadata store on SQLAlchemy: SQLite in the embedded default, PostgreSQL in production."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Column,
+    DateTime,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    create_engine,
+    delete,
+    event,
+    insert,
+    select,
+    text,
+    update,
+)
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import IntegrityError, OperationalError
+
+from pipelines.errors import BackendUnavailable, Duplicate, NotFound
+from pipelines.models import Chunk, Document, DocumentStatus
+
+metadata = MetaData()
+
+documents = Table(
+    "documents",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("tenant", String(64), nullable=False, index=True),
+    Column("filename", String(512), nullable=False),
+    Column("sha256", String(64), nullable=False),
+    Column("size_bytes", Integer, nullable=False),
+    Column("status", String(16), nullable=False, index=True),
+    Column("error_code", String(32)),
+    Column("reason", Text),
+    Column("pages_total", Integer),
+    Column("pages_parsed", Integer, nullable=False, default=0),
+    Column("ocr_pages", Integer, nullable=False, default=0),
+    Column("chunks_total", Integer),
+    Column("chunks_embedded", Integer, nullable=False, default=0),
+    Column("password", Text),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("tenant", "sha256", name="uq_documents_tenant_sha256"),
+)
+
+chunks = Table(
+    "chunks",
+    metadata,
+    Column("document_id", String(36), primary_key=True),
+    Column("number", Integer, primary_key=True),
+    Column("text", Text, nullable=False),
+    Column("page_start", Integer, nullable=False),
+    Column("page_end", Integer, nullable=False),
+    Column("section_path", JSON, nullable=False),
+    Column("char_start", Integer, nullable=False),
+    Column("char_end", Integer, nullable=False),
+    Column("token_count", Integer, nullable=False),
+)
+
+_DOCUMENT_FIELDS = set(Document.model_fields)
+_UPDATABLE = _DOCUMENT_FIELDS - {"id", "tenant", "filename", "sha256", "size_bytes"} | {"password"}
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _enable_sqlite_wal(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
+
+
+class SqlStore:
+    """Documents and their parsed chunks; the source of truth for status and progress."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        is_sqlite = url.startswith("sqlite")
+        kwargs: dict[str, Any] = {"pool_pre_ping": True}
+        if is_sqlite:
+            kwargs["connect_args"] = {"check_same_thread": False, "timeout": 30}
+        self.engine: Engine = create_engine(url, **kwargs)
+        if is_sqlite:
+            event.listen(self.engine, "connect", _enable_sqlite_wal)
+        with self._begin() as conn:
+            metadata.create_all(conn)
+
+    @contextmanager
+    def _begin(self) -> Iterator[Connection]:
+        try:
+            with self.engine.begin() as conn:
+                yield conn
+        except OperationalError as exc:
+            raise BackendUnavailable(f"metadata store unavailable: {exc.orig}") from exc
+
+    def ping(self) -> None:
+        with self._begin() as conn:
+            conn.execute(text("SELECT 1"))
+
+    def add_document(self, document: Document, password: str | None = None) -> Document:
+        now = _now()
+        row = document.model_dump(mode="json") | {
+            "password": password,
+            "created_at": now,
+            "updated_at": now,
+        }
+        try:
+            with self._begin() as conn:
+                conn.execute(insert(documents).values(**row))
+        except IntegrityError as exc:
+            raise Duplicate(f"document with sha256 {document.sha256} exists") from exc
+        return document
+
+    def get_document(self, tenant: str, document_id: str) -> Document:
+        with self._begin() as conn:
+            row = conn.execute(
+                select(documents).where(documents.c.id == document_id, documents.c.tenant == tenant)
+            ).first()
+        if row is None:
+            raise NotFound(f"no document {document_id}")
+        return _document(row._mapping)
+
+    def get_by_id(self, document_id: str) -> Document:
+        with self._begin() as conn:
+            row = conn.execute(select(documents).where(documents.c.id == document_id)).first()
+        if row is None:
+            raise NotFound(f"no document {document_id}")
+        return _document(row._mapping)
+
+    def find_by_sha256(self, tenant: str, sha256: str) -> Document | None:
+        with self._begin() as conn:
+            row = conn.execute(
+                select(documents).where(documents.c.tenant == tenant, documents.c.sha256 == sha256)
+            ).first()
+        return None if row is None else _document(row._mapping)
+
+    def list_documents(self, tenant: str, status: DocumentStatus | None = None) -> list[Document]:
+        query = select(documents).where(documents.c.tenant == tenant)
+        if status is not None:
+            query = query.where(documents.c.status == status.value)
+        with self._begin() as conn:
+            rows = conn.execute(query.order_by(documents.c.created_at, documents.c.id)).all()
+        return [_document(row._mapping) for row in rows]
+
+    def update_document(self, document_id: str, **fields: object) -> None:
+        unknown = set(fields) - _UPDATABLE
+        if unknown:
+            raise ValueError(f"cannot update {sorted(unknown)}")
+        values = {k: (v.value if isinstance(v, DocumentStatus) else v) for k, v in fields.items()}
+        with self._begin() as conn:
+            conn.execute(
+                update(documents)
+                .where(documents.c.id == document_id)
+                .values(**values, updated_at=_now())
+            )
+
+    def transition(
+        self,
+        document_id: str,
+        from_statuses: Sequence[DocumentStatus],
+        to_status: DocumentStatus,
+        **fields: object,
+    ) -> bool:
+        """Atomically move a document to `to_status` if it is in one of `from_statuses`."""
+        with self._begin() as conn:
+            result = conn.execute(
+                update(documents)
+                .where(
+                    documents.c.id == document_id,
+                    documents.c.status.in_([s.value for s in from_statuses]),
+                )
+                .values(status=to_status.value, updated_at=_now(), **fields)
+            )
+        return bool(result.rowcount)
+
+    def delete_document(self, document_id: str) -> None:
+        with self._begin() as conn:
+            conn.execute(delete(chunks).where(chunks.c.document_id == document_id))
+            conn.execute(delete(documents).where(documents.c.id == document_id))
+
+    def unfinished_documents(self) -> list[Document]:
+        unfinished = [DocumentStatus.QUEUED, DocumentStatus.PARSING, DocumentStatus.INDEXING]
+        with self._begin() as conn:
+            rows = conn.execute(
+                select(documents)
+                .where(documents.c.status.in_([s.value for s in unfinished]))
+                .order_by(documents.c.created_at)
+            ).all()
+        return [_document(row._mapping) for row in rows]
+
+    def count_by_status(self) -> dict[str, int]:
+        with self._begin() as conn:
+            rows = conn.execute(select(documents.c.status, documents.c.id)).all()
+        counts: dict[str, int] = {}
+        for status, _ in rows:
+            counts[status] = counts.get(status, 0) + 1
+        return counts
+
+    def password_for(self, document_id: str) -> str | None:
+        with self._begin() as conn:
+            value = conn.execute(
+                select(documents.c.password).where(documents.c.id == document_id)
+            ).scalar_one_or_none()
+        return value
+
+    def save_chunks(self, document_id: str, items: Sequence[Chunk]) -> None:
+        """Replace the document's chunks (idempotent)."""
+        rows = [
+            chunk.model_dump(exclude={"document_id"}) | {"document_id": document_id}
+            for chunk in items
+        ]
+        with self._begin() as conn:
+            conn.execute(delete(chunks).where(chunks.c.document_id == document_id))
+            if rows:
+                conn.execute(insert(chunks), rows)
+
+    def load_chunks(self, document_id: str) -> list[Chunk]:
+        with self._begin() as conn:
+            rows = conn.execute(
+                select(chunks).where(chunks.c.document_id == document_id).order_by(chunks.c.number)
+            ).all()
+        return [Chunk.model_validate(dict(row._mapping)) for row in rows]
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+
+def _document(row: Any) -> Document:
+    return Document.model_validate({k: row[k] for k in _DOCUMENT_FIELDS})

@@ -1,0 +1,41 @@
+"""create_app(settings): the FastAPI application, its lifespan and its routes."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from services import runtime
+from services.api.errors import install_error_handlers
+from services.api.routes import documents, health, search
+from services.settings import Settings
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        container, running = runtime.start(settings)
+        app.state.container = container
+        app.state.runtime = running
+        try:
+            yield
+        finally:
+            running.stop()
+            container.close()
+
+    app = FastAPI(
+        title="docsight",
+        version="0.1.0",
+        description="Upload contracts and annual reports; search them with page citations.",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    install_error_handlers(app)
+    app.include_router(health.router)
+    app.include_router(documents.router)
+    app.include_router(search.router)
+    return app

@@ -1,0 +1,37 @@
+"""The only place that maps domain errors to HTTP status codes."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+
+from pipelines import errors
+
+STATUS_BY_ERROR: list[tuple[type[errors.DocsightError], int]] = [
+    (errors.NotFound, 404),
+    (errors.Duplicate, 409),
+    (errors.TooLarge, 413),
+    (errors.NotAPdf, 415),
+    (errors.EmptyDocument, 400),
+    (errors.InvalidDocument, 422),
+    (errors.BackendUnavailable, 503),
+    (errors.ModelUnavailable, 503),
+]
+
+
+def status_for(exc: errors.DocsightError) -> int:
+    for kind, status in STATUS_BY_ERROR:
+        if isinstance(exc, kind):
+            return status
+    return 500
+
+
+async def _handle(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, errors.DocsightError)
+    return JSONResponse(
+        status_code=status_for(exc), content={"error_code": exc.code, "detail": str(exc)}
+    )
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(errors.DocsightError, _handle)

@@ -1,0 +1,95 @@
+"""/v1/documents: upload, list, get, delete. Thin: parse input, call the service, shape output."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, File, Form, Response, UploadFile
+from fastapi.responses import JSONResponse
+
+from pipelines.errors import DocsightError, TooLarge
+from pipelines.models import DocumentStatus
+from services.api.deps import get_container, get_tenant
+from services.api.errors import status_for
+from services.api.schemas import Accepted, DocumentList, DocumentOut, Rejected, UploadOut
+from services.container import Container
+
+router = APIRouter(prefix="/v1/documents", tags=["documents"])
+
+ContainerDep = Annotated[Container, Depends(get_container)]
+TenantDep = Annotated[str, Depends(get_tenant)]
+
+
+async def _read_bounded(upload: UploadFile, max_bytes: int) -> bytes:
+    parts: list[bytes] = []
+    size = 0
+    while block := await upload.read(1 << 20):
+        size += len(block)
+        if size > max_bytes:
+            raise TooLarge(f"the file is larger than the upload limit of {max_bytes / 1e6:.1f} MB")
+        parts.append(block)
+    return b"".join(parts)
+
+
+@router.post(
+    "",
+    status_code=202,
+    response_model=UploadOut,
+    responses={400: {}, 413: {}, 415: {}, 422: {}},
+)
+async def upload_documents(
+    container: ContainerDep,
+    tenant: TenantDep,
+    files: Annotated[list[UploadFile], File(description="one or several PDF files")],
+    password: Annotated[str | None, Form(description="password of encrypted PDFs")] = None,
+) -> Response:
+    """Store and queue PDFs; answers 202 with their ids. Ingestion runs in the worker."""
+    max_bytes = int(container.settings.parser.max_upload_mb * 1024 * 1024)
+    accepted: list[Accepted] = []
+    rejected: list[Rejected] = []
+    for upload in files:
+        filename = upload.filename or "upload.pdf"
+        try:
+            data = await _read_bounded(upload, max_bytes)
+            result = container.documents.upload(tenant, filename, data, password or None)
+        except DocsightError as exc:
+            status = status_for(exc)
+            if status >= 500:
+                raise
+            rejected.append(
+                Rejected(
+                    filename=filename, error_code=exc.code, reason=str(exc), status_code=status
+                )
+            )
+            continue
+        accepted.append(
+            Accepted(document=DocumentOut.of(result.document), duplicate=result.duplicate)
+        )
+    body = UploadOut(accepted=accepted, rejected=rejected)
+    status = 202 if accepted else _common_status(rejected)
+    return JSONResponse(status_code=status, content=body.model_dump(mode="json"))
+
+
+def _common_status(rejected: list[Rejected]) -> int:
+    codes = {item.status_code for item in rejected}
+    return codes.pop() if len(codes) == 1 else 400
+
+
+@router.get("", response_model=DocumentList)
+def list_documents(
+    container: ContainerDep, tenant: TenantDep, status: DocumentStatus | None = None
+) -> DocumentList:
+    documents = container.documents.list(tenant, status)
+    return DocumentList(documents=[DocumentOut.of(d) for d in documents])
+
+
+@router.get("/{document_id}", response_model=DocumentOut, responses={404: {}})
+def get_document(container: ContainerDep, tenant: TenantDep, document_id: str) -> DocumentOut:
+    return DocumentOut.of(container.documents.get(tenant, document_id))
+
+
+@router.delete("/{document_id}", status_code=204, responses={404: {}})
+def delete_document(container: ContainerDep, tenant: TenantDep, document_id: str) -> Response:
+    """Remove the document's points, file and rows."""
+    container.documents.delete(tenant, document_id)
+    return Response(status_code=204)

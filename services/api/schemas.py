@@ -1,0 +1,109 @@
+"""Request and response bodies of the HTTP API."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, Field
+
+from pipelines.models import Document, DocumentStatus, ScoredChunk
+
+
+class Progress(BaseModel):
+    pages_parsed: int
+    pages_total: int | None
+    ocr_pages: int
+    chunks_embedded: int
+    chunks_total: int | None
+
+
+class DocumentOut(BaseModel):
+    id: str
+    filename: str
+    sha256: str
+    size_bytes: int
+    status: DocumentStatus
+    error_code: str | None = None
+    reason: str | None = None
+    progress: Progress
+
+    @classmethod
+    def of(cls, document: Document) -> DocumentOut:
+        return cls(
+            id=document.id,
+            filename=document.filename,
+            sha256=document.sha256,
+            size_bytes=document.size_bytes,
+            status=document.status,
+            error_code=document.error_code,
+            reason=document.reason,
+            progress=Progress(
+                pages_parsed=document.pages_parsed,
+                pages_total=document.pages_total,
+                ocr_pages=document.ocr_pages,
+                chunks_embedded=document.chunks_embedded,
+                chunks_total=document.chunks_total,
+            ),
+        )
+
+
+class Accepted(BaseModel):
+    document: DocumentOut
+    duplicate: bool = Field(description="the same file was uploaded before: nothing is re-indexed")
+
+
+class Rejected(BaseModel):
+    filename: str
+    error_code: str
+    reason: str
+    status_code: int
+
+
+class UploadOut(BaseModel):
+    accepted: list[Accepted]
+    rejected: list[Rejected]
+
+
+class DocumentList(BaseModel):
+    documents: list[DocumentOut]
+
+
+class SearchIn(BaseModel):
+    query: str = Field(min_length=1, max_length=2000)
+    document_ids: list[str] | None = None
+    limit: int = Field(default=10, ge=1, le=100)
+
+
+class SearchHit(BaseModel):
+    document_id: str
+    chunk_number: int
+    page_start: int
+    page_end: int
+    section_path: list[str]
+    text: str
+    score: float
+
+    @classmethod
+    def of(cls, hit: ScoredChunk) -> SearchHit:
+        chunk = hit.chunk
+        return cls(
+            document_id=chunk.document_id,
+            chunk_number=chunk.number,
+            page_start=chunk.page_start,
+            page_end=chunk.page_end,
+            section_path=chunk.section_path,
+            text=chunk.text,
+            score=hit.score,
+        )
+
+
+class SearchOut(BaseModel):
+    hits: list[SearchHit]
+
+
+class ComponentStatus(BaseModel):
+    ok: bool
+    detail: str
+
+
+class Readiness(BaseModel):
+    ready: bool
+    components: dict[str, ComponentStatus]

@@ -1,0 +1,220 @@
+"""`docsight` command line: serve, ingest, search, status. Client commands talk to the API."""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Annotated, Any
+
+import httpx
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn
+from rich.table import Table
+
+app = typer.Typer(help="docsight: contracts and annual reports, searchable with page citations.")
+console = Console()
+
+UrlOption = Annotated[
+    str,
+    typer.Option(envvar="DOCSIGHT_URL", help="base URL of a running docsight API"),
+]
+DEFAULT_URL = "http://127.0.0.1:8000"
+FINAL = {"ready", "failed"}
+
+
+def _client(url: str) -> httpx.Client:
+    return httpx.Client(base_url=url, timeout=httpx.Timeout(120.0, connect=5.0))
+
+
+def _call(client: httpx.Client, method: str, path: str, **kwargs: Any) -> httpx.Response:
+    try:
+        return client.request(method, path, **kwargs)
+    except httpx.ConnectError:
+        console.print(
+            f"[red]No docsight API at {client.base_url}.[/red] Start it with `make run` "
+            "or `docsight serve`, or pass --url."
+        )
+        raise typer.Exit(2) from None
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="default: settings api.host")] = None,
+    port: Annotated[int | None, typer.Option(help="default: settings api.port")] = None,
+) -> None:
+    """Run the API (and, on embedded defaults, its worker) in this process."""
+    import uvicorn
+
+    from services.api.app import create_app
+    from services.settings import Settings
+
+    settings = Settings()
+    host = host or settings.api.host
+    port = port or settings.api.port
+    base = f"http://{host}:{port}"
+    console.print(
+        f"docsight starting on {base} (data in {settings.data_dir.resolve()})\n"
+        f"  API docs:   {base}/docs\n"
+        f"  readiness:  {base}/ready\n"
+        f"  upload:     curl -F files=@contract.pdf {base}/v1/documents\n"
+        f"  or:         .venv/bin/docsight ingest path/to/*.pdf\n"
+        f'  search:     .venv/bin/docsight search "liquidated damages"'
+    )
+    uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
+
+
+def _pdf_paths(paths: list[Path]) -> list[Path]:
+    found: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            found.extend(sorted(p for p in path.rglob("*") if p.suffix.lower() == ".pdf"))
+        elif path.exists():
+            found.append(path)
+        else:
+            console.print(f"[red]{path}: no such file[/red]")
+            raise typer.Exit(2)
+    return found
+
+
+@app.command()
+def ingest(
+    paths: Annotated[list[Path], typer.Argument(help="PDF files or folders")],
+    url: UrlOption = DEFAULT_URL,
+    password: Annotated[str | None, typer.Option(help="password of encrypted PDFs")] = None,
+    wait: Annotated[bool, typer.Option(help="follow progress until every file is done")] = True,
+) -> None:
+    """Upload PDFs and follow their progress until they are ready or failed."""
+    files = _pdf_paths(paths)
+    failed = 0
+    with (
+        _client(url) as client,
+        Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            TextColumn("{task.fields[state]}"),
+            console=console,
+        ) as progress,
+    ):
+        tracked: dict[str, int] = {}
+        for path in files:
+            data = {"password": password} if password else {}
+            response = _call(
+                client,
+                "POST",
+                "/v1/documents",
+                files={"files": (path.name, path.read_bytes(), "application/pdf")},
+                data=data,
+            )
+            body = response.json()
+            for item in body.get("rejected", []):
+                failed += 1
+                progress.console.print(f"[red]{path.name}: {item['reason']}[/red]")
+            for item in body.get("accepted", []):
+                doc = item["document"]
+                task = progress.add_task(path.name[:48], total=None, state=doc["status"])
+                tracked[doc["id"]] = task
+        while wait and tracked:
+            for document_id, task in list(tracked.items()):
+                doc = _call(client, "GET", f"/v1/documents/{document_id}").json()
+                done, total = _progress_of(doc)
+                progress.update(task, completed=done, total=total, state=_state(doc))
+                if doc["status"] in FINAL:
+                    failed += doc["status"] == "failed"
+                    del tracked[document_id]
+            time.sleep(0.5)
+    if failed:
+        raise typer.Exit(1)
+
+
+def _progress_of(doc: dict[str, Any]) -> tuple[int, int | None]:
+    p = doc["progress"]
+    pages, chunks = p["pages_total"] or 0, p["chunks_total"] or 0
+    if not pages:
+        return 0, None
+    return p["pages_parsed"] + p["chunks_embedded"], pages + (chunks or pages)
+
+
+def _state(doc: dict[str, Any]) -> str:
+    p = doc["progress"]
+    if doc["status"] == "failed":
+        return f"[red]failed: {doc['reason']}[/red]"
+    return (
+        f"{doc['status']}: pages {p['pages_parsed']}/{p['pages_total'] or '?'}, "
+        f"chunks {p['chunks_embedded']}/{p['chunks_total'] or '?'}"
+    )
+
+
+@app.command()
+def search(
+    query: Annotated[str, typer.Argument(help="what to look for")],
+    url: UrlOption = DEFAULT_URL,
+    limit: Annotated[int, typer.Option(min=1, max=100)] = 5,
+    document: Annotated[list[str] | None, typer.Option(help="restrict to document ids")] = None,
+) -> None:
+    """Search the indexed documents; prints chunks with document and pages."""
+    with _client(url) as client:
+        names = {
+            d["id"]: d["filename"]
+            for d in _call(client, "GET", "/v1/documents").json()["documents"]
+        }
+        response = _call(
+            client,
+            "POST",
+            "/v1/search",
+            json={"query": query, "limit": limit, "document_ids": document or None},
+        )
+    if response.status_code != 200:
+        console.print(f"[red]{response.json().get('detail')}[/red]")
+        raise typer.Exit(1)
+    for rank, hit in enumerate(response.json()["hits"], 1):
+        pages = f"p.{hit['page_start']}" + (
+            f"-{hit['page_end']}" if hit["page_end"] != hit["page_start"] else ""
+        )
+        section = " > ".join(hit["section_path"])
+        name = names.get(hit["document_id"], hit["document_id"])
+        console.rule(f"{rank}. {name} {pages}  score {hit['score']:.3f}")
+        if section:
+            console.print(f"[dim]{section}[/dim]")
+        console.print(hit["text"][:600])
+
+
+@app.command()
+def status(url: UrlOption = DEFAULT_URL) -> None:
+    """Readiness of each component and documents by status."""
+    with _client(url) as client:
+        ready = _call(client, "GET", "/ready").json()
+        documents = _call(client, "GET", "/v1/documents").json()["documents"]
+    for name, component in ready["components"].items():
+        mark = "[green]ok[/green]" if component["ok"] else "[red]down[/red]"
+        console.print(f"{name:9} {mark}  {component['detail']}")
+    counts = Counter(d["status"] for d in documents)
+    console.print(
+        "documents: " + (", ".join(f"{k} {v}" for k, v in sorted(counts.items())) or "none")
+    )
+    table = Table("id", "file", "status", "pages", "chunks", "reason")
+    for d in documents[-20:]:
+        p = d["progress"]
+        table.add_row(
+            d["id"][:8],
+            d["filename"][:40],
+            d["status"],
+            f"{p['pages_parsed']}/{p['pages_total'] or '?'}",
+            f"{p['chunks_embedded']}/{p['chunks_total'] or '?'}",
+            (d["reason"] or "")[:60],
+        )
+    console.print(table)
+    if not ready["ready"]:
+        raise typer.Exit(1)
+
+
+def main() -> None:
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    app()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

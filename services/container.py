@@ -1,0 +1,74 @@
+"""build_container(settings): every adapter is chosen here, in one place."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from pipelines.ports import Embedder, TokenCounter, VectorIndex
+from services.adapters.blobs import FileBlobStore
+from services.adapters.embedders import load_embedder
+from services.adapters.pdf import Pypdfium2Parser
+from services.adapters.store import SqlStore
+from services.adapters.tokens import load_token_counter
+from services.documents import DocumentService, TaskQueue
+from services.settings import Settings
+
+
+@dataclass
+class Container:
+    settings: Settings
+    store: SqlStore
+    embedder: Embedder
+    counter: TokenCounter
+    index: VectorIndex
+    documents: DocumentService
+
+    def close(self) -> None:
+        self.index.close()
+        self.store.close()
+
+
+def build_index(settings: Settings, dimension: int) -> VectorIndex:
+    """Qdrant's engine in-process (embedded default) or a Qdrant server (production)."""
+    if settings.index.mode == "qdrant":
+        from services.adapters.qdrant_server import QdrantServerIndex
+
+        api_key = settings.index.api_key.get_secret_value() if settings.index.api_key else None
+        return QdrantServerIndex.connect(
+            settings.index.collection, dimension, url=settings.index.url, api_key=api_key
+        )
+    from services.adapters.qdrant_edge import EdgeIndex
+
+    return EdgeIndex(settings.index_dir / settings.index.collection, dimension)
+
+
+def build_container(settings: Settings, queue: TaskQueue | None = None) -> Container:
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    store = SqlStore(settings.store_url)
+    embedder = load_embedder(
+        settings.embedder.kind,
+        settings.embedder.model,
+        settings.embedder.device,
+        settings.embedder.batch_size,
+    )
+    counter = load_token_counter()
+    index = build_index(settings, embedder.dimension)
+    parser = Pypdfium2Parser(
+        max_pages=settings.parser.max_pages,
+        page_timeout_s=settings.parser.page_timeout_s,
+        total_timeout_s=settings.parser.total_timeout_s,
+        memory_limit_mb=settings.parser.memory_limit_mb,
+        ocr=settings.parser.ocr,
+        ocr_languages=settings.parser.ocr_languages,
+    )
+    documents = DocumentService(
+        settings=settings,
+        store=store,
+        blobs=FileBlobStore(settings.blob_dir),
+        parser=parser,
+        counter=counter,
+        embedder=embedder,
+        index=index,
+        queue=queue,
+    )
+    return Container(settings, store, embedder, counter, index, documents)

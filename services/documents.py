@@ -1,0 +1,238 @@
+"""Document use cases: upload, status, delete, search, and the two ingestion steps workers run."""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from pipelines.errors import InvalidDocument, NotFound
+from pipelines.ingest import chunk_stage, embed_and_index_stage, parse_stage
+from pipelines.models import Document, DocumentStatus, ScoredChunk
+from pipelines.ports import BlobStore, Embedder, PdfParser, Store, TokenCounter, VectorIndex
+from pipelines.retrieval import retrieve
+from pipelines.uploads import check_upload
+from services.settings import Settings
+
+log = logging.getLogger(__name__)
+
+S = DocumentStatus
+
+
+class TaskQueue(Protocol):
+    def enqueue_parse(self, document_id: str) -> None: ...
+
+    def enqueue_index(self, document_id: str) -> None: ...
+
+
+@dataclass
+class Upload:
+    document: Document
+    duplicate: bool
+
+
+def _throttled(
+    update: Callable[[int, int], None], every_s: float = 0.5
+) -> Callable[[int, int], None]:
+    """Progress callback that writes at most every `every_s` seconds, and always the last step."""
+    last = 0.0
+
+    def on_progress(done: int, total: int) -> None:
+        nonlocal last
+        now = time.monotonic()
+        if done >= total or now - last >= every_s:
+            last = now
+            update(done, total)
+
+    return on_progress
+
+
+class DocumentService:
+    def __init__(
+        self,
+        *,
+        settings: Settings,
+        store: Store,
+        blobs: BlobStore,
+        parser: PdfParser,
+        counter: TokenCounter,
+        embedder: Embedder,
+        index: VectorIndex,
+        queue: TaskQueue | None = None,
+    ) -> None:
+        self.settings = settings
+        self.store = store
+        self.blobs = blobs
+        self.parser = parser
+        self.counter = counter
+        self.embedder = embedder
+        self.index = index
+        self.queue = queue
+
+    def _queue(self) -> TaskQueue:
+        if self.queue is None:
+            raise RuntimeError("no task queue attached")
+        return self.queue
+
+    # --- API-facing use cases -------------------------------------------------------
+
+    def upload(
+        self, tenant: str, filename: str, data: bytes, password: str | None = None
+    ) -> Upload:
+        """Check, store and queue one file. The same bytes twice give the same document."""
+        max_bytes = int(self.settings.parser.max_upload_mb * 1024 * 1024)
+        sha256 = check_upload(data, max_bytes=max_bytes)
+        existing = self.store.find_by_sha256(tenant, sha256)
+        if existing is not None:
+            if existing.status is S.FAILED and self.store.transition(
+                existing.id, [S.FAILED], S.QUEUED, error_code=None, reason=None, password=password
+            ):
+                self._queue().enqueue_parse(existing.id)
+                return Upload(self.store.get_by_id(existing.id), duplicate=True)
+            return Upload(existing, duplicate=True)
+        document = Document(
+            id=str(uuid.uuid4()),
+            tenant=tenant,
+            filename=_display_name(filename),
+            sha256=sha256,
+            size_bytes=len(data),
+        )
+        self.blobs.put(document.id, data)
+        self.store.add_document(document, password=password)
+        self._queue().enqueue_parse(document.id)
+        return Upload(document, duplicate=False)
+
+    def get(self, tenant: str, document_id: str) -> Document:
+        return self.store.get_document(tenant, document_id)
+
+    def list(self, tenant: str, status: DocumentStatus | None = None) -> list[Document]:
+        return self.store.list_documents(tenant, status)
+
+    def delete(self, tenant: str, document_id: str) -> None:
+        """Remove the document's points, file and rows."""
+        document = self.store.get_document(tenant, document_id)
+        self.index.delete_document(tenant, document.id)
+        self.blobs.delete(document.id)
+        self.store.delete_document(document.id)
+
+    def search(
+        self,
+        tenant: str,
+        query: str,
+        *,
+        limit: int = 10,
+        document_ids: Sequence[str] | None = None,
+    ) -> list[ScoredChunk]:
+        if document_ids:
+            for document_id in document_ids:
+                self.store.get_document(tenant, document_id)  # 404 for unknown ids
+        return retrieve(
+            query,
+            tenant=tenant,
+            embedder=self.embedder,
+            index=self.index,
+            limit=limit,
+            document_ids=document_ids,
+        )
+
+    def resume_unfinished(self) -> int:
+        """Re-enqueue documents a stopped worker left unfinished; the store is the truth."""
+        pending = self.store.unfinished_documents()
+        for document in pending:
+            if document.status is S.INDEXING:
+                self._queue().enqueue_index(document.id)
+            else:
+                self._queue().enqueue_parse(document.id)
+        return len(pending)
+
+    # --- worker steps (idempotent, keyed by document id) -----------------------------
+
+    def run_parse(self, document_id: str) -> None:
+        """Parse and chunk; on success queue indexing. Bad input fails this document only."""
+        if not self.store.transition(document_id, [S.QUEUED, S.PARSING], S.PARSING):
+            log.info("parse skipped: document %s is not queued", document_id)
+            return
+        try:
+            data = self.blobs.get(document_id)
+            password = self.store.password_for(document_id)
+            parsed = parse_stage(
+                self.parser,
+                data,
+                password=password,
+                on_page=_throttled(
+                    lambda done, total: self.store.update_document(
+                        document_id, pages_parsed=done, pages_total=total
+                    )
+                ),
+            )
+            chunks = chunk_stage(
+                document_id,
+                parsed,
+                self.counter,
+                max_tokens=self.settings.chunking.max_tokens,
+                overlap_tokens=self.settings.chunking.overlap_tokens,
+            )
+        except (InvalidDocument, NotFound) as exc:
+            self._fail(document_id, exc)
+            return
+        self.store.save_chunks(document_id, chunks)
+        moved = self.store.transition(
+            document_id,
+            [S.PARSING],
+            S.INDEXING,
+            pages_total=parsed.page_count,
+            pages_parsed=parsed.page_count,
+            ocr_pages=sum(page.ocr for page in parsed.pages),
+            chunks_total=len(chunks),
+            chunks_embedded=0,
+            password=None,
+        )
+        if moved:
+            self._queue().enqueue_index(document_id)
+
+    def run_index(self, document_id: str) -> None:
+        """Embed and index the stored chunks; mark the document ready."""
+        try:
+            document = self.store.get_by_id(document_id)
+        except NotFound:
+            return
+        if document.status is not S.INDEXING:
+            log.info("index skipped: document %s is %s", document_id, document.status.value)
+            return
+        chunks = self.store.load_chunks(document_id)
+        embed_and_index_stage(
+            document.tenant,
+            chunks,
+            self.embedder,
+            self.index,
+            batch_size=self.settings.embedder.batch_size,
+            on_chunks=_throttled(
+                lambda done, _total: self.store.update_document(document_id, chunks_embedded=done)
+            ),
+        )
+        if not self.store.transition(
+            document_id, [S.INDEXING], S.READY, chunks_embedded=len(chunks)
+        ):
+            # Deleted while indexing: leave no orphan points behind.
+            self.index.delete_document(document.tenant, document_id)
+
+    def _fail(self, document_id: str, exc: Exception) -> None:
+        code = getattr(exc, "code", "error")
+        log.warning("document %s failed (%s): %s", document_id, code, exc)
+        self.store.transition(
+            document_id,
+            [S.QUEUED, S.PARSING, S.INDEXING],
+            S.FAILED,
+            error_code=code,
+            reason=str(exc),
+            password=None,
+        )
+
+
+def _display_name(filename: str) -> str:
+    """Keep the client's file name for display only: no path parts, bounded length."""
+    name = filename.replace("\\", "/").rsplit("/", 1)[-1].strip() or "upload.pdf"
+    return "".join(ch for ch in name if ch.isprintable())[:255]

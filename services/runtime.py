@@ -1,0 +1,52 @@
+"""Start and stop what runs beside the API: the Celery app, the embedded worker, resumption."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from celery import Celery
+
+from services.container import Container, build_container
+from services.settings import Settings
+from workers.celery_app import attach_container, create_celery
+from workers.embedded import EmbeddedWorker
+from workers.queue import CeleryTaskQueue
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Runtime:
+    celery: Celery
+    worker: EmbeddedWorker | None
+
+    def stop(self) -> None:
+        if self.worker is not None:
+            self.worker.stop()
+
+
+def start(settings: Settings) -> tuple[Container, Runtime]:
+    """Build the container and, in the embedded deployment, run the worker in this process."""
+    celery = create_celery(settings)
+    container = build_container(settings, queue=CeleryTaskQueue(celery))
+    attach_container(celery, container)
+    worker = None
+    if settings.worker.embedded:
+        if settings.broker.mode == "filesystem":
+            _drop_queued_messages(settings)
+        worker = EmbeddedWorker(celery, concurrency=settings.worker.concurrency)
+        worker.start()
+    if settings.worker.resume_on_start:
+        resumed = container.documents.resume_unfinished()
+        if resumed:
+            log.info("re-enqueued %d unfinished documents", resumed)
+    return container, Runtime(celery, worker)
+
+
+def _drop_queued_messages(settings: Settings) -> None:
+    """The store is the source of truth: messages left from a previous run are re-sent."""
+    queue_dir = settings.broker_dir / "queue"
+    if queue_dir.is_dir():
+        for message in queue_dir.iterdir():
+            message.unlink(missing_ok=True)

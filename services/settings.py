@@ -1,0 +1,117 @@
+"""One typed settings object chooses every component. Env vars: DOCSIGHT_<SECTION>__<FIELD>."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class StoreSettings(BaseModel):
+    """Metadata store: SQLite file by default, PostgreSQL in production."""
+
+    url: str | None = None  # default: sqlite:///<data_dir>/docsight.db
+
+
+class BrokerSettings(BaseModel):
+    """Celery broker: kombu's server-less filesystem transport by default, Redis in production."""
+
+    mode: Literal["filesystem", "redis"] = "filesystem"
+    url: str | None = None  # redis://host:6379/0 when mode is redis
+    polling_interval_s: float = 0.05
+
+
+class IndexSettings(BaseModel):
+    """Vector index: Qdrant's engine in-process (edge) or a Qdrant server through qdrant-client."""
+
+    mode: Literal["edge", "qdrant"] = "edge"
+    url: str | None = None  # http://qdrant:6333 when mode is qdrant
+    api_key: SecretStr | None = None
+    collection: str = "docsight_chunks"
+
+
+class EmbedderSettings(BaseModel):
+    kind: Literal["sentence-transformers", "use-onnx", "hash"] = "sentence-transformers"
+    model: str | None = None  # name or path; None picks the kind's bundled default
+    device: str | None = None  # None: cuda when available
+    batch_size: int = 32
+
+
+class ParserSettings(BaseModel):
+    max_upload_mb: float = 100.0
+    max_pages: int = 2000
+    page_timeout_s: float = 30.0
+    total_timeout_s: float = 900.0
+    memory_limit_mb: int = 2048
+    ocr: bool = True
+    ocr_languages: str = "chi_sim+eng"
+
+
+class ChunkingSettings(BaseModel):
+    max_tokens: int = 512
+    overlap_tokens: int = 64
+
+
+class WorkerSettings(BaseModel):
+    """`embedded`: the API process runs the Celery worker in a thread and owns the index."""
+
+    embedded: bool = True
+    concurrency: int = 2
+    resume_on_start: bool = True
+
+
+class ApiSettings(BaseModel):
+    host: str = "127.0.0.1"
+    port: int = 8000
+    default_tenant: str = "default"
+
+
+class Settings(BaseSettings):
+    """The root of every setting; validated once at start-up."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="DOCSIGHT_", env_nested_delimiter="__", env_file=".env", extra="ignore"
+    )
+
+    data_dir: Path = Path("var")
+    store: StoreSettings = StoreSettings()
+    broker: BrokerSettings = BrokerSettings()
+    index: IndexSettings = IndexSettings()
+    embedder: EmbedderSettings = EmbedderSettings()
+    parser: ParserSettings = ParserSettings()
+    chunking: ChunkingSettings = ChunkingSettings()
+    worker: WorkerSettings = WorkerSettings()
+    api: ApiSettings = ApiSettings()
+
+    @model_validator(mode="after")
+    def _check_modes(self) -> Settings:
+        if self.broker.mode == "redis" and not self.broker.url:
+            raise ValueError("broker.mode=redis needs DOCSIGHT_BROKER__URL (redis://host:6379/0)")
+        if self.index.mode == "qdrant" and not self.index.url:
+            raise ValueError("index.mode=qdrant needs DOCSIGHT_INDEX__URL (http://qdrant:6333)")
+        if self.index.mode == "edge" and not self.worker.embedded:
+            raise ValueError(
+                "the embedded index (index.mode=edge) is opened by one process only: "
+                "run the worker embedded (worker.embedded=true) or use a Qdrant server"
+            )
+        if self.broker.mode == "filesystem" and not self.worker.embedded:
+            raise ValueError("the filesystem broker is for the embedded worker only; use Redis")
+        return self
+
+    @property
+    def store_url(self) -> str:
+        return self.store.url or f"sqlite:///{(self.data_dir / 'docsight.db').resolve()}"
+
+    @property
+    def blob_dir(self) -> Path:
+        return self.data_dir / "blobs"
+
+    @property
+    def index_dir(self) -> Path:
+        return self.data_dir / "index"
+
+    @property
+    def broker_dir(self) -> Path:
+        return self.data_dir / "broker"

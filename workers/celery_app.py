@@ -1,0 +1,79 @@
+"""Celery application factory. Settings are read here, never at import time."""
+
+from __future__ import annotations
+
+import threading
+from typing import TYPE_CHECKING, Any
+
+from celery import Celery
+
+from services.settings import Settings
+from workers.tasks import register_tasks
+
+if TYPE_CHECKING:
+    from services.container import Container
+
+INGEST_QUEUE = "ingest"
+
+
+def broker_config(settings: Settings) -> dict[str, Any]:
+    """Broker URL and transport options for the configured mode."""
+    if settings.broker.mode == "redis":
+        return {"broker_url": settings.broker.url, "broker_transport_options": {}}
+    folder = settings.broker_dir.resolve()
+    for sub in ("queue", "processed", "control"):
+        (folder / sub).mkdir(parents=True, exist_ok=True)
+    return {
+        "broker_url": "filesystem://",
+        "broker_transport_options": {
+            "data_folder_in": str(folder / "queue"),
+            "data_folder_out": str(folder / "queue"),
+            "processed_folder": str(folder / "processed"),
+            "store_processed": False,
+            "control_folder": str(folder / "control"),
+            "polling_interval": settings.broker.polling_interval_s,
+        },
+    }
+
+
+def create_celery(settings: Settings | None = None) -> Celery:
+    """Build the Celery app for these settings, with the ingestion tasks registered."""
+    settings = settings or Settings()
+    app = Celery("docsight", set_as_current=False)
+    app.conf.update(
+        **broker_config(settings),
+        task_default_queue=INGEST_QUEUE,
+        task_ignore_result=True,
+        task_acks_late=True,
+        task_reject_on_worker_lost=True,
+        worker_prefetch_multiplier=1,
+        worker_hijack_root_logger=False,
+        broker_connection_retry_on_startup=True,
+        task_serializer="json",
+        accept_content=["json"],
+        enable_utc=True,
+    )
+    app.docsight_settings = settings  # type: ignore[attr-defined]
+    app.docsight_container = None  # type: ignore[attr-defined]
+    app.docsight_lock = threading.Lock()  # type: ignore[attr-defined]
+    register_tasks(app)
+    return app
+
+
+def attach_container(app: Celery, container: Container) -> None:
+    """The embedded deployment shares the API's container (and its index) with the worker."""
+    app.docsight_container = container  # type: ignore[attr-defined]
+
+
+def container_of(app: Celery) -> Container:
+    """The container tasks use; a standalone worker builds its own on first use."""
+    with app.docsight_lock:  # type: ignore[attr-defined]
+        if app.docsight_container is None:  # type: ignore[attr-defined]
+            from services.container import build_container
+            from workers.queue import CeleryTaskQueue
+
+            app.docsight_container = build_container(  # type: ignore[attr-defined]
+                app.docsight_settings,
+                queue=CeleryTaskQueue(app),  # type: ignore[attr-defined]
+            )
+        return app.docsight_container  # type: ignore[attr-defined,no-any-return]

@@ -1,0 +1,18 @@
+"""The service's TaskQueue, backed by Celery (tasks are sent by name: no import cycle)."""
+
+from __future__ import annotations
+
+from celery import Celery
+
+from workers.tasks import INDEX_TASK, PARSE_TASK
+
+
+class CeleryTaskQueue:
+    def __init__(self, app: Celery) -> None:
+        self.app = app
+
+    def enqueue_parse(self, document_id: str) -> None:
+        self.app.send_task(PARSE_TASK, args=[document_id])
+
+    def enqueue_index(self, document_id: str) -> None:
+        self.app.send_task(INDEX_TASK, args=[document_id])

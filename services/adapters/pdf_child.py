@@ -1,0 +1,214 @@
+"""The child-process half of services/adapters/pdf.py: opens the PDF with pypdfium2.
+
+Runs under RLIMIT_AS and sends, through a pipe, ("open", pages_total), then one
+("page", number, text, tables, ocr) per page, ("warning", text), and finally ("done",) or
+("error", code, message) where code is a `pipelines.errors` class code.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import resource
+import shutil
+import subprocess
+import tempfile
+from multiprocessing.connection import Connection
+from typing import Any
+
+import pypdfium2 as pdfium
+import pypdfium2.raw as pdfium_c
+
+from pipelines.parsing import Char, clean_ocr_text, layout_page, needs_ocr, normalize_text
+
+_PDF_MAGIC = b"%PDF-"
+
+
+class _Fail(Exception):
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+def run_child(conn: Connection, data: bytes, password: str | None, options: dict[str, Any]) -> None:
+    """Entry point of the child process."""
+    limit = options["memory_limit_mb"] * 1024 * 1024
+    try:
+        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+        doc = open_document(data, password)
+        total = len(doc)
+        if total == 0:
+            raise _Fail("empty", "The PDF has no pages.")
+        if total > options["max_pages"]:
+            raise _Fail(
+                "too_large", f"The PDF has {total} pages; the limit is {options['max_pages']}."
+            )
+        conn.send(("open", total))
+        _send_pages(conn, doc, total, options)
+        conn.send(("done",))
+    except _Fail as fail:
+        conn.send(("error", fail.code, fail.message))
+    except MemoryError:
+        conn.send(
+            ("error", "resource_limit",
+             f"The PDF needs more than {options['memory_limit_mb']} MB of memory to parse; "
+             "it may be a decompression bomb.")
+        )
+    except Exception as exc:  # anything pdfium or our layout code raises: a damaged file
+        conn.send(("error", "corrupt", f"The PDF is damaged and cannot be read ({exc})."))
+    finally:
+        conn.close()
+
+
+def open_document(data: bytes, password: str | None) -> pdfium.PdfDocument:
+    """Open bytes with pdfium, mapping failures to error codes; recovers a missing header."""
+    try:
+        return _load(data, password)
+    except _Fail as fail:
+        head = data[:1024]
+        if fail.code != "corrupt" or _PDF_MAGIC in head:
+            raise
+        if b" obj" not in data[:65536] and b"\nobj" not in data[:65536]:
+            raise _Fail("not_a_pdf", "The file is not a PDF (no %PDF header).") from None
+        try:
+            return _load(b"%PDF-1.7\n" + data, password)
+        except _Fail:
+            raise _Fail(
+                "not_a_pdf", "The file is not a readable PDF (no %PDF header, body unreadable)."
+            ) from None
+
+
+def _load(data: bytes, password: str | None) -> pdfium.PdfDocument:
+    try:
+        return pdfium.PdfDocument(data, password=password or None)
+    except pdfium.PdfiumError as exc:
+        code = getattr(exc, "err_code", None)
+        if code == pdfium_c.FPDF_ERR_PASSWORD:
+            if password and _retry_latin1(data, password):
+                return pdfium.PdfDocument(data, password=password.encode("latin-1"))  # type: ignore[arg-type]
+            if password:
+                raise _Fail("encrypted", "The password given for this PDF is wrong.") from None
+            raise _Fail(
+                "encrypted", "This PDF is password-protected: a password is required to open it."
+            ) from None
+        if code == pdfium_c.FPDF_ERR_SECURITY:
+            raise _Fail(
+                "unsupported", "This PDF uses an unsupported encryption (security handler)."
+            ) from None
+        if b"/BrotliDecode" in data:
+            raise _Fail(
+                "unsupported",
+                "This PDF uses the BrotliDecode stream filter, which is not supported.",
+            ) from None
+        if b"/Encrypt" in data:
+            raise _Fail(
+                "corrupt", "This PDF's encryption settings are damaged; it cannot be decrypted."
+            ) from None
+        raise _Fail("corrupt", f"The PDF is damaged and cannot be read ({exc}).") from None
+
+
+def _retry_latin1(data: bytes, password: str) -> bool:
+    try:
+        pdfium.PdfDocument(data, password=password.encode("latin-1"))  # type: ignore[arg-type]
+    except (UnicodeEncodeError, pdfium.PdfiumError):
+        return False
+    return True
+
+
+def _send_pages(
+    conn: Connection, doc: pdfium.PdfDocument, total: int, opts: dict[str, Any]
+) -> None:
+    ocr_ready = opts["ocr"] and shutil.which("tesseract") is not None
+    skipped_ocr = failed = 0
+    for index in range(total):
+        try:
+            page = doc[index]
+        except pdfium.PdfiumError:
+            failed += 1
+            conn.send(("warning", f"Page {index + 1} cannot be read and was left empty."))
+            conn.send(("page", index + 1, "", [], False))
+            continue
+        try:
+            text, tables = layout_page(page_chars(page), page.get_width())
+        except (ValueError, IndexError, ArithmeticError) as exc:  # keep the text, lose layout
+            conn.send(("warning", f"Page {index + 1}: layout analysis failed ({exc})."))
+            text, tables = normalize_text(page.get_textpage().get_text_range()), []
+        ocr = False
+        if opts["ocr"] and needs_ocr(text, image_area_ratio(page)):
+            if ocr_ready:
+                try:
+                    text, tables, ocr = ocr_page(page, opts), [], True
+                except (OSError, subprocess.SubprocessError, _Fail) as exc:
+                    conn.send(("warning", f"OCR of page {index + 1} failed: {exc}"))
+            else:
+                skipped_ocr += 1
+        conn.send(("page", index + 1, text, [(t.caption, t.rows) for t in tables], ocr))
+        page.close()
+    if failed == total:
+        raise _Fail("corrupt", "The PDF is damaged: none of its pages can be read.")
+    if skipped_ocr:
+        conn.send((
+            "warning",
+            f"{skipped_ocr} page(s) have no text layer and were left empty: "
+            "OCR needs the `tesseract` program, which is not installed.",
+        ))
+
+
+def page_chars(page: pdfium.PdfPage) -> list[Char]:
+    """Characters of a page with loose boxes, top-down coordinates, in content order."""
+    textpage = page.get_textpage()
+    raw = textpage.raw
+    height = page.get_height()
+    count = pdfium_c.FPDFText_CountChars(raw)
+    rect = pdfium_c.FS_RECTF()
+    ref = ctypes.byref(rect)
+    get_unicode, get_box = pdfium_c.FPDFText_GetUnicode, pdfium_c.FPDFText_GetLooseCharBox
+    chars = []
+    for i in range(count):
+        code = get_unicode(raw, i)
+        get_box(raw, i, ref)
+        chars.append(
+            Char(chr(code), rect.left, height - rect.top, rect.right, height - rect.bottom)
+        )
+    textpage.close()
+    return chars
+
+
+def image_area_ratio(page: pdfium.PdfPage) -> float:
+    """Share of the page covered by image objects (capped at 1)."""
+    width, height = page.get_width(), page.get_height()
+    area = 0.0
+    for obj in page.get_objects(filter=(pdfium_c.FPDF_PAGEOBJ_IMAGE,), max_depth=3):
+        left, bottom, right, top = obj.get_bounds()
+        area += max(0.0, min(right, width) - max(left, 0.0)) * max(
+            0.0, min(top, height) - max(bottom, 0.0)
+        )
+    return min(area / max(width * height, 1.0), 1.0)
+
+
+def ocr_page(page: pdfium.PdfPage, opts: dict[str, Any]) -> str:
+    """Render the page in grey and read it with `tesseract` (one thread)."""
+    width, height = page.get_width(), page.get_height()
+    scale = opts["ocr_dpi"] / 72
+    scale = min(scale, (40_000_000 / max(width * height, 1.0)) ** 0.5)  # <= 40 Mpixel
+    bitmap = page.render(scale=scale, grayscale=True, may_draw_forms=True)
+    w, h, stride = bitmap.width, bitmap.height, bitmap.stride
+    buffer = bytes(bitmap.buffer)
+    rows = buffer if stride == w else b"".join(
+        buffer[y * stride: y * stride + w] for y in range(h)
+    )
+    with tempfile.TemporaryDirectory(prefix="docsight-ocr-") as tmp:
+        image = os.path.join(tmp, "page.pgm")
+        with open(image, "wb") as fh:
+            fh.write(b"P5\n%d %d\n255\n" % (w, h))
+            fh.write(rows)
+        env = {**os.environ, "OMP_THREAD_LIMIT": "1"}
+        done = subprocess.run(
+            ["tesseract", image, "stdout", "-l", opts["ocr_languages"], "--dpi",
+             str(round(scale * 72))],
+            capture_output=True, env=env, timeout=opts["ocr_timeout_s"], check=False,
+        )
+    if done.returncode != 0:
+        raise _Fail("corrupt", done.stderr.decode(errors="replace").strip()[-300:])
+    return clean_ocr_text(done.stdout.decode("utf-8", errors="replace"))

@@ -22,7 +22,7 @@ CELL_SEPARATOR = " | "
 
 # Full-width CJK punctuation keeps its form (NFKC would turn "，" into ","); full-width
 # letters and digits, ligatures, ideographic spaces are folded by NFKC.
-_KEEP_PUNCT = "！＂＃＄％＆＇（）＊＋，－．／：；＜＝＞？＠［＼］＾＿｀｛｜｝～｟｠｡｢｣､･"
+_KEEP_PUNCT = "！（），：；？［］｛｝～｟｠｡｢｣､･"
 _NFKC_RUNS = re.compile(f"[^{re.escape(_KEEP_PUNCT)}]+")
 _CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u200b\ufeff\ufffd\ufffe\uffff]")
 _SPACES = re.compile(r"[ \t]+")
@@ -32,6 +32,8 @@ _CAPTION = re.compile(
 _UNIT_LINE = re.compile(
     r"^\s*[（(]?\s*(货币单位|单位|金额单位|Unit|UNIT|in millions|in thousands)", re.I
 )
+_DIRECTIONS = {(True, True): "right", (True, False): "left", (False, True): "down"}
+_DIRECTIONS[(False, False)] = "up"
 _SENTENCE_END = tuple("。．.；;，,：:")
 
 
@@ -311,11 +313,8 @@ def upright(chars: Sequence[Char]) -> tuple[list[Char], bool]:
         size = max(a.x1 - a.x0, a.bottom - a.top, 0.1)
         if abs(dx) + abs(dy) > 2 * size:
             continue
-        if abs(dx) >= abs(dy):
-            key = "right" if dx > 0 else "left"
-        else:
-            key = "down" if dy > 0 else "up"
-        votes[key] += 1
+        horizontal = abs(dx) >= abs(dy)
+        votes[_DIRECTIONS[(horizontal, (dx if horizontal else dy) > 0)]] += 1
     way = max(votes, key=lambda k: votes[k])
     if way == "right" or votes[way] <= 2 * votes["right"]:
         return list(chars), False
@@ -355,9 +354,9 @@ def layout_page(chars: Sequence[Char], width: float) -> tuple[str, list[Table]]:
             if start == end:
                 break
             caption = texts[stop] if caption_at is not None else None
-            rows = [r for r in table_rows(region[start:end]) if any(r)]
-            tables.append(Table(caption=caption, rows=rows))
-            table_lines = texts[stop:start] + [CELL_SEPARATOR.join(r) for r in rows]
+            cells = [r for r in table_rows(region[start:end]) if any(r)]
+            tables.append(Table(caption=caption, rows=cells))
+            table_lines = texts[stop:start] + [CELL_SEPARATOR.join(r) for r in cells]
             out.extend(["", *table_lines, ""] if out else [*table_lines, ""])
             consumed = end
         blocks.append("\n".join(out).strip("\n"))

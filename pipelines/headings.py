@@ -31,20 +31,20 @@ _STRONG: tuple[tuple[int, re.Pattern[str]], ...] = (
 )
 _WEAK: tuple[tuple[int, re.Pattern[str]], ...] = (
     (4, re.compile(r"^[一二三四五六七八九十]{1,3}、")),
-    (5, re.compile(r"^\([一二三四五六七八九十]{1,3}\)")),
+    (5, re.compile(r"^[(（][一二三四五六七八九十]{1,3}[)）]")),
     (6, re.compile(r"^\d{1,2}(?:[.、]|\.(?=\s))(?![\d.])")),
     (7, re.compile(r"^\d{1,2}\.\d{1,3}\.?(?=\s|[^\d\s.%,)])")),
     (8, re.compile(r"^\d{1,2}\.\d{1,3}\.\d{1,3}\.?(?=\s|[^\d\s.%,)])")),
     (9, re.compile(r"^\d{1,2}\.\d{1,3}\.\d{1,3}\.\d{1,3}\.?(?=\s|[^\d\s.%,)])")),
-    (10, re.compile(r"^\(\d{1,2}\)(?=\s*[\u3400-\u9fff])")),
+    (10, re.compile(r"^[(（]\d{1,2}[)）](?=\s*[\u3400-\u9fff])")),
 )
 _CAPS_RANK = 6  # as "1. TITLE": RECITALS, WITNESSETH, TERMS AND CONDITIONS
 _CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
 _TERMINAL = tuple(".。!?;:！？；：)”\"'")
 _LEADERS = re.compile(r"\.{4,}|…{2,}|(?:\s\.){3}|·{4,}")
 _TOC_TITLE = re.compile(r"^(?:TABLE OF CONTENTS|Table of Contents|CONTENTS|目\s*录)$")
-_CJK_BAD = re.compile(r"[,;:。!?,;:。！？：]")
-_CONTINUED = re.compile(r"\s*[((](?:续|cont(?:inued|'d)?\.?)[))]\s*$", re.IGNORECASE)
+_CJK_BAD = re.compile(r"[,;:。!?，；：！？]")
+_CONTINUED = re.compile(r"\s*[(（](?:续|cont(?:inued|'d)?\.?)[)）]\s*$", re.IGNORECASE)
 _NUMERIC = re.compile(r"^[(\-]?[\d,.]+%?\)?$|^-$")
 _COMPANY = re.compile(r"\b(?:INC|LLC|LTD|CORP|CORPORATION|COMPANY|L\.?P|N\.?A|PLC|LIMITED)\.?$")
 _SMALL_WORDS = {"a", "an", "and", "as", "at", "by", "for", "in", "of", "on", "or", "the", "to",
@@ -71,8 +71,9 @@ class Section:
 
 
 def display_width(line: str) -> int:
-    """Width of a line with CJK characters counting double."""
-    return len(line) + len(_CJK.findall(line))
+    """Width of a line with CJK characters (3 bytes in UTF-8) counting double."""
+    size = len(line)
+    return size + (len(line.encode("utf-8")) - size) // 2
 
 
 def typical_width(lines: Sequence[str]) -> int:
@@ -110,7 +111,8 @@ def find_headings(text: str, page_starts: Sequence[int] = (0,)) -> list[Heading]
             and not previous.endswith(_TERMINAL)
         )
         found = None
-        if page not in toc_pages and not continuation and not _LEADERS.search(line):
+        tabular = "|" in line  # a table row ("cell | cell") is never a heading
+        if page not in toc_pages and not continuation and not tabular and not _LEADERS.search(line):
             found = _match(_CONTINUED.sub("", line), boilerplate)
         if found and found[2] is False and found[1] == line and _in_caps_block(lines, index):
             found = None  # one line of an all-caps paragraph (a disclaimer), not a title

@@ -191,6 +191,8 @@ class _Packer:
     def _clause_tail(self, atom: Atom, budget: int) -> tuple[int | None, int]:
         """The longest tail of an atom starting after a clause mark that fits the budget."""
         best: tuple[int | None, int] = (None, 0)
+        if " | " in self.text[atom.start:atom.end]:
+            return best  # never start inside a table row
         bounds = [m.end() for m in _CLAUSE_END.finditer(self.text, atom.start, atom.end)]
         for bound in reversed(bounds):
             if bound >= atom.end:

@@ -18,15 +18,17 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 _CN = "[一二三四五六七八九十百零〇两\\d]+"
+_WORDS = ("(?:ONE|TWO|THREE|FOUR|FIVE|SIX|SEVEN|EIGHT|NINE|TEN|ELEVEN|TWELVE|THIRTEEN|FOURTEEN"
+          "|FIFTEEN|SIXTEEN|SEVENTEEN|EIGHTEEN|NINETEEN|TWENTY(?:-[A-Z]+)?)")
 _STRONG: tuple[tuple[int, re.Pattern[str]], ...] = (
     (0, re.compile(rf"^(?:第{_CN}[编部](?:分)?|PART\s+(?:[IVX]+|\d+)\b|Part\s+(?:[IVX]+|\d+)\b)")),
     (1, re.compile(rf"^第{_CN}章(?![的中之所])")),
-    (1, re.compile(r"^(?:ARTICLE|Article)\s+(?:[IVXLC]+|\d{1,2})\b\.?(?!\d)")),
+    (1, re.compile(rf"^(?:ARTICLE|Article)\s+(?:[IVXLC]+|\d{{1,2}}|{_WORDS})\b\.?(?!\d)", re.I)),
     (1, re.compile(r"^(?:EXHIBIT|Exhibit|SCHEDULE|Schedule|ANNEX|Annex|APPENDIX|Appendix)"
                    r"\s+[A-Z0-9][\w.\-]*")),
     (1, re.compile(r"^(?:ITEM|Item)\s+\d{1,2}[A-C]?\.")),
     (2, re.compile(rf"^第{_CN}节(?![的中之所])")),
-    (2, re.compile(r"^(?:SECTION|Section)\s+\d{1,2}(?:\.\d{1,3})*\.?(?=\s|$)")),
+    (2, re.compile(rf"^(?:SECTION|Section)\s+(?:\d{{1,2}}(?:\.\d{{1,3}})*|{_WORDS})\.?(?=\s|$)")),
     (3, re.compile(rf"^第{_CN}条(?![的中之所规])")),
 )
 _WEAK: tuple[tuple[int, re.Pattern[str]], ...] = (

@@ -32,13 +32,11 @@ _CAPTION = re.compile(
 _UNIT_LINE = re.compile(
     r"^\s*[（(]?\s*(货币单位|单位|金额单位|Unit|UNIT|in millions|in thousands)", re.I
 )
-_DIRECTIONS = {(True, True): "right", (True, False): "left", (False, True): "down"}
-_DIRECTIONS[(False, False)] = "up"
 _SENTENCE_END = tuple("。．.；;，,：:")
 
 
 class Char(NamedTuple):
-    """One glyph with its box (top-down coordinates)."""
+    """A glyph or a word with its box (top-down coordinates); " " and "\\n" separate words."""
 
     text: str
     x0: float
@@ -71,8 +69,11 @@ def normalize_text(text: str) -> str:
 def is_cjk(ch: str) -> bool:
     """True for CJK ideographs, kana, hangul and full-width forms."""
     o = ord(ch)
-    return 0x2E80 <= o <= 0x9FFF or 0xAC00 <= o <= 0xD7AF or 0xF900 <= o <= 0xFAFF or (
-        0xFF00 <= o <= 0xFFEF or 0x20000 <= o <= 0x2FFFF
+    return (
+        0x2E80 <= o <= 0x9FFF
+        or 0xAC00 <= o <= 0xD7AF
+        or 0xF900 <= o <= 0xFAFF
+        or (0xFF00 <= o <= 0xFFEF or 0x20000 <= o <= 0x2FFFF)
     )
 
 
@@ -150,7 +151,10 @@ def merge_row(row: Line, gap_factor: float = 0.8) -> Line:
         if gap <= gap_factor * h:
             text = last.text + _joiner(last.text, run.text, gap, h) + run.text
             merged[-1] = Fragment(
-                text, last.x0, min(last.top, run.top), max(last.x1, run.x1),
+                text,
+                last.x0,
+                min(last.top, run.top),
+                max(last.x1, run.x1),
                 max(last.bottom, run.bottom),
             )
         else:
@@ -267,18 +271,21 @@ def table_rows(lines: Sequence[Line]) -> list[list[str]]:
     for line in lines:
         cells = [""] * n
         for frag in line:
-            k = max(range(n), key=lambda s: (_overlap(frag, slots[s]), -_dist(frag, slots[s])))
+            k = _slot_of(frag, slots)
             cells[k] = f"{cells[k]} {frag.text}".strip()
         rows.append([normalize_text(c) for c in cells])
     return rows
 
 
-def _overlap(frag: Fragment, slot: tuple[float, float]) -> float:
-    return max(0.0, min(frag.x1, slot[1]) - max(frag.x0, slot[0]))
-
-
-def _dist(frag: Fragment, slot: tuple[float, float]) -> float:
-    return abs((frag.x0 + frag.x1) / 2 - (slot[0] + slot[1]) / 2)
+def _slot_of(frag: Fragment, slots: Sequence[tuple[float, float]]) -> int:
+    """The column slot a fragment overlaps most (the nearest one when none overlaps)."""
+    best, best_key = 0, (-1.0, 0.0)
+    center = (frag.x0 + frag.x1) / 2
+    for k, (a, b) in enumerate(slots):
+        key = (max(0.0, min(frag.x1, b) - max(frag.x0, a)), -abs(center - (a + b) / 2))
+        if key > best_key:
+            best, best_key = k, key
+    return best
 
 
 def _line_text(line: Line) -> str:
@@ -305,16 +312,21 @@ def upright(chars: Sequence[Char]) -> tuple[list[Char], bool]:
     characters vertically and reads as one character a line.
     """
     votes = {"right": 0, "left": 0, "down": 0, "up": 0}
-    for a, b in zip(chars, chars[1:], strict=False):
-        if a.text.isspace() or b.text.isspace():
+    prev: Char | None = None
+    for c in chars[:2000]:
+        if c.text in ("\n", "\r"):
+            prev = None
             continue
-        dx = (b.x0 + b.x1 - a.x0 - a.x1) / 2
-        dy = (b.top + b.bottom - a.top - a.bottom) / 2
-        size = max(a.x1 - a.x0, a.bottom - a.top, 0.1)
-        if abs(dx) + abs(dy) > 2 * size:
+        if c.text.isspace():
             continue
-        horizontal = abs(dx) >= abs(dy)
-        votes[_DIRECTIONS[(horizontal, (dx if horizontal else dy) > 0)]] += 1
+        if prev is not None:
+            cx, cy = (c.x0 + c.x1) / 2, (c.top + c.bottom) / 2
+            px, py = (prev.x0 + prev.x1) / 2, (prev.top + prev.bottom) / 2
+            if abs(cy - py) < 0.5 * (prev.bottom - prev.top):
+                votes["right" if cx >= px else "left"] += 1
+            elif abs(cx - px) < 0.5 * (prev.x1 - prev.x0):
+                votes["down" if cy > py else "up"] += 1
+        prev = c
     way = max(votes, key=lambda k: votes[k])
     if way == "right" or votes[way] <= 2 * votes["right"]:
         return list(chars), False

@@ -32,7 +32,13 @@ from pipelines.ports import PageProgress
 _ERRORS: dict[str, type[InvalidDocument]] = {
     cls.code: cls
     for cls in (
-        CorruptPdf, EmptyDocument, EncryptedPdf, NotAPdf, ResourceLimit, TooLarge, UnsupportedPdf,
+        CorruptPdf,
+        EmptyDocument,
+        EncryptedPdf,
+        NotAPdf,
+        ResourceLimit,
+        TooLarge,
+        UnsupportedPdf,
     )
 }
 _CONTEXT: Any = None
@@ -62,6 +68,7 @@ class Pypdfium2Parser:
         ocr: bool = True,
         ocr_languages: str = "chi_sim+eng",
         ocr_dpi: int = 200,
+        tesseract: str = "tesseract",
     ) -> None:
         self.max_pages = max_pages
         self.max_bytes = max_bytes
@@ -71,6 +78,7 @@ class Pypdfium2Parser:
         self.ocr = ocr
         self.ocr_languages = ocr_languages
         self.ocr_dpi = ocr_dpi
+        self.tesseract = tesseract
 
     def parse(
         self, data: bytes, *, password: str | None = None, on_page: PageProgress | None = None
@@ -88,15 +96,14 @@ class Pypdfium2Parser:
             "ocr": self.ocr,
             "ocr_languages": self.ocr_languages,
             "ocr_dpi": self.ocr_dpi,
+            "tesseract": self.tesseract,
             "ocr_timeout_s": max(self.page_timeout_s - 1.0, 1.0),
         }
         ctx = _context()
         receiver, sender = ctx.Pipe(duplex=False)
         from services.adapters.pdf_child import run_child
 
-        child = ctx.Process(
-            target=run_child, args=(sender, data, password, options), daemon=True
-        )
+        child = ctx.Process(target=run_child, args=(sender, data, password, options), daemon=True)
         child.start()
         sender.close()
         try:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ctypes
 import os
+import re
 import resource
 import shutil
 import subprocess
@@ -22,6 +23,9 @@ import pypdfium2.raw as pdfium_c
 from pipelines.parsing import Char, clean_ocr_text, layout_page, needs_ocr, normalize_text
 
 _PDF_MAGIC = b"%PDF-"
+_WORD = re.compile("[^\\s\ufffe\x02]+[\ufffe\x02]?")
+_SPACE = Char(" ", 0.0, 0.0, 0.0, 0.0)
+_NEWLINE = Char("\n", 0.0, 0.0, 0.0, 0.0)
 
 
 class _Fail(Exception):
@@ -51,9 +55,12 @@ def run_child(conn: Connection, data: bytes, password: str | None, options: dict
         conn.send(("error", fail.code, fail.message))
     except MemoryError:
         conn.send(
-            ("error", "resource_limit",
-             f"The PDF needs more than {options['memory_limit_mb']} MB of memory to parse; "
-             "it may be a decompression bomb.")
+            (
+                "error",
+                "resource_limit",
+                f"The PDF needs more than {options['memory_limit_mb']} MB of memory to parse; "
+                "it may be a decompression bomb.",
+            )
         )
     except Exception as exc:  # anything pdfium or our layout code raises: a damaged file
         conn.send(("error", "corrupt", f"The PDF is damaged and cannot be read ({exc})."))
@@ -85,8 +92,6 @@ def _load(data: bytes, password: str | None) -> pdfium.PdfDocument:
     except pdfium.PdfiumError as exc:
         code = getattr(exc, "err_code", None)
         if code == pdfium_c.FPDF_ERR_PASSWORD:
-            if password and _retry_latin1(data, password):
-                return pdfium.PdfDocument(data, password=password.encode("latin-1"))  # type: ignore[arg-type]
             if password:
                 raise _Fail("encrypted", "The password given for this PDF is wrong.") from None
             raise _Fail(
@@ -108,18 +113,10 @@ def _load(data: bytes, password: str | None) -> pdfium.PdfDocument:
         raise _Fail("corrupt", f"The PDF is damaged and cannot be read ({exc}).") from None
 
 
-def _retry_latin1(data: bytes, password: str) -> bool:
-    try:
-        pdfium.PdfDocument(data, password=password.encode("latin-1"))  # type: ignore[arg-type]
-    except (UnicodeEncodeError, pdfium.PdfiumError):
-        return False
-    return True
-
-
 def _send_pages(
     conn: Connection, doc: pdfium.PdfDocument, total: int, opts: dict[str, Any]
 ) -> None:
-    ocr_ready = opts["ocr"] and shutil.which("tesseract") is not None
+    ocr_ready = opts["ocr"] and shutil.which(opts["tesseract"]) is not None
     skipped_ocr = failed = 0
     for index in range(total):
         try:
@@ -139,7 +136,7 @@ def _send_pages(
             if ocr_ready:
                 try:
                     text, tables, ocr = ocr_page(page, opts), [], True
-                except (OSError, subprocess.SubprocessError, _Fail) as exc:
+                except (OSError, subprocess.SubprocessError, pdfium.PdfiumError, _Fail) as exc:
                     conn.send(("warning", f"OCR of page {index + 1} failed: {exc}"))
             else:
                 skipped_ocr += 1
@@ -148,30 +145,70 @@ def _send_pages(
     if failed == total:
         raise _Fail("corrupt", "The PDF is damaged: none of its pages can be read.")
     if skipped_ocr:
-        conn.send((
-            "warning",
-            f"{skipped_ocr} page(s) have no text layer and were left empty: "
-            "OCR needs the `tesseract` program, which is not installed.",
-        ))
+        conn.send(
+            (
+                "warning",
+                f"{skipped_ocr} page(s) have no text layer and were left empty: "
+                "OCR needs the `tesseract` program, which is not installed.",
+            )
+        )
 
 
 def page_chars(page: pdfium.PdfPage) -> list[Char]:
-    """Characters of a page with loose boxes, top-down coordinates, in content order."""
+    """Words of a page with loose boxes (top-down), in content order, with separators.
+
+    pdfium's own text (one call) gives the words and its line breaks; only the first and
+    last character of each word are measured, which is what keeps parsing fast.
+    """
     textpage = page.get_textpage()
-    raw = textpage.raw
-    height = page.get_height()
-    count = pdfium_c.FPDFText_CountChars(raw)
+    try:
+        raw = textpage.raw
+        count = pdfium_c.FPDFText_CountChars(raw)
+        text = textpage.get_text_range(0, count) if count > 0 else ""
+        if len(text) != count:  # characters outside the BMP shift indices: measure them all
+            return _each_char(raw, range(count), page.get_height())
+        return _words(raw, text, page.get_height())
+    finally:
+        textpage.close()
+
+
+def _words(raw: Any, text: str, height: float) -> list[Char]:
+    rect = pdfium_c.FS_RECTF()
+    ref = ctypes.byref(rect)
+    get_box = pdfium_c.FPDFText_GetLooseCharBox
+    pieces: list[Char] = []
+    for match in _WORD.finditer(text):
+        start, last = match.start(), match.end() - 1
+        get_box(raw, start, ref)
+        x0, top, x1, bottom = rect.left, rect.top, rect.right, rect.bottom
+        if last != start:
+            get_box(raw, last, ref)
+            if abs(rect.top + rect.bottom - top - bottom) > 0.5 * (top - bottom) or (
+                rect.right < x0
+            ):  # not one left-to-right line (sideways text, odd order): measure each glyph
+                pieces += _each_char(raw, range(start, last + 1), height)
+                pieces.append(_SPACE)
+                continue
+            x0, x1 = min(x0, rect.left), max(x1, rect.right)
+            top, bottom = max(top, rect.top), min(bottom, rect.bottom)
+        word = match.group().replace("\ufffe", "-")
+        pieces.append(Char(word, x0, height - top, x1, height - bottom))
+        after = text[last + 1 : last + 2]
+        pieces.append(_NEWLINE if after in ("\r", "\n") else _SPACE)
+    return pieces
+
+
+def _each_char(raw: Any, indices: range, height: float) -> list[Char]:
     rect = pdfium_c.FS_RECTF()
     ref = ctypes.byref(rect)
     get_unicode, get_box = pdfium_c.FPDFText_GetUnicode, pdfium_c.FPDFText_GetLooseCharBox
     chars = []
-    for i in range(count):
+    for i in indices:
         code = get_unicode(raw, i)
         get_box(raw, i, ref)
         chars.append(
             Char(chr(code), rect.left, height - rect.top, rect.right, height - rect.bottom)
         )
-    textpage.close()
     return chars
 
 
@@ -195,8 +232,8 @@ def ocr_page(page: pdfium.PdfPage, opts: dict[str, Any]) -> str:
     bitmap = page.render(scale=scale, grayscale=True, may_draw_forms=True)
     w, h, stride = bitmap.width, bitmap.height, bitmap.stride
     buffer = bytes(bitmap.buffer)
-    rows = buffer if stride == w else b"".join(
-        buffer[y * stride: y * stride + w] for y in range(h)
+    rows = (
+        buffer if stride == w else b"".join(buffer[y * stride : y * stride + w] for y in range(h))
     )
     with tempfile.TemporaryDirectory(prefix="docsight-ocr-") as tmp:
         image = os.path.join(tmp, "page.pgm")
@@ -205,9 +242,19 @@ def ocr_page(page: pdfium.PdfPage, opts: dict[str, Any]) -> str:
             fh.write(rows)
         env = {**os.environ, "OMP_THREAD_LIMIT": "1"}
         done = subprocess.run(
-            ["tesseract", image, "stdout", "-l", opts["ocr_languages"], "--dpi",
-             str(round(scale * 72))],
-            capture_output=True, env=env, timeout=opts["ocr_timeout_s"], check=False,
+            [
+                opts["tesseract"],
+                image,
+                "stdout",
+                "-l",
+                opts["ocr_languages"],
+                "--dpi",
+                str(round(scale * 72)),
+            ],
+            capture_output=True,
+            env=env,
+            timeout=opts["ocr_timeout_s"],
+            check=False,
         )
     if done.returncode != 0:
         raise _Fail("corrupt", done.stderr.decode(errors="replace").strip()[-300:])

@@ -313,7 +313,7 @@ def upright(chars: Sequence[Char]) -> tuple[list[Char], bool]:
     """
     votes = {"right": 0, "left": 0, "down": 0, "up": 0}
     prev: Char | None = None
-    for c in chars[:2000]:
+    for c in chars[:400]:
         if c.text in ("\n", "\r"):
             prev = None
             continue

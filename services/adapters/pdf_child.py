@@ -175,26 +175,35 @@ def page_chars(page: pdfium.PdfPage) -> list[Char]:
 def _words(raw: Any, text: str, height: float) -> list[Char]:
     rect = pdfium_c.FS_RECTF()
     ref = ctypes.byref(rect)
+    box = memoryview(rect).cast("B").cast("f")  # left, top, right, bottom without ctypes getters
     get_box = pdfium_c.FPDFText_GetLooseCharBox
     pieces: list[Char] = []
+    append = pieces.append
     for match in _WORD.finditer(text):
-        start, last = match.start(), match.end() - 1
+        start, last = match.span()
+        last -= 1
         get_box(raw, start, ref)
-        x0, top, x1, bottom = rect.left, rect.top, rect.right, rect.bottom
+        x0, top, x1, bottom = box
         if last != start:
             get_box(raw, last, ref)
-            if abs(rect.top + rect.bottom - top - bottom) > 0.5 * (top - bottom) or (
-                rect.right < x0
-            ):  # not one left-to-right line (sideways text, odd order): measure each glyph
+            left, top2, right, bottom2 = box
+            if abs(top2 + bottom2 - top - bottom) > 0.5 * (top - bottom) or right < x0:
+                # not one left-to-right line (sideways text, odd order): measure each glyph
                 pieces += _each_char(raw, range(start, last + 1), height)
-                pieces.append(_SPACE)
+                append(_SPACE)
                 continue
-            x0, x1 = min(x0, rect.left), max(x1, rect.right)
-            top, bottom = max(top, rect.top), min(bottom, rect.bottom)
-        word = match.group().replace("\ufffe", "-")
-        pieces.append(Char(word, x0, height - top, x1, height - bottom))
+            x1 = right if right > x1 else x1
+            top = top2 if top2 > top else top
+            bottom = bottom2 if bottom2 < bottom else bottom
+        word = match.group()
+        if word[-1] == "\ufffe":
+            word = word[:-1] + "-"
         after = text[last + 1 : last + 2]
-        pieces.append(_NEWLINE if after in ("\r", "\n") else _SPACE)
+        if after in ("\r", "\n"):
+            append(Char(word, x0, height - top, x1, height - bottom))
+            append(_NEWLINE)
+        else:  # a trailing space keeps the word boundary without a separator piece
+            append(Char(word + " " if after else word, x0, height - top, x1, height - bottom))
     return pieces
 
 

@@ -132,7 +132,8 @@ def _send_pages(
             conn.send(("warning", f"Page {index + 1}: layout analysis failed ({exc})."))
             text, tables = normalize_text(page.get_textpage().get_text_range()), []
         ocr = False
-        if opts["ocr"] and needs_ocr(text, image_area_ratio(page)):
+        # needs_ocr(text, 1.0) is the cheap test (little text); images are counted only then
+        if opts["ocr"] and needs_ocr(text, 1.0) and needs_ocr(text, image_area_ratio(page)):
             if ocr_ready:
                 try:
                     text, tables, ocr = ocr_page(page, opts), [], True

@@ -1,0 +1,54 @@
+"""Every hostile PDF of the dev set through the running service: each fails or succeeds alone."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from pipelines.errors import InvalidDocument
+from tests.adapters.test_pdf_parser import BY_CATEGORY, BY_FILE, CATALOG, EDGE
+from tests.integration.conftest import Server
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+
+def _codes(errors: tuple[type[InvalidDocument], ...]) -> set[str]:
+    return {error.code for error in errors}
+
+
+def test_every_edge_case_gets_the_catalog_outcome_and_the_worker_survives(server: Server) -> None:
+    entries = [e for e in json.loads(CATALOG.read_text()) if (EDGE / e["file"]).exists()]
+    assert len(entries) >= 30
+    ids: dict[str, str] = {}
+    with server.client() as client:
+        for entry in entries:
+            path = EDGE / entry["file"]
+            data = {"password": entry["password"]} if entry["password"] else {}
+            response = client.post(
+                "/v1/documents",
+                files={"files": (path.name, path.read_bytes(), "application/pdf")},
+                data=data,
+            )
+            body = response.json()
+            if body["accepted"]:
+                assert response.status_code == 202
+                ids[entry["file"]] = body["accepted"][0]["document"]["id"]
+            else:  # rejected at upload: must be one of the errors the catalog allows
+                outcome = BY_FILE.get(entry["file"]) or BY_CATEGORY[entry["category"]]
+                assert body["rejected"][0]["error_code"] in _codes(outcome.errors), body
+        docs = server.wait_final(client, list(ids.values()), timeout_s=600)
+        for name, document_id in ids.items():
+            entry = next(e for e in entries if e["file"] == name)
+            outcome = BY_FILE.get(name) or BY_CATEGORY[entry["category"]]
+            doc = docs[document_id]
+            if doc["status"] == "failed":
+                assert outcome.errors, f"{name} failed: {doc['reason']}"
+                assert doc["error_code"] in _codes(outcome.errors), (name, doc)
+                assert doc["reason"], name
+            else:
+                assert outcome.may_parse, f"{name} should have failed with {outcome.errors}"
+                assert doc["progress"]["pages_total"] >= 1, (name, doc)
+        assert server.process.poll() is None
+        ready = client.get("/ready").json()
+        assert ready["components"]["worker"]["ok"], ready

@@ -38,7 +38,8 @@ def make_parser(description: str) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="dev set folder")
     parser.add_argument("--quick", action="store_true", help="small subset, under a minute")
-    parser.add_argument("--limit", type=int, default=None, help="use at most N CUAD contracts")
+    parser.add_argument("--limit", type=int, default=None,
+                        help="use at most N CUAD contracts (with --quick: the N smallest)")
     parser.add_argument("--embedder", default=DEFAULT_EMBEDDER, help="embedder kind")
     parser.add_argument("--model", default=None, help="embedding model (kind's default)")
     parser.add_argument("--batch-size", type=int, default=EMBED_BATCH)
@@ -80,6 +81,14 @@ def load_contracts(data: Path, limit: int | None = None) -> list[Contract]:
             if limit is not None and len(contracts) >= limit:
                 break
     return contracts
+
+
+def pick_contracts(data: Path, quick: bool, limit: int | None, quick_count: int) -> list[Contract]:
+    """All contracts in file order (the first `limit`), or with --quick the smallest PDFs."""
+    if not quick:
+        return load_contracts(data, limit)
+    contracts = sorted(load_contracts(data), key=lambda contract: contract.pdf.stat().st_size)
+    return contracts[: limit if limit is not None else quick_count]
 
 
 def load_descriptions(data: Path) -> dict[str, str]:
@@ -152,7 +161,12 @@ def _cell(value: object) -> str:
 
 
 def emit_json(result: dict[str, Any]) -> None:
-    """The machine-readable result: one JSON object, the last line of stdout."""
+    """The machine-readable result: one JSON object, the last line of stdout.
+
+    Adds `load_average_1m` (this machine is shared: figures taken under load are slower).
+    """
+    result = {**result, "load_average_1m": round(os.getloadavg()[0], 2)}
+    print(f"load average (1 min) at the end: {result['load_average_1m']}")
     sys.stdout.flush()
     print(json.dumps(result, ensure_ascii=False, sort_keys=True), flush=True)
 

@@ -42,18 +42,24 @@ class Server:
                 return docs
             assert self.process.poll() is None, "the server died"
             time.sleep(0.3)
-        pending = {i: d["status"] for i, d in docs.items() if d["status"] not in ("ready", "failed")}
+        pending = {
+            i: d["status"] for i, d in docs.items() if d["status"] not in ("ready", "failed")
+        }
         raise AssertionError(f"documents not finished in {timeout_s}s: {pending}")
 
 
 def start_server(data_dir: Path, **env_overrides: str) -> Server:
     port = _free_port()
-    env = os.environ | {
-        "DOCSIGHT_DATA_DIR": str(data_dir),
-        "DOCSIGHT_API__PORT": str(port),
-        "HF_HUB_OFFLINE": "1",
-        "PYTHONUNBUFFERED": "1",
-    } | env_overrides
+    env = (
+        os.environ
+        | {
+            "DOCSIGHT_DATA_DIR": str(data_dir),
+            "DOCSIGHT_API__PORT": str(port),
+            "HF_HUB_OFFLINE": "1",
+            "PYTHONUNBUFFERED": "1",
+        }
+        | env_overrides
+    )
     log = open(data_dir / "server.log", "ab")  # noqa: SIM115 - closed with the process
     process = subprocess.Popen(
         [sys.executable, "-m", "services.cli", "serve"], cwd=REPO, env=env, stdout=log, stderr=log
@@ -70,7 +76,9 @@ def start_server(data_dir: Path, **env_overrides: str) -> Server:
             pass
         time.sleep(0.3)
     process.kill()
-    raise RuntimeError("server not ready in 120 s: " + (data_dir / "server.log").read_text()[-3000:])
+    raise RuntimeError(
+        "server not ready in 120 s: " + (data_dir / "server.log").read_text()[-3000:]
+    )
 
 
 def stop_server(server: Server, kill: bool = False) -> None:

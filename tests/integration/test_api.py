@@ -17,13 +17,17 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 def _contracts(n: int) -> list[Path]:
     rows = [json.loads(line) for line in (DEVSET / "cuad_annotations.jsonl").open()]
-    paths = sorted((DEVSET / "cuad" / row["pdf_path"] for row in rows), key=lambda p: p.stat().st_size)
+    paths = sorted(
+        (DEVSET / "cuad" / row["pdf_path"] for row in rows), key=lambda p: p.stat().st_size
+    )
     return paths[:n]
 
 
 def _upload(client: httpx.Client, *paths: Path, password: str | None = None) -> httpx.Response:
     files = [("files", (p.name, p.read_bytes(), "application/pdf")) for p in paths]
-    return client.post("/v1/documents", files=files, data={"password": password} if password else {})
+    return client.post(
+        "/v1/documents", files=files, data={"password": password} if password else {}
+    )
 
 
 def test_readiness_reports_each_component(server: Server) -> None:
@@ -54,7 +58,8 @@ def test_upload_several_watch_progress_search_delete(server: Server) -> None:
         assert again["document"]["id"] == ids[0]
 
         hits = client.post(
-            "/v1/search", json={"query": "term of this agreement", "document_ids": [ids[0]], "limit": 5}
+            "/v1/search",
+            json={"query": "term of this agreement", "document_ids": [ids[0]], "limit": 5},
         ).json()["hits"]
         assert hits
         assert {hit["document_id"] for hit in hits} == {ids[0]}
@@ -63,9 +68,12 @@ def test_upload_several_watch_progress_search_delete(server: Server) -> None:
 
         assert client.delete(f"/v1/documents/{ids[0]}").status_code == 204
         assert client.get(f"/v1/documents/{ids[0]}").status_code == 404
-        assert client.post(
-            "/v1/search", json={"query": "governing law", "document_ids": [ids[0]]}
-        ).status_code == 404
+        assert (
+            client.post(
+                "/v1/search", json={"query": "governing law", "document_ids": [ids[0]]}
+            ).status_code
+            == 404
+        )
         left = client.post("/v1/search", json={"query": "agreement", "limit": 50}).json()["hits"]
         assert left
         assert ids[0] not in {hit["document_id"] for hit in left}
@@ -92,7 +100,9 @@ def test_bad_uploads_get_clear_status_codes(server: Server, tmp_path: Path) -> N
 
 
 def test_oversized_upload_is_413(tmp_path: Path) -> None:
-    small = start_server(tmp_path, DOCSIGHT_PARSER__MAX_UPLOAD_MB="0.01", DOCSIGHT_EMBEDDER__KIND="hash")
+    small = start_server(
+        tmp_path, DOCSIGHT_PARSER__MAX_UPLOAD_MB="0.01", DOCSIGHT_EMBEDDER__KIND="hash"
+    )
     try:
         with small.client() as client:
             r = _upload(client, _contracts(1)[0])

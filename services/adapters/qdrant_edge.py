@@ -120,9 +120,10 @@ class EdgeIndex:
         ]
         if sparse.indices:
             query = qe.SparseVector(sparse.indices, sparse.values)
-            prefetches.append(
-                qe.Prefetch(depth, query=qe.Query.Nearest(query, using=SPARSE), filter=where)
-            )
+            # IDF over the tenant's own points: other tenants' text never shifts the ranking.
+            idf = qe.SearchParams(idf=qe.IdfParams(corpus=_filter(tenant)))
+            nearest = qe.Query.Nearest(query, using=SPARSE)
+            prefetches.append(qe.Prefetch(depth, query=nearest, filter=where, params=idf))
         request = qe.QueryRequest(
             limit=limit,
             prefetches=prefetches,

@@ -91,7 +91,9 @@ class QdrantServerIndex:
         if path is not None:
             kwargs = {"path": path}
         elif url is not None:
-            kwargs["timeout"] = timeout
+            # The client's own version check runs in a thread and only warns; opening the
+            # collection below fails fast with BackendUnavailable instead.
+            kwargs.update(timeout=timeout, check_compatibility=False)
         with _backend_errors("connecting"):
             client = QdrantClient(**{k: v for k, v in kwargs.items() if v is not None})
         return cls(client, collection, dimension)
@@ -155,7 +157,11 @@ class QdrantServerIndex:
         prefetch = [models.Prefetch(query=list(dense), using=DENSE, limit=depth, filter=where)]
         if sparse.indices:
             query = models.SparseVector(indices=sparse.indices, values=sparse.values)
-            prefetch.append(models.Prefetch(query=query, using=SPARSE, limit=depth, filter=where))
+            # IDF over the tenant's own points: other tenants' text never shifts the ranking.
+            idf = models.SearchParams(idf=models.IdfCorpusParams(corpus=_filter(tenant)))
+            prefetch.append(
+                models.Prefetch(query=query, using=SPARSE, limit=depth, filter=where, params=idf)
+            )
         response = self._call(
             "search",
             lambda: self.client.query_points(

@@ -174,6 +174,29 @@ def test_exact_term_sparse_hit_ranks_first(
     assert hits[0].chunk.text == target
 
 
+def test_idf_is_computed_over_the_tenant_only(index: VectorIndex) -> None:
+    """In tenant A "alpha" is rarer than "beta"; tenant B's many "alpha" chunks must not matter.
+
+    Dense: W is nearest, X and Y tie, Z is far. Sparse with A's own IDF ranks X > Y > Z and
+    RRF then puts X first; with collection-wide IDF "alpha" would be common, Y would win.
+    """
+    query_dense = unit(1)
+    shared = unit(2)
+    index.upsert(
+        [
+            item("a", "w", 0, "unrelated words here", query_dense),
+            item("a", "x", 0, "alpha", shared),
+            item("a", "y", 0, "beta", shared),
+            item("a", "z", 0, "beta gamma delta epsilon", [-v for v in query_dense]),
+        ]
+        + [item("b", "b", i, f"alpha filler {i}") for i in range(30)]
+    )
+    hits = index.search(
+        tenant="a", dense=query_dense, sparse=encode_sparse_query("alpha beta"), limit=4
+    )
+    assert [hit.chunk.document_id for hit in hits][0] == "x"
+
+
 def test_empty_sparse_query_falls_back_to_dense(index: VectorIndex) -> None:
     index.upsert([item("a", "doc", 0, "alpha", unit(5)), item("a", "doc", 1, "beta", unit(6))])
     hits = index.search(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 from pipelines.sparse import (
     AVG_LEN,
@@ -62,7 +63,7 @@ def test_indices_are_stable_uint32_across_processes() -> None:
         capture_output=True,
         text=True,
         check=True,
-        env={"PYTHONHASHSEED": "123", "PYTHONPATH": "."},
+        env={"PYTHONHASHSEED": "123", "PYTHONPATH": str(Path(__file__).resolve().parents[2])},
     ).stdout.strip()
     assert str(here) == there
     assert all(0 <= i < 2**32 for i in here)

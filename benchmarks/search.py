@@ -210,7 +210,7 @@ def main() -> None:
     sizes = [10_000] if args.quick else [int(s) for s in args.sizes.split(",")]
     if args.quick:
         args.queries = min(args.queries, 100)
-        args.baseline_queries = min(args.baseline_queries, 10)
+        args.baseline_queries = min(args.baseline_queries, 5)
 
     started = time.perf_counter()
     texts = passages(args.data.resolve())

@@ -92,14 +92,17 @@ def pick_contracts(data: Path, quick: bool, limit: int | None, quick_count: int)
 
 
 def load_descriptions(data: Path) -> dict[str, str]:
-    """CUAD category -> its description, from `cuad_category_descriptions.csv`."""
+    """Lowercased CUAD category -> its description, from `cuad_category_descriptions.csv`.
+
+    Lowercased because the annotations capitalise differently ("Cap On Liability").
+    """
     descriptions: dict[str, str] = {}
     with (data / "cuad_category_descriptions.csv").open(encoding="utf-8-sig") as handle:
         reader = csv.reader(handle)
         next(reader)
         for row in reader:
             category = row[0].removeprefix("Category:").strip()
-            descriptions[category] = row[1].removeprefix("Description:").strip()
+            descriptions[category.lower()] = row[1].removeprefix("Description:").strip()
     return descriptions
 
 

@@ -125,7 +125,7 @@ def ingest_langchain(contracts: Sequence[common.Contract], embedder: Any, folder
 def make_query(category: str, descriptions: dict[str, str], mode: str) -> str:
     if mode == "name":
         return category
-    return f"{category}: {descriptions.get(category, '')}".strip().rstrip(":")
+    return f"{category}: {descriptions[category.lower()]}".strip().rstrip(":")
 
 
 SIDES = ("ours", "langchain")

@@ -33,7 +33,7 @@ class IndexSettings(BaseModel):
 
 
 class EmbedderSettings(BaseModel):
-    kind: Literal["sentence-transformers", "use-onnx", "hash"] = "sentence-transformers"
+    kind: Literal["sentence-transformers", "use-onnx", "hash"] = "use-onnx"
     model: str | None = None  # name or path; None picks the kind's bundled default
     device: str | None = None  # None: cuda when available
     batch_size: int = 32

@@ -21,7 +21,8 @@ from typing import Any
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DATA = REPO_ROOT.parent / "shared" / "data" / "devset"
 CHINESE_REPORT = Path("cn_annual_reports") / "pingan_bank_000001_2024_annual_report.pdf"
-DEFAULT_EMBEDDER = "sentence-transformers"
+DEFAULT_EMBEDDER: str = "use-onnx"
+"""The service's default (`services.settings.EmbedderSettings.kind`); a test keeps them equal."""
 EMBED_BATCH = 64
 """Batch size of both pipelines (and of LangChain's own `add_documents` default)."""
 

@@ -18,11 +18,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from services.settings import EmbedderSettings
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DATA = REPO_ROOT.parent / "shared" / "data" / "devset"
 CHINESE_REPORT = Path("cn_annual_reports") / "pingan_bank_000001_2024_annual_report.pdf"
-DEFAULT_EMBEDDER: str = "use-onnx"
-"""The service's default (`services.settings.EmbedderSettings.kind`); a test keeps them equal."""
+DEFAULT_EMBEDDER: str = EmbedderSettings().kind
+"""The service's default embedder."""
 EMBED_BATCH = 64
 """Batch size of both pipelines (and of LangChain's own `add_documents` default)."""
 

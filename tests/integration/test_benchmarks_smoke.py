@@ -61,9 +61,3 @@ def test_retrieval_benchmark_scores_both_pipelines() -> None:
         assert scores["ceiling"] > 0.5  # gold spans are found in the chunks at all
     assert result["per_category"]
 
-
-def test_benchmarks_default_to_the_service_embedder() -> None:
-    from benchmarks.common import DEFAULT_EMBEDDER
-    from services.settings import EmbedderSettings
-
-    assert EmbedderSettings().kind == DEFAULT_EMBEDDER

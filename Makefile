@@ -48,9 +48,14 @@ lint: install
 	$(BIN)/mypy pipelines
 
 bench-quick: install
-	$(BIN)/python benchmarks/ingest.py --quick
-	$(BIN)/python benchmarks/search.py --quick
-	$(BIN)/python benchmarks/retrieval_quality.py --quick
+	HF_HUB_OFFLINE=1 $(BIN)/python -m benchmarks.ingest --quick
+	HF_HUB_OFFLINE=1 $(BIN)/python -m benchmarks.search --quick
+	HF_HUB_OFFLINE=1 $(BIN)/python -m benchmarks.retrieval_quality --quick
+
+bench: install
+	HF_HUB_OFFLINE=1 $(BIN)/python -m benchmarks.ingest
+	HF_HUB_OFFLINE=1 $(BIN)/python -m benchmarks.search --sizes 10000,100000,1000000 --baseline-max 10000 --optimize-max 0
+	HF_HUB_OFFLINE=1 $(BIN)/python -m benchmarks.retrieval_quality
 
 clean:
 	rm -rf var .pytest_cache

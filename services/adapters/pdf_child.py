@@ -62,8 +62,16 @@ def run_child(conn: Connection, data: bytes, password: str | None, options: dict
                 "it may be a decompression bomb.",
             )
         )
-    except Exception as exc:  # anything pdfium or our layout code raises: a damaged file
+    except pdfium.PdfiumError as exc:
         conn.send(("error", "corrupt", f"The PDF is damaged and cannot be read ({exc})."))
+    except Exception as exc:  # a bug of ours or an input pdfium accepted but we cannot lay out
+        conn.send(
+            (
+                "error",
+                "corrupt",
+                f"The PDF could not be parsed ({type(exc).__name__}: {exc}).",
+            )
+        )
     finally:
         conn.close()
 

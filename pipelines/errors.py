@@ -63,3 +63,28 @@ class BackendUnavailable(DocsightError):
     """An outside component (index, store, broker) cannot be reached. Retried by tasks."""
 
     code = "backend_unavailable"
+
+
+class LlmUnavailable(BackendUnavailable):
+    """No LLM server answers (refused, timed out, overloaded, 5xx) after bounded retries."""
+
+    code = "llm_unavailable"
+
+
+class LlmRequestRejected(DocsightError):
+    """The LLM server refused the request itself (HTTP 4xx, e.g. a prompt longer than its
+    context). Retrying the same request cannot help."""
+
+    code = "llm_request_rejected"
+
+
+class LlmOutputInvalid(DocsightError):
+    """The LLM's reply did not validate against the expected schema, even after one repair."""
+
+    code = "llm_output_invalid"
+
+
+class PromptTooLong(DocsightError):
+    """The fixed instructions and the question alone exceed the prompt budget."""
+
+    code = "prompt_too_long"

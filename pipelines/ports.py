@@ -2,18 +2,25 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from typing import Protocol
+from collections.abc import Callable, Iterator, Sequence
+from typing import Protocol, TypeVar
+
+from pydantic import BaseModel
 
 from pipelines.models import (
+    ChatMessage,
     Chunk,
+    Completion,
     Document,
     DocumentStatus,
     IndexedChunk,
+    LlmUsage,
     ParsedDocument,
     ScoredChunk,
     SparseVector,
 )
+
+ModelT = TypeVar("ModelT", bound=BaseModel)
 
 PageProgress = Callable[[int, int], None]
 """Called as on_page(pages_done, pages_total) while a document is parsed."""
@@ -126,3 +133,65 @@ class BlobStore(Protocol):
     def get(self, key: str) -> bytes: ...
 
     def delete(self, key: str) -> None: ...
+
+
+class ChunkSource(Protocol):
+    """Chunks of a document by number, for neighbouring-chunk expansion."""
+
+    def get_chunks(self, document_id: str, numbers: Sequence[int]) -> list[Chunk]:
+        """The document's chunks with these numbers, ordered by number; missing ones skipped."""
+        ...
+
+
+class ChatModel(Protocol):
+    """A chat LLM (Qwen3 on vLLM in production, llama-server locally).
+
+    Thinking is off unless a call asks for it; reasoning text never comes out (no
+    `<think>` block, no reasoning field). `cache_salt` keeps one tenant's prompt prefixes
+    out of another's prefix cache. Raises `pipelines.errors.LlmUnavailable` when no server
+    answers after bounded retries, `LlmRequestRejected` when it refuses the request.
+    """
+
+    @property
+    def name(self) -> str:
+        """The served model's name, part of every cache key of its results."""
+        ...
+
+    def complete(
+        self,
+        messages: Sequence[ChatMessage],
+        *,
+        thinking: bool = False,
+        max_tokens: int | None = None,
+        cache_salt: str | None = None,
+    ) -> Completion:
+        """One reply and its token usage (`finish_reason` "length" when cut off)."""
+        ...
+
+    def stream(
+        self,
+        messages: Sequence[ChatMessage],
+        *,
+        thinking: bool = False,
+        max_tokens: int | None = None,
+        cache_salt: str | None = None,
+    ) -> Iterator[str]:
+        """Text deltas of one reply as they arrive. Close the iterator when stopping early."""
+        ...
+
+    def structured(
+        self,
+        messages: Sequence[ChatMessage],
+        schema: type[ModelT],
+        *,
+        thinking: bool = False,
+        max_tokens: int | None = None,
+        cache_salt: str | None = None,
+    ) -> ModelT:
+        """A reply validated against `schema`, constrained by its JSON schema; one repair
+        retry with the validation error, then `pipelines.errors.LlmOutputInvalid`."""
+        ...
+
+    def usage(self) -> LlmUsage:
+        """Totals over every request so far, prefix-cache hits included when reported."""
+        ...

@@ -236,6 +236,19 @@ class SqlStore:
             ).all()
         return [Chunk.model_validate(dict(row._mapping)) for row in rows]
 
+    def get_chunks(self, document_id: str, numbers: Sequence[int]) -> list[Chunk]:
+        """The document's chunks with these numbers, ordered by number (one SELECT ... IN)."""
+        wanted = sorted(set(numbers))
+        if not wanted:
+            return []
+        with self._begin() as conn:
+            rows = conn.execute(
+                select(chunks)
+                .where(chunks.c.document_id == document_id, chunks.c.number.in_(wanted))
+                .order_by(chunks.c.number)
+            ).all()
+        return [Chunk.model_validate(dict(row._mapping)) for row in rows]
+
     def close(self) -> None:
         self.engine.dispose()
 

@@ -68,6 +68,25 @@ class ApiSettings(BaseModel):
     default_tenant: str = "default"
 
 
+class LlmSettings(BaseModel):
+    """The LLM: an OpenAI-compatible server (vLLM with Qwen3 in production) at `base_url`, or,
+    when `base_url` is None, an embedded llama.cpp `llama-server` with a small bundled model
+    started on loopback (services/llm_server.py)."""
+
+    base_url: str | None = None  # e.g. http://vllm:8000/v1; None: start the embedded server
+    api_key: SecretStr | None = None
+    model: str = "Qwen/Qwen3-8B"  # the served model name (vLLM --served-model-name)
+    max_model_len: int = 32768  # prompt + output, as vLLM's --max-model-len
+    max_output_tokens: int = 4096
+    context_budget_tokens: int = 28000  # prompt budget; + max_output_tokens <= max_model_len
+    timeout_s: float = 300.0
+    max_retries: int = 2
+    max_concurrency: int = 8  # requests in flight; match the server's capacity
+    local_ctx: int = 4096  # the embedded model's window per request (prompt + output)
+    local_parallel: int = 2  # the embedded server's slots (--parallel)
+    cache_dir: Path = Path(".cache")  # llama-server binary and the assembled model
+
+
 class Settings(BaseSettings):
     """The root of every setting; validated once at start-up."""
 
@@ -84,6 +103,7 @@ class Settings(BaseSettings):
     chunking: ChunkingSettings = ChunkingSettings()
     worker: WorkerSettings = WorkerSettings()
     api: ApiSettings = ApiSettings()
+    llm: LlmSettings = LlmSettings()
 
     @model_validator(mode="after")
     def _check_modes(self) -> Settings:

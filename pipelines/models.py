@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import Literal
 
 from pydantic import BaseModel, Field
 
@@ -95,3 +96,34 @@ class Document(BaseModel):
     ocr_pages: int = 0
     chunks_total: int | None = None
     chunks_embedded: int = 0
+
+
+class ChatMessage(BaseModel):
+    """One message of a chat prompt."""
+
+    role: Literal["system", "user", "assistant"]
+    content: str
+
+
+class Completion(BaseModel):
+    """A chat model's reply with its reasoning removed, and the tokens it cost.
+
+    `cached_prompt_tokens` is None when the server does not report prefix-cache hits.
+    `reasoning_dropped` says the server sent reasoning text, which was discarded.
+    """
+
+    text: str
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cached_prompt_tokens: int | None = None
+    finish_reason: str | None = None
+    reasoning_dropped: bool = False
+
+
+class LlmUsage(BaseModel):
+    """Running totals of a chat model's requests (retries and repairs included)."""
+
+    requests: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cached_prompt_tokens: int = 0

@@ -1,0 +1,334 @@
+"""Chat model over any OpenAI-compatible server (vLLM in production, llama.cpp's llama-server
+locally), through langchain-openai's ChatOpenAI. The only module importing langchain-openai.
+
+Per request: thinking on or off through `chat_template_kwargs` with Qwen's sampling for
+the mode; reasoning removed (reasoning fields ignored, `<think>` blocks stripped, also in
+streams); structured output through `response_format` json_schema, validated with
+pydantic and repaired once. Around requests: timeouts, bounded retries with exponential
+backoff and jitter on connection errors, timeouts, 408/409/429 and 5xx, and a semaphore
+of `max_concurrency` requests (set it to what the server runs at once). openai errors
+become `pipelines.errors` here.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import httpx
+import openai
+from langchain_core.messages import (
+    AIMessage,
+    AIMessageChunk,
+    BaseMessage,
+    HumanMessage,
+    SystemMessage,
+)
+from langchain_core.outputs import ChatGenerationChunk, ChatResult
+from langchain_openai import ChatOpenAI  # noqa: TID251 (this is the one module allowed)
+from pydantic import SecretStr
+
+from pipelines.errors import DocsightError, LlmRequestRejected, LlmUnavailable
+from pipelines.llm_text import (
+    ModelT,
+    ThinkFilter,
+    request_structured,
+    schema_response_format,
+    strip_think,
+)
+from pipelines.models import ChatMessage, Completion, LlmUsage
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+_RETRY_STATUS = {408, 409, 429}
+
+
+@dataclass(frozen=True)
+class Sampling:
+    temperature: float
+    top_p: float
+    top_k: int
+
+
+# Qwen's advice; never greedy with thinking on.
+THINKING = Sampling(temperature=0.6, top_p=0.95, top_k=20)
+NON_THINKING = Sampling(temperature=0.7, top_p=0.8, top_k=20)
+
+
+def _field(obj: Any, name: str) -> Any:
+    return obj.get(name) if isinstance(obj, dict) else getattr(obj, name, None)
+
+
+class _ChatOpenAIKeepingExtras(ChatOpenAI):
+    """ChatOpenAI noting what it drops from OpenAI-compatible servers: that reasoning
+    arrived (`reasoning` / `reasoning_content`, whose text is never kept) and llama.cpp's
+    `timings` (its prompt-cache count when `cached_tokens` is missing)."""
+
+    def _create_chat_result(
+        self, response: Any, generation_info: dict[str, Any] | None = None
+    ) -> ChatResult:
+        result = super()._create_chat_result(response, generation_info)
+        choices = _field(response, "choices") or []
+        message = _field(choices[0], "message") if choices else None
+        if message is not None and result.generations:
+            out = result.generations[0].message
+            if _field(message, "reasoning_content") or _field(message, "reasoning"):
+                out.additional_kwargs["reasoning_dropped"] = True
+            timings = _field(response, "timings")
+            if isinstance(timings, dict):
+                out.response_metadata["timings"] = timings
+        return result
+
+    def _convert_chunk_to_generation_chunk(
+        self, chunk: dict[str, Any], *args: Any, **kwargs: Any
+    ) -> ChatGenerationChunk | None:
+        generation = super()._convert_chunk_to_generation_chunk(chunk, *args, **kwargs)
+        timings = chunk.get("timings")
+        if generation is not None and isinstance(timings, dict):
+            generation.message.response_metadata["timings"] = timings
+        return generation
+
+
+def _to_langchain(messages: Sequence[ChatMessage]) -> list[BaseMessage]:
+    kinds = {"system": SystemMessage, "user": HumanMessage, "assistant": AIMessage}
+    return [kinds[m.role](content=m.content) for m in messages]
+
+
+def _cached_tokens(message: BaseMessage) -> int | None:
+    usage = getattr(message, "usage_metadata", None) or {}
+    cached = (usage.get("input_token_details") or {}).get("cache_read")
+    if cached is None:
+        cached = (message.response_metadata.get("timings") or {}).get("cache_n")
+    return int(cached) if cached is not None else None
+
+
+def _to_completion(message: BaseMessage, finish_reason: str | None = None) -> Completion:
+    usage = getattr(message, "usage_metadata", None) or {}
+    raw = message.content if isinstance(message.content, str) else str(message.content)
+    return Completion(
+        text=strip_think(raw),
+        prompt_tokens=usage.get("input_tokens", 0),
+        completion_tokens=usage.get("output_tokens", 0),
+        cached_prompt_tokens=_cached_tokens(message),
+        finish_reason=finish_reason or message.response_metadata.get("finish_reason"),
+        reasoning_dropped=bool(message.additional_kwargs.get("reasoning_dropped"))
+        or "<think>" in raw
+        or "</think>" in raw,
+    )
+
+
+class OpenAiChatModel:
+    """`pipelines.ports.ChatModel` over an OpenAI-compatible `/v1` base URL."""
+
+    def __init__(
+        self,
+        base_url: str,
+        model: str,
+        *,
+        api_key: str = "not-needed",
+        timeout_s: float = 120.0,
+        connect_timeout_s: float = 5.0,
+        max_retries: int = 2,
+        backoff_s: float = 0.5,
+        max_backoff_s: float = 8.0,
+        max_concurrency: int = 4,
+        max_tokens: int = 1024,
+        seed: int | None = None,
+        strict_schema: bool = True,
+    ) -> None:
+        if max_concurrency < 1 or max_retries < 0 or max_tokens < 1:
+            raise ValueError("max_concurrency and max_tokens >= 1, max_retries >= 0")
+        self.base_url = base_url.rstrip("/")
+        self._model = model
+        self._timeout_s = timeout_s
+        self._max_retries = max_retries
+        self._backoff_s = backoff_s
+        self._max_backoff_s = max_backoff_s
+        self._max_tokens = max_tokens
+        self._strict = strict_schema
+        self._slots = threading.BoundedSemaphore(max_concurrency)
+        self._lock = threading.Lock()
+        self._usage = LlmUsage()
+        self._chat = _ChatOpenAIKeepingExtras(
+            model=model,
+            base_url=self.base_url,
+            api_key=SecretStr(api_key),
+            timeout=httpx.Timeout(timeout_s, connect=connect_timeout_s),
+            max_retries=0,  # retried here, with our bounds and error conversion
+            seed=seed,
+            stream_usage=True,
+        )
+
+    @property
+    def name(self) -> str:
+        return self._model
+
+    def usage(self) -> LlmUsage:
+        with self._lock:
+            return self._usage.model_copy()
+
+    def complete(
+        self,
+        messages: Sequence[ChatMessage],
+        *,
+        thinking: bool = False,
+        max_tokens: int | None = None,
+        cache_salt: str | None = None,
+    ) -> Completion:
+        """One reply, reasoning removed, with its token usage."""
+        return self._complete(list(messages), thinking, max_tokens, cache_salt, None)
+
+    def structured(
+        self,
+        messages: Sequence[ChatMessage],
+        schema: type[ModelT],
+        *,
+        thinking: bool = False,
+        max_tokens: int | None = None,
+        cache_salt: str | None = None,
+    ) -> ModelT:
+        """A reply constrained by and validated against `schema`; one repair, then
+        LlmOutputInvalid."""
+        response_format = schema_response_format(schema, strict=self._strict)
+
+        def call(prompt: list[ChatMessage]) -> Completion:
+            return self._complete(prompt, thinking, max_tokens, cache_salt, response_format)
+
+        return request_structured(call, messages, schema)
+
+    def stream(
+        self,
+        messages: Sequence[ChatMessage],
+        *,
+        thinking: bool = False,
+        max_tokens: int | None = None,
+        cache_salt: str | None = None,
+    ) -> Iterator[str]:
+        """Text deltas with think blocks filtered out. A failure before the first delta is
+        retried; one after it raises LlmUnavailable (text already sent is not repeated)."""
+        kwargs = self._request_kwargs(thinking, max_tokens, cache_salt, None)
+        return self._stream(_to_langchain(messages), kwargs)
+
+    def _request_kwargs(
+        self,
+        thinking: bool,
+        max_tokens: int | None,
+        cache_salt: str | None,
+        response_format: dict[str, object] | None,
+    ) -> dict[str, Any]:
+        sampling = THINKING if thinking else NON_THINKING
+        limit = max_tokens or self._max_tokens
+        extra: dict[str, Any] = {
+            "chat_template_kwargs": {"enable_thinking": thinking},
+            "top_k": sampling.top_k,
+            "max_tokens": limit,  # servers that predate max_completion_tokens read this
+        }
+        if cache_salt:
+            extra["cache_salt"] = cache_salt
+        kwargs: dict[str, Any] = {
+            "temperature": sampling.temperature,
+            "top_p": sampling.top_p,
+            "max_tokens": limit,
+            "extra_body": extra,
+        }
+        if response_format is not None:
+            kwargs["response_format"] = response_format
+        return kwargs
+
+    def _complete(
+        self,
+        messages: list[ChatMessage],
+        thinking: bool,
+        max_tokens: int | None,
+        cache_salt: str | None,
+        response_format: dict[str, object] | None,
+    ) -> Completion:
+        kwargs = self._request_kwargs(thinking, max_tokens, cache_salt, response_format)
+        prompt = _to_langchain(messages)
+
+        def invoke() -> Completion:
+            try:
+                return _to_completion(self._chat.invoke(prompt, **kwargs))
+            except openai.LengthFinishReasonError as exc:  # the parse path refuses "length"
+                result = self._chat._create_chat_result(exc.completion)
+                return _to_completion(result.generations[0].message, "length")
+
+        with self._slots:
+            completion = self._with_retries(invoke)
+        self._count(completion)
+        return completion
+
+    def _stream(self, prompt: list[BaseMessage], kwargs: dict[str, Any]) -> Iterator[str]:
+        with self._slots:
+            chunks, chunk = self._with_retries(lambda: self._open_stream(prompt, kwargs))
+            visible = ThinkFilter()
+            total: AIMessageChunk | None = None
+            try:
+                while chunk is not None:
+                    total = chunk if total is None else total + chunk
+                    content = chunk.content if isinstance(chunk.content, str) else ""
+                    text = visible.feed(content)
+                    if text:
+                        yield text
+                    chunk = next(chunks, None)
+                rest = visible.finish()
+                if rest:
+                    yield rest
+            except openai.OpenAIError as exc:
+                raise self._convert(exc, mid_stream=True) from exc
+            except httpx.HTTPError as exc:
+                raise LlmUnavailable(f"the connection to the LLM broke mid-answer: {exc}") from exc
+            finally:
+                close = getattr(chunks, "close", None)
+                if close is not None:
+                    close()
+                if total is not None:
+                    self._count(_to_completion(total))
+
+    def _open_stream(
+        self, prompt: list[BaseMessage], kwargs: dict[str, Any]
+    ) -> tuple[Iterator[AIMessageChunk], AIMessageChunk | None]:
+        chunks: Iterator[AIMessageChunk] = iter(self._chat.stream(prompt, **kwargs))
+        return chunks, next(chunks, None)
+
+    def _with_retries(self, attempt: Callable[[], T]) -> T:
+        for tries in range(self._max_retries + 1):
+            try:
+                return attempt()
+            except openai.OpenAIError as exc:
+                error = self._convert(exc)
+                if not isinstance(error, LlmUnavailable) or tries == self._max_retries:
+                    raise error from exc
+                delay = min(self._backoff_s * 2**tries, self._max_backoff_s)
+                delay *= 0.5 + random.random() / 2
+                log.warning("LLM request failed (%s); retry %d in %.2fs", error, tries + 1, delay)
+                time.sleep(delay)
+        raise AssertionError("unreachable")
+
+    def _convert(self, exc: openai.OpenAIError, mid_stream: bool = False) -> DocsightError:
+        where = self.base_url
+        if isinstance(exc, openai.APITimeoutError):
+            return LlmUnavailable(f"the LLM at {where} did not answer within {self._timeout_s}s")
+        if isinstance(exc, openai.APIConnectionError):
+            broke = "the connection to the LLM broke mid-answer" if mid_stream else None
+            return LlmUnavailable(broke or f"no LLM reachable at {where}")
+        if isinstance(exc, openai.APIStatusError):
+            status = exc.status_code
+            if status in _RETRY_STATUS or status >= 500:
+                return LlmUnavailable(f"the LLM at {where} is unavailable (HTTP {status})")
+            return LlmRequestRejected(
+                f"the LLM at {where} rejected the request (HTTP {status}): {exc.message}"
+            )
+        return LlmUnavailable(f"the LLM at {where} failed: {exc}")
+
+    def _count(self, completion: Completion) -> None:
+        with self._lock:
+            self._usage.requests += 1
+            self._usage.prompt_tokens += completion.prompt_tokens
+            self._usage.completion_tokens += completion.completion_tokens
+            self._usage.cached_prompt_tokens += completion.cached_prompt_tokens or 0

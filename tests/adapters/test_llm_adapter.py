@@ -252,3 +252,102 @@ def test_dead_server_gives_llm_unavailable_quickly_after_bounded_retries() -> No
     assert 0.15 <= elapsed < 3.0  # two backoffs (0.1-0.2 s, 0.2-0.4 s), not a long hang
     with pytest.raises(LlmUnavailable):
         list(llm.stream(ASK))
+
+
+# --- against the real embedded llama-server (Qwen2.5-Coder-0.5B, no thinking of its own) ---
+
+CONTRACT = (
+    "SUPPLY AGREEMENT between Acme Corporation (the Supplier) and Globex Inc. (the Buyer). "
+    "Section 9. The Supplier's total liability shall not exceed the fees paid in the prior "
+    "twelve months. Section 12. This Agreement is governed by the laws of the State of Delaware."
+)
+
+
+class ContractFacts(BaseModel):
+    parties: list[str] = Field(min_length=1, max_length=4)
+    governing_law: str
+
+
+@pytest.fixture
+def local(request: pytest.FixtureRequest) -> OpenAiChatModel:
+    """The adapter on the session's llama-server (tests/conftest.py's `llm_url`)."""
+    try:
+        url = request.getfixturevalue("llm_url")
+    except pytest.FixtureLookupError:
+        pytest.skip("no llm_url fixture: tests/conftest.py does not start the local llama-server")
+    return OpenAiChatModel(url, "local", seed=7, timeout_s=120, max_tokens=256)
+
+
+@pytest.mark.slow
+def test_real_completion_reports_usage(local: OpenAiChatModel) -> None:
+    prompt = [ChatMessage(role="user", content="Reply with exactly one word: pong")]
+    reply = local.complete(prompt, cache_salt="tenant-a")
+    assert "pong" in reply.text.lower()
+    assert reply.finish_reason == "stop"
+    assert reply.prompt_tokens > 5
+    assert reply.completion_tokens >= 1
+    assert reply.cached_prompt_tokens is not None  # llama-server reports prefix-cache hits
+
+
+@pytest.mark.slow
+def test_real_repeated_prefix_is_served_from_the_cache(local: OpenAiChatModel) -> None:
+    system = ChatMessage(role="system", content="Read the contract.\n" + CONTRACT * 4)
+    first = local.complete([system, ChatMessage(role="user", content="Who is the buyer?")])
+    second = local.complete([system, ChatMessage(role="user", content="Who is the supplier?")])
+    assert first.prompt_tokens > 150
+    assert second.cached_prompt_tokens is not None
+    assert second.cached_prompt_tokens >= 0.8 * first.prompt_tokens
+    assert local.usage().cached_prompt_tokens >= second.cached_prompt_tokens
+
+
+@pytest.mark.slow
+def test_real_structured_output_validates(local: OpenAiChatModel) -> None:
+    prompt = [
+        ChatMessage(role="system", content="Extract facts from the contract as JSON."),
+        ChatMessage(role="user", content=CONTRACT),
+    ]
+    facts = local.structured(prompt, ContractFacts, max_tokens=200)
+    assert isinstance(facts, ContractFacts)
+    assert 1 <= len(facts.parties) <= 4
+    assert "delaware" in facts.governing_law.lower()
+
+
+@pytest.mark.slow
+def test_real_think_text_never_reaches_the_caller(local: OpenAiChatModel) -> None:
+    echo = "<think>SECRET-PLAN</think>VISIBLE-ANSWER"
+    prompt = [
+        ChatMessage(
+            role="system",
+            content="Output exactly the following text, including the tags, and nothing else.",
+        ),
+        ChatMessage(role="user", content=f"Text: {echo}"),
+    ]
+    reply = local.complete(prompt, max_tokens=40)
+    assert reply.reasoning_dropped  # the model did produce think text (content or field)
+    assert "SECRET" not in reply.text
+    assert "VISIBLE-ANSWER" in reply.text
+    assert "<think>" not in reply.text
+    streamed = "".join(local.stream(prompt, max_tokens=40))
+    assert "SECRET" not in streamed
+    assert "think>" not in streamed
+    assert "VISIBLE-ANSWER" in streamed
+
+
+@pytest.mark.slow
+def test_real_stream_yields_text_in_pieces(local: OpenAiChatModel) -> None:
+    prompt = [ChatMessage(role="user", content="Count from 1 to 10, separated by spaces.")]
+    before = local.usage().requests
+    pieces = list(local.stream(prompt, max_tokens=60))
+    assert len(pieces) > 3
+    assert "1 2 3" in "".join(pieces)
+    assert local.usage().requests == before + 1
+    assert local.usage().completion_tokens > 0
+
+
+@pytest.mark.slow
+def test_real_output_cut_by_max_tokens_is_invalid_after_one_repair(local: OpenAiChatModel) -> None:
+    prompt = [ChatMessage(role="user", content=f"Extract the facts as JSON:\n{CONTRACT}")]
+    before = local.usage().requests
+    with pytest.raises(LlmOutputInvalid, match=r"finish_reason=length"):
+        local.structured(prompt, ContractFacts, max_tokens=6)
+    assert local.usage().requests == before + 2  # first attempt + one repair, no more

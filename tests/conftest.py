@@ -1,0 +1,24 @@
+"""Session fixtures shared by every test tier."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from services.llm_server import LocalLlmServer
+from tests.llm import llm_server
+
+
+@pytest.fixture(scope="session")
+def local_llm() -> Iterator[LocalLlmServer]:
+    """The embedded llama-server with the bundled model, one for the whole session."""
+    with llm_server() as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def llm_url(local_llm: LocalLlmServer) -> str:
+    """OpenAI base URL of the session's llama-server: http://127.0.0.1:PORT/v1."""
+    assert local_llm.base_url is not None
+    return local_llm.base_url

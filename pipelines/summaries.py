@@ -1,0 +1,276 @@
+"""Structured summaries of a contract or an annual report, in the document's language.
+
+A document that fits the prompt budget is summarised in one call. A longer one goes
+map-reduce: `pack_document` cuts it into parts along its sections, each part gets a
+partial summary with the same schema (map), and the partials are merged (reduce); when
+the partials together exceed the budget they are merged in rounds of batches that fit.
+Every value cites the pages it comes from; pages outside the text the model was shown are
+dropped. Thinking is off (extraction scores better without it).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Literal, overload
+
+from pydantic import BaseModel, Field
+
+from pipelines.context import Budget, PackedContext, pack_document
+from pipelines.errors import PromptTooLong
+from pipelines.models import ChatMessage, Chunk, Document
+from pipelines.ports import ChatModel, TokenCounter
+from pipelines.prompts import (
+    ANALYST_INSTRUCTIONS,
+    Language,
+    chat_messages,
+    detect_language,
+    language_rule,
+    prompt_tokens,
+)
+
+SummaryKind = Literal["contract", "annual_report"]
+
+
+class SourcedText(BaseModel):
+    """A short statement and the pages it comes from (empty text: the document is silent)."""
+
+    text: str = Field(description="one or two sentences; empty when the document does not say")
+    pages: list[int] = Field(description="1-based pages the statement comes from")
+
+
+class ContractSummary(BaseModel):
+    """What a contract says on the points a reviewer reads first."""
+
+    parties: SourcedText
+    subject: SourcedText
+    term_and_renewal: SourcedText
+    payment: SourcedText
+    obligations: SourcedText
+    liability_and_indemnity: SourcedText
+    termination: SourcedText
+    governing_law: SourcedText
+
+
+class KeyFigure(BaseModel):
+    """One reported figure, as the report writes it."""
+
+    name: str = Field(description="what is measured, e.g. revenue, net profit, total assets")
+    value: str = Field(description="the value with its unit and currency, as written")
+    period: str = Field(description="the year or period it refers to")
+    page: int | None = Field(description="1-based page where the figure is given")
+
+
+class ReportSummary(BaseModel):
+    """The essentials of an annual report."""
+
+    business: SourcedText
+    key_figures: list[KeyFigure]
+    outlook: SourcedText
+    major_risks: list[SourcedText]
+
+
+Summary = ContractSummary | ReportSummary
+
+_SHAPES: dict[SummaryKind, str] = {
+    "contract": (
+        '{"parties": S, "subject": S, "term_and_renewal": S, "payment": S, '
+        '"obligations": S, "liability_and_indemnity": S, "termination": S, '
+        '"governing_law": S}\nwhere each S is {"text": "...", "pages": [N, ...]}: "parties" '
+        "names who signs and in what role; \"subject\" what the contract is about; "
+        '"term_and_renewal" its duration, renewal and notice periods; "payment" prices, fees '
+        'and payment terms; "obligations" the main duties of each party; '
+        '"liability_and_indemnity" caps, exclusions and indemnities; "termination" who may '
+        'end it and how; "governing_law" the law and the courts or arbitration.'
+    ),
+    "annual_report": (
+        '{"business": S, "key_figures": [{"name": "...", "value": "...", "period": "...", '
+        '"page": N}, ...], "outlook": S, "major_risks": [S, ...]}\nwhere each S is '
+        '{"text": "...", "pages": [N, ...]}: "business" what the company does and where; '
+        '"key_figures" up to 10 headline figures (revenue, profit, assets, ...); "outlook" '
+        'what management expects; "major_risks" up to 6 risks the report itself names.'
+    ),
+}
+_MAX_FIGURES, _MAX_RISKS = 10, 6
+
+
+def summary_task(kind: SummaryKind, language: Language) -> str:
+    """The task text written after the document (the prefix before it is shared)."""
+    return (
+        f"Task: summarise the {kind.replace('_', ' ')} above. The document may come in parts "
+        '(part="i/n" on its tag): then summarise only the text you are given. Reply with one '
+        f"JSON object shaped as\n{_SHAPES[kind]}\nKeep every text to one or two sentences. "
+        "Cite in \"pages\" the page numbers of the markers ([doc:..., p.N]) of the passages "
+        "you used. When the text does not say, give an empty text and no pages. "
+        f"{language_rule(language)}"
+    )
+
+
+def _merge_task(kind: SummaryKind, language: Language, parts: int) -> str:
+    return (
+        f"Below are {parts} partial summaries of consecutive parts of one "
+        f"{kind.replace('_', ' ')}, in document order, as JSON. Merge them into one summary "
+        f"of the whole document, shaped as\n{_SHAPES[kind]}\nCombine what the parts say on "
+        "each point, keep every page cited for what you keep, drop repetitions, keep each "
+        f"text to one or two sentences. {language_rule(language)}"
+    )
+
+
+@overload
+def summarize(
+    document: Document, chunks: Sequence[Chunk], *, kind: Literal["contract"],
+    llm: ChatModel, counter: TokenCounter, budget: Budget, cache_salt: str | None = None,
+) -> ContractSummary: ...
+
+
+@overload
+def summarize(
+    document: Document, chunks: Sequence[Chunk], *, kind: Literal["annual_report"],
+    llm: ChatModel, counter: TokenCounter, budget: Budget, cache_salt: str | None = None,
+) -> ReportSummary: ...
+
+
+def summarize(
+    document: Document,
+    chunks: Sequence[Chunk],
+    *,
+    kind: SummaryKind,
+    llm: ChatModel,
+    counter: TokenCounter,
+    budget: Budget,
+    cache_salt: str | None = None,
+) -> Summary:
+    """Summarise `document` (all its `chunks`) as a contract or an annual report.
+
+    One call when the document fits `budget`, else map-reduce over the parts that
+    `pack_document` gives (every prompt, merges included, fits the budget). Written in the
+    document's language (`detect_language`). A document without chunks gives an empty
+    summary without calling the model. Raises `PromptTooLong` when even two partial
+    summaries cannot be merged within the budget, and the `ChatModel` errors.
+    """
+    if kind == "contract":
+        return _Summarizer(ContractSummary, kind, llm, counter, budget, cache_salt).run(
+            document, chunks
+        )
+    return _Summarizer(ReportSummary, kind, llm, counter, budget, cache_salt).run(
+        document, chunks
+    )
+
+
+class _Summarizer:
+    """Map-reduce over the parts of one document, for one summary schema."""
+
+    def __init__(
+        self,
+        schema: type[ContractSummary] | type[ReportSummary],
+        kind: SummaryKind,
+        llm: ChatModel,
+        counter: TokenCounter,
+        budget: Budget,
+        cache_salt: str | None,
+    ) -> None:
+        self.schema: type[ContractSummary] | type[ReportSummary] = schema
+        self.kind, self.llm, self.counter, self.budget = kind, llm, counter, budget
+        self.cache_salt = cache_salt
+
+    def run(self, document: Document, chunks: Sequence[Chunk]) -> Summary:
+        own = [c for c in chunks if c.document_id == document.id]
+        if not own:
+            return empty_summary(self.kind)
+        language = detect_language(own)
+        parts = pack_document(
+            ANALYST_INSTRUCTIONS, own, summary_task(self.kind, language),
+            counter=self.counter, budget=self.budget, title=document.filename,
+        )
+        partials = [self._map(part) for part in parts]
+        pages = {p for c in own for p in range(c.page_start, c.page_end + 1)}
+        while len(partials) > 1:
+            partials = [self._reduce(batch, language, pages)
+                        for batch in self._batches(partials, language)]
+        return partials[0]
+
+    def _ask(self, messages: list[ChatMessage], pages: set[int]) -> Summary:
+        reply = self.llm.structured(
+            messages, self.schema, thinking=False, max_tokens=self.budget.max_output_tokens,
+            cache_salt=self.cache_salt,
+        )
+        return keep_pages(reply, pages)
+
+    def _map(self, part: PackedContext) -> Summary:
+        shown = {p for c in part.chunks for p in range(c.page_start, c.page_end + 1)}
+        return self._ask(chat_messages(part.messages), shown)
+
+    def _merge_messages(
+        self, batch: Sequence[BaseModel], language: Language
+    ) -> list[ChatMessage]:
+        body = "\n".join(
+            f"Part {n}: {partial.model_dump_json()}" for n, partial in enumerate(batch, 1)
+        )
+        return [
+            ChatMessage(role="system", content=ANALYST_INSTRUCTIONS),
+            ChatMessage(
+                role="user", content=f"{_merge_task(self.kind, language, len(batch))}\n\n{body}"
+            ),
+        ]
+
+    def _batches(
+        self, partials: Sequence[Summary], language: Language
+    ) -> list[list[Summary]]:
+        """Consecutive partials grouped so that each merge prompt fits the budget."""
+        limit = self.budget.prompt_limit
+        batches: list[list[Summary]] = []
+        current: list[Summary] = []
+        for partial in partials:
+            trial = [*current, partial]
+            if current and prompt_tokens(self._merge_messages(trial, language),
+                                         self.counter) > limit:
+                batches.append(current)
+                trial = [partial]
+            current = trial
+        batches.append(current)
+        if any(len(batch) < 2 for batch in batches) and len(batches) == len(partials):
+            raise PromptTooLong(
+                f"two partial summaries do not fit in {limit} prompt tokens to be merged"
+            )
+        return batches
+
+    def _reduce(
+        self,
+        batch: Sequence[Summary],
+        language: Language,
+        pages: set[int],
+    ) -> Summary:
+        if len(batch) == 1:
+            return batch[0]
+        return self._ask(self._merge_messages(batch, language), pages)
+
+
+def keep_pages(summary: Summary, pages: set[int]) -> Summary:
+    """`summary` with every cited page outside `pages` removed (a figure's page set to None),
+    duplicates removed, lists capped (10 key figures, 6 risks)."""
+
+    def clean(item: SourcedText) -> SourcedText:
+        kept = sorted({p for p in item.pages if p in pages})
+        return SourcedText(text=item.text.strip(), pages=kept if item.text.strip() else [])
+
+    if isinstance(summary, ContractSummary):
+        fields = {name: clean(getattr(summary, name)) for name in ContractSummary.model_fields}
+        return ContractSummary.model_validate(fields)
+    figures = [
+        figure.model_copy(update={"page": figure.page if figure.page in pages else None})
+        for figure in summary.key_figures[:_MAX_FIGURES]
+    ]
+    risks = [clean(risk) for risk in summary.major_risks if risk.text.strip()][:_MAX_RISKS]
+    return ReportSummary(
+        business=clean(summary.business), key_figures=figures,
+        outlook=clean(summary.outlook), major_risks=risks,
+    )
+
+
+def empty_summary(kind: SummaryKind) -> Summary:
+    """A summary saying nothing (for a document without text)."""
+    blank = SourcedText(text="", pages=[])
+    if kind == "contract":
+        return ContractSummary.model_validate(
+            {name: blank for name in ContractSummary.model_fields}
+        )
+    return ReportSummary(business=blank, key_figures=[], outlook=blank, major_risks=[])

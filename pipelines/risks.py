@@ -21,7 +21,7 @@ Findings of one category over the same (overlapping) span are merged.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -147,15 +147,17 @@ def extract_risks(
     candidates: Candidates | None = None,
     cache_salt: str | None = None,
     drop_ungrounded: bool = False,
+    only: Collection[str] | None = None,
 ) -> RiskReport:
     """Risk findings of `document` (its `chunks`), grounded against its text.
 
     Raises `PromptTooLong` when instructions and task alone exceed the budget,
     `LlmUnavailable` when no model answers; a group or part whose reply never validates
-    is listed in `RiskReport.failed` and the others still count.
+    is listed in `RiskReport.failed` and the others still count. `only` restricts the
+    categories asked to these ids (ValueError for an id not in the taxonomy of `kind`).
     """
     instructions = instructions_for(kind)
-    everything = categories(kind)
+    everything = _asked(kind, only)
     packs = pack_document(instructions, chunks, task_for(everything), counter=counter,
                           budget=budget, title=document.filename)
     jobs: list[tuple[str, PackedContext]]
@@ -165,9 +167,10 @@ def extract_risks(
     elif candidates is not None:
         mode = "groups"
         jobs = []
-        for name, asked in groups(kind):
+        for name, group in groups(kind):
+            asked = [c for c in group if c in everything]
             ranked = _interleave([candidates(c) for c in asked])
-            if not ranked:
+            if not asked or not ranked:
                 continue  # nothing in the document resembles these categories
             jobs.append((name, pack_context(
                 instructions, ranked, task_for(asked), counter=counter, budget=budget,
@@ -241,6 +244,16 @@ _ANNUAL_BODY = ("fiscal year ended", "consolidated balance sheet", "risk factors
 _CONTRACT_TITLE = ("agreement", "协议", "合同", "contract")
 _CONTRACT_BODY = ("whereas", "hereby", "hereinafter", "in witness whereof", "party hereto",
                   "parties hereto", "shall", "甲方", "乙方", "本协议", "本合同")
+
+
+def _asked(kind: DocumentKind, only: Collection[str] | None) -> list[RiskCategory]:
+    known = categories(kind)
+    if only is None:
+        return list(known)
+    unknown = set(only) - {c.id for c in known}
+    if unknown:
+        raise ValueError(f"not {kind} risk categories: {sorted(unknown)}")
+    return [c for c in known if c.id in only]
 
 
 def _interleave(lists: Sequence[Sequence[ScoredChunk]]) -> list[ScoredChunk]:

@@ -220,3 +220,20 @@ def test_detect_kind(text: str, kind: str) -> None:
     chunk = Chunk(document_id="d", number=0, text=text, page_start=1, page_end=1,
                   char_start=0, char_end=len(text), token_count=10)
     assert detect_kind([chunk]) == kind
+
+
+def test_only_some_categories_can_be_asked() -> None:
+    chunks = contract_chunks(pages=40)
+    few = [ScoredChunk(chunk=c, score=1.0) for c in chunks[:3]]
+    llm = FakeChatModel(responder=lambda _: reply())
+    report = extract_risks(DOC, chunks, kind="contract", llm=llm, counter=COUNTER,
+                           budget=TIGHT, candidates=lambda _: few,
+                           only=["Liquidated Damages", "Governing Law"])
+    tasks = [call.messages[-1].content for call in llm.calls]
+    assert report.requests == len(tasks) == 2
+    assert "- Liquidated Damages:" in tasks[0]
+    assert "- Cap on Liability:" not in tasks[0]
+    assert "- Governing Law:" in tasks[1]
+    with pytest.raises(ValueError, match="Going Concern"):
+        extract_risks(DOC, chunks, kind="contract", llm=llm, counter=COUNTER, budget=TIGHT,
+                      only=["Going Concern"])

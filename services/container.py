@@ -11,6 +11,7 @@ from services.adapters.pdf import Pypdfium2Parser
 from services.adapters.store import SqlStore
 from services.adapters.tokens import load_token_counter
 from services.documents import DocumentService, TaskQueue
+from services.llm import LlmHandle, open_llm
 from services.settings import Settings
 
 
@@ -22,8 +23,10 @@ class Container:
     counter: TokenCounter
     index: VectorIndex
     documents: DocumentService
+    llm: LlmHandle
 
     def close(self) -> None:
+        self.llm.close()
         self.index.close()
         self.store.close()
 
@@ -71,4 +74,5 @@ def build_container(settings: Settings, queue: TaskQueue | None = None) -> Conta
         index=index,
         queue=queue,
     )
-    return Container(settings, store, embedder, counter, index, documents)
+    llm = open_llm(settings.llm)
+    return Container(settings, store, embedder, counter, index, documents, llm)

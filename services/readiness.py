@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import httpx
+
 from services.container import Container
 from services.runtime import Runtime
+
+OPTIONAL = frozenset({"llm"})
+"""Reported, but not needed to be ready: ingestion and search work without the LLM."""
 
 
 def check_components(container: Container, runtime: Runtime) -> dict[str, tuple[bool, str]]:
@@ -34,4 +39,16 @@ def check_components(container: Container, runtime: Runtime) -> dict[str, tuple[
     else:
         replies = runtime.celery.control.ping(timeout=1.0)
         checks["worker"] = (bool(replies), f"{len(replies)} worker(s) answered")
+    checks["llm"] = _check_llm(container)
     return checks
+
+
+def _check_llm(container: Container) -> tuple[bool, str]:
+    model = container.llm.model
+    if model is None:
+        return False, container.llm.problem or "no LLM configured"
+    try:
+        httpx.get(f"{model.base_url}/models", timeout=2.0).raise_for_status()
+    except httpx.HTTPError as exc:
+        return False, f"no LLM reachable at {model.base_url} ({type(exc).__name__})"
+    return True, f"{model.name} at {model.base_url}"

@@ -34,7 +34,8 @@ def test_readiness_reports_each_component(server: Server) -> None:
     with server.client() as client:
         body = client.get("/ready").json()
     assert body["ready"] is True
-    assert set(body["components"]) == {"store", "index", "embedder", "broker", "worker"}
+    assert set(body["components"]) == {"store", "index", "embedder", "broker", "worker", "llm"}
+    assert body["components"]["llm"]["ok"], body["components"]["llm"]
     assert "EdgeIndex" in body["components"]["index"]["detail"]
     assert "sqlite" in body["components"]["store"]["detail"]
 
@@ -101,10 +102,18 @@ def test_bad_uploads_get_clear_status_codes(server: Server, tmp_path: Path) -> N
 
 def test_oversized_upload_is_413(tmp_path: Path) -> None:
     small = start_server(
-        tmp_path, DOCSIGHT_PARSER__MAX_UPLOAD_MB="0.01", DOCSIGHT_EMBEDDER__KIND="hash"
+        tmp_path,
+        DOCSIGHT_PARSER__MAX_UPLOAD_MB="0.01",
+        DOCSIGHT_EMBEDDER__KIND="hash",
+        DOCSIGHT_LLM__BASE_URL="http://127.0.0.1:9/v1",  # nothing listens there
     )
     try:
         with small.client() as client:
+            ready = client.get("/ready")
+            # No LLM: said clearly, and ingestion and search stay available.
+            assert ready.status_code == 200
+            assert not ready.json()["components"]["llm"]["ok"]
+            assert "no LLM reachable" in ready.json()["components"]["llm"]["detail"]
             r = _upload(client, _contracts(1)[0])
         assert r.status_code == 413
         assert "limit" in r.json()["rejected"][0]["reason"]

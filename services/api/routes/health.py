@@ -6,7 +6,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 from services.api.schemas import ComponentStatus, Readiness
-from services.readiness import check_components
+from services.readiness import OPTIONAL, check_components
 
 router = APIRouter(tags=["health"])
 
@@ -19,10 +19,11 @@ def health() -> dict[str, str]:
 
 @router.get("/ready", response_model=Readiness, responses={503: {"model": Readiness}})
 def ready(request: Request) -> JSONResponse:
-    """Every component reachable: store, index, embedder, broker, worker."""
+    """Every component reachable: store, index, embedder, broker, worker (and the LLM,
+    which is reported but not required: ingestion and search work without it)."""
     checks = check_components(request.app.state.container, request.app.state.runtime)
     body = Readiness(
-        ready=all(ok for ok, _ in checks.values()),
+        ready=all(ok for name, (ok, _) in checks.items() if name not in OPTIONAL),
         components={
             name: ComponentStatus(ok=ok, detail=detail) for name, (ok, detail) in checks.items()
         },

@@ -14,16 +14,17 @@ into a quote are removed first. A quote shorter than `MIN_QUOTE_CHARS` normalise
 characters never grounds (too short to tell where it is from).
 
 The page of a match is the page of the nearest known place at or before it: chunk starts
-and ends, and the page breaks inside a multi-page chunk when it holds exactly one blank
-line per break (pages are joined by one). Otherwise a quote inside a chunk that spans two
-pages gets the earlier page unless another chunk starts closer to it.
+and ends, and page breaks placed between two known places of different pages when the
+text between them holds exactly one blank line per break (pages are joined by one).
+Where a break cannot be placed, `page` is the earliest page the quote may start on and
+`latest_page` the last; callers may prefer a page the model named within that range.
 """
 
 from __future__ import annotations
 
 import re
 import unicodedata
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -43,9 +44,13 @@ class QuoteMatch:
 
     document_id: str
     page: int
+    """The page where the quote starts, or the first it may start on (see `latest_page`)."""
     page_end: int
     char_start: int
     char_end: int
+    latest_page: int
+    """The last page the quote may start on: above `page` when a page break inside a
+    multi-page chunk could not be placed exactly."""
 
 
 def normalise(text: str) -> tuple[str, list[int]]:
@@ -65,7 +70,9 @@ def normalise(text: str) -> tuple[str, list[int]]:
 class SourceText:
     """One document's text, normalised once, for locating many quotes."""
 
-    def __init__(self, chunks: Sequence[Chunk]) -> None:
+    def __init__(self, chunks: Sequence[Chunk], page_starts: Sequence[int] | None = None) -> None:
+        """`page_starts` (offset where page n+1 begins, as `pipelines.chunking.page_starts`
+        gives) makes pages exact; without it they come from the chunks."""
         ordered = sorted(chunks, key=lambda c: (c.char_start, c.number))
         self.document_id = ordered[0].document_id if ordered else ""
         pieces: list[str] = []
@@ -75,7 +82,6 @@ class SourceText:
         for chunk in ordered:
             anchors.setdefault(chunk.char_start, chunk.page_start)
             anchors[max(chunk.char_start, chunk.char_end - 1)] = chunk.page_end
-            anchors.update(_page_breaks(chunk))
             start = max(end, chunk.char_start)
             if start >= chunk.char_end:
                 continue
@@ -89,8 +95,32 @@ class SourceText:
         self.text = "".join(pieces)
         self._offsets = offsets
         self._normal, self._where = normalise(self.text)
+        if page_starts is not None:
+            anchors = {at: n for n, at in enumerate(page_starts, 1)}
+            self._starts = set(anchors)
+        else:
+            breaks = self._page_breaks(anchors)
+            anchors.update(breaks)
+            self._starts = set(breaks)
         self._anchor_at = sorted(anchors)
         self._anchor_page = [anchors[a] for a in self._anchor_at]
+
+    def _page_breaks(self, anchors: dict[int, int]) -> dict[int, int]:
+        """Where later pages begin between two known places of different pages, when the
+        text between them holds exactly one page separator (a blank line) per page break."""
+        known = sorted(anchors.items())
+        found: dict[int, int] = {}
+        for (at, page), (next_at, next_page) in zip(known, known[1:], strict=False):
+            if next_page <= page:
+                continue
+            first = bisect_right(self._offsets, at)
+            last = bisect_right(self._offsets, next_at)
+            window = self.text[first:last]
+            breaks = [m.end() for m in re.finditer(re.escape(PAGE_SEPARATOR), window)]
+            if len(breaks) == next_page - page:
+                for n, index in enumerate(breaks, 1):
+                    found[self._offsets[min(first + index, len(self._offsets) - 1)]] = page + n
+        return found
 
     def find(self, quote: str) -> QuoteMatch | None:
         """Where `quote` (normalised, ellipsis pieces in order) occurs first, or None."""
@@ -107,9 +137,19 @@ class SourceText:
         return None
 
     def page_of(self, offset: int) -> int:
-        """The page holding document offset `offset`, from the nearest chunk boundary."""
+        """The page holding document offset `offset`, from the nearest known place before."""
         at = bisect_right(self._anchor_at, offset) - 1
         return self._anchor_page[max(at, 0)] if self._anchor_page else 1
+
+    def latest_page_of(self, offset: int) -> int:
+        """The last page that may hold `offset`: the page of the nearest known place after."""
+        at = bisect_left(self._anchor_at, offset)
+        if at >= len(self._anchor_at):
+            return self.page_of(offset)
+        page = self._anchor_page[at]
+        if self._anchor_at[at] in self._starts and self._anchor_at[at] != offset:
+            page -= 1  # a page begins there: offset is on an earlier one
+        return max(page, self.page_of(offset))
 
     def _follow(self, pieces: Sequence[str], start: int) -> int | None:
         """End (normalised index, exclusive) of the pieces after the first, or None."""
@@ -129,24 +169,15 @@ class SourceText:
     def _match(self, start: int, end: int) -> QuoteMatch:
         first = self._offsets[self._where[start]]
         last = self._offsets[self._where[end - 1]]
-        return QuoteMatch(self.document_id, self.page_of(first), self.page_of(last),
-                          first, last + 1)
+        page = self.page_of(first)
+        return QuoteMatch(self.document_id, page, max(page, self.page_of(last)), first,
+                          last + 1, max(page, self.latest_page_of(first)))
 
 
-def _page_breaks(chunk: Chunk) -> dict[int, int]:
-    """Offsets where a later page of a multi-page chunk begins, when the chunk holds exactly
-    one page separator (a blank line) per page break, so that each must be one."""
-    pages = chunk.page_end - chunk.page_start
-    if pages <= 0:
-        return {}
-    separators = [m.end() for m in re.finditer(re.escape(PAGE_SEPARATOR), chunk.text)]
-    if len(separators) != pages:
-        return {}
-    return {chunk.char_start + at: chunk.page_start + n for n, at in enumerate(separators, 1)}
-
-
-def find_quote(quote: str, chunks: Sequence[Chunk]) -> QuoteMatch | None:
+def find_quote(
+    quote: str, chunks: Sequence[Chunk], page_starts: Sequence[int] | None = None
+) -> QuoteMatch | None:
     """Where `quote` occurs in the document made of `chunks` (see the module doc), or None.
 
     For many quotes of one document build a `SourceText` once and call its `find`."""
-    return SourceText(chunks).find(quote)
+    return SourceText(chunks, page_starts).find(quote)

@@ -28,7 +28,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from pipelines.context import Budget, PackedContext, pack_context, pack_document
 from pipelines.errors import LlmOutputInvalid
-from pipelines.grounding import SourceText, normalise
+from pipelines.grounding import QuoteMatch, SourceText, normalise
 from pipelines.models import ChatMessage, Chunk, Document, ScoredChunk
 from pipelines.ports import ChatModel, TokenCounter
 from pipelines.risk_taxonomy import (
@@ -148,6 +148,7 @@ def extract_risks(
     cache_salt: str | None = None,
     drop_ungrounded: bool = False,
     only: Collection[str] | None = None,
+    page_starts: Sequence[int] | None = None,
 ) -> RiskReport:
     """Risk findings of `document` (its `chunks`), grounded against its text.
 
@@ -155,6 +156,7 @@ def extract_risks(
     `LlmUnavailable` when no model answers; a group or part whose reply never validates
     is listed in `RiskReport.failed` and the others still count. `only` restricts the
     categories asked to these ids (ValueError for an id not in the taxonomy of `kind`).
+    `page_starts` (see `SourceText`) makes the pages of grounded quotes exact.
     """
     instructions = instructions_for(kind)
     everything = _asked(kind, only)
@@ -189,7 +191,7 @@ def extract_risks(
             failed.append(name)
             continue
         raw.extend(reply.model_dump()["findings"])
-    findings = ground_findings(raw, document.id, SourceText(chunks))
+    findings = ground_findings(raw, document.id, SourceText(chunks, page_starts))
     kept = [f for f in findings if f.grounded or not drop_ungrounded]
     return RiskReport(document_id=document.id, kind=kind, mode=mode, findings=kept,
                       requests=len(jobs), ungrounded_dropped=len(findings) - len(kept),
@@ -210,7 +212,7 @@ def ground_findings(
             severity=_severity(item.get("severity")),
             reason=" ".join(str(item.get("reason", "")).split())[:300],
             quote=quote,
-            page=match.page if match else (model_page if isinstance(model_page, int) else None),
+            page=_page(match, model_page if isinstance(model_page, int) else None),
             document_id=document_id,
             grounded=match is not None,
             char_start=match.char_start if match else None,
@@ -270,6 +272,15 @@ def _interleave(lists: Sequence[Sequence[ScoredChunk]]) -> list[ScoredChunk]:
                     seen.add(key)
                     taken.append(chunk)
     return [ScoredChunk(chunk=c, score=float(len(taken) - i)) for i, c in enumerate(taken)]
+
+
+def _page(match: QuoteMatch | None, claimed: int | None) -> int | None:
+    """The quote's page; the model's when grounding leaves a range that holds it."""
+    if match is None:
+        return claimed
+    if claimed is not None and match.page <= claimed <= match.latest_page:
+        return claimed
+    return match.page
 
 
 def _severity(value: object) -> Severity:

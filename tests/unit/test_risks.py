@@ -224,13 +224,16 @@ def test_detect_kind(text: str, kind: str) -> None:
 
 def test_only_some_categories_can_be_asked() -> None:
     chunks = contract_chunks(pages=40)
-    few = [ScoredChunk(chunk=c, score=1.0) for c in chunks[:3]]
-    llm = FakeChatModel(responder=lambda _: reply())
+    stranger = chunks[5].model_copy(update={"document_id": "someone-elses", "text": "SECRET"})
+    few = [ScoredChunk(chunk=c, score=1.0) for c in [*chunks[:3], stranger]]
+    llm = FakeChatModel(responder=lambda _: reply(finding("Cap on Liability", LD)))
     report = extract_risks(DOC, chunks, kind="contract", llm=llm, counter=COUNTER,
                            budget=TIGHT, candidates=lambda _: few,
                            only=["Liquidated Damages", "Governing Law"])
     tasks = [call.messages[-1].content for call in llm.calls]
     assert report.requests == len(tasks) == 2
+    assert report.findings == []  # a category not asked is not reported
+    assert not any("SECRET" in m.content for call in llm.calls for m in call.messages)
     assert "- Liquidated Damages:" in tasks[0]
     assert "- Cap on Liability:" not in tasks[0]
     assert "- Governing Law:" in tasks[1]

@@ -88,3 +88,9 @@ class PromptTooLong(DocsightError):
     """The fixed instructions and the question alone exceed the prompt budget."""
 
     code = "prompt_too_long"
+
+
+class DocumentNotReady(DocsightError):
+    """The document exists but is not (yet) ready for analysis: still processing, or failed."""
+
+    code = "document_not_ready"

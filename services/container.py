@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from pipelines.ports import Embedder, TokenCounter, VectorIndex
 from services.adapters.blobs import FileBlobStore
@@ -10,6 +10,7 @@ from services.adapters.embedders import load_embedder
 from services.adapters.pdf import Pypdfium2Parser
 from services.adapters.store import SqlStore
 from services.adapters.tokens import load_token_counter
+from services.analysis import AnalysisService
 from services.documents import DocumentService, TaskQueue
 from services.llm import LlmHandle, open_llm
 from services.settings import Settings
@@ -24,6 +25,13 @@ class Container:
     index: VectorIndex
     documents: DocumentService
     llm: LlmHandle
+    analysis: AnalysisService = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.analysis = AnalysisService(
+            store=self.store, embedder=self.embedder, index=self.index,
+            counter=self.counter, llm=self.llm,
+        )
 
     def close(self) -> None:
         self.llm.close()

@@ -14,6 +14,11 @@ STATUS_BY_ERROR: list[tuple[type[errors.DocsightError], int]] = [
     (errors.NotAPdf, 415),
     (errors.EmptyDocument, 400),
     (errors.InvalidDocument, 422),
+    (errors.DocumentNotReady, 409),
+    (errors.LlmUnavailable, 503),
+    (errors.LlmOutputInvalid, 502),
+    (errors.LlmRequestRejected, 502),
+    (errors.PromptTooLong, 422),
     (errors.BackendUnavailable, 503),
     (errors.ModelUnavailable, 503),
 ]

@@ -107,3 +107,26 @@ class ComponentStatus(BaseModel):
 class Readiness(BaseModel):
     ready: bool
     components: dict[str, ComponentStatus]
+
+
+class QuestionIn(BaseModel):
+    question: str = Field(min_length=1, max_length=2000)
+    document_ids: list[str] | None = None
+    stream: bool = False
+    thinking: bool = False
+
+
+class CitationOut(BaseModel):
+    marker: str
+    document_id: str
+    page_start: int
+    page_end: int
+    chunk_numbers: list[int]
+
+
+class AnswerOut(BaseModel):
+    answer: str
+    found: bool
+    citations: list[CitationOut]
+    model: str
+    cached: bool

@@ -1,0 +1,280 @@
+"""AnalysisService: questions, summaries and risk reports over a tenant's ready documents.
+
+Thin orchestration (no HTTP): picks the documents, retrieves or loads their chunks, calls
+`pipelines.answers` / `summaries` / `risks` with the LLM, and caches the results in
+`SqlAnalysisCache`:
+
+- answers by (tenant, normalised question, the version of the documents in scope, model,
+  thinking): a document becoming ready or being deleted changes the version, so the next
+  ask misses and is recomputed;
+- summaries and risk reports by (tenant, document, its sha256 and chunk count, model);
+  `refresh=True` recomputes and replaces them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterator, Sequence
+from typing import Literal, Protocol
+
+from pydantic import BaseModel
+
+from pipelines.answers import Answer, AnswerStream, answer_question, stream_answer
+from pipelines.context import Budget
+from pipelines.errors import DocumentNotReady
+from pipelines.models import Document, DocumentStatus, ScoredChunk
+from pipelines.ports import ChatModel, Embedder, TokenCounter, VectorIndex
+from pipelines.retrieval import retrieve_for_analysis
+from pipelines.risk_taxonomy import RiskCategory
+from pipelines.risks import RiskReport, detect_kind, extract_risks
+from pipelines.summaries import ContractSummary, ReportSummary, summarize
+from services.adapters.analysis_cache import SqlAnalysisCache
+from services.adapters.store import SqlStore
+
+Kind = Literal["answers", "summaries", "risks"]
+
+
+class LlmSource(Protocol):
+    """What the service needs of `services.llm.LlmHandle`."""
+
+    budget: Budget
+
+    def require(self) -> ChatModel: ...
+
+
+class AskResult(BaseModel):
+    answer: Answer
+    model: str
+    cached: bool
+
+
+class SummaryResult(BaseModel):
+    document_id: str
+    kind: Literal["contract", "annual_report"]
+    summary: ContractSummary | ReportSummary
+    model: str
+    cached: bool
+
+
+class RisksResult(BaseModel):
+    report: RiskReport
+    model: str
+    cached: bool
+
+
+def normalise_question(question: str) -> str:
+    """Casefolded, whitespace collapsed: the form answers are cached under."""
+    return " ".join(question.casefold().split())
+
+
+def _digest(*parts: object) -> str:
+    return hashlib.sha256(json.dumps(parts, ensure_ascii=False).encode()).hexdigest()
+
+
+def documents_version(documents: Sequence[Document]) -> str:
+    """A hash of the ids, contents and chunk counts of `documents` (order ignored)."""
+    return _digest(sorted((d.id, d.sha256, d.chunks_total or 0) for d in documents))
+
+
+class CachedStream:
+    """Text deltas of an answer; `result()` once consumed. Caches the answer at the end."""
+
+    def __init__(self, deltas: Iterator[str], finish: Iterator[AskResult]) -> None:
+        self._deltas = deltas
+        self._finish = finish
+        self._result: AskResult | None = None
+
+    def __iter__(self) -> Iterator[str]:
+        yield from self._deltas
+        self._result = next(self._finish)
+
+    def result(self) -> AskResult:
+        if self._result is None:
+            for _ in self:
+                pass
+        assert self._result is not None
+        return self._result
+
+
+class AnalysisService:
+    """Questions, summaries and risk reports of one deployment, with their cache."""
+
+    def __init__(
+        self,
+        *,
+        store: SqlStore,
+        embedder: Embedder,
+        index: VectorIndex,
+        counter: TokenCounter,
+        llm: LlmSource,
+        cache: SqlAnalysisCache | None = None,
+        retrieval_limit: int = 10,
+    ) -> None:
+        self.store = store
+        self.embedder = embedder
+        self.index = index
+        self.counter = counter
+        self.llm = llm
+        self.cache = cache or SqlAnalysisCache(store.engine)
+        self.retrieval_limit = retrieval_limit
+        self._stats: dict[str, dict[str, int]] = {
+            k: {"hits": 0, "misses": 0} for k in ("answers", "summaries", "risks")
+        }
+
+    def cache_stats(self) -> dict[str, dict[str, int]]:
+        """Hits and misses per kind since this service started."""
+        return {k: dict(v) for k, v in self._stats.items()}
+
+    # --- questions ------------------------------------------------------------------
+
+    def ask(
+        self,
+        tenant: str,
+        question: str,
+        document_ids: Sequence[str] | None = None,
+        *,
+        thinking: bool = False,
+    ) -> AskResult:
+        """Answer from the tenant's ready documents (or those of `document_ids`, which must
+        all be ready: `DocumentNotReady` otherwise, `NotFound` for unknown ids)."""
+        model = self.llm.require()
+        scope = self._scope(tenant, document_ids)
+        key = self._answer_key(tenant, question, scope, model.name, thinking)
+        hit = self._lookup("answers", key)
+        if hit is not None:
+            return AskResult(answer=Answer.model_validate_json(hit), model=model.name,
+                             cached=True)
+        answer = answer_question(
+            question, self._candidates(tenant, question, scope), llm=model,
+            counter=self.counter, budget=self.llm.budget, titles=_titles(scope),
+            thinking=thinking, cache_salt=tenant,
+        )
+        self.cache.put(key, answer.model_dump_json(), kind="answers", tenant=tenant)
+        return AskResult(answer=answer, model=model.name, cached=False)
+
+    def stream(
+        self,
+        tenant: str,
+        question: str,
+        document_ids: Sequence[str] | None = None,
+        *,
+        thinking: bool = False,
+    ) -> CachedStream:
+        """`ask` streamed: iterate the text deltas, then `result()`. A cached answer is
+        replayed as one delta. Errors before the first delta are raised here."""
+        model = self.llm.require()
+        scope = self._scope(tenant, document_ids)
+        key = self._answer_key(tenant, question, scope, model.name, thinking)
+        hit = self._lookup("answers", key)
+        if hit is not None:
+            answer = Answer.model_validate_json(hit)
+            result = AskResult(answer=answer, model=model.name, cached=True)
+            return CachedStream(iter([answer.text]), iter([result]))
+        stream: AnswerStream = stream_answer(
+            question, self._candidates(tenant, question, scope), llm=model,
+            counter=self.counter, budget=self.llm.budget, titles=_titles(scope),
+            thinking=thinking, cache_salt=tenant,
+        )
+
+        def finish() -> Iterator[AskResult]:
+            answer = stream.answer()
+            self.cache.put(key, answer.model_dump_json(), kind="answers", tenant=tenant)
+            yield AskResult(answer=answer, model=model.name, cached=False)
+
+        return CachedStream(stream, finish())
+
+    # --- per document ---------------------------------------------------------------
+
+    def summary(self, tenant: str, document_id: str, *, refresh: bool = False) -> SummaryResult:
+        """The document's summary (contract or annual report, detected), cached per model."""
+        model = self.llm.require()
+        document = self._ready(tenant, document_id)
+        key = _digest("summary", tenant, document.id, document.sha256, document.chunks_total,
+                      model.name)
+        hit = None if refresh else self._lookup("summaries", key)
+        if hit is not None:
+            return SummaryResult.model_validate_json(hit).model_copy(update={"cached": True})
+        if refresh:
+            self._stats["summaries"]["misses"] += 1
+        chunks = self.store.load_chunks(document.id)
+        kind = detect_kind(chunks)
+        summary = summarize(document, chunks, kind=kind, llm=model, counter=self.counter,
+                            budget=self.llm.budget, cache_salt=tenant)
+        result = SummaryResult(document_id=document.id, kind=kind, summary=summary,
+                               model=model.name, cached=False)
+        self.cache.put(key, result.model_dump_json(), kind="summaries", tenant=tenant,
+                       document_id=document.id)
+        return result
+
+    def risks(self, tenant: str, document_id: str, *, refresh: bool = False) -> RisksResult:
+        """The document's risk findings (grounded quotes first), cached per model."""
+        model = self.llm.require()
+        document = self._ready(tenant, document_id)
+        key = _digest("risks", tenant, document.id, document.sha256, document.chunks_total,
+                      model.name)
+        hit = None if refresh else self._lookup("risks", key)
+        if hit is not None:
+            return RisksResult.model_validate_json(hit).model_copy(update={"cached": True})
+        if refresh:
+            self._stats["risks"]["misses"] += 1
+        chunks = self.store.load_chunks(document.id)
+
+        def candidates(category: RiskCategory) -> list[ScoredChunk]:
+            return retrieve_for_analysis(
+                category.query, tenant=tenant, embedder=self.embedder, index=self.index,
+                chunks=self.store, limit=6, document_ids=[document.id],
+            )
+
+        report = extract_risks(document, chunks, kind=detect_kind(chunks), llm=model,
+                               counter=self.counter, budget=self.llm.budget,
+                               candidates=candidates, cache_salt=tenant)
+        result = RisksResult(report=report, model=model.name, cached=False)
+        self.cache.put(key, result.model_dump_json(), kind="risks", tenant=tenant,
+                       document_id=document.id)
+        return result
+
+    def forget_document(self, document_id: str) -> None:
+        """Drop the cached summary and risks of a deleted document."""
+        self.cache.forget_document(document_id)
+
+    # --- helpers --------------------------------------------------------------------
+
+    def _lookup(self, kind: Kind, key: str) -> str | None:
+        hit = self.cache.get(key)
+        self._stats[kind]["hits" if hit is not None else "misses"] += 1
+        return hit
+
+    def _ready(self, tenant: str, document_id: str) -> Document:
+        document = self.store.get_document(tenant, document_id)  # NotFound across tenants
+        if document.status is not DocumentStatus.READY:
+            detail = f": {document.reason}" if document.reason else ""
+            raise DocumentNotReady(
+                f"document {document.id} is {document.status.value}{detail}; "
+                "analysis needs a ready document"
+            )
+        return document
+
+    def _scope(self, tenant: str, document_ids: Sequence[str] | None) -> list[Document]:
+        if document_ids:
+            return [self._ready(tenant, i) for i in dict.fromkeys(document_ids)]
+        return self.store.list_documents(tenant, DocumentStatus.READY)
+
+    def _answer_key(self, tenant: str, question: str, scope: Sequence[Document], model: str,
+                    thinking: bool) -> str:
+        return _digest("answer", tenant, normalise_question(question),
+                       documents_version(scope), model, thinking)
+
+    def _candidates(self, tenant: str, question: str,
+                    scope: Sequence[Document]) -> list[ScoredChunk]:
+        if not scope:
+            return []
+        return retrieve_for_analysis(
+            question, tenant=tenant, embedder=self.embedder, index=self.index,
+            chunks=self.store, limit=self.retrieval_limit,
+            document_ids=[d.id for d in scope],
+        )
+
+
+def _titles(scope: Sequence[Document]) -> dict[str, str]:
+    return {d.id: d.filename for d in scope}

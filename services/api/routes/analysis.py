@@ -1,0 +1,76 @@
+"""/v1/questions, /v1/documents/{id}/summary and /risks: analysis with the LLM, cached."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends
+from fastapi.responses import StreamingResponse
+
+from services.analysis import AskResult, RisksResult, SummaryResult
+from services.api.deps import get_container, get_tenant
+from services.api.schemas import AnswerOut, CitationOut, QuestionIn
+from services.container import Container
+
+router = APIRouter(prefix="/v1", tags=["analysis"])
+ContainerDep = Annotated[Container, Depends(get_container)]
+TenantDep = Annotated[str, Depends(get_tenant)]
+ERRORS: dict[int | str, dict[str, Any]] = {
+    404: {}, 409: {"description": "a document is not ready"}, 422: {},
+    502: {"description": "the LLM's reply was unusable"},
+    503: {"description": "no LLM available (ingestion and search still work)"},
+}
+
+
+def answer_out(result: AskResult) -> AnswerOut:
+    answer = result.answer
+    return AnswerOut(
+        answer=answer.text, found=answer.found,
+        citations=[CitationOut(**c.model_dump()) for c in answer.citations],
+        model=result.model, cached=result.cached,
+    )
+
+
+@router.post("/questions", response_model=AnswerOut, responses=ERRORS)
+def ask(body: QuestionIn, container: ContainerDep, tenant: TenantDep) -> Any:
+    """Answer from the caller's ready documents (or `document_ids`), citing document, pages
+    and chunks. `stream=true` gives `text/event-stream`: `delta` events (JSON strings of
+    text), then one `answer` event with the whole `AnswerOut`."""
+    service = container.analysis
+    if not body.stream:
+        return answer_out(
+            service.ask(tenant, body.question, body.document_ids, thinking=body.thinking)
+        )
+    stream = service.stream(tenant, body.question, body.document_ids, thinking=body.thinking)
+
+    def events() -> Iterator[str]:
+        for delta in stream:
+            yield f"event: delta\ndata: {json.dumps(delta, ensure_ascii=False)}\n\n"
+        yield f"event: answer\ndata: {answer_out(stream.result()).model_dump_json()}\n\n"
+
+    return StreamingResponse(events(), media_type="text/event-stream")
+
+
+@router.post("/documents/{document_id}/summary", response_model=SummaryResult,
+             responses=ERRORS)
+def summary(
+    document_id: str, container: ContainerDep, tenant: TenantDep, refresh: bool = False
+) -> SummaryResult:
+    """Structured summary (contract or annual report), cached; `refresh=true` recomputes."""
+    return container.analysis.summary(tenant, document_id, refresh=refresh)
+
+
+@router.post("/documents/{document_id}/risks", response_model=RisksResult, responses=ERRORS)
+def risks(
+    document_id: str, container: ContainerDep, tenant: TenantDep, refresh: bool = False
+) -> RisksResult:
+    """Risk findings with verbatim quotes and pages, cached; `refresh=true` recomputes."""
+    return container.analysis.risks(tenant, document_id, refresh=refresh)
+
+
+@router.get("/analysis/cache")
+def cache_stats(container: ContainerDep) -> dict[str, dict[str, int]]:
+    """Cache hits and misses per kind since the service started."""
+    return container.analysis.cache_stats()

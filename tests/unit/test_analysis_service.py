@@ -1,0 +1,211 @@
+"""AnalysisService with a scripted model, InMemoryIndex, HashEmbedder and SQLite: answers,
+summaries and risk reports cached, invalidated when documents change, recomputed on refresh."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from pipelines.context import Budget
+from pipelines.errors import DocumentNotReady, LlmUnavailable, NotFound
+from pipelines.models import ChatMessage
+from pipelines.summaries import ContractSummary
+from services.adapters.blobs import FileBlobStore
+from services.adapters.embedder_fake import HashEmbedder
+from services.adapters.index_fake import InMemoryIndex
+from services.adapters.llm_fake import FakeChatModel
+from services.adapters.store import SqlStore
+from services.analysis import AnalysisService, normalise_question
+from services.documents import DocumentService
+from services.settings import Settings
+from tests.unit.test_documents_service import PDF, InlineQueue, StubParser, WordCounter
+
+MARKER = re.compile(r"^(\[doc:[^\]\n]+\])$", re.MULTILINE)
+BUDGET = Budget(max_model_len=20_000, max_output_tokens=500, max_prompt_tokens=15_000)
+
+
+def responder(messages: list[ChatMessage]) -> str:
+    """Answers cite the first passage shown; summaries and risks get minimal valid JSON."""
+    prompt = "\n".join(m.content for m in messages)
+    if "Question:" in prompt:
+        found = MARKER.search(prompt)
+        return f"Damages apply {found.group(1)}." if found else "Not found in the documents."
+    if "risk" in messages[0].content.casefold():
+        return json.dumps({"findings": []})
+    value = {"text": "term", "pages": [1]}
+    return json.dumps({name: value for name in ContractSummary.model_fields})
+
+
+class Handle:
+    def __init__(self, model: FakeChatModel | None) -> None:
+        self.model = model
+        self.budget = BUDGET
+
+    def require(self) -> FakeChatModel:
+        if self.model is None:
+            raise LlmUnavailable("no LLM server reachable")
+        return self.model
+
+
+@pytest.fixture
+def llm() -> FakeChatModel:
+    return FakeChatModel(responder=responder, name="model-a")
+
+
+@pytest.fixture
+def handle(llm: FakeChatModel) -> Handle:
+    return Handle(llm)
+
+
+@pytest.fixture
+def queue() -> InlineQueue:
+    return InlineQueue()
+
+
+@pytest.fixture
+def docs(tmp_path: Path, queue: InlineQueue) -> Iterator[DocumentService]:
+    store = SqlStore(f"sqlite:///{tmp_path / 'test.db'}")
+    docs = DocumentService(
+        settings=Settings(data_dir=tmp_path), store=store,
+        blobs=FileBlobStore(tmp_path / "blobs"), parser=StubParser(), counter=WordCounter(),
+        embedder=HashEmbedder(32), index=InMemoryIndex(32), queue=queue,
+    )
+    queue.service = docs
+    yield docs
+    store.close()
+
+
+@pytest.fixture
+def analysis(docs: DocumentService, handle: Handle) -> AnalysisService:
+    docs = docs
+    return AnalysisService(store=docs.store, embedder=docs.embedder,  # type: ignore[arg-type]
+                           index=docs.index, counter=docs.counter, llm=handle)
+
+
+def ready(docs: DocumentService, queue: InlineQueue, body: bytes, tenant: str = "t1") -> str:
+    document_id = docs.upload(tenant, "contract.pdf", PDF + body).document.id
+    queue.drain()
+    return document_id
+
+
+def answers_asked(llm: FakeChatModel) -> int:
+    return sum("Question:" in c.messages[-1].content for c in llm.calls)
+
+
+def test_repeated_question_is_served_from_the_cache(
+    docs: DocumentService, queue: InlineQueue, analysis: AnalysisService,
+    llm: FakeChatModel,
+) -> None:
+    doc = ready(docs, queue, b"liquidated damages of ten percent")
+    first = analysis.ask("t1", "What  are the liquidated DAMAGES?")
+    assert first.answer.found
+    assert not first.cached
+    assert [c.document_id for c in first.answer.citations] == [doc]
+    assert first.answer.citations[0].chunk_numbers
+    again = analysis.ask("t1", "  what are   the liquidated damages?")
+    assert again.cached
+    assert again.answer == first.answer
+    assert answers_asked(llm) == 1
+    assert analysis.cache_stats()["answers"] == {"hits": 1, "misses": 1}
+    assert not analysis.ask("t1", "What are the termination rights?").cached
+    assert llm.calls[0].cache_salt == "t1"
+
+
+def test_answers_invalidated_when_a_document_becomes_ready_or_is_deleted(
+    docs: DocumentService, queue: InlineQueue, analysis: AnalysisService,
+    llm: FakeChatModel,
+) -> None:
+    first = ready(docs, queue, b"liquidated damages of ten percent")
+    analysis.ask("t1", "liquidated damages?")
+    assert analysis.ask("t1", "liquidated damages?").cached
+    second = ready(docs, queue, b"liquidated damages of five percent")
+    after_new = analysis.ask("t1", "liquidated damages?")
+    assert not after_new.cached
+    restricted = analysis.ask("t1", "liquidated damages?", [first])
+    assert restricted.cached  # the same document set as the first ask
+    assert {c.document_id for c in restricted.answer.citations} == {first}
+    assert analysis.ask("t1", "liquidated damages?").cached  # both documents again
+    docs.delete("t1", first)
+    after_delete = analysis.ask("t1", "liquidated damages?")
+    assert not after_delete.cached
+    assert {c.document_id for c in after_delete.answer.citations} == {second}
+    assert analysis.cache_stats()["answers"] == {"hits": 3, "misses": 3}
+
+
+def test_not_ready_unknown_and_other_tenantdocs(
+    docs: DocumentService, queue: InlineQueue, analysis: AnalysisService,
+) -> None:
+    doc = ready(docs, queue, b"liquidated damages", tenant="a")
+    pending = docs.upload("a", "late.pdf", PDF + b"pending text").document.id
+    with pytest.raises(DocumentNotReady, match="queued"):
+        analysis.ask("a", "damages?", [pending])
+    with pytest.raises(DocumentNotReady):
+        analysis.summary("a", pending)
+    with pytest.raises(NotFound):
+        analysis.ask("b", "damages?", [doc])
+    with pytest.raises(NotFound):
+        analysis.risks("b", doc)
+    assert not analysis.ask("b", "damages?").answer.found  # tenant b has no documents
+
+
+def test_summary_and_risks_cached_per_model_and_recomputed_on_refresh(
+    docs: DocumentService, queue: InlineQueue, analysis: AnalysisService,
+    handle: Handle, llm: FakeChatModel,
+) -> None:
+    doc = ready(docs, queue, b"This Agreement is made by the parties hereto.")
+    first = analysis.summary("t1", doc)
+    assert not first.cached
+    assert first.kind == "contract"
+    assert first.model == "model-a"
+    assert isinstance(first.summary, ContractSummary)
+    assert analysis.summary("t1", doc).cached
+    assert analysis.summary("t1", doc).summary == first.summary
+    calls = len(llm.calls)
+    assert not analysis.summary("t1", doc, refresh=True).cached
+    assert len(llm.calls) == calls + 1
+    risks = analysis.risks("t1", doc)
+    assert not risks.cached
+    assert risks.report.document_id == doc
+    assert analysis.risks("t1", doc).cached
+    assert not analysis.risks("t1", doc, refresh=True).cached
+    handle.model = FakeChatModel(responder=responder, name="model-b")
+    assert not analysis.summary("t1", doc).cached  # another model: computed again
+    assert not analysis.risks("t1", doc).cached
+    stats = analysis.cache_stats()
+    assert stats["summaries"] == {"hits": 2, "misses": 3}
+    assert stats["risks"] == {"hits": 1, "misses": 3}
+
+
+def test_stream_equals_answer_and_is_cached(
+    docs: DocumentService, queue: InlineQueue, analysis: AnalysisService,
+) -> None:
+    ready(docs, queue, b"liquidated damages of ten percent")
+    stream = analysis.stream("t1", "liquidated damages?")
+    text = "".join(stream)
+    result = stream.result()
+    assert text == result.answer.text
+    assert result.answer.found
+    assert not result.cached
+    replay = analysis.stream("t1", "Liquidated damages?")
+    assert "".join(replay) == text
+    assert replay.result().cached
+
+
+def test_llm_unavailable_is_raised_before_any_work(
+    docs: DocumentService, queue: InlineQueue, analysis: AnalysisService, handle: Handle,
+) -> None:
+    doc = ready(docs, queue, b"liquidated damages")
+    handle.model = None
+    with pytest.raises(LlmUnavailable):
+        analysis.ask("t1", "damages?")
+    with pytest.raises(LlmUnavailable):
+        analysis.summary("t1", doc)
+    assert docs.search("t1", "damages")  # search still works
+
+
+def test_normalise_question() -> None:
+    assert normalise_question("  What\tIS\n the  Term? ") == "what is the term?"

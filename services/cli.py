@@ -211,6 +211,118 @@ def status(url: UrlOption = DEFAULT_URL) -> None:
         raise typer.Exit(1)
 
 
+def _fail_unless_ok(response: httpx.Response) -> dict[str, Any]:
+    if response.status_code != 200:
+        console.print(f"[red]{response.status_code}: {response.json().get('detail')}[/red]")
+        raise typer.Exit(1)
+    body: dict[str, Any] = response.json()
+    return body
+
+
+def _pages(first: int, last: int) -> str:
+    return f"p.{first}" + (f"-{last}" if last != first else "")
+
+
+@app.command()
+def ask(
+    question: Annotated[str, typer.Argument(help="the question")],
+    url: UrlOption = DEFAULT_URL,
+    document: Annotated[list[str] | None, typer.Option(help="restrict to document ids")] = None,
+    thinking: Annotated[bool, typer.Option(help="let the model reason first")] = False,
+) -> None:
+    """Answer a question from the ready documents, with the pages it cites."""
+    with _client(url) as client:
+        body = _fail_unless_ok(_call(client, "POST", "/v1/questions", json={
+            "question": question, "document_ids": document or None, "thinking": thinking}))
+    console.print(body["answer"])
+    for c in body["citations"]:
+        console.print(f"[dim]{c['marker']} {c['document_id']} "
+                      f"{_pages(c['page_start'], c['page_end'])} chunks {c['chunk_numbers']}[/dim]")
+    console.print(f"[dim]{body['model']}{' (cached)' if body['cached'] else ''}[/dim]")
+
+
+def _print_summary(body: dict[str, Any]) -> None:
+    console.rule(f"summary ({body['kind']}){' (cached)' if body['cached'] else ''}")
+    for name, value in body["summary"].items():
+        if isinstance(value, dict):
+            pages = ", ".join(str(p) for p in value.get("pages", []))
+            console.print(f"[bold]{name}[/bold]: {value.get('text')} [dim]p.{pages}[/dim]")
+        elif isinstance(value, list):
+            console.print(f"[bold]{name}[/bold]:")
+            for item in value:
+                console.print(f"  - {item}")
+
+
+def _print_risks(body: dict[str, Any]) -> None:
+    report = body["report"]
+    console.rule(f"risks ({report['kind']}, {len(report['findings'])} findings)"
+                 f"{' (cached)' if body['cached'] else ''}")
+    for f in report["findings"]:
+        mark = "" if f["grounded"] else " [yellow](quote not found in the text)[/yellow]"
+        console.print(f"[bold]{f['severity']}[/bold] {f['category']} p.{f['page']}{mark}: "
+                      f"{f['reason']}\n  [dim]\"{f['quote']}\"[/dim]")
+    if report["failed"]:
+        console.print(f"[yellow]not analysed: {', '.join(report['failed'])}[/yellow]")
+
+
+@app.command()
+def summarize(
+    document_id: Annotated[str, typer.Argument(help="document id")],
+    url: UrlOption = DEFAULT_URL,
+    refresh: Annotated[bool, typer.Option(help="recompute instead of the cached one")] = False,
+) -> None:
+    """Structured summary of one document, with pages."""
+    with _client(url) as client:
+        _print_summary(_fail_unless_ok(_call(
+            client, "POST", f"/v1/documents/{document_id}/summary", params={"refresh": refresh},
+            timeout=None)))
+
+
+@app.command()
+def risks(
+    document_id: Annotated[str, typer.Argument(help="document id")],
+    url: UrlOption = DEFAULT_URL,
+    refresh: Annotated[bool, typer.Option(help="recompute instead of the cached one")] = False,
+) -> None:
+    """Risk findings of one document, each with a verbatim quote and its page."""
+    with _client(url) as client:
+        _print_risks(_fail_unless_ok(_call(
+            client, "POST", f"/v1/documents/{document_id}/risks", params={"refresh": refresh},
+            timeout=None)))
+
+
+@app.command()
+def analyze(
+    path: Annotated[Path, typer.Argument(help="a PDF")],
+    url: UrlOption = DEFAULT_URL,
+) -> None:
+    """Ingest one PDF, wait until it is ready, then print its summary and risks."""
+    with _client(url) as client:
+        response = _call(client, "POST", "/v1/documents",
+                         files={"files": (path.name, path.read_bytes(), "application/pdf")})
+        body = response.json()
+        if not body.get("accepted"):
+            reasons = [r.get("reason") for r in body.get("rejected", [])] or [body]
+            console.print(f"[red]{path.name}: {reasons[0]}[/red]")
+            raise typer.Exit(1)
+        document_id = body["accepted"][0]["document"]["id"]
+        with console.status(f"ingesting {path.name}") as spinner:
+            while True:
+                doc = _call(client, "GET", f"/v1/documents/{document_id}").json()
+                spinner.update(_state(doc))
+                if doc["status"] in FINAL:
+                    break
+                time.sleep(0.5)
+        if doc["status"] == "failed":
+            console.print(f"[red]{path.name}: {doc['reason']}[/red]")
+            raise typer.Exit(1)
+        console.print(f"{path.name}: ready ({document_id})")
+        _print_summary(_fail_unless_ok(_call(
+            client, "POST", f"/v1/documents/{document_id}/summary", timeout=None)))
+        _print_risks(_fail_unless_ok(_call(
+            client, "POST", f"/v1/documents/{document_id}/risks", timeout=None)))
+
+
 def main() -> None:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     app()

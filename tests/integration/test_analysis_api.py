@@ -1,0 +1,72 @@
+"""A real server with its embedded llama-server: a question on one small CUAD contract is
+answered with citations into it, and asked again it is served from the answer cache."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.devset import DEVSET
+from tests.integration.conftest import start_server, stop_server
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+
+def _smallest_contract() -> Path:
+    rows = [json.loads(line) for line in (DEVSET / "cuad_annotations.jsonl").open()]
+    paths = {DEVSET / "cuad" / row["pdf_path"] for row in rows}
+    return min((p for p in paths if p.exists()), key=lambda p: p.stat().st_size)
+
+
+def test_question_cited_then_served_from_cache(tmp_path: Path) -> None:
+    if not (DEVSET / "cuad_annotations.jsonl").exists():
+        pytest.skip("dev set not present")
+    contract = _smallest_contract()
+    # Short prompts and replies: the embedded model runs on CPU at a few tokens per second.
+    server = start_server(tmp_path, DOCSIGHT_LLM__MAX_OUTPUT_TOKENS="48",
+                          DOCSIGHT_LLM__LOCAL_CTX="1536")
+    try:
+        with server.client() as client:
+            client.timeout = 240
+            upload = client.post(
+                "/v1/documents",
+                files=[("files", (contract.name, contract.read_bytes(), "application/pdf"))],
+            )
+            document_id = upload.json()["accepted"][0]["document"]["id"]
+            docs = server.wait_final(client, [document_id])
+            assert docs[document_id]["status"] == "ready"
+
+            question = {"question": "Which law governs this agreement?"}
+            started = time.monotonic()
+            first = client.post("/v1/questions", json=question)
+            first_s = time.monotonic() - started
+            assert first.status_code == 200, first.text
+            body = first.json()
+            assert isinstance(body["found"], bool)
+            assert body["cached"] is False
+            assert body["answer"]
+            assert all(c["document_id"] == document_id for c in body["citations"])
+            if body["found"]:
+                assert body["citations"]
+                assert all(c["page_start"] >= 1 and c["chunk_numbers"]
+                           for c in body["citations"])
+
+            started = time.monotonic()
+            again = client.post("/v1/questions",
+                                json={"question": "  which LAW governs this agreement? "})
+            again_s = time.monotonic() - started
+            assert again.status_code == 200
+            assert again.json()["cached"] is True
+            assert again.json()["answer"] == body["answer"]
+            assert again_s < 2.0
+            stats = client.get("/v1/analysis/cache").json()["answers"]
+            assert stats == {"hits": 1, "misses": 1}
+
+            unknown = client.post("/v1/documents/nope/summary")
+            assert unknown.status_code == 404
+            print(f"first answer {first_s:.1f}s, cached {again_s * 1000:.0f}ms: {body}")
+    finally:
+        stop_server(server)

@@ -1,0 +1,152 @@
+"""FinanceBench evidence: is the gold evidence page among the retrieved, and the cited, pages?
+
+For each dev question (`financebench_questions.jsonl`) its filing is ingested with our
+stages (pypdfium2, 512-token chunks, `--embedder`, the embedded qdrant-edge index), then
+`retrieve_for_analysis` (hybrid top `--hits` + neighbours) is run for the question within
+that filing. Unless `--no-llm`, `answer_question` answers from those candidates and its
+citations give the cited pages. `evidence_page_num` is 0-based: gold page = it + 1
+(pypdfium2 pages are 1-based); a question scores when any of its evidence pages is within
++-1 of a retrieved (resp. cited) page. Both rates are reported separately; `cited` counts
+over the questions answered (an answer saying "not found" cites nothing).
+
+    .venv/bin/python -m benchmarks.finance_evidence [--quick] [--no-llm] [--llm-url URL]
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+from benchmarks import analysis_common as ac
+from benchmarks import common
+from pipelines.errors import DocsightError
+
+QUICK_QUESTIONS = 1
+QUICK_OUTPUT_TOKENS = 48
+SALT = "bench-tenant"
+
+
+def load_questions(data: Path) -> list[dict[str, Any]]:
+    with (data / "financebench_questions.jsonl").open(encoding="utf-8") as handle:
+        return [json.loads(line) for line in handle if line.strip()]
+
+
+def pick_questions(data: Path, quick: bool, limit: int | None) -> list[dict[str, Any]]:
+    """All questions in file order, or with --quick those of the smallest filing."""
+    questions = load_questions(data)
+    if quick:
+        folder = data / "financebench" / "pdfs"
+        questions.sort(key=lambda q: (folder / f"{q['doc_name']}.pdf").stat().st_size)
+        limit = limit if limit is not None else QUICK_QUESTIONS
+    return questions[:limit] if limit is not None else questions
+
+
+def near(pages: Iterable[int], gold: set[int]) -> bool:
+    """Any page within +-1 of a gold page."""
+    return any(abs(page - g) <= 1 for page in pages for g in gold)
+
+
+def covered(spans: Iterable[tuple[int, int]]) -> set[int]:
+    return {page for start, end in spans for page in range(start, end + 1)}
+
+
+def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
+    parser = common.make_parser(__doc__.splitlines()[0])
+    ac.add_llm_flags(parser)
+    parser.add_argument("--no-llm", action="store_true", help="score retrieval only")
+    parser.add_argument("--hits", type=int, default=10, help="hybrid hits before neighbours")
+    args = parser.parse_args(argv)
+    common.force_offline()
+    from pipelines.answers import answer_question
+    from pipelines.ingest import embed_and_index_stage
+    from pipelines.retrieval import retrieve_for_analysis
+    from services.adapters.qdrant_edge import EdgeIndex
+    from services.adapters.tokens import load_token_counter
+
+    data = args.data.resolve()
+    questions = pick_questions(data, args.quick, args.limit)
+    counter = load_token_counter()
+    embedder = common.load_our_embedder(args.embedder, args.model, args.batch_size)
+    handle = None if args.no_llm else ac.open_bench_llm(args)
+    output = args.max_output_tokens or (QUICK_OUTPUT_TOKENS if args.quick else None)
+    rows: list[dict[str, Any]] = []
+    try:
+        with tempfile.TemporaryDirectory(prefix="bench-finance-") as folder:
+            index = EdgeIndex(Path(folder) / "edge", embedder.dimension)
+            store, done = ac.MemoryChunks(), set()
+            for q in questions:
+                name = q["doc_name"]
+                if name not in done:
+                    with common.stopwatch() as took:
+                        doc = ac.parse_pdf(data / "financebench" / "pdfs" / f"{name}.pdf",
+                                           name, counter)
+                        embed_and_index_stage(ac.TENANT, doc.chunks, embedder, index,
+                                              batch_size=args.batch_size)
+                    store.add(doc.chunks)
+                    done.add(name)
+                    common.log(f"{name}: {len(doc.pages)} pages, {len(doc.chunks)} chunks "
+                               f"in {took[0]:.1f} s")
+                gold = {e["evidence_page_num"] + 1 for e in q["evidence"]
+                        if e.get("doc_name", name) == name}
+                candidates = retrieve_for_analysis(
+                    q["question"], tenant=ac.TENANT, embedder=embedder, index=index,
+                    chunks=store, limit=args.hits, document_ids=[name])
+                retrieved = covered((c.chunk.page_start, c.chunk.page_end) for c in candidates)
+                row: dict[str, Any] = {
+                    "id": q["financebench_id"], "doc": name, "gold": sorted(gold),
+                    "retrieved_hit": near(retrieved, gold), "retrieved_pages": len(retrieved),
+                }
+                if handle is not None:
+                    llm = handle.require()
+                    try:
+                        answer = answer_question(
+                            q["question"], candidates, llm=llm, counter=counter,
+                            budget=ac.bench_budget(handle, output), cache_salt=SALT)
+                        cited = covered((c.page_start, c.page_end) for c in answer.citations)
+                        row.update(found=answer.found, cited_pages=sorted(cited),
+                                   cited_hit=near(cited, gold), error=None)
+                    except DocsightError as exc:
+                        row.update(found=False, cited_pages=[], cited_hit=False,
+                                   error=type(exc).__name__)
+                rows.append(row)
+                common.log(f"{row['id']}: gold {sorted(gold)} retrieved_hit "
+                           f"{row['retrieved_hit']} cited_hit {row.get('cited_hit')}")
+            index.close()
+    finally:
+        if handle is not None:
+            handle.close()
+    return report(rows, args, handle is not None)
+
+
+def report(rows: Sequence[dict[str, Any]], args: Any, with_llm: bool) -> dict[str, Any]:
+    headers = ["question", "doc", "gold pages", "retrieved hit"]
+    if with_llm:
+        headers += ["cited pages", "cited hit", "error"]
+    table = []
+    for r in rows:
+        line = [r["id"], r["doc"], ",".join(map(str, r["gold"])), r["retrieved_hit"]]
+        if with_llm:
+            line += [",".join(map(str, r["cited_pages"])), r["cited_hit"], r["error"] or ""]
+        table.append(line)
+    common.print_table(headers, table)
+    n = max(1, len(rows))
+    result: dict[str, Any] = {
+        "benchmark": "finance_evidence", "questions": len(rows), "hits": args.hits,
+        "embedder": args.embedder, "llm": with_llm,
+        "retrieved_page_rate": round(sum(r["retrieved_hit"] for r in rows) / n, 3),
+        "mean_retrieved_pages": round(sum(r["retrieved_pages"] for r in rows) / n, 1),
+    }
+    if with_llm:
+        result["cited_page_rate"] = round(sum(r["cited_hit"] for r in rows) / n, 3)
+        result["answered"] = sum(1 for r in rows if r["found"])
+        result["errors"] = sum(1 for r in rows if r["error"])
+        result["llm_url"] = args.llm_url
+    common.emit_json(result)
+    return result
+
+
+if __name__ == "__main__":
+    main()

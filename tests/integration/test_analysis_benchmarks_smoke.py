@@ -1,0 +1,62 @@
+"""The analysis benchmarks run end to end on a small slice and end with their JSON line."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from benchmarks.common import DEFAULT_DATA
+
+REPO = Path(__file__).resolve().parents[2]
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.integration,
+    pytest.mark.skipif(not DEFAULT_DATA.is_dir(), reason="dev set not present"),
+]
+
+
+def _run(module: str, *flags: str) -> dict[str, object]:
+    done = subprocess.run(
+        [sys.executable, "-m", module, "--quick", *flags],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=240,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    assert isinstance(result, dict)
+    return result
+
+
+def test_finance_evidence_scores_retrieval_without_llm() -> None:
+    result = _run("benchmarks.finance_evidence", "--no-llm")
+    assert result["benchmark"] == "finance_evidence"
+    assert result["questions"] == 1
+    assert result["llm"] is False
+    assert "cited_page_rate" not in result
+    assert 0.0 <= result["retrieved_page_rate"] <= 1.0
+    assert isinstance(result["mean_retrieved_pages"], float)
+    assert result["mean_retrieved_pages"] > 0  # candidates came back with their pages
+
+
+def test_prefix_cache_reports_sent_and_evaluated_tokens() -> None:
+    result = _run("benchmarks.prefix_cache")
+    calls = result["calls"]
+    assert isinstance(calls, list)
+    assert len(calls) == 3  # --quick: the three questions
+    sent = result["prompt_tokens_sent"]
+    assert isinstance(sent, int)
+    assert sent == sum(call["sent"] for call in calls) > 0
+    assert result["prompt_tokens_evaluated"] == sent - result["prompt_tokens_cached"]
+    ratio = result["evaluated_ratio"]
+    assert isinstance(ratio, float)
+    assert 0.0 <= ratio <= 1.0
+    # the questions share the document prefix: later ones reuse the cache
+    assert calls[-1]["cached"] > 0

@@ -1,0 +1,60 @@
+"""extract_risks against the embedded llama-server on a small real CUAD contract.
+
+The bundled model is tiny: this checks structure and grounding, not the quality of findings.
+About 1,000 prompt tokens and at most 256 output tokens: well under a minute on an idle
+2-core machine; several minutes when the CPU is shared (0.7 tokens/s was measured then).
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from pipelines.chunking import chunk_pages
+from pipelines.context import Budget
+from pipelines.grounding import normalise
+from pipelines.models import Document, Page
+from pipelines.risks import RiskReport, extract_risks
+from services.adapters.llm import OpenAiChatModel
+from services.adapters.tokens import load_token_counter
+from services.llm_server import MODEL_NAME
+from tests.devset import DEVSET
+
+pytestmark = pytest.mark.slow
+CONTRACT = (DEVSET / "cuad" / "full_contract_txt"
+            / "VIVINT SOLAR, INC. - NON-COMPETITION AGREEMENT.txt")
+
+
+def test_extract_risks_on_a_real_contract_gives_grounded_findings(llm_url: str) -> None:
+    if not CONTRACT.exists():
+        pytest.skip("dev set not present")
+    paragraphs: list[str] = []
+    for paragraph in CONTRACT.read_text(encoding="utf-8").split("\n\n"):
+        if paragraph.strip() and sum(map(len, paragraphs)) + len(paragraph) < 2500:
+            paragraphs.append(paragraph)  # the opening ~2,500 characters: a short prompt
+    text = "\n\n".join(paragraphs)
+    half = len(paragraphs) // 2
+    pages = [Page(number=1, text="\n\n".join(paragraphs[:half])),
+             Page(number=2, text="\n\n".join(paragraphs[half:]))]
+    counter = load_token_counter()
+    chunks = chunk_pages("vivint", pages, counter, max_tokens=256, overlap_tokens=32)
+    document = Document(id="vivint", tenant="t", filename=CONTRACT.name, sha256="0" * 64,
+                        size_bytes=len(text))
+    llm = OpenAiChatModel(llm_url, MODEL_NAME, max_tokens=256, timeout_s=300, max_retries=0)
+    budget = Budget(max_model_len=4096, max_output_tokens=256, max_prompt_tokens=3500)
+    asked = ["Non-Compete", "No-Solicit of Employees", "Governing Law"]
+
+    report = extract_risks(document, chunks, kind="contract", llm=llm, counter=counter,
+                           budget=budget, cache_salt="t", only=asked)
+
+    assert RiskReport.model_validate(report.model_dump()) == report
+    assert report.mode == "single"
+    assert report.requests == 1
+    assert llm.usage().requests >= 1
+    source = normalise(text)[0]
+    for finding in report.findings:
+        assert finding.category in asked
+        if finding.grounded:
+            assert finding.char_start is not None
+            assert finding.page in (1, 2)
+            if "..." not in finding.quote and "…" not in finding.quote:
+                assert normalise(finding.quote)[0] in source

@@ -53,14 +53,15 @@ def open_bench_llm(args: argparse.Namespace) -> LlmHandle:
     return handle
 
 
-def bench_budget(handle: LlmHandle, output_tokens: int | None) -> Budget:
-    """The handle's budget, its output part replaced by `output_tokens` when given."""
-    if output_tokens is None:
+def bench_budget(handle: LlmHandle, output_tokens: int | None,
+                 prompt_tokens: int | None = None) -> Budget:
+    """The handle's budget, its output part (and prompt cap) replaced when given."""
+    if output_tokens is None and prompt_tokens is None:
         return handle.budget
     window = handle.budget.max_model_len
-    output = min(output_tokens, window - 256)
-    return Budget(max_model_len=window, max_output_tokens=output,
-                  max_prompt_tokens=min(handle.budget.max_prompt_tokens, window - output))
+    output = min(output_tokens or handle.budget.max_output_tokens, window - 256)
+    prompt = min(handle.budget.max_prompt_tokens, window - output, prompt_tokens or window)
+    return Budget(max_model_len=window, max_output_tokens=output, max_prompt_tokens=prompt)
 
 
 @dataclass

@@ -14,7 +14,8 @@ spaces and whitespace collapsed (`common.normalise`), as tokens:
 
 Absolute figures with the bundled 0.5B local model are low: the harness is the point;
 score a real Qwen3 server with `--llm-url`. `--quick`: the smallest contract, a few
-categories (one with gold spans, one without) and small outputs.
+categories (one with gold spans, one without), prompts capped at 1,200 tokens and
+small outputs.
 
     .venv/bin/python -m benchmarks.extraction_quality [--quick] [--limit N] [--llm-url URL]
 """
@@ -33,6 +34,7 @@ from pipelines.errors import DocsightError
 
 JACCARD = 0.5
 QUICK_OUTPUT_TOKENS = 96
+QUICK_PROMPT_TOKENS = 1200
 SALT = "bench-tenant"
 COUNTS = ("contracts", "gold_spans", "found_spans", "findings", "grounded", "absent",
           "false_alarms", "contracts_alarmed")
@@ -48,9 +50,16 @@ def jaccard(a: str, b: str) -> float:
 
 
 def quick_categories(ids: Sequence[str], gold: dict[str, list[str]]) -> list[str]:
-    """One category with gold spans (Governing Law when labelled) and one without."""
+    """One category with gold spans (Governing Law when labelled) and one without, from the
+    same taxonomy group when it has one (one request when the contract exceeds the budget)."""
+    from pipelines.risk_taxonomy import groups
+
     with_gold = sorted((i for i in ids if i.lower() in gold), key=lambda i: i != "Governing Law")
-    without = [i for i in ids if i.lower() not in gold]
+    if not with_gold:
+        return [i for i in ids if i.lower() not in gold][:1]
+    group = next(g for _, g in groups("contract") if with_gold[0] in {c.id for c in g})
+    without = [c.id for c in group if c.id.lower() not in gold]
+    without = without or [i for i in ids if i.lower() not in gold]
     return with_gold[:1] + without[:1]
 
 
@@ -106,7 +115,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     embedder = common.load_our_embedder(args.embedder, args.model, args.batch_size)
     handle = ac.open_bench_llm(args)
     output = args.max_output_tokens or (QUICK_OUTPUT_TOKENS if args.quick else None)
-    budget = ac.bench_budget(handle, output)
+    budget = ac.bench_budget(handle, output, QUICK_PROMPT_TOKENS if args.quick else None)
     stats: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     totals: dict[str, int] = defaultdict(int)
     try:

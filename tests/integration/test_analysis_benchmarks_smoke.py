@@ -2,16 +2,10 @@
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
-from pathlib import Path
-
 import pytest
 
 from benchmarks.common import DEFAULT_DATA
-
-REPO = Path(__file__).resolve().parents[2]
+from tests.benchmark_runner import run_quick
 
 pytestmark = [
     pytest.mark.slow,
@@ -21,18 +15,7 @@ pytestmark = [
 
 
 def _run(module: str, *flags: str) -> dict[str, object]:
-    done = subprocess.run(
-        [sys.executable, "-m", module, "--quick", *flags],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=240,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
-    result = json.loads(done.stdout.strip().splitlines()[-1])
-    assert isinstance(result, dict)
-    return result
+    return run_quick(module, *flags, timeout_s=240)
 
 
 def test_finance_evidence_scores_retrieval_without_llm() -> None:

@@ -2,16 +2,10 @@
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
-from pathlib import Path
-
 import pytest
 
 from benchmarks.common import DEFAULT_DATA
-
-REPO = Path(__file__).resolve().parents[2]
+from tests.benchmark_runner import run_quick
 
 pytestmark = [
     pytest.mark.slow,
@@ -20,19 +14,7 @@ pytestmark = [
 
 
 def _run(module: str, *flags: str) -> dict[str, object]:
-    done = subprocess.run(
-        [sys.executable, "-m", module, "--quick", *flags],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
-    lines = done.stdout.strip().splitlines()
-    result = json.loads(lines[-1])
-    assert isinstance(result, dict)
-    return result
+    return run_quick(module, *flags, timeout_s=300)
 
 
 def test_ingest_benchmark_reports_both_pipelines() -> None:
@@ -60,4 +42,3 @@ def test_retrieval_benchmark_scores_both_pipelines() -> None:
         assert 0.0 <= scores["hit@1"] <= scores["hit@5"] <= scores["hit@10"] <= 1.0
         assert scores["ceiling"] > 0.5  # gold spans are found in the chunks at all
     assert result["per_category"]
-

@@ -68,6 +68,12 @@ class Answer(BaseModel):
     removed_markers: list[str] = Field(default_factory=list)
     """Citation brackets the model wrote that matched no packed passage (removed)."""
 
+    @property
+    def grounded(self) -> bool:
+        """Found and backed by at least one real citation. An answer that is not grounded
+        must not be shown as based on the documents."""
+        return self.found and bool(self.citations)
+
 
 def question_task(question: str) -> str:
     """The text after the documents: the answer rules, then the question."""

@@ -127,6 +127,9 @@ class CitationOut(BaseModel):
 class AnswerOut(BaseModel):
     answer: str
     found: bool
+    grounded: bool = Field(
+        description="found and backed by at least one citation that maps to a real passage"
+    )
     citations: list[CitationOut]
     model: str
     cached: bool

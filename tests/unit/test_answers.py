@@ -77,6 +77,15 @@ def test_invented_citations_are_removed_never_shown() -> None:
     assert streamed.removed_markers == answer.removed_markers
 
 
+def test_an_answer_with_no_real_citation_is_not_grounded() -> None:
+    answer, _, _, _ = ask("The tenant pays rent [doc:zzzz, p.1].")
+    assert answer.found
+    assert answer.citations == []
+    assert not answer.grounded
+    cited, _, _, _ = ask("The tenant pays [doc:doc-a, p.2].")
+    assert cited.grounded
+
+
 def test_brackets_that_are_not_markers_stay_as_text() -> None:
     reply = "Section [3] and [d] and [docs] apply [doc:doc-a, p.1]."
     answer, pieces, _, _ = ask(reply)

@@ -27,7 +27,7 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 def answer_out(result: AskResult) -> AnswerOut:
     answer = result.answer
     return AnswerOut(
-        answer=answer.text, found=answer.found,
+        answer=answer.text, found=answer.found, grounded=answer.grounded,
         citations=[CitationOut(**c.model_dump()) for c in answer.citations],
         model=result.model, cached=result.cached,
     )

@@ -228,7 +228,8 @@ class AnalysisService:
 
         report = extract_risks(document, chunks, kind=detect_kind(chunks), llm=model,
                                counter=self.counter, budget=self.llm.budget,
-                               candidates=candidates, cache_salt=tenant)
+                               candidates=candidates, cache_salt=tenant,
+                               page_starts=self.store.load_page_starts(document.id))
         result = RisksResult(report=report, model=model.name, cached=False)
         self.cache.put(key, result.model_dump_json(), kind="risks", tenant=tenant,
                        document_id=document.id)

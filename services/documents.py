@@ -9,6 +9,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
+from pipelines.chunking import page_starts
 from pipelines.errors import InvalidDocument, NotFound
 from pipelines.ingest import chunk_stage, embed_and_index_stage, parse_stage
 from pipelines.models import Document, DocumentStatus, ScoredChunk
@@ -178,7 +179,7 @@ class DocumentService:
         except (InvalidDocument, NotFound) as exc:
             self._fail(document_id, exc)
             return
-        self.store.save_chunks(document_id, chunks)
+        self.store.save_chunks(document_id, chunks, page_starts(parsed.pages))
         moved = self.store.transition(
             document_id,
             [S.PARSING],

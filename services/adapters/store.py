@@ -69,6 +69,13 @@ chunks = Table(
     Column("token_count", Integer, nullable=False),
 )
 
+page_layouts = Table(
+    "page_layouts",
+    metadata,
+    Column("document_id", String(36), primary_key=True),
+    Column("page_starts", JSON, nullable=False),  # offset in the document text of each page
+)
+
 _DOCUMENT_FIELDS = set(Document.model_fields)
 _UPDATABLE = _DOCUMENT_FIELDS - {"id", "tenant", "filename", "sha256", "size_bytes"} | {"password"}
 
@@ -191,6 +198,7 @@ class SqlStore:
     def delete_document(self, document_id: str) -> None:
         with self._begin() as conn:
             conn.execute(delete(chunks).where(chunks.c.document_id == document_id))
+            conn.execute(delete(page_layouts).where(page_layouts.c.document_id == document_id))
             conn.execute(delete(documents).where(documents.c.id == document_id))
 
     def unfinished_documents(self) -> list[Document]:
@@ -218,16 +226,35 @@ class SqlStore:
             ).scalar_one_or_none()
         return value
 
-    def save_chunks(self, document_id: str, items: Sequence[Chunk]) -> None:
-        """Replace the document's chunks (idempotent)."""
+    def save_chunks(
+        self, document_id: str, items: Sequence[Chunk], page_starts: Sequence[int] = ()
+    ) -> None:
+        """Replace the document's chunks and page offsets (idempotent)."""
         rows = [
             chunk.model_dump(exclude={"document_id"}) | {"document_id": document_id}
             for chunk in items
         ]
         with self._begin() as conn:
             conn.execute(delete(chunks).where(chunks.c.document_id == document_id))
+            conn.execute(delete(page_layouts).where(page_layouts.c.document_id == document_id))
             if rows:
                 conn.execute(insert(chunks), rows)
+            if page_starts:
+                conn.execute(
+                    insert(page_layouts),
+                    [{"document_id": document_id, "page_starts": list(page_starts)}],
+                )
+
+    def load_page_starts(self, document_id: str) -> list[int] | None:
+        """Where each page begins in the document's text (None for documents parsed before
+        page offsets were kept: pages then come from the chunks' page spans)."""
+        with self._begin() as conn:
+            value = conn.execute(
+                select(page_layouts.c.page_starts).where(
+                    page_layouts.c.document_id == document_id
+                )
+            ).scalar_one_or_none()
+        return None if value is None else [int(v) for v in value]
 
     def load_chunks(self, document_id: str) -> list[Chunk]:
         with self._begin() as conn:

@@ -94,6 +94,17 @@ def test_chunks_round_trip_and_are_replaced(store: SqlStore) -> None:
         store.get_by_id("d1")
 
 
+def test_page_starts_are_kept_replaced_and_deleted(store: SqlStore) -> None:
+    store.add_document(_doc("d1"))
+    assert store.load_page_starts("d1") is None
+    store.save_chunks("d1", [_chunk("d1", 0)], [0, 120, 4087])
+    assert store.load_page_starts("d1") == [0, 120, 4087]
+    store.save_chunks("d1", [_chunk("d1", 0)], [0, 99])
+    assert store.load_page_starts("d1") == [0, 99]
+    store.delete_document("d1")
+    assert store.load_page_starts("d1") is None
+
+
 def test_progress_updates_and_unfinished(store: SqlStore) -> None:
     store.add_document(_doc("d1"))
     store.add_document(_doc("d2", sha="b"))

@@ -12,7 +12,7 @@ import pytest
 
 from pipelines.context import Budget
 from pipelines.errors import DocumentNotReady, LlmUnavailable, NotFound
-from pipelines.models import ChatMessage
+from pipelines.models import ChatMessage, Page, ParsedDocument
 from pipelines.summaries import ContractSummary
 from services.adapters.blobs import FileBlobStore
 from services.adapters.embedder_fake import HashEmbedder
@@ -209,3 +209,32 @@ def test_llm_unavailable_is_raised_before_any_work(
 
 def test_normalise_question() -> None:
     assert normalise_question("  What\tIS\n the  Term? ") == "what is the term?"
+
+
+class FormFeedParser:
+    """One page per form-feed-separated part of the bytes after the PDF header."""
+
+    def parse(self, data: bytes, *, password: str | None = None,
+              on_page: object = None) -> ParsedDocument:
+        text = data.decode("latin-1").split("endobj", 1)[-1].strip()
+        return ParsedDocument(pages=[Page(number=n, text=part)
+                                     for n, part in enumerate(text.split("\f"), 1)])
+
+
+def test_risk_pages_come_from_the_page_offsets_kept_at_ingest(
+    docs: DocumentService, queue: InlineQueue, handle: Handle,
+) -> None:
+    """Page 2 opens with a blank line, so the chunk alone cannot tell where it begins; the
+    page offsets stored at parse time put the quote on page 2 (the model said page 1)."""
+    quote = "The Supplier shall pay uncapped damages for any breach."
+    docs.parser = FormFeedParser()
+    doc = ready(docs, queue, f"First part of the agreement.\f\n\nIntro.\n\n{quote}".encode())
+    assert docs.store.load_page_starts(doc) is not None
+    finding = {"category": "Uncapped Liability", "severity": "high", "reason": "uncapped",
+               "quote": quote, "page": 1}
+    handle.model = FakeChatModel(responder=lambda _: json.dumps({"findings": [finding]}))
+    analysis = AnalysisService(store=docs.store, embedder=docs.embedder,  # type: ignore[arg-type]
+                               index=docs.index, counter=docs.counter, llm=handle)
+    [found] = analysis.risks("t1", doc).report.findings
+    assert found.grounded
+    assert found.page == 2

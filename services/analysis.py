@@ -1,8 +1,8 @@
 """AnalysisService: questions, summaries and risk reports over a tenant's ready documents.
 
 Thin orchestration (no HTTP): picks the documents, retrieves or loads their chunks, calls
-`pipelines.answers` / `summaries` / `risks` with the LLM, and caches the results in
-`SqlAnalysisCache`:
+`pipelines.answers` / `summaries` / `risks` with the LLM, and caches the results in an
+`AnalysisCache` (the store's database or Redis; hits and misses in `CacheMetrics`):
 
 - answers by (tenant, normalised question, the version of the documents in scope, model,
   thinking): a document becoming ready or being deleted changes the version, so the next
@@ -31,6 +31,7 @@ from pipelines.risks import RiskReport, detect_kind, extract_risks
 from pipelines.summaries import ContractSummary, ReportSummary, summarize
 from services.adapters.analysis_cache import SqlAnalysisCache
 from services.adapters.store import SqlStore
+from services.cache import AnalysisCache, CacheMetrics
 
 Kind = Literal["answers", "summaries", "risks"]
 
@@ -108,7 +109,8 @@ class AnalysisService:
         index: VectorIndex,
         counter: TokenCounter,
         llm: LlmSource,
-        cache: SqlAnalysisCache | None = None,
+        cache: AnalysisCache | None = None,
+        metrics: CacheMetrics | None = None,
         retrieval_limit: int = 10,
     ) -> None:
         self.store = store
@@ -118,13 +120,11 @@ class AnalysisService:
         self.llm = llm
         self.cache = cache or SqlAnalysisCache(store.engine)
         self.retrieval_limit = retrieval_limit
-        self._stats: dict[str, dict[str, int]] = {
-            k: {"hits": 0, "misses": 0} for k in ("answers", "summaries", "risks")
-        }
+        self.metrics = metrics or CacheMetrics()
 
     def cache_stats(self) -> dict[str, dict[str, int]]:
         """Hits and misses per kind since this service started."""
-        return {k: dict(v) for k, v in self._stats.items()}
+        return self.metrics.counts()
 
     # --- questions ------------------------------------------------------------------
 
@@ -196,7 +196,7 @@ class AnalysisService:
         if hit is not None:
             return SummaryResult.model_validate_json(hit).model_copy(update={"cached": True})
         if refresh:
-            self._stats["summaries"]["misses"] += 1
+            self.metrics.record("summaries", hit=False)
         chunks = self.store.load_chunks(document.id)
         kind = detect_kind(chunks)
         summary = summarize(document, chunks, kind=kind, llm=model, counter=self.counter,
@@ -217,7 +217,7 @@ class AnalysisService:
         if hit is not None:
             return RisksResult.model_validate_json(hit).model_copy(update={"cached": True})
         if refresh:
-            self._stats["risks"]["misses"] += 1
+            self.metrics.record("risks", hit=False)
         chunks = self.store.load_chunks(document.id)
 
         def candidates(category: RiskCategory) -> list[ScoredChunk]:
@@ -243,7 +243,7 @@ class AnalysisService:
 
     def _lookup(self, kind: Kind, key: str) -> str | None:
         hit = self.cache.get(key)
-        self._stats[kind]["hits" if hit is not None else "misses"] += 1
+        self.metrics.record(kind, hit=hit is not None)
         return hit
 
     def _ready(self, tenant: str, document_id: str) -> Document:

@@ -1,0 +1,71 @@
+"""The analysis cache as AnalysisService sees it, and its hit/miss counting.
+
+Two implementations: `SqlAnalysisCache` (the metadata store's database, the embedded
+default) and `RedisAnalysisCache` (shared between API replicas in production); the container
+chooses one from `settings.cache`. `CacheMetrics` counts lookups per kind both as plain
+numbers (`GET /v1/analysis/cache`) and as Prometheus series (`GET /metrics`) in a registry of
+its own, so several apps in one process do not collide.
+"""
+
+from __future__ import annotations
+
+from threading import Lock
+from typing import Protocol
+
+from prometheus_client import CollectorRegistry, Counter, Gauge
+
+KINDS = ("answers", "summaries", "risks")
+
+
+class AnalysisCache(Protocol):
+    """Key -> JSON text. Errors of the backend surface as `BackendUnavailable`."""
+
+    def get(self, key: str) -> str | None: ...
+
+    def put(
+        self, key: str, value: str, *, kind: str, tenant: str, document_id: str | None = None
+    ) -> None: ...
+
+    def forget_document(self, document_id: str) -> int: ...
+
+    def purge(self, tenant: str | None = None) -> int: ...
+
+
+def hit_rate(hits: int, misses: int) -> float | None:
+    """hits / lookups, or None before the first lookup."""
+    total = hits + misses
+    return hits / total if total else None
+
+
+class CacheMetrics:
+    """Hits and misses per kind: `docsight_analysis_cache_requests_total{kind,result}` and
+    `docsight_analysis_cache_hit_ratio{kind}` in `registry` (a new one unless given)."""
+
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        self.registry = registry or CollectorRegistry()
+        self._lock = Lock()
+        self._counts = {k: {"hits": 0, "misses": 0} for k in KINDS}
+        self._requests = Counter(
+            "docsight_analysis_cache_requests", "Analysis cache lookups by kind and result.",
+            ["kind", "result"], registry=self.registry,
+        )
+        self._ratio = Gauge(
+            "docsight_analysis_cache_hit_ratio",
+            "Hits over lookups of the analysis cache per kind since the process started.",
+            ["kind"], registry=self.registry,
+        )
+        for kind in KINDS:  # every series exists from the start, at zero
+            for result in ("hit", "miss"):
+                self._requests.labels(kind=kind, result=result)
+
+    def record(self, kind: str, *, hit: bool) -> None:
+        with self._lock:
+            counts = self._counts[kind]
+            counts["hits" if hit else "misses"] += 1
+            self._requests.labels(kind=kind, result="hit" if hit else "miss").inc()
+            self._ratio.labels(kind=kind).set(hit_rate(counts["hits"], counts["misses"]) or 0.0)
+
+    def counts(self) -> dict[str, dict[str, int]]:
+        """Hits and misses per kind."""
+        with self._lock:
+            return {k: dict(v) for k, v in self._counts.items()}

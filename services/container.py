@@ -5,12 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from pipelines.ports import Embedder, TokenCounter, VectorIndex
+from services.adapters.analysis_cache import SqlAnalysisCache
 from services.adapters.blobs import FileBlobStore
 from services.adapters.embedders import load_embedder
 from services.adapters.pdf import Pypdfium2Parser
 from services.adapters.store import SqlStore
 from services.adapters.tokens import load_token_counter
 from services.analysis import AnalysisService
+from services.cache import AnalysisCache
 from services.documents import DocumentService, TaskQueue
 from services.llm import LlmHandle, open_llm
 from services.settings import Settings
@@ -31,6 +33,7 @@ class Container:
         self.analysis = AnalysisService(
             store=self.store, embedder=self.embedder, index=self.index,
             counter=self.counter, llm=self.llm,
+            cache=build_analysis_cache(self.settings, self.store),
         )
 
     def close(self) -> None:
@@ -51,6 +54,16 @@ def build_index(settings: Settings, dimension: int) -> VectorIndex:
     from services.adapters.qdrant_edge import EdgeIndex
 
     return EdgeIndex(settings.index_dir / settings.index.collection, dimension)
+
+
+def build_analysis_cache(settings: Settings, store: SqlStore) -> AnalysisCache:
+    """The store's database (embedded default) or a shared Redis (production)."""
+    if settings.cache.mode == "redis":
+        from services.adapters.analysis_cache_redis import RedisAnalysisCache
+
+        assert settings.cache.url  # checked by Settings
+        return RedisAnalysisCache(settings.cache.url, ttl_s=settings.cache.ttl_s)
+    return SqlAnalysisCache(store.engine)
 
 
 def build_container(settings: Settings, queue: TaskQueue | None = None) -> Container:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, SecretStr, model_validator
+from pydantic import BaseModel, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -30,6 +30,15 @@ class IndexSettings(BaseModel):
     url: str | None = None  # http://qdrant:6333 when mode is qdrant
     api_key: SecretStr | None = None
     collection: str = "docsight_chunks"
+
+
+class CacheSettings(BaseModel):
+    """Analysis cache (answers, summaries, risk reports): the metadata store's database by
+    default, Redis in production (shared by API replicas, entries expire after `ttl_s`)."""
+
+    mode: Literal["store", "redis"] = "store"
+    url: str | None = None  # redis://host:6379/1 when mode is redis
+    ttl_s: float = Field(default=7 * 24 * 3600, gt=0)  # redis mode
 
 
 class EmbedderSettings(BaseModel):
@@ -98,6 +107,7 @@ class Settings(BaseSettings):
     store: StoreSettings = StoreSettings()
     broker: BrokerSettings = BrokerSettings()
     index: IndexSettings = IndexSettings()
+    cache: CacheSettings = CacheSettings()
     embedder: EmbedderSettings = EmbedderSettings()
     parser: ParserSettings = ParserSettings()
     chunking: ChunkingSettings = ChunkingSettings()
@@ -111,6 +121,8 @@ class Settings(BaseSettings):
             raise ValueError("broker.mode=redis needs DOCSIGHT_BROKER__URL (redis://host:6379/0)")
         if self.index.mode == "qdrant" and not self.index.url:
             raise ValueError("index.mode=qdrant needs DOCSIGHT_INDEX__URL (http://qdrant:6333)")
+        if self.cache.mode == "redis" and not self.cache.url:
+            raise ValueError("cache.mode=redis needs DOCSIGHT_CACHE__URL (redis://host:6379/1)")
         if self.index.mode == "edge" and not self.worker.embedded:
             raise ValueError(
                 "the embedded index (index.mode=edge) is opened by one process only: "

@@ -98,14 +98,14 @@ class LocalLlmServer:
     def pid(self) -> int | None:
         return self._process.pid if self._process else None
 
-    def start(self, timeout_s: float = 120) -> str:
-        """Build or reuse the binary and model, start the server, wait until it is ready.
-        Returns the OpenAI base URL (`http://127.0.0.1:PORT/v1`)."""
+    def start(self, timeout_s: float = 120, port: int | None = None) -> str:
+        """Build or reuse the binary and model, start the server (on `port`, default a free
+        one), wait until it is ready. Returns the OpenAI base URL (`http://127.0.0.1:PORT/v1`)."""
         if self.base_url is not None:
             return self.base_url
         binary = build_llama_server(self.cache_dir)
         model = assemble_model(self.cache_dir)
-        port = _free_port()
+        port = port or _free_port()
         log_dir = self.cache_dir.resolve() / "logs"
         log_dir.mkdir(parents=True, exist_ok=True)
         for stale in sorted(log_dir.glob("llama-server-*.log"), key=os.path.getmtime)[:-10]:

@@ -188,36 +188,52 @@ class AnalysisService:
 
     def summary(self, tenant: str, document_id: str, *, refresh: bool = False) -> SummaryResult:
         """The document's summary (contract or annual report, detected), cached per model."""
-        model = self.llm.require()
-        document = self._ready(tenant, document_id)
-        key = _digest("summary", tenant, document.id, document.sha256, document.chunks_total,
-                      model.name)
-        hit = None if refresh else self._lookup("summaries", key)
-        if hit is not None:
-            return SummaryResult.model_validate_json(hit).model_copy(update={"cached": True})
+        hit = None if refresh else self.cached_summary(tenant, document_id)
         if refresh:
             self.metrics.record("summaries", hit=False)
+        return hit or self.compute_summary(tenant, document_id)
+
+    def risks(self, tenant: str, document_id: str, *, refresh: bool = False) -> RisksResult:
+        """The document's risk findings (grounded quotes first), cached per model."""
+        hit = None if refresh else self.cached_risks(tenant, document_id)
+        if refresh:
+            self.metrics.record("risks", hit=False)
+        return hit or self.compute_risks(tenant, document_id)
+
+    def cached_summary(self, tenant: str, document_id: str) -> SummaryResult | None:
+        """The cached summary of the ready document for the current model, or None."""
+        key = self._document_key("summary", tenant, document_id)
+        hit = self._lookup("summaries", key)
+        if hit is None:
+            return None
+        return SummaryResult.model_validate_json(hit).model_copy(update={"cached": True})
+
+    def cached_risks(self, tenant: str, document_id: str) -> RisksResult | None:
+        """The cached risk report of the ready document for the current model, or None."""
+        hit = self._lookup("risks", self._document_key("risks", tenant, document_id))
+        if hit is None:
+            return None
+        return RisksResult.model_validate_json(hit).model_copy(update={"cached": True})
+
+    def compute_summary(self, tenant: str, document_id: str) -> SummaryResult:
+        """Summarise the document now (no cache lookup) and cache the result."""
+        model = self.llm.require()
+        document = self._ready(tenant, document_id)
         chunks = self.store.load_chunks(document.id)
         kind = detect_kind(chunks)
         summary = summarize(document, chunks, kind=kind, llm=model, counter=self.counter,
                             budget=self.llm.budget, cache_salt=tenant)
         result = SummaryResult(document_id=document.id, kind=kind, summary=summary,
                                model=model.name, cached=False)
-        self.cache.put(key, result.model_dump_json(), kind="summaries", tenant=tenant,
+        self.cache.put(self._document_key("summary", tenant, document_id),
+                       result.model_dump_json(), kind="summaries", tenant=tenant,
                        document_id=document.id)
         return result
 
-    def risks(self, tenant: str, document_id: str, *, refresh: bool = False) -> RisksResult:
-        """The document's risk findings (grounded quotes first), cached per model."""
+    def compute_risks(self, tenant: str, document_id: str) -> RisksResult:
+        """Extract the document's risks now (no cache lookup) and cache the result."""
         model = self.llm.require()
         document = self._ready(tenant, document_id)
-        key = _digest("risks", tenant, document.id, document.sha256, document.chunks_total,
-                      model.name)
-        hit = None if refresh else self._lookup("risks", key)
-        if hit is not None:
-            return RisksResult.model_validate_json(hit).model_copy(update={"cached": True})
-        if refresh:
-            self.metrics.record("risks", hit=False)
         chunks = self.store.load_chunks(document.id)
 
         def candidates(category: RiskCategory) -> list[ScoredChunk]:
@@ -231,7 +247,8 @@ class AnalysisService:
                                candidates=candidates, cache_salt=tenant,
                                page_starts=self.store.load_page_starts(document.id))
         result = RisksResult(report=report, model=model.name, cached=False)
-        self.cache.put(key, result.model_dump_json(), kind="risks", tenant=tenant,
+        self.cache.put(self._document_key("risks", tenant, document_id),
+                       result.model_dump_json(), kind="risks", tenant=tenant,
                        document_id=document.id)
         return result
 
@@ -245,6 +262,14 @@ class AnalysisService:
         hit = self.cache.get(key)
         self.metrics.record(kind, hit=hit is not None)
         return hit
+
+    def _document_key(self, kind: str, tenant: str, document_id: str) -> str:
+        """Cache key of a per-document result: the document's content and the model.
+        Raises `LlmUnavailable` without a model, `NotFound` / `DocumentNotReady`."""
+        model = self.llm.require()
+        document = self._ready(tenant, document_id)
+        return _digest(kind, tenant, document.id, document.sha256, document.chunks_total,
+                       model.name)
 
     def _ready(self, tenant: str, document_id: str) -> Document:
         document = self.store.get_document(tenant, document_id)  # NotFound across tenants

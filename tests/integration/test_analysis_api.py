@@ -64,7 +64,10 @@ def test_question_cited_then_served_from_cache(tmp_path: Path) -> None:
             assert again.json()["answer"] == body["answer"]
             assert again_s < 2.0
             stats = client.get("/v1/analysis/cache").json()["answers"]
-            assert stats == {"hits": 1, "misses": 1}
+            assert stats == {"hits": 1, "misses": 1, "hit_rate": 0.5}
+            metrics = client.get("/metrics").text
+            assert 'docsight_analysis_cache_requests_total{kind="answers",result="hit"} 1.0' \
+                in metrics
 
             unknown = client.post("/v1/documents/nope/summary")
             assert unknown.status_code == 404

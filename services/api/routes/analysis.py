@@ -12,6 +12,7 @@ from fastapi.responses import StreamingResponse
 from services.analysis import AskResult, RisksResult, SummaryResult
 from services.api.deps import get_container, get_tenant
 from services.api.schemas import AnswerOut, CitationOut, QuestionIn
+from services.cache import hit_rate
 from services.container import Container
 
 router = APIRouter(prefix="/v1", tags=["analysis"])
@@ -71,6 +72,10 @@ def risks(
 
 
 @router.get("/analysis/cache")
-def cache_stats(container: ContainerDep) -> dict[str, dict[str, int]]:
-    """Cache hits and misses per kind since the service started."""
-    return container.analysis.cache_stats()
+def cache_stats(container: ContainerDep) -> dict[str, dict[str, int | float | None]]:
+    """Cache hits, misses and `hit_rate` (null before the first lookup) per kind since the
+    service started; the same as Prometheus series at `/metrics`."""
+    return {
+        kind: {**counts, "hit_rate": hit_rate(counts["hits"], counts["misses"])}
+        for kind, counts in container.analysis.cache_stats().items()
+    }

@@ -1,0 +1,20 @@
+"""GET /metrics: Prometheus text format (analysis cache lookups and hit ratio per kind)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from services.api.deps import get_container
+from services.container import Container
+
+router = APIRouter(tags=["metrics"])
+
+
+@router.get("/metrics", response_class=Response)
+def metrics(container: Annotated[Container, Depends(get_container)]) -> Response:
+    """The app's own registry (not prometheus_client's global one)."""
+    body = generate_latest(container.analysis.metrics.registry)
+    return Response(content=body, media_type=CONTENT_TYPE_LATEST)

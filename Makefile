@@ -23,16 +23,17 @@ $(STAMP): pyproject.toml Makefile | $(BIN)/python
 	touch $@
 
 # Debian packages: tesseract for OCR of pages without a text layer; PostgreSQL for the
-# store tests. Needs root; skipped with a warning otherwise.
+# store tests; Redis for the analysis cache tests. Needs root; skipped with a warning otherwise.
 system-deps:
 	@missing=""; \
 	tesseract --list-langs 2>/dev/null | grep -q chi_sim || missing="$(APT_OCR)"; \
 	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing="$$missing postgresql"; \
+	command -v redis-server >/dev/null 2>&1 || missing="$$missing redis-server"; \
 	if [ -z "$$missing" ]; then :; \
 	elif [ "$$(id -u)" = 0 ]; then \
 		echo "installing Debian packages:$$missing"; \
 		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing) >/dev/null; \
-	else echo "warning: install$$missing (Debian) for OCR and the PostgreSQL tests"; fi
+	else echo "warning: install$$missing (Debian) for OCR and the PostgreSQL/Redis tests"; fi
 
 # The embedded LLM: llama.cpp's llama-server built once from the llama-cpp-python sdist
 # (~5 min on 2 cores; needs cmake and g++) and the bundled model, both cached in .cache/.

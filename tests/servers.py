@@ -77,3 +77,35 @@ def wait_port(port: int, timeout_s: float = 10) -> None:
                 return
         time.sleep(0.05)
     raise RuntimeError(f"nothing listens on 127.0.0.1:{port}")
+
+
+def redis_bin() -> Path | None:
+    found = shutil.which("redis-server")
+    return Path(found) if found else None
+
+
+@contextmanager
+def redis_server() -> Iterator[str]:
+    """A throwaway Redis on loopback without persistence; yields redis://127.0.0.1:PORT/0."""
+    binary = redis_bin()
+    if binary is None:
+        raise RuntimeError("Redis is not installed (apt-get install redis-server)")
+    root = Path(tempfile.mkdtemp(prefix="docsight-redis-"))
+    port = free_port()
+    process = subprocess.Popen(
+        [str(binary), "--port", str(port), "--bind", "127.0.0.1", "--dir", str(root),
+         "--save", "", "--appendonly", "no", "--daemonize", "no"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        wait_port(port)
+        yield f"redis://127.0.0.1:{port}/0"
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        shutil.rmtree(root, ignore_errors=True)

@@ -3,8 +3,9 @@
 One table on the same SQLAlchemy engine as `SqlStore` (SQLite embedded, Postgres in
 production). Keys are built by `services.analysis` and include a version of the documents
 they depend on, so a changed document set simply misses; stale rows are removed with their
-document (`forget_document`) or left to `purge`. A shared Redis cache can replace this
-later behind the same three methods.
+document (`forget_document`) or left to `purge`. `RedisAnalysisCache`
+(analysis_cache_redis.py) has the same methods (`services.cache.AnalysisCache`) for
+production; `settings.cache.mode` chooses.
 """
 
 from __future__ import annotations

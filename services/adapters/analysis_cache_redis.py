@@ -94,7 +94,7 @@ class RedisAnalysisCache:
         removed = 0
         with _converted():
             for name in self.client.scan_iter(match=f"{_glob_escape(self.prefix)}*", count=500):
-                deleted = int(self.client.delete(name))  # type: ignore[arg-type]
+                deleted = int(self.client.delete(name))
                 if str(name).startswith(self._entry("")):
                     removed += deleted
         return removed
@@ -122,7 +122,7 @@ class RedisAnalysisCache:
 
     def _delete_index(self, index: str) -> int:
         with _converted():
-            return int(self._delete_indexed(keys=[index], args=[self._entry("")]))  # type: ignore[arg-type]
+            return int(self._delete_indexed(keys=[index], args=[self._entry("")]))
 
 
 def _glob_escape(text: str) -> str:

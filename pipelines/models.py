@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from enum import StrEnum
 from typing import Literal
 
@@ -127,3 +128,35 @@ class LlmUsage(BaseModel):
     prompt_tokens: int = 0
     completion_tokens: int = 0
     cached_prompt_tokens: int = 0
+
+
+class JobStatus(StrEnum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    WAITING = "waiting"
+    """The LLM (or another backend) was unreachable: the job is retried with backoff."""
+    DONE = "done"
+    FAILED = "failed"
+
+
+ACTIVE_JOB_STATUSES = (JobStatus.QUEUED, JobStatus.RUNNING, JobStatus.WAITING)
+
+JobKind = Literal["summary", "risks"]
+
+
+class Job(BaseModel):
+    """A long analysis of one document, run by a worker; its row is the truth about it."""
+
+    id: str
+    tenant: str
+    kind: JobKind
+    document_id: str
+    refresh: bool = False
+    status: JobStatus = JobStatus.QUEUED
+    attempts: int = 0
+    error_code: str | None = None
+    reason: str | None = None
+    result: str | None = None
+    """The result's JSON once `done` (a SummaryResult or RisksResult of the service)."""
+    created_at: datetime
+    updated_at: datetime

@@ -8,12 +8,14 @@ from pipelines.ports import Embedder, TokenCounter, VectorIndex
 from services.adapters.analysis_cache import SqlAnalysisCache
 from services.adapters.blobs import FileBlobStore
 from services.adapters.embedders import load_embedder
+from services.adapters.jobs import SqlJobStore
 from services.adapters.pdf import Pypdfium2Parser
 from services.adapters.store import SqlStore
 from services.adapters.tokens import load_token_counter
 from services.analysis import AnalysisService
 from services.cache import AnalysisCache
 from services.documents import DocumentService, TaskQueue
+from services.jobs import JobService
 from services.llm import LlmHandle, open_llm
 from services.settings import Settings
 
@@ -28,6 +30,7 @@ class Container:
     documents: DocumentService
     llm: LlmHandle
     analysis: AnalysisService = field(init=False)
+    jobs: JobService = field(init=False)
 
     def __post_init__(self) -> None:
         self.analysis = AnalysisService(
@@ -35,6 +38,8 @@ class Container:
             counter=self.counter, llm=self.llm,
             cache=build_analysis_cache(self.settings, self.store),
         )
+        self.jobs = JobService(jobs=SqlJobStore(self.store.engine), analysis=self.analysis,
+                               queue=self.documents.queue)  # type: ignore[arg-type]
 
     def close(self) -> None:
         self.llm.close()

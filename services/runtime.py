@@ -9,7 +9,7 @@ from celery import Celery
 
 from services.container import Container, build_container
 from services.settings import Settings
-from workers.celery_app import attach_container, create_celery
+from workers.celery_app import QUEUES, attach_container, create_celery
 from workers.embedded import EmbeddedWorker
 from workers.queue import CeleryTaskQueue
 
@@ -35,12 +35,16 @@ def start(settings: Settings) -> tuple[Container, Runtime]:
     if settings.worker.embedded:
         if settings.broker.mode == "filesystem":
             _drop_queued_messages(settings)
-        worker = EmbeddedWorker(celery, concurrency=settings.worker.concurrency)
+        worker = EmbeddedWorker(celery, concurrency=settings.worker.concurrency,
+                                queues=QUEUES)
         worker.start()
     if settings.worker.resume_on_start:
         resumed = container.documents.resume_unfinished()
         if resumed:
             log.info("re-enqueued %d unfinished documents", resumed)
+        jobs = container.jobs.resume_unfinished()
+        if jobs:
+            log.info("re-enqueued %d unfinished analysis jobs", jobs)
     return container, Runtime(celery, worker)
 
 

@@ -69,6 +69,8 @@ class WorkerSettings(BaseModel):
     embedded: bool = True
     concurrency: int = 2
     resume_on_start: bool = True
+    analysis_max_retries: int = 30  # an LLM down longer than ~25 min fails the job
+    analysis_retry_max_s: float = 60.0  # backoff cap between attempts
 
 
 class ApiSettings(BaseModel):

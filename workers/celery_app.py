@@ -8,12 +8,14 @@ from typing import TYPE_CHECKING, Any
 from celery import Celery
 
 from services.settings import Settings
-from workers.tasks import register_tasks
+from workers.tasks import ANALYSIS_TASK, register_tasks
 
 if TYPE_CHECKING:
     from services.container import Container
 
 INGEST_QUEUE = "ingest"
+ANALYSIS_QUEUE = "analysis"
+QUEUES = (INGEST_QUEUE, ANALYSIS_QUEUE)
 
 
 def broker_config(settings: Settings) -> dict[str, Any]:
@@ -37,12 +39,14 @@ def broker_config(settings: Settings) -> dict[str, Any]:
 
 
 def create_celery(settings: Settings | None = None) -> Celery:
-    """Build the Celery app for these settings, with the ingestion tasks registered."""
+    """Build the Celery app for these settings, with its tasks registered: ingestion on the
+    `ingest` queue, analysis jobs (minutes of LLM time each) on `analysis`."""
     settings = settings or Settings()
     app = Celery("docsight", set_as_current=False)
     app.conf.update(
         **broker_config(settings),
         task_default_queue=INGEST_QUEUE,
+        task_routes={ANALYSIS_TASK: {"queue": ANALYSIS_QUEUE}},
         task_ignore_result=True,
         task_acks_late=True,
         task_reject_on_worker_lost=True,

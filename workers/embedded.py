@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Sequence
 
 from celery import Celery
 from celery.worker import WorkController
@@ -16,8 +17,11 @@ log = logging.getLogger(__name__)
 
 
 class EmbeddedWorker:
-    def __init__(self, app: Celery, *, concurrency: int = 2) -> None:
+    def __init__(
+        self, app: Celery, *, concurrency: int = 2, queues: Sequence[str] = ("ingest",)
+    ) -> None:
         self.app = app
+        self.queues = list(queues)
         self.concurrency = concurrency
         self._controller: WorkController | None = None
         self._thread: threading.Thread | None = None
@@ -27,6 +31,7 @@ class EmbeddedWorker:
             app=self.app,
             pool="threads",
             concurrency=self.concurrency,
+            queues=self.queues,
             hostname=f"embedded@{threading.get_native_id()}",
             without_heartbeat=True,
             without_mingle=True,
@@ -37,7 +42,8 @@ class EmbeddedWorker:
             target=self._controller.start, name="docsight-worker", daemon=True
         )
         self._thread.start()
-        log.info("embedded worker started (%d threads)", self.concurrency)
+        log.info("embedded worker started (%d threads, queues %s)", self.concurrency,
+                 ",".join(self.queues))
 
     def is_alive(self) -> bool:
         return self._thread is not None and self._thread.is_alive()

@@ -1,10 +1,10 @@
-"""The service's TaskQueue, backed by Celery (tasks are sent by name: no import cycle)."""
+"""The service's task queue, backed by Celery (tasks are sent by name: no import cycle)."""
 
 from __future__ import annotations
 
 from celery import Celery
 
-from workers.tasks import INDEX_TASK, PARSE_TASK
+from workers.tasks import ANALYSIS_TASK, INDEX_TASK, PARSE_TASK
 
 
 class CeleryTaskQueue:
@@ -16,3 +16,6 @@ class CeleryTaskQueue:
 
     def enqueue_index(self, document_id: str) -> None:
         self.app.send_task(INDEX_TASK, args=[document_id])
+
+    def enqueue_analysis(self, job_id: str) -> None:
+        self.app.send_task(ANALYSIS_TASK, args=[job_id])

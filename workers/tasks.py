@@ -1,17 +1,22 @@
-"""Thin, idempotent ingestion tasks keyed by document id.
+"""Thin, idempotent tasks keyed by document or job id.
 
 Bad documents fail inside the service (status `failed` with a reason); what is left to
-raise here is an unavailable backend, which Celery retries with backoff.
+raise here is an unavailable backend, which Celery retries with backoff. Analysis jobs
+wait longer (the LLM server may be restarting): their retries and backoff come from
+`settings.worker`, and the last attempt fails the job with its reason instead of raising.
 """
 
 from __future__ import annotations
 
-from celery import Celery
+from typing import Any
+
+from celery import Celery, Task
 
 from pipelines.errors import BackendUnavailable
 
 PARSE_TASK = "docsight.parse_document"
 INDEX_TASK = "docsight.index_document"
+ANALYSIS_TASK = "docsight.run_analysis_job"
 
 _RETRY = {
     "autoretry_for": (BackendUnavailable,),
@@ -24,6 +29,8 @@ _RETRY = {
 def register_tasks(app: Celery) -> None:
     from workers.celery_app import container_of
 
+    worker = app.docsight_settings.worker  # type: ignore[attr-defined]
+
     @app.task(name=PARSE_TASK, **_RETRY)  # type: ignore[misc]
     def parse_document(document_id: str) -> None:
         container_of(app).documents.run_parse(document_id)
@@ -31,3 +38,11 @@ def register_tasks(app: Celery) -> None:
     @app.task(name=INDEX_TASK, **_RETRY)  # type: ignore[misc]
     def index_document(document_id: str) -> None:
         container_of(app).documents.run_index(document_id)
+
+    @app.task(  # type: ignore[misc]
+        name=ANALYSIS_TASK, bind=True, autoretry_for=(BackendUnavailable,), retry_backoff=True,
+        retry_backoff_max=worker.analysis_retry_max_s, max_retries=worker.analysis_max_retries,
+    )
+    def run_analysis_job(task: Task[Any, Any], job_id: str) -> None:
+        last = task.request.retries >= (task.max_retries or 0)
+        container_of(app).jobs.run(job_id, last_attempt=last)

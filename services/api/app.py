@@ -9,7 +9,7 @@ from fastapi import FastAPI
 
 from services import runtime
 from services.api.errors import install_error_handlers
-from services.api.routes import analysis, documents, health, metrics, search
+from services.api.routes import analysis, documents, health, jobs, metrics, search
 from services.settings import Settings
 
 
@@ -39,5 +39,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(documents.router)
     app.include_router(search.router)
     app.include_router(analysis.router)
+    app.include_router(jobs.router)
     app.include_router(metrics.router)
     return app

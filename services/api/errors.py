@@ -31,6 +31,14 @@ def status_for(exc: errors.DocsightError) -> int:
     return 500
 
 
+def status_for_code(code: str | None) -> int:
+    """The status of an error known only by its code (a failed job's)."""
+    for kind, status in STATUS_BY_ERROR:
+        if kind.code == code:
+            return status
+    return 500
+
+
 async def _handle(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, errors.DocsightError)
     return JSONResponse(

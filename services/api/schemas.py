@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from pydantic import BaseModel, Field
 
-from pipelines.models import Document, DocumentStatus, ScoredChunk
+from pipelines.models import Document, DocumentStatus, Job, JobKind, JobStatus, ScoredChunk
+from services.analysis import RisksResult, SummaryResult
+from services.jobs import result_of
 
 
 class Progress(BaseModel):
@@ -133,3 +137,28 @@ class AnswerOut(BaseModel):
     citations: list[CitationOut]
     model: str
     cached: bool
+
+
+class JobOut(BaseModel):
+    """An analysis job; `result` once `done` (a summary or a risk report)."""
+
+    id: str
+    kind: JobKind
+    document_id: str
+    status: JobStatus
+    attempts: int
+    error_code: str | None = None
+    reason: str | None = None
+    created_at: datetime
+    updated_at: datetime
+    result: SummaryResult | RisksResult | None = None
+
+    @classmethod
+    def of(cls, job: Job) -> JobOut:
+        return cls(result=result_of(job), **job.model_dump(
+            include={"id", "kind", "document_id", "status", "attempts", "error_code", "reason",
+                     "created_at", "updated_at"}))
+
+
+class JobList(BaseModel):
+    jobs: list[JobOut]

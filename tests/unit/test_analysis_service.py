@@ -4,96 +4,17 @@ summaries and risk reports cached, invalidated when documents change, recomputed
 from __future__ import annotations
 
 import json
-import re
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
-from pipelines.context import Budget
 from pipelines.errors import DocumentNotReady, LlmUnavailable, NotFound
-from pipelines.models import ChatMessage, Page, ParsedDocument
+from pipelines.models import Page, ParsedDocument
 from pipelines.summaries import ContractSummary
-from services.adapters.blobs import FileBlobStore
-from services.adapters.embedder_fake import HashEmbedder
-from services.adapters.index_fake import InMemoryIndex
 from services.adapters.llm_fake import FakeChatModel
-from services.adapters.store import SqlStore
 from services.analysis import AnalysisService, normalise_question
 from services.documents import DocumentService
-from services.settings import Settings
-from tests.unit.test_documents_service import PDF, InlineQueue, StubParser, WordCounter
-
-MARKER = re.compile(r"^(\[doc:[^\]\n]+\])$", re.MULTILINE)
-BUDGET = Budget(max_model_len=20_000, max_output_tokens=500, max_prompt_tokens=15_000)
-
-
-def responder(messages: list[ChatMessage]) -> str:
-    """Answers cite the first passage shown; summaries and risks get minimal valid JSON."""
-    prompt = "\n".join(m.content for m in messages)
-    if "Question:" in prompt:
-        found = MARKER.search(prompt)
-        return f"Damages apply {found.group(1)}." if found else "Not found in the documents."
-    if "risk" in messages[0].content.casefold():
-        return json.dumps({"findings": []})
-    value = {"text": "term", "pages": [1]}
-    return json.dumps({name: value for name in ContractSummary.model_fields})
-
-
-class Handle:
-    def __init__(self, model: FakeChatModel | None) -> None:
-        self.model = model
-        self.budget = BUDGET
-
-    def require(self) -> FakeChatModel:
-        if self.model is None:
-            raise LlmUnavailable("no LLM server reachable")
-        return self.model
-
-
-@pytest.fixture
-def llm() -> FakeChatModel:
-    return FakeChatModel(responder=responder, name="model-a")
-
-
-@pytest.fixture
-def handle(llm: FakeChatModel) -> Handle:
-    return Handle(llm)
-
-
-@pytest.fixture
-def queue() -> InlineQueue:
-    return InlineQueue()
-
-
-@pytest.fixture
-def docs(tmp_path: Path, queue: InlineQueue) -> Iterator[DocumentService]:
-    store = SqlStore(f"sqlite:///{tmp_path / 'test.db'}")
-    docs = DocumentService(
-        settings=Settings(data_dir=tmp_path), store=store,
-        blobs=FileBlobStore(tmp_path / "blobs"), parser=StubParser(), counter=WordCounter(),
-        embedder=HashEmbedder(32), index=InMemoryIndex(32), queue=queue,
-    )
-    queue.service = docs
-    yield docs
-    store.close()
-
-
-@pytest.fixture
-def analysis(docs: DocumentService, handle: Handle) -> AnalysisService:
-    docs = docs
-    return AnalysisService(store=docs.store, embedder=docs.embedder,  # type: ignore[arg-type]
-                           index=docs.index, counter=docs.counter, llm=handle)
-
-
-def ready(docs: DocumentService, queue: InlineQueue, body: bytes, tenant: str = "t1") -> str:
-    document_id = docs.upload(tenant, "contract.pdf", PDF + body).document.id
-    queue.drain()
-    return document_id
-
-
-def answers_asked(llm: FakeChatModel) -> int:
-    return sum("Question:" in c.messages[-1].content for c in llm.calls)
+from tests.unit.analysis_support import Handle, answers_asked, ready, responder
+from tests.unit.test_documents_service import PDF, InlineQueue
 
 
 def test_repeated_question_is_served_from_the_cache(

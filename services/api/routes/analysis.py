@@ -1,4 +1,5 @@
-"""/v1/questions, /v1/documents/{id}/summary and /risks: analysis with the LLM, cached."""
+"""/v1/questions: answers with citations, cached; /v1/analysis/cache: the cache's hit rates.
+(Summaries and risk reports run as jobs: routes/jobs.py.)"""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends
 from fastapi.responses import StreamingResponse
 
-from services.analysis import AskResult, RisksResult, SummaryResult
+from services.analysis import AskResult
 from services.api.deps import get_container, get_tenant
 from services.api.schemas import AnswerOut, CitationOut, QuestionIn
 from services.cache import hit_rate
@@ -52,23 +53,6 @@ def ask(body: QuestionIn, container: ContainerDep, tenant: TenantDep) -> Any:
         yield f"event: answer\ndata: {answer_out(stream.result()).model_dump_json()}\n\n"
 
     return StreamingResponse(events(), media_type="text/event-stream")
-
-
-@router.post("/documents/{document_id}/summary", response_model=SummaryResult,
-             responses=ERRORS)
-def summary(
-    document_id: str, container: ContainerDep, tenant: TenantDep, refresh: bool = False
-) -> SummaryResult:
-    """Structured summary (contract or annual report), cached; `refresh=true` recomputes."""
-    return container.analysis.summary(tenant, document_id, refresh=refresh)
-
-
-@router.post("/documents/{document_id}/risks", response_model=RisksResult, responses=ERRORS)
-def risks(
-    document_id: str, container: ContainerDep, tenant: TenantDep, refresh: bool = False
-) -> RisksResult:
-    """Risk findings with verbatim quotes and pages, cached; `refresh=true` recomputes."""
-    return container.analysis.risks(tenant, document_id, refresh=refresh)
 
 
 @router.get("/analysis/cache")

@@ -1,0 +1,116 @@
+"""Analysis jobs (summaries, risk reports) in the metadata store's database.
+
+One table on the `SqlStore` engine (SQLite embedded, PostgreSQL in production). A job's
+row is the truth about it: the Celery message only says "run job X", so a message lost
+with a stopped process is re-sent from the rows on start (`unfinished`), and running a
+job twice is harmless (a finished job is skipped).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Column, DateTime, Integer, MetaData, String, Table, Text, select, update
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import OperationalError
+
+from pipelines.errors import BackendUnavailable, NotFound
+from pipelines.models import ACTIVE_JOB_STATUSES as ACTIVE
+from pipelines.models import Job, JobStatus
+
+metadata = MetaData()
+
+jobs = Table(
+    "analysis_jobs",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("tenant", String(64), nullable=False, index=True),
+    Column("kind", String(16), nullable=False),
+    Column("document_id", String(36), nullable=False, index=True),
+    Column("refresh", Integer, nullable=False, default=0),
+    Column("status", String(16), nullable=False, index=True),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("error_code", String(32)),
+    Column("reason", Text),
+    Column("result", Text),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
+
+class SqlJobStore:
+    """Rows of `analysis_jobs` on `engine` (the table is created if missing)."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        try:
+            metadata.create_all(engine)
+        except OperationalError as exc:
+            raise BackendUnavailable(f"job store unavailable: {exc.orig}") from exc
+
+    def add(self, job: Job) -> Job:
+        with self.engine.begin() as conn:
+            conn.execute(jobs.insert().values(**_row(job)))
+        return job
+
+    def get(self, tenant: str, job_id: str) -> Job:
+        """The tenant's job; `NotFound` for an unknown id or another tenant's job."""
+        job = self.find(job_id)
+        if job is None or job.tenant != tenant:
+            raise NotFound(f"job {job_id} not found")
+        return job
+
+    def find(self, job_id: str) -> Job | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(select(jobs).where(jobs.c.id == job_id)).first()
+        return None if row is None else _job(row._mapping)
+
+    def find_active(self, tenant: str, kind: str, document_id: str) -> Job | None:
+        """A queued, running or waiting job of this kind on this document, if any."""
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                select(jobs)
+                .where(jobs.c.tenant == tenant, jobs.c.kind == kind,
+                       jobs.c.document_id == document_id,
+                       jobs.c.status.in_([s.value for s in ACTIVE]))
+                .order_by(jobs.c.created_at)
+            ).first()
+        return None if row is None else _job(row._mapping)
+
+    def list(self, tenant: str, status: JobStatus | None = None, limit: int = 100) -> list[Job]:
+        statement = select(jobs).where(jobs.c.tenant == tenant)
+        if status is not None:
+            statement = statement.where(jobs.c.status == status.value)
+        statement = statement.order_by(jobs.c.created_at.desc()).limit(limit)
+        with self.engine.connect() as conn:
+            return [_job(row._mapping) for row in conn.execute(statement).all()]
+
+    def unfinished(self) -> list[Job]:
+        """Every queued, running or waiting job, oldest first (re-sent on start)."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(jobs).where(jobs.c.status.in_([s.value for s in ACTIVE]))
+                .order_by(jobs.c.created_at)
+            ).all()
+        return [_job(row._mapping) for row in rows]
+
+    def transition(self, job_id: str, from_status: Sequence[JobStatus], to_status: JobStatus,
+                   **fields: Any) -> bool:
+        """Move the job to `to_status` only if it is in one of `from_status`; True if moved."""
+        with self.engine.begin() as conn:
+            result = conn.execute(
+                update(jobs)
+                .where(jobs.c.id == job_id, jobs.c.status.in_([s.value for s in from_status]))
+                .values(status=to_status.value, updated_at=datetime.now(UTC), **fields)
+            )
+        return bool(result.rowcount)
+
+
+def _row(job: Job) -> dict[str, Any]:
+    return job.model_dump() | {"status": job.status.value, "refresh": int(job.refresh)}
+
+
+def _job(row: Any) -> Job:
+    return Job.model_validate(dict(row) | {"refresh": bool(row["refresh"])})

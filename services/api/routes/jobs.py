@@ -1,0 +1,82 @@
+"""Summaries and risk reports of a document, computed as jobs; /v1/jobs to follow them."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query
+from fastapi.responses import JSONResponse
+
+from pipelines.models import Job, JobKind, JobStatus
+from services.analysis import RisksResult, SummaryResult
+from services.api.deps import get_container, get_tenant
+from services.api.errors import status_for_code
+from services.api.schemas import JobList, JobOut
+from services.container import Container
+from services.jobs import result_of
+
+router = APIRouter(prefix="/v1", tags=["analysis"])
+ContainerDep = Annotated[Container, Depends(get_container)]
+TenantDep = Annotated[str, Depends(get_tenant)]
+Refresh = Annotated[bool, Query(description="recompute even if a result is cached")]
+Wait = Annotated[float, Query(ge=0, le=600, description="seconds to wait for the job")]
+ERRORS: dict[int | str, dict[str, Any]] = {
+    202: {"model": JobOut, "description": "not finished: follow the job at `Location`"},
+    404: {}, 409: {"description": "the document is not ready"},
+    502: {"description": "the LLM's reply was unusable"},
+    503: {"description": "no LLM configured or started (ingestion and search still work)"},
+}
+
+
+def _respond(container: Container, tenant: str, kind: JobKind, document_id: str,
+             refresh: bool, wait: float) -> Any:
+    outcome = container.jobs.request(tenant, kind, document_id, refresh=refresh)
+    if not isinstance(outcome, Job):
+        return outcome
+    job = container.jobs.wait(tenant, outcome.id, wait) if wait > 0 else outcome
+    result = result_of(job)
+    if result is not None:
+        return result
+    body = JobOut.of(job).model_dump(mode="json")
+    if job.status is JobStatus.FAILED:
+        return JSONResponse(status_code=status_for_code(job.error_code),
+                            content={"error_code": job.error_code, "detail": job.reason,
+                                     "job": body})
+    return JSONResponse(status_code=202, content=body,
+                        headers={"Location": f"/v1/jobs/{job.id}"})
+
+
+@router.post("/documents/{document_id}/summary", response_model=SummaryResult,
+             responses=ERRORS)
+def summary(document_id: str, container: ContainerDep, tenant: TenantDep,
+            refresh: Refresh = False, wait: Wait = 0) -> Any:
+    """Structured summary (contract or annual report, in the document's language). Cached:
+    200 at once. Otherwise a job computes it: 202 with the job (poll `GET /v1/jobs/{id}`),
+    or 200 if it finishes within `wait` seconds."""
+    return _respond(container, tenant, "summary", document_id, refresh, wait)
+
+
+@router.post("/documents/{document_id}/risks", response_model=RisksResult, responses=ERRORS)
+def risks(document_id: str, container: ContainerDep, tenant: TenantDep,
+          refresh: Refresh = False, wait: Wait = 0) -> Any:
+    """Risk findings with verbatim quotes checked against the text, and pages. Cached: 200
+    at once. Otherwise a job: 202 with the job, or 200 if it finishes within `wait` s."""
+    return _respond(container, tenant, "risks", document_id, refresh, wait)
+
+
+@router.get("/jobs/{job_id}", response_model=JobOut, responses={404: {}})
+def get_job(job_id: str, container: ContainerDep, tenant: TenantDep,
+            wait: Wait = 0) -> JobOut:
+    """A job: `queued`, `running`, `waiting` (a backend such as the LLM is unreachable; it
+    is retried with backoff), `done` (with `result`) or `failed` (`error_code`, `reason`).
+    `wait` blocks up to that many seconds for it to finish."""
+    job = (container.jobs.wait(tenant, job_id, wait) if wait > 0
+           else container.jobs.get(tenant, job_id))
+    return JobOut.of(job)
+
+
+@router.get("/jobs", response_model=JobList)
+def list_jobs(container: ContainerDep, tenant: TenantDep,
+              status: JobStatus | None = None) -> JobList:
+    """The caller's latest 100 jobs, newest first."""
+    return JobList(jobs=[JobOut.of(job) for job in container.jobs.list(tenant, status)])

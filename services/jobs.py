@@ -1,0 +1,137 @@
+"""Summaries and risk reports as jobs: submitted by the API, run by a Celery worker.
+
+A request first looks in the cache (`request`): a hit is answered at once. Otherwise a job
+is queued (or the queued one for the same document and kind is reused) and the caller
+polls it. A worker runs it (`run`): a backend that is down (the LLM unreachable, the
+store) leaves the job `waiting` and raises, so Celery retries with backoff; after the
+last attempt it fails with the reason. Bad input (document gone, reply unusable) fails it
+at once. Rows are the truth: unfinished jobs are re-sent on start (`resume_unfinished`),
+and a job run twice does its work once.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from datetime import UTC, datetime
+from typing import Protocol
+
+from pipelines.errors import BackendUnavailable, DocsightError
+from pipelines.models import ACTIVE_JOB_STATUSES, Job, JobKind, JobStatus
+from services.adapters.jobs import SqlJobStore
+from services.analysis import AnalysisService, RisksResult, SummaryResult
+
+log = logging.getLogger(__name__)
+
+J = JobStatus
+Result = SummaryResult | RisksResult
+
+
+class JobQueue(Protocol):
+    def enqueue_analysis(self, job_id: str) -> None: ...
+
+
+class JobService:
+    def __init__(self, *, jobs: SqlJobStore, analysis: AnalysisService,
+                 queue: JobQueue | None = None) -> None:
+        self.jobs = jobs
+        self.analysis = analysis
+        self.queue = queue
+
+    # --- API-facing -----------------------------------------------------------------
+
+    def request(self, tenant: str, kind: JobKind, document_id: str, *,
+                refresh: bool = False) -> Result | Job:
+        """The cached result, or the job that computes it (queued now or already active).
+        Raises `LlmUnavailable` when no LLM is configured, `NotFound`, `DocumentNotReady`."""
+        if not refresh:
+            hit = (self.analysis.cached_summary(tenant, document_id) if kind == "summary"
+                   else self.analysis.cached_risks(tenant, document_id))
+            if hit is not None:
+                return hit
+        return self.submit(tenant, kind, document_id, refresh=refresh)
+
+    def submit(self, tenant: str, kind: JobKind, document_id: str, *,
+               refresh: bool = False) -> Job:
+        active = self.jobs.find_active(tenant, kind, document_id)
+        if active is not None:
+            return active
+        now = datetime.now(UTC)
+        job = self.jobs.add(Job(id=str(uuid.uuid4()), tenant=tenant, kind=kind,
+                                document_id=document_id, refresh=refresh, created_at=now,
+                                updated_at=now))
+        self._queue().enqueue_analysis(job.id)
+        return job
+
+    def get(self, tenant: str, job_id: str) -> Job:
+        return self.jobs.get(tenant, job_id)
+
+    def list(self, tenant: str, status: JobStatus | None = None) -> list[Job]:
+        return self.jobs.list(tenant, status)
+
+    def wait(self, tenant: str, job_id: str, timeout_s: float, poll_s: float = 0.2) -> Job:
+        """The job once finished, or as it is after `timeout_s`."""
+        deadline = time.monotonic() + timeout_s
+        job = self.get(tenant, job_id)
+        while job.status in ACTIVE_JOB_STATUSES and time.monotonic() < deadline:
+            time.sleep(min(poll_s, max(0.0, deadline - time.monotonic())))
+            job = self.get(tenant, job_id)
+        return job
+
+    def resume_unfinished(self) -> int:
+        """Re-send every job a stopped process left queued, running or waiting."""
+        pending = self.jobs.unfinished()
+        for job in pending:
+            self._queue().enqueue_analysis(job.id)
+        return len(pending)
+
+    # --- worker step ----------------------------------------------------------------
+
+    def run(self, job_id: str, *, last_attempt: bool = True) -> None:
+        """Compute the job's result. Raises `BackendUnavailable` (job left `waiting`) for
+        the worker to retry, unless this is the `last_attempt` (then the job fails)."""
+        job = self.jobs.find(job_id)
+        if job is None or not self.jobs.transition(
+            job_id, ACTIVE_JOB_STATUSES, J.RUNNING, attempts=job.attempts + 1
+        ):
+            log.info("job %s skipped: not active", job_id)
+            return
+        try:
+            result = (self.analysis.compute_summary(job.tenant, job.document_id)
+                      if job.kind == "summary"
+                      else self.analysis.compute_risks(job.tenant, job.document_id))
+        except BackendUnavailable as exc:
+            if last_attempt:
+                self._fail(job, exc)
+                return
+            self.jobs.transition(job_id, [J.RUNNING], J.WAITING, error_code=exc.code,
+                                 reason=f"will retry: {exc}")
+            raise
+        except DocsightError as exc:
+            self._fail(job, exc)
+            return
+        except Exception as exc:
+            self._fail(job, exc)
+            raise
+        self.jobs.transition(job_id, [J.RUNNING], J.DONE, result=result.model_dump_json(),
+                             error_code=None, reason=None)
+
+    def _fail(self, job: Job, exc: Exception) -> None:
+        code = getattr(exc, "code", "internal")
+        log.warning("job %s (%s of %s) failed (%s): %s", job.id, job.kind, job.document_id,
+                    code, exc)
+        self.jobs.transition(job.id, [J.RUNNING], J.FAILED, error_code=code, reason=str(exc))
+
+    def _queue(self) -> JobQueue:
+        if self.queue is None:
+            raise RuntimeError("no task queue attached")
+        return self.queue
+
+
+def result_of(job: Job) -> Result | None:
+    """A finished job's result, parsed."""
+    if job.status is not J.DONE or job.result is None:
+        return None
+    model = SummaryResult if job.kind == "summary" else RisksResult
+    return model.model_validate_json(job.result)

@@ -25,7 +25,7 @@ from pydantic import BaseModel, Field
 
 from pipelines.citations import Citation, resolve_citations
 from pipelines.context import Budget, PackedContext, pack_context
-from pipelines.models import ScoredChunk
+from pipelines.models import Chunk, ScoredChunk
 from pipelines.ports import ChatModel, TokenCounter
 from pipelines.prompts import ANALYST_INSTRUCTIONS, chat_messages
 
@@ -93,6 +93,35 @@ def pack_question(
         ANALYST_INSTRUCTIONS, candidates, question_task(question),
         counter=counter, budget=budget, titles=titles,
     )
+
+
+def whole_documents(chunks: Sequence[Chunk]) -> list[ScoredChunk]:
+    """Every chunk as a candidate, in document-and-chunk order, scores descending in that
+    order. Packed by `pack_context`, a document that fits gives the same passages, markers
+    and prompt prefix as `pack_document` (the summary's and the risks' prompt), so a
+    question reuses their cached prefix; one that does not fit keeps its first chunks."""
+    ordered = sorted(chunks, key=lambda c: (c.document_id, c.number))
+    return [ScoredChunk(chunk=c, score=float(len(ordered) - i)) for i, c in enumerate(ordered)]
+
+
+def whole_document_candidates(
+    question: str,
+    chunks: Sequence[Chunk],
+    *,
+    counter: TokenCounter,
+    budget: Budget,
+    titles: Mapping[str, str] | None = None,
+) -> list[ScoredChunk] | None:
+    """`whole_documents(chunks)` when all of them fit this question's prompt, else None
+    (then retrieve the best passages instead). Pass every chunk of the documents in scope
+    and the same `titles` as to `answer_question`."""
+    if not chunks:
+        return None
+    if sum(c.token_count for c in chunks) > 2 * budget.prompt_limit:
+        return None  # clearly too long: skip counting the whole text
+    candidates = whole_documents(chunks)
+    packed = pack_question(question, candidates, counter=counter, budget=budget, titles=titles)
+    return candidates if packed.dropped == 0 else None
 
 
 def answer_question(

@@ -10,9 +10,10 @@
   the categories' best passages first, taken in turn);
 - a longer one without `candidates`: one request per part of the document (map).
 
-Prompts are laid out fixed instructions first (identical for every request of a kind),
-the document text next, the task (category list) last, so requests over the same text
-share their prefix in vLLM's cache. Every quote is located with `pipelines.grounding`:
+Prompts are laid out like every analysis (`pipelines.prompts`): the shared
+`ANALYST_INSTRUCTIONS` first, the document text next, the task (risk rules, category list,
+reply shape) last, so a risk request shares its prefix with the summary and the questions
+over the same text in vLLM's prefix cache. Every quote is located with `pipelines.grounding`:
 a quote found gets `grounded=True` and the page where it really is; one not found is
 kept with `grounded=False` (never to be shown as fact) or dropped (`drop_ungrounded`).
 Findings of one category over the same (overlapping) span are merged.
@@ -31,6 +32,7 @@ from pipelines.errors import LlmOutputInvalid
 from pipelines.grounding import QuoteMatch, SourceText, normalise
 from pipelines.models import ChatMessage, Chunk, Document, ScoredChunk
 from pipelines.ports import ChatModel, TokenCounter
+from pipelines.prompts import ANALYST_INSTRUCTIONS
 from pipelines.risk_taxonomy import (
     AnnualReportCategoryId,
     ContractCategoryId,
@@ -44,15 +46,16 @@ from pipelines.risk_taxonomy import (
 Candidates = Callable[[RiskCategory], Sequence[ScoredChunk]]
 _RANK = {"high": 0, "medium": 1, "low": 2}
 
-INSTRUCTIONS = (
-    "You are a careful legal and financial analyst. You read one {kind} and report the "
-    "risks it contains, for the categories the task lists. Report only what the text "
-    "says: every finding needs a quote copied verbatim, word for word, from the document "
-    "(one sentence or clause, at most about 60 words, no marker), and the page number "
-    "of the marker above it. Never paraphrase a quote and never invent one. Give each "
-    "finding a severity (high, medium or low) and a one-line reason. A category that the "
-    "document does not address gets no finding. Reply with one JSON object only."
+RISK_RULES = (
+    "Task: report the risks this {kind} contains, for the categories listed below. Report "
+    "only what the text says: every finding needs a quote copied verbatim, word for word, "
+    "from the document (one sentence or clause, at most about 60 words, no marker), and the "
+    "page number of the marker above it. Never paraphrase a quote and never invent one. "
+    "Give each finding a severity (high, medium or low) and a one-line reason. A category "
+    "that the document does not address gets no finding. Reply with one JSON object only."
 )
+"""The risk task's rules (after the documents); the system message is the shared
+`ANALYST_INSTRUCTIONS`."""
 
 
 class Finding(BaseModel):
@@ -119,14 +122,11 @@ _SCHEMAS: dict[DocumentKind, type[BaseModel]] = {
 }
 
 
-def instructions_for(kind: DocumentKind) -> str:
-    """The fixed system instructions for documents of `kind`."""
-    return INSTRUCTIONS.format(kind="contract" if kind == "contract" else "annual report")
-
-
-def task_for(asked: Sequence[RiskCategory]) -> str:
-    """The request's last part: the categories to look for, with severity guidance."""
-    lines = ["Task: find risks of these categories (category: what counts; default severity)."]
+def task_for(asked: Sequence[RiskCategory], kind: DocumentKind) -> str:
+    """The request's last part: the rules, the categories to look for (with severity
+    guidance) and the reply shape."""
+    lines = [RISK_RULES.format(kind=kind.replace("_", " ")),
+             "Categories (category: what counts; default severity):"]
     lines += [f"- {c.id}: {c.description} Severity: {c.severity}." for c in asked]
     lines.append(
         'Reply as {"findings": [{"category": ..., "severity": "high"|"medium"|"low", '
@@ -158,9 +158,9 @@ def extract_risks(
     categories asked to these ids (ValueError for an id not in the taxonomy of `kind`).
     `page_starts` (see `SourceText`) makes the pages of grounded quotes exact.
     """
-    instructions = instructions_for(kind)
+    instructions = ANALYST_INSTRUCTIONS
     everything = _asked(kind, only)
-    packs = pack_document(instructions, chunks, task_for(everything), counter=counter,
+    packs = pack_document(instructions, chunks, task_for(everything, kind), counter=counter,
                           budget=budget, title=document.filename)
     jobs: list[tuple[str, PackedContext]]
     if len(packs) == 1:
@@ -176,7 +176,7 @@ def extract_risks(
             if not asked or not ranked:
                 continue  # nothing in the document resembles these categories
             jobs.append((name, pack_context(
-                instructions, ranked, task_for(asked), counter=counter, budget=budget,
+                instructions, ranked, task_for(asked, kind), counter=counter, budget=budget,
                 titles={document.id: document.filename})))
     else:
         mode = "parts"

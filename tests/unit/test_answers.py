@@ -6,7 +6,14 @@ import re
 
 import pytest
 
-from pipelines.answers import NOT_FOUND, answer_question, pack_question, stream_answer
+from pipelines.answers import (
+    NOT_FOUND,
+    answer_question,
+    pack_question,
+    stream_answer,
+    whole_document_candidates,
+    whole_documents,
+)
 from pipelines.context import Budget
 from pipelines.models import Chunk, ScoredChunk
 from pipelines.prompts import prompt_tokens
@@ -155,3 +162,48 @@ def test_stream_yields_text_before_the_reply_ends_and_closing_stops_it() -> None
     stream.close()
     with pytest.raises(RuntimeError, match="closed"):
         stream.answer()
+
+
+def overlapping_chunks(count: int = 6) -> list[Chunk]:
+    """Consecutive chunks of one text, each repeating the end of the one before."""
+    words = [f"w{i}" for i in range(40 * count)]
+    chunks, start = [], 0
+    for n in range(count):
+        first = max(0, 40 * n - 8)  # 8 words of overlap
+        text = " ".join(words[first : 40 * (n + 1)])
+        start = len(" ".join(words[:first])) + (1 if first else 0)
+        chunks.append(Chunk(document_id="doc-a", number=n, text=text, page_start=n // 2 + 1,
+                            page_end=n // 2 + 1, char_start=start,
+                            char_end=start + len(text), token_count=len(text.split())))
+    return chunks
+
+
+def test_whole_document_candidates_pack_like_the_summary() -> None:
+    from pipelines.context import pack_document
+    from pipelines.prompts import ANALYST_INSTRUCTIONS
+
+    chunks = overlapping_chunks()
+    found = whole_document_candidates("Who pays?", list(reversed(chunks)), counter=COUNTER,
+                                      budget=ROOMY, titles={"doc-a": "lease.pdf"})
+    assert found is not None
+    assert [s.chunk.number for s in found] == list(range(len(chunks)))
+    question = pack_question("Who pays?", found, counter=COUNTER, budget=ROOMY,
+                             titles={"doc-a": "lease.pdf"})
+    [summary] = pack_document(ANALYST_INSTRUCTIONS, chunks, "Summarise.", counter=COUNTER,
+                              budget=ROOMY, title="lease.pdf")
+    assert question.prefix == summary.prefix
+    assert question.dropped == 0
+    assert "w8 w9" in question.prefix
+    assert question.prefix.count(" w35 ") == 1  # the overlap of chunks 0 and 1 shown once
+
+
+def test_whole_document_candidates_are_none_when_the_document_does_not_fit() -> None:
+    chunks = overlapping_chunks()
+    whole = pack_question("Who pays?", whole_documents(chunks), counter=COUNTER, budget=ROOMY)
+    tight = Budget(max_model_len=whole.prompt_tokens + 100, max_output_tokens=100,
+                   max_prompt_tokens=whole.prompt_tokens - 1)
+    assert whole_document_candidates("Who pays?", chunks, counter=COUNTER, budget=tight) is None
+    fits = Budget(max_model_len=whole.prompt_tokens + 100, max_output_tokens=100,
+                  max_prompt_tokens=whole.prompt_tokens)
+    assert whole_document_candidates("Who pays?", chunks, counter=COUNTER, budget=fits)
+    assert whole_document_candidates("Who pays?", [], counter=COUNTER, budget=fits) is None

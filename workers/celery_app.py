@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 from celery import Celery
 
 from services.settings import Settings
+from workers.fs_transport import TRANSPORT
 from workers.tasks import ANALYSIS_TASK, register_tasks
 
 if TYPE_CHECKING:
@@ -26,7 +27,8 @@ def broker_config(settings: Settings) -> dict[str, Any]:
     for sub in ("queue", "processed", "control"):
         (folder / sub).mkdir(parents=True, exist_ok=True)
     return {
-        "broker_url": "filesystem://",
+        "broker_url": None,
+        "broker_transport": TRANSPORT,
         "broker_transport_options": {
             "data_folder_in": str(folder / "queue"),
             "data_folder_out": str(folder / "queue"),

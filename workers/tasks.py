@@ -31,17 +31,18 @@ def register_tasks(app: Celery) -> None:
 
     worker = app.docsight_settings.worker  # type: ignore[attr-defined]
 
-    @app.task(name=PARSE_TASK, **_RETRY)  # type: ignore[misc]
+    @app.task(name=PARSE_TASK, shared=False, **_RETRY)  # type: ignore[misc]
     def parse_document(document_id: str) -> None:
         container_of(app).documents.run_parse(document_id)
 
-    @app.task(name=INDEX_TASK, **_RETRY)  # type: ignore[misc]
+    @app.task(name=INDEX_TASK, shared=False, **_RETRY)  # type: ignore[misc]
     def index_document(document_id: str) -> None:
         container_of(app).documents.run_index(document_id)
 
     @app.task(  # type: ignore[misc]
-        name=ANALYSIS_TASK, bind=True, autoretry_for=(BackendUnavailable,), retry_backoff=True,
-        retry_backoff_max=worker.analysis_retry_max_s, max_retries=worker.analysis_max_retries,
+        name=ANALYSIS_TASK, shared=False, bind=True, autoretry_for=(BackendUnavailable,),
+        retry_backoff=True, retry_backoff_max=worker.analysis_retry_max_s,
+        max_retries=worker.analysis_max_retries,
     )
     def run_analysis_job(task: Task[Any, Any], job_id: str) -> None:
         last = task.request.retries >= (task.max_retries or 0)

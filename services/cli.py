@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 import time
@@ -64,6 +65,8 @@ def serve(
         f"  or:         .venv/bin/docsight ingest path/to/*.pdf\n"
         f'  search:     .venv/bin/docsight search "liquidated damages"'
     )
+    logging.basicConfig(level=logging.INFO,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
 
 

@@ -52,5 +52,5 @@ def _drop_queued_messages(settings: Settings) -> None:
     """The store is the source of truth: messages left from a previous run are re-sent."""
     queue_dir = settings.broker_dir / "queue"
     if queue_dir.is_dir():
-        for message in queue_dir.iterdir():
+        for message in queue_dir.glob("*.msg"):
             message.unlink(missing_ok=True)

@@ -20,7 +20,13 @@ from typing import Literal, Protocol
 
 from pydantic import BaseModel
 
-from pipelines.answers import Answer, AnswerStream, answer_question, stream_answer
+from pipelines.answers import (
+    Answer,
+    AnswerStream,
+    answer_question,
+    stream_answer,
+    whole_document_candidates,
+)
 from pipelines.context import Budget
 from pipelines.errors import DocumentNotReady
 from pipelines.models import Document, DocumentStatus, ScoredChunk
@@ -291,10 +297,21 @@ class AnalysisService:
         return _digest("answer", tenant, normalise_question(question),
                        documents_version(scope), model, thinking)
 
+    def _whole_scope_chunks(self) -> int:
+        """Scopes of at most this many chunks are loaded and tried whole (packed like the
+        summary) before retrieval; a bound on what is worth loading to find out."""
+        return max(1, self.llm.budget.prompt_limit // 64)
+
     def _candidates(self, tenant: str, question: str,
                     scope: Sequence[Document]) -> list[ScoredChunk]:
         if not scope:
             return []
+        if sum(d.chunks_total or 0 for d in scope) <= self._whole_scope_chunks():
+            chunks = [c for d in scope for c in self.store.load_chunks(d.id)]
+            whole = whole_document_candidates(question, chunks, counter=self.counter,
+                                              budget=self.llm.budget, titles=_titles(scope))
+            if whole is not None:  # packed like the summary: its cached prefix is reused
+                return whole
         return retrieve_for_analysis(
             question, tenant=tenant, embedder=self.embedder, index=self.index,
             chunks=self.store, limit=self.retrieval_limit,

@@ -159,3 +159,25 @@ def test_risk_pages_come_from_the_page_offsets_kept_at_ingest(
     [found] = analysis.risks("t1", doc).report.findings
     assert found.grounded
     assert found.page == 2
+
+
+def test_a_question_on_a_document_that_fits_shares_the_summary_prefix(
+    docs: DocumentService, queue: InlineQueue, analysis: AnalysisService, llm: FakeChatModel,
+) -> None:
+    """The whole document is packed (not just the retrieved chunks and their neighbours),
+    the same way as for the summary, so the question reuses the summary's cached prefix."""
+    body = " ".join(f"Clause {n} says the supplier delivers lot {n} on time." for n in range(300))
+    doc = ready(docs, queue, body.encode())
+    assert (docs.store.get_by_id(doc).chunks_total or 0) >= 5
+    analysis.retrieval_limit = 1  # retrieval alone would pack about three chunks
+    analysis.summary("t1", doc)
+    analysis.ask("t1", "When is lot 7 delivered?", [doc])
+    summary_call, question_call = llm.calls[-2], llm.calls[-1]
+    assert question_call.messages[0] == summary_call.messages[0]
+    shared = 0
+    for a, b in zip(summary_call.messages[1].content, question_call.messages[1].content,
+                    strict=False):
+        if a != b:
+            break
+        shared += 1
+    assert "Clause 299 says" in summary_call.messages[1].content[:shared]

@@ -238,6 +238,9 @@ def ask(
         body = _fail_unless_ok(_call(client, "POST", "/v1/questions", json={
             "question": question, "document_ids": document or None, "thinking": thinking}))
     console.print(body["answer"])
+    if body["found"] and not body["grounded"]:
+        console.print("[yellow]unverified: no citation of this answer could be checked "
+                      "against the documents; do not rely on it[/yellow]")
     for c in body["citations"]:
         console.print(f"[dim]{c['marker']} {c['document_id']} "
                       f"{_pages(c['page_start'], c['page_end'])} chunks {c['chunk_numbers']}[/dim]")
@@ -268,6 +271,27 @@ def _print_risks(body: dict[str, Any]) -> None:
         console.print(f"[yellow]not analysed: {', '.join(report['failed'])}[/yellow]")
 
 
+def _analysis(client: httpx.Client, kind: str, document_id: str,
+              refresh: bool = False) -> dict[str, Any]:
+    """POST the summary or risks request; a 202 is a job, followed until it ends."""
+    response = _call(client, "POST", f"/v1/documents/{document_id}/{kind}",
+                     params={"refresh": refresh, "wait": 5}, timeout=None)
+    if response.status_code != 202:
+        return _fail_unless_ok(response)
+    job = response.json()
+    with console.status(f"{kind}: job {job['id'][:8]} {job['status']}") as spinner:
+        while job["status"] not in ("done", "failed"):
+            job = _call(client, "GET", f"/v1/jobs/{job['id']}", params={"wait": 10},
+                        timeout=None).json()
+            reason = f" ({job['reason']})" if job["status"] == "waiting" else ""
+            spinner.update(f"{kind}: job {job['id'][:8]} {job['status']}{reason}")
+    if job["status"] == "failed":
+        console.print(f"[red]{kind} failed ({job['error_code']}): {job['reason']}[/red]")
+        raise typer.Exit(1)
+    result: dict[str, Any] = job["result"]
+    return result
+
+
 @app.command()
 def summarize(
     document_id: Annotated[str, typer.Argument(help="document id")],
@@ -276,9 +300,7 @@ def summarize(
 ) -> None:
     """Structured summary of one document, with pages."""
     with _client(url) as client:
-        _print_summary(_fail_unless_ok(_call(
-            client, "POST", f"/v1/documents/{document_id}/summary", params={"refresh": refresh},
-            timeout=None)))
+        _print_summary(_analysis(client, "summary", document_id, refresh))
 
 
 @app.command()
@@ -289,9 +311,7 @@ def risks(
 ) -> None:
     """Risk findings of one document, each with a verbatim quote and its page."""
     with _client(url) as client:
-        _print_risks(_fail_unless_ok(_call(
-            client, "POST", f"/v1/documents/{document_id}/risks", params={"refresh": refresh},
-            timeout=None)))
+        _print_risks(_analysis(client, "risks", document_id, refresh))
 
 
 @app.command()
@@ -320,10 +340,8 @@ def analyze(
             console.print(f"[red]{path.name}: {doc['reason']}[/red]")
             raise typer.Exit(1)
         console.print(f"{path.name}: ready ({document_id})")
-        _print_summary(_fail_unless_ok(_call(
-            client, "POST", f"/v1/documents/{document_id}/summary", timeout=None)))
-        _print_risks(_fail_unless_ok(_call(
-            client, "POST", f"/v1/documents/{document_id}/risks", timeout=None)))
+        _print_summary(_analysis(client, "summary", document_id))
+        _print_risks(_analysis(client, "risks", document_id))
 
 
 def main() -> None:

@@ -42,6 +42,9 @@ class Container:
                                queue=self.documents.queue)  # type: ignore[arg-type]
 
     def close(self) -> None:
+        close_cache = getattr(self.analysis.cache, "close", None)
+        if close_cache is not None:
+            close_cache()
         self.llm.close()
         self.index.close()
         self.store.close()

@@ -88,6 +88,8 @@ def _open_session(path: Path, threads: int) -> Any:
     options.register_custom_ops_library(onnxruntime_extensions.get_library_path())
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 2
     options.intra_op_num_threads = max(1, min(threads, cores))
+    # Threads that spin after each call take the CPU from the search that follows a query.
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     options.inter_op_num_threads = 1
     try:
         return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])

@@ -8,6 +8,8 @@ its row. Then a real llama-server comes up at that URL and the job finishes.
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -95,6 +97,11 @@ def test_job_waits_for_the_llm_and_survives_a_killed_server(tmp_path: Path) -> N
                 cached = client.post(f"/v1/documents/{document_id}/risks")
                 assert cached.status_code == 200
                 assert cached.json()["cached"] is True
+                cli = subprocess.run(
+                    [sys.executable, "-m", "services.cli", "risks", document_id,
+                     "--url", server.url], capture_output=True, text=True, timeout=120)
+                assert cli.returncode == 0, cli.stdout + cli.stderr
+                assert f"{len(report['findings'])} findings) (cached)" in cli.stdout
             listed = client.get("/v1/jobs").json()["jobs"]
             assert [j["id"] for j in listed] == [job_id]
             print(f"job after the outage: {job['status']} in {job['attempts']} attempts")

@@ -221,6 +221,26 @@ class SqlStore:
             ).all()
         return [_document(row._mapping) for row in rows]
 
+    def documents_created_between(
+        self, tenant: str, start: datetime, end: datetime
+    ) -> list[Document]:
+        """The tenant's documents created in [start, end) (aware datetimes), oldest first."""
+        start, end = start.astimezone(UTC), end.astimezone(UTC)
+        with self._begin() as conn:
+            rows = conn.execute(
+                select(documents)
+                .where(documents.c.tenant == tenant, documents.c.created_at >= start,
+                       documents.c.created_at < end)
+                .order_by(documents.c.created_at, documents.c.id)
+            ).all()
+        return [_document(row._mapping) for row in rows]
+
+    def tenants(self) -> list[str]:
+        """Every tenant with at least one document."""
+        with self._begin() as conn:
+            rows = conn.execute(select(documents.c.tenant).distinct()).all()
+        return sorted(row[0] for row in rows)
+
     def count_by_status(self) -> dict[str, int]:
         with self._begin() as conn:
             rows = conn.execute(select(documents.c.status, documents.c.id)).all()

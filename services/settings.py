@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, Field, SecretStr, model_validator
+from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -98,6 +99,30 @@ class LlmSettings(BaseModel):
     cache_dir: Path = Path(".cache")  # llama-server binary and the assembled model
 
 
+class ReportSettings(BaseModel):
+    """Daily reports: every day at `time` (HH:MM) in `timezone`, one report per tenant of the
+    previous day (that day's window in `timezone`). A report waits for the analyses it
+    misses, at most `max_outstanding_jobs` at a time, checking every `poll_s`; after
+    `max_wait_s` it is finished with what exists (the rest marked pending)."""
+
+    enabled: bool = True  # the beat schedule (in-process in the embedded deployment)
+    time: str = Field(default="06:00", pattern=r"^([01]\d|2[0-3]):[0-5]\d$")
+    timezone: str = "UTC"
+    max_outstanding_jobs: int = Field(default=8, ge=1)
+    poll_s: float = Field(default=30.0, gt=0)
+    max_wait_s: float = Field(default=6 * 3600, gt=0)
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {value!r} (an IANA name such as "
+                             "Asia/Shanghai)") from exc
+        return value
+
+
 class Settings(BaseSettings):
     """The root of every setting; validated once at start-up."""
 
@@ -116,6 +141,7 @@ class Settings(BaseSettings):
     worker: WorkerSettings = WorkerSettings()
     api: ApiSettings = ApiSettings()
     llm: LlmSettings = LlmSettings()
+    reports: ReportSettings = ReportSettings()
 
     @model_validator(mode="after")
     def _check_modes(self) -> Settings:

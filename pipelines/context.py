@@ -141,7 +141,7 @@ def pack_document(
     """A whole document (all its chunks) as one prompt if it fits, else as parts for
     map-reduce: consecutive top-level sections are grouped while they fit, a section too
     long for one part is cut between chunks. Every part is laid out like `pack_context`
-    (`part="i/n"` on its document tag) and fits the budget. Overlaps are trimmed in
+    (`part_note` before the task) and fits the budget. Overlaps are trimmed in
     document order. Raises `PromptTooLong` when the instructions and task alone exceed it.
     """
     ordered = _sequential(chunks)
@@ -154,7 +154,7 @@ def pack_document(
     whole = layout.pack(ordered, budget.max_output_tokens)
     if whole.prompt_tokens <= limit:
         return [whole]
-    room = limit - fixed
+    room = limit - fixed - counter.count(part_note(99, 99) + "\n")
     while True:
         groups = _split(ordered, layout, room)
         packs = [
@@ -167,6 +167,12 @@ def pack_document(
         room -= max(excess, 8)
         if room <= 0:
             raise PromptTooLong(f"a chunk of the document does not fit in {limit} tokens")
+
+
+def part_note(part: int, parts: int) -> str:
+    """The line before the task of a document given in parts. It is not on the document's
+    tag, so part 1 starts like any other prompt over the same passages (prefix cache)."""
+    return f"The documents above are part {part} of {parts} of the document."
 
 
 class _Layout:
@@ -200,16 +206,17 @@ class _Layout:
                     marker, refs[document_id], document_id, chunk.page_start, chunk.page_end,
                     numbers,
                 )
-            blocks.append(self._header(refs[document_id], document_id, part)
+            blocks.append(self._header(refs[document_id], document_id)
                           + "\n\n".join(passages) + "\n</document>")
         documents = "<documents>\n" + "".join(block + "\n" for block in blocks) + "</documents>"
         prefix = (f"<|im_start|>system\n{self.system}<|im_end|>\n"
                   f"<|im_start|>user\n{documents}\n\n")
-        prompt = f"{prefix}{self.question}<|im_end|>\n{_GENERATION_PROMPT}"
+        task = (f"{part_note(*part)}\n{self.question}" if part[1] > 1 else self.question)
+        prompt = f"{prefix}{task}<|im_end|>\n{_GENERATION_PROMPT}"
         return PackedContext(
             messages=[
                 {"role": "system", "content": self.system},
-                {"role": "user", "content": f"{documents}\n\n{self.question}"},
+                {"role": "user", "content": f"{documents}\n\n{task}"},
             ],
             prompt=prompt,
             prefix=prefix,
@@ -236,19 +243,17 @@ class _Layout:
         tokens = self._passage_tokens[key]
         if first_of_document:
             if chunk.document_id not in self._header_tokens:
-                header = self._header("x" * 8, chunk.document_id, (99, 99))
+                header = self._header("x" * 8, chunk.document_id)
                 self._header_tokens[chunk.document_id] = self.counter.count(header)
             tokens += self._header_tokens[chunk.document_id]
             tokens += 4  # closing tag and line ends
         return tokens
 
-    def _header(self, ref: str, document_id: str, part: tuple[int, int]) -> str:
+    def _header(self, ref: str, document_id: str) -> str:
         attributes = f'ref="{ref}"'
         title = self.titles.get(document_id)
         if title:
             attributes += f' name="{_attribute(title)}"'
-        if part[1] > 1:
-            attributes += f' part="{part[0]}/{part[1]}"'
         return f"<document {attributes}>\n"
 
 

@@ -97,7 +97,8 @@ def summary_task(kind: SummaryKind, language: Language) -> str:
     """The task text written after the document (the prefix before it is shared)."""
     return (
         f"Task: summarise the {kind.replace('_', ' ')} above. The document may come in parts "
-        '(part="i/n" on its tag): then summarise only the text you are given. Reply with one '
+        "(a line before this task says so): then summarise only the text you are given. "
+        "Reply with one "
         f"JSON object shaped as\n{_SHAPES[kind]}\nKeep every text to one or two sentences. "
         "Cite in \"pages\" the page numbers of the markers ([doc:..., p.N]) of the passages "
         "you used. When the text does not say, give an empty text and no pages. "

@@ -72,6 +72,15 @@ class WorkerSettings(BaseModel):
     resume_on_start: bool = True
     analysis_max_retries: int = 30  # an LLM down longer than ~25 min fails the job
     analysis_retry_max_s: float = 60.0  # backoff cap between attempts
+    metrics_port: int | None = None  # a standalone worker serves /metrics here (--pool threads)
+
+
+class LogSettings(BaseModel):
+    """Log lines of `docsight serve` and standalone workers: one JSON object per line
+    (time, level, logger, message, request/document/job ids, tenant) or plain text."""
+
+    format: Literal["json", "text"] = "json"
+    level: str = "INFO"
 
 
 class ApiSettings(BaseModel):
@@ -140,6 +149,7 @@ class Settings(BaseSettings):
     chunking: ChunkingSettings = ChunkingSettings()
     worker: WorkerSettings = WorkerSettings()
     api: ApiSettings = ApiSettings()
+    log: LogSettings = LogSettings()
     llm: LlmSettings = LlmSettings()
     reports: ReportSettings = ReportSettings()
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import os
 import sys
 import time
@@ -51,6 +50,7 @@ def serve(
     import uvicorn
 
     from services.api.app import create_app
+    from services.logs import configure_logging
     from services.settings import Settings
 
     settings = Settings()
@@ -65,9 +65,9 @@ def serve(
         f"  or:         .venv/bin/docsight ingest path/to/*.pdf\n"
         f'  search:     .venv/bin/docsight search "liquidated damages"'
     )
-    logging.basicConfig(level=logging.INFO,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
+    configure_logging(settings.log.format, settings.log.level)  # uvicorn's loggers too
+    uvicorn.run(create_app(settings), host=host, port=port, log_config=None,
+                log_level=settings.log.level.lower())
 
 
 def _pdf_paths(paths: list[Path]) -> list[Path]:
@@ -187,17 +187,21 @@ def search(
 
 @app.command()
 def status(url: UrlOption = DEFAULT_URL) -> None:
-    """Readiness of each component and documents by status."""
+    """Readiness of each component, queue depth, jobs and documents by status."""
     with _client(url) as client:
         ready = _call(client, "GET", "/ready").json()
         documents = _call(client, "GET", "/v1/documents").json()["documents"]
+        summary = _call(client, "GET", "/v1/status")
     for name, component in ready["components"].items():
         mark = "[green]ok[/green]" if component["ok"] else "[red]down[/red]"
         console.print(f"{name:9} {mark}  {component['detail']}")
-    counts = Counter(d["status"] for d in documents)
-    console.print(
-        "documents: " + (", ".join(f"{k} {v}" for k, v in sorted(counts.items())) or "none")
-    )
+    totals = summary.json() if summary.status_code == 200 else {}
+    if "documents" not in totals:  # an older server: this tenant's documents only
+        totals["documents"] = dict(Counter(d["status"] for d in documents))
+    for part, label in (("queues", "queued messages"), ("jobs", "analysis jobs"),
+                        ("documents", "documents")):
+        if part in totals:
+            console.print(f"{label}: {_counts(totals[part])}")
     table = Table("id", "file", "status", "pages", "chunks", "reason")
     for d in documents[-20:]:
         p = d["progress"]
@@ -212,6 +216,12 @@ def status(url: UrlOption = DEFAULT_URL) -> None:
     console.print(table)
     if not ready["ready"]:
         raise typer.Exit(1)
+
+
+def _counts(counts: dict[str, int] | None) -> str:
+    if counts is None:
+        return "[yellow]unknown (source unreachable)[/yellow]"
+    return ", ".join(f"{k} {v}" for k, v in sorted(counts.items())) or "none"
 
 
 def _fail_unless_ok(response: httpx.Response) -> dict[str, Any]:

@@ -17,6 +17,7 @@ from services.cache import AnalysisCache
 from services.documents import DocumentService, TaskQueue
 from services.jobs import JobService
 from services.llm import LlmHandle, open_llm
+from services.metrics import ServiceMetrics, build_metrics
 from services.settings import Settings
 
 
@@ -31,6 +32,7 @@ class Container:
     llm: LlmHandle
     analysis: AnalysisService = field(init=False)
     jobs: JobService = field(init=False)
+    metrics: ServiceMetrics = field(init=False)
 
     def __post_init__(self) -> None:
         self.analysis = AnalysisService(
@@ -40,8 +42,10 @@ class Container:
         )
         self.jobs = JobService(jobs=SqlJobStore(self.store.engine), analysis=self.analysis,
                                queue=self.documents.queue)  # type: ignore[arg-type]
+        self.metrics, self._queue_depths = build_metrics(self)  # also observes the LLM
 
     def close(self) -> None:
+        self._queue_depths.close()
         close_cache = getattr(self.analysis.cache, "close", None)
         if close_cache is not None:
             close_cache()

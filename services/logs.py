@@ -143,7 +143,7 @@ class RequestIdMiddleware:
             await send(message)
 
         tokens = bind(request_id=rid, tenant=caller)
-        try:
-            await self.app(scope, receive, send_with_id)
-        finally:
-            unbind(tokens)
+        # Left bound when the app raises, so the server's error line carries the id (uvicorn
+        # runs each request in a task of its own: the context ends with it).
+        await self.app(scope, receive, send_with_id)
+        unbind(tokens)

@@ -9,6 +9,7 @@ from celery import Celery
 
 from services.settings import Settings
 from workers.fs_transport import TRANSPORT
+from workers.metrics import connect_signals
 from workers.tasks import ANALYSIS_TASK, register_tasks
 
 if TYPE_CHECKING:
@@ -67,6 +68,7 @@ def create_celery(settings: Settings | None = None) -> Celery:
     app.docsight_container = None  # type: ignore[attr-defined]
     app.docsight_lock = threading.Lock()  # type: ignore[attr-defined]
     register_tasks(app)
+    connect_signals()  # task durations and log ids (workers/metrics.py)
     return app
 
 

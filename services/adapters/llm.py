@@ -45,6 +45,9 @@ from pipelines.models import ChatMessage, Completion, LlmUsage
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+LlmObserver = Callable[[str, float, Completion | None], None]
+"""Told of each request: model name, seconds (retries included), its completion or None
+when it failed. The service records metrics through it (no Prometheus import here)."""
 _RETRY_STATUS = {408, 409, 429}
 
 
@@ -154,6 +157,7 @@ class OpenAiChatModel:
         self._slots = threading.BoundedSemaphore(max_concurrency)
         self._lock = threading.Lock()
         self._usage = LlmUsage()
+        self.observer: LlmObserver | None = None
         self._chat = _ChatOpenAIKeepingExtras(
             model=model,
             base_url=self.base_url,
@@ -259,13 +263,24 @@ class OpenAiChatModel:
                 return _to_completion(result.generations[0].message, "length")
 
         with self._slots:
-            completion = self._with_retries(invoke)
+            started = time.perf_counter()
+            try:
+                completion = self._with_retries(invoke)
+            except DocsightError:
+                self._observe(started, None)
+                raise
         self._count(completion)
+        self._observe(started, completion)
         return completion
 
     def _stream(self, prompt: list[BaseMessage], kwargs: dict[str, Any]) -> Iterator[str]:
         with self._slots:
-            chunks, chunk = self._with_retries(lambda: self._open_stream(prompt, kwargs))
+            started = time.perf_counter()
+            try:
+                chunks, chunk = self._with_retries(lambda: self._open_stream(prompt, kwargs))
+            except DocsightError:
+                self._observe(started, None)
+                raise
             visible = ThinkFilter()
             total: AIMessageChunk | None = None
             try:
@@ -287,8 +302,10 @@ class OpenAiChatModel:
                 close = getattr(chunks, "close", None)
                 if close is not None:
                     close()
-                if total is not None:
-                    self._count(_to_completion(total))
+                done = _to_completion(total) if total is not None else None
+                if done is not None:
+                    self._count(done)
+                self._observe(started, done)
 
     def _open_stream(
         self, prompt: list[BaseMessage], kwargs: dict[str, Any]
@@ -325,6 +342,14 @@ class OpenAiChatModel:
                 f"the LLM at {where} rejected the request (HTTP {status}): {exc.message}"
             )
         return LlmUnavailable(f"the LLM at {where} failed: {exc}")
+
+    def _observe(self, started: float, completion: Completion | None) -> None:
+        if self.observer is None:
+            return
+        try:
+            self.observer(self._model, time.perf_counter() - started, completion)
+        except Exception:  # noqa: BLE001 - metrics never break a request
+            log.exception("LLM observer failed")
 
     def _count(self, completion: Completion) -> None:
         with self._lock:

@@ -5,11 +5,13 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
 
 from services import runtime
+from services.api.deps import get_tenant
 from services.api.errors import install_error_handlers
-from services.api.routes import analysis, documents, health, jobs, metrics, search
+from services.api.routes import analysis, documents, health, jobs, metrics, search, status
+from services.logs import RequestIdMiddleware
 from services.settings import Settings
 
 
@@ -35,10 +37,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     install_error_handlers(app)
+    app.add_middleware(RequestIdMiddleware, tenant_of=lambda scope: get_tenant(Request(scope)))
     app.include_router(health.router)
     app.include_router(documents.router)
     app.include_router(search.router)
     app.include_router(analysis.router)
     app.include_router(jobs.router)
     app.include_router(metrics.router)
+    app.include_router(status.router)
     return app

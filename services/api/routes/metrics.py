@@ -1,4 +1,5 @@
-"""GET /metrics: Prometheus text format (analysis cache lookups and hit ratio per kind)."""
+"""GET /metrics: Prometheus text format: analysis cache lookups and hit ratio, documents,
+jobs and queue depth (read at scrape), task durations, LLM latency and tokens."""
 
 from __future__ import annotations
 
@@ -15,6 +16,6 @@ router = APIRouter(tags=["metrics"])
 
 @router.get("/metrics", response_class=Response)
 def metrics(container: Annotated[Container, Depends(get_container)]) -> Response:
-    """The app's own registry (not prometheus_client's global one)."""
+    """The app's own registry (not prometheus_client's global one): the container's."""
     body = generate_latest(container.analysis.metrics.registry)
     return Response(content=body, media_type=CONTENT_TYPE_LATEST)

@@ -1,0 +1,139 @@
+"""pipelines.reports: a day's documents and analyses -> counts, failures, findings by
+category, Markdown and HTML (escaped, with the chart)."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, date, datetime
+
+from pipelines.models import Document, DocumentStatus
+from pipelines.reports import (
+    DocumentAnalysis,
+    build_report,
+    previous_day,
+    render_html,
+    render_markdown,
+    report_window,
+)
+from pipelines.risks import Finding, RiskReport
+from pipelines.summaries import ContractSummary, SourcedText
+
+NOW = datetime(2026, 3, 2, 6, 0, tzinfo=UTC)
+DAY = date(2026, 3, 1)
+
+
+def doc(id_: str, name: str, status: DocumentStatus = DocumentStatus.READY,
+        **fields: object) -> Document:
+    return Document(id=id_, tenant="t1", filename=name, sha256=id_ * 8, size_bytes=10,
+                    status=status, **fields)  # type: ignore[arg-type]
+
+
+def finding(doc_id: str, category: str, severity: str, *, grounded: bool = True,
+            quote: str = "the supplier is liable without limit", page: int = 3) -> Finding:
+    return Finding(category=category, severity=severity, reason=f"{category} found",  # type: ignore[arg-type]
+                   quote=quote, page=page, document_id=doc_id, grounded=grounded)
+
+
+def risks(doc_id: str, *findings: Finding, failed: list[str] | None = None) -> RiskReport:
+    return RiskReport(document_id=doc_id, kind="contract", mode="single",
+                      findings=list(findings), requests=1, failed=failed or [])
+
+
+def summary(parties: str) -> ContractSummary:
+    empty = SourcedText(text="", pages=[])
+    return ContractSummary(
+        parties=SourcedText(text=parties, pages=[1]),
+        subject=SourcedText(text="Supply of widgets", pages=[1, 2]),
+        term_and_renewal=empty, payment=empty, obligations=empty,
+        liability_and_indemnity=empty, termination=empty, governing_law=empty)
+
+
+def sample() -> list[DocumentAnalysis]:
+    a = doc("a", "supply.pdf")
+    b = doc("b", "licence <b>&co</b>.pdf")
+    bad = doc("c", "broken.pdf", DocumentStatus.FAILED, error_code="corrupt",
+              reason="the PDF is damaged: xref table not found")
+    return [
+        DocumentAnalysis(a, "contract", summary("Acme and Beta"), risks(
+            "a", finding("a", "Uncapped Liability", "high"),
+            finding("a", "Uncapped Liability", "medium", page=4),
+            finding("a", "Audit Rights", "low"),
+            finding("a", "Non-Compete", "high", grounded=False, quote="invented words"))),
+        DocumentAnalysis(b, "contract", summary("<script>alert(1)</script>"), risks(
+            "b", finding("b", "Uncapped Liability", "high", quote="x < y & \"z\""),
+            failed=["ip"])),
+        DocumentAnalysis(bad),
+    ]
+
+
+def test_window_is_the_day_in_the_time_zone_and_previous_day_uses_it() -> None:
+    start, end = report_window(DAY, "Asia/Shanghai")
+    assert start.astimezone(UTC) == datetime(2026, 2, 28, 16, 0, tzinfo=UTC)
+    assert (end - start).total_seconds() == 24 * 3600
+    # 23:30 UTC on 1 March is already 2 March in Shanghai: its previous day is 1 March
+    assert previous_day(datetime(2026, 3, 1, 23, 30, tzinfo=UTC), "Asia/Shanghai") == DAY
+    assert previous_day(datetime(2026, 3, 1, 23, 30, tzinfo=UTC), "UTC") == date(2026, 2, 28)
+    dst_start, dst_end = report_window(date(2026, 3, 8), "America/New_York")
+    assert (dst_end.astimezone(UTC) - dst_start.astimezone(UTC)).total_seconds() == 23 * 3600
+
+
+def test_zero_documents_give_an_empty_report() -> None:
+    report = build_report("t1", DAY, "UTC", [], generated_at=NOW)
+    assert (report.total_documents, report.documents, report.categories) == (0, [], [])
+    assert "No documents arrived" in render_markdown(report)
+    html = render_html(report)
+    assert "No documents arrived" in html
+    assert "<svg" not in html
+
+
+def test_counts_failures_findings_and_categories() -> None:
+    report = build_report("t1", DAY, "UTC", sample(), generated_at=NOW)
+    assert report.total_documents == 3
+    assert report.by_kind == {"contract": 2, "unknown": 1}
+    assert report.by_status == {"failed": 1, "ready": 2}
+    assert [(f.filename, f.error_code) for f in report.failures] == [("broken.pdf", "corrupt")]
+    supply = next(e for e in report.documents if e.filename == "supply.pdf")
+    assert [(f.severity, f.category, f.page) for f in supply.findings] == [
+        ("high", "Uncapped Liability", 3), ("medium", "Uncapped Liability", 4)]
+    assert (supply.low_findings, supply.ungrounded) == (1, 1)
+    assert [line.label for line in supply.summary] == ["Parties", "Subject"]  # empty left out
+    by_category = {c.category: c for c in report.categories}
+    assert "Non-Compete" not in by_category  # ungrounded: never counted as fact
+    unc = by_category["Uncapped Liability"]
+    assert (unc.high, unc.medium, unc.low, unc.documents) == (2, 1, 0, 2)
+    assert report.categories[0].category == "Uncapped Liability"
+    assert report.ungrounded_total == 1
+    markdown = render_markdown(report)
+    assert "invented words" not in markdown
+    assert "| Uncapped Liability | 2 | 1 | 0 | 2 |" in markdown
+    assert "broken.pdf** (corrupt): the PDF is damaged" in markdown
+    assert "not analysed: ip" in markdown
+
+
+def test_html_is_self_contained_escaped_and_charts_each_severity() -> None:
+    report = build_report("t1", DAY, "UTC", sample(), generated_at=NOW)
+    html = render_html(report)
+    assert "<script>" not in html
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    assert "licence &lt;b&gt;&amp;co&lt;/b&gt;.pdf" in html
+    assert "x &lt; y &amp; &quot;z&quot;" in html
+    assert not re.search(r"(src|href)=\"(https?:)?//", html)  # no external asset
+    assert "invented words" not in html
+    bars = re.findall(r'<rect class="bar (\w+)" data-category="([^"]+)"[^>]*width="(\d+)"', html)
+    assert ("high", "Uncapped Liability") in {(s, c) for s, c, _ in bars}
+    assert ("low", "Audit Rights") in {(s, c) for s, c, _ in bars}
+    assert all(int(w) > 0 for _, _, w in bars)
+    widths = {(s, c): int(w) for s, c, w in bars}
+    assert widths[("high", "Uncapped Liability")] > widths[("medium", "Uncapped Liability")]
+
+
+def test_pending_and_failed_analyses_are_marked_not_hidden() -> None:
+    items = [DocumentAnalysis(doc("a", "a.pdf"), "contract", state="pending",
+                              note="analysis jobs are running"),
+             DocumentAnalysis(doc("b", "b.pdf"), "contract", state="failed",
+                              note="risks failed (llm_output_invalid): bad reply")]
+    report = build_report("t1", DAY, "UTC", items, generated_at=NOW)
+    assert report.incomplete == 2
+    markdown = render_markdown(report)
+    assert "_Analysis pending: analysis jobs are running_" in markdown
+    assert "risks failed (llm_output_invalid)" in render_html(report)

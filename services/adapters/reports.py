@@ -1,0 +1,159 @@
+"""Daily reports in the metadata store's database: one row per (tenant, date).
+
+A row is upserted, never duplicated: building it again updates it (`start` keeps the last
+finished report readable while the rebuild runs). Its status (`building`, `done`,
+`failed`) and the analysis jobs are the truth about a build: a restarted worker resumes
+every `building` row. `latest_jobs` reads the analysis jobs of a report's documents.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, date, datetime
+from typing import Any
+
+from sqlalchemy import Column, DateTime, MetaData, String, Table, Text, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import OperationalError
+
+from pipelines.errors import BackendUnavailable
+from pipelines.models import Job
+from pipelines.reports import Report, ReportRecord
+from services.adapters.jobs import jobs as jobs_table
+from services.adapters.jobs import metadata as jobs_metadata
+
+metadata = MetaData()
+
+reports = Table(
+    "reports",
+    metadata,
+    Column("tenant", String(64), primary_key=True),
+    Column("day", String(10), primary_key=True),  # YYYY-MM-DD in the report's time zone
+    Column("status", String(16), nullable=False, index=True),
+    Column("report", Text),  # the last finished Report's JSON
+    Column("error_code", String(32)),
+    Column("reason", Text),
+    Column("started_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+_SUMMARY = [c for c in reports.c if c.name != "report"]
+
+
+def utc(value: datetime) -> datetime:
+    """An aware UTC datetime (SQLite gives back naive ones)."""
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class SqlReportStore:
+    """Rows of `reports` on `engine` (the table is created if missing)."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        with self._begin() as conn:
+            metadata.create_all(conn)
+            jobs_metadata.create_all(conn)  # read by latest_jobs
+
+    @contextmanager
+    def _begin(self) -> Iterator[Connection]:
+        try:
+            with self.engine.begin() as conn:
+                yield conn
+        except OperationalError as exc:
+            raise BackendUnavailable(f"report store unavailable: {exc.orig}") from exc
+
+    def start(self, tenant: str, day: date) -> tuple[ReportRecord, bool]:
+        """Mark the report `building` (inserted if new); a build already running is left
+        alone. Returns the row and whether a new build started."""
+        now = datetime.now(UTC)
+        insert = (postgresql.insert if self.engine.dialect.name == "postgresql"
+                  else sqlite.insert)
+        statement = insert(reports).values(
+            tenant=tenant, day=day.isoformat(), status="building", started_at=now,
+            updated_at=now,
+        )
+        statement = statement.on_conflict_do_update(
+            index_elements=[reports.c.tenant, reports.c.day],
+            set_={"status": "building", "started_at": now, "updated_at": now,
+                  "error_code": None, "reason": None},
+            where=reports.c.status != "building",
+        )
+        with self._begin() as conn:
+            conn.execute(statement)
+        record = self.get(tenant, day)
+        assert record is not None
+        return record, record.started_at == now
+
+    def touch(self, tenant: str, day: date, reason: str | None = None) -> None:
+        """A building report made progress (`updated_at`, what it waits for)."""
+        self._set(tenant, day, ["building"], reason=reason)
+
+    def finish(self, tenant: str, day: date, report: Report) -> bool:
+        """Store the finished report; False if the row was not building any more."""
+        return self._set(tenant, day, ["building"], status="done",
+                         report=report.model_dump_json(), error_code=None, reason=None)
+
+    def fail(self, tenant: str, day: date, code: str, reason: str) -> bool:
+        return self._set(tenant, day, ["building"], status="failed", error_code=code,
+                         reason=reason)
+
+    def _set(self, tenant: str, day: date, from_status: Sequence[str], **values: Any) -> bool:
+        with self._begin() as conn:
+            result = conn.execute(
+                update(reports)
+                .where(reports.c.tenant == tenant, reports.c.day == day.isoformat(),
+                       reports.c.status.in_(from_status))
+                .values(updated_at=datetime.now(UTC), **values)
+            )
+        return bool(result.rowcount)
+
+    def get(self, tenant: str, day: date) -> ReportRecord | None:
+        with self._begin() as conn:
+            row = conn.execute(select(reports).where(
+                reports.c.tenant == tenant, reports.c.day == day.isoformat())).first()
+        return None if row is None else _record(row._mapping)
+
+    def list_reports(self, tenant: str, limit: int = 100) -> list[ReportRecord]:
+        """The tenant's latest reports, newest date first, without their content."""
+        with self._begin() as conn:
+            rows = conn.execute(
+                select(*_SUMMARY).where(reports.c.tenant == tenant)
+                .order_by(reports.c.day.desc()).limit(limit)
+            ).all()
+        return [_record(row._mapping) for row in rows]
+
+    def building(self) -> list[ReportRecord]:
+        """Every report left building (resumed on start)."""
+        with self._begin() as conn:
+            rows = conn.execute(select(*_SUMMARY).where(reports.c.status == "building")).all()
+        return [_record(row._mapping) for row in rows]
+
+    def latest_jobs(self, tenant: str, document_ids: Sequence[str]) -> dict[tuple[str, str], Job]:
+        """The newest analysis job of each (document, kind) of these documents."""
+        out: dict[tuple[str, str], Job] = {}
+        ids = list(document_ids)
+        with self._begin() as conn:
+            for i in range(0, len(ids), 500):
+                rows = conn.execute(
+                    select(jobs_table)
+                    .where(jobs_table.c.tenant == tenant,
+                           jobs_table.c.document_id.in_(ids[i:i + 500]))
+                    .order_by(jobs_table.c.created_at)
+                ).all()
+                for row in rows:
+                    job = Job.model_validate(dict(row._mapping) | {
+                        "refresh": bool(row.refresh), "created_at": utc(row.created_at),
+                        "updated_at": utc(row.updated_at)})
+                    out[(job.document_id, job.kind)] = job  # later rows replace earlier
+        return out
+
+
+def _record(row: Any) -> ReportRecord:
+    body = row.get("report")
+    return ReportRecord(
+        tenant=row["tenant"], date=date.fromisoformat(row["day"]), status=row["status"],
+        report=Report.model_validate_json(body) if body else None,
+        error_code=row["error_code"], reason=row["reason"],
+        started_at=utc(row["started_at"]), updated_at=utc(row["updated_at"]),
+    )

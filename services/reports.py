@@ -1,0 +1,260 @@
+"""ReportService: the daily report of a tenant's new documents, built by a worker in steps.
+
+A build (`step`, run by the Celery task `docsight.build_report`) reads the documents
+created in the day's window, takes their summaries and risk reports from the analysis
+cache (or a finished job), and submits analysis jobs for what is missing, at most
+`max_outstanding_jobs` at a time (jobs are deduplicated per document and kind). While
+jobs are outstanding the step returns `pending` and the task re-schedules itself (Celery
+retry with a countdown) instead of holding a worker; once none is left, or after
+`max_wait_s`, the report is built (`pipelines.reports.build_report`) and stored, replacing
+the previous one of that date. The report row and the jobs are the truth: a restarted
+worker resumes `building` rows (`resume_unfinished`) and finds the jobs already done.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from typing import TYPE_CHECKING, Protocol
+
+from pipelines.errors import BackendUnavailable, DocsightError, LlmUnavailable
+from pipelines.models import (
+    ACTIVE_JOB_STATUSES,
+    Document,
+    DocumentStatus,
+    Job,
+    JobKind,
+    JobStatus,
+)
+from pipelines.reports import (
+    AnalysisState,
+    DocumentAnalysis,
+    ReportRecord,
+    build_report,
+    previous_day,
+    report_window,
+)
+from pipelines.risks import RiskReport, detect_kind
+from pipelines.summaries import ContractSummary, ReportSummary
+from services.adapters.reports import SqlReportStore
+from services.adapters.store import SqlStore
+from services.analysis import AnalysisService, RisksResult, SummaryResult
+from services.jobs import JobService, result_of
+from services.settings import ReportSettings
+
+if TYPE_CHECKING:
+    from services.container import Container
+
+log = logging.getLogger(__name__)
+KINDS: tuple[JobKind, ...] = ("summary", "risks")
+
+
+class ReportQueue(Protocol):
+    def enqueue_report(self, tenant: str, day: date, *, resume: bool = False) -> None: ...
+
+
+@dataclass
+class Step:
+    """What one build step did: `pending` analyses are still awaited (0: finished)."""
+
+    record: ReportRecord | None
+    pending: int = 0
+    submitted: int = 0
+
+
+@dataclass
+class _Gathered:
+    items: list[DocumentAnalysis]
+    pending: int = 0
+    submitted: int = 0
+
+
+class ReportService:
+    def __init__(self, *, store: SqlStore, reports: SqlReportStore, analysis: AnalysisService,
+                 jobs: JobService, settings: ReportSettings, queue: ReportQueue | None = None,
+                 clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+        self.store = store
+        self.reports = reports
+        self.analysis = analysis
+        self.jobs = jobs
+        self.settings = settings
+        self.queue = queue
+        self.clock = clock
+
+    # --- API-facing -----------------------------------------------------------------
+
+    def get(self, tenant: str, day: date) -> ReportRecord | None:
+        return self.reports.get(tenant, day)
+
+    def list_reports(self, tenant: str) -> list[ReportRecord]:
+        return self.reports.list_reports(tenant)
+
+    def request(self, tenant: str, day: date) -> ReportRecord:
+        """(Re)build the report of `day`: a build starts unless one is running (a stalled
+        one, not touched for three polls, is sent again)."""
+        record, started = self.reports.start(tenant, day)
+        stale = self.clock() - record.updated_at > timedelta(seconds=3 * self.settings.poll_s)
+        if started or stale:
+            self._queue().enqueue_report(tenant, day, resume=not started)
+        return record
+
+    def wait(self, tenant: str, day: date, timeout_s: float, poll_s: float = 0.2) -> ReportRecord:
+        """The report once its build ended, or as it is after `timeout_s`."""
+        deadline = time.monotonic() + timeout_s
+        record = self.reports.get(tenant, day)
+        while (record is not None and record.status == "building"
+               and time.monotonic() < deadline):
+            time.sleep(min(poll_s, max(0.0, deadline - time.monotonic())))
+            record = self.reports.get(tenant, day)
+        assert record is not None
+        return record
+
+    def dispatch_daily(self) -> list[str]:
+        """Enqueue yesterday's report (in the configured time zone) for every tenant."""
+        day = previous_day(self.clock(), self.settings.timezone)
+        tenants = self.store.tenants()
+        for tenant in tenants:
+            self._queue().enqueue_report(tenant, day)
+        log.info("daily reports of %s enqueued for %d tenants", day, len(tenants))
+        return tenants
+
+    def resume_unfinished(self) -> int:
+        """Re-send the builds a stopped process left `building`."""
+        pending = self.reports.building()
+        for record in pending:
+            self._queue().enqueue_report(record.tenant, record.date, resume=True)
+        return len(pending)
+
+    # --- worker step ----------------------------------------------------------------
+
+    def step(self, tenant: str, day: date, *, resume: bool = False) -> Step:
+        """One pass of a build. `resume`: only continue a build that is running (a retry
+        or a resumed message finds a finished report and stops); otherwise a finished
+        report is rebuilt. Raises `BackendUnavailable` for the task to retry."""
+        record = self.reports.get(tenant, day)
+        if record is None or record.status != "building":
+            if resume:
+                return Step(record)
+            record, _ = self.reports.start(tenant, day)
+        try:
+            start, end = report_window(day, self.settings.timezone)
+            documents = self.store.documents_created_between(tenant, start, end)
+            final = self.clock() - record.started_at >= timedelta(seconds=self.settings.max_wait_s)
+            got = self._gather(tenant, documents, record.started_at, final=final)
+            if got.pending and not final:
+                self.reports.touch(tenant, day, reason=f"waiting for {got.pending} analyses")
+                return Step(record, got.pending, got.submitted)
+            report = build_report(tenant, day, self.settings.timezone, got.items,
+                                  generated_at=self.clock())
+            self.reports.finish(tenant, day, report)
+        except BackendUnavailable:
+            raise
+        except DocsightError as exc:
+            self.reports.fail(tenant, day, exc.code, str(exc))
+        except Exception as exc:
+            self.reports.fail(tenant, day, "internal", str(exc))
+            raise
+        return Step(self.reports.get(tenant, day))
+
+    def _gather(self, tenant: str, documents: list[Document], started: datetime, *,
+                final: bool) -> _Gathered:
+        ready = [d for d in documents if d.status is DocumentStatus.READY]
+        latest = self.reports.latest_jobs(tenant, [d.id for d in ready])
+        outstanding = sum(j.status in ACTIVE_JOB_STATUSES for j in latest.values())
+        try:
+            self.analysis.llm.require()
+            no_llm = None
+        except LlmUnavailable as exc:
+            no_llm = str(exc)
+        got = _Gathered([])
+        for doc in documents:
+            if doc.status is not DocumentStatus.READY:
+                got.items.append(DocumentAnalysis(doc))
+                continue
+            found: dict[str, SummaryResult | RisksResult | None] = {}
+            notes: list[str] = []
+            waiting = False
+            for kind in KINDS:
+                job = latest.get((doc.id, kind))
+                found[kind] = self._cached(tenant, kind, doc.id, no_llm, job)
+                if found[kind] is not None:
+                    continue
+                if job is not None and job.status in ACTIVE_JOB_STATUSES:
+                    waiting = True
+                elif job is not None and job.status is JobStatus.FAILED and \
+                        job.created_at >= started:
+                    notes.append(f"{kind} failed ({job.error_code}): {job.reason}")
+                elif no_llm is not None:
+                    notes.append(f"{kind}: {no_llm}")
+                elif final:
+                    waiting = True
+                else:  # none yet, or it failed before this build: (re)submit, bounded
+                    waiting = True
+                    if outstanding < self.settings.max_outstanding_jobs:
+                        self.jobs.submit(tenant, kind, doc.id)
+                        outstanding += 1
+                        got.submitted += 1
+            got.pending += waiting
+            got.items.append(self._item(doc, found, notes, waiting, final, no_llm))
+        return got
+
+    def _cached(self, tenant: str, kind: JobKind, document_id: str, no_llm: str | None,
+                job: Job | None) -> SummaryResult | RisksResult | None:
+        """The cached analysis, else a finished job's result (a cache entry may expire)."""
+        hit: SummaryResult | RisksResult | None = None
+        if no_llm is None:
+            try:
+                hit = (self.analysis.cached_summary(tenant, document_id) if kind == "summary"
+                       else self.analysis.cached_risks(tenant, document_id))
+            except LlmUnavailable:
+                hit = None
+            except BackendUnavailable:
+                raise
+            except DocsightError:  # deleted or changed meanwhile
+                hit = None
+        return hit if hit is not None or job is None else result_of(job)
+
+    def _item(self, doc: Document, found: dict[str, SummaryResult | RisksResult | None],
+              notes: list[str], waiting: bool, final: bool,
+              no_llm: str | None) -> DocumentAnalysis:
+        summary_result, risks_result = found["summary"], found["risks"]
+        summary: ContractSummary | ReportSummary | None = None
+        risks: RiskReport | None = None
+        kind = None
+        if isinstance(risks_result, RisksResult):
+            risks, kind = risks_result.report, risks_result.report.kind
+        if isinstance(summary_result, SummaryResult):
+            summary, kind = summary_result.summary, summary_result.kind
+        if kind is None:
+            kind = detect_kind(self.store.load_chunks(doc.id))
+        if summary is not None and risks is not None:
+            return DocumentAnalysis(doc, kind, summary, risks)
+        if waiting:
+            note = ("not finished within the report's wait" if final
+                    else "analysis jobs are running")
+            return DocumentAnalysis(doc, kind, summary, risks, "pending", note)
+        state: AnalysisState = "unavailable" if no_llm is not None else "failed"
+        return DocumentAnalysis(doc, kind, summary, risks, state, "; ".join(notes))
+
+    def _queue(self) -> ReportQueue:
+        if self.queue is None:
+            raise RuntimeError("no task queue attached")
+        return self.queue
+
+
+def report_service(container: Container, queue: ReportQueue | None = None) -> ReportService:
+    """The container's report service (made once, kept on the container)."""
+    service: ReportService | None = getattr(container, "_report_service", None)
+    if service is None:
+        service = ReportService(
+            store=container.store, reports=SqlReportStore(container.store.engine),
+            analysis=container.analysis, jobs=container.jobs,
+            settings=container.settings.reports, queue=queue,
+        )
+        container._report_service = service  # type: ignore[attr-defined]
+    elif queue is not None and service.queue is None:
+        service.queue = queue
+    return service

@@ -1,0 +1,218 @@
+"""ReportService on SQLite with a scripted model: a build reuses cached analyses, fans out
+bounded jobs for the missing ones, waits (pending) instead of blocking, resumes after a
+restart without recomputing, upserts one row per date, and copes with an empty day."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, date, datetime, timedelta
+
+import pytest
+
+from pipelines.models import ChatMessage
+from pipelines.reports import ReportRecord
+from pipelines.summaries import ContractSummary
+from services.adapters.jobs import SqlJobStore
+from services.adapters.llm_fake import FakeChatModel
+from services.adapters.reports import SqlReportStore
+from services.analysis import AnalysisService
+from services.documents import DocumentService
+from services.jobs import JobService
+from services.reports import ReportService
+from services.settings import ReportSettings
+from tests.unit.analysis_support import ready
+from tests.unit.test_documents_service import InlineQueue
+
+TODAY = datetime.now(UTC).date()
+QUOTE = "The Supplier shall be liable without limit"
+
+
+def responder(messages: list[ChatMessage]) -> str:
+    """Risks: one grounded and one invented finding; summaries: minimal valid JSON."""
+    if "Task: report the risks" in messages[-1].content:
+        return json.dumps({"findings": [
+            {"category": "Uncapped Liability", "severity": "high", "reason": "no cap",
+             "quote": QUOTE, "page": 2},
+            {"category": "Non-Compete", "severity": "medium", "reason": "made up",
+             "quote": "words that appear nowhere", "page": 1}]})
+    value = {"text": "Acme and Beta", "pages": [1]}
+    return json.dumps({name: value for name in ContractSummary.model_fields})
+
+
+class Recorder:
+    def __init__(self) -> None:
+        self.jobs: list[str] = []
+        self.reports: list[tuple[str, date, bool]] = []
+
+    def enqueue_analysis(self, job_id: str) -> None:
+        self.jobs.append(job_id)
+
+    def enqueue_report(self, tenant: str, day: date, *, resume: bool = False) -> None:
+        self.reports.append((tenant, day, resume))
+
+
+@pytest.fixture
+def llm() -> FakeChatModel:
+    return FakeChatModel(responder=responder, name="model-a")
+
+
+@pytest.fixture
+def sent() -> Recorder:
+    return Recorder()
+
+
+def service(analysis: AnalysisService, sent: Recorder, **settings: object) -> ReportService:
+    """A fresh service over the same database (as a restarted worker would build)."""
+    jobs = JobService(jobs=SqlJobStore(analysis.store.engine), analysis=analysis, queue=sent)
+    return ReportService(store=analysis.store, reports=SqlReportStore(analysis.store.engine),
+                         analysis=analysis, jobs=jobs, queue=sent,
+                         settings=ReportSettings(**settings))  # type: ignore[arg-type]
+
+
+def run_queued(reports: ReportService, sent: Recorder, limit: int | None = None) -> int:
+    """Run queued analysis jobs as a worker would (at most `limit`)."""
+    todo = sent.jobs[:limit] if limit is not None else list(sent.jobs)
+    for job_id in todo:
+        reports.jobs.run(job_id)
+        sent.jobs.remove(job_id)
+    return len(todo)
+
+
+def upload(docs: DocumentService, queue: InlineQueue, n: int) -> list[str]:
+    return [ready(docs, queue, f"Contract {i}. This Agreement is made by the parties "
+                  f"hereto. {QUOTE}.".encode()) for i in range(n)]
+
+
+def test_a_day_with_zero_documents_gives_an_empty_report(
+    analysis: AnalysisService, sent: Recorder, llm: FakeChatModel,
+) -> None:
+    reports = service(analysis, sent)
+    step = reports.step("t1", TODAY)
+    assert step.pending == 0
+    assert step.record is not None
+    assert step.record.status == "done"
+    assert step.record.report is not None
+    assert step.record.report.total_documents == 0
+    assert llm.calls == []
+
+
+def test_build_fans_out_bounded_jobs_resumes_and_never_recomputes(
+    docs: DocumentService, queue: InlineQueue, analysis: AnalysisService, sent: Recorder,
+    llm: FakeChatModel,
+) -> None:
+    ids = upload(docs, queue, 3)
+    broken = docs.upload("t1", "broken.pdf", b"%PDF-1.7\nBROKEN").document.id
+    queue.drain()
+    reports = service(analysis, sent, max_outstanding_jobs=2)
+    first = reports.step("t1", TODAY)
+    assert (first.pending, first.submitted) == (3, 2)  # 6 analyses missing, 2 at a time
+    assert len(sent.jobs) == 2
+    assert reports.step("t1", TODAY).submitted == 0  # still 2 outstanding: none more
+    run_queued(reports, sent, limit=1)  # half done, then the worker stops
+
+    restarted = service(analysis, sent, max_outstanding_jobs=2)
+    assert restarted.resume_unfinished() == 1
+    assert sent.reports == [("t1", TODAY, True)]
+    for _ in range(10):
+        step = restarted.step("t1", TODAY, resume=True)
+        if not step.pending:
+            break
+        assert len(sent.jobs) <= 2
+        run_queued(restarted, sent)
+    assert step.record is not None
+    assert step.record.status == "done"
+    assert len(llm.calls) == 6  # one summary and one risk request per document, once each
+    report = step.record.report
+    assert report is not None
+    assert report.by_status == {"failed": 1, "ready": 3}
+    assert [f.document_id for f in report.failures] == [broken]
+    assert sorted(e.document_id for e in report.documents) == sorted(ids)
+    entry = report.documents[0]
+    assert [(f.category, f.severity, f.quote) for f in entry.findings] == [
+        ("Uncapped Liability", "high", QUOTE)]
+    assert entry.ungrounded == 1  # the invented quote: counted, not shown
+    counts = {c.category: (c.high, c.documents) for c in report.categories}
+    assert counts == {"Uncapped Liability": (3, 3)}
+
+    # a rebuild of the same date: one row, updated, from the cache (no model call)
+    generated = report.generated_at
+    again = service(analysis, sent).step("t1", TODAY)
+    assert again.record is not None
+    assert again.record.report is not None
+    assert again.record.report.generated_at >= generated
+    assert len(llm.calls) == 6
+    assert [r.date for r in reports.list_reports("t1")] == [TODAY]
+    # a late retry of a finished build stops instead of building again
+    assert service(analysis, sent).step("t1", TODAY, resume=True).record.status == "done"  # type: ignore[union-attr]
+
+
+def test_a_failed_analysis_is_reported_and_the_build_finishes(
+    docs: DocumentService, queue: InlineQueue, analysis: AnalysisService, sent: Recorder,
+    llm: FakeChatModel,
+) -> None:
+    upload(docs, queue, 1)
+    reports = service(analysis, sent)
+    reports.step("t1", TODAY)
+    llm.add_replies("not json", "still not json")  # the summary's reply and its repair
+    run_queued(reports, sent)
+    step = reports.step("t1", TODAY)
+    assert step.record is not None
+    assert step.record.status == "done"
+    entry = step.record.report.documents[0]  # type: ignore[union-attr]
+    assert entry.analysis == "failed"
+    assert "summary failed" in (entry.analysis_note or "")
+    assert entry.findings  # the risks still came through
+
+
+def test_a_build_past_its_wait_finishes_with_what_exists(
+    docs: DocumentService, queue: InlineQueue, analysis: AnalysisService, sent: Recorder,
+) -> None:
+    upload(docs, queue, 2)
+    later = [datetime.now(UTC)]
+    reports = service(analysis, sent, max_wait_s=60)
+    reports.clock = lambda: later[0]
+    assert reports.step("t1", TODAY).pending == 2
+    later[0] += timedelta(seconds=61)
+    step = reports.step("t1", TODAY, resume=True)
+    assert step.record is not None
+    assert step.record.status == "done"
+    assert step.record.report is not None
+    assert step.record.report.incomplete == 2
+    assert {e.analysis for e in step.record.report.documents} == {"pending"}
+
+
+def test_documents_outside_the_window_or_tenant_are_left_out(
+    docs: DocumentService, queue: InlineQueue, analysis: AnalysisService, sent: Recorder,
+) -> None:
+    upload(docs, queue, 1)
+    ready(docs, queue, b"Another tenant's contract.", tenant="t2")
+    reports = service(analysis, sent)
+    yesterday = reports.step("t1", TODAY - timedelta(days=1)).record
+    assert yesterday is not None
+    assert yesterday.report is not None
+    assert yesterday.report.total_documents == 0
+    reports.step("t1", TODAY)
+    record = reports.get("t1", TODAY)
+    assert isinstance(record, ReportRecord)
+    assert record.status == "building"  # its analyses were submitted
+    assert reports.dispatch_daily() == ["t1", "t2"]
+    day = datetime.now(UTC).date() - timedelta(days=1)
+    assert sent.reports[-2:] == [("t1", day, False), ("t2", day, False)]
+
+
+def test_request_starts_one_build_and_upsert_is_idempotent(
+    analysis: AnalysisService, sent: Recorder,
+) -> None:
+    reports = service(analysis, sent)
+    first = reports.request("t1", TODAY)
+    second = reports.request("t1", TODAY)  # already building: not sent again
+    assert first.status == second.status == "building"
+    assert sent.reports == [("t1", TODAY, False)]
+    reports.step("t1", TODAY, resume=True)
+    assert reports.get("t1", TODAY).status == "done"  # type: ignore[union-attr]
+    reports.request("t1", TODAY)  # a rebuild keeps the finished report readable
+    rebuilding = reports.get("t1", TODAY)
+    assert rebuilding is not None
+    assert rebuilding.status == "building"
+    assert rebuilding.report is not None
+    assert len(reports.list_reports("t1")) == 1

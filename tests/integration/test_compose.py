@@ -1,0 +1,272 @@
+"""docker-compose.yml as Docker Compose v2 reads it: `docker compose config` with a test env
+file, then the parsed config is checked service by service (no Docker engine needed).
+
+`make system-deps` installs Compose v2 (Makefile target compose-cli); without it these tests
+skip and say so.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from services.settings import Settings
+
+REPO = Path(__file__).resolve().parents[2]
+COMPOSE_FILE = REPO / "docker-compose.yml"
+SECRETS = {
+    "POSTGRES_PASSWORD": "pg-test-6b1f",
+    "REDIS_PASSWORD": "redis-test-93c2",
+    "QDRANT_API_KEY": "qdrant-test-4d7a",
+    "VLLM_API_KEY": "vllm-test-08e5",
+}
+DOCSIGHT_SERVICES = {"api", "worker-ingest", "worker-analysis", "beat"}
+SERVICES = DOCSIGHT_SERVICES | {"redis", "postgres", "qdrant", "vllm"}
+# The one depends_on that is deliberately not service_healthy (see the compose file).
+STARTED_ONLY = {("api", "vllm")}
+
+
+def _compose_command() -> list[str] | None:
+    """`docker compose` when the CLI has the v2 plugin, else the v2 binary run on its own."""
+    if shutil.which("docker") and _is_v2(["docker", "compose"]):
+        return ["docker", "compose"]
+    config = Path(os.environ.get("DOCKER_CONFIG", Path.home() / ".docker"))
+    candidates = [
+        shutil.which("docker-compose"),
+        str(config / "cli-plugins/docker-compose"),
+        "/usr/local/lib/docker/cli-plugins/docker-compose",
+        "/usr/libexec/docker/cli-plugins/docker-compose",
+        "/usr/lib/docker/cli-plugins/docker-compose",
+    ]
+    for candidate in candidates:
+        if candidate and os.access(candidate, os.X_OK) and _is_v2([candidate]):
+            return [candidate]
+    return None
+
+
+def _is_v2(command: list[str]) -> bool:
+    try:
+        done = subprocess.run(
+            [*command, "version"], capture_output=True, text=True, timeout=30, check=False
+        )
+    except OSError:
+        return False
+    return done.returncode == 0 and re.search(r"\bv?2\.\d+", done.stdout) is not None
+
+
+COMPOSE = _compose_command()
+pytestmark = pytest.mark.skipif(
+    COMPOSE is None,
+    reason="Docker Compose v2 not found (`docker compose` or a v2 docker-compose binary): "
+    "run `make system-deps`, which installs it",
+)
+
+
+def _config(tmp_path: Path, **extra: str) -> subprocess.CompletedProcess[str]:
+    """`docker compose config --format json` with only SECRETS + `extra` as variables: an env
+    file in tmp (never the repo's .env) and no inherited variables of the same names."""
+    values = {**SECRETS, **extra}
+    env_file = tmp_path / "test.env"
+    env_file.write_text("".join(f"{key}={value}\n" for key, value in values.items()))
+    env = {key: os.environ[key] for key in ("PATH", "HOME", "DOCKER_CONFIG") if key in os.environ}
+    assert COMPOSE is not None
+    return subprocess.run(
+        [*COMPOSE, "--project-directory", str(REPO), "-f", str(COMPOSE_FILE),
+         "--env-file", str(env_file), "config", "--format", "json"],
+        capture_output=True, text=True, timeout=60, env=env, check=False,
+    )
+
+
+def _parsed(tmp_path: Path, **extra: str) -> dict[str, Any]:
+    done = _config(tmp_path, **extra)
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)
+
+
+@pytest.fixture(scope="module")
+def config(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    return _parsed(tmp_path_factory.mktemp("compose"))
+
+
+def _flag(command: list[str], name: str) -> str:
+    assert name in command, f"{name} missing from {command}"
+    return command[command.index(name) + 1]
+
+
+def test_config_passes_with_the_expected_services(config: dict[str, Any]) -> None:
+    assert set(config["services"]) == SERVICES  # model-download sits in the "setup" profile
+    for name, service in config["services"].items():
+        assert service.get("restart") == "unless-stopped", name
+
+
+def test_required_secrets_stop_compose_when_missing(tmp_path: Path) -> None:
+    for missing in SECRETS:
+        values = {k: v for k, v in SECRETS.items() if k != missing}
+        env_file = tmp_path / f"no-{missing}.env"
+        env_file.write_text("".join(f"{k}={v}\n" for k, v in values.items()))
+        assert COMPOSE is not None
+        done = subprocess.run(
+            [*COMPOSE, "-f", str(COMPOSE_FILE), "--env-file", str(env_file), "config", "-q"],
+            capture_output=True, text=True, timeout=60, check=False,
+            env={k: os.environ[k] for k in ("PATH", "HOME") if k in os.environ},
+        )
+        assert done.returncode != 0, missing
+        assert missing in done.stderr
+        assert "set in .env" in done.stderr
+
+
+def test_no_literal_secrets_in_the_file(config: dict[str, Any]) -> None:
+    text = COMPOSE_FILE.read_text()
+    secret_key = re.compile(
+        r"^\s*-?\s*\"?(\w*(PASSWORD|API_KEY|SECRET|TOKEN|AUTH)\w*)\"?\s*:\s*(\S+)"
+    )
+    keys = 0
+    for line in text.splitlines():
+        match = secret_key.match(line.split(" #", 1)[0])
+        if match:
+            keys += 1
+            assert match.group(3).startswith("${"), f"literal secret: {line.strip()}"
+    assert keys >= 6  # the check saw the secret-bearing keys
+    # credentials inside URLs and on command lines come from variables too
+    for user_password in re.findall(r"://([^/@\s]*)@", text):
+        assert user_password.split(":", 1)[1].startswith("${"), user_password
+    for password in re.findall(r"--requirepass\",\s*\"([^\"]*)", text):
+        assert password.startswith("${"), password
+    # ...and the values given in the env file are what the services receive
+    api_env = config["services"]["api"]["environment"]
+    assert SECRETS["POSTGRES_PASSWORD"] in api_env["DOCSIGHT_STORE__URL"]
+    assert api_env["DOCSIGHT_INDEX__API_KEY"] == SECRETS["QDRANT_API_KEY"]
+    assert api_env["DOCSIGHT_LLM__API_KEY"] == SECRETS["VLLM_API_KEY"]
+    assert config["services"]["vllm"]["environment"]["VLLM_API_KEY"] == SECRETS["VLLM_API_KEY"]
+    assert SECRETS["REDIS_PASSWORD"] in " ".join(config["services"]["redis"]["command"])
+    for value in SECRETS.values():
+        assert value not in text
+
+
+def test_docsight_services_share_one_environment_that_settings_accept(
+    config: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    services = config["services"]
+    envs = {
+        name: {k: v for k, v in services[name]["environment"].items() if k.startswith("DOCSIGHT_")}
+        for name in DOCSIGHT_SERVICES
+    }
+    assert all(env == envs["api"] for env in envs.values())
+    for key in list(os.environ):
+        if key.startswith("DOCSIGHT_"):
+            monkeypatch.delenv(key)
+    for key, value in envs["api"].items():
+        monkeypatch.setenv(key, value)
+    settings = Settings(_env_file=None)  # type: ignore[call-arg]
+    assert settings.store_url.startswith("postgresql+psycopg://docsight:")
+    assert settings.store_url.endswith("@postgres:5432/docsight")
+    assert (settings.broker.mode, settings.broker.url) == (
+        "redis", f"redis://:{SECRETS['REDIS_PASSWORD']}@redis:6379/0")
+    assert (settings.index.mode, settings.index.url) == ("qdrant", "http://qdrant:6333")
+    assert (settings.cache.mode, settings.cache.url) == (
+        "redis", f"redis://:{SECRETS['REDIS_PASSWORD']}@redis:6379/1")
+    assert settings.worker.embedded is False
+    assert settings.llm.base_url == "http://vllm:8000/v1"
+    assert settings.llm.model == "Qwen/Qwen3-8B"
+    assert settings.llm.context_budget_tokens + settings.llm.max_output_tokens <= (
+        settings.llm.max_model_len)
+    assert settings.embedder.kind == "use-onnx"
+
+
+def test_worker_and_beat_commands(config: dict[str, Any]) -> None:
+    services = config["services"]
+    ingest = services["worker-ingest"]["command"]
+    analysis = services["worker-analysis"]["command"]
+    assert ingest[:4] == ["celery", "-A", "workers.main", "worker"]
+    assert _flag(ingest, "-Q") == "ingest"
+    assert _flag(analysis, "-Q") == "analysis"
+    assert int(_flag(analysis, "--concurrency")) >= 1
+    beat = services["beat"]["command"]
+    assert beat[:4] == ["celery", "-A", "workers.main", "beat"]
+    assert _flag(beat, "--schedule") == "/data/beat/celerybeat-schedule"
+    assert services["api"]["command"][:2] == ["docsight", "serve"]
+    assert services["api"]["ports"][0]["target"] == 8000
+
+
+def test_vllm_serves_qwen3_on_a_reserved_gpu(config: dict[str, Any]) -> None:
+    vllm = config["services"]["vllm"]
+    assert vllm["image"].startswith("vllm/vllm-openai:")
+    devices = vllm["deploy"]["resources"]["reservations"]["devices"]
+    assert devices == [{"driver": "nvidia", "count": 1, "capabilities": ["gpu"]}]
+    command = vllm["command"]
+    assert command[0] == "Qwen/Qwen3-8B"
+    assert _flag(command, "--reasoning-parser") == "qwen3"
+    assert "--enable-prefix-caching" in command
+    assert float(_flag(command, "--gpu-memory-utilization")) == pytest.approx(0.90)
+    llm_env = config["services"]["api"]["environment"]
+    # the client's budget is what the server was started with
+    assert _flag(command, "--served-model-name") == llm_env["DOCSIGHT_LLM__MODEL"]
+    assert _flag(command, "--max-model-len") == llm_env["DOCSIGHT_LLM__MAX_MODEL_LEN"] == "32768"
+    assert _flag(command, "--max-num-seqs") == llm_env["DOCSIGHT_LLM__MAX_CONCURRENCY"]
+    assert vllm["environment"]["HF_HUB_OFFLINE"] == "1"
+    assert any(v["target"] == "/root/.cache/huggingface" and v["type"] == "volume"
+               for v in vllm["volumes"])
+
+
+def test_24gb_variant_is_a_matter_of_variables(tmp_path: Path) -> None:
+    config = _parsed(
+        tmp_path, VLLM_MODEL="Qwen/Qwen3-14B-AWQ", LLM_MAX_MODEL_LEN="16384",
+        LLM_CONTEXT_BUDGET_TOKENS="13000", LLM_MAX_OUTPUT_TOKENS="3000", LLM_MAX_NUM_SEQS="4",
+        VLLM_EXTRA_ARGS="--quantization awq_marlin --kv-cache-dtype fp8",
+    )
+    command = config["services"]["vllm"]["command"]
+    env = config["services"]["worker-analysis"]["environment"]
+    assert command[0] == _flag(command, "--served-model-name") == "Qwen/Qwen3-14B-AWQ"
+    assert env["DOCSIGHT_LLM__MODEL"] == "Qwen/Qwen3-14B-AWQ"
+    assert _flag(command, "--quantization") == "awq_marlin"
+    assert _flag(command, "--kv-cache-dtype") == "fp8"
+    assert _flag(command, "--max-model-len") == env["DOCSIGHT_LLM__MAX_MODEL_LEN"] == "16384"
+    assert _flag(command, "--max-num-seqs") == env["DOCSIGHT_LLM__MAX_CONCURRENCY"] == "4"
+    assert env["DOCSIGHT_LLM__CONTEXT_BUDGET_TOKENS"] == "13000"
+
+
+def test_health_checks_and_dependency_conditions(config: dict[str, Any]) -> None:
+    services = config["services"]
+    for name, service in services.items():
+        check = service.get("healthcheck")
+        assert check, f"{name} has no health check"
+        assert check["test"][0] in ("CMD", "CMD-SHELL"), name
+    assert "/health" in " ".join(services["vllm"]["healthcheck"]["test"])
+    start_period = services["vllm"]["healthcheck"]["start_period"]
+    assert re.fullmatch(r"\d+m\d*s?", start_period), start_period
+    assert int(start_period.split("m")[0]) >= 5  # minutes to load the model
+    for name, service in services.items():
+        for target, dependency in service.get("depends_on", {}).items():
+            expected = "service_started" if (name, target) in STARTED_ONLY else "service_healthy"
+            assert dependency["condition"] == expected, (name, target)
+    for name in ("api", "worker-ingest", "worker-analysis"):
+        assert {"postgres", "redis", "qdrant"} <= set(services[name]["depends_on"]), name
+    assert services["worker-analysis"]["depends_on"]["vllm"]["condition"] == "service_healthy"
+
+
+def test_every_piece_of_state_is_a_named_volume(config: dict[str, Any]) -> None:
+    services = config["services"]
+    mounts = {
+        name: {v["target"]: v["source"] for v in service.get("volumes", [])}
+        for name, service in services.items()
+    }
+    for name, service in services.items():
+        for volume in service.get("volumes", []):
+            assert volume["type"] == "volume", f"{name}: bind mount {volume}"
+    for name in ("api", "worker-ingest", "worker-analysis"):
+        assert mounts[name]["/data"] == "uploads", name  # one uploads volume for all
+    assert mounts["beat"]["/data/beat"] == "beat-schedule"
+    assert mounts["postgres"]["/var/lib/postgresql/data"] == "postgres"
+    assert mounts["redis"]["/data"] == "redis"
+    assert mounts["qdrant"]["/qdrant/storage"] == "qdrant"
+    assert mounts["vllm"]["/root/.cache/huggingface"] == "vllm-hf-cache"
+    used = {source for m in mounts.values() for source in m.values()}
+    assert used <= set(config["volumes"])
+    assert "--appendonly" in services["redis"]["command"]

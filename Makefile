@@ -23,18 +23,20 @@ $(STAMP): pyproject.toml Makefile | $(BIN)/python
 	touch $@
 
 # Debian packages: tesseract for OCR of pages without a text layer; PostgreSQL for the
-# store tests; Redis for the analysis cache tests. Needs root; skipped with a warning otherwise.
+# store tests; Redis for the analysis cache tests; Chromium renders the report's HTML in a
+# test. Needs root; skipped with a warning otherwise.
 # Docker Compose v2 for tests/integration/test_compose.py (compose-cli, no root needed).
 system-deps: compose-cli
 	@missing=""; \
 	tesseract --list-langs 2>/dev/null | grep -q chi_sim || missing="$(APT_OCR)"; \
 	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing="$$missing postgresql"; \
 	command -v redis-server >/dev/null 2>&1 || missing="$$missing redis-server"; \
+	command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
 	if [ -z "$$missing" ]; then :; \
 	elif [ "$$(id -u)" = 0 ]; then \
 		echo "installing Debian packages:$$missing"; \
 		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing) >/dev/null; \
-	else echo "warning: install$$missing (Debian) for OCR and the PostgreSQL/Redis tests"; fi
+	else echo "warning: install$$missing (Debian) for OCR and the PostgreSQL/Redis/Chromium tests"; fi
 
 # Docker Compose v2 (`docker compose config` in tests/integration/test_compose.py). Debian
 # bookworm has only Compose v1 (docker-compose 1.29) and no compose plugin; the PyPI sdist

@@ -270,3 +270,60 @@ def test_every_piece_of_state_is_a_named_volume(config: dict[str, Any]) -> None:
     used = {source for m in mounts.values() for source in m.values()}
     assert used <= set(config["volumes"])
     assert "--appendonly" in services["redis"]["command"]
+
+
+ENV_EXAMPLE = REPO / ".env.example"
+
+
+def _example_lines() -> list[str]:
+    return ENV_EXAMPLE.read_text().splitlines()
+
+
+def test_env_example_names_every_variable_and_fills_the_file(tmp_path: Path) -> None:
+    used = set(re.findall(r"(?<!\$)\$\{(\w+)", COMPOSE_FILE.read_text()))
+    named = {m.group(1) for line in _example_lines()
+             if (m := re.match(r"#?\s*(\w+)=", line))}
+    assert used - named == set(), "variables missing from .env.example"
+    assert set(SECRETS) <= used
+    # as shipped, the secrets are empty and compose refuses to run...
+    env_file = tmp_path / "example.env"
+    env_file.write_text(ENV_EXAMPLE.read_text())
+    assert COMPOSE is not None
+    done = subprocess.run(
+        [*COMPOSE, "-f", str(COMPOSE_FILE), "--env-file", str(env_file), "config", "-q"],
+        capture_output=True, text=True, timeout=60, check=False,
+        env={k: os.environ[k] for k in ("PATH", "HOME") if k in os.environ},
+    )
+    assert done.returncode != 0
+    assert "set in .env" in done.stderr
+    # ...and once they are filled in, it gives the defaults
+    filled = [f"{line}{SECRETS[line[:-1]]}" if line[:-1] in SECRETS else line
+              for line in _example_lines()]
+    env_file.write_text("\n".join(filled) + "\n")
+    done = subprocess.run(
+        [*COMPOSE, "-f", str(COMPOSE_FILE), "--env-file", str(env_file), "config",
+         "--format", "json"],
+        capture_output=True, text=True, timeout=60, check=False,
+        env={k: os.environ[k] for k in ("PATH", "HOME") if k in os.environ},
+    )
+    assert done.returncode == 0, done.stderr
+    command = json.loads(done.stdout)["services"]["vllm"]["command"]
+    assert command[0] == "Qwen/Qwen3-8B"
+
+
+@pytest.mark.parametrize(("start", "end"), [("Option A", "Option B"), ("Option B", "Whatever")])
+def test_24gb_recipes_in_env_example_are_valid(tmp_path: Path, start: str, end: str) -> None:
+    text = ENV_EXAMPLE.read_text()
+    block = text[text.index(f"# {start}"):text.index(f"# {end}")]
+    recipe = dict(re.findall(r"^#[ ]{3}(\w+)=(.*?)(?:[ \t]+#.*)?$", block, flags=re.M))
+    assert {"VLLM_MODEL", "LLM_MAX_MODEL_LEN", "LLM_MAX_NUM_SEQS"} <= set(recipe)
+    config = _parsed(tmp_path, **recipe)
+    env = config["services"]["api"]["environment"]
+    command = config["services"]["vllm"]["command"]
+    assert command[0] == recipe["VLLM_MODEL"] == env["DOCSIGHT_LLM__MODEL"]
+    assert _flag(command, "--max-model-len") == env["DOCSIGHT_LLM__MAX_MODEL_LEN"]
+    assert int(env["DOCSIGHT_LLM__CONTEXT_BUDGET_TOKENS"]) + int(
+        env["DOCSIGHT_LLM__MAX_OUTPUT_TOKENS"]) <= int(env["DOCSIGHT_LLM__MAX_MODEL_LEN"])
+    assert _flag(command, "--max-num-seqs") == env["DOCSIGHT_LLM__MAX_CONCURRENCY"]
+    extra = recipe.get("VLLM_EXTRA_ARGS", "").split()
+    assert command[len(command) - len(extra):] == extra  # every extra flag, whole

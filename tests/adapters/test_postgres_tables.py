@@ -1,0 +1,92 @@
+"""The analysis jobs and the analysis cache on a real PostgreSQL (started on loopback): the
+job service tests (tests/unit/test_jobs.py) and the analysis cache contract
+(tests/adapters/test_analysis_cache_redis.py) run again here, with the store, the
+`analysis_jobs` table and the cache table on PostgreSQL instead of SQLite; plus the
+jobs-by-status count /metrics reads."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import MetaData
+
+from services.adapters.analysis_cache import SqlAnalysisCache
+from services.adapters.blobs import FileBlobStore
+from services.adapters.embedder_fake import HashEmbedder
+from services.adapters.index_fake import InMemoryIndex
+from services.adapters.store import SqlStore
+from services.documents import DocumentService
+from services.jobs import JobService
+from services.metrics import count_jobs_by_status
+from services.settings import Settings
+from tests.adapters.test_analysis_cache_redis import (  # noqa: F401 - collected here too
+    test_forget_document_removes_only_its_entries,
+    test_get_put_and_replace,
+    test_purge_by_tenant_then_all,
+)
+from tests.servers import postgres_bin, postgres_server
+from tests.unit.analysis_support import ready
+from tests.unit.conftest import analysis, handle, llm, queue  # noqa: F401 - fixtures
+from tests.unit.test_documents_service import InlineQueue, StubParser, WordCounter
+from tests.unit.test_jobs import (  # noqa: F401 - fixtures and tests collected here too
+    JobQueue,
+    job_queue,
+    jobs,
+    test_a_job_computes_the_summary_then_the_cache_answers,
+    test_last_attempt_and_bad_input_fail_the_job_with_a_reason,
+    test_llm_down_leaves_the_job_waiting_until_it_is_back,
+    test_requests_are_checked_before_a_job_is_queued,
+    test_unfinished_jobs_are_sent_again_on_start,
+)
+
+
+@pytest.fixture(scope="module")
+def postgres_url() -> Iterator[str]:
+    if postgres_bin() is None:
+        pytest.skip("PostgreSQL is not installed")
+    with postgres_server() as url:
+        yield url
+
+
+@pytest.fixture
+def store(postgres_url: str) -> Iterator[SqlStore]:
+    store = SqlStore(postgres_url)
+    yield store
+    tables = MetaData()
+    tables.reflect(store.engine)
+    with store.engine.begin() as conn:  # every table emptied: the next test starts clean
+        for table in reversed(tables.sorted_tables):
+            conn.execute(table.delete())
+    store.close()
+
+
+@pytest.fixture
+def docs(tmp_path: Path, queue: InlineQueue, store: SqlStore) -> DocumentService:  # noqa: F811
+    docs = DocumentService(
+        settings=Settings(data_dir=tmp_path), store=store,
+        blobs=FileBlobStore(tmp_path / "blobs"), parser=StubParser(), counter=WordCounter(),
+        embedder=HashEmbedder(32), index=InMemoryIndex(32), queue=queue,
+    )
+    queue.service = docs
+    return docs
+
+
+@pytest.fixture
+def cache(store: SqlStore) -> SqlAnalysisCache:
+    return SqlAnalysisCache(store.engine)
+
+
+def test_jobs_by_status_on_postgres(
+    docs: DocumentService, queue: InlineQueue, jobs: JobService,  # noqa: F811
+) -> None:
+    assert docs.store.engine.dialect.name == "postgresql"
+    document_id = ready(docs, queue, b"This Agreement is made by the parties hereto.")
+    assert count_jobs_by_status(docs.store.engine) == {}
+    summary = jobs.request("t1", "summary", document_id)
+    jobs.request("t1", "risks", document_id)
+    assert count_jobs_by_status(docs.store.engine) == {"queued": 2}
+    jobs.run(summary.id)  # type: ignore[union-attr]
+    assert count_jobs_by_status(docs.store.engine) == {"queued": 1, "done": 1}
+    assert docs.store.count_by_status() == {"ready": 1}

@@ -354,6 +354,44 @@ def analyze(
         _print_risks(_analysis(client, "risks", document_id))
 
 
+@app.command()
+def report(
+    date: Annotated[str, typer.Option(help="the day, YYYY-MM-DD (configured time zone)")],
+    url: UrlOption = DEFAULT_URL,
+    format: Annotated[str, typer.Option(help="markdown, html or json")] = "markdown",
+    rebuild: Annotated[bool, typer.Option(help="build it again (waits for the build)")] = False,
+    output: Annotated[Path | None, typer.Option(help="write to this file")] = None,
+) -> None:
+    """The daily report of a date; built first if there is none yet (or with --rebuild)."""
+    if format not in ("markdown", "html", "json"):
+        console.print(f"[red]--format must be markdown, html or json, not {format}[/red]")
+        raise typer.Exit(2)
+    with _client(url) as client:
+        path = f"/v1/reports/{date}"
+        exists = _call(client, "GET", path).status_code != 404
+        if rebuild or not exists:
+            with console.status(f"building the report of {date}") as spinner:
+                record = _call(client, "POST", path, params={"wait": 10}, timeout=None).json()
+                while record.get("status") == "building":
+                    spinner.update(f"building the report of {date}: {record.get('reason') or ''}")
+                    time.sleep(1)
+                    record = _call(client, "GET", path).json()
+            if record.get("status") != "done":
+                console.print(f"[red]report {date}: {record.get('status')} "
+                              f"({record.get('error_code')}): "
+                              f"{record.get('reason') or record.get('detail')}[/red]")
+                raise typer.Exit(1)
+        response = _call(client, "GET", path, params={"format": format})
+    if response.status_code != 200:
+        console.print(f"[red]{response.status_code}: {response.text[:300]}[/red]")
+        raise typer.Exit(1)
+    if output is not None:
+        output.write_text(response.text, encoding="utf-8")
+        console.print(f"report {date} written to {output}")
+    else:
+        print(response.text)
+
+
 def main() -> None:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     app()

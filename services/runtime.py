@@ -8,10 +8,12 @@ from dataclasses import dataclass
 from celery import Celery
 
 from services.container import Container, build_container
+from services.reports import report_service
 from services.settings import Settings
 from workers.celery_app import QUEUES, attach_container, create_celery
 from workers.embedded import EmbeddedWorker
 from workers.queue import CeleryTaskQueue
+from workers.reports import CeleryReportQueue, EmbeddedBeat
 
 log = logging.getLogger(__name__)
 
@@ -20,8 +22,11 @@ log = logging.getLogger(__name__)
 class Runtime:
     celery: Celery
     worker: EmbeddedWorker | None
+    beat: EmbeddedBeat | None = None
 
     def stop(self) -> None:
+        if self.beat is not None:
+            self.beat.stop()
         if self.worker is not None:
             self.worker.stop()
 
@@ -38,6 +43,10 @@ def start(settings: Settings) -> tuple[Container, Runtime]:
         worker = EmbeddedWorker(celery, concurrency=settings.worker.concurrency,
                                 queues=QUEUES)
         worker.start()
+    beat = None
+    if settings.worker.embedded and settings.reports.enabled:
+        beat = EmbeddedBeat(celery)  # production runs `celery -A workers.main beat`
+        beat.start()
     if settings.worker.resume_on_start:
         resumed = container.documents.resume_unfinished()
         if resumed:
@@ -45,7 +54,10 @@ def start(settings: Settings) -> tuple[Container, Runtime]:
         jobs = container.jobs.resume_unfinished()
         if jobs:
             log.info("re-enqueued %d unfinished analysis jobs", jobs)
-    return container, Runtime(celery, worker)
+        reports = report_service(container, CeleryReportQueue(celery)).resume_unfinished()
+        if reports:
+            log.info("re-enqueued %d unfinished daily reports", reports)
+    return container, Runtime(celery, worker, beat)
 
 
 def _drop_queued_messages(settings: Settings) -> None:

@@ -10,7 +10,7 @@ from celery import Celery
 from services.settings import Settings
 from workers.fs_transport import TRANSPORT
 from workers.metrics import connect_signals
-from workers.tasks import ANALYSIS_TASK, register_tasks
+from workers.tasks import ANALYSIS_TASK, DISPATCH_REPORTS_TASK, REPORT_TASK, register_tasks
 
 if TYPE_CHECKING:
     from services.container import Container
@@ -49,7 +49,9 @@ def create_celery(settings: Settings | None = None) -> Celery:
     app.conf.update(
         **broker_config(settings),
         task_default_queue=INGEST_QUEUE,
-        task_routes={ANALYSIS_TASK: {"queue": ANALYSIS_QUEUE}},
+        task_routes={ANALYSIS_TASK: {"queue": ANALYSIS_QUEUE},
+                     REPORT_TASK: {"queue": ANALYSIS_QUEUE},
+                     DISPATCH_REPORTS_TASK: {"queue": ANALYSIS_QUEUE}},
         task_ignore_result=True,
         task_acks_late=True,
         task_reject_on_worker_lost=True,
@@ -60,6 +62,10 @@ def create_celery(settings: Settings | None = None) -> Celery:
         accept_content=["json"],
         enable_utc=True,
     )
+    if settings.reports.enabled:  # daily reports: read by beat (embedded or `celery beat`)
+        from workers.reports import beat_config
+
+        app.conf.update(**beat_config(settings))
     # Celery builds a retry's message through the *default* app (the signature has no app
     # of its own): without this, a retry goes to amqp://localhost and the task is rejected.
     # One app per process (the API's or a worker's), so making it the default is safe.

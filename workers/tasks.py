@@ -17,6 +17,8 @@ from pipelines.errors import BackendUnavailable
 PARSE_TASK = "docsight.parse_document"
 INDEX_TASK = "docsight.index_document"
 ANALYSIS_TASK = "docsight.run_analysis_job"
+REPORT_TASK = "docsight.build_report"
+DISPATCH_REPORTS_TASK = "docsight.dispatch_reports"
 
 _RETRY = {
     "autoretry_for": (BackendUnavailable,),
@@ -47,3 +49,15 @@ def register_tasks(app: Celery) -> None:
     def run_analysis_job(task: Task[Any, Any], job_id: str) -> None:
         last = task.request.retries >= (task.max_retries or 0)
         container_of(app).jobs.run(job_id, last_attempt=last)
+
+    @app.task(name=REPORT_TASK, shared=False, bind=True, max_retries=None)  # type: ignore[misc]
+    def build_report(task: Task[Any, Any], tenant: str, day: str, resume: bool = False) -> None:
+        from workers.reports import run_build_step
+
+        run_build_step(app, task, tenant, day, resume)
+
+    @app.task(name=DISPATCH_REPORTS_TASK, shared=False, **_RETRY)  # type: ignore[misc]
+    def dispatch_reports() -> None:
+        from workers.reports import service_of
+
+        service_of(app).dispatch_daily()

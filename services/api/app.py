@@ -11,6 +11,7 @@ from services import runtime
 from services.api.deps import get_tenant
 from services.api.errors import install_error_handlers
 from services.api.routes import analysis, documents, health, jobs, metrics, search, status
+from services.api.routes import reports as report_routes
 from services.logs import RequestIdMiddleware
 from services.settings import Settings
 
@@ -44,5 +45,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(analysis.router)
     app.include_router(jobs.router)
     app.include_router(metrics.router)
+    app.include_router(report_routes.router)
     app.include_router(status.router)
     return app

@@ -1,0 +1,95 @@
+"""Daily reports: list, read (JSON, Markdown, self-contained HTML), (re)build on demand."""
+
+from __future__ import annotations
+
+from datetime import date as Date
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse
+from pydantic import BaseModel
+
+from pipelines.errors import NotFound
+from pipelines.reports import Report, ReportRecord, ReportStatus, render_html, render_markdown
+from services.api.deps import get_container, get_tenant
+from services.api.errors import status_for_code
+from services.container import Container
+from services.reports import ReportService, report_service
+
+router = APIRouter(prefix="/v1", tags=["reports"])
+TenantDep = Annotated[str, Depends(get_tenant)]
+Format = Literal["json", "markdown", "html"]
+
+
+def get_reports(request: Request,
+                container: Annotated[Container, Depends(get_container)]) -> ReportService:
+    from workers.reports import CeleryReportQueue
+
+    return report_service(container, CeleryReportQueue(request.app.state.runtime.celery))
+
+
+ReportsDep = Annotated[ReportService, Depends(get_reports)]
+
+
+class ReportOut(BaseModel):
+    """A stored report: `report` is the last finished one (kept while a rebuild runs)."""
+
+    date: Date
+    status: ReportStatus
+    error_code: str | None = None
+    reason: str | None = None
+    started_at: datetime
+    updated_at: datetime
+    report: Report | None = None
+
+    @classmethod
+    def of(cls, record: ReportRecord, *, content: bool = True) -> ReportOut:
+        return cls(date=record.date, status=record.status, error_code=record.error_code,
+                   reason=record.reason, started_at=record.started_at,
+                   updated_at=record.updated_at, report=record.report if content else None)
+
+
+class ReportList(BaseModel):
+    reports: list[ReportOut]
+
+
+@router.get("/reports", response_model=ReportList)
+def list_reports(reports: ReportsDep, tenant: TenantDep) -> ReportList:
+    """The caller's latest 100 daily reports, newest first (status only; GET one to read)."""
+    return ReportList(reports=[ReportOut.of(r, content=False)
+                               for r in reports.list_reports(tenant)])
+
+
+@router.get("/reports/{date}", response_model=ReportOut,
+            responses={202: {"description": "the first build of this date is running"},
+                       404: {}, 200: {"content": {"text/markdown": {}, "text/html": {}}}})
+def get_report(date: Date, reports: ReportsDep, tenant: TenantDep,
+               format: Annotated[Format, Query()] = "json") -> Any:
+    """The report of `date` (YYYY-MM-DD, in the configured time zone): `format=json` (with
+    its build status), `markdown` (text/markdown) or `html` (one self-contained page)."""
+    record = reports.get(tenant, date)
+    if record is None:
+        raise NotFound(f"no report for {date}; POST /v1/reports/{date} builds it")
+    if record.report is None:
+        return JSONResponse(status_code=202, content=ReportOut.of(record).model_dump(mode="json"))
+    if format == "markdown":
+        return PlainTextResponse(render_markdown(record.report), media_type="text/markdown")
+    if format == "html":
+        return HTMLResponse(render_html(record.report))
+    return ReportOut.of(record)
+
+
+@router.post("/reports/{date}", response_model=ReportOut, status_code=202,
+             responses={200: {"description": "the build finished within `wait`"}})
+def build_report(date: Date, reports: ReportsDep, tenant: TenantDep,
+                 wait: Annotated[float, Query(ge=0, le=600)] = 0) -> Any:
+    """(Re)build the report of `date`: 202 with its status (a build already running is
+    not started twice), or 200 with the report if it finishes within `wait` seconds."""
+    record = reports.request(tenant, date)
+    if wait > 0:
+        record = reports.wait(tenant, date, wait)
+    status = {"building": 202, "done": 200}.get(record.status) or status_for_code(
+        record.error_code)
+    return JSONResponse(status_code=status, content=ReportOut.of(record).model_dump(mode="json"),
+                        headers={"Location": f"/v1/reports/{date}"})

@@ -1,0 +1,72 @@
+"""Daily reports through a real server: an empty day, a day with a ready document whose
+analyses cannot run (its LLM is down: the build waits through Celery retries, then
+finishes marking them pending), the three formats, the CLI, one row per date."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from tests.integration.conftest import REPO, start_server, stop_server
+from tests.integration.test_analysis_api import DEVSET, _smallest_contract
+from tests.servers import free_port
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+
+def test_reports_through_the_api_and_the_cli(tmp_path: Path) -> None:
+    if not (DEVSET / "cuad_annotations.jsonl").exists():
+        pytest.skip("dev set not present")
+    contract = _smallest_contract()
+    server = start_server(tmp_path, **{
+        "DOCSIGHT_EMBEDDER__KIND": "hash",
+        "DOCSIGHT_LLM__BASE_URL": f"http://127.0.0.1:{free_port()}/v1",  # nothing listens
+        "DOCSIGHT_LLM__MAX_RETRIES": "0",
+        "DOCSIGHT_REPORTS__POLL_S": "0.5",
+        "DOCSIGHT_REPORTS__MAX_WAIT_S": "4",
+    })
+    today = datetime.now(UTC).date()
+    yesterday = today - timedelta(days=1)
+    try:
+        with server.client() as client:
+            assert client.get(f"/v1/reports/{yesterday}").status_code == 404
+            empty = client.post(f"/v1/reports/{yesterday}", params={"wait": 30})
+            assert empty.status_code == 200, empty.text
+            assert empty.json()["report"]["total_documents"] == 0
+
+            upload = client.post("/v1/documents", files=[
+                ("files", (contract.name, contract.read_bytes(), "application/pdf"))])
+            doc_id = upload.json()["accepted"][0]["document"]["id"]
+            server.wait_final(client, [doc_id])
+            built = client.post(f"/v1/reports/{today}", params={"wait": 60})
+            assert built.status_code == 200, built.text
+            report = built.json()["report"]
+            assert report["by_status"] == {"ready": 1}
+            assert report["documents"][0]["filename"] == contract.name
+            assert report["documents"][0]["analysis"] == "pending"  # the LLM never came
+            jobs = client.get("/v1/jobs").json()["jobs"]
+            assert sorted(j["kind"] for j in jobs) == ["risks", "summary"]
+
+            markdown = client.get(f"/v1/reports/{today}", params={"format": "markdown"})
+            assert markdown.headers["content-type"].startswith("text/markdown")
+            assert contract.name in markdown.text
+            html = client.get(f"/v1/reports/{today}", params={"format": "html"})
+            assert html.headers["content-type"].startswith("text/html")
+            assert "<!DOCTYPE html>" in html.text
+            listed = client.get("/v1/reports").json()["reports"]
+            assert [r["date"] for r in listed] == [str(today), str(yesterday)]
+
+        cli = subprocess.run(
+            [sys.executable, "-m", "services.cli", "report", "--date", str(today),
+             "--format", "json", "--rebuild", "--url", server.url],
+            cwd=REPO, capture_output=True, text=True, timeout=120, check=False)
+        assert cli.returncode == 0, cli.stdout + cli.stderr
+        assert contract.name in cli.stdout
+        with server.client() as client:
+            assert len(client.get("/v1/reports").json()["reports"]) == 2  # rebuilt in place
+    finally:
+        stop_server(server)

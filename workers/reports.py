@@ -1,0 +1,90 @@
+"""Daily reports on Celery: the beat schedule, the build and dispatch task bodies, the queue.
+
+Every day at `settings.reports.time` in `settings.reports.timezone` beat sends
+`docsight.dispatch_reports`, which enqueues one `docsight.build_report` per tenant for the
+previous day. A build step that still waits for analyses re-schedules itself (a retry
+with a `poll_s` countdown) instead of holding a worker thread. Production runs beat as
+its own process (`celery -A workers.main beat`); the embedded deployment runs it in a
+thread of the API process (`EmbeddedBeat`).
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import date
+from typing import Any
+
+from celery import Celery, Task
+from celery.beat import EmbeddedService
+from celery.schedules import crontab
+
+from pipelines.errors import BackendUnavailable
+from services.reports import ReportService, report_service
+from services.settings import Settings
+from workers.tasks import DISPATCH_REPORTS_TASK, REPORT_TASK
+
+log = logging.getLogger(__name__)
+
+
+class CeleryReportQueue:
+    def __init__(self, app: Celery) -> None:
+        self.app = app
+
+    def enqueue_report(self, tenant: str, day: date, *, resume: bool = False) -> None:
+        self.app.send_task(REPORT_TASK, args=[tenant, day.isoformat()],
+                           kwargs={"resume": resume})
+
+
+def beat_config(settings: Settings) -> dict[str, Any]:
+    """Celery settings of the daily schedule (crontab in the reports' time zone)."""
+    hour, minute = (int(part) for part in settings.reports.time.split(":"))
+    return {
+        "timezone": settings.reports.timezone,
+        "beat_schedule_filename": str((settings.data_dir / "celerybeat-schedule").resolve()),
+        "beat_schedule": {
+            "daily-reports": {
+                "task": DISPATCH_REPORTS_TASK,
+                "schedule": crontab(hour=hour, minute=minute),
+            },
+        },
+    }
+
+
+def service_of(app: Celery) -> ReportService:
+    from workers.celery_app import container_of
+
+    return report_service(container_of(app), CeleryReportQueue(app))
+
+
+def run_build_step(app: Celery, task: Task[Any, Any], tenant: str, day: str,
+                   resume: bool) -> None:
+    """One build step; retried after `poll_s` while analyses are outstanding or a backend
+    is down (the report row says where it is)."""
+    service = service_of(app)
+    poll = service.settings.poll_s
+    try:
+        step = service.step(tenant, date.fromisoformat(day),
+                            resume=resume or task.request.retries > 0)
+    except BackendUnavailable as exc:
+        log.warning("report %s/%s: %s; retry in %.0f s", tenant, day, exc, poll)
+        raise task.retry(exc=exc, countdown=poll) from exc
+    if step.pending:
+        log.info("report %s/%s: %d analyses pending (%d submitted); next check in %.0f s",
+                 tenant, day, step.pending, step.submitted, poll)
+        raise task.retry(countdown=poll)
+    status = step.record.status if step.record else "gone"
+    log.info("report %s/%s: %s", tenant, day, status)
+
+
+class EmbeddedBeat:
+    """Celery beat in a thread of the API process (the embedded deployment)."""
+
+    def __init__(self, app: Celery) -> None:
+        self.thread = EmbeddedService(app, thread=True)
+
+    def start(self) -> None:
+        self.thread.start()
+        log.info("embedded beat started (daily reports)")
+
+    def stop(self) -> None:
+        self.thread.stop()

@@ -52,9 +52,9 @@ COPY workers workers
 RUN pip install --no-deps . \
     && python -c "from services.adapters.embedder_use import bundled_model_path as p; print(p())"
 
-# Unprivileged user; /data (uploads) and /data/beat (beat's schedule) belong to it, and
-# named volumes mounted there start with this ownership.
-RUN useradd --system --uid 10001 --user-group --home-dir /app --no-create-home docsight \
+# Unprivileged user with a writable home (library caches); /data (uploads) and /data/beat
+# (beat's schedule) belong to it, and named volumes mounted there start with this ownership.
+RUN useradd --system --uid 10001 --user-group --create-home --home-dir /home/docsight docsight \
     && mkdir -p /data/blobs /data/beat /models \
     && chown -R docsight:docsight /data
 USER docsight

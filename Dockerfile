@@ -11,10 +11,11 @@
 # EMBEDDER_MODEL=/models/<folder>, EMBEDDER_DEVICE=cuda in .env.
 FROM python:3.11-slim-bookworm
 
-# OCR of pages without a text layer: tesseract with Simplified Chinese and English.
+# OCR of pages without a text layer: tesseract with Simplified Chinese and English;
+# tzdata for the daily report's time zone.
 RUN apt-get update \
     && apt-get install -y --no-install-recommends \
-        tesseract-ocr tesseract-ocr-chi-sim tesseract-ocr-eng \
+        tesseract-ocr tesseract-ocr-chi-sim tesseract-ocr-eng tzdata \
     && rm -rf /var/lib/apt/lists/* \
     && tesseract --list-langs | grep -qx chi_sim
 

@@ -178,6 +178,7 @@ def test_docsight_services_share_one_environment_that_settings_accept(
     assert settings.llm.context_budget_tokens + settings.llm.max_output_tokens <= (
         settings.llm.max_model_len)
     assert settings.embedder.kind == "use-onnx"
+    assert (settings.reports.time, settings.reports.timezone) == ("06:00", "UTC")
 
 
 def test_worker_and_beat_commands(config: dict[str, Any]) -> None:

@@ -113,7 +113,7 @@ def configure_logging(fmt: str = "json", level: str = "INFO") -> None:
 def _request_id_of(scope: Scope) -> str:
     for key, value in scope.get("headers", []):
         if key == b"x-request-id":
-            given = value.decode("latin-1").strip()
+            given: str = value.decode("latin-1").strip()
             if given and len(given) <= _MAX_REQUEST_ID and given.isprintable():
                 return given
     return uuid.uuid4().hex

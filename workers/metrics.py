@@ -147,17 +147,20 @@ def serve_worker_metrics(app: Any, port: int, addr: str = "0.0.0.0") -> Collecto
     return registry
 
 
-def _on_celeryd_init(instance: Any = None, options: Any = None, **_: Any) -> None:
-    """A `celery worker` command started (not the embedded worker)."""
-    app = getattr(instance, "app", None)
-    settings: Settings | None = getattr(app, "docsight_settings", None)
+def _on_worker_init(sender: Any = None, **_: Any) -> None:
+    """A `celery worker` command (not the embedded worker) is starting its pool."""
+    from celery.apps.worker import Worker
+
+    if not isinstance(sender, Worker):
+        return
+    settings: Settings | None = getattr(sender.app, "docsight_settings", None)
     if settings is None or settings.worker.metrics_port is None:
         return
-    pool = str((options or {}).get("pool_cls") or app.conf.worker_pool)
+    pool = str(sender.pool_cls)
     if "prefork" in pool or "processes" in pool:
         log.warning("worker metrics: tasks run in prefork children whose series are not "
-                    "served here; run the worker with --pool threads")
-    serve_worker_metrics(app, settings.worker.metrics_port)
+                    "served here (pool %s); run the worker with --pool threads", pool)
+    serve_worker_metrics(sender.app, settings.worker.metrics_port)
 
 
 def _on_setup_logging(**_: Any) -> None:
@@ -176,8 +179,8 @@ def connect_signals() -> None:
             return
         signals.task_prerun.connect(_on_prerun, weak=False, dispatch_uid="docsight.prerun")
         signals.task_postrun.connect(_on_postrun, weak=False, dispatch_uid="docsight.postrun")
-        signals.celeryd_init.connect(_on_celeryd_init, weak=False,
-                                     dispatch_uid="docsight.celeryd_init")
+        signals.worker_init.connect(_on_worker_init, weak=False,
+                                    dispatch_uid="docsight.worker_init")
         signals.setup_logging.connect(_on_setup_logging, weak=False,
                                       dispatch_uid="docsight.setup_logging")
         _connected = True

@@ -94,3 +94,31 @@ class DocumentNotReady(DocsightError):
     """The document exists but is not (yet) ready for analysis: still processing, or failed."""
 
     code = "document_not_ready"
+
+
+class Unauthenticated(DocsightError):
+    """No API key, an unknown one or a revoked one (HTTP 401)."""
+
+    code = "unauthenticated"
+
+
+class TooManyRequests(DocsightError):
+    """A limit of the caller was reached; `retry_after_s` says when to try again, if known."""
+
+    code = "too_many_requests"
+
+    def __init__(self, message: str, retry_after_s: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
+
+
+class RateLimited(TooManyRequests):
+    """An API key sent more requests per minute than allowed."""
+
+    code = "rate_limited"
+
+
+class TooManyJobs(TooManyRequests):
+    """A tenant has as many analysis jobs active as allowed."""
+
+    code = "too_many_jobs"

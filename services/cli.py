@@ -15,7 +15,10 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn
 from rich.table import Table
 
+from services.cli_keys import keys_app
+
 app = typer.Typer(help="docsight: contracts and annual reports, searchable with page citations.")
+app.add_typer(keys_app, name="keys")
 console = Console()
 
 UrlOption = Annotated[
@@ -26,19 +29,54 @@ DEFAULT_URL = "http://127.0.0.1:8000"
 FINAL = {"ready", "failed"}
 
 
+_options: dict[str, str | None] = {"api_key": None}
+
+
+@app.callback()
+def _global_options(
+    api_key: Annotated[str | None, typer.Option(
+        "--api-key", envvar="DOCSIGHT_API_KEY", show_default=False,
+        help="API key for client commands (default: the first key, <data_dir>/api_key)",
+    )] = None,
+) -> None:
+    _options["api_key"] = api_key
+
+
+def _api_key() -> str | None:
+    """--api-key / DOCSIGHT_API_KEY, else the key the server wrote on its first start."""
+    if _options["api_key"]:
+        return _options["api_key"]
+    from services.settings import Settings
+
+    try:
+        path = Settings().api_key_file
+        return path.read_text(encoding="ascii").strip() or None
+    except (OSError, ValueError):
+        return None
+
+
 def _client(url: str) -> httpx.Client:
-    return httpx.Client(base_url=url, timeout=httpx.Timeout(120.0, connect=5.0))
+    key = _api_key()
+    headers = {"Authorization": f"Bearer {key}"} if key else {}
+    return httpx.Client(base_url=url, timeout=httpx.Timeout(120.0, connect=5.0),
+                        headers=headers)
 
 
 def _call(client: httpx.Client, method: str, path: str, **kwargs: Any) -> httpx.Response:
     try:
-        return client.request(method, path, **kwargs)
+        response = client.request(method, path, **kwargs)
     except httpx.ConnectError:
         console.print(
             f"[red]No docsight API at {client.base_url}.[/red] Start it with `make run` "
             "or `docsight serve`, or pass --url."
         )
         raise typer.Exit(2) from None
+    if response.status_code == 401:
+        console.print(f"[red]401: {response.json().get('detail')}.[/red] Pass --api-key "
+                      "(before the command) or set DOCSIGHT_API_KEY; the first key is in "
+                      "<data_dir>/api_key.")
+        raise typer.Exit(2)
+    return response
 
 
 @app.command()
@@ -51,17 +89,22 @@ def serve(
 
     from services.api.app import create_app
     from services.logs import configure_logging
-    from services.settings import Settings
+    from services.settings import LOOPBACK_HOSTS, Settings
 
     settings = Settings()
     host = host or settings.api.host
     port = port or settings.api.port
+    if settings.api.auth == "none" and host not in LOOPBACK_HOSTS:
+        console.print("[red]api.auth=none serves every caller as the default tenant: "
+                      "only on a loopback host[/red]")
+        raise typer.Exit(2)
     base = f"http://{host}:{port}"
     console.print(
         f"docsight starting on {base} (data in {settings.data_dir.resolve()})\n"
         f"  API docs:   {base}/docs\n"
         f"  readiness:  {base}/ready\n"
-        f"  upload:     curl -F files=@contract.pdf {base}/v1/documents\n"
+        f"  upload:     curl -H \"Authorization: Bearer $(cat {settings.api_key_file})\" "
+        f"-F files=@contract.pdf {base}/v1/documents\n"
         f"  or:         .venv/bin/docsight ingest path/to/*.pdf\n"
         f'  search:     .venv/bin/docsight search "liquidated damages"'
     )

@@ -17,7 +17,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Protocol
 
-from pipelines.errors import BackendUnavailable, DocsightError
+from pipelines.errors import BackendUnavailable, DocsightError, TooManyJobs
 from pipelines.models import ACTIVE_JOB_STATUSES, Job, JobKind, JobStatus
 from services.adapters.jobs import SqlJobStore
 from services.analysis import AnalysisService, RisksResult, SummaryResult
@@ -34,10 +34,11 @@ class JobQueue(Protocol):
 
 class JobService:
     def __init__(self, *, jobs: SqlJobStore, analysis: AnalysisService,
-                 queue: JobQueue | None = None) -> None:
+                 queue: JobQueue | None = None, max_active_per_tenant: int = 0) -> None:
         self.jobs = jobs
         self.analysis = analysis
         self.queue = queue
+        self.max_active_per_tenant = max_active_per_tenant  # requests only; 0: no limit
 
     # --- API-facing -----------------------------------------------------------------
 
@@ -50,13 +51,18 @@ class JobService:
                    else self.analysis.cached_risks(tenant, document_id))
             if hit is not None:
                 return hit
-        return self.submit(tenant, kind, document_id, refresh=refresh)
+        return self.submit(tenant, kind, document_id, refresh=refresh, limited=True)
 
     def submit(self, tenant: str, kind: JobKind, document_id: str, *,
-               refresh: bool = False) -> Job:
+               refresh: bool = False, limited: bool = False) -> Job:
+        """The active job of this kind on this document, or a new queued one. `limited`
+        (API requests): `TooManyJobs` when the tenant already has `max_active_per_tenant`
+        active jobs (daily reports bound their own fan-out and are not limited here)."""
         active = self.jobs.find_active(tenant, kind, document_id)
         if active is not None:
             return active
+        if limited and self.max_active_per_tenant > 0:
+            self._check_limit(tenant)
         now = datetime.now(UTC)
         job = self.jobs.add(Job(id=str(uuid.uuid4()), tenant=tenant, kind=kind,
                                 document_id=document_id, refresh=refresh, created_at=now,
@@ -66,6 +72,16 @@ class JobService:
 
     def get(self, tenant: str, job_id: str) -> Job:
         return self.jobs.get(tenant, job_id)
+
+    def _check_limit(self, tenant: str) -> None:
+        """A soft bound: two requests at the same instant may both pass it."""
+        limit = self.max_active_per_tenant
+        active = sum(len(self.jobs.list(tenant, status, limit=limit))
+                     for status in ACTIVE_JOB_STATUSES)
+        if active >= limit:
+            raise TooManyJobs(
+                f"limit of {limit} active analysis jobs per tenant reached ({active} queued, "
+                "running or waiting); retry when one finishes", retry_after_s=10)
 
     def list(self, tenant: str, status: JobStatus | None = None) -> list[Job]:
         return self.jobs.list(tenant, status)

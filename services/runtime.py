@@ -7,6 +7,8 @@ from dataclasses import dataclass
 
 from celery import Celery
 
+from services.adapters.api_keys import SqlApiKeyStore
+from services.auth import KeyService, RateLimiter, write_key_file
 from services.container import Container, build_container
 from services.reports import report_service
 from services.settings import Settings
@@ -23,6 +25,8 @@ class Runtime:
     celery: Celery
     worker: EmbeddedWorker | None
     beat: EmbeddedBeat | None = None
+    keys: KeyService | None = None
+    limiter: RateLimiter | None = None
 
     def stop(self) -> None:
         if self.beat is not None:
@@ -36,6 +40,10 @@ def start(settings: Settings) -> tuple[Container, Runtime]:
     celery = create_celery(settings)
     container = build_container(settings, queue=CeleryTaskQueue(celery))
     attach_container(celery, container)
+    keys = KeyService(SqlApiKeyStore(container.store.engine), cache_s=settings.api.key_cache_s)
+    if settings.api.auth == "keys":
+        _first_key(settings, keys)
+    container.jobs.max_active_per_tenant = settings.api.max_active_jobs
     worker = None
     if settings.worker.embedded:
         if settings.broker.mode == "filesystem":
@@ -57,7 +65,25 @@ def start(settings: Settings) -> tuple[Container, Runtime]:
         reports = report_service(container, CeleryReportQueue(celery)).resume_unfinished()
         if reports:
             log.info("re-enqueued %d unfinished daily reports", reports)
-    return container, Runtime(celery, worker, beat)
+    return container, Runtime(celery, worker, beat, keys=keys,
+                              limiter=RateLimiter(settings.api.rate_per_minute))
+
+
+def _first_key(settings: Settings, keys: KeyService) -> None:
+    """On a store without any API key, create one for the default tenant, print it once
+    and write it to <data_dir>/api_key (mode 0600), where the CLI finds it."""
+    plaintext = keys.first_key(settings.api.default_tenant)
+    if plaintext is None:
+        return
+    path = settings.api_key_file
+    write_key_file(path, plaintext)
+    # Printed, not logged: shown once on the console, kept out of log collectors' fields.
+    print(f"\nCreated the first API key, of tenant {settings.api.default_tenant!r} (shown "
+          f"once; also written to {path.resolve()}, mode 0600):\n\n    {plaintext}\n\n"
+          "Send it as 'Authorization: Bearer <key>' or 'X-API-Key: <key>'. "
+          "More keys: docsight keys create --tenant T --name N\n", flush=True)
+    log.info("created the first API key for tenant %s in %s",
+             settings.api.default_tenant, path)
 
 
 def _drop_queued_messages(settings: Settings) -> None:

@@ -9,6 +9,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+LOOPBACK_HOSTS = frozenset({"127.0.0.1", "::1", "localhost"})
+
 
 class StoreSettings(BaseModel):
     """Metadata store: SQLite file by default, PostgreSQL in production."""
@@ -84,9 +86,19 @@ class LogSettings(BaseModel):
 
 
 class ApiSettings(BaseModel):
+    """`auth`: "keys" (every request but /health, /ready, /metrics and the docs carries an
+    API key of a tenant) or "none" (every caller is `default_tenant`; loopback hosts only,
+    for local experiments). Limits: `rate_per_minute` requests per API key (a token bucket
+    per process; 0: none), `max_active_jobs` analysis jobs queued or running per tenant
+    (0: none)."""
+
     host: str = "127.0.0.1"
     port: int = 8000
     default_tenant: str = "default"
+    auth: Literal["keys", "none"] = "keys"
+    key_cache_s: float = Field(default=10.0, ge=0)  # a revoked key works at most this long
+    rate_per_minute: int = Field(default=1200, ge=0)
+    max_active_jobs: int = Field(default=16, ge=0)
 
 
 class LlmSettings(BaseModel):
@@ -166,6 +178,9 @@ class Settings(BaseSettings):
                 "the embedded index (index.mode=edge) is opened by one process only: "
                 "run the worker embedded (worker.embedded=true) or use a Qdrant server"
             )
+        if self.api.auth == "none" and self.api.host not in LOOPBACK_HOSTS:
+            raise ValueError("api.auth=none serves every caller as the default tenant: "
+                             "only on a loopback host (api.host=127.0.0.1)")
         if self.broker.mode == "filesystem" and not self.worker.embedded:
             raise ValueError("the filesystem broker is for the embedded worker only; use Redis")
         return self
@@ -173,6 +188,11 @@ class Settings(BaseSettings):
     @property
     def store_url(self) -> str:
         return self.store.url or f"sqlite:///{(self.data_dir / 'docsight.db').resolve()}"
+
+    @property
+    def api_key_file(self) -> Path:
+        """The first API key, written on the first start (mode 0600) for the CLI."""
+        return self.data_dir / "api_key"
 
     @property
     def blob_dir(self) -> Path:

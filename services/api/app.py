@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI
 
 from services import runtime
-from services.api.deps import get_tenant
+from services.api.auth import ApiKeyMiddleware
 from services.api.errors import install_error_handlers
 from services.api.routes import analysis, documents, health, jobs, metrics, search, status
 from services.api.routes import reports as report_routes
@@ -38,7 +38,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     install_error_handlers(app)
-    app.add_middleware(RequestIdMiddleware, tenant_of=lambda scope: get_tenant(Request(scope)))
+    app.add_middleware(ApiKeyMiddleware)  # inside RequestIdMiddleware: a 401 has its id too
+    app.add_middleware(RequestIdMiddleware)
     app.include_router(health.router)
     app.include_router(documents.router)
     app.include_router(search.router)

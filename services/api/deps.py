@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import Request
 
+from services.api.auth import key_service, presented_key
 from services.container import Container
 
 
@@ -13,6 +14,14 @@ def get_container(request: Request) -> Container:
 
 
 def get_tenant(request: Request) -> str:
-    """The caller's tenant. Until API keys exist, every caller is the default tenant."""
-    tenant: str = request.app.state.settings.api.default_tenant
-    return tenant
+    """The caller's tenant: the one of its API key (checked by `ApiKeyMiddleware`, or here
+    in an app without it), or the default tenant when `api.auth` is "none"."""
+    settings = request.app.state.settings
+    if settings.api.auth == "none":
+        default: str = settings.api.default_tenant
+        return default
+    tenant: str | None = getattr(request.state, "tenant", None)
+    if tenant is not None:
+        return tenant
+    keys, _ = key_service(request.app)
+    return keys.authenticate(presented_key(request.headers.raw)).tenant

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import math
+
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from pipelines import errors
 
 STATUS_BY_ERROR: list[tuple[type[errors.DocsightError], int]] = [
+    (errors.Unauthenticated, 401),
+    (errors.TooManyRequests, 429),
     (errors.NotFound, 404),
     (errors.Duplicate, 409),
     (errors.TooLarge, 413),
@@ -39,11 +43,22 @@ def status_for_code(code: str | None) -> int:
     return 500
 
 
+def error_response(exc: errors.DocsightError) -> JSONResponse:
+    """The JSON body of an error, with `WWW-Authenticate` on a 401 and `Retry-After` on a
+    429 that knows when to retry."""
+    headers: dict[str, str] = {}
+    if isinstance(exc, errors.Unauthenticated):
+        headers["WWW-Authenticate"] = "Bearer"
+    retry_after = getattr(exc, "retry_after_s", None)
+    if retry_after is not None:
+        headers["Retry-After"] = str(max(1, math.ceil(retry_after)))
+    return JSONResponse(status_code=status_for(exc), headers=headers,
+                        content={"error_code": exc.code, "detail": str(exc)})
+
+
 async def _handle(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, errors.DocsightError)
-    return JSONResponse(
-        status_code=status_for(exc), content={"error_code": exc.code, "detail": str(exc)}
-    )
+    return error_response(exc)
 
 
 def install_error_handlers(app: FastAPI) -> None:

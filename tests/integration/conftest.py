@@ -24,9 +24,18 @@ class Server:
     data_dir: Path
     process: subprocess.Popen[bytes]
     env: dict[str, str]
+    api_key: str | None = None  # the first key, which the server wrote to <data_dir>/api_key
 
-    def client(self) -> httpx.Client:
-        return httpx.Client(base_url=self.url, timeout=60)
+    def client(self, api_key: str | None = None, *, authenticated: bool = True) -> httpx.Client:
+        """A client sending `api_key` (default: the server's first key), or no key."""
+        key = api_key or self.api_key
+        headers = {"Authorization": f"Bearer {key}"} if authenticated and key else {}
+        return httpx.Client(base_url=self.url, timeout=60, headers=headers)
+
+    @property
+    def cli_env(self) -> dict[str, str]:
+        """The environment of a `docsight` client command against this server."""
+        return self.env | ({"DOCSIGHT_API_KEY": self.api_key} if self.api_key else {})
 
     def wait_final(self, client: httpx.Client, ids: list[str], timeout_s: float = 300) -> dict:
         deadline = time.monotonic() + timeout_s
@@ -66,7 +75,9 @@ def start_server(data_dir: Path, **env_overrides: str) -> Server:
             raise RuntimeError((data_dir / "server.log").read_text()[-3000:])
         try:
             if httpx.get(f"{url}/ready", timeout=2).status_code == 200:
-                return Server(url, data_dir, process, env)
+                key_file = data_dir / "api_key"  # written before the server answers
+                key = key_file.read_text().strip() if key_file.exists() else None
+                return Server(url, data_dir, process, env, key)
         except httpx.HTTPError:
             pass
         time.sleep(0.3)

@@ -99,7 +99,8 @@ def test_job_waits_for_the_llm_and_survives_a_killed_server(tmp_path: Path) -> N
                 assert cached.json()["cached"] is True
                 cli = subprocess.run(
                     [sys.executable, "-m", "services.cli", "risks", document_id,
-                     "--url", server.url], capture_output=True, text=True, timeout=120)
+                     "--url", server.url], capture_output=True, text=True, timeout=120,
+                    env=server.cli_env)
                 assert cli.returncode == 0, cli.stdout + cli.stderr
                 assert f"{len(report['findings'])} findings) (cached)" in cli.stdout
             listed = client.get("/v1/jobs").json()["jobs"]

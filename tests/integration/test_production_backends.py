@@ -6,7 +6,6 @@ server's /metrics, /v1/status, `docsight status` and its JSON log lines say so."
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -66,7 +65,7 @@ def test_a_contract_is_ingested_through_redis_into_postgres(server: Server) -> N
 
     cli = subprocess.run(
         [sys.executable, "-m", "services.cli", "status", "--url", server.url],
-        cwd=REPO, env=os.environ | {"COLUMNS": "200"}, capture_output=True, text=True,
+        cwd=REPO, env=server.cli_env | {"COLUMNS": "200"}, capture_output=True, text=True,
         timeout=60,
     )
     assert "queued messages: analysis 0, ingest 0" in cli.stdout, cli.stdout

@@ -63,7 +63,8 @@ def test_reports_through_the_api_and_the_cli(tmp_path: Path) -> None:
         cli = subprocess.run(
             [sys.executable, "-m", "services.cli", "report", "--date", str(today),
              "--format", "json", "--rebuild", "--url", server.url],
-            cwd=REPO, capture_output=True, text=True, timeout=120, check=False)
+            cwd=REPO, env=server.cli_env, capture_output=True, text=True, timeout=120,
+            check=False)
         assert cli.returncode == 0, cli.stdout + cli.stderr
         assert contract.name in cli.stdout
         with server.client() as client:

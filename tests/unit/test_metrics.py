@@ -22,7 +22,7 @@ from services.analysis import AnalysisService
 from services.api.errors import install_error_handlers
 from services.api.routes import analysis, metrics
 from services.documents import DocumentService
-from services.settings import Settings
+from services.settings import ApiSettings, Settings
 from tests.unit.analysis_support import Handle, ready, responder
 from tests.unit.test_documents_service import InlineQueue, StubParser, WordCounter
 
@@ -49,7 +49,8 @@ def make_app(tmp_path: Path) -> tuple[FastAPI, DocumentService, InlineQueue]:
         counter=docs.counter, llm=Handle(FakeChatModel(responder=responder, name="model-a")),
     )
     app = FastAPI()
-    app.state.settings = Settings(data_dir=tmp_path)
+    # No API keys here (tests/unit/test_auth.py has them): every caller is the default tenant.
+    app.state.settings = Settings(data_dir=tmp_path, api=ApiSettings(auth="none"))
     app.state.container = SimpleNamespace(analysis=service)
     install_error_handlers(app)
     app.include_router(analysis.router)

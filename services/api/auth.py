@@ -1,0 +1,80 @@
+"""Every request but a few open paths carries an API key; the key says the tenant.
+
+`ApiKeyMiddleware` (pure ASGI) checks the key before the request is routed or its body
+read: a request without a valid key gets 401 on any path, existing or not, so a route
+added later is closed by default. It also spends the key's rate-limit token (429 with
+`Retry-After`). The tenant it found is left in `request.state.tenant` for `get_tenant`
+(services/api/deps.py) and bound to the log context.
+
+Open: /health, /ready, /metrics (restrict /metrics to the monitoring network: it shows
+counts over every tenant) and the API docs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+import anyio
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from pipelines.errors import BackendUnavailable, DocsightError
+from services.api.errors import error_response
+from services.auth import KeyService, RateLimiter
+from services.logs import bind, unbind
+
+OPEN_PATHS = frozenset({"/health", "/ready", "/metrics", "/docs", "/docs/oauth2-redirect",
+                        "/redoc", "/openapi.json"})
+
+
+def presented_key(headers: Iterable[tuple[bytes, bytes]]) -> str | None:
+    """The key of `Authorization: Bearer <key>`, else of `X-API-Key: <key>`."""
+    bearer = api_key = None
+    for name, value in headers:
+        if name.lower() == b"authorization":
+            scheme, _, token = value.decode("latin-1").strip().partition(" ")
+            if scheme.lower() == "bearer" and token.strip():
+                bearer = token.strip()
+        elif name.lower() == b"x-api-key":
+            api_key = value.decode("latin-1").strip() or None
+    return bearer or api_key
+
+
+def key_service(app: Any) -> tuple[KeyService, RateLimiter | None]:
+    """The app's key service and rate limiter (made at start by services/runtime.py)."""
+    runtime = getattr(app.state, "runtime", None)
+    keys = getattr(runtime, "keys", None)
+    if keys is None:
+        raise BackendUnavailable("the key service is not started")
+    return keys, getattr(runtime, "limiter", None)
+
+
+class ApiKeyMiddleware:
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"] in OPEN_PATHS:
+            await self.app(scope, receive, send)
+            return
+        application = scope["app"]
+        settings = application.state.settings
+        if settings.api.auth == "none":
+            tenant: str = settings.api.default_tenant
+        else:
+            try:
+                keys, limiter = key_service(application)
+                key = await anyio.to_thread.run_sync(
+                    keys.authenticate, presented_key(scope.get("headers", [])))
+                if limiter is not None:
+                    limiter.take(key.id)
+            except DocsightError as exc:
+                await error_response(exc)(scope, receive, send)
+                return
+            tenant = key.tenant
+            scope.setdefault("state", {})["api_key_id"] = key.id
+        scope.setdefault("state", {})["tenant"] = tenant
+        tokens = bind(tenant=tenant)
+        # Left bound when the app raises, for the server's error line (as RequestIdMiddleware).
+        await self.app(scope, receive, send)
+        unbind(tokens)

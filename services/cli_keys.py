@@ -1,0 +1,84 @@
+"""`docsight keys create|list|revoke`: API keys, straight on the metadata store."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+console = Console()
+
+keys_app = typer.Typer(help="API keys (admin): works on the metadata store of these "
+                       "settings directly (DOCSIGHT_STORE__URL, DOCSIGHT_DATA_DIR); no server "
+                       "needed.")
+
+
+def _key_service() -> Any:
+    from services.adapters.api_keys import SqlApiKeyStore
+    from services.adapters.store import SqlStore
+    from services.auth import KeyService
+    from services.settings import Settings
+
+    settings = Settings()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    store = SqlStore(settings.store_url)
+    return store, KeyService(SqlApiKeyStore(store.engine))
+
+
+@keys_app.command("create")
+def keys_create(
+    tenant: Annotated[str, typer.Option(help="the tenant the key acts for")],
+    name: Annotated[str, typer.Option(help="what the key is for (shown in the list)")] = "",
+) -> None:
+    """Create a key; it is printed once, only its hash is stored."""
+    store, keys = _key_service()
+    try:
+        row, plaintext = keys.create(tenant, name)
+    except ValueError as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from None
+    finally:
+        store.close()
+    console.print(f"created key {row.id} of tenant {row.tenant!r} ({row.name}); it is not "
+                  "shown again:", highlight=False)
+    typer.echo(plaintext)
+
+
+@keys_app.command("list")
+def keys_list(
+    tenant: Annotated[str | None, typer.Option(help="only this tenant's keys")] = None,
+) -> None:
+    """Keys with their tenant, name, creation, last use and revocation (never the key)."""
+    store, keys = _key_service()
+    try:
+        rows = keys.list(tenant)
+    finally:
+        store.close()
+    table = Table("id", "tenant", "name", "created", "last used", "revoked")
+    table.columns[0].no_wrap = True
+
+    def when(value: Any) -> str:
+        return value.strftime("%Y-%m-%d %H:%M") if value is not None else ""
+
+    for row in rows:
+        table.add_row(row.id, row.tenant, row.name, when(row.created_at),
+                      when(row.last_used_at), when(row.revoked_at))
+    console.print(table)
+
+
+@keys_app.command("revoke")
+def keys_revoke(key_id: Annotated[str, typer.Argument(help="the key's id (keys list)")]) -> None:
+    """Revoke a key: refused within api.key_cache_s seconds by running servers."""
+    from pipelines.errors import NotFound
+
+    store, keys = _key_service()
+    try:
+        row = keys.revoke(key_id)
+    except NotFound as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(1) from None
+    finally:
+        store.close()
+    console.print(f"revoked key {row.id} of tenant {row.tenant!r} ({row.name})")

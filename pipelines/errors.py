@@ -65,6 +65,12 @@ class BackendUnavailable(DocsightError):
     code = "backend_unavailable"
 
 
+class StorageFull(DocsightError):
+    """The file store has no space left (ENOSPC, quota): nothing of the upload was kept."""
+
+    code = "storage_full"
+
+
 class LlmUnavailable(BackendUnavailable):
     """No LLM server answers (refused, timed out, overloaded, 5xx) after bounded retries."""
 
@@ -122,3 +128,10 @@ class TooManyJobs(TooManyRequests):
     """A tenant has as many analysis jobs active as allowed."""
 
     code = "too_many_jobs"
+
+
+class PagesPerMinuteExceeded(TooManyRequests):
+    """A tenant's documents used the pages-per-minute limit: uploads get 429 and queued
+    documents wait (status `queued`) until the minute's pages fall under the limit."""
+
+    code = "pages_per_minute"

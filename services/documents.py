@@ -101,8 +101,14 @@ class DocumentService:
             sha256=sha256,
             size_bytes=len(data),
         )
+        # The file first, complete (written and renamed), then the row that makes it visible;
+        # a row that cannot be added takes its file with it.
         self.blobs.put(document.id, data)
-        self.store.add_document(document, password=password)
+        try:
+            self.store.add_document(document, password=password)
+        except BaseException:
+            self.blobs.delete(document.id)
+            raise
         self._queue().enqueue_parse(document.id)
         return Upload(document, duplicate=False)
 

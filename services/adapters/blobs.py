@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import re
 import tempfile
 from pathlib import Path
 
-from pipelines.errors import NotFound
+from pipelines.errors import BackendUnavailable, NotFound, StorageFull
 
 _KEY = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
+_FULL = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}
 
 
 class FileBlobStore:
@@ -23,19 +25,35 @@ class FileBlobStore:
         return self.root / key[:2] / f"{key}.pdf"
 
     def put(self, key: str, data: bytes) -> None:
-        """Write to a temporary file, fsync, then rename: never a half-written blob."""
+        """Write to a temporary file, fsync, then rename: never a half-written blob. A full
+        disk raises `StorageFull`, another write error `BackendUnavailable`; either way the
+        temporary file is removed."""
         path = self._path(key)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".upload-")
+        tmp: str | None = None
         try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".upload-")
             with os.fdopen(fd, "wb") as handle:
                 handle.write(data)
                 handle.flush()
                 os.fsync(handle.fileno())
             os.replace(tmp, path)
+        except OSError as exc:
+            self._discard(tmp)
+            if exc.errno in _FULL:
+                raise StorageFull(
+                    f"no space left to store the upload ({len(data):,} bytes): "
+                    "the file store is full; nothing was kept"
+                ) from exc
+            raise BackendUnavailable(f"the file store cannot write: {exc}") from exc
         except BaseException:
-            Path(tmp).unlink(missing_ok=True)
+            self._discard(tmp)
             raise
+
+    @staticmethod
+    def _discard(tmp: str | None) -> None:
+        if tmp is not None:
+            Path(tmp).unlink(missing_ok=True)
 
     def get(self, key: str) -> bytes:
         try:

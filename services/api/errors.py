@@ -23,6 +23,7 @@ STATUS_BY_ERROR: list[tuple[type[errors.DocsightError], int]] = [
     (errors.LlmOutputInvalid, 502),
     (errors.LlmRequestRejected, 502),
     (errors.PromptTooLong, 422),
+    (errors.StorageFull, 507),
     (errors.BackendUnavailable, 503),
     (errors.ModelUnavailable, 503),
 ]

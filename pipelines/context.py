@@ -33,6 +33,7 @@ on), and the prompt never exceeds `Budget.prompt_limit`.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from itertools import groupby
@@ -51,8 +52,12 @@ DOCUMENT_RULES = (
     "marker exactly, right after the sentence it supports."
 )
 _GENERATION_PROMPT = "<|im_start|>assistant\n<think>\n\n</think>\n\n"
-_NEUTRALISE = (("<|", "‹|"), ("<document", "‹document"), ("</document", "‹/document"),
-               ("[doc:", "(doc:"))
+_TAG_OPEN = re.compile(r"<(?=\s*/?\s*(?:\||document|think\b|tool_call\b|tool_response\b))",
+                       re.IGNORECASE)
+"""The `<` of chat-template tokens (`<|im_start|>`) and of the fence's and Qwen's tags, in
+any case and spacing (`</document>`, `< / DOCUMENTS >`, `<think>`): written as `‹`."""
+_MARKER_OPEN = re.compile(r"\[(?=\s*doc\s*:)", re.IGNORECASE)
+"""The `[` of a citation-marker look-alike (`[doc:1a2b3c4d, p.3]`, `[ DOC : x]`): `(`."""
 
 
 @dataclass(frozen=True)
@@ -309,8 +314,12 @@ def _sequential(chunks: Sequence[Chunk]) -> list[Chunk]:
 
 
 def _neutralise(text: str) -> str:
-    for old, new in _NEUTRALISE:
-        text = text.replace(old, new)
+    """Document text that cannot close its fence, open a chat turn or forge a marker:
+    only the `<` or `[` starting such a look-alike changes, other text is kept as is."""
+    if "<" in text:
+        text = _TAG_OPEN.sub("‹", text)
+    if "[" in text:
+        text = _MARKER_OPEN.sub("(", text)
     return text
 
 

@@ -223,8 +223,10 @@ class DocumentService:
         if not self.store.transition(
             document_id, [S.INDEXING], S.READY, chunks_embedded=len(chunks)
         ):
-            # Deleted while indexing: leave no orphan points behind.
-            self.index.delete_document(document.tenant, document_id)
+            try:  # a duplicate task (re-sent on start, redelivered) finished it first
+                self.store.get_by_id(document_id)
+            except NotFound:  # deleted while indexing: leave no orphan points behind
+                self.index.delete_document(document.tenant, document_id)
 
     def _fail(self, document_id: str, exc: Exception) -> None:
         code = getattr(exc, "code", "error")

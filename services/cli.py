@@ -63,14 +63,24 @@ def _client(url: str) -> httpx.Client:
 
 
 def _call(client: httpx.Client, method: str, path: str, **kwargs: Any) -> httpx.Response:
-    try:
-        response = client.request(method, path, **kwargs)
-    except httpx.ConnectError:
-        console.print(
-            f"[red]No docsight API at {client.base_url}.[/red] Start it with `make run` "
-            "or `docsight serve`, or pass --url."
-        )
-        raise typer.Exit(2) from None
+    """The response; over the key's rate limit (429 with Retry-After), waits and retries
+    for up to a minute."""
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            response = client.request(method, path, **kwargs)
+        except httpx.ConnectError:
+            console.print(
+                f"[red]No docsight API at {client.base_url}.[/red] Start it with `make run` "
+                "or `docsight serve`, or pass --url."
+            )
+            raise typer.Exit(2) from None
+        retry_after = response.headers.get("retry-after", "")
+        if (response.status_code != 429 or not retry_after.isdigit()
+                or response.json().get("error_code") != "rate_limited"
+                or time.monotonic() + int(retry_after) > deadline):
+            break
+        time.sleep(int(retry_after))
     if response.status_code == 401:
         console.print(f"[red]401: {response.json().get('detail')}.[/red] Pass --api-key "
                       "(before the command) or set DOCSIGHT_API_KEY; the first key is in "

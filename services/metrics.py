@@ -30,12 +30,15 @@ TASK_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800
 LLM_BUCKETS = (0.1, 0.25, 0.5, 1, 2, 5, 10, 20, 30, 60, 120, 300)
 
 
-def count_jobs_by_status(engine: Engine) -> dict[str, int]:
-    """Analysis jobs per status, every tenant."""
+def count_jobs_by_status(engine: Engine, tenant: str | None = None) -> dict[str, int]:
+    """Analysis jobs per status, of one tenant or every tenant."""
     from services.adapters.jobs import jobs
 
+    statement = select(jobs.c.status, func.count()).group_by(jobs.c.status)
+    if tenant is not None:
+        statement = statement.where(jobs.c.tenant == tenant)
     with engine.connect() as conn:
-        rows = conn.execute(select(jobs.c.status, func.count()).group_by(jobs.c.status)).all()
+        rows = conn.execute(statement).all()
     return {str(status): int(n) for status, n in rows}
 
 

@@ -21,6 +21,7 @@ from sqlalchemy import (
     create_engine,
     delete,
     event,
+    func,
     insert,
     select,
     text,
@@ -241,13 +242,14 @@ class SqlStore:
             rows = conn.execute(select(documents.c.tenant).distinct()).all()
         return sorted(row[0] for row in rows)
 
-    def count_by_status(self) -> dict[str, int]:
+    def count_by_status(self, tenant: str | None = None) -> dict[str, int]:
+        """Documents per status, of one tenant or every tenant."""
+        statement = select(documents.c.status, func.count()).group_by(documents.c.status)
+        if tenant is not None:
+            statement = statement.where(documents.c.tenant == tenant)
         with self._begin() as conn:
-            rows = conn.execute(select(documents.c.status, documents.c.id)).all()
-        counts: dict[str, int] = {}
-        for status, _ in rows:
-            counts[status] = counts.get(status, 0) + 1
-        return counts
+            rows = conn.execute(statement).all()
+        return {str(status): int(n) for status, n in rows}
 
     def password_for(self, document_id: str) -> str | None:
         with self._begin() as conn:

@@ -102,6 +102,8 @@ def test_tenant_b_never_sees_tenant_a(tmp_path: Path) -> None:
             doc_a = _upload(a, contract_a)
             assert server.wait_final(a, [doc_a])[doc_a]["status"] == "ready"
             assert b.get("/v1/documents").json()["documents"] == []
+            assert b.get("/v1/status").json()["documents"] == {}  # not even A's counts
+            assert a.get("/v1/status").json()["documents"] == {"ready": 1}
             with server.client() as default:  # the first key: the default tenant
                 assert default.get("/v1/documents").json()["documents"] == []
 

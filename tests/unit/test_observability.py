@@ -75,7 +75,9 @@ def test_metrics_and_status_after_an_upload_and_a_job(
     metrics = service_metrics(docs, settings)
     app = FastAPI()
     app.state.container = SimpleNamespace(analysis=SimpleNamespace(metrics=metrics),
-                                          metrics=metrics)
+                                          metrics=metrics, store=docs.store)
+    app.state.settings = Settings(data_dir=tmp_path, api={"auth": "none",
+                                                          "default_tenant": "t1"})
     app.include_router(metrics_route.router)
     app.include_router(status_route.router)
     with TestClient(app) as client:

@@ -2,18 +2,36 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Annotated
 
 from fastapi import APIRouter, Depends
+from sqlalchemy.exc import SQLAlchemyError
 
-from services.api.deps import get_container
+from pipelines.errors import DocsightError
+from services.api.deps import get_container, get_tenant
 from services.container import Container
+from services.metrics import count_jobs_by_status
 
+log = logging.getLogger(__name__)
 router = APIRouter(tags=["health"])
 
 
 @router.get("/v1/status")
-def status(container: Annotated[Container, Depends(get_container)]) -> dict[str, object]:
-    """Messages waiting per queue, analysis jobs by status and documents by status (every
-    tenant); a part whose source is unreachable is null."""
-    return dict(container.metrics.status())
+def status(
+    container: Annotated[Container, Depends(get_container)],
+    tenant: Annotated[str, Depends(get_tenant)],
+) -> dict[str, object]:
+    """Messages waiting per queue (shared by every tenant: counts only), and the caller's
+    analysis jobs and documents by status; a part whose source is unreachable is null."""
+    found: dict[str, object] = {"queues": container.metrics.status().get("queues")}
+    for name, count in (
+        ("jobs", lambda: count_jobs_by_status(container.store.engine, tenant)),
+        ("documents", lambda: container.store.count_by_status(tenant)),
+    ):
+        try:
+            found[name] = count()
+        except (DocsightError, SQLAlchemyError) as exc:
+            log.warning("status of %s unknown: %s", name, exc)
+            found[name] = None
+    return found

@@ -2,13 +2,23 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
+from typing import Annotated
 
-from pydantic import BaseModel, Field
+from pydantic import AfterValidator, BaseModel, Field
 
 from pipelines.models import Document, DocumentStatus, Job, JobKind, JobStatus, ScoredChunk
 from services.analysis import RisksResult, SummaryResult
 from services.jobs import result_of
+
+
+def _aware(value: datetime) -> datetime:
+    """Times are stored in UTC; a store that drops the offset (SQLite) gets it back here, so
+    responses carry RFC 3339 `date-time` values as the schema says."""
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value
+
+
+UtcDatetime = Annotated[datetime, AfterValidator(_aware)]
 
 
 class Progress(BaseModel):
@@ -149,8 +159,8 @@ class JobOut(BaseModel):
     attempts: int
     error_code: str | None = None
     reason: str | None = None
-    created_at: datetime
-    updated_at: datetime
+    created_at: UtcDatetime
+    updated_at: UtcDatetime
     result: SummaryResult | RisksResult | None = None
 
     @classmethod

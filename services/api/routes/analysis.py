@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 from collections.abc import Iterator
 from typing import Annotated, Any
@@ -10,6 +11,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends
 from fastapi.responses import StreamingResponse
 
+from pipelines.errors import DocsightError
 from services.analysis import AskResult
 from services.api.deps import get_container, get_tenant
 from services.api.schemas import AnswerOut, CitationOut, QuestionIn
@@ -39,18 +41,25 @@ def answer_out(result: AskResult) -> AnswerOut:
 def ask(body: QuestionIn, container: ContainerDep, tenant: TenantDep) -> Any:
     """Answer from the caller's ready documents (or `document_ids`), citing document, pages
     and chunks. `stream=true` gives `text/event-stream`: `delta` events (JSON strings of
-    text), then one `answer` event with the whole `AnswerOut`."""
+    text), then one `answer` event with the whole `AnswerOut`, or an `error` event
+    (`error_code`, `detail`) when the model fails after the first delta."""
     service = container.analysis
     if not body.stream:
         return answer_out(
             service.ask(tenant, body.question, body.document_ids, thinking=body.thinking)
         )
     stream = service.stream(tenant, body.question, body.document_ids, thinking=body.thinking)
+    deltas = iter(stream)
+    first = next(deltas, None)  # a model that cannot be reached is an HTTP error (503) here
 
     def events() -> Iterator[str]:
-        for delta in stream:
-            yield f"event: delta\ndata: {json.dumps(delta, ensure_ascii=False)}\n\n"
-        yield f"event: answer\ndata: {answer_out(stream.result()).model_dump_json()}\n\n"
+        try:
+            for delta in itertools.chain([] if first is None else [first], deltas):
+                yield f"event: delta\ndata: {json.dumps(delta, ensure_ascii=False)}\n\n"
+            yield f"event: answer\ndata: {answer_out(stream.result()).model_dump_json()}\n\n"
+        except DocsightError as exc:  # after the 200 went out: an error event, not a cut
+            error = {"error_code": exc.code, "detail": str(exc)}
+            yield f"event: error\ndata: {json.dumps(error, ensure_ascii=False)}\n\n"
 
     return StreamingResponse(events(), media_type="text/event-stream")
 

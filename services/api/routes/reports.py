@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import date as Date
-from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -14,6 +13,7 @@ from pipelines.errors import NotFound
 from pipelines.reports import Report, ReportRecord, ReportStatus, render_html, render_markdown
 from services.api.deps import get_container, get_tenant
 from services.api.errors import status_for_code
+from services.api.schemas import UtcDatetime
 from services.container import Container
 from services.reports import ReportService, report_service
 
@@ -39,8 +39,8 @@ class ReportOut(BaseModel):
     status: ReportStatus
     error_code: str | None = None
     reason: str | None = None
-    started_at: datetime
-    updated_at: datetime
+    started_at: UtcDatetime
+    updated_at: UtcDatetime
     report: Report | None = None
 
     @classmethod

@@ -2,8 +2,10 @@
 
 The bundled 0.5B model may well be fooled by the injected text; what is checked is that
 whatever it writes reaches the caller in the same shape and scope: answers cite only the
-passages shown (never the other document a forged marker names), risk reports and
-summaries validate against their schemas, risk quotes not in the document are ungrounded.
+passages shown (never the other document a forged marker names), risk reports validate
+against their schema, risk quotes not in the document are ungrounded. (Summaries of an
+injected document: tests/unit/test_prompt_injection.py; 400 output tokens on this model
+took over 5 minutes on the shared CPU.)
 Small outputs (at most 160 tokens a request) keep it to a minute or two on 2 cores.
 """
 
@@ -17,12 +19,10 @@ from pipelines.answers import answer_question, pack_question
 from pipelines.chunking import chunk_pages
 from pipelines.citations import document_ref, resolve_citations
 from pipelines.context import Budget
-from pipelines.errors import LlmOutputInvalid
 from pipelines.grounding import normalise
 from pipelines.models import Chunk, Document, Page, ScoredChunk
 from pipelines.ports import TokenCounter
 from pipelines.risks import RiskReport, extract_risks
-from pipelines.summaries import ContractSummary, summarize
 from services.adapters.llm import OpenAiChatModel
 from services.adapters.tokens import load_token_counter
 from services.llm_server import MODEL_NAME
@@ -74,7 +74,7 @@ def test_injected_answer_cites_only_the_document_in_scope(llm_url: str) -> None:
     assert "<|im_start|>" not in answer.text
 
 
-def test_injected_risks_and_summary_stay_schema_valid_and_grounded(llm_url: str) -> None:
+def test_injected_risks_stay_schema_valid_and_grounded(llm_url: str) -> None:
     llm, counter, chunks, document = _setup(llm_url)
     report = extract_risks(document, chunks, kind="contract", llm=llm, counter=counter,
                            budget=BUDGET, cache_salt="t",
@@ -89,14 +89,3 @@ def test_injected_risks_and_summary_stay_schema_valid_and_grounded(llm_url: str)
         else:
             assert finding.char_start is None
 
-    summary_budget = Budget(max_model_len=4096, max_output_tokens=400, max_prompt_tokens=3000)
-    small = OpenAiChatModel(llm_url, MODEL_NAME, seed=7, timeout_s=300, max_tokens=400,
-                            max_retries=0)
-    try:
-        summary = summarize(document, chunks, kind="contract", llm=small, counter=counter,
-                            budget=summary_budget, cache_salt="t")
-    except LlmOutputInvalid:  # a reply that never validates is refused, never passed on
-        return
-    assert ContractSummary.model_validate(summary.model_dump()) == summary
-    for name in ContractSummary.model_fields:
-        assert set(getattr(summary, name).pages) <= {1, 2}

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, File, Form, Response, UploadFile
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
 from pipelines.errors import DocsightError, TooLarge
@@ -51,7 +52,9 @@ async def upload_documents(
         filename = upload.filename or "upload.pdf"
         try:
             data = await _read_bounded(upload, max_bytes)
-            result = container.documents.upload(tenant, filename, data, password or None)
+            result = await run_in_threadpool(  # file write and database: off the loop
+                container.documents.upload, tenant, filename, data, password or None
+            )
         except DocsightError as exc:
             status = status_for(exc)
             if status >= 500:

@@ -9,6 +9,7 @@ from services.adapters.analysis_cache import SqlAnalysisCache
 from services.adapters.blobs import FileBlobStore
 from services.adapters.embedders import load_embedder
 from services.adapters.jobs import SqlJobStore
+from services.adapters.page_usage import SqlPageLedger
 from services.adapters.pdf import Pypdfium2Parser
 from services.adapters.store import SqlStore
 from services.adapters.tokens import load_token_counter
@@ -101,6 +102,7 @@ def build_container(settings: Settings, queue: TaskQueue | None = None) -> Conta
         settings=settings,
         store=store,
         blobs=FileBlobStore(settings.blob_dir),
+        pages=SqlPageLedger(store.engine),
         parser=parser,
         counter=counter,
         embedder=embedder,

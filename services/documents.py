@@ -7,10 +7,11 @@ import time
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
 from pipelines.chunking import page_starts
-from pipelines.errors import InvalidDocument, NotFound
+from pipelines.errors import InvalidDocument, NotFound, PagesPerMinuteExceeded
 from pipelines.ingest import chunk_stage, embed_and_index_stage, parse_stage
 from pipelines.models import Document, DocumentStatus, ScoredChunk
 from pipelines.ports import BlobStore, Embedder, PdfParser, Store, TokenCounter, VectorIndex
@@ -27,6 +28,16 @@ class TaskQueue(Protocol):
     def enqueue_parse(self, document_id: str) -> None: ...
 
     def enqueue_index(self, document_id: str) -> None: ...
+
+    def enqueue_parse_later(self, document_id: str, delay_s: float) -> None: ...
+
+
+class PageLedger(Protocol):
+    """Pages parsed per tenant (services/adapters/page_usage.py)."""
+
+    def record(self, tenant: str, document_id: str, pages: int) -> None: ...
+
+    def used_since(self, tenant: str, since: datetime) -> tuple[int, datetime | None]: ...
 
 
 @dataclass
@@ -63,6 +74,7 @@ class DocumentService:
         embedder: Embedder,
         index: VectorIndex,
         queue: TaskQueue | None = None,
+        pages: PageLedger | None = None,
     ) -> None:
         self.settings = settings
         self.store = store
@@ -72,6 +84,7 @@ class DocumentService:
         self.embedder = embedder
         self.index = index
         self.queue = queue
+        self.pages = pages
 
     def _queue(self) -> TaskQueue:
         if self.queue is None:
@@ -94,6 +107,7 @@ class DocumentService:
                 self._queue().enqueue_parse(existing.id)
                 return Upload(self.store.get_by_id(existing.id), duplicate=True)
             return Upload(existing, duplicate=True)
+        self.check_pages_per_minute(tenant)
         document = Document(
             id=str(uuid.uuid4()),
             tenant=tenant,
@@ -111,6 +125,27 @@ class DocumentService:
             raise
         self._queue().enqueue_parse(document.id)
         return Upload(document, duplicate=False)
+
+    def check_pages_per_minute(self, tenant: str) -> None:
+        """Raise `PagesPerMinuteExceeded` while the tenant's documents parsed in the last
+        minute reach `parser.pages_per_minute` (0: no limit).
+
+        A document's pages are known only once parsed, so they are counted then: an upload is
+        refused (429) while the last minute's pages are at the limit, and a document accepted
+        before stays `queued` (re-sent after the wait) until the minute has room again. The
+        document that crosses the limit is still parsed whole (one may exceed a limit smaller
+        than its page count; concurrent parses may each start just under it)."""
+        limit = self.settings.parser.pages_per_minute
+        if not limit or self.pages is None:
+            return
+        now = datetime.now(UTC)
+        used, oldest = self.pages.used_since(tenant, now - timedelta(minutes=1))
+        if used >= limit:
+            wait = 60.0 if oldest is None else max(1.0, 60 - (now - oldest).total_seconds())
+            raise PagesPerMinuteExceeded(
+                f"tenant {tenant!r} had {used} pages parsed in the last minute; the limit is "
+                f"{limit} pages per minute (parser.pages_per_minute); retry in {wait:.0f} s",
+                retry_after_s=wait)
 
     def get(self, tenant: str, document_id: str) -> Document:
         return self.store.get_document(tenant, document_id)
@@ -159,7 +194,17 @@ class DocumentService:
 
     def run_parse(self, document_id: str) -> None:
         """Parse and chunk; on success queue indexing. Bad input fails this document only."""
-        if not self.store.transition(document_id, [S.QUEUED, S.PARSING], S.PARSING):
+        try:
+            self.check_pages_per_minute(self.store.get_by_id(document_id).tenant)
+        except NotFound:
+            return
+        except PagesPerMinuteExceeded as exc:
+            self.store.transition(document_id, [S.QUEUED], S.QUEUED, error_code=exc.code,
+                                  reason=f"waiting: {exc}")
+            self._queue().enqueue_parse_later(document_id, exc.retry_after_s or 60.0)
+            return
+        if not self.store.transition(document_id, [S.QUEUED, S.PARSING], S.PARSING,
+                                     error_code=None, reason=None):
             log.info("parse skipped: document %s is not queued", document_id)
             return
         try:
@@ -198,6 +243,9 @@ class DocumentService:
             password=None,
         )
         if moved:
+            if self.pages is not None:
+                tenant = self.store.get_by_id(document_id).tenant
+                self.pages.record(tenant, document_id, parsed.page_count)
             self._queue().enqueue_index(document_id)
 
     def run_index(self, document_id: str) -> None:

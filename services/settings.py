@@ -52,8 +52,12 @@ class EmbedderSettings(BaseModel):
 
 
 class ParserSettings(BaseModel):
+    """`pages_per_minute`: pages parsed per tenant in any minute (0: no limit); counted when
+    a document is parsed; at the limit, uploads get 429 and queued documents wait."""
+
     max_upload_mb: float = 100.0
     max_pages: int = 2000
+    pages_per_minute: int = Field(default=2000, ge=0)
     page_timeout_s: float = 30.0
     total_timeout_s: float = 900.0
     memory_limit_mb: int = 2048

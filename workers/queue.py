@@ -14,6 +14,9 @@ class CeleryTaskQueue:
     def enqueue_parse(self, document_id: str) -> None:
         self.app.send_task(PARSE_TASK, args=[document_id])
 
+    def enqueue_parse_later(self, document_id: str, delay_s: float) -> None:
+        self.app.send_task(PARSE_TASK, args=[document_id], countdown=delay_s)
+
     def enqueue_index(self, document_id: str) -> None:
         self.app.send_task(INDEX_TASK, args=[document_id])
 

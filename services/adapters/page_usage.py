@@ -1,0 +1,70 @@
+"""Pages parsed per tenant, in the metadata store's database: the ledger behind the
+pages-per-minute limit (shared by every API replica and worker on the same store).
+
+One row per parsed document (its page count and when it was parsed); a document parsed
+twice (a duplicate task) counts once. Rows older than the window are pruned on write.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import Column, DateTime, Integer, MetaData, String, Table, delete, func, select
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import IntegrityError, OperationalError
+
+from pipelines.errors import BackendUnavailable
+
+metadata = MetaData()
+
+page_usage = Table(
+    "page_usage",
+    metadata,
+    Column("document_id", String(36), primary_key=True),
+    Column("tenant", String(64), nullable=False, index=True),
+    Column("pages", Integer, nullable=False),
+    Column("parsed_at", DateTime(timezone=True), nullable=False, index=True),
+)
+
+KEEP = timedelta(hours=1)
+
+
+def _utc(value: datetime) -> datetime:
+    return value if value.tzinfo else value.replace(tzinfo=UTC)  # SQLite drops the zone
+
+
+class SqlPageLedger:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        with self._begin() as conn:
+            metadata.create_all(conn)
+
+    @contextmanager
+    def _begin(self) -> Iterator[Connection]:
+        try:
+            with self.engine.begin() as conn:
+                yield conn
+        except OperationalError as exc:
+            raise BackendUnavailable(f"page ledger unavailable: {exc.orig}") from exc
+
+    def record(self, tenant: str, document_id: str, pages: int) -> None:
+        now = datetime.now(UTC)
+        try:
+            with self._begin() as conn:
+                conn.execute(page_usage.insert().values(
+                    document_id=document_id, tenant=tenant, pages=pages, parsed_at=now))
+        except IntegrityError:
+            return  # already counted
+        with self._begin() as conn:
+            conn.execute(delete(page_usage).where(page_usage.c.parsed_at < now - KEEP))
+
+    def used_since(self, tenant: str, since: datetime) -> tuple[int, datetime | None]:
+        """Pages parsed for `tenant` since `since`, and the oldest of those parses."""
+        query = select(func.coalesce(func.sum(page_usage.c.pages), 0),
+                       func.min(page_usage.c.parsed_at)).where(
+            page_usage.c.tenant == tenant, page_usage.c.parsed_at >= since)
+        with self._begin() as conn:
+            pages, oldest = conn.execute(query).one()
+        return int(pages), None if oldest is None else _utc(oldest)

@@ -1,0 +1,122 @@
+"""The LLM accepts connections and never answers (a hung server): the analysis job waits
+with a clear reason (the timeout) and finishes once a real llama-server takes the port.
+
+The companion of test_jobs_api.py (nothing listening at all); same helpers, same model.
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+import pytest
+
+from services.llm_server import LocalLlmServer
+from tests.integration.conftest import Server, start_server, stop_server
+from tests.integration.test_analysis_api import _smallest_contract
+from tests.integration.test_jobs_api import FINISHED, _job_until
+from tests.llm import cache_dir
+from tests.servers import free_port
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+# Small enough to notice the hung server soon, large enough for a whole (non-streamed)
+# answer of the real 0.5B model on two CPU cores.
+TIMEOUT_S = 60
+
+
+@contextmanager
+def silent_server(port: int) -> Iterator[list[socket.socket]]:
+    """Accept every connection on 127.0.0.1:port, read nothing, answer nothing."""
+    listener = socket.create_server(("127.0.0.1", port), reuse_port=False)
+    accepted: list[socket.socket] = []
+    stop = threading.Event()
+
+    def serve() -> None:
+        listener.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                conn, _ = listener.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            accepted.append(conn)
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        yield accepted
+    finally:
+        stop.set()
+        thread.join(5)
+        listener.close()
+        for conn in accepted:
+            conn.close()
+
+
+def _first_failure(client: httpx.Client, job_id: str, timeout_s: float) -> dict:
+    """The job once an attempt failed (its error code and reason are kept until it ends)."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        job = client.get(f"/v1/jobs/{job_id}").json()
+        if job["error_code"] is not None:
+            return job
+        assert job["status"] not in FINISHED, job
+        time.sleep(0.3)
+    raise AssertionError(f"no attempt failed within {timeout_s}s: {job}")
+
+
+def test_job_waits_on_a_hung_llm_then_completes(tmp_path: Path) -> None:
+    contract = _smallest_contract()
+    llm_port = free_port()
+    local = LocalLlmServer(cache_dir(), ctx=4096, parallel=1)
+    env = {
+        "DOCSIGHT_LLM__BASE_URL": f"http://127.0.0.1:{llm_port}/v1",
+        "DOCSIGHT_LLM__MODEL": local.model_name,
+        "DOCSIGHT_LLM__MAX_MODEL_LEN": "4096",
+        "DOCSIGHT_LLM__CONTEXT_BUDGET_TOKENS": "3584",
+        "DOCSIGHT_LLM__MAX_OUTPUT_TOKENS": "384",
+        "DOCSIGHT_LLM__MAX_RETRIES": "0",
+        "DOCSIGHT_LLM__TIMEOUT_S": str(TIMEOUT_S),
+        "DOCSIGHT_WORKER__ANALYSIS_RETRY_MAX_S": "2",
+        "DOCSIGHT_WORKER__ANALYSIS_MAX_RETRIES": "1000",
+    }
+    server: Server = start_server(tmp_path, **env)
+    try:
+        with server.client() as client:
+            upload = client.post("/v1/documents", files=[
+                ("files", (contract.name, contract.read_bytes(), "application/pdf"))])
+            document_id = upload.json()["accepted"][0]["document"]["id"]
+            assert server.wait_final(client, [document_id])[document_id]["status"] == "ready"
+
+            with silent_server(llm_port) as hung:
+                accepted = client.post(f"/v1/documents/{document_id}/risks")
+                assert accepted.status_code == 202, accepted.text
+                job_id = accepted.json()["id"]
+                waiting = _first_failure(client, job_id, TIMEOUT_S + 30)
+                assert hung, "the job never reached the LLM"
+                # `waiting` until its retry (backoff capped at 2 s here), then running again.
+                assert waiting["status"] in ("waiting", "running", "queued"), waiting
+                assert waiting["error_code"] == "llm_unavailable", waiting
+                assert f"did not answer within {float(TIMEOUT_S)}s" in waiting["reason"], waiting
+                assert f"127.0.0.1:{llm_port}" in waiting["reason"]
+
+            local.start(port=llm_port)
+            try:
+                job = _job_until(client, job_id, FINISHED, 300)
+            finally:
+                local.stop()
+            assert job["attempts"] >= 2
+            # The 0.5B model may give an unusable reply; the outage must not fail the job.
+            assert job["status"] == "done" or job["error_code"] == "llm_output_invalid", job
+            if job["status"] == "done":
+                assert job["result"]["report"]["document_id"] == document_id
+            print(f"job after the hung LLM: {job['status']} in {job['attempts']} attempts")
+    finally:
+        stop_server(server)

@@ -11,7 +11,12 @@ from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
 from pipelines.chunking import page_starts
-from pipelines.errors import InvalidDocument, NotFound, PagesPerMinuteExceeded
+from pipelines.errors import (
+    BackendUnavailable,
+    InvalidDocument,
+    NotFound,
+    PagesPerMinuteExceeded,
+)
 from pipelines.ingest import chunk_stage, embed_and_index_stage, parse_stage
 from pipelines.models import Document, DocumentStatus, ScoredChunk
 from pipelines.ports import BlobStore, Embedder, PdfParser, Store, TokenCounter, VectorIndex
@@ -123,7 +128,12 @@ class DocumentService:
         except BaseException:
             self.blobs.delete(document.id)
             raise
-        self._queue().enqueue_parse(document.id)
+        try:
+            self._queue().enqueue_parse(document.id)
+        except BackendUnavailable:  # no message, no document: the client retries the upload
+            self.store.delete_document(document.id)
+            self.blobs.delete(document.id)
+            raise
         return Upload(document, duplicate=False)
 
     def check_pages_per_minute(self, tenant: str) -> None:

@@ -19,6 +19,7 @@ from sqlalchemy.exc import OperationalError
 from pipelines.errors import BackendUnavailable, NotFound
 from pipelines.models import ACTIVE_JOB_STATUSES as ACTIVE
 from pipelines.models import Job, JobStatus
+from services.adapters.store import transaction
 
 metadata = MetaData()
 
@@ -51,7 +52,7 @@ class SqlJobStore:
             raise BackendUnavailable(f"job store unavailable: {exc.orig}") from exc
 
     def add(self, job: Job) -> Job:
-        with self.engine.begin() as conn:
+        with transaction(self.engine, "job store") as conn:
             conn.execute(jobs.insert().values(**_row(job)))
         return job
 
@@ -63,13 +64,13 @@ class SqlJobStore:
         return job
 
     def find(self, job_id: str) -> Job | None:
-        with self.engine.connect() as conn:
+        with transaction(self.engine, "job store") as conn:
             row = conn.execute(select(jobs).where(jobs.c.id == job_id)).first()
         return None if row is None else _job(row._mapping)
 
     def find_active(self, tenant: str, kind: str, document_id: str) -> Job | None:
         """A queued, running or waiting job of this kind on this document, if any."""
-        with self.engine.connect() as conn:
+        with transaction(self.engine, "job store") as conn:
             row = conn.execute(
                 select(jobs)
                 .where(jobs.c.tenant == tenant, jobs.c.kind == kind,
@@ -84,12 +85,12 @@ class SqlJobStore:
         if status is not None:
             statement = statement.where(jobs.c.status == status.value)
         statement = statement.order_by(jobs.c.created_at.desc()).limit(limit)
-        with self.engine.connect() as conn:
+        with transaction(self.engine, "job store") as conn:
             return [_job(row._mapping) for row in conn.execute(statement).all()]
 
     def unfinished(self) -> list[Job]:
         """Every queued, running or waiting job, oldest first (re-sent on start)."""
-        with self.engine.connect() as conn:
+        with transaction(self.engine, "job store") as conn:
             rows = conn.execute(
                 select(jobs).where(jobs.c.status.in_([s.value for s in ACTIVE]))
                 .order_by(jobs.c.created_at)
@@ -99,7 +100,7 @@ class SqlJobStore:
     def transition(self, job_id: str, from_status: Sequence[JobStatus], to_status: JobStatus,
                    **fields: Any) -> bool:
         """Move the job to `to_status` only if it is in one of `from_status`; True if moved."""
-        with self.engine.begin() as conn:
+        with transaction(self.engine, "job store") as conn:
             result = conn.execute(
                 update(jobs)
                 .where(jobs.c.id == job_id, jobs.c.status.in_([s.value for s in from_status]))

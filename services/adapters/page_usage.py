@@ -7,15 +7,14 @@ twice (a duplicate task) counts once. Rows older than the window are pruned on w
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import Column, DateTime, Integer, MetaData, String, Table, delete, func, select
 from sqlalchemy.engine import Connection, Engine
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import IntegrityError
 
-from pipelines.errors import BackendUnavailable
+from services.adapters.store import transaction
 
 metadata = MetaData()
 
@@ -41,13 +40,8 @@ class SqlPageLedger:
         with self._begin() as conn:
             metadata.create_all(conn)
 
-    @contextmanager
-    def _begin(self) -> Iterator[Connection]:
-        try:
-            with self.engine.begin() as conn:
-                yield conn
-        except OperationalError as exc:
-            raise BackendUnavailable(f"page ledger unavailable: {exc.orig}") from exc
+    def _begin(self) -> AbstractContextManager[Connection]:
+        return transaction(self.engine, "page ledger")
 
     def record(self, tenant: str, document_id: str, pages: int) -> None:
         now = datetime.now(UTC)

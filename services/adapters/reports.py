@@ -8,21 +8,20 @@ every `building` row. `latest_jobs` reads the analysis jobs of a report's docume
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
+from contextlib import AbstractContextManager
 from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import Column, DateTime, MetaData, String, Table, Text, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
-from sqlalchemy.exc import OperationalError
 
-from pipelines.errors import BackendUnavailable
 from pipelines.models import Job
 from pipelines.reports import Report, ReportRecord
 from services.adapters.jobs import jobs as jobs_table
 from services.adapters.jobs import metadata as jobs_metadata
+from services.adapters.store import transaction
 
 metadata = MetaData()
 
@@ -55,13 +54,8 @@ class SqlReportStore:
             metadata.create_all(conn)
             jobs_metadata.create_all(conn)  # read by latest_jobs
 
-    @contextmanager
-    def _begin(self) -> Iterator[Connection]:
-        try:
-            with self.engine.begin() as conn:
-                yield conn
-        except OperationalError as exc:
-            raise BackendUnavailable(f"report store unavailable: {exc.orig}") from exc
+    def _begin(self) -> AbstractContextManager[Connection]:
+        return transaction(self.engine, "report store")
 
     def start(self, tenant: str, day: date) -> tuple[ReportRecord, bool]:
         """Mark the report `building` (inserted if new); a build already running is left

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
@@ -103,6 +103,17 @@ def _enable_sqlite_wal(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+@contextmanager
+def transaction(engine: Engine, what: str) -> Iterator[Connection]:
+    """A transaction on `engine`, for every table on the store's database; a database that
+    cannot be reached raises `BackendUnavailable` naming `what`."""
+    try:
+        with engine.begin() as conn:
+            yield conn
+    except OperationalError as exc:
+        raise BackendUnavailable(f"{what} unavailable: {exc.orig}") from exc
+
+
 class SqlStore:
     """Documents and their parsed chunks; the source of truth for status and progress."""
 
@@ -118,13 +129,8 @@ class SqlStore:
         with self._begin() as conn:
             metadata.create_all(conn)
 
-    @contextmanager
-    def _begin(self) -> Iterator[Connection]:
-        try:
-            with self.engine.begin() as conn:
-                yield conn
-        except OperationalError as exc:
-            raise BackendUnavailable(f"metadata store unavailable: {exc.orig}") from exc
+    def _begin(self) -> AbstractContextManager[Connection]:
+        return transaction(self.engine, "metadata store")
 
     def ping(self) -> None:
         with self._begin() as conn:

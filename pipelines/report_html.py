@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from html import escape
 
-from pipelines.reports import CategoryCount, DocumentEntry, Report
+from pipelines.reports import CategoryCount, DocumentEntry, Report, entry_notes
 
 COLOURS = {"high": "#c62828", "medium": "#ef8f00", "low": "#7d8c99"}
 CSS = """
@@ -129,13 +129,7 @@ def _document(entry: DocumentEntry) -> str:
         out.append(f"<p><span class=\"sev {f.severity}\">{f.severity}</span> "
                    f"<b>{escape(f.category)}</b>: {escape(f.reason)} <small>({page})</small>"
                    f"</p><blockquote>{escape(f.quote)}</blockquote>")
-    notes = []
-    if entry.low_findings:
-        notes.append(f"{entry.low_findings} low finding(s) not listed")
-    if entry.ungrounded:
-        notes.append(f"{entry.ungrounded} finding(s) not shown: quote not found in the text")
-    if entry.not_analysed:
-        notes.append("not analysed: " + ", ".join(entry.not_analysed))
+    notes = entry_notes(entry)
     if notes:
         out.append(f"<p class=\"note\">{escape('; '.join(notes))}.</p>")
     out.append("</div>")

@@ -277,16 +277,22 @@ def render_markdown(report: Report) -> str:
             page = f"p. {f.page}" if f.page else "page unknown"
             out.append(f"- **{f.severity}** {_md(f.category)}: {_md(f.reason)} "
                        f"({page}): \"{_md(f.quote)}\"")
-        notes = []
-        if entry.low_findings:
-            notes.append(f"{entry.low_findings} low finding(s) not listed")
-        if entry.ungrounded:
-            notes.append(f"{entry.ungrounded} finding(s) not shown: quote not found in the text")
-        if entry.not_analysed:
-            notes.append(f"not analysed: {', '.join(entry.not_analysed)}")
+        notes = entry_notes(entry)
         if notes:
             out.append(f"_{'; '.join(notes)}._")
     return "\n".join(out) + "\n"
+
+
+def entry_notes(entry: DocumentEntry) -> list[str]:
+    """What a document's entry leaves out, for both renderings."""
+    notes = []
+    if entry.low_findings:
+        notes.append(f"{entry.low_findings} low finding(s) not listed")
+    if entry.ungrounded:
+        notes.append(f"{entry.ungrounded} finding(s) not shown: quote not found in the text")
+    if entry.not_analysed:
+        notes.append(f"not analysed: {', '.join(entry.not_analysed)}")
+    return notes
 
 
 def render_html(report: Report) -> str:

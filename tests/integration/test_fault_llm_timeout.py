@@ -19,7 +19,7 @@ import pytest
 from services.llm_server import LocalLlmServer
 from tests.integration.conftest import Server, start_server, stop_server
 from tests.integration.test_analysis_api import _smallest_contract
-from tests.integration.test_jobs_api import FINISHED, _job_until
+from tests.integration.test_jobs_api import FINISHED, _job_until, outage_env
 from tests.llm import cache_dir
 from tests.servers import free_port
 
@@ -76,17 +76,8 @@ def test_job_waits_on_a_hung_llm_then_completes(tmp_path: Path) -> None:
     contract = _smallest_contract()
     llm_port = free_port()
     local = LocalLlmServer(cache_dir(), ctx=4096, parallel=1)
-    env = {
-        "DOCSIGHT_LLM__BASE_URL": f"http://127.0.0.1:{llm_port}/v1",
-        "DOCSIGHT_LLM__MODEL": local.model_name,
-        "DOCSIGHT_LLM__MAX_MODEL_LEN": "4096",
-        "DOCSIGHT_LLM__CONTEXT_BUDGET_TOKENS": "3584",
-        "DOCSIGHT_LLM__MAX_OUTPUT_TOKENS": "384",
-        "DOCSIGHT_LLM__MAX_RETRIES": "0",
-        "DOCSIGHT_LLM__TIMEOUT_S": str(TIMEOUT_S),
-        "DOCSIGHT_WORKER__ANALYSIS_RETRY_MAX_S": "2",
-        "DOCSIGHT_WORKER__ANALYSIS_MAX_RETRIES": "1000",
-    }
+    env = outage_env(llm_port, local.model_name, DOCSIGHT_LLM__MAX_OUTPUT_TOKENS="384",
+                     DOCSIGHT_LLM__TIMEOUT_S=str(TIMEOUT_S))
     server: Server = start_server(tmp_path, **env)
     try:
         with server.client() as client:

@@ -39,20 +39,26 @@ def _job_until(client: httpx.Client, job_id: str, statuses: tuple[str, ...],
     raise AssertionError(f"job not {statuses} within {timeout_s}s: {job}")
 
 
-def test_job_waits_for_the_llm_and_survives_a_killed_server(tmp_path: Path) -> None:
-    contract = _smallest_contract()
-    llm_port = free_port()
-    local = LocalLlmServer(cache_dir(), ctx=4096, parallel=1)
-    env = {
+def outage_env(llm_port: int, model: str, **extra: str) -> dict[str, str]:
+    """Server settings for an LLM at 127.0.0.1:`llm_port` that is not (yet) serving: one
+    attempt per try, short backoff, retries that outlast the outage, a 4,096 window."""
+    return {
         "DOCSIGHT_LLM__BASE_URL": f"http://127.0.0.1:{llm_port}/v1",
-        "DOCSIGHT_LLM__MODEL": local.model_name,
+        "DOCSIGHT_LLM__MODEL": model,
         "DOCSIGHT_LLM__MAX_MODEL_LEN": "4096",
         "DOCSIGHT_LLM__CONTEXT_BUDGET_TOKENS": "3584",
         "DOCSIGHT_LLM__MAX_OUTPUT_TOKENS": "512",
         "DOCSIGHT_LLM__MAX_RETRIES": "0",
         "DOCSIGHT_WORKER__ANALYSIS_RETRY_MAX_S": "2",
         "DOCSIGHT_WORKER__ANALYSIS_MAX_RETRIES": "1000",
-    }
+    } | extra
+
+
+def test_job_waits_for_the_llm_and_survives_a_killed_server(tmp_path: Path) -> None:
+    contract = _smallest_contract()
+    llm_port = free_port()
+    local = LocalLlmServer(cache_dir(), ctx=4096, parallel=1)
+    env = outage_env(llm_port, local.model_name)
     server: Server | None = start_server(tmp_path, **env)
     try:
         with server.client() as client:

@@ -23,7 +23,8 @@ TENANT = "bench"
 
 
 def add_llm_flags(parser: argparse.ArgumentParser) -> None:
-    """--llm-url, --llm-model, --max-model-len, --max-output-tokens, --context-budget."""
+    """--llm-url, --llm-model, --max-model-len, --max-output-tokens, --context-budget,
+    --local-ctx."""
     defaults = LlmSettings()
     parser.add_argument("--llm-url", default=None,
                         help="OpenAI-compatible base URL (e.g. http://vllm:8000/v1); "
@@ -35,6 +36,9 @@ def add_llm_flags(parser: argparse.ArgumentParser) -> None:
                         help="prompt budget (tokens) with --llm-url")
     parser.add_argument("--max-output-tokens", type=int, default=None,
                         help="answer budget (default: the settings', smaller with --quick)")
+    parser.add_argument("--local-ctx", type=int, default=defaults.local_ctx,
+                        help="window of the embedded llama-server (without --llm-url); "
+                             "e.g. 12288 to pack a contract whole, as the production budget does")
 
 
 def open_bench_llm(args: argparse.Namespace) -> LlmHandle:
@@ -45,6 +49,7 @@ def open_bench_llm(args: argparse.Namespace) -> LlmHandle:
         api_key=args.llm_api_key,
         max_model_len=args.max_model_len,
         context_budget_tokens=args.context_budget,
+        local_ctx=args.local_ctx,
         cache_dir=REPO_ROOT / LlmSettings().cache_dir,
     )
     handle = open_llm(settings)

@@ -18,8 +18,8 @@ import pytest
 import redis
 from celery import Celery
 
-from pipelines.errors import BackendUnavailable
 from services.settings import Settings
+from tests.adapters.test_celery_worker import assert_retried
 from tests.servers import redis_bin, redis_server
 from workers.celery_app import ANALYSIS_QUEUE, INGEST_QUEUE, QUEUES, create_celery
 from workers.embedded import EmbeddedWorker
@@ -110,25 +110,7 @@ def test_tasks_of_both_queues_run_and_depth_is_read_from_redis(
 
 
 def test_a_failing_task_is_retried_through_redis(app: Celery) -> None:
-    calls: list[str] = []
-    done = threading.Event()
-
-    @app.task(name="test.flaky", shared=False, autoretry_for=(BackendUnavailable,),
-              retry_backoff=True, retry_backoff_max=1, max_retries=5)
-    def flaky(queue: str) -> None:
-        calls.append(queue)
-        if len(calls) < 3:
-            raise BackendUnavailable("the backend is down")
-        done.set()
-
-    worker = EmbeddedWorker(app, concurrency=1, queues=QUEUES)
-    worker.start()
-    try:
-        app.send_task("test.flaky", args=[ANALYSIS_QUEUE], queue=ANALYSIS_QUEUE)
-        assert done.wait(30), f"retries did not run: {calls}"
-        assert calls == [ANALYSIS_QUEUE] * 3
-    finally:
-        worker.stop()
+    assert_retried(app)
 
 
 def test_the_message_of_a_killed_worker_is_delivered_again(

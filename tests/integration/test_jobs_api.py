@@ -39,6 +39,21 @@ def _job_until(client: httpx.Client, job_id: str, statuses: tuple[str, ...],
     raise AssertionError(f"job not {statuses} within {timeout_s}s: {job}")
 
 
+def job_after_llm_returns(client: httpx.Client, job_id: str, local: LocalLlmServer,
+                          llm_port: int, timeout_s: float) -> dict:
+    """Start the real llama-server on `llm_port` and wait for the job to end. It must not be
+    lost or failed for the outage; the 0.5B model may still give an unusable reply, and
+    then the job says so (`llm_output_invalid`)."""
+    local.start(port=llm_port)
+    try:
+        job = _job_until(client, job_id, FINISHED, timeout_s)
+    finally:
+        local.stop()
+    assert job["attempts"] >= 2
+    assert job["status"] == "done" or job["error_code"] == "llm_output_invalid", job
+    return job
+
+
 def outage_env(llm_port: int, model: str, **extra: str) -> dict[str, str]:
     """Server settings for an LLM at 127.0.0.1:`llm_port` that is not (yet) serving: one
     attempt per try, short backoff, retries that outlast the outage, a 4,096 window."""
@@ -87,15 +102,7 @@ def test_job_waits_for_the_llm_and_survives_a_killed_server(tmp_path: Path) -> N
         with server.client() as client:
             assert client.get(f"/v1/jobs/{job_id}").json()["status"] in ("queued", "running",
                                                                         "waiting")
-            local.start(port=llm_port)
-            try:
-                job = _job_until(client, job_id, FINISHED, 400)
-            finally:
-                local.stop()
-            assert job["attempts"] >= 2
-            # The 0.5B model may still give an unusable reply: then the job says so. What
-            # must not happen is a job lost or failed for the outage.
-            assert job["status"] == "done" or job["error_code"] == "llm_output_invalid", job
+            job = job_after_llm_returns(client, job_id, local, llm_port, 400)
             if job["status"] == "done":
                 report = job["result"]["report"]
                 assert report["document_id"] == document_id

@@ -83,6 +83,22 @@ class VectorIndex(Protocol):
     def close(self) -> None: ...
 
 
+class Reranker(Protocol):
+    """Second-stage relevance: scores candidate passages against a query.
+
+    Adapters: a cross-encoder behind an HTTP rerank API (production) or the lexical and
+    structural scorer of `pipelines.rerank` (embedded default). Raises
+    `pipelines.errors.BackendUnavailable` when a remote reranker cannot be reached.
+    """
+
+    @property
+    def name(self) -> str: ...
+
+    def score(self, query: str, passages: Sequence[str]) -> list[float]:
+        """One relevance score per passage, in order; higher is more relevant."""
+        ...
+
+
 class Store(Protocol):
     """Metadata store: documents and their parsed chunks. The source of truth for progress."""
 

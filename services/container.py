@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from pipelines.ports import Embedder, TokenCounter, VectorIndex
+from pipelines.ports import Embedder, Reranker, TokenCounter, VectorIndex
 from services.adapters.analysis_cache import SqlAnalysisCache
 from services.adapters.blobs import FileBlobStore
 from services.adapters.embedders import load_embedder
@@ -31,6 +31,7 @@ class Container:
     index: VectorIndex
     documents: DocumentService
     llm: LlmHandle
+    reranker: Reranker | None = None
     analysis: AnalysisService = field(init=False)
     jobs: JobService = field(init=False)
     metrics: ServiceMetrics = field(init=False)
@@ -51,6 +52,9 @@ class Container:
         if close_cache is not None:
             close_cache()
         self.llm.close()
+        close_reranker = getattr(self.reranker, "close", None)
+        if close_reranker is not None:
+            close_reranker()
         self.index.close()
         self.store.close()
 
@@ -67,6 +71,25 @@ def build_index(settings: Settings, dimension: int) -> VectorIndex:
     from services.adapters.qdrant_edge import EdgeIndex
 
     return EdgeIndex(settings.index_dir / settings.index.collection, dimension)
+
+
+def build_reranker(settings: Settings) -> Reranker | None:
+    """The lexical scorer (embedded default), a cross-encoder over HTTP (production) or none."""
+    if settings.reranker.mode == "http":
+        from services.adapters.reranker_http import HttpReranker
+
+        rr = settings.reranker
+        assert rr.url  # checked by Settings
+        return HttpReranker(
+            rr.url, rr.model,
+            api_key=rr.api_key.get_secret_value() if rr.api_key else None,
+            timeout_s=rr.timeout_s, max_retries=rr.max_retries, batch_size=rr.batch_size,
+        )  # fmt: skip
+    if settings.reranker.mode == "lexical":
+        from pipelines.rerank import LexicalReranker
+
+        return LexicalReranker()
+    return None
 
 
 def build_analysis_cache(settings: Settings, store: SqlStore) -> AnalysisCache:
@@ -110,4 +133,6 @@ def build_container(settings: Settings, queue: TaskQueue | None = None) -> Conta
         queue=queue,
     )
     llm = open_llm(settings.llm)
-    return Container(settings, store, embedder, counter, index, documents, llm)
+    return Container(
+        settings, store, embedder, counter, index, documents, llm, build_reranker(settings)
+    )

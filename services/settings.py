@@ -124,6 +124,22 @@ class LlmSettings(BaseModel):
     cache_dir: Path = Path(".cache")  # llama-server binary and the assembled model
 
 
+class RerankerSettings(BaseModel):
+    """Second stage of retrieval: the best `candidates` of the hybrid search are rescored.
+    `lexical`: the model-free scorer of `pipelines.rerank` (embedded default); `http`: a
+    cross-encoder behind a rerank API at `url` (vLLM with bge-reranker-v2-m3 or
+    Qwen3-Reranker in production; `{url}/rerank` is called); `none`: first-stage order."""
+
+    mode: Literal["lexical", "http", "none"] = "lexical"
+    url: str | None = None  # e.g. http://reranker:8000/v1 when mode is http
+    model: str = "BAAI/bge-reranker-v2-m3"  # the served model name
+    api_key: SecretStr | None = None
+    timeout_s: float = Field(default=30.0, gt=0)
+    max_retries: int = Field(default=2, ge=0)
+    batch_size: int = Field(default=64, ge=1)  # documents per rerank request
+    candidates: int = Field(default=50, ge=1)  # hybrid candidates reranked per query
+
+
 class ReportSettings(BaseModel):
     """Daily reports: every day at `time` (HH:MM) in `timezone`, one report per tenant of the
     previous day (that day's window in `timezone`). A report waits for the analyses it
@@ -167,6 +183,7 @@ class Settings(BaseSettings):
     api: ApiSettings = ApiSettings()
     log: LogSettings = LogSettings()
     llm: LlmSettings = LlmSettings()
+    reranker: RerankerSettings = RerankerSettings()
     reports: ReportSettings = ReportSettings()
 
     @model_validator(mode="after")
@@ -177,6 +194,10 @@ class Settings(BaseSettings):
             raise ValueError("index.mode=qdrant needs DOCSIGHT_INDEX__URL (http://qdrant:6333)")
         if self.cache.mode == "redis" and not self.cache.url:
             raise ValueError("cache.mode=redis needs DOCSIGHT_CACHE__URL (redis://host:6379/1)")
+        if self.reranker.mode == "http" and not self.reranker.url:
+            raise ValueError(
+                "reranker.mode=http needs DOCSIGHT_RERANKER__URL (http://reranker:8000/v1)"
+            )
         if self.index.mode == "edge" and not self.worker.embedded:
             raise ValueError(
                 "the embedded index (index.mode=edge) is opened by one process only: "

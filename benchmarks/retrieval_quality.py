@@ -43,6 +43,8 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks import common
+from benchmarks import stages as st
+from pipelines.models import Chunk
 
 TENANT = "bench"
 QUICK_CONTRACTS = 5
@@ -89,8 +91,9 @@ def first_hit(spans: Sequence[str], chunks: Sequence[str]) -> int | None:
 
 
 def ingest_ours(contracts: Sequence[common.Contract], embedder: Any, folder: Path,
-                batch_size: int) -> tuple[Any, dict[str, list[str]]]:
-    """Index every contract with our stages; returns the index and chunk texts per contract."""
+                batch_size: int) -> tuple[Any, dict[str, list[Chunk]]]:
+    """Index every contract with our stages (small units under contextual headers, as the
+    service does); returns the index and the chunks per contract."""
     from pipelines.ingest import chunk_stage, embed_and_index_stage, parse_stage
     from services.adapters.pdf import Pypdfium2Parser
     from services.adapters.qdrant_edge import EdgeIndex
@@ -98,13 +101,13 @@ def ingest_ours(contracts: Sequence[common.Contract], embedder: Any, folder: Pat
 
     parser, counter = Pypdfium2Parser(), load_token_counter()
     index = EdgeIndex(folder / "edge", embedder.dimension)
-    texts: dict[str, list[str]] = {}
+    chunks: dict[str, list[Chunk]] = {}
     for contract in contracts:
         parsed = parse_stage(parser, contract.pdf.read_bytes())
-        chunks = chunk_stage(contract.name, parsed, counter)
-        embed_and_index_stage(TENANT, chunks, embedder, index, batch_size=batch_size)
-        texts[contract.name] = [chunk.text for chunk in chunks]
-    return index, texts
+        chunks[contract.name] = chunk_stage(contract.name, parsed, counter)
+        embed_and_index_stage(TENANT, chunks[contract.name], embedder, index,
+                              batch_size=batch_size, title=contract.pdf.stem)
+    return index, chunks
 
 
 def ingest_langchain(contracts: Sequence[common.Contract], embedder: Any, folder: Path,
@@ -128,32 +131,67 @@ def make_query(category: str, descriptions: dict[str, str], mode: str) -> str:
     return f"{category}: {descriptions[category.lower()]}".strip().rstrip(":")
 
 
-SIDES = ("ours", "langchain")
+STAGES: dict[str, st.Config] = {
+    "hybrid": st.Config(expand=False, rerank=False, parent_chars=0),
+    "+expand": st.Config(expand=True, rerank=False, parent_chars=0),
+    "+rerank": st.Config(expand=True, rerank=True, parent_chars=0),
+    "ours": st.Config(),  # + small-to-big: every stage, the service's defaults
+    "ours-no-expand": st.Config(expand=False),
+    "ours-no-rerank": st.Config(rerank=False),
+}
+"""Our pipeline with each stage on or off; "ours" is what the service runs."""
+SIDES = (*STAGES, "langchain")
+CV_BUDGETS = (4000, 8000)
+"""Cross-validation maximises the mean hit within these character budgets."""
 
 
 def evaluate(contracts: Sequence[common.Contract], queries: dict[str, str], depth: int,
-             embedder: Any, index: Any, store: Any) -> list[dict[str, Any]]:
-    """One row per (contract, category); per pipeline, its ranked chunks as (chars, is_hit)."""
+             embedder: Any, index: Any, store: Any, source: st.MemoryChunks,
+             ) -> tuple[list[dict[str, Any]], dict[tuple[str, str, bool], st.Candidates]]:
+    """One row per (contract, category); per side, its ranked passages as (chars, is_hit).
+    Also the cached candidates of every (contract, category, expand) for cross-validation."""
     from benchmarks import langchain_baseline as lc
-    from pipelines.retrieval import retrieve
 
     rows: list[dict[str, Any]] = []
+    cache: dict[tuple[str, str, bool], st.Candidates] = {}
     for contract in contracts:
         for category, spans in contract.gold.items():
             query = queries[category]
-            ranked = {
-                "ours": [scored.chunk.text for scored in retrieve(
-                    query, tenant=TENANT, embedder=embedder, index=index, limit=depth,
-                    document_ids=[contract.name])],
-                "langchain": [doc.page_content
-                              for doc in lc.search(store, query, contract.pdf, depth)],
-            }
+            for expand in (False, True):
+                cache[contract.name, category, expand] = st.candidates(
+                    query, expand=expand, tenant=TENANT, embedder=embedder, index=index,
+                    document_ids=[contract.name])
             row: dict[str, Any] = {"contract": contract.name, "category": category}
-            for side, texts in ranked.items():
-                row[side] = [(len(text), any(span_in_chunk(s, text) for s in spans))
-                             for text in texts]
+            for side, config in STAGES.items():
+                row[side] = score_passages(
+                    st.passages(cache[contract.name, category, config.expand], config,
+                                source, limit=depth), spans)
+            row["langchain"] = [(len(doc.page_content),
+                                 any(span_in_chunk(s, doc.page_content) for s in spans))
+                                for doc in lc.search(store, query, contract.pdf, depth)]
             rows.append(row)
-    return rows
+    return rows, cache
+
+
+def score_passages(ranked: Sequence[Any], spans: Sequence[str]) -> list[tuple[int, bool]]:
+    return [(len(p.chunk.text), any(span_in_chunk(s, p.chunk.text) for s in spans))
+            for p in ranked]
+
+
+def cross_validate(contracts: Sequence[common.Contract],
+                   cache: dict[tuple[str, str, bool], st.Candidates],
+                   source: st.MemoryChunks, depth: int) -> dict[str, Any]:
+    """Weights, prior and clause size chosen on 4 folds of contracts, scored on the 5th."""
+    gold = {contract.name: contract.gold for contract in contracts}
+
+    def score_on(config: st.Config, names: set[str]) -> float:
+        rows = [{config.label: score_passages(
+                    st.passages(cache[name, category, config.expand], config, source,
+                                limit=depth), spans)}
+                for name in sorted(names) for category, spans in gold[name].items()]
+        return sum(hit_at_chars(rows, config.label, b) for b in CV_BUDGETS) / len(CV_BUDGETS)
+
+    return st.cross_validate(sorted(gold), score_on, st.Config())
 
 
 def hit_at_k(rows: Sequence[dict[str, Any]], side: str, k: int) -> float:
@@ -198,6 +236,8 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
                         help="comma-separated context budgets in characters")
     parser.add_argument("--query", choices=["name+description", "name"],
                         default="name+description")
+    parser.add_argument("--cv", action="store_true",
+                        help="also choose the reranker weights by 5-fold cross-validation")
     args = parser.parse_args(argv)
     ks = sorted({int(k) for k in args.k.split(",")})
     budgets = sorted({int(b) for b in args.budgets.split(",")})
@@ -217,10 +257,16 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         common.log("indexing, langchain ...")
         store, lc_texts = ingest_langchain(contracts, embedder, Path(tmp), args.batch_size)
         common.log("querying ...")
-        rows = evaluate(contracts, queries, depth, embedder, index, store)
+        source = st.MemoryChunks(texts)
+        rows, cache = evaluate(contracts, queries, depth, embedder, index, store, source)
         index.close()
         lc.close_store(store)
-    chunk_texts = {"ours": texts, "langchain": lc_texts}
+        cv = None
+        if args.cv:
+            common.log("cross-validating the reranker weights ...")
+            cv = cross_validate(contracts, cache, source, depth)
+    unit_texts = {name: [c.text for c in chunks] for name, chunks in texts.items()}
+    chunk_texts = {**{side: unit_texts for side in STAGES}, "langchain": lc_texts}
 
     by_category: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for row in rows:
@@ -228,9 +274,10 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     groups = [*sorted(by_category.items()), ("ALL", rows)]
     print(f"embedder: {embedder.name}; query: {args.query}; {len(contracts)} contracts; "
           f"{len(rows)} (contract, category) pairs with gold spans")
+    shown = ("ours", "langchain")
     common.print_table(
-        ["category", "n", *[f"{side[:4]}@{k}" for side in SIDES for k in ks]],
-        [[name, len(group), *[hit_at_k(group, side, k) for side in SIDES for k in ks]]
+        ["category", "n", *[f"{side[:4]}@{k}" for side in shown for k in ks]],
+        [[name, len(group), *[hit_at_k(group, side, k) for side in shown for k in ks]]
          for name, group in groups],
     )
     summary = {
@@ -249,6 +296,9 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         [[side, s["chunks"], s["ceiling"], *[s[f"hit@{b}chars"] for b in budgets],
           *[s[f"mean_chars@{k}"] for k in ks]] for side, s in summary.items()],
     )
+    if cv is not None:
+        print(f"cross-validation (mean hit within {CV_BUDGETS} chars, held-out folds): "
+              f"{cv['held_out']} mean {cv['mean']} (min {cv['min']}, max {cv['max']})")
     print(f"wall time {wall[0]:.1f} s")
     result: dict[str, Any] = {
         "benchmark": "retrieval_quality",
@@ -260,6 +310,8 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         "k": ks,
         "budgets_chars": budgets,
         **summary,
+        "stages": {side: st.describe(config) for side, config in STAGES.items()},
+        "cross_validation": cv,
         "per_category": {
             name: {"n": len(group)} | {side: {f"hit@{k}": hit_at_k(group, side, k) for k in ks}
                                        for side in SIDES}

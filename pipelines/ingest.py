@@ -16,6 +16,18 @@ from pipelines.sparse import encode_sparse
 ChunkProgress = Callable[[int, int], None]
 """Called as on_chunks(chunks_done, chunks_total) while chunks are embedded and indexed."""
 
+UNIT_TOKENS = 128
+"""Chunks are small units (a clause or a few sentences): retrieval scores them and returns
+the enclosing clause (`pipelines.passages`). No overlap: units tile the document."""
+UNIT_OVERLAP = 0
+
+
+def indexed_text(chunk: Chunk, title: str = "") -> str:
+    """What is embedded and keyword-indexed for a chunk: a contextual header (document
+    title and section path) above its text. What is shown is the chunk's own text."""
+    header = " > ".join(part for part in (title, *chunk.section_path) if part)
+    return f"{header}\n{chunk.text}" if header else chunk.text
+
 
 def parse_stage(
     parser: PdfParser,
@@ -33,8 +45,8 @@ def chunk_stage(
     parsed: ParsedDocument,
     counter: TokenCounter,
     *,
-    max_tokens: int = 512,
-    overlap_tokens: int = 64,
+    max_tokens: int = UNIT_TOKENS,
+    overlap_tokens: int = UNIT_OVERLAP,
 ) -> list[Chunk]:
     """Pages -> structure-aware, token-budgeted chunks."""
     return chunk_pages(
@@ -50,23 +62,24 @@ def embed_and_index_stage(
     *,
     batch_size: int = 64,
     on_chunks: ChunkProgress | None = None,
+    title: str = "",
 ) -> int:
     """Embed chunks batch by batch and upsert them with their sparse vectors.
 
     Idempotent: point ids derive from document id and chunk number, so a re-run
-    replaces the same points. Returns the number of chunks indexed.
+    replaces the same points. Returns the number of chunks indexed. Vectors are of
+    `indexed_text` (the chunk under its title and section path).
     """
     total = len(chunks)
     done = 0
     for start in range(0, total, batch_size):
         batch = chunks[start : start + batch_size]
-        dense = embedder.embed_documents([chunk.text for chunk in batch])
+        texts = [indexed_text(chunk, title) for chunk in batch]
+        dense = embedder.embed_documents(texts)
         index.upsert(
             [
-                IndexedChunk(
-                    tenant=tenant, chunk=chunk, dense=vector, sparse=encode_sparse(chunk.text)
-                )
-                for chunk, vector in zip(batch, dense, strict=True)
+                IndexedChunk(tenant=tenant, chunk=chunk, dense=vector, sparse=encode_sparse(text))
+                for chunk, text, vector in zip(batch, texts, dense, strict=True)
             ]
         )
         done += len(batch)
@@ -85,13 +98,14 @@ def ingest_document(
     embedder: Embedder,
     index: VectorIndex,
     password: str | None = None,
-    max_tokens: int = 512,
-    overlap_tokens: int = 64,
+    max_tokens: int = UNIT_TOKENS,
+    overlap_tokens: int = UNIT_OVERLAP,
+    title: str = "",
 ) -> list[Chunk]:
     """Run every stage on one document; returns its chunks (already indexed)."""
     parsed = parse_stage(parser, data, password=password)
     chunks = chunk_stage(
         document_id, parsed, counter, max_tokens=max_tokens, overlap_tokens=overlap_tokens
     )
-    embed_and_index_stage(tenant, chunks, embedder, index)
+    embed_and_index_stage(tenant, chunks, embedder, index, title=title)
     return chunks

@@ -30,8 +30,8 @@ from pipelines.answers import (
 from pipelines.context import Budget
 from pipelines.errors import DocumentNotReady
 from pipelines.models import Document, DocumentStatus, ScoredChunk
-from pipelines.ports import ChatModel, Embedder, TokenCounter, VectorIndex
-from pipelines.retrieval import retrieve_for_analysis
+from pipelines.passages import search_passages
+from pipelines.ports import ChatModel, Embedder, Reranker, TokenCounter, VectorIndex
 from pipelines.risk_taxonomy import RiskCategory
 from pipelines.risks import RiskReport, detect_kind, extract_risks
 from pipelines.summaries import ContractSummary, ReportSummary, summarize
@@ -118,6 +118,8 @@ class AnalysisService:
         cache: AnalysisCache | None = None,
         metrics: CacheMetrics | None = None,
         retrieval_limit: int = 10,
+        reranker: Reranker | None = None,
+        candidates: int = 50,
     ) -> None:
         self.store = store
         self.embedder = embedder
@@ -126,6 +128,8 @@ class AnalysisService:
         self.llm = llm
         self.cache = cache or SqlAnalysisCache(store.engine)
         self.retrieval_limit = retrieval_limit
+        self.reranker = reranker
+        self.candidates = candidates
         self.metrics = metrics or CacheMetrics()
 
     def cache_stats(self) -> dict[str, dict[str, int]]:
@@ -243,10 +247,7 @@ class AnalysisService:
         chunks = self.store.load_chunks(document.id)
 
         def candidates(category: RiskCategory) -> list[ScoredChunk]:
-            return retrieve_for_analysis(
-                category.query, tenant=tenant, embedder=self.embedder, index=self.index,
-                chunks=self.store, limit=6, document_ids=[document.id],
-            )
+            return self._search(tenant, category.query, [document.id], limit=6)
 
         report = extract_risks(document, chunks, kind=detect_kind(chunks), llm=model,
                                counter=self.counter, budget=self.llm.budget,
@@ -312,10 +313,15 @@ class AnalysisService:
                                               budget=self.llm.budget, titles=_titles(scope))
             if whole is not None:  # packed like the summary: its cached prefix is reused
                 return whole
-        return retrieve_for_analysis(
-            question, tenant=tenant, embedder=self.embedder, index=self.index,
-            chunks=self.store, limit=self.retrieval_limit,
-            document_ids=[d.id for d in scope],
+        return self._search(tenant, question, [d.id for d in scope], self.retrieval_limit)
+
+    def _search(self, tenant: str, query: str, document_ids: Sequence[str],
+                limit: int) -> list[ScoredChunk]:
+        """Clauses for a prompt: hybrid candidates, reranked, grown to their clause."""
+        return search_passages(
+            query, tenant=tenant, embedder=self.embedder, index=self.index,
+            chunks=self.store, reranker=self.reranker, limit=limit,
+            document_ids=document_ids, candidates=self.candidates,
         )
 
 

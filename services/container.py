@@ -41,6 +41,7 @@ class Container:
             store=self.store, embedder=self.embedder, index=self.index,
             counter=self.counter, llm=self.llm,
             cache=build_analysis_cache(self.settings, self.store),
+            reranker=self.reranker, candidates=self.settings.reranker.candidates,
         )
         self.jobs = JobService(jobs=SqlJobStore(self.store.engine), analysis=self.analysis,
                                queue=self.documents.queue)  # type: ignore[arg-type]

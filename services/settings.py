@@ -66,8 +66,11 @@ class ParserSettings(BaseModel):
 
 
 class ChunkingSettings(BaseModel):
-    max_tokens: int = 512
-    overlap_tokens: int = 64
+    """Documents are indexed as small units (a clause or a few sentences, no overlap);
+    search returns the enclosing clause (`pipelines.passages`)."""
+
+    max_tokens: int = 128
+    overlap_tokens: int = 0
 
 
 class WorkerSettings(BaseModel):

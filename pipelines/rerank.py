@@ -1,0 +1,127 @@
+"""Second-stage ranking of hybrid-search candidates.
+
+`LexicalReranker` is the embedded default: no model, a few microseconds a passage. It
+scores what a lawyer scanning a contract looks for, as features in [0, 1]:
+
+- `coverage`: share of the query's content terms (stemmed words, CJK characters and
+  bigrams) found in the passage;
+- `proximity`: share of the query's adjacent word pairs found adjacent in the passage;
+- `phrases`: clause phrases of the categories the query names (`pipelines.query`),
+  English and Chinese, found in the passage (saturating at three);
+- `heading`: a heading word of those categories in the passage's header (its section
+  path and first line): "13. Governing Law" for a governing-law query;
+- `names`: a category name itself in the passage ("change of control");
+- `exact`: share of the query's exact terms (numbers, periods, quoted phrases, defined
+  terms) found in the passage.
+
+The score is the weighted sum (`WEIGHTS`, chosen by cross-validation over folds of the
+dev contracts: `benchmarks/retrieval_quality.py --cv`). `rerank` adds the first stage's
+rank as a prior, so a reranker only reorders what it can tell apart.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Mapping, Sequence
+
+from pipelines.models import ScoredChunk
+from pipelines.ports import Reranker
+from pipelines.query import QueryPlan, plan_query
+from pipelines.sparse import tokenize
+
+FEATURES = ("coverage", "proximity", "phrases", "heading", "names", "exact")
+WEIGHTS: Mapping[str, float] = {
+    "coverage": 1.0, "proximity": 0.5, "phrases": 1.0, "heading": 1.0, "names": 0.5,
+    "exact": 1.0,
+}
+PRIOR_WEIGHT = 1.0
+"""Weight of the first stage's rank (1.0 for the best candidate, falling linearly to 0)."""
+
+HEADER_CHARS = 160
+"""How much of a passage counts as its header (section path and first line)."""
+_QUESTION_WORDS = frozenset(
+    {"which", "what", "who", "when", "where", "how", "does", "do", "did", "any", "there",
+     "clause", "clauses", "contract", "contracts", "agreement", "provision", "document",
+     "about", "can", "our", "their", "much", "many", "under", "me", "show", "find"}
+)
+_SPACE = re.compile(r"\s+")
+
+
+class LexicalReranker:
+    """Lexical and structural reranker (see the module docstring); implements `Reranker`."""
+
+    def __init__(self, weights: Mapping[str, float] | None = None) -> None:
+        self.weights = dict(WEIGHTS if weights is None else weights)
+
+    @property
+    def name(self) -> str:
+        return "lexical"
+
+    def score(self, query: str, passages: Sequence[str]) -> list[float]:
+        return [weighted(row, self.weights) for row in features(plan_query(query), passages)]
+
+
+def weighted(row: Sequence[float], weights: Mapping[str, float]) -> float:
+    """A passage's score: its `FEATURES` values weighted."""
+    return sum(weights.get(name, 0.0) * value for name, value in zip(FEATURES, row, strict=True))
+
+
+def features(plan: QueryPlan, passages: Sequence[str]) -> list[tuple[float, ...]]:
+    """One row of `FEATURES` values per passage."""
+    terms = [t for t in dict.fromkeys(tokenize(plan.text)) if t not in _QUESTION_WORDS]
+    words = [t for t in terms if t[0] < "\u3040"]
+    pairs = list(zip(words, words[1:], strict=False))
+    phrases = [_norm(p) for p in plan.phrases]
+    headings = [_norm(h) for h in plan.headings]
+    names = [_norm(n) for c in plan.categories for n in c.names]
+    exact = [_norm(e) for e in plan.exact]
+    rows: list[tuple[float, ...]] = []
+    for passage in passages:
+        text = _norm(passage)
+        tokens = tokenize(passage)
+        present = set(tokens)
+        adjacent = set(zip(tokens, tokens[1:], strict=False))
+        header = text[:HEADER_CHARS]
+        rows.append((
+            _share(sum(t in present for t in terms), len(terms)),
+            _share(sum(p in adjacent for p in pairs), len(pairs)),
+            min(3, sum(p in text for p in phrases)) / 3 if phrases else 0.0,
+            1.0 if any(h in header for h in headings) else 0.0,
+            1.0 if any(n in text for n in names) else 0.0,
+            _share(sum(e in text for e in exact), len(exact)),
+        ))
+    return rows
+
+
+def rerank(
+    query: str,
+    hits: Sequence[ScoredChunk],
+    reranker: Reranker,
+    *,
+    prior_weight: float = PRIOR_WEIGHT,
+) -> list[ScoredChunk]:
+    """`hits` (first-stage order) re-scored by `reranker` plus the rank prior, best first."""
+    if not hits:
+        return []
+    scores = reranker.score(query, [passage_text(hit) for hit in hits])
+    count = len(hits)
+    rescored = [
+        ScoredChunk(chunk=hit.chunk, score=score + prior_weight * (1 - rank / count))
+        for rank, (hit, score) in enumerate(zip(hits, scores, strict=True))
+    ]
+    return sorted(rescored, key=lambda s: -s.score)
+
+
+def passage_text(hit: ScoredChunk) -> str:
+    """What a reranker reads: the section path as a header line, then the text."""
+    path = " > ".join(hit.chunk.section_path)
+    return f"{path}\n{hit.chunk.text}" if path else hit.chunk.text
+
+
+def _norm(text: str) -> str:
+    return _SPACE.sub(" ", unicodedata.normalize("NFKC", text).lower())
+
+
+def _share(found: int, total: int) -> float:
+    return found / total if total else 0.0

@@ -18,7 +18,7 @@ FIELDS = {"id", "question", "page", "must_find", "type", "lang"}
 
 
 def normalise(text: str) -> str:
-    return re.sub(r"\s+", "", unicodedata.normalize("NFKC", text))
+    return re.sub(r"[\s|]+", "", unicodedata.normalize("NFKC", text))
 
 
 @pytest.fixture(scope="module")

@@ -80,7 +80,7 @@ class ParsedPdf:
 
 
 def parse_pdf(path: Path, document_id: str, counter: Any, parser: Any = None) -> ParsedPdf:
-    """Parse and chunk one PDF (512 Qwen tokens, 64 overlap: the service's defaults)."""
+    """Parse and chunk one PDF into the service's default units."""
     from pipelines.chunking import page_starts
     from pipelines.ingest import chunk_stage, parse_stage
     from services.adapters.pdf import Pypdfium2Parser

@@ -1,13 +1,16 @@
 """FinanceBench evidence: is the gold evidence page among the retrieved, and the cited, pages?
 
 For each dev question (`financebench_questions.jsonl`) its filing is ingested with our
-stages (pypdfium2, 512-token chunks, `--embedder`, the embedded qdrant-edge index), then
-`retrieve_for_analysis` (hybrid top `--hits` + neighbours) is run for the question within
-that filing. Unless `--no-llm`, `answer_question` answers from those candidates and its
-citations give the cited pages. `evidence_page_num` is 0-based: gold page = it + 1
-(pypdfium2 pages are 1-based); a question scores when any of its evidence pages is within
-+-1 of a retrieved (resp. cited) page. Both rates are reported separately; `cited` counts
-over the questions answered (an answer saying "not found" cites nothing).
+stages (pypdfium2, small units under contextual headers, `--embedder`, the embedded
+qdrant-edge index), then the service's search (`search_passages`: expansion, lexical
+reranker, small-to-big) is run for the question within that filing. The headline is the
+evidence page (+-1) among the pages of the passages returned within `--chars` characters
+(whole passages in rank order), next to the LangChain tutorial pipeline (PyPDFLoader,
+1000/200 splits, dense top-k) measured the same way in the same run. Unless `--no-llm`,
+`answer_question` answers from the top `--hits` passages and its citations give the cited
+pages. `evidence_page_num` is 0-based: gold page = it + 1 (pypdfium2 pages are 1-based);
+a question scores when any of its evidence pages is within +-1 of a returned (resp. cited)
+page; `cited` counts over the questions answered (a "not found" cites nothing).
 
     .venv/bin/python -m benchmarks.finance_evidence [--quick] [--no-llm] [--llm-url URL]
 """
@@ -26,6 +29,8 @@ from pipelines.errors import DocsightError
 
 QUICK_QUESTIONS = 1
 QUICK_OUTPUT_TOKENS = 48
+DEPTH = 40
+"""Passages asked of each pipeline: more than fit the character budget."""
 SALT = "bench-tenant"
 
 
@@ -53,16 +58,32 @@ def covered(spans: Iterable[tuple[int, int]]) -> set[int]:
     return {page for start, end in spans for page in range(start, end + 1)}
 
 
+def within_chars(ranked: Iterable[tuple[tuple[int, int], int]], budget: int) -> set[int]:
+    """Pages of the passages, in rank order, that fit `budget` characters in all."""
+    spans: list[tuple[int, int]] = []
+    used = 0
+    for span, chars in ranked:
+        used += chars
+        if used > budget:
+            break
+        spans.append(span)
+    return covered(spans)
+
+
 def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     parser = common.make_parser(__doc__.splitlines()[0])
     ac.add_llm_flags(parser)
     parser.add_argument("--no-llm", action="store_true", help="score retrieval only")
-    parser.add_argument("--hits", type=int, default=10, help="hybrid hits before neighbours")
+    parser.add_argument("--hits", type=int, default=10, help="passages given to the model")
+    parser.add_argument("--chars", type=int, default=8000,
+                        help="character budget of the headline (passages in rank order)")
     args = parser.parse_args(argv)
     common.force_offline()
+    from benchmarks import langchain_baseline as lc
     from pipelines.answers import answer_question
     from pipelines.ingest import embed_and_index_stage
-    from pipelines.retrieval import retrieve_for_analysis
+    from pipelines.passages import search_passages
+    from pipelines.rerank import LexicalReranker
     from services.adapters.qdrant_edge import EdgeIndex
     from services.adapters.tokens import load_token_counter
 
@@ -76,6 +97,8 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     try:
         with tempfile.TemporaryDirectory(prefix="bench-finance-") as folder:
             index = EdgeIndex(Path(folder) / "edge", embedder.dimension)
+            lc_store = lc.open_store(Path(folder) / "langchain",
+                                     lc.EmbedderAsLangChain(embedder), embedder.dimension)
             store, done = ac.MemoryChunks(), set()
             for q in questions:
                 name = q["doc_name"]
@@ -84,20 +107,31 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
                         doc = ac.parse_pdf(data / "financebench" / "pdfs" / f"{name}.pdf",
                                            name, counter)
                         embed_and_index_stage(ac.TENANT, doc.chunks, embedder, index,
-                                              batch_size=args.batch_size)
+                                              batch_size=args.batch_size, title=name)
+                    lc.ingest_pdf(lc_store, data / "financebench" / "pdfs" / f"{name}.pdf",
+                                  args.batch_size)
                     store.add(doc.chunks)
                     done.add(name)
                     common.log(f"{name}: {len(doc.pages)} pages, {len(doc.chunks)} chunks "
                                f"in {took[0]:.1f} s")
                 gold = {e["evidence_page_num"] + 1 for e in q["evidence"]
                         if e.get("doc_name", name) == name}
-                candidates = retrieve_for_analysis(
+                passages = search_passages(
                     q["question"], tenant=ac.TENANT, embedder=embedder, index=index,
-                    chunks=store, limit=args.hits, document_ids=[name])
-                retrieved = covered((c.chunk.page_start, c.chunk.page_end) for c in candidates)
+                    chunks=store, reranker=LexicalReranker(), limit=DEPTH,
+                    document_ids=[name])
+                candidates = passages[: args.hits]
+                retrieved = within_chars(
+                    [((p.chunk.page_start, p.chunk.page_end), len(p.chunk.text))
+                     for p in passages], args.chars)
+                pdf = data / "financebench" / "pdfs" / f"{name}.pdf"
+                lc_pages = within_chars(
+                    [((d.metadata["page"] + 1, d.metadata["page"] + 1), len(d.page_content))
+                     for d in lc.search(lc_store, q["question"], pdf, DEPTH)], args.chars)
                 row: dict[str, Any] = {
                     "id": q["financebench_id"], "doc": name, "gold": sorted(gold),
                     "retrieved_hit": near(retrieved, gold), "retrieved_pages": len(retrieved),
+                    "langchain_hit": near(lc_pages, gold), "langchain_pages": len(lc_pages),
                 }
                 if handle is not None:
                     llm = handle.require()
@@ -115,6 +149,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
                 common.log(f"{row['id']}: gold {sorted(gold)} retrieved_hit "
                            f"{row['retrieved_hit']} cited_hit {row.get('cited_hit')}")
             index.close()
+            lc.close_store(lc_store)
     finally:
         if handle is not None:
             handle.close()
@@ -122,12 +157,13 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
 
 
 def report(rows: Sequence[dict[str, Any]], args: Any, with_llm: bool) -> dict[str, Any]:
-    headers = ["question", "doc", "gold pages", "retrieved hit"]
+    headers = ["question", "doc", "gold pages", "ours hit", "langchain hit"]
     if with_llm:
         headers += ["cited pages", "cited hit", "error"]
     table = []
     for r in rows:
-        line = [r["id"], r["doc"], ",".join(map(str, r["gold"])), r["retrieved_hit"]]
+        line = [r["id"], r["doc"], ",".join(map(str, r["gold"])), r["retrieved_hit"],
+                r["langchain_hit"]]
         if with_llm:
             line += [",".join(map(str, r["cited_pages"])), r["cited_hit"], r["error"] or ""]
         table.append(line)
@@ -136,8 +172,11 @@ def report(rows: Sequence[dict[str, Any]], args: Any, with_llm: bool) -> dict[st
     result: dict[str, Any] = {
         "benchmark": "finance_evidence", "questions": len(rows), "hits": args.hits,
         "embedder": args.embedder, "llm": with_llm,
+        "chars": args.chars,
         "retrieved_page_rate": round(sum(r["retrieved_hit"] for r in rows) / n, 3),
         "mean_retrieved_pages": round(sum(r["retrieved_pages"] for r in rows) / n, 1),
+        "langchain_page_rate": round(sum(r["langchain_hit"] for r in rows) / n, 3),
+        "langchain_mean_pages": round(sum(r["langchain_pages"] for r in rows) / n, 1),
     }
     if with_llm:
         result["cited_page_rate"] = round(sum(r["cited_hit"] for r in rows) / n, 3)

@@ -26,6 +26,7 @@ PAYLOAD_KEYS = (
     "char_start",
     "char_end",
     "token_count",
+    "context",
 )
 INDEXED_KEYS = ("tenant", "document_id")
 """Payload keys with a keyword index: every search filters on them."""
@@ -45,7 +46,8 @@ def chunk_payload(tenant: str, chunk: Chunk) -> dict[str, Any]:
 
 def chunk_from_payload(payload: Mapping[str, Any]) -> Chunk:
     """Rebuild the chunk stored by `chunk_payload`."""
-    return Chunk.model_validate({key: payload[key] for key in PAYLOAD_KEYS if key != "tenant"})
+    return Chunk.model_validate(
+        {key: payload[key] for key in PAYLOAD_KEYS if key != "tenant" and key in payload})
 
 
 def _key(chunk: Chunk) -> tuple[str, int]:

@@ -12,6 +12,7 @@ from pipelines.chunking import chunk_pages
 from pipelines.models import Chunk, IndexedChunk, ParsedDocument
 from pipelines.ports import Embedder, PageProgress, PdfParser, TokenCounter, VectorIndex
 from pipelines.sparse import encode_sparse
+from pipelines.tables import table_header
 
 ChunkProgress = Callable[[int, int], None]
 """Called as on_chunks(chunks_done, chunks_total) while chunks are embedded and indexed."""
@@ -22,11 +23,28 @@ the enclosing clause (`pipelines.passages`). No overlap: units tile the document
 UNIT_OVERLAP = 0
 
 
-def indexed_text(chunk: Chunk, title: str = "") -> str:
-    """What is embedded and keyword-indexed for a chunk: a contextual header (document
-    title and section path) above its text. What is shown is the chunk's own text."""
-    header = " > ".join(part for part in (title, *chunk.section_path) if part)
-    return f"{header}\n{chunk.text}" if header else chunk.text
+CONTEXT_LINES = 400
+"""Lines of text before a chunk searched for the header of a table it starts inside."""
+
+
+def contextualise(chunks: Sequence[Chunk], title: str = "") -> list[Chunk]:
+    """The document's chunks (in order) with their contextual header set: the document
+    title and section path, and for a chunk inside a table the table's caption, header
+    row and group label (`pipelines.tables`)."""
+    before: list[str] = []
+    out: list[Chunk] = []
+    for chunk in chunks:
+        path = " > ".join(part for part in (title, *chunk.section_path) if part)
+        table = table_header(before, chunk.text)
+        out.append(chunk.model_copy(update={"context": "\n".join(p for p in (path, table) if p)}))
+        before = [*before, *chunk.text.splitlines()][-CONTEXT_LINES:]
+    return out
+
+
+def indexed_text(chunk: Chunk) -> str:
+    """What is embedded and keyword-indexed for a chunk: its contextual header above its
+    text. What is shown is the chunk's own text."""
+    return f"{chunk.context}\n{chunk.text}" if chunk.context else chunk.text
 
 
 def parse_stage(
@@ -68,13 +86,15 @@ def embed_and_index_stage(
 
     Idempotent: point ids derive from document id and chunk number, so a re-run
     replaces the same points. Returns the number of chunks indexed. Vectors are of
-    `indexed_text` (the chunk under its title and section path).
+    `indexed_text` (the chunk under its contextual header: `contextualise`). `chunks` are
+    the document's chunks in order.
     """
+    chunks = contextualise(chunks, title)
     total = len(chunks)
     done = 0
     for start in range(0, total, batch_size):
         batch = chunks[start : start + batch_size]
-        texts = [indexed_text(chunk, title) for chunk in batch]
+        texts = [indexed_text(chunk) for chunk in batch]
         dense = embedder.embed_documents(texts)
         index.upsert(
             [

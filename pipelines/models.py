@@ -50,6 +50,10 @@ class Chunk(BaseModel):
     char_start: int
     char_end: int
     token_count: int
+    context: str = ""
+    """Contextual header (title, section path, a table's caption and header row) set when
+    the chunk is indexed (`pipelines.ingest.contextualise`); embedded and scored with the
+    text, never shown as it. Kept in the index payload, not in the store."""
 
 
 class SparseVector(BaseModel):

@@ -114,9 +114,10 @@ def rerank(
 
 
 def passage_text(hit: ScoredChunk) -> str:
-    """What a reranker reads: the section path as a header line, then the text."""
-    path = " > ".join(hit.chunk.section_path)
-    return f"{path}\n{hit.chunk.text}" if path else hit.chunk.text
+    """What a reranker reads: the chunk's contextual header (or its section path), then
+    its text."""
+    header = hit.chunk.context or " > ".join(hit.chunk.section_path)
+    return f"{header}\n{hit.chunk.text}" if header else hit.chunk.text
 
 
 def _norm(text: str) -> str:

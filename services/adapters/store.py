@@ -269,7 +269,7 @@ class SqlStore:
     ) -> None:
         """Replace the document's chunks and page offsets (idempotent)."""
         rows = [
-            chunk.model_dump(exclude={"document_id"}) | {"document_id": document_id}
+            chunk.model_dump(exclude={"document_id", "context"}) | {"document_id": document_id}
             for chunk in items
         ]
         with self._begin() as conn:

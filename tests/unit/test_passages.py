@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 import pytest
 
-from pipelines.ingest import indexed_text
+from pipelines.ingest import contextualise, indexed_text
 from pipelines.models import Chunk, IndexedChunk, ScoredChunk
 from pipelines.passages import SearchOptions, enclose, merge, search_passages
 from pipelines.query import plan_query
@@ -63,7 +63,7 @@ def world() -> tuple[InMemoryIndex, HashEmbedder, DictChunks]:
         IndexedChunk(tenant="t1" if c.document_id == "doc-a" else "t2", chunk=c,
                      dense=embedder.embed_documents([indexed_text(c)])[0],
                      sparse=encode_sparse(indexed_text(c)))
-        for c in chunks
+        for c in contextualise(chunks)
     ])
     return index, embedder, DictChunks(chunks)
 

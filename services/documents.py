@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
@@ -18,15 +18,19 @@ from pipelines.errors import (
     PagesPerMinuteExceeded,
 )
 from pipelines.ingest import chunk_stage, embed_and_index_stage, parse_stage
-from pipelines.models import Document, DocumentStatus, ScoredChunk
+from pipelines.models import Chunk, Document, DocumentStatus, ScoredChunk
+from pipelines.portfolio import DocumentFacts
 from pipelines.ports import BlobStore, Embedder, PdfParser, Store, TokenCounter, VectorIndex
 from pipelines.retrieval import retrieve
+from pipelines.risks import detect_kind
 from pipelines.uploads import check_upload
 from services.settings import Settings
 
 log = logging.getLogger(__name__)
 
 S = DocumentStatus
+KIND_CHUNKS = 8
+"""A document's kind is read from its opening chunks (`pipelines.risks.detect_kind`)."""
 
 
 class TaskQueue(Protocol):
@@ -45,9 +49,30 @@ class PageLedger(Protocol):
     def used_since(self, tenant: str, since: datetime) -> tuple[int, datetime | None]: ...
 
 
+class DocumentStore(Store, Protocol):
+    """The store with the kind and metadata of documents (`SqlStore`)."""
+
+    def add_document(self, document: Document, password: str | None = None,
+                     metadata: Mapping[str, str] | None = None) -> Document: ...
+
+    def set_kind(self, document_id: str, kind: str) -> None: ...
+
+    def set_metadata(self, document_id: str, values: Mapping[str, str]) -> None: ...
+
+    def ready_without_kind(self) -> list[str]: ...
+
+    def describe_documents(
+        self, tenant: str, *, document_ids: Sequence[str] | None = None,
+        status: DocumentStatus | None = None,
+    ) -> list[tuple[Document, DocumentFacts]]: ...
+
+    def get_chunks(self, document_id: str, numbers: Sequence[int]) -> list[Chunk]: ...
+
+
 @dataclass
 class Upload:
     document: Document
+    facts: DocumentFacts
     duplicate: bool
 
 
@@ -72,7 +97,7 @@ class DocumentService:
         self,
         *,
         settings: Settings,
-        store: Store,
+        store: DocumentStore,
         blobs: BlobStore,
         parser: PdfParser,
         counter: TokenCounter,
@@ -99,19 +124,23 @@ class DocumentService:
     # --- API-facing use cases -------------------------------------------------------
 
     def upload(
-        self, tenant: str, filename: str, data: bytes, password: str | None = None
+        self, tenant: str, filename: str, data: bytes, password: str | None = None,
+        metadata: Mapping[str, str] | None = None,
     ) -> Upload:
-        """Check, store and queue one file. The same bytes twice give the same document."""
+        """Check, store and queue one file. The same bytes twice give the same document;
+        `metadata` (validated by the caller: `pipelines.portfolio.Metadata`), when given,
+        replaces the document's."""
         max_bytes = int(self.settings.parser.max_upload_mb * 1024 * 1024)
         sha256 = check_upload(data, max_bytes=max_bytes)
         existing = self.store.find_by_sha256(tenant, sha256)
         if existing is not None:
+            if metadata is not None:
+                self.store.set_metadata(existing.id, metadata)
             if existing.status is S.FAILED and self.store.transition(
                 existing.id, [S.FAILED], S.QUEUED, error_code=None, reason=None, password=password
             ):
                 self._queue().enqueue_parse(existing.id)
-                return Upload(self.store.get_by_id(existing.id), duplicate=True)
-            return Upload(existing, duplicate=True)
+            return Upload(*self.describe(tenant, existing.id), duplicate=True)
         self.check_pages_per_minute(tenant)
         document = Document(
             id=str(uuid.uuid4()),
@@ -124,7 +153,7 @@ class DocumentService:
         # a row that cannot be added takes its file with it.
         self.blobs.put(document.id, data)
         try:
-            self.store.add_document(document, password=password)
+            self.store.add_document(document, password=password, metadata=metadata)
         except BaseException:
             self.blobs.delete(document.id)
             raise
@@ -134,7 +163,7 @@ class DocumentService:
             self.store.delete_document(document.id)
             self.blobs.delete(document.id)
             raise
-        return Upload(document, duplicate=False)
+        return Upload(*self.describe(tenant, document.id), duplicate=False)
 
     def check_pages_per_minute(self, tenant: str) -> None:
         """Raise `PagesPerMinuteExceeded` while the tenant's documents parsed in the last
@@ -162,6 +191,19 @@ class DocumentService:
 
     def list(self, tenant: str, status: DocumentStatus | None = None) -> list[Document]:
         return self.store.list_documents(tenant, status)
+
+    def describe(self, tenant: str, document_id: str) -> tuple[Document, DocumentFacts]:
+        """The document with its kind, metadata and upload time."""
+        found = self.store.describe_documents(tenant, document_ids=[document_id])
+        if not found:
+            raise NotFound(f"no document {document_id}")
+        return found[0]
+
+    def list_described(
+        self, tenant: str, status: DocumentStatus | None = None
+    ) -> Sequence[tuple[Document, DocumentFacts]]:
+        """The tenant's documents with their kind, metadata and upload time, oldest first."""
+        return self.store.describe_documents(tenant, status=status)
 
     def delete(self, tenant: str, document_id: str) -> None:
         """Remove the document's points, file and rows."""
@@ -191,7 +233,11 @@ class DocumentService:
         )
 
     def resume_unfinished(self) -> int:
-        """Re-enqueue documents a stopped worker left unfinished; the store is the truth."""
+        """Re-enqueue documents a stopped worker left unfinished; the store is the truth.
+        Ready documents indexed before kinds were kept get theirs."""
+        for document_id in self.store.ready_without_kind():
+            self.store.set_kind(document_id, detect_kind(
+                self.store.get_chunks(document_id, range(KIND_CHUNKS))))
         pending = self.store.unfinished_documents()
         for document in pending:
             if document.status is S.INDEXING:
@@ -278,13 +324,15 @@ class DocumentService:
                 lambda done, _total: self.store.update_document(document_id, chunks_embedded=done)
             ),
         )
+        self.store.set_kind(document_id, detect_kind(chunks[:KIND_CHUNKS]))
         if not self.store.transition(
             document_id, [S.INDEXING], S.READY, chunks_embedded=len(chunks)
         ):
             try:  # a duplicate task (re-sent on start, redelivered) finished it first
                 self.store.get_by_id(document_id)
-            except NotFound:  # deleted while indexing: leave no orphan points behind
+            except NotFound:  # deleted while indexing: leave no orphan points or rows behind
                 self.index.delete_document(document.tenant, document_id)
+                self.store.delete_document(document_id)
 
     def _fail(self, document_id: str, exc: Exception) -> None:
         code = getattr(exc, "code", "error")

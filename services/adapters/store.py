@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from datetime import UTC, datetime
 from typing import Any
@@ -17,7 +17,9 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    and_,
     bindparam,
+    case,
     create_engine,
     delete,
     event,
@@ -25,6 +27,7 @@ from sqlalchemy import (
     insert,
     select,
     text,
+    true,
     update,
 )
 from sqlalchemy.engine import Connection, Engine
@@ -32,6 +35,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 
 from pipelines.errors import BackendUnavailable, Duplicate, NotFound
 from pipelines.models import Chunk, Document, DocumentStatus
+from pipelines.portfolio import DocumentFacts, DocumentFilter
 
 metadata = MetaData()
 
@@ -76,6 +80,18 @@ page_layouts = Table(
     metadata,
     Column("document_id", String(36), primary_key=True),
     Column("page_starts", JSON, nullable=False),  # offset in the document text of each page
+)
+
+document_meta = Table(  # beside `documents`, not in it: older databases need only create_all
+    "document_meta",
+    metadata,
+    Column("document_id", String(36), primary_key=True),
+    Column("kind", String(16)),  # None until indexed
+    Column("metadata", JSON, nullable=False),  # the user's flat {str: str}
+)
+
+_DESCRIBED = select(documents, document_meta.c.kind, document_meta.c.metadata).select_from(
+    documents.outerjoin(document_meta, document_meta.c.document_id == documents.c.id)
 )
 
 _CHUNKS_BY_NUMBER = (
@@ -136,7 +152,13 @@ class SqlStore:
         with self._begin() as conn:
             conn.execute(text("SELECT 1"))
 
-    def add_document(self, document: Document, password: str | None = None) -> Document:
+    def add_document(
+        self,
+        document: Document,
+        password: str | None = None,
+        metadata: Mapping[str, str] | None = None,
+    ) -> Document:
+        """Insert the row, and its user metadata (if any) in the same transaction."""
         now = _now()
         row = document.model_dump(mode="json") | {
             "password": password,
@@ -146,6 +168,9 @@ class SqlStore:
         try:
             with self._begin() as conn:
                 conn.execute(insert(documents).values(**row))
+                if metadata:
+                    conn.execute(insert(document_meta).values(
+                        document_id=document.id, kind=None, metadata=dict(metadata)))
         except IntegrityError as exc:
             raise Duplicate(f"document with sha256 {document.sha256} exists") from exc
         return document
@@ -216,7 +241,90 @@ class SqlStore:
         with self._begin() as conn:
             conn.execute(delete(chunks).where(chunks.c.document_id == document_id))
             conn.execute(delete(page_layouts).where(page_layouts.c.document_id == document_id))
+            conn.execute(delete(document_meta).where(document_meta.c.document_id == document_id))
             conn.execute(delete(documents).where(documents.c.id == document_id))
+
+    def set_kind(self, document_id: str, kind: str) -> None:
+        """Record the document's kind (computed when it is indexed); keeps its metadata."""
+        self._upsert_meta(document_id, {"kind": kind}, {"metadata": {}})
+
+    def set_metadata(self, document_id: str, values: Mapping[str, str]) -> None:
+        """Replace the document's user metadata; keeps its kind."""
+        self._upsert_meta(document_id, {"metadata": dict(values)}, {"kind": None})
+
+    def _upsert_meta(
+        self, document_id: str, values: dict[str, Any], defaults: dict[str, Any]
+    ) -> None:
+        for attempt in range(2):  # a concurrent first insert wins; then update its row
+            try:
+                with self._begin() as conn:
+                    where = document_meta.c.document_id == document_id
+                    if not conn.execute(update(document_meta).where(where).values(**values)
+                                        ).rowcount:
+                        conn.execute(insert(document_meta).values(
+                            document_id=document_id, **defaults, **values))
+                return
+            except IntegrityError:
+                if attempt:
+                    raise
+
+    def ready_without_kind(self) -> list[str]:
+        """Ready documents with no kind recorded (indexed before kinds were kept)."""
+        with self._begin() as conn:
+            rows = conn.execute(
+                select(documents.c.id)
+                .select_from(documents.outerjoin(
+                    document_meta, document_meta.c.document_id == documents.c.id))
+                .where(documents.c.status == DocumentStatus.READY.value,
+                       document_meta.c.kind.is_(None))
+            ).all()
+        return [str(row[0]) for row in rows]
+
+    def describe_documents(
+        self,
+        tenant: str,
+        *,
+        document_ids: Sequence[str] | None = None,
+        status: DocumentStatus | None = None,
+    ) -> list[tuple[Document, DocumentFacts]]:
+        """The tenant's documents (those of `document_ids`, or all) with their kind,
+        metadata and upload time, oldest first: one query."""
+        query = _DESCRIBED.where(documents.c.tenant == tenant)
+        if document_ids is not None:
+            query = query.where(documents.c.id.in_(list(document_ids)))
+        if status is not None:
+            query = query.where(documents.c.status == status.value)
+        with self._begin() as conn:
+            rows = conn.execute(query.order_by(documents.c.created_at, documents.c.id)).all()
+        return [(_document(row._mapping), _facts(row._mapping)) for row in rows]
+
+    def matching_documents(self, tenant: str, where: DocumentFilter) -> dict[str, bool]:
+        """Which of the tenant's documents `where` selects (ready, and every given field
+        matching), in one query.
+
+        With `where.document_ids`: each of those ids that the tenant has -> whether it
+        matches (an id missing from the answer is unknown to the tenant). Without: the
+        matching documents' ids -> True.
+        """
+        conditions = [documents.c.status == DocumentStatus.READY.value]
+        if where.kind is not None:
+            conditions.append(document_meta.c.kind == where.kind)
+        if where.uploaded_after is not None:
+            conditions.append(documents.c.created_at >= where.uploaded_after.astimezone(UTC))
+        if where.uploaded_before is not None:
+            conditions.append(documents.c.created_at < where.uploaded_before.astimezone(UTC))
+        for key, value in sorted(where.metadata.items()):
+            conditions.append(document_meta.c.metadata[key].as_string() == value)
+        matches = and_(*conditions)
+        joined = documents.outerjoin(document_meta, document_meta.c.document_id == documents.c.id)
+        if where.document_ids is None:
+            query = select(documents.c.id, true()).where(documents.c.tenant == tenant, matches)
+        else:
+            query = select(documents.c.id, case((matches, True), else_=False)).where(
+                documents.c.tenant == tenant, documents.c.id.in_(list(where.document_ids)))
+        with self._begin() as conn:
+            rows = conn.execute(query.select_from(joined)).all()
+        return {str(document_id): bool(matched) for document_id, matched in rows}
 
     def unfinished_documents(self) -> list[Document]:
         unfinished = [DocumentStatus.QUEUED, DocumentStatus.PARSING, DocumentStatus.INDEXING]
@@ -324,3 +432,8 @@ class SqlStore:
 
 def _document(row: Any) -> Document:
     return Document.model_validate({k: row[k] for k in _DOCUMENT_FIELDS})
+
+
+def _facts(row: Any) -> DocumentFacts:
+    return DocumentFacts(kind=row["kind"], metadata=row["metadata"] or {},
+                         created_at=row["created_at"])

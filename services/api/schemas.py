@@ -5,11 +5,14 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated
 
-from pydantic import AfterValidator, BaseModel, Field
+from pydantic import AfterValidator, AwareDatetime, BaseModel, Field
 
-from pipelines.models import Document, DocumentStatus, Job, JobKind, JobStatus, ScoredChunk
+from pipelines.models import Document, DocumentStatus, Job, JobKind, JobStatus
+from pipelines.portfolio import MAX_DOCUMENT_IDS, DocumentFacts, DocumentFilter, Metadata
+from pipelines.risk_taxonomy import DocumentKind
 from services.analysis import RisksResult, SummaryResult
 from services.jobs import result_of
+from services.search import GroupBy, Hit
 
 
 def _aware(value: datetime) -> datetime:
@@ -38,10 +41,18 @@ class DocumentOut(BaseModel):
     error_code: str | None = None
     reason: str | None = None
     progress: Progress
+    kind: DocumentKind | None = Field(
+        default=None, description="contract or annual_report; known once indexed")
+    metadata: dict[str, str] = Field(default_factory=dict, description="given at upload")
+    created_at: UtcDatetime | None = Field(default=None, description="upload time")
 
     @classmethod
-    def of(cls, document: Document) -> DocumentOut:
+    def of(cls, document: Document, facts: DocumentFacts | None = None) -> DocumentOut:
+        facts = facts or DocumentFacts()
         return cls(
+            kind=facts.kind,
+            metadata=facts.metadata,
+            created_at=facts.created_at,
             id=document.id,
             filename=document.filename,
             sha256=document.sha256,
@@ -82,35 +93,63 @@ class DocumentList(BaseModel):
 
 class SearchIn(BaseModel):
     query: str = Field(min_length=1, max_length=2000)
-    document_ids: list[str] | None = None
-    limit: int = Field(default=10, ge=1, le=100)
+    document_ids: list[str] | None = Field(
+        default=None, max_length=MAX_DOCUMENT_IDS,
+        description="only these documents (repeats ignored; an unknown id is a 404)")
+    limit: int = Field(default=10, ge=1, le=100, description="passages, or documents")
+    group_by: GroupBy = Field(
+        default="chunk",
+        description="chunk: the best passages; document: the best documents, each with "
+                    "its best passage")
+    kind: DocumentKind | None = None
+    uploaded_after: AwareDatetime | None = Field(default=None, description="inclusive")
+    uploaded_before: AwareDatetime | None = Field(default=None, description="exclusive")
+    metadata: Metadata | None = Field(
+        default=None, description="documents whose metadata has every one of these values")
+
+    def where(self) -> DocumentFilter:
+        return DocumentFilter(
+            document_ids=self.document_ids, kind=self.kind, uploaded_after=self.uploaded_after,
+            uploaded_before=self.uploaded_before, metadata=self.metadata or {})
 
 
 class SearchHit(BaseModel):
+    """A passage: the matched clause, with its pages and offsets in the document's text."""
+
     document_id: str
+    filename: str
+    kind: DocumentKind | None
     chunk_number: int
     page_start: int
     page_end: int
     section_path: list[str]
+    char_start: int
+    char_end: int
     text: str
     score: float
 
     @classmethod
-    def of(cls, hit: ScoredChunk) -> SearchHit:
-        chunk = hit.chunk
+    def of(cls, hit: Hit) -> SearchHit:
+        chunk = hit.passage.chunk
         return cls(
             document_id=chunk.document_id,
+            filename=hit.document.filename,
+            kind=hit.facts.kind,
             chunk_number=chunk.number,
             page_start=chunk.page_start,
             page_end=chunk.page_end,
             section_path=chunk.section_path,
+            char_start=chunk.char_start,
+            char_end=chunk.char_end,
             text=chunk.text,
-            score=hit.score,
+            score=hit.passage.score,
         )
 
 
 class SearchOut(BaseModel):
-    hits: list[SearchHit]
+    group_by: GroupBy = "chunk"
+    hits: list[SearchHit] = Field(
+        description="best first; with group_by document, one per document (its best passage)")
 
 
 class ComponentStatus(BaseModel):

@@ -6,10 +6,13 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, File, Form, Response, UploadFile
 from fastapi.concurrency import run_in_threadpool
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import TypeAdapter, ValidationError
 
 from pipelines.errors import DocsightError, TooLarge
 from pipelines.models import DocumentStatus
+from pipelines.portfolio import Metadata
 from services.api.deps import get_container, get_tenant
 from services.api.errors import status_for
 from services.api.schemas import Accepted, DocumentList, DocumentOut, Rejected, UploadOut
@@ -19,6 +22,19 @@ router = APIRouter(prefix="/v1/documents", tags=["documents"])
 
 ContainerDep = Annotated[Container, Depends(get_container)]
 TenantDep = Annotated[str, Depends(get_tenant)]
+_METADATA = TypeAdapter(Metadata)
+
+
+def _metadata(raw: str | None) -> dict[str, str] | None:
+    """The `metadata` form field: a JSON object of strings (422 otherwise)."""
+    if raw is None:
+        return None
+    try:
+        return _METADATA.validate_json(raw)
+    except ValidationError as exc:
+        raise RequestValidationError(
+            [{**error, "loc": ("body", "metadata", *error["loc"])} for error in exc.errors(
+                include_url=False, include_context=False)]) from None
 
 
 async def _read_bounded(upload: UploadFile, max_bytes: int) -> bytes:
@@ -43,8 +59,13 @@ async def upload_documents(
     tenant: TenantDep,
     files: Annotated[list[UploadFile], File(description="one or several PDF files")],
     password: Annotated[str | None, Form(description="password of encrypted PDFs")] = None,
+    metadata: Annotated[str | None, Form(
+        description='JSON object of strings, e.g. {"counterparty": "Acme"} (at most 32 keys '
+                    "of <= 64 characters, values <= 256), for every file of the request; "
+                    "searchable with /v1/search's metadata filter")] = None,
 ) -> Response:
     """Store and queue PDFs; answers 202 with their ids. Ingestion runs in the worker."""
+    values = _metadata(metadata)
     max_bytes = int(container.settings.parser.max_upload_mb * 1024 * 1024)
     accepted: list[Accepted] = []
     rejected: list[Rejected] = []
@@ -53,7 +74,7 @@ async def upload_documents(
         try:
             data = await _read_bounded(upload, max_bytes)
             result = await run_in_threadpool(  # file write and database: off the loop
-                container.documents.upload, tenant, filename, data, password or None
+                container.documents.upload, tenant, filename, data, password or None, values
             )
         except DocsightError as exc:
             status = status_for(exc)
@@ -66,7 +87,8 @@ async def upload_documents(
             )
             continue
         accepted.append(
-            Accepted(document=DocumentOut.of(result.document), duplicate=result.duplicate)
+            Accepted(document=DocumentOut.of(result.document, result.facts),
+                     duplicate=result.duplicate)
         )
     body = UploadOut(accepted=accepted, rejected=rejected)
     status = 202 if accepted else _common_status(rejected)
@@ -82,13 +104,13 @@ def _common_status(rejected: list[Rejected]) -> int:
 def list_documents(
     container: ContainerDep, tenant: TenantDep, status: DocumentStatus | None = None
 ) -> DocumentList:
-    documents = container.documents.list(tenant, status)
-    return DocumentList(documents=[DocumentOut.of(d) for d in documents])
+    documents = container.documents.list_described(tenant, status)
+    return DocumentList(documents=[DocumentOut.of(d, facts) for d, facts in documents])
 
 
 @router.get("/{document_id}", response_model=DocumentOut, responses={404: {}})
 def get_document(container: ContainerDep, tenant: TenantDep, document_id: str) -> DocumentOut:
-    return DocumentOut.of(container.documents.get(tenant, document_id))
+    return DocumentOut.of(*container.documents.describe(tenant, document_id))
 
 
 @router.delete("/{document_id}", status_code=204, responses={404: {}})

@@ -1,4 +1,4 @@
-"""/v1/search: hybrid search over the caller's documents."""
+"""/v1/search: passages of the caller's documents, filtered, by passage or by document."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends
 from services.api.deps import get_container, get_tenant
 from services.api.schemas import SearchHit, SearchIn, SearchOut
 from services.container import Container
+from services.search import search as search_portfolio
 
 router = APIRouter(prefix="/v1", tags=["search"])
 
@@ -19,8 +20,20 @@ def search(
     container: Annotated[Container, Depends(get_container)],
     tenant: Annotated[str, Depends(get_tenant)],
 ) -> SearchOut:
-    """Chunks ranked by dense + keyword (BM25-style) relevance, with pages and scores."""
-    hits = container.documents.search(
-        tenant, body.query, limit=body.limit, document_ids=body.document_ids
+    """Passages ranked by hybrid (dense + keyword) relevance and the reranker, with their
+    document, pages and section; `group_by: document` ranks documents by their best
+    passage. Filters (kind, upload time, metadata, ids) select the ready documents first;
+    a filter that matches none answers no hits."""
+    hits = search_portfolio(
+        body.query,
+        tenant=tenant,
+        where=body.where(),
+        store=container.store,
+        embedder=container.embedder,
+        index=container.index,
+        reranker=container.reranker,
+        limit=body.limit,
+        group_by=body.group_by,
+        candidates=container.settings.reranker.candidates,
     )
-    return SearchOut(hits=[SearchHit.of(hit) for hit in hits])
+    return SearchOut(group_by=body.group_by, hits=[SearchHit.of(hit) for hit in hits])

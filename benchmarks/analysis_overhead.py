@@ -1,13 +1,15 @@
-"""Overhead outside the LLM per question: retrieve (embed + hybrid search + neighbours) + pack.
+"""Overhead outside the LLM per question: search (embed, hybrid search, rerank, grow) + pack.
 
 Index: the embedded qdrant-edge (`EdgeIndex`, as the service runs it) with `--chunks`
 synthetic chunks. Dense vectors: the embedder's own vectors of distinct 20-word windows
 of the dev set's CUAD .txt files (`--vectors random`: random unit vectors, which have no
 neighbourhood structure, the worst case for HNSW in recall and speed). Text and sparse
 vectors: ~300-word passages of the same files (cycled). 50 chunks a document, consecutive
-chunks overlapping, in one tenant (every query filters on it and sees all points).
-Neighbours come from the real metadata store (`SqlStore` on SQLite holding the same
-chunks). The query is embedded by the service's embedder (`--embedder`, default the
+chunks overlapping, four to a section, in one tenant (every query filters on it and sees
+all points). The search is the service's: `search_passages` with the embedded default's
+`LexicalReranker` over `CANDIDATES` hybrid candidates, then small-to-big growth of the
+top units from the real metadata store (`SqlStore` on SQLite holding the same chunks).
+The query is embedded by the service's embedder (`--embedder`, default the
 multilingual USE); prompts are counted with the real Qwen3 counter and packed into the
 production budget (32,768 window, 28,672 prompt, 4,096 answer).
 
@@ -17,13 +19,15 @@ optimise (HNSW) has run, as it does in the service after `OPTIMIZE_MIN_POINTS` c
 and `OPTIMIZE_IDLE_S` idle seconds (here 2 s, so the run does not wait a minute; the
 optimise itself takes ~3 min per 100k points on 2 cores): that steady state is `total`.
 `total` is a question over all the tenant's documents, `total_one_doc` one restricted to
-one document. Phases: `embed`, `search` (the index call), `neighbours` (store reads),
-`overlaps` (the rest of retrieval: sparse query encoding, neighbour bookkeeping,
-`remove_overlaps`), `pack` (`pack_context`). `dense_recall_vs_exact`: share of the dense
+one document. Phases: `embed`, `search` (the index call), `rerank` (the reranker's own
+cost, `CANDIDATES` passages), `grow` (store reads for small-to-big), `overlaps` (the rest:
+query plan, sparse query encoding, growth bookkeeping, `remove_overlaps`), `pack`
+(`pack_context`). `dense_recall_vs_exact`: share of the dense
 prefetch's hits (top 50, the part HNSW approximates) that the optimised index returns and
 the brute-force search also returned (fused hits are not compared: chunks with the same
 cycled text tie in the sparse ranking, and ties may break differently after optimising).
-Target: p95 of `total` under 100 ms at 100k chunks. Ends with one JSON object.
+Target: p95 of `total` under 300 ms at 100k chunks with the reranker on. Ends with one
+JSON object.
 
     .venv/bin/python benchmarks/analysis_overhead.py            # 100k chunks, 200 questions
     .venv/bin/python benchmarks/analysis_overhead.py --vectors random
@@ -49,7 +53,8 @@ from benchmarks.search import QUERIES, passages  # noqa: E402
 from pipelines.context import Budget, pack_context  # noqa: E402
 from pipelines.indexing import prefetch_limit  # noqa: E402
 from pipelines.models import Chunk, IndexedChunk, ScoredChunk, SparseVector  # noqa: E402
-from pipelines.retrieval import retrieve_for_analysis  # noqa: E402
+from pipelines.passages import search_passages  # noqa: E402
+from pipelines.rerank import LexicalReranker  # noqa: E402
 from pipelines.sparse import encode_sparse  # noqa: E402
 from services.adapters.qdrant_edge import EdgeIndex  # noqa: E402
 from services.adapters.store import SqlStore  # noqa: E402
@@ -63,6 +68,9 @@ BUDGET = Budget(max_model_len=32_768, max_output_tokens=4_096, max_prompt_tokens
 IDLE_S = 2.0
 NO_SPARSE = SparseVector(indices=[], values=[])
 INSTRUCTIONS = "Answer the question from the documents only, citing every claim."
+CANDIDATES = 50
+"""Hybrid candidates reranked per question (the service's `reranker.candidates`)."""
+TARGET_P95_MS = 300
 
 
 class Clock:
@@ -118,6 +126,7 @@ def synthetic_chunks(
                 text=text,
                 page_start=number // 2 + 1,
                 page_end=number // 2 + 1,
+                section_path=["Agreement", f"Section {number // 4}"],
                 char_start=start,
                 char_end=start + len(text),
                 token_count=len(text) // 5,
@@ -142,11 +151,13 @@ def run_questions(
     args: Any, embedder: Any, index: EdgeIndex, store: SqlStore, counter: Any
 ) -> tuple[dict[str, list[float]], list[tuple[int, int, int]], list[list[tuple[str, int]]]]:
     """Per-phase seconds of each question, candidate/packed sizes, and the hybrid hits."""
-    embed, search, neighbours = Clock(), Clock(), Clock()
+    embed, search, neighbours, scoring = Clock(), Clock(), Clock(), Clock()
+    reranker = LexicalReranker()
+    reranker.score = scoring.wrap(reranker.score)  # type: ignore[method-assign]
     embedder.embed_query, real_embed = embed.wrap(embedder.embed_query), embedder.embed_query
     index.search, real_search = search.wrap(index.search), index.search  # type: ignore[method-assign]
     store.get_chunks, real_get = neighbours.wrap(store.get_chunks), store.get_chunks  # type: ignore[method-assign]
-    rows: dict[str, list[float]] = {k: [] for k in ("total", "embed", "search", "neighbours",
+    rows: dict[str, list[float]] = {k: [] for k in ("total", "embed", "search", "rerank", "grow",
                                                     "overlaps", "pack", "total_one_doc")}
     documents = -(-args.chunks // PER_DOCUMENT)
     sizes: list[tuple[int, int, int]] = []
@@ -154,12 +165,12 @@ def run_questions(
     try:
         for n in range(args.questions + 3):
             question = f"{QUERIES[n % len(QUERIES)]}?"
-            for clock in (embed, search, neighbours):
+            for clock in (embed, search, neighbours, scoring):
                 clock.seconds = 0.0
             started = time.perf_counter()
-            candidates: list[ScoredChunk] = retrieve_for_analysis(
+            candidates: list[ScoredChunk] = search_passages(
                 question, tenant=TENANT, embedder=embedder, index=index, chunks=store,
-                limit=args.hits,
+                reranker=reranker, limit=args.hits, candidates=CANDIDATES,
             )
             packed_at = time.perf_counter()
             packed = pack_context(INSTRUCTIONS, candidates, question, counter=counter,
@@ -170,20 +181,21 @@ def run_questions(
             rows["total"].append(ended - started)
             rows["embed"].append(embed.seconds)
             rows["search"].append(search.seconds)
-            rows["neighbours"].append(neighbours.seconds)
+            rows["rerank"].append(scoring.seconds)
+            rows["grow"].append(neighbours.seconds)
             rows["overlaps"].append(packed_at - started - embed.seconds - search.seconds
-                                    - neighbours.seconds)
+                                    - neighbours.seconds - scoring.seconds)
             rows["pack"].append(ended - packed_at)
             one = [f"doc-{(n * 7919) % documents:06d}"]
             started = time.perf_counter()
-            pack_context(INSTRUCTIONS, retrieve_for_analysis(
+            pack_context(INSTRUCTIONS, search_passages(
                 question, tenant=TENANT, embedder=embedder, index=index, chunks=store,
-                limit=args.hits, document_ids=one,
+                reranker=reranker, limit=args.hits, document_ids=one, candidates=CANDIDATES,
             ), question, counter=counter, budget=BUDGET)
             rows["total_one_doc"].append(time.perf_counter() - started)
             sizes.append((len(candidates), len(packed.chunks), packed.prompt_tokens))
             found = real_search(tenant=TENANT, dense=real_embed(question), sparse=NO_SPARSE,
-                                limit=prefetch_limit(args.hits))
+                                limit=prefetch_limit(CANDIDATES))
             hits.append([(h.chunk.document_id, h.chunk.number) for h in found])
     finally:
         embedder.embed_query, index.search, store.get_chunks = real_embed, real_search, real_get
@@ -194,7 +206,7 @@ def main() -> None:
     parser = make_parser(__doc__.splitlines()[0])
     parser.add_argument("--chunks", type=int, default=100_000)
     parser.add_argument("--questions", type=int, default=200)
-    parser.add_argument("--hits", type=int, default=10, help="hybrid hits before neighbours")
+    parser.add_argument("--hits", type=int, default=10, help="passages returned")
     parser.add_argument("--vectors", choices=("real", "random"), default="real",
                         help="dense vectors: embedded text windows, or random unit vectors")
     args = parser.parse_args()
@@ -242,7 +254,7 @@ def main() -> None:
                for name in ("total", "search", "total_one_doc")}
     for name, figures in result.items():
         print(f"{name:>24}: p50 {figures['p50_ms']:.2f} ms  p95 {figures['p95_ms']:.2f} ms")
-    print(f"dense top {prefetch_limit(args.hits)} shared with the exact search: {recall:.3f}")
+    print(f"dense top {prefetch_limit(CANDIDATES)} shared with the exact search: {recall:.3f}")
     emit_json({
         "benchmark": "analysis_overhead",
         "chunks": args.chunks,
@@ -257,8 +269,9 @@ def main() -> None:
         "load_s": round(load_s, 1),
         "optimize_wait_s": round(optimize_s, 1),
         "dense_recall_vs_exact": round(recall, 3),
-        "target_p95_ms": 100,
-        "meets_target": result["total"]["p95_ms"] < 100,
+        "candidates": CANDIDATES,
+        "target_p95_ms": TARGET_P95_MS,
+        "meets_target": result["total"]["p95_ms"] < TARGET_P95_MS,
         **{f"{name}_ms": figures for name, figures in result.items()},
     })
 

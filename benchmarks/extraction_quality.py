@@ -102,7 +102,8 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     args = parser.parse_args(argv)
     common.force_offline()
     from pipelines.ingest import embed_and_index_stage
-    from pipelines.retrieval import retrieve_for_analysis
+    from pipelines.passages import search_passages
+    from pipelines.rerank import LexicalReranker
     from pipelines.risk_taxonomy import RiskCategory, category_ids
     from pipelines.risks import extract_risks
     from services.adapters.qdrant_edge import EdgeIndex
@@ -126,14 +127,15 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
             for n, contract in enumerate(contracts):
                 doc = ac.parse_pdf(contract.pdf, f"c{n:03d}", counter)
                 embed_and_index_stage(ac.TENANT, doc.chunks, embedder, index,
-                                      batch_size=args.batch_size)
+                                      batch_size=args.batch_size, title=contract.pdf.stem)
                 store.add(doc.chunks)
 
                 def candidates(category: RiskCategory, document_id: str = doc.document.id
                                ) -> list[Any]:
-                    return retrieve_for_analysis(
+                    return search_passages(
                         category.query, tenant=ac.TENANT, embedder=embedder, index=index,
-                        chunks=store, limit=args.hits, document_ids=[document_id])
+                        chunks=store, reranker=LexicalReranker(), limit=args.hits,
+                        document_ids=[document_id])
 
                 gold = {k.lower(): v for k, v in contract.gold.items()}
                 asked = (args.categories.split(",") if args.categories

@@ -135,7 +135,7 @@ def answer_question(
     thinking: bool = False,
     cache_salt: str | None = None,
 ) -> Answer:
-    """Answer `question` from `candidates` (best first, e.g. `retrieve_for_analysis`).
+    """Answer `question` from `candidates` (best first, e.g. `search_passages`).
 
     Raises `PromptTooLong` when the question alone exceeds the budget, and the `ChatModel`
     errors. With no candidates the answer is `NOT_FOUND` and the model is not called.

@@ -1,9 +1,8 @@
-"""Question -> scored chunks: dense and sparse candidates fused by the index (RRF).
+"""Question -> scored chunks: dense and sparse candidates fused by the index (RRF), and
+the bookkeeping that keeps text from being returned twice (`remove_overlaps`).
 
-`retrieve` is the API's search. `retrieve_for_analysis` builds on it for prompts: it adds
-the chunks next to each hit (the clause before and after a match often carries its
-subject or its exception) and removes text that overlapping chunks share, so that the
-same sentence is never packed twice.
+`retrieve` is the first stage alone; the service searches with
+`pipelines.passages.search_passages` (expansion, reranking, small-to-big) built on it.
 """
 
 from __future__ import annotations
@@ -13,11 +12,8 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 
 from pipelines.models import Chunk, ScoredChunk
-from pipelines.ports import ChunkSource, Embedder, VectorIndex
+from pipelines.ports import Embedder, VectorIndex
 from pipelines.sparse import encode_sparse_query
-
-NEIGHBOUR_DECAY = 0.5
-"""A neighbour at distance d from a hit scores hit.score * NEIGHBOUR_DECAY ** d."""
 
 
 def retrieve(
@@ -40,61 +36,6 @@ def retrieve(
         limit=limit,
         document_ids=document_ids,
     )
-
-
-def retrieve_for_analysis(
-    query: str,
-    *,
-    tenant: str,
-    embedder: Embedder,
-    index: VectorIndex,
-    chunks: ChunkSource,
-    limit: int = 10,
-    document_ids: Sequence[str] | None = None,
-    neighbours: int = 1,
-) -> list[ScoredChunk]:
-    """Context candidates for a prompt, best first.
-
-    The `limit` hybrid hits of `retrieve`, plus chunks n-d..n+d (d <= `neighbours`) of the
-    same document around each hit, scored `NEIGHBOUR_DECAY ** d` times their anchor (so
-    below it), then `remove_overlaps`. Neighbours are read from `chunks` (the metadata
-    store), one call per document; their documents came from the tenant-filtered search.
-    """
-    hits = retrieve(
-        query,
-        tenant=tenant,
-        embedder=embedder,
-        index=index,
-        limit=limit,
-        document_ids=document_ids,
-    )
-    return remove_overlaps(expand_neighbours(hits, chunks, neighbours))
-
-
-def expand_neighbours(
-    hits: Sequence[ScoredChunk], chunks: ChunkSource, neighbours: int = 1
-) -> list[ScoredChunk]:
-    """`hits` plus their neighbouring chunks (scored below their anchor), best first."""
-    best: dict[tuple[str, int], ScoredChunk] = {}
-    for hit in hits:
-        _keep_best(best, hit)
-    wanted: dict[tuple[str, int], float] = {}
-    for hit in hits:
-        for distance in range(1, neighbours + 1):
-            score = hit.score * NEIGHBOUR_DECAY**distance
-            for number in (hit.chunk.number - distance, hit.chunk.number + distance):
-                key = (hit.chunk.document_id, number)
-                if number >= 0 and key not in best and score > wanted.get(key, -math.inf):
-                    wanted[key] = score
-    by_document: dict[str, list[int]] = defaultdict(list)
-    for document_id, number in wanted:
-        by_document[document_id].append(number)
-    for document_id in sorted(by_document):
-        for chunk in chunks.get_chunks(document_id, sorted(by_document[document_id])):
-            key = (chunk.document_id, chunk.number)
-            if key in wanted:
-                _keep_best(best, ScoredChunk(chunk=chunk, score=wanted[key]))
-    return rank(best.values())
 
 
 def remove_overlaps(candidates: Iterable[ScoredChunk]) -> list[ScoredChunk]:

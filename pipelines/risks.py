@@ -5,7 +5,7 @@
 `Literal` of the category ids (so `response_format` constrains it):
 
 - a document that fits the budget: one request, all categories (`pack_document`);
-- a longer one, with `candidates` (the service backs it with `retrieve_for_analysis`):
+- a longer one, with `candidates` (the service backs it with `pipelines.passages.search_passages`):
   one request per category group over that group's candidate passages (`pack_context`,
   the categories' best passages first, taken in turn);
 - a longer one without `candidates`: one request per part of the document (map).

@@ -1,4 +1,4 @@
-"""Retrieval for analysis: hybrid hits, neighbouring chunks, overlap removal (fakes only)."""
+"""Search for prompts: filters, no text twice, overlap removal (fakes only)."""
 
 from __future__ import annotations
 
@@ -7,12 +7,9 @@ from collections.abc import Sequence
 import pytest
 
 from pipelines.models import Chunk, IndexedChunk, ScoredChunk
-from pipelines.retrieval import (
-    NEIGHBOUR_DECAY,
-    remove_overlaps,
-    retrieve,
-    retrieve_for_analysis,
-)
+from pipelines.passages import search_passages
+from pipelines.rerank import LexicalReranker
+from pipelines.retrieval import remove_overlaps
 from pipelines.sparse import encode_sparse
 from services.adapters.embedder_fake import HashEmbedder
 from services.adapters.index_fake import InMemoryIndex
@@ -46,14 +43,12 @@ def overlapping_chunks(document_id: str, words: Sequence[str]) -> list[Chunk]:
 
 
 class DictChunks:
-    """ChunkSource over a dict, recording its calls."""
+    """ChunkSource over a dict."""
 
     def __init__(self, chunks: Sequence[Chunk]) -> None:
         self.by_key = {(c.document_id, c.number): c for c in chunks}
-        self.calls: list[tuple[str, tuple[int, ...]]] = []
 
     def get_chunks(self, document_id: str, numbers: Sequence[int]) -> list[Chunk]:
-        self.calls.append((document_id, tuple(numbers)))
         found = [self.by_key.get((document_id, n)) for n in sorted(set(numbers))]
         return [chunk for chunk in found if chunk is not None]
 
@@ -83,33 +78,15 @@ def keys(found: Sequence[ScoredChunk]) -> list[tuple[str, int]]:
     return [(s.chunk.document_id, s.chunk.number) for s in found]
 
 
-def test_neighbours_join_the_hits_scored_below_their_anchor(
-    world: tuple[InMemoryIndex, HashEmbedder, DictChunks],
-) -> None:
+def passages(world: tuple[InMemoryIndex, HashEmbedder, DictChunks], query: str,
+             **kwargs: object) -> list[ScoredChunk]:
     index, embedder, chunks = world
-    # "zeppelin" is sentence 4 of doc-a: chunks 2, 3 and 4 contain it.
-    hits = retrieve("zeppelin", tenant="t1", embedder=embedder, index=index, limit=1)
-    anchor = hits[0]
-    assert anchor.chunk.document_id == "doc-a"
-    assert "zeppelin" in anchor.chunk.text
-
-    found = retrieve_for_analysis(
-        "zeppelin", tenant="t1", embedder=embedder, index=index, chunks=chunks, limit=1
-    )
-    n = anchor.chunk.number
-    assert set(keys(found)) == {("doc-a", n - 1), ("doc-a", n), ("doc-a", n + 1)}
-    assert found[0].chunk == anchor.chunk  # the hit keeps its whole text and leads
-    for neighbour in found[1:]:
-        assert neighbour.score == pytest.approx(anchor.score * NEIGHBOUR_DECAY)
-    assert chunks.calls == [("doc-a", (n - 1, n + 1))]  # one call per document
+    return search_passages(query, tenant="t1", embedder=embedder, index=index,  # type: ignore[arg-type]
+                           chunks=chunks, reranker=LexicalReranker(), **kwargs)
 
 
 def test_no_text_is_returned_twice(world: tuple[InMemoryIndex, HashEmbedder, DictChunks]) -> None:
-    index, embedder, chunks = world
-    found = retrieve_for_analysis(
-        "zeppelin clause", tenant="t1", embedder=embedder, index=index, chunks=chunks, limit=6,
-        neighbours=2,
-    )
+    found = passages(world, "zeppelin clause", limit=6)
     assert len(found) > 3
     for document_id in {s.chunk.document_id for s in found}:
         spans = sorted(
@@ -129,33 +106,13 @@ def test_no_text_is_returned_twice(world: tuple[InMemoryIndex, HashEmbedder, Dic
 def test_tenant_and_document_filters_hold(
     world: tuple[InMemoryIndex, HashEmbedder, DictChunks],
 ) -> None:
-    index, embedder, chunks = world
-    found = retrieve_for_analysis(
-        "zeppelin", tenant="t1", embedder=embedder, index=index, chunks=chunks, limit=20
-    )
+    found = passages(world, "zeppelin", limit=20)
+    assert "zeppelin" in found[0].chunk.text
     assert "doc-x" not in {s.chunk.document_id for s in found}
-    only_b = retrieve_for_analysis(
-        "zeppelin", tenant="t1", embedder=embedder, index=index, chunks=chunks, limit=3,
-        document_ids=["doc-b"],
-    )
+    only_b = passages(world, "zeppelin", limit=3, document_ids=["doc-b"])
     assert only_b
     assert {s.chunk.document_id for s in only_b} == {"doc-b"}
-
-
-def test_without_neighbours_only_hits_come_back(
-    world: tuple[InMemoryIndex, HashEmbedder, DictChunks],
-) -> None:
-    index, embedder, chunks = world
-    found = retrieve_for_analysis(
-        "zeppelin", tenant="t1", embedder=embedder, index=index, chunks=chunks, limit=2,
-        neighbours=0,
-    )
-    hits = retrieve("zeppelin", tenant="t1", embedder=embedder, index=index, limit=2)
-    assert keys(found) == keys(hits)
-    assert chunks.calls == []
-    assert retrieve_for_analysis(
-        "  ", tenant="t1", embedder=embedder, index=index, chunks=chunks
-    ) == []
+    assert passages(world, "  ") == []
 
 
 def test_overlaps_are_trimmed_from_the_lower_scored_chunk() -> None:

@@ -28,9 +28,9 @@ SECRETS = {
     "VLLM_API_KEY": "vllm-test-08e5",
 }
 DOCSIGHT_SERVICES = {"api", "worker-ingest", "worker-analysis", "beat"}
-SERVICES = DOCSIGHT_SERVICES | {"redis", "postgres", "qdrant", "vllm"}
-# The one depends_on that is deliberately not service_healthy (see the compose file).
-STARTED_ONLY = {("api", "vllm")}
+SERVICES = DOCSIGHT_SERVICES | {"redis", "postgres", "qdrant", "vllm", "reranker"}
+# The depends_on that are deliberately not service_healthy (see the compose file).
+STARTED_ONLY = {("api", "vllm"), ("api", "reranker")}
 
 
 def _compose_command() -> list[str] | None:
@@ -145,6 +145,8 @@ def test_no_literal_secrets_in_the_file(config: dict[str, Any]) -> None:
     assert api_env["DOCSIGHT_INDEX__API_KEY"] == SECRETS["QDRANT_API_KEY"]
     assert api_env["DOCSIGHT_LLM__API_KEY"] == SECRETS["VLLM_API_KEY"]
     assert config["services"]["vllm"]["environment"]["VLLM_API_KEY"] == SECRETS["VLLM_API_KEY"]
+    assert api_env["DOCSIGHT_RERANKER__API_KEY"] == SECRETS["VLLM_API_KEY"]
+    assert config["services"]["reranker"]["environment"]["VLLM_API_KEY"] == SECRETS["VLLM_API_KEY"]
     assert SECRETS["REDIS_PASSWORD"] in " ".join(config["services"]["redis"]["command"])
     for value in SECRETS.values():
         assert value not in text
@@ -178,6 +180,9 @@ def test_docsight_services_share_one_environment_that_settings_accept(
     assert settings.llm.context_budget_tokens + settings.llm.max_output_tokens <= (
         settings.llm.max_model_len)
     assert settings.embedder.kind == "use-onnx"
+    assert (settings.reranker.mode, settings.reranker.url) == ("http", "http://reranker:8000/v1")
+    assert settings.reranker.model == "BAAI/bge-reranker-v2-m3"
+    assert settings.reranker.candidates == 50
     assert (settings.reports.time, settings.reports.timezone) == ("06:00", "UTC")
 
 
@@ -214,6 +219,44 @@ def test_vllm_serves_qwen3_on_a_reserved_gpu(config: dict[str, Any]) -> None:
     assert vllm["environment"]["HF_HUB_OFFLINE"] == "1"
     assert any(v["target"] == "/root/.cache/huggingface" and v["type"] == "volume"
                for v in vllm["volumes"])
+
+
+def test_reranker_serves_a_cross_encoder_beside_the_llm(config: dict[str, Any]) -> None:
+    services = config["services"]
+    reranker = services["reranker"]
+    assert reranker["image"] == services["vllm"]["image"]
+    devices = reranker["deploy"]["resources"]["reservations"]["devices"]
+    assert devices == [{"driver": "nvidia", "count": 1, "capabilities": ["gpu"]}]
+    command = reranker["command"]
+    assert command[0] == "BAAI/bge-reranker-v2-m3"
+    assert _flag(command, "--runner") == "pooling"
+    env = services["worker-analysis"]["environment"]
+    assert _flag(command, "--served-model-name") == env["DOCSIGHT_RERANKER__MODEL"]
+    assert env["DOCSIGHT_RERANKER__URL"] == f"http://reranker:{_flag(command, '--port')}/v1"
+    # two vLLMs on one GPU: their memory shares add up
+    shares = [float(_flag(services[name]["command"], "--gpu-memory-utilization"))
+              for name in ("vllm", "reranker")]
+    assert sum(shares) <= 0.95 + 1e-9
+    assert reranker["environment"]["HF_HUB_OFFLINE"] == "1"
+    assert "/health" in " ".join(reranker["healthcheck"]["test"])
+    assert services["worker-analysis"]["depends_on"]["reranker"]["condition"] == "service_healthy"
+
+
+def test_qwen3_reranker_recipe_in_env_example_is_valid(tmp_path: Path) -> None:
+    text = ENV_EXAMPLE.read_text()
+    block = text[text.index("# --- The reranker"):text.index("# --- docsight processes")]
+    recipe = dict(re.findall(r"^#[ ]{3}(\w+)=(.*)$", block, flags=re.M))
+    assert recipe["RERANKER_MODEL"] == "Qwen/Qwen3-Reranker-0.6B"
+    config = _parsed(tmp_path, **recipe)
+    command = config["services"]["reranker"]["command"]
+    assert command[0] == "Qwen/Qwen3-Reranker-0.6B"
+    assert config["services"]["api"]["environment"]["DOCSIGHT_RERANKER__MODEL"] == command[0]
+    overrides = json.loads(_flag(command, "--hf_overrides"))  # one argument, valid JSON
+    assert overrides == {
+        "architectures": ["Qwen3ForSequenceClassification"],
+        "classifier_from_token": ["no", "yes"],
+        "is_original_qwen3_reranker": True,
+    }
 
 
 def test_24gb_variant_is_a_matter_of_variables(tmp_path: Path) -> None:
@@ -268,6 +311,7 @@ def test_every_piece_of_state_is_a_named_volume(config: dict[str, Any]) -> None:
     assert mounts["redis"]["/data"] == "redis"
     assert mounts["qdrant"]["/qdrant/storage"] == "qdrant"
     assert mounts["vllm"]["/root/.cache/huggingface"] == "vllm-hf-cache"
+    assert mounts["reranker"]["/root/.cache/huggingface"] == "vllm-hf-cache"
     used = {source for m in mounts.values() for source in m.values()}
     assert used <= set(config["volumes"])
     assert "--appendonly" in services["redis"]["command"]

@@ -132,9 +132,9 @@ def make_query(category: str, descriptions: dict[str, str], mode: str) -> str:
 
 
 STAGES: dict[str, st.Config] = {
-    "hybrid": st.Config(expand=False, rerank=False, parent_chars=0),
-    "+expand": st.Config(expand=True, rerank=False, parent_chars=0),
-    "+rerank": st.Config(expand=True, rerank=True, parent_chars=0),
+    "hybrid": st.Config(expand=False, rerank=False, parent_tokens=0),
+    "+expand": st.Config(expand=True, rerank=False, parent_tokens=0),
+    "+rerank": st.Config(expand=True, rerank=True, parent_tokens=0),
     "ours": st.Config(),  # + small-to-big: every stage, the service's defaults
     "ours-no-expand": st.Config(expand=False),
     "ours-no-rerank": st.Config(rerank=False),

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from pipelines.models import Chunk, ScoredChunk
-from pipelines.passages import PARENT_CHARS, to_passages
+from pipelines.passages import PARENT_TOKENS, to_passages
 from pipelines.query import plan_query
 from pipelines.rerank import FEATURES, PRIOR_WEIGHT, WEIGHTS, features, passage_text, weighted
 from pipelines.sparse import encode_sparse_query
@@ -51,14 +51,14 @@ class Candidates:
 class Config:
     expand: bool = True
     rerank: bool = True
-    parent_chars: int = PARENT_CHARS
+    parent_tokens: int = PARENT_TOKENS
     prior_weight: float = PRIOR_WEIGHT
     weights: tuple[tuple[str, float], ...] = field(default=tuple(WEIGHTS.items()))
 
     @property
     def label(self) -> str:
         parts = ["expand" if self.expand else "-", "rerank" if self.rerank else "-",
-                 f"parent{self.parent_chars}" if self.parent_chars else "units"]
+                 f"parent{self.parent_tokens}" if self.parent_tokens else "units"]
         return "+".join(parts)
 
 
@@ -92,14 +92,14 @@ def passages(cands: Candidates, config: Config, source: MemoryChunks,
              limit: int = 20) -> list[ScoredChunk]:
     """What the service returns for this query and `config` (stage 4 included)."""
     return to_passages(ranked_units(cands, config), source, limit=limit,
-                       parent_chars=config.parent_chars)
+                       parent_tokens=config.parent_tokens)
 
 
 # --- cross-validation ---------------------------------------------------------------------
 
 WEIGHT_GRID = (0.0, 0.5, 1.0, 2.0)
 PRIOR_GRID = (0.5, 1.0, 2.0, 4.0)
-PARENT_GRID = (600, 1000, 1500, 2500)
+PARENT_GRID = (192, 256, 384, 512)
 
 
 def tune(score: Callable[[Config], float], start: Config, passes: int = 2) -> Config:
@@ -119,7 +119,7 @@ def tune(score: Callable[[Config], float], start: Config, passes: int = 2) -> Co
             if (s := score(trial)) > best_score + 1e-9:
                 best, best_score, improved = trial, s, True
         for parent in PARENT_GRID:
-            trial = replace(best, parent_chars=parent)
+            trial = replace(best, parent_tokens=parent)
             if (s := score(trial)) > best_score + 1e-9:
                 best, best_score, improved = trial, s, True
         if not improved:
@@ -157,5 +157,5 @@ def cross_validate(names: Sequence[str], score_on: Callable[[Config, set[str]], 
 
 def describe(config: Config) -> dict[str, Any]:
     return {"weights": dict(config.weights), "prior_weight": config.prior_weight,
-            "parent_chars": config.parent_chars, "expand": config.expand,
+            "parent_tokens": config.parent_tokens, "expand": config.expand,
             "rerank": config.rerank}

@@ -8,8 +8,9 @@ few sentences). `search_passages` runs the whole retrieval:
 2. hybrid search (dense + sparse, RRF) for `candidates` units;
 3. a second-stage `Reranker` re-scores them (plus the first stage's rank as a prior);
 4. small-to-big (`enclose`): each top unit grows into its enclosing clause, the units
-   before and after it under the same section heading, up to `parent_chars` characters
-   (backwards first, so a clause keeps its heading); units already inside a better
+   before and after it under the same section heading, up to `parent_tokens` tokens
+   (backwards first, so a clause keeps its heading; tokens, not characters, so that a
+   Chinese clause is not four times an English one); units already inside a better
    passage are dropped and overlaps trimmed, so no text is returned twice;
 5. `per_document=1` keeps each document's best passage (portfolio search).
 
@@ -31,8 +32,8 @@ from pipelines.rerank import PRIOR_WEIGHT, rerank
 from pipelines.retrieval import rank, remove_overlaps
 from pipelines.sparse import encode_sparse_query
 
-PARENT_CHARS = 1500
-"""Default cap on a returned clause, in characters (chosen by cross-validation)."""
+PARENT_TOKENS = 384
+"""Default cap on a returned clause, in tokens (chosen by cross-validation)."""
 PARENT_RADIUS = 6
 """At most this many units on either side of a hit are read to grow its clause."""
 
@@ -43,7 +44,7 @@ class SearchOptions:
 
     expand: bool = True
     rerank: bool = True
-    parent_chars: int = PARENT_CHARS  # 0: return the scored units themselves
+    parent_tokens: int = PARENT_TOKENS  # 0: return the scored units themselves
     prior_weight: float = PRIOR_WEIGHT
 
 
@@ -67,7 +68,7 @@ def search_passages(
                             candidates=max(candidates, limit), options=options)
     if per_document is not None:
         units = _per_document(units, per_document)
-    return to_passages(units, chunks, limit=limit, parent_chars=options.parent_chars)
+    return to_passages(units, chunks, limit=limit, parent_tokens=options.parent_tokens)
 
 
 def candidate_units(
@@ -98,10 +99,10 @@ def candidate_units(
 
 
 def to_passages(
-    units: Sequence[ScoredChunk], chunks: ChunkSource, *, limit: int, parent_chars: int
+    units: Sequence[ScoredChunk], chunks: ChunkSource, *, limit: int, parent_tokens: int
 ) -> list[ScoredChunk]:
     """Stage 4: the units, best first, grown into clauses, de-duplicated, at most `limit`."""
-    if parent_chars <= 0:
+    if parent_tokens <= 0:
         return remove_overlaps(units)[:limit]
     passages: list[ScoredChunk] = []
     covered: dict[str, list[tuple[int, int]]] = defaultdict(list)
@@ -121,7 +122,7 @@ def to_passages(
         spans = covered[chunk.document_id]
         if any(start <= chunk.char_start and chunk.char_end <= end for start, end in spans):
             continue
-        parent = enclose(chunk, around[chunk.document_id], parent_chars)
+        parent = enclose(chunk, around[chunk.document_id], parent_tokens)
         spans.append((parent.char_start, parent.char_end))
         passages.append(ScoredChunk(chunk=parent, score=unit.score))
         if len(passages) >= limit:
@@ -129,21 +130,21 @@ def to_passages(
     return remove_overlaps(passages)
 
 
-def enclose(unit: Chunk, neighbours: dict[int, Chunk], max_chars: int) -> Chunk:
-    """`unit` grown over adjacent units of its section, backwards first, within `max_chars`."""
+def enclose(unit: Chunk, neighbours: dict[int, Chunk], max_tokens: int) -> Chunk:
+    """`unit` grown over adjacent units of its section, backwards first, within `max_tokens`."""
     if len(unit.section_path) < 2:  # under the document title only: no clause to grow into
         return unit
     first = last = unit
+    size = unit.token_count
     for step in (-1, 1):
         edge = unit
         while True:
             nxt = neighbours.get(edge.number + step)
             if nxt is None or nxt.section_path != unit.section_path:
                 break
-            grown = max(last.char_end, nxt.char_end) - min(first.char_start, nxt.char_start)
-            if grown > max_chars:
+            if size + nxt.token_count > max_tokens:
                 break
-            edge = nxt
+            edge, size = nxt, size + nxt.token_count
             first, last = (nxt, last) if step < 0 else (first, nxt)
     if first is last:
         return unit

@@ -106,7 +106,7 @@ def test_passages_never_repeat_text(
 def test_units_only_when_small_to_big_is_off(
     world: tuple[InMemoryIndex, HashEmbedder, DictChunks],
 ) -> None:
-    found = search(world, "governing law", limit=2, options=SearchOptions(parent_chars=0))
+    found = search(world, "governing law", limit=2, options=SearchOptions(parent_tokens=0))
     assert all(hit.chunk.text in {c.text for c in units()} for hit in found)
 
 
@@ -123,9 +123,9 @@ def test_per_document_keeps_one_passage_a_document() -> None:
 def test_enclose_stops_at_the_section_and_the_size_cap() -> None:
     chunks = units()
     around = {c.number: c for c in chunks}
-    grown = enclose(chunks[5], around, max_chars=10_000)
+    grown = enclose(chunks[5], around, max_tokens=10_000)
     assert (grown.number, grown.char_end) == (4, chunks[5].char_end)  # clause 13 only
-    assert enclose(chunks[5], around, max_chars=len(chunks[5].text) + 5) == chunks[5]
+    assert enclose(chunks[5], around, max_tokens=chunks[5].token_count + 5) == chunks[5]
 
 
 def test_merge_keeps_offsets_exact_over_gaps_and_overlaps() -> None:

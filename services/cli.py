@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 import time
 from collections import Counter
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
 
 import httpx
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn
 from rich.table import Table
 
@@ -142,9 +145,13 @@ def ingest(
     url: UrlOption = DEFAULT_URL,
     password: Annotated[str | None, typer.Option(help="password of encrypted PDFs")] = None,
     wait: Annotated[bool, typer.Option(help="follow progress until every file is done")] = True,
+    meta: Annotated[list[str] | None, typer.Option(
+        help="key=value metadata of every file, searchable with search --meta (repeatable)")
+    ] = None,
 ) -> None:
     """Upload PDFs and follow their progress until they are ready or failed."""
     files = _pdf_paths(paths)
+    metadata = _pairs(meta or [])
     failed = 0
     with (
         _client(url) as client,
@@ -158,6 +165,8 @@ def ingest(
         tracked: dict[str, int] = {}
         for path in files:
             data = {"password": password} if password else {}
+            if metadata is not None:
+                data["metadata"] = json.dumps(metadata, ensure_ascii=False)
             response = _call(
                 client,
                 "POST",
@@ -166,6 +175,9 @@ def ingest(
                 data=data,
             )
             body = response.json()
+            if response.status_code == 422 and "detail" in body:  # the metadata
+                progress.console.print(f"[red]{path.name}: {escape(str(body['detail']))}[/red]")
+                raise typer.Exit(2)
             for item in body.get("rejected", []):
                 failed += 1
                 progress.console.print(f"[red]{path.name}: {item['reason']}[/red]")
@@ -204,38 +216,96 @@ def _state(doc: dict[str, Any]) -> str:
     )
 
 
+GROUPS = ("chunk", "document")
+KINDS = ("contract", "annual_report")
+EXCERPT_CHARS = 300
+
+
 @app.command()
 def search(
-    query: Annotated[str, typer.Argument(help="what to look for")],
+    query: Annotated[str, typer.Argument(help="what to look for (any language)")],
     url: UrlOption = DEFAULT_URL,
-    limit: Annotated[int, typer.Option(min=1, max=100)] = 5,
+    limit: Annotated[int, typer.Option(min=1, max=100, help="passages, or documents")] = 5,
     document: Annotated[list[str] | None, typer.Option(help="restrict to document ids")] = None,
+    group_by: Annotated[str, typer.Option(
+        help="chunk: the best passages; document: the best documents, one passage each")
+    ] = "chunk",
+    kind: Annotated[str | None, typer.Option(help="contract or annual_report")] = None,
+    after: Annotated[str | None, typer.Option(
+        help="uploaded at or after: YYYY-MM-DD or an ISO time (local time zone if none)")
+    ] = None,
+    before: Annotated[str | None, typer.Option(help="uploaded before (same forms)")] = None,
+    meta: Annotated[list[str] | None, typer.Option(
+        help="key=value the document's metadata must have (repeatable)")] = None,
+    json_output: Annotated[bool, typer.Option("--json", help="print the API's JSON")] = False,
 ) -> None:
-    """Search the indexed documents; prints chunks with document and pages."""
+    """Search the ready documents: passages with document, pages and section; with
+    --group-by document, which documents match best (e.g. "change of control")."""
+    if group_by not in GROUPS or (kind is not None and kind not in KINDS):
+        console.print(f"[red]--group-by is one of {GROUPS}; --kind one of {KINDS}[/red]")
+        raise typer.Exit(2)
+    body: dict[str, Any] = {
+        "query": query, "limit": limit, "group_by": group_by, "document_ids": document or None,
+        "kind": kind, "uploaded_after": _when(after, "--after"),
+        "uploaded_before": _when(before, "--before"), "metadata": _pairs(meta or []),
+    }
     with _client(url) as client:
-        names = {
-            d["id"]: d["filename"]
-            for d in _call(client, "GET", "/v1/documents").json()["documents"]
-        }
-        response = _call(
-            client,
-            "POST",
-            "/v1/search",
-            json={"query": query, "limit": limit, "document_ids": document or None},
-        )
+        response = _call(client, "POST", "/v1/search",
+                         json={k: v for k, v in body.items() if v is not None})
     if response.status_code != 200:
-        console.print(f"[red]{response.json().get('detail')}[/red]")
+        detail = response.json().get("detail")
+        if isinstance(detail, list):  # 422: which field, and why
+            detail = "; ".join(f"{'.'.join(map(str, e['loc'][1:]))}: {e['msg']}" for e in detail)
+        console.print(f"[red]{response.status_code}: {escape(str(detail))}[/red]")
         raise typer.Exit(1)
-    for rank, hit in enumerate(response.json()["hits"], 1):
-        pages = f"p.{hit['page_start']}" + (
-            f"-{hit['page_end']}" if hit["page_end"] != hit["page_start"] else ""
-        )
-        section = " > ".join(hit["section_path"])
-        name = names.get(hit["document_id"], hit["document_id"])
-        console.rule(f"{rank}. {name} {pages}  score {hit['score']:.3f}")
-        if section:
-            console.print(f"[dim]{section}[/dim]")
-        console.print(hit["text"][:600])
+    result = response.json()
+    if json_output:
+        print(json.dumps(result, ensure_ascii=False, indent=2))
+        return
+    if not result["hits"]:
+        console.print("no matching passage")
+    for rank, hit in enumerate(result["hits"], 1):
+        name = hit.get("filename") or hit["document_id"]
+        kind_of = f"  [dim]{hit['kind']}[/dim]" if hit.get("kind") else ""
+        console.print(f"[bold]{rank}.[/bold] {escape(name)} [dim]({hit['document_id'][:8]})"
+                      f"[/dim]  {_pages(hit['page_start'], hit['page_end'])}"
+                      f"  score {hit['score']:.3f}{kind_of}")
+        if hit["section_path"]:
+            console.print(f"   [dim]{escape(' > '.join(hit['section_path']))}[/dim]")
+        console.print(f"   {escape(_excerpt(hit['text']))}")
+
+
+def _when(value: str | None, option: str) -> str | None:
+    """An ISO date or time as an aware ISO time (a date is its local midnight)."""
+    if value is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        console.print(f"[red]{option}: not a date (YYYY-MM-DD) or ISO time: {value!r}[/red]")
+        raise typer.Exit(2) from None
+    return (moment if moment.tzinfo else moment.astimezone()).isoformat()
+
+
+def _pairs(items: list[str]) -> dict[str, str] | None:
+    """`key=value` options as a dict (None when there are none)."""
+    pairs: dict[str, str] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            console.print(f"[red]--meta wants key=value, not {item!r}[/red]")
+            raise typer.Exit(2)
+        pairs[key.strip()] = value.strip()
+    return pairs or None
+
+
+def _excerpt(text: str, limit: int = EXCERPT_CHARS) -> str:
+    flat = " ".join(text.split())
+    if len(flat) <= limit:
+        return flat
+    cut = flat[:limit]
+    space = cut.rfind(" ")
+    return (cut[:space] if space > limit * 2 // 3 else cut) + " …"
 
 
 @app.command()

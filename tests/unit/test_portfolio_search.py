@@ -53,7 +53,7 @@ def portfolio(docs: DocumentService, queue: InlineQueue) -> dict[str, str]:
     """Two contracts (one with metadata) and an annual report of tenant t1."""
     return {
         "a": _ingest(docs, queue, "a.pdf", CONTRACT + b" Acme edition.",
-                     {"counterparty": "Acme", "region": "EU"}),
+                     {"counterparty": "Acme", "region": "EU", "区域": "华东"}),
         "b": _ingest(docs, queue, "b.pdf", CONTRACT + b" Beta edition.", {"region": "US"}),
         "report": _ingest(docs, queue, "report.pdf", REPORT),
     }
@@ -73,7 +73,8 @@ def test_kind_metadata_and_upload_time_are_kept(
     described = {doc.id: facts for doc, facts in docs.list_described("t1")}
     assert described[portfolio["a"]].kind == "contract"
     assert described[portfolio["report"]].kind == "annual_report"
-    assert described[portfolio["a"]].metadata == {"counterparty": "Acme", "region": "EU"}
+    assert described[portfolio["a"]].metadata == {
+        "counterparty": "Acme", "region": "EU", "区域": "华东"}
     assert described[portfolio["report"]].metadata == {}
     created = described[portfolio["a"]].created_at
     assert created is not None
@@ -158,6 +159,7 @@ def test_metadata_filter_matches_every_given_key_exactly(
     assert found({"region": "EU", "counterparty": "Acme"}) == {portfolio["a"]}
     assert found({"region": "EU", "counterparty": "Beta"}) == set()
     assert found({"region": "eu"}) == set()  # exact, case included
+    assert found({"区域": "华东"}) == {portfolio["a"]}
     assert found({"nobody": "x"}) == set()
 
 

@@ -97,9 +97,9 @@ def passages(cands: Candidates, config: Config, source: MemoryChunks,
 
 # --- cross-validation ---------------------------------------------------------------------
 
-WEIGHT_GRID = (0.0, 0.5, 1.0, 2.0)
-PRIOR_GRID = (0.5, 1.0, 2.0, 4.0)
-PARENT_GRID = (192, 256, 384, 512)
+WEIGHT_GRID = (0.0, 0.5, 1.0, 2.0, 4.0)
+PRIOR_GRID = (1.0, 2.0, 4.0, 8.0)
+PARENT_GRID = (128, 192, 256, 384)
 
 
 def tune(score: Callable[[Config], float], start: Config, passes: int = 2) -> Config:

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pipelines.clause_terms import ClauseTerms, match_categories
 
 _NUMBER = re.compile(
-    r"(?:[$€£¥]\s?)?\d[\d,]*(?:\.\d+)?\s?(?:%|percent|million|billion|万元|亿元|元|万|亿)?",
+    r"(?:[$€£¥]\s?)?\d(?:[\d,]*\d)?(?:\.\d+)?\s?(?:%|percent|million|billion|万元|亿元|元|万|亿)?",
     re.IGNORECASE,
 )
 _PERIOD = re.compile(
@@ -79,14 +79,28 @@ def plan_query(query: str, *, expand: bool = True) -> QueryPlan:
     return QueryPlan(text=text, categories=categories, exact=exact_terms(text))
 
 
+def _period(text: str) -> str:
+    """A period as documents print it: FY2022 and FY22 -> 2022 (statements head their
+    columns with the year), 2024 年末 -> 2024年末."""
+    compact = re.sub(r"\s+", "", text).lower()
+    fiscal = re.fullmatch(r"fy'?(\d{2}|\d{4})", compact)
+    if fiscal:
+        year = fiscal.group(1)
+        return year if len(year) == 4 else f"20{year}"
+    return compact
+
+
 def exact_terms(text: str) -> tuple[str, ...]:
     """Numbers, periods, quoted phrases and defined terms of `text`, lowercased, in order."""
     found: dict[str, None] = {}
     for match in _QUOTED.finditer(text):
         found.setdefault(match.group(1).strip().lower(), None)
+    periods = [match.span() for match in _PERIOD.finditer(text)]
     for match in _PERIOD.finditer(text):
-        found.setdefault(re.sub(r"\s+", "", match.group()).lower(), None)
+        found.setdefault(_period(match.group()), None)
     for match in _NUMBER.finditer(text):
+        if any(start <= match.start() < end for start, end in periods):
+            continue
         value = match.group().strip()
         digits = re.sub(r"\D", "", value)
         if len(digits) >= 2 or "%" in value or "$" in value:

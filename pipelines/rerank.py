@@ -32,10 +32,10 @@ from pipelines.sparse import tokenize
 
 FEATURES = ("coverage", "proximity", "phrases", "heading", "names", "exact")
 WEIGHTS: Mapping[str, float] = {
-    "coverage": 1.0, "proximity": 0.5, "phrases": 1.0, "heading": 1.0, "names": 0.5,
+    "coverage": 0.5, "proximity": 1.0, "phrases": 2.0, "heading": 0.5, "names": 0.0,
     "exact": 1.0,
 }
-PRIOR_WEIGHT = 1.0
+PRIOR_WEIGHT = 4.0
 """Weight of the first stage's rank (1.0 for the best candidate, falling linearly to 0)."""
 
 HEADER_CHARS = 160

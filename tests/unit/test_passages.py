@@ -143,7 +143,8 @@ def test_merge_keeps_offsets_exact_over_gaps_and_overlaps() -> None:
 
 def test_exact_terms_of_a_query() -> None:
     plan = plan_query('What did "the Distributor" owe in FY2022, 2024年末 and $1,500?')
-    assert {"the distributor", "fy2022", "2024年末", "$1,500"} <= set(plan.exact)
+    assert {"the distributor", "2022", "2024年末", "$1,500"} <= set(plan.exact)
+    assert plan_query("PPNE between FY20 and FY21").exact == ("2020", "2021")
     assert "distributor" in plan.exact
 
 

@@ -32,7 +32,7 @@ from pipelines.rerank import PRIOR_WEIGHT, rerank
 from pipelines.retrieval import rank, remove_overlaps
 from pipelines.sparse import encode_sparse_query
 
-PARENT_TOKENS = 192
+PARENT_TOKENS = 128
 """Default cap on a returned clause, in tokens (chosen by cross-validation)."""
 PARENT_RADIUS = 6
 """At most this many units on either side of a hit are read to grow its clause."""

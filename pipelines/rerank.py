@@ -32,7 +32,7 @@ from pipelines.sparse import tokenize
 
 FEATURES = ("coverage", "proximity", "phrases", "heading", "names", "exact")
 WEIGHTS: Mapping[str, float] = {
-    "coverage": 0.5, "proximity": 1.0, "phrases": 2.0, "heading": 0.5, "names": 0.0,
+    "coverage": 1.0, "proximity": 4.0, "phrases": 2.0, "heading": 0.5, "names": 0.0,
     "exact": 1.0,
 }
 PRIOR_WEIGHT = 4.0

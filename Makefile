@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml Makefile | sha1sum | cut -c1-10)
 APT_OCR := tesseract-ocr tesseract-ocr-chi-sim tesseract-ocr-eng
 
-.PHONY: install system-deps compose-cli llm-server run test test-fast lint bench-quick bench clean
+.PHONY: install system-deps compose-cli llm-server reranker-model run test test-fast lint bench-quick bench clean
 
 install: $(STAMP)
 
@@ -64,10 +64,16 @@ compose-cli: | $(BIN)/python
 llm-server: install
 	$(BIN)/python -m services.llm_server prepare
 
+# A real cross-encoder on loopback for tests/adapters/test_reranker_http.py: the bundled LLM
+# turned into a yes/no reranker with the sdist's gguf-py (services/reranker_assets.py; about a
+# minute, 650 MB in .cache/models, sha256 checked). Production runs vLLM instead.
+reranker-model: llm-server
+	$(BIN)/python -m services.reranker_assets prepare
+
 run: install system-deps llm-server
 	HF_HUB_OFFLINE=1 $(BIN)/docsight serve
 
-test: install system-deps llm-server
+test: install system-deps llm-server reranker-model
 	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest -ra
 
 test-fast: install

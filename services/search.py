@@ -19,6 +19,10 @@ from pipelines.portfolio import DocumentFacts, DocumentFilter, unique_ids
 from pipelines.ports import ChunkSource, Embedder, Reranker, VectorIndex
 
 GroupBy = Literal["chunk", "document"]
+UNITS_PER_DOCUMENT = 10
+"""A search by document reranks at least this many candidate units per document asked
+for: a document's units crowd the first candidates, and a document with none among them
+cannot be ranked."""
 
 
 class SearchStore(ChunkSource, Protocol):
@@ -74,7 +78,7 @@ def search(
         reranker=reranker,
         limit=limit,
         document_ids=document_ids,
-        candidates=candidates,
+        candidates=candidates_for(group_by, limit, candidates),
         per_document=1 if group_by == "document" else None,
     )
     hit_ids = unique_ids([p.chunk.document_id for p in passages])
@@ -82,6 +86,12 @@ def search(
                  for doc, facts in store.describe_documents(tenant, document_ids=hit_ids)}
     return [Hit(p, *described[p.chunk.document_id])
             for p in passages if p.chunk.document_id in described]  # deleted meanwhile: gone
+
+
+def candidates_for(group_by: GroupBy, limit: int, candidates: int) -> int:
+    """The first-stage units to rerank: `candidates` (reranker.candidates), and for a
+    search by document at least `UNITS_PER_DOCUMENT` per document asked for."""
+    return max(candidates, limit * UNITS_PER_DOCUMENT) if group_by == "document" else candidates
 
 
 def documents_to_search(

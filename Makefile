@@ -87,6 +87,7 @@ bench-quick: install
 	HF_HUB_OFFLINE=1 $(BIN)/python -m benchmarks.ingest --quick
 	HF_HUB_OFFLINE=1 $(BIN)/python -m benchmarks.search --quick
 	HF_HUB_OFFLINE=1 $(BIN)/python -m benchmarks.retrieval_quality --quick
+	HF_HUB_OFFLINE=1 $(BIN)/python -m benchmarks.portfolio --quick
 	HF_HUB_OFFLINE=1 $(BIN)/python -m benchmarks.analysis_overhead --quick
 	HF_HUB_OFFLINE=1 $(BIN)/python -m benchmarks.prefix_cache --quick
 	HF_HUB_OFFLINE=1 $(BIN)/python -m benchmarks.extraction_quality --quick
@@ -98,6 +99,7 @@ bench: install
 	HF_HUB_OFFLINE=1 $(BIN)/python -m benchmarks.ingest
 	HF_HUB_OFFLINE=1 $(BIN)/python -m benchmarks.search --sizes 10000,100000,1000000 --baseline-max 10000 --optimize-max 0
 	HF_HUB_OFFLINE=1 $(BIN)/python -m benchmarks.retrieval_quality
+	HF_HUB_OFFLINE=1 $(BIN)/python -m benchmarks.portfolio
 	HF_HUB_OFFLINE=1 $(BIN)/python -m benchmarks.analysis_overhead
 	HF_HUB_OFFLINE=1 $(BIN)/python -m benchmarks.prefix_cache
 	HF_HUB_OFFLINE=1 $(BIN)/python -m benchmarks.extraction_quality

@@ -272,7 +272,7 @@ def search(
                       f"  score {hit['score']:.3f}{kind_of}")
         if hit["section_path"]:
             console.print(f"   [dim]{escape(' > '.join(hit['section_path']))}[/dim]")
-        console.print(f"   {escape(_excerpt(hit['text']))}")
+        console.print(f"   {escape(_excerpt(hit['text'], query))}")
 
 
 def _when(value: str | None, option: str) -> str | None:
@@ -299,13 +299,21 @@ def _pairs(items: list[str]) -> dict[str, str] | None:
     return pairs or None
 
 
-def _excerpt(text: str, limit: int = EXCERPT_CHARS) -> str:
+def _excerpt(text: str, query: str = "", limit: int = EXCERPT_CHARS) -> str:
+    """About `limit` characters of `text`, from a little before the query's first match
+    (the whole query, else its longest word found) when that lies further in."""
     flat = " ".join(text.split())
-    if len(flat) <= limit:
-        return flat
-    cut = flat[:limit]
-    space = cut.rfind(" ")
-    return (cut[:space] if space > limit * 2 // 3 else cut) + " …"
+    folded = flat.casefold()
+    words = sorted((w for w in query.casefold().split() if len(w) > 2), key=len, reverse=True)
+    found = [i for i in (folded.find(t) for t in [query.casefold().strip(), *words]) if i >= 0]
+    start = 0
+    if found and found[0] > limit // 2:
+        start = flat.find(" ", found[0] - limit // 4) + 1 or found[0]
+    cut = flat[start:start + limit]
+    if start + limit < len(flat):
+        space = cut.rfind(" ")
+        cut = (cut[:space] if space > limit * 2 // 3 else cut) + " …"
+    return ("… " if start else "") + cut
 
 
 @app.command()

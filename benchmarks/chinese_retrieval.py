@@ -9,9 +9,8 @@ The report is indexed once per pipeline, with the same embedding model:
 
 - ours: the project's stages as `benchmarks/retrieval_quality.py` runs them (pypdfium2
   parse, `chunk_stage` with its defaults, `embed_and_index_stage` into the embedded
-  qdrant-edge index), searched by `pipelines.passages.search_passages` (or
-  `pipelines.retrieval.search_passages`) with the service's reranker settings when it
-  exists, else by `pipelines.retrieval.retrieve`;
+  qdrant-edge index), searched by `pipelines.passages.search_passages` with the
+  service's reranker settings, asked for `RETRIEVE_DEPTH` passages like `retrieve`;
 - retrieve (`--baseline`, on by default when ours is `search_passages`): the hybrid
   `pipelines.retrieval.retrieve` over the same index (its chunks as they are, asked for
   `RETRIEVE_DEPTH` of them so that small units still fill 8,000 characters);
@@ -173,9 +172,8 @@ def index_ours(pdf: Path, embedder: Any, folder: Path, batch_size: int) -> tuple
     index = EdgeIndex(folder / "edge", embedder.dimension)
     parsed = parse_stage(parser, pdf.read_bytes())
     chunks = chunk_stage(DOCUMENT_ID, parsed, counter)
-    extra = {"title": pdf.stem} if "title" in inspect.signature(
-        embed_and_index_stage).parameters else {}
-    embed_and_index_stage(TENANT, chunks, embedder, index, batch_size=batch_size, **extra)
+    embed_and_index_stage(TENANT, chunks, embedder, index, batch_size=batch_size,
+                          title=pdf.stem)
     return index, chunks
 
 
@@ -285,7 +283,8 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
             reranker, candidates = our_reranker()
             reranker_name = getattr(reranker, "name", None)
             sides["ours"] = make_search(index, embedder, by_number, search=search,
-                                        reranker=reranker, candidates=candidates)
+                                        reranker=reranker, candidates=candidates,
+                                        depth=RETRIEVE_DEPTH)
             if args.baseline:
                 sides["retrieve"] = make_search(index, embedder, by_number,
                                                 depth=RETRIEVE_DEPTH)

@@ -4,7 +4,8 @@
 scores what a lawyer scanning a contract looks for, as features in [0, 1]:
 
 - `coverage`: share of the query's content terms (stemmed words, CJK characters and
-  bigrams) found in the passage;
+  bigrams; question words dropped) found in the passage, each term weighted by its rarity
+  among the candidates (a company name found in every candidate tells nothing);
 - `proximity`: share of the query's adjacent word pairs found adjacent in the passage;
 - `phrases`: clause phrases of the categories the query names (`pipelines.query`),
   English and Chinese, found in the passage (saturating at three);
@@ -21,6 +22,7 @@ rank as a prior, so a reranker only reorders what it can tell apart.
 
 from __future__ import annotations
 
+import math
 import re
 import unicodedata
 from collections.abc import Mapping, Sequence
@@ -44,6 +46,9 @@ _QUESTION_WORDS = frozenset(
     {"which", "what", "who", "when", "where", "how", "does", "do", "did", "any", "there",
      "clause", "clauses", "contract", "contracts", "agreement", "provision", "document",
      "about", "can", "our", "their", "much", "many", "under", "me", "show", "find"}
+    | {"多少", "什么", "哪些", "哪个", "是否", "如何", "怎么", "怎样", "为何", "为什么", "请问",
+       "多", "少", "什", "么", "哪", "些", "吗", "呢", "的", "是", "了", "有", "在", "和", "与",
+       "及", "其", "何", "请", "问"}
 )
 _SPACE = re.compile(r"\s+")
 
@@ -76,15 +81,17 @@ def features(plan: QueryPlan, passages: Sequence[str]) -> list[tuple[float, ...]
     headings = [_norm(h) for h in plan.headings]
     names = [_norm(n) for c in plan.categories for n in c.names]
     exact = [_norm(e) for e in plan.exact]
+    tokenized = [tokenize(passage) for passage in passages]
+    present_in = [set(tokens) for tokens in tokenized]
+    weight = {t: math.log(1 + len(passages) / (1 + sum(t in p for p in present_in)))
+              for t in terms}
     rows: list[tuple[float, ...]] = []
-    for passage in passages:
+    for passage, tokens, present in zip(passages, tokenized, present_in, strict=True):
         text = _norm(passage)
-        tokens = tokenize(passage)
-        present = set(tokens)
         adjacent = set(zip(tokens, tokens[1:], strict=False))
         header = text[:HEADER_CHARS]
         rows.append((
-            _share(sum(t in present for t in terms), len(terms)),
+            _share(sum(weight[t] for t in terms if t in present), sum(weight.values())),
             _share(sum(p in adjacent for p in pairs), len(pairs)),
             min(3, sum(p in text for p in phrases)) / 3 if phrases else 0.0,
             1.0 if any(h in header for h in headings) else 0.0,
@@ -124,5 +131,5 @@ def _norm(text: str) -> str:
     return _SPACE.sub(" ", unicodedata.normalize("NFKC", text).lower())
 
 
-def _share(found: int, total: int) -> float:
+def _share(found: float, total: float) -> float:
     return found / total if total else 0.0

@@ -8,6 +8,7 @@ import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import PurePath
 from typing import Protocol
 
 from pipelines.chunking import page_starts
@@ -320,6 +321,7 @@ class DocumentService:
             self.embedder,
             self.index,
             batch_size=self.settings.embedder.batch_size,
+            title=PurePath(document.filename).stem,
             on_chunks=_throttled(
                 lambda done, _total: self.store.update_document(document_id, chunks_embedded=done)
             ),

@@ -19,10 +19,9 @@ from pipelines.errors import (
     PagesPerMinuteExceeded,
 )
 from pipelines.ingest import chunk_stage, embed_and_index_stage, parse_stage
-from pipelines.models import Chunk, Document, DocumentStatus, ScoredChunk
+from pipelines.models import Chunk, Document, DocumentStatus
 from pipelines.portfolio import DocumentFacts
 from pipelines.ports import BlobStore, Embedder, PdfParser, Store, TokenCounter, VectorIndex
-from pipelines.retrieval import retrieve
 from pipelines.risks import detect_kind
 from pipelines.uploads import check_upload
 from services.settings import Settings
@@ -212,26 +211,6 @@ class DocumentService:
         self.index.delete_document(tenant, document.id)
         self.blobs.delete(document.id)
         self.store.delete_document(document.id)
-
-    def search(
-        self,
-        tenant: str,
-        query: str,
-        *,
-        limit: int = 10,
-        document_ids: Sequence[str] | None = None,
-    ) -> list[ScoredChunk]:
-        if document_ids:
-            for document_id in document_ids:
-                self.store.get_document(tenant, document_id)  # 404 for unknown ids
-        return retrieve(
-            query,
-            tenant=tenant,
-            embedder=self.embedder,
-            index=self.index,
-            limit=limit,
-            document_ids=document_ids,
-        )
 
     def resume_unfinished(self) -> int:
         """Re-enqueue documents a stopped worker left unfinished; the store is the truth.

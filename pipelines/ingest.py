@@ -6,6 +6,8 @@ Workers call the stages separately (parse+chunk in one task, embed+index in anot
 
 from __future__ import annotations
 
+import re
+from collections import defaultdict
 from collections.abc import Callable, Sequence
 
 from pipelines.chunking import chunk_pages
@@ -41,10 +43,37 @@ def contextualise(chunks: Sequence[Chunk], title: str = "") -> list[Chunk]:
     return out
 
 
-def indexed_text(chunk: Chunk) -> str:
+def indexed_text(chunk: Chunk, running: frozenset[str] = frozenset()) -> str:
     """What is embedded and keyword-indexed for a chunk: its contextual header above its
-    text. What is shown is the chunk's own text."""
-    return f"{chunk.context}\n{chunk.text}" if chunk.context else chunk.text
+    text, without the document's running headers and footers (`running_lines`). What is
+    shown is the chunk's own text."""
+    text = chunk.text
+    if running:
+        text = "\n".join(line for line in text.splitlines() if _line_key(line) not in running)
+    return f"{chunk.context}\n{text}" if chunk.context else text
+
+
+RUNNING_SHARE = 0.2
+"""A line printed on at least this share of a document's pages is a running header or
+footer ("平安银行股份有限公司 2024 年年度报告", "Table of Contents")."""
+_DIGITS = re.compile(r"\d+")
+
+
+def running_lines(chunks: Sequence[Chunk]) -> frozenset[str]:
+    """Lines (digits masked, so page numbers count as one) found on many pages."""
+    pages: dict[str, set[int]] = defaultdict(set)
+    for chunk in chunks:
+        for line in chunk.text.splitlines():
+            key = _line_key(line)
+            if key:
+                pages[key].add(chunk.page_start)
+    total = len({chunk.page_start for chunk in chunks})
+    floor = max(3, RUNNING_SHARE * total)
+    return frozenset(key for key, seen in pages.items() if len(seen) >= floor)
+
+
+def _line_key(line: str) -> str:
+    return _DIGITS.sub("#", " ".join(line.split()))
 
 
 def parse_stage(
@@ -90,11 +119,12 @@ def embed_and_index_stage(
     the document's chunks in order.
     """
     chunks = contextualise(chunks, title)
+    running = running_lines(chunks)
     total = len(chunks)
     done = 0
     for start in range(0, total, batch_size):
         batch = chunks[start : start + batch_size]
-        texts = [indexed_text(chunk) for chunk in batch]
+        texts = [indexed_text(chunk, running) for chunk in batch]
         dense = embedder.embed_documents(texts)
         index.upsert(
             [

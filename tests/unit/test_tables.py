@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pipelines.ingest import contextualise, indexed_text
+from pipelines.ingest import contextualise, indexed_text, running_lines
 from pipelines.models import Chunk
 from pipelines.tables import table_header
 
@@ -41,3 +41,16 @@ def test_contextualise_gives_each_unit_its_path_and_table_header() -> None:
     assert "Years ended December 31, | 2022" in second.context
     assert indexed_text(second).endswith(second_text)
     assert second.text == second_text  # what is shown stays the document's own text
+
+
+def test_running_headers_and_page_numbers_are_not_indexed() -> None:
+    chunks = [
+        Chunk(document_id="d", number=n, page_start=n + 1, page_end=n + 1, char_start=n * 100,
+              char_end=n * 100 + 90, token_count=20,
+              text=f"ACME plc 2024 Annual Report\n{n + 1}\nThe {word} clause applies.")
+        for n, word in enumerate(["alpha", "bravo", "charlie", "delta", "echo"])
+    ]
+    running = running_lines(chunks)
+    assert running == {"ACME plc # Annual Report", "#"}
+    assert indexed_text(chunks[2], running) == "The charlie clause applies."
+    assert chunks[2].text.startswith("ACME plc 2024 Annual Report")  # shown text unchanged

@@ -14,7 +14,7 @@ from services.adapters.llm_fake import FakeChatModel
 from services.analysis import AnalysisService, normalise_question
 from services.documents import DocumentService
 from tests.unit.analysis_support import Handle, answers_asked, ready, responder
-from tests.unit.test_documents_service import PDF, InlineQueue
+from tests.unit.test_documents_service import PDF, InlineQueue, passages
 
 
 def test_repeated_question_is_served_from_the_cache(
@@ -125,7 +125,7 @@ def test_llm_unavailable_is_raised_before_any_work(
         analysis.ask("t1", "damages?")
     with pytest.raises(LlmUnavailable):
         analysis.summary("t1", doc)
-    assert docs.search("t1", "damages")  # search still works
+    assert passages(docs, "t1", "damages")  # search still works
 
 
 def test_normalise_question() -> None:

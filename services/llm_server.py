@@ -36,6 +36,7 @@ import sys
 import time
 from pathlib import Path
 from types import TracebackType
+from typing import Self
 
 import httpx
 
@@ -43,7 +44,8 @@ from pipelines.errors import DocsightError, LlmUnavailable
 from services.llm_assets import MODEL_NAME, assemble_model, build_llama_server
 from services.settings import LlmSettings, Settings
 
-__all__ = ["MODEL_NAME", "LocalLlmServer", "assemble_model", "build_llama_server", "main"]
+__all__ = ["MODEL_NAME", "LlamaServer", "LocalLlmServer", "assemble_model", "build_llama_server",
+           "main"]
 
 _PR_SET_PDEATHSIG = 1
 
@@ -62,7 +64,7 @@ def _die_with_parent(parent_pid: int) -> None:
         os._exit(1)
 
 
-_RUNNING: set[LocalLlmServer] = set()
+_RUNNING: set[LlamaServer] = set()
 
 
 @atexit.register
@@ -71,28 +73,31 @@ def _stop_all() -> None:
         server.stop()
 
 
-class LocalLlmServer:
-    """`llama-server` with the bundled model on 127.0.0.1; a context manager.
+class LlamaServer:
+    """A llama.cpp `llama-server` on 127.0.0.1 in its own process group; a context manager.
 
-    `ctx` is the window of one request (prompt + output); each of the `parallel` slots gets
-    its own, so the server is started with `-c ctx * parallel`.
-    """
+    Subclasses say which model it serves and with which flags (`model_path`, `arguments`);
+    starting, waiting until ready, logging and stopping are shared."""
 
-    def __init__(
-        self, cache_dir: Path, *, ctx: int = 4096, parallel: int = 2, threads: int = 2
-    ) -> None:
+    log_prefix = "llama-server"
+    unavailable: type[DocsightError] = LlmUnavailable
+    """Raised when the server cannot be started."""
+
+    def __init__(self, cache_dir: Path, *, model_name: str, threads: int = 2) -> None:
         self.cache_dir = cache_dir
-        self.ctx = ctx
-        self.parallel = parallel
         self.threads = threads
-        self.model_name = MODEL_NAME
+        self.model_name = model_name
         self.base_url: str | None = None
         self.log_path: Path | None = None
         self._process: subprocess.Popen[bytes] | None = None
 
-    @classmethod
-    def from_settings(cls, settings: LlmSettings) -> LocalLlmServer:
-        return cls(settings.cache_dir, ctx=settings.local_ctx, parallel=settings.local_parallel)
+    def model_path(self) -> Path:
+        """Build or reuse the model file (cached under `cache_dir`)."""
+        raise NotImplementedError
+
+    def arguments(self) -> list[str]:
+        """llama-server flags beyond the model, alias, host and port."""
+        raise NotImplementedError
 
     @property
     def pid(self) -> int | None:
@@ -104,17 +109,18 @@ class LocalLlmServer:
         if self.base_url is not None:
             return self.base_url
         binary = build_llama_server(self.cache_dir)
-        model = assemble_model(self.cache_dir)
+        model = self.model_path()
         port = port or _free_port()
         log_dir = self.cache_dir.resolve() / "logs"
         log_dir.mkdir(parents=True, exist_ok=True)
-        for stale in sorted(log_dir.glob("llama-server-*.log"), key=os.path.getmtime)[:-10]:
+        pattern = f"{self.log_prefix}-*.log"
+        for stale in sorted(log_dir.glob(pattern), key=os.path.getmtime)[:-10]:
             stale.unlink(missing_ok=True)  # keep the last ten servers' logs
-        self.log_path = log_dir / f"llama-server-{port}.log"
+        self.log_path = log_dir / f"{self.log_prefix}-{port}.log"
         cmd = [
-            str(binary), "--jinja", "-m", str(model), "--alias", self.model_name,
-            "--host", "127.0.0.1", "--port", str(port), "-c", str(self.ctx * self.parallel),
-            "--threads", str(self.threads), "--parallel", str(self.parallel), "--no-kv-unified",
+            str(binary), "-m", str(model), "--alias", self.model_name,
+            "--host", "127.0.0.1", "--port", str(port), "--threads", str(self.threads),
+            *self.arguments(),
         ]  # fmt: skip
         parent = os.getpid()
         with self.log_path.open("wb") as log:
@@ -141,15 +147,16 @@ class LocalLlmServer:
         with httpx.Client(timeout=2) as client:
             while time.monotonic() < deadline:
                 if self._process.poll() is not None:
-                    raise LlmUnavailable(
-                        f"llama-server exited with {self._process.returncode} while starting; "
-                        f"log {self.log_path}:\n{self._log_tail()}"
+                    raise self.unavailable(
+                        f"{self.log_prefix} exited with {self._process.returncode} while "
+                        f"starting; log {self.log_path}:\n{self._log_tail()}"
                     )
                 with contextlib.suppress(httpx.HTTPError):
                     if client.get(f"http://127.0.0.1:{port}/health").status_code == 200:
                         return
                 time.sleep(0.1)
-        raise LlmUnavailable(f"llama-server not ready after {timeout_s:.0f}s; log {self.log_path}")
+        raise self.unavailable(
+            f"{self.log_prefix} not ready after {timeout_s:.0f}s; log {self.log_path}")
 
     def _log_tail(self) -> str:
         if self.log_path is None or not self.log_path.exists():
@@ -172,7 +179,7 @@ class LocalLlmServer:
                 os.killpg(process.pid, signal.SIGKILL)
             process.wait()
 
-    def __enter__(self) -> LocalLlmServer:
+    def __enter__(self) -> Self:
         self.start()
         return self
 
@@ -183,6 +190,32 @@ class LocalLlmServer:
         tb: TracebackType | None,
     ) -> None:
         self.stop()
+
+
+class LocalLlmServer(LlamaServer):
+    """`llama-server` with the bundled chat model.
+
+    `ctx` is the window of one request (prompt + output); each of the `parallel` slots gets
+    its own, so the server is started with `-c ctx * parallel`.
+    """
+
+    def __init__(
+        self, cache_dir: Path, *, ctx: int = 4096, parallel: int = 2, threads: int = 2
+    ) -> None:
+        super().__init__(cache_dir, model_name=MODEL_NAME, threads=threads)
+        self.ctx = ctx
+        self.parallel = parallel
+
+    @classmethod
+    def from_settings(cls, settings: LlmSettings) -> LocalLlmServer:
+        return cls(settings.cache_dir, ctx=settings.local_ctx, parallel=settings.local_parallel)
+
+    def model_path(self) -> Path:
+        return assemble_model(self.cache_dir)
+
+    def arguments(self) -> list[str]:
+        return ["--jinja", "-c", str(self.ctx * self.parallel), "--parallel", str(self.parallel),
+                "--no-kv-unified"]
 
 
 def main(argv: list[str] | None = None) -> int:

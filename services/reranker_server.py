@@ -16,124 +16,39 @@ on CUAD passages of ~100 tokens around a contract's Governing Law clause.
 from __future__ import annotations
 
 import argparse
-import atexit
 import contextlib
 import os
 import re
 import signal
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
-from types import TracebackType
-
-import httpx
 
 from pipelines.errors import BackendUnavailable, DocsightError
 from services.llm_assets import build_llama_server
-from services.llm_server import _die_with_parent, _free_port
+from services.llm_server import LlamaServer
 from services.reranker_assets import RERANKER_NAME, prepare_reranker_model
 from services.settings import Settings
 
-_RUNNING: set[LocalRerankServer] = set()
 
+class LocalRerankServer(LlamaServer):
+    """`llama-server --reranking` with the converted model. `ctx` bounds template + query +
+    one passage in tokens."""
 
-@atexit.register
-def _stop_all() -> None:
-    for server in list(_RUNNING):
-        server.stop()
-
-
-class LocalRerankServer:
-    """`llama-server --reranking` with the converted model on 127.0.0.1; a context manager.
-    `ctx` bounds template + query + one passage in tokens."""
+    log_prefix = "llama-rerank"
+    unavailable = BackendUnavailable
 
     def __init__(self, cache_dir: Path, *, ctx: int = 2048, threads: int = 2) -> None:
-        self.cache_dir = cache_dir
+        super().__init__(cache_dir, model_name=RERANKER_NAME, threads=threads)
         self.ctx = ctx
-        self.threads = threads
-        self.model_name = RERANKER_NAME
-        self.base_url: str | None = None
-        self.log_path: Path | None = None
-        self._process: subprocess.Popen[bytes] | None = None
 
-    def start(self, timeout_s: float = 120, port: int | None = None) -> str:
-        """Build or reuse binary and model, start, wait until ready; returns `http://.../v1`."""
-        if self.base_url is not None:
-            return self.base_url
-        binary = build_llama_server(self.cache_dir)
-        model = prepare_reranker_model(self.cache_dir)
-        port = port or _free_port()
-        log_dir = self.cache_dir.resolve() / "logs"
-        log_dir.mkdir(parents=True, exist_ok=True)
-        self.log_path = log_dir / f"llama-rerank-{port}.log"
-        cmd = [
-            str(binary), "--reranking", "-m", str(model), "--alias", self.model_name,
-            "--host", "127.0.0.1", "--port", str(port), "-c", str(self.ctx),
-            "-b", str(self.ctx), "-ub", str(self.ctx), "--parallel", "1",
-            "--threads", str(self.threads),
-        ]  # fmt: skip
-        parent = os.getpid()
-        with self.log_path.open("wb") as log:
-            self._process = subprocess.Popen(
-                cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                start_new_session=True, preexec_fn=lambda: _die_with_parent(parent),
-            )  # fmt: skip
-        _RUNNING.add(self)
-        try:
-            self._wait_ready(port, timeout_s)
-        except BaseException:
-            self.stop()
-            raise
-        self.base_url = f"http://127.0.0.1:{port}/v1"
-        return self.base_url
+    def model_path(self) -> Path:
+        return prepare_reranker_model(self.cache_dir)
 
-    def _wait_ready(self, port: int, timeout_s: float) -> None:
-        assert self._process is not None
-        assert self.log_path is not None
-        deadline = time.monotonic() + timeout_s
-        with httpx.Client(timeout=2) as client:
-            while time.monotonic() < deadline:
-                if self._process.poll() is not None:
-                    tail = self.log_path.read_text(errors="replace")[-2000:]
-                    raise BackendUnavailable(
-                        f"llama-server --reranking exited with {self._process.returncode} "
-                        f"while starting; log {self.log_path}:\n{tail}"
-                    )
-                with contextlib.suppress(httpx.HTTPError):
-                    if client.get(f"http://127.0.0.1:{port}/health").status_code == 200:
-                        return
-                time.sleep(0.1)
-        raise BackendUnavailable(f"reranker not ready after {timeout_s:.0f}s; log {self.log_path}")
-
-    def stop(self, grace_s: float = 10) -> None:
-        """SIGTERM to the server's process group, SIGKILL after `grace_s`; idempotent."""
-        process, self._process = self._process, None
-        self.base_url = None
-        _RUNNING.discard(self)
-        if process is None or process.poll() is not None:
-            return
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(grace_s)
-        except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
-
-    def __enter__(self) -> LocalRerankServer:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
+    def arguments(self) -> list[str]:
+        ctx = str(self.ctx)
+        return ["--reranking", "-c", ctx, "-b", ctx, "-ub", ctx, "--parallel", "1"]
 
 
 def bench_passages(count: int, words: int = 75) -> tuple[str, list[str], int | None]:

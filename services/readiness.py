@@ -2,16 +2,57 @@
 
 from __future__ import annotations
 
+import threading
+import time
+from collections.abc import Callable
+
 import httpx
 
 from services.container import Container
+from services.llm import LlmHandle
 from services.runtime import Runtime
 
 OPTIONAL = frozenset({"llm"})
 """Reported, but not needed to be ready: ingestion and search work without the LLM."""
 
 
-def check_components(container: Container, runtime: Runtime) -> dict[str, tuple[bool, str]]:
+class LlmProbe:
+    """Whether the LLM server answers, asked of its model list (`GET /models`, no
+    completion) at most once every `ttl_s` seconds: a monitor polling /ready every second
+    costs the model server one cheap request every `ttl_s`."""
+
+    def __init__(self, handle: LlmHandle, *, api_key: str | None = None, ttl_s: float = 10.0,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.handle = handle
+        self.headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+        self.ttl_s = ttl_s
+        self.clock = clock
+        self._lock = threading.Lock()
+        self._checked: tuple[float, tuple[bool, str]] | None = None
+
+    def __call__(self) -> tuple[bool, str]:
+        with self._lock:
+            now = self.clock()
+            if self._checked is None or now - self._checked[0] >= self.ttl_s:
+                self._checked = (now, self._check())
+            return self._checked[1]
+
+    def _check(self) -> tuple[bool, str]:
+        model = self.handle.model
+        if model is None:
+            return False, self.handle.problem or "no LLM configured"
+        try:
+            httpx.get(f"{model.base_url}/models", headers=self.headers,
+                      timeout=2.0).raise_for_status()
+        except httpx.HTTPError as exc:
+            return False, f"no LLM reachable at {model.base_url} ({type(exc).__name__})"
+        return True, f"{model.name} at {model.base_url}"
+
+
+def check_components(container: Container, runtime: Runtime,
+                     llm: Callable[[], tuple[bool, str]] | None = None,
+                     ) -> dict[str, tuple[bool, str]]:
+    """(ok, detail) of each component; `llm` is the app's LlmProbe (a fresh one if None)."""
     checks: dict[str, tuple[bool, str]] = {}
     try:
         container.store.ping()
@@ -39,16 +80,5 @@ def check_components(container: Container, runtime: Runtime) -> dict[str, tuple[
     else:
         replies = runtime.celery.control.ping(timeout=1.0)
         checks["worker"] = (bool(replies), f"{len(replies)} worker(s) answered")
-    checks["llm"] = _check_llm(container)
+    checks["llm"] = (llm or LlmProbe(container.llm))()
     return checks
-
-
-def _check_llm(container: Container) -> tuple[bool, str]:
-    model = container.llm.model
-    if model is None:
-        return False, container.llm.problem or "no LLM configured"
-    try:
-        httpx.get(f"{model.base_url}/models", timeout=2.0).raise_for_status()
-    except httpx.HTTPError as exc:
-        return False, f"no LLM reachable at {model.base_url} ({type(exc).__name__})"
-    return True, f"{model.name} at {model.base_url}"

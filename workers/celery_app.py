@@ -28,7 +28,9 @@ def broker_config(settings: Settings) -> dict[str, Any]:
     for sub in ("queue", "processed", "control"):
         (folder / sub).mkdir(parents=True, exist_ok=True)
     return {
-        "broker_url": None,
+        # A host name, though the transport ignores it: without one kombu warns "No hostname
+        # was supplied" each time a connection is made or cloned (every /ready, every send).
+        "broker_url": "localhost",
         "broker_transport": TRANSPORT,
         "broker_transport_options": {
             "data_folder_in": str(folder / "queue"),

@@ -13,6 +13,7 @@ from services.api.errors import install_error_handlers
 from services.api.routes import analysis, documents, health, jobs, metrics, search, status
 from services.api.routes import reports as report_routes
 from services.logs import RequestIdMiddleware
+from services.readiness import LlmProbe
 from services.settings import Settings
 
 
@@ -24,6 +25,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         container, running = runtime.start(settings)
         app.state.container = container
         app.state.runtime = running
+        key = settings.llm.api_key
+        app.state.llm_probe = LlmProbe(container.llm,  # /ready asks the LLM every 10 s at most
+                                       api_key=key.get_secret_value() if key else None)
         try:
             yield
         finally:

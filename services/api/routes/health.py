@@ -21,7 +21,8 @@ def health() -> dict[str, str]:
 def ready(request: Request) -> JSONResponse:
     """Every component reachable: store, index, embedder, broker, worker (and the LLM,
     which is reported but not required: ingestion and search work without it)."""
-    checks = check_components(request.app.state.container, request.app.state.runtime)
+    state = request.app.state
+    checks = check_components(state.container, state.runtime, getattr(state, "llm_probe", None))
     body = Readiness(
         ready=all(ok for name, (ok, _) in checks.items() if name not in OPTIONAL),
         components={

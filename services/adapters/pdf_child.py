@@ -94,6 +94,10 @@ def open_document(data: bytes, password: str | None) -> pdfium.PdfDocument:
             ) from None
 
 
+_HOW_TO_GIVE_PASSWORD = ("Upload it again with its password: the `password` form field of "
+                         "POST /v1/documents, or `docsight ingest --password PASSWORD FILE`.")
+
+
 def _load(data: bytes, password: str | None) -> pdfium.PdfDocument:
     try:
         return pdfium.PdfDocument(data, password=password or None)
@@ -101,10 +105,10 @@ def _load(data: bytes, password: str | None) -> pdfium.PdfDocument:
         code = getattr(exc, "err_code", None)
         if code == pdfium_c.FPDF_ERR_PASSWORD:
             if password:
-                raise _Fail("encrypted", "The password given for this PDF is wrong.") from None
-            raise _Fail(
-                "encrypted", "This PDF is password-protected: a password is required to open it."
-            ) from None
+                raise _Fail("encrypted", "The password given for this PDF is wrong. "
+                            + _HOW_TO_GIVE_PASSWORD) from None
+            raise _Fail("encrypted", "This PDF is password-protected: a password is required "
+                        "to open it. " + _HOW_TO_GIVE_PASSWORD) from None
         if code == pdfium_c.FPDF_ERR_SECURITY:
             raise _Fail(
                 "unsupported", "This PDF uses an unsupported encryption (security handler)."

@@ -147,8 +147,11 @@ def test_edge_case_matches_catalog(entry: dict[str, object]) -> None:
 def test_encrypted_without_the_right_password(
     name: str, password: str | None, message: str
 ) -> None:
-    with pytest.raises(EncryptedPdf, match=message):
+    with pytest.raises(EncryptedPdf, match=message) as raised:
         Pypdfium2Parser().parse((EDGE / name).read_bytes(), password=password)
+    # It says how to give the password: the upload's form field and the CLI flag.
+    assert "`password` form field of POST /v1/documents" in str(raised.value)
+    assert "docsight ingest --password" in str(raised.value)
 
 
 def test_bytes_that_are_not_a_pdf() -> None:

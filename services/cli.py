@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sys
 import time
 from collections import Counter
@@ -22,7 +23,19 @@ from services.cli_keys import keys_app
 
 app = typer.Typer(help="docsight: contracts and annual reports, searchable with page citations.")
 app.add_typer(keys_app, name="keys")
-console = Console()
+PIPED_WIDTH = 200
+"""Columns of tables and rules when stdout is a file or a pipe; lines are not wrapped."""
+
+
+def _make_console() -> Console:
+    """A terminal gets its own width; a file or a pipe gets whole lines (rich would cut and
+    wrap them at 80 columns)."""
+    if sys.stdout.isatty():
+        return Console()
+    return Console(soft_wrap=True, width=PIPED_WIDTH)
+
+
+console = _make_console()
 
 UrlOption = Annotated[
     str,
@@ -66,8 +79,58 @@ def _client(url: str) -> httpx.Client:
 
 
 def _call(client: httpx.Client, method: str, path: str, **kwargs: Any) -> httpx.Response:
-    """The response; over the key's rate limit (429 with Retry-After), waits and retries
-    for up to a minute."""
+    """The response; a document or job id in the path or in `document_ids` may be a unique
+    prefix of one (see _resolve_id); over the key's rate limit (429 with Retry-After), waits
+    and retries for up to a minute."""
+    match = _ID_PATH.fullmatch(path)
+    if match:
+        kind, given, rest = match.groups()
+        path = f"/v1/{kind}s/{_resolve_id(client, kind, given)}{rest}"
+    body = kwargs.get("json")
+    if isinstance(body, dict) and body.get("document_ids"):
+        kwargs["json"] = body | {
+            "document_ids": [_resolve_id(client, "document", i) for i in body["document_ids"]]}
+    return _send(client, method, path, **kwargs)
+
+
+FULL_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+_ID_PATH = re.compile(r"/v1/(document|job)s/([^/?]+)(.*)")
+_resolved: dict[tuple[str, str], str] = {}
+
+
+def _resolve_id(client: httpx.Client, kind: str, given: str) -> str:
+    """The full id of the caller's document (or job, of the latest 100) that `given` is an id
+    of or a unique prefix of, as `docsight status` shows them; exits with the candidates when
+    the prefix is ambiguous, or when no id starts with it."""
+    if FULL_ID.fullmatch(given) or (kind, given) in _resolved:
+        return _resolved.get((kind, given), given)
+    response = _send(client, "GET", f"/v1/{kind}s")
+    if response.status_code != 200:
+        console.print(f"[red]{response.status_code}: cannot list {kind}s to find "
+                      f"{escape(given)!r}: {escape(response.text[:200])}[/red]")
+        raise typer.Exit(2)
+    items: list[dict[str, Any]] = response.json()[f"{kind}s"]
+    prefix = given.strip().lower()
+    found = ([i for i in items if i["id"] == given]
+             or [i for i in items if prefix and i["id"].lower().startswith(prefix)])
+    if len(found) == 1:
+        _resolved[(kind, given)] = found[0]["id"]
+        return _resolved[(kind, given)]
+    if not found:
+        where = "`docsight status` lists them" if kind == "document" else "GET /v1/jobs"
+        console.print(f"[red]no {kind} id starts with {escape(given)!r}[/red] ({where})")
+        raise typer.Exit(2)
+    console.print(f"[red]{escape(given)!r} is the start of {len(found)} {kind} ids; "
+                  "give more of the id:[/red]")
+    for item in found:
+        about = (f"{item.get('filename', '')}  {item.get('status', '')}" if kind == "document"
+                 else f"{item.get('kind', '')} of {item.get('document_id', '')[:8]}  "
+                      f"{item.get('status', '')}")
+        console.print(f"  {item['id']}  {escape(about)}")
+    raise typer.Exit(2)
+
+
+def _send(client: httpx.Client, method: str, path: str, **kwargs: Any) -> httpx.Response:
     deadline = time.monotonic() + 60
     while True:
         try:
@@ -183,6 +246,8 @@ def ingest(
                 progress.console.print(f"[red]{path.name}: {item['reason']}[/red]")
             for item in body.get("accepted", []):
                 doc = item["document"]
+                again = "  (uploaded before)" if item.get("duplicate") else ""
+                progress.console.print(f"{doc['id']}  {escape(path.name)}  {doc['status']}{again}")
                 task = progress.add_task(path.name[:48], total=None, state=doc["status"])
                 tracked[doc["id"]] = task
         while wait and tracked:
@@ -193,6 +258,9 @@ def ingest(
                 if doc["status"] in FINAL:
                     failed += doc["status"] == "failed"
                     del tracked[document_id]
+                    reason = f": {escape(doc['reason'] or '')}" if doc["status"] == "failed" else ""
+                    progress.console.print(
+                        f"{document_id}  {escape(doc['filename'])}  {doc['status']}{reason}")
             time.sleep(0.5)
     if failed:
         raise typer.Exit(1)
@@ -226,7 +294,8 @@ def search(
     query: Annotated[str, typer.Argument(help="what to look for (any language)")],
     url: UrlOption = DEFAULT_URL,
     limit: Annotated[int, typer.Option(min=1, max=100, help="passages, or documents")] = 5,
-    document: Annotated[list[str] | None, typer.Option(help="restrict to document ids")] = None,
+    document: Annotated[list[str] | None, typer.Option(
+        help="restrict to these documents: ids or unique id prefixes (repeatable)")] = None,
     group_by: Annotated[str, typer.Option(
         help="chunk: the best passages; document: the best documents, one passage each")
     ] = "chunk",
@@ -363,8 +432,23 @@ def _fail_unless_ok(response: httpx.Response) -> dict[str, Any]:
     return body
 
 
-def _pages(first: int, last: int) -> str:
-    return f"p.{first}" + (f"-{last}" if last != first else "")
+def _pages(first: int | list[int] | None, last: int | None = None) -> str:
+    """How the CLI prints pages (citations, passages, findings, summary fields): a span
+    (first, last) as "p.3" or "p.3-5", a list as "p.3-5, 9"; "page unknown" when no page is
+    known (never a bare "p.")."""
+    if isinstance(first, list):
+        numbers = sorted({n for n in first if isinstance(n, int) and n > 0})
+        runs: list[list[int]] = []
+        for n in numbers:
+            if runs and n == runs[-1][-1] + 1:
+                runs[-1].append(n)
+            else:
+                runs.append([n])
+        spans = [f"{r[0]}-{r[-1]}" if len(r) > 1 else str(r[0]) for r in runs]
+        return "p." + ", ".join(spans) if spans else "page unknown"
+    if not isinstance(first, int) or first < 1:
+        return "page unknown"
+    return f"p.{first}" + (f"-{last}" if isinstance(last, int) and last > first else "")
 
 
 @app.command()
@@ -392,8 +476,8 @@ def _print_summary(body: dict[str, Any]) -> None:
     console.rule(f"summary ({body['kind']}){' (cached)' if body['cached'] else ''}")
     for name, value in body["summary"].items():
         if isinstance(value, dict):
-            pages = ", ".join(str(p) for p in value.get("pages", []))
-            console.print(f"[bold]{name}[/bold]: {value.get('text')} [dim]p.{pages}[/dim]")
+            pages = _pages(value.get("pages") or [])
+            console.print(f"[bold]{name}[/bold]: {value.get('text')} [dim]{pages}[/dim]")
         elif isinstance(value, list):
             console.print(f"[bold]{name}[/bold]:")
             for item in value:
@@ -406,7 +490,8 @@ def _print_risks(body: dict[str, Any]) -> None:
                  f"{' (cached)' if body['cached'] else ''}")
     for f in report["findings"]:
         mark = "" if f["grounded"] else " [yellow](quote not found in the text)[/yellow]"
-        console.print(f"[bold]{f['severity']}[/bold] {f['category']} p.{f['page']}{mark}: "
+        console.print(f"[bold]{f['severity']}[/bold] {f['category']} {_pages(f.get('page'))}"
+                      f"{mark}: "
                       f"{f['reason']}\n  [dim]\"{f['quote']}\"[/dim]")
     if report["failed"]:
         console.print(f"[yellow]not analysed: {', '.join(report['failed'])}[/yellow]")
@@ -435,7 +520,7 @@ def _analysis(client: httpx.Client, kind: str, document_id: str,
 
 @app.command()
 def summarize(
-    document_id: Annotated[str, typer.Argument(help="document id")],
+    document_id: Annotated[str, typer.Argument(help="document id or a unique prefix of it")],
     url: UrlOption = DEFAULT_URL,
     refresh: Annotated[bool, typer.Option(help="recompute instead of the cached one")] = False,
 ) -> None:
@@ -446,7 +531,7 @@ def summarize(
 
 @app.command()
 def risks(
-    document_id: Annotated[str, typer.Argument(help="document id")],
+    document_id: Annotated[str, typer.Argument(help="document id or a unique prefix of it")],
     url: UrlOption = DEFAULT_URL,
     refresh: Annotated[bool, typer.Option(help="recompute instead of the cached one")] = False,
 ) -> None:

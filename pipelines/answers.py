@@ -20,11 +20,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Generator, Iterator, Mapping, Sequence
+from typing import Literal
 
 from pydantic import BaseModel, Field
 
 from pipelines.citations import Citation, resolve_citations
 from pipelines.context import Budget, PackedContext, pack_context
+from pipelines.evidence import Evidence, describe, looks_relevant
+from pipelines.extract import Extracted
 from pipelines.models import Chunk, ScoredChunk
 from pipelines.ports import ChatModel, TokenCounter
 from pipelines.prompts import ANALYST_INSTRUCTIONS, chat_messages
@@ -49,6 +52,10 @@ ANSWER_RULES = (
 )
 
 
+NotFoundCheck = Literal["absent", "model_could_not_answer"]
+COULD_NOT_ANSWER = "The model did not find the answer, but these passages look relevant:"
+
+
 class AnswerCitation(BaseModel):
     """A source the answer cites: a passage that was shown to the model."""
 
@@ -67,6 +74,13 @@ class Answer(BaseModel):
     citations: list[AnswerCitation] = Field(default_factory=list)
     removed_markers: list[str] = Field(default_factory=list)
     """Citation brackets the model wrote that matched no packed passage (removed)."""
+    evidence: list[Evidence] = Field(default_factory=list)
+    """The passages given to the model, or the best ones retrieval found (best first)."""
+    extracted: list[Extracted] = Field(default_factory=list)
+    """Values read without the model (governing law, dates), each with its located quote."""
+    not_found_checked: NotFoundCheck | None = None
+    """For a "not found": `absent` when no passage looks relevant to the question,
+    `model_could_not_answer` when the best passages do (or a value was extracted)."""
 
     @property
     def grounded(self) -> bool:
@@ -230,6 +244,29 @@ def stream_answer(
         max_tokens=packed.max_output_tokens, cache_salt=cache_salt,
     )
     return AnswerStream(deltas, writer)
+
+
+def with_evidence(
+    answer: Answer,
+    evidence: Sequence[Evidence],
+    extracted: Sequence[Extracted] = (),
+    *,
+    relevance: float,
+) -> Answer:
+    """`answer` carrying its evidence and extracted values; a "not found" checked: when the
+    best passages look relevant (`relevance`, see `pipelines.evidence`) or a value was
+    extracted, the text says the model could not answer from them (naming them) instead
+    of asserting that the documents hold no answer."""
+    update: dict[str, object] = {"evidence": list(evidence), "extracted": list(extracted)}
+    if not answer.found:
+        if evidence and (looks_relevant(relevance) or extracted):
+            update["not_found_checked"] = "model_could_not_answer"
+            shown = "; ".join(describe(e) for e in evidence[:3])
+            values = "".join(f" {e.field.replace('_', ' ')}: {e.value}." for e in extracted)
+            update["text"] = f"{COULD_NOT_ANSWER} {shown}.{values}"
+        else:
+            update["not_found_checked"] = "absent"
+    return answer.model_copy(update=update)
 
 
 def not_found() -> Answer:

@@ -21,17 +21,22 @@ from typing import Literal, Protocol
 from pydantic import BaseModel
 
 from pipelines.answers import (
+    NOT_FOUND,
     Answer,
     AnswerStream,
     answer_question,
     stream_answer,
     whole_document_candidates,
+    with_evidence,
 )
 from pipelines.context import Budget
 from pipelines.errors import DocumentNotReady
+from pipelines.evidence import EVIDENCE_LIMIT, best_relevance, collect_evidence
+from pipelines.extract import OPENING_UNITS, Extracted, extract_fields, fields_for
 from pipelines.models import Document, DocumentStatus, ScoredChunk
 from pipelines.passages import search_passages
 from pipelines.ports import ChatModel, Embedder, Reranker, TokenCounter, VectorIndex
+from pipelines.query import plan_query
 from pipelines.risk_taxonomy import RiskCategory
 from pipelines.risks import RiskReport, detect_kind, extract_risks
 from pipelines.summaries import ContractSummary, ReportSummary, summarize
@@ -93,8 +98,15 @@ class CachedStream:
         self._result: AskResult | None = None
 
     def __iter__(self) -> Iterator[str]:
-        yield from self._deltas
+        held = False  # a bare "not found" is held: its check may rewrite it
+        for delta in self._deltas:
+            if not held and delta == NOT_FOUND:
+                held = True
+                continue
+            yield delta
         self._result = next(self._finish)
+        if held:
+            yield self._result.answer.text
 
     def result(self) -> AskResult:
         if self._result is None:
@@ -155,11 +167,13 @@ class AnalysisService:
         if hit is not None:
             return AskResult(answer=Answer.model_validate_json(hit), model=model.name,
                              cached=True)
+        candidates, evidence = self._candidates(tenant, question, scope)
         answer = answer_question(
-            question, self._candidates(tenant, question, scope), llm=model,
+            question, candidates, llm=model,
             counter=self.counter, budget=self.llm.budget, titles=_titles(scope),
             thinking=thinking, cache_salt=tenant,
         )
+        answer = self._with_evidence(answer, tenant, question, scope, evidence)
         self.cache.put(key, answer.model_dump_json(), kind="answers", tenant=tenant)
         return AskResult(answer=answer, model=model.name, cached=False)
 
@@ -181,14 +195,15 @@ class AnalysisService:
             answer = Answer.model_validate_json(hit)
             result = AskResult(answer=answer, model=model.name, cached=True)
             return CachedStream(iter([answer.text]), iter([result]))
+        candidates, evidence = self._candidates(tenant, question, scope)
         stream: AnswerStream = stream_answer(
-            question, self._candidates(tenant, question, scope), llm=model,
+            question, candidates, llm=model,
             counter=self.counter, budget=self.llm.budget, titles=_titles(scope),
             thinking=thinking, cache_salt=tenant,
         )
 
         def finish() -> Iterator[AskResult]:
-            answer = stream.answer()
+            answer = self._with_evidence(stream.answer(), tenant, question, scope, evidence)
             self.cache.put(key, answer.model_dump_json(), kind="answers", tenant=tenant)
             yield AskResult(answer=answer, model=model.name, cached=False)
 
@@ -303,17 +318,46 @@ class AnalysisService:
         summary) before retrieval; a bound on what is worth loading to find out."""
         return max(1, self.llm.budget.prompt_limit // 64)
 
-    def _candidates(self, tenant: str, question: str,
-                    scope: Sequence[Document]) -> list[ScoredChunk]:
+    def _candidates(self, tenant: str, question: str, scope: Sequence[Document]
+                    ) -> tuple[list[ScoredChunk], list[ScoredChunk]]:
+        """What the model is given, and the passages shown as evidence: the candidates
+        retrieved, or (when whole documents are packed) the best passages retrieval finds."""
         if not scope:
-            return []
+            return [], []
+        ids = [d.id for d in scope]
         if sum(d.chunks_total or 0 for d in scope) <= self._whole_scope_chunks():
             chunks = [c for d in scope for c in self.store.load_chunks(d.id)]
             whole = whole_document_candidates(question, chunks, counter=self.counter,
                                               budget=self.llm.budget, titles=_titles(scope))
             if whole is not None:  # packed like the summary: its cached prefix is reused
-                return whole
-        return self._search(tenant, question, [d.id for d in scope], self.retrieval_limit)
+                return whole, self._search(tenant, question, ids, EVIDENCE_LIMIT)
+        found = self._search(tenant, question, ids, self.retrieval_limit)
+        return found, found
+
+    def _with_evidence(self, answer: Answer, tenant: str, question: str,
+                       scope: Sequence[Document], passages: Sequence[ScoredChunk]) -> Answer:
+        """The answer with its evidence, the values read without the model, and a "not
+        found" checked against the passages' relevance."""
+        evidence = collect_evidence(question, passages, _titles(scope))
+        return with_evidence(answer, evidence, self._extract(question, scope, passages),
+                             relevance=best_relevance(question, passages))
+
+    def _extract(self, question: str, scope: Sequence[Document],
+                 passages: Sequence[ScoredChunk]) -> list[Extracted]:
+        """Governing law and dates the question asks about, from each document's best
+        passages and opening units (documents among the passages first, at most 5)."""
+        fields = fields_for(plan_query(question).categories)
+        if not fields:
+            return []
+        order = [*dict.fromkeys(p.chunk.document_id for p in passages),
+                 *(d.id for d in scope)]
+        found: list[Extracted] = []
+        for document_id in list(dict.fromkeys(order))[:EVIDENCE_LIMIT]:
+            openings = self.store.get_chunks(document_id, list(range(OPENING_UNITS)))
+            found += extract_fields(
+                fields, [p.chunk for p in passages if p.chunk.document_id == document_id],
+                openings, self.store.load_page_starts(document_id))
+        return found
 
     def _search(self, tenant: str, query: str, document_ids: Sequence[str],
                 limit: int) -> list[ScoredChunk]:

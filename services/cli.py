@@ -462,14 +462,46 @@ def ask(
     with _client(url) as client:
         body = _fail_unless_ok(_call(client, "POST", "/v1/questions", json={
             "question": question, "document_ids": document or None, "thinking": thinking}))
-    console.print(body["answer"])
+    console.print(escape(body["answer"]))
     if body["found"] and not body["grounded"]:
         console.print("[yellow]unverified: no citation of this answer could be checked "
                       "against the documents; do not rely on it[/yellow]")
     for c in body["citations"]:
-        console.print(f"[dim]{c['marker']} {c['document_id']} "
-                      f"{_pages(c['page_start'], c['page_end'])} chunks {c['chunk_numbers']}[/dim]")
+        console.print(f"[dim]{escape(c['marker'])} {c['document_id']} "
+                      f"{_span(c['page_start'], c['page_end'])} chunks {c['chunk_numbers']}[/dim]")
+    _print_extracted(body.get("extracted") or [])
+    _print_evidence(body.get("evidence") or [])
     console.print(f"[dim]{body['model']}{' (cached)' if body['cached'] else ''}[/dim]")
+
+
+def _print_extracted(values: list[dict[str, Any]]) -> None:
+    """Values read without the model, each with its quote and where it is."""
+    for value in values:
+        where = " ".join(p for p in (value["document_id"][:8],
+                                     _span(value["page_start"], value["page_end"])) if p)
+        console.print(f"[bold]{value['field'].replace('_', ' ')}[/bold]: "
+                      f"{escape(value['value'])}  [dim]({where})[/dim]")
+        console.print(f"   [dim]\"{escape(' '.join(value['quote'].split()))}\"[/dim]")
+
+
+def _span(first: int | None, last: int | None) -> str:
+    """Pages as "p.3" / "p.3-4", or nothing when unknown (never a bare "p.")."""
+    return _pages(first, last or first) if first else ""
+
+
+def _print_evidence(passages: list[dict[str, Any]]) -> None:
+    """The passages behind the answer: document, pages, section, excerpt."""
+    if not passages:
+        return
+    console.print("[bold]evidence[/bold]")
+    for rank, e in enumerate(passages, 1):
+        name = e.get("filename") or e["document_id"]
+        pages = _span(e["page_start"], e["page_end"])
+        console.print(f"[bold]{rank}.[/bold] {escape(name)} [dim]({e['document_id'][:8]})[/dim]"
+                      f"{'  ' + pages if pages else ''}  score {e['score']:.3f}")
+        if e["section_path"]:
+            console.print(f"   [dim]{escape(' > '.join(e['section_path']))}[/dim]")
+        console.print(f"   {escape(e['excerpt'])}")
 
 
 def _print_summary(body: dict[str, Any]) -> None:

@@ -7,6 +7,9 @@ from typing import Annotated
 
 from pydantic import AfterValidator, AwareDatetime, BaseModel, Field
 
+from pipelines.answers import NotFoundCheck
+from pipelines.evidence import Evidence
+from pipelines.extract import Extracted
 from pipelines.models import Document, DocumentStatus, Job, JobKind, JobStatus
 from pipelines.portfolio import MAX_DOCUMENT_IDS, DocumentFacts, DocumentFilter, Metadata
 from pipelines.risk_taxonomy import DocumentKind
@@ -184,6 +187,18 @@ class AnswerOut(BaseModel):
         description="found and backed by at least one citation that maps to a real passage"
     )
     citations: list[CitationOut]
+    evidence: list[Evidence] = Field(
+        default_factory=list,
+        description="the passages the model was given, or the best ones retrieval found, "
+                    "best first: document, file name, pages, section, excerpt, offsets, score")
+    extracted: list[Extracted] = Field(
+        default_factory=list,
+        description="values read without the model (governing law, agreement and effective "
+                    "date) when the question asks for them, each with its located quote")
+    not_found_checked: NotFoundCheck | None = Field(
+        default=None,
+        description="when not found: absent (no passage looks relevant) or "
+                    "model_could_not_answer (the best passages look relevant: read them)")
     model: str
     cached: bool
 

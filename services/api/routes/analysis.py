@@ -33,6 +33,8 @@ def answer_out(result: AskResult) -> AnswerOut:
     return AnswerOut(
         answer=answer.text, found=answer.found, grounded=answer.grounded,
         citations=[CitationOut(**c.model_dump()) for c in answer.citations],
+        evidence=answer.evidence, extracted=answer.extracted,
+        not_found_checked=answer.not_found_checked,
         model=result.model, cached=result.cached,
     )
 
@@ -40,8 +42,9 @@ def answer_out(result: AskResult) -> AnswerOut:
 @router.post("/questions", response_model=AnswerOut, responses=ERRORS)
 def ask(body: QuestionIn, container: ContainerDep, tenant: TenantDep) -> Any:
     """Answer from the caller's ready documents (or `document_ids`), citing document, pages
-    and chunks. `stream=true` gives `text/event-stream`: `delta` events (JSON strings of
-    text), then one `answer` event with the whole `AnswerOut`, or an `error` event
+    and chunks, with the evidence passages and the values read without the model.
+    `stream=true` gives `text/event-stream`: `delta` events (JSON strings of text), then one
+    `answer` event with the whole `AnswerOut` (evidence included), or an `error` event
     (`error_code`, `detail`) when the model fails after the first delta."""
     service = container.analysis
     if not body.stream:

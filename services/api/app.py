@@ -8,7 +8,8 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from services import runtime
-from services.api.auth import ApiKeyMiddleware
+from services.api.auth import OPEN_PATHS, ApiKeyMiddleware
+from services.api.docs import install_docs
 from services.api.errors import install_error_handlers
 from services.api.routes import analysis, documents, health, jobs, metrics, search, status
 from services.api.routes import reports as report_routes
@@ -39,6 +40,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version="0.1.0",
         description="Upload contracts and annual reports; search them with page citations.",
         lifespan=lifespan,
+        docs_url=None,  # served offline by install_docs
+        redoc_url=None,
     )
     app.state.settings = settings
     install_error_handlers(app)
@@ -52,4 +55,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(metrics.router)
     app.include_router(report_routes.router)
     app.include_router(status.router)
+    install_docs(app, open_paths=OPEN_PATHS)
     return app

@@ -7,7 +7,7 @@ added later is closed by default. It also spends the key's rate-limit token (429
 (services/api/deps.py) and bound to the log context.
 
 Open: /health, /ready, /metrics (restrict /metrics to the monitoring network: it shows
-counts over every tenant) and the API docs.
+counts over every tenant) and the API docs with their assets (services/api/docs.py).
 """
 
 from __future__ import annotations
@@ -19,12 +19,12 @@ import anyio
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from pipelines.errors import BackendUnavailable, DocsightError
+from services.api.docs import is_docs_path
 from services.api.errors import error_response
 from services.auth import KeyService, RateLimiter
 from services.logs import bind, unbind
 
-OPEN_PATHS = frozenset({"/health", "/ready", "/metrics", "/docs", "/docs/oauth2-redirect",
-                        "/redoc", "/openapi.json"})
+OPEN_PATHS = frozenset({"/health", "/ready", "/metrics"})
 
 
 def presented_key(headers: Iterable[tuple[bytes, bytes]]) -> str | None:
@@ -54,7 +54,7 @@ class ApiKeyMiddleware:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"] in OPEN_PATHS:
+        if scope["type"] != "http" or scope["path"] in OPEN_PATHS or is_docs_path(scope["path"]):
             await self.app(scope, receive, send)
             return
         application = scope["app"]

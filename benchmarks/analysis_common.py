@@ -8,7 +8,7 @@ small window. Documents go through our own stages (pypdfium2, Qwen token chunks)
 from __future__ import annotations
 
 import argparse
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -96,10 +96,11 @@ def parse_pdf(path: Path, document_id: str, counter: Any, parser: Any = None) ->
 class MemoryChunks:
     """`pipelines.ports.ChunkSource` over chunks held in memory (stands in for the store)."""
 
-    def __init__(self) -> None:
+    def __init__(self, chunks: Iterable[Chunk] = ()) -> None:
         self._chunks: dict[str, dict[int, Chunk]] = {}
+        self.add(chunks)
 
-    def add(self, chunks: Sequence[Chunk]) -> None:
+    def add(self, chunks: Iterable[Chunk]) -> None:
         for chunk in chunks:
             self._chunks.setdefault(chunk.document_id, {})[chunk.number] = chunk
 

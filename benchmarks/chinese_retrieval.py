@@ -39,8 +39,6 @@ Run: `.venv/bin/python -m benchmarks.chinese_retrieval [--quick] [--no-baseline]
 from __future__ import annotations
 
 import argparse
-import importlib
-import inspect
 import json
 import re
 import tempfile
@@ -51,6 +49,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks import common
+from benchmarks.analysis_common import MemoryChunks
 from benchmarks.retrieval_quality import hit_at_chars, hit_at_k, mean_chars
 
 GOLD = common.REPO_ROOT / "benchmarks" / "data" / "cn_annual_report_questions.jsonl"
@@ -61,10 +60,10 @@ KS = (1, 5, 10)
 BUDGETS = (2000, 4000, 8000)
 PAGE_BUDGET = 8000
 DEPTH = 24
-"""Passages asked of search_passages and LangChain: enough to fill 8,000 characters (theirs
-are ~300-1,500 characters)."""
+"""Chunks asked of LangChain: enough to fill 8,000 characters (theirs are ~300-1,000)."""
 RETRIEVE_DEPTH = 64
-"""Chunks asked of `retrieve`: 128-token units are ~150 characters of Chinese."""
+"""Passages asked of our search and of `retrieve`: 128-token units are ~150 characters of
+Chinese."""
 
 Passage = tuple[str, int, int]
 """(text, first page, last page); pages 1-based."""
@@ -97,57 +96,30 @@ def load_questions(path: Path = GOLD, quick: bool = False,
 # --- the sides -----------------------------------------------------------------------------
 
 
-class ChunksByNumber:
-    """A `ChunkSource` over the report's chunks (chunk number -> chunk)."""
+def make_search(index: Any, embedder: Any, chunks: Any, reranker: Any,
+                candidates: int) -> Rank:
+    """The service's search (`search_passages`) as `rank(query)`."""
+    from pipelines.passages import search_passages
 
-    def __init__(self, chunks: dict[int, Any]) -> None:
-        self._chunks = chunks
-
-    def get_chunks(self, document_id: str, numbers: Sequence[int]) -> list[Any]:
-        if document_id != DOCUMENT_ID:
-            return []
-        return [self._chunks[n] for n in numbers if n in self._chunks]
-
-
-def find_search_passages() -> tuple[Callable[..., Any] | None, str]:
-    """`search_passages` where it lives (retrieval or passages module), or None and why."""
-    problems = []
-    for module in ("pipelines.retrieval", "pipelines.passages"):
-        try:
-            found = getattr(importlib.import_module(module), "search_passages", None)
-        except Exception as exc:  # noqa: BLE001  (a module being edited must not stop the run)
-            problems.append(f"{module}: {type(exc).__name__}: {exc}")
-            continue
-        if found is not None:
-            return found, f"{module}.search_passages"
-    return None, "; ".join(problems) or "no search_passages"
-
-
-def make_search(index: Any, embedder: Any, chunks_by_number: dict[int, Any], *,
-                search: Callable[..., Any] | None = None, reranker: Any = None,
-                candidates: int | None = None, depth: int = DEPTH) -> Rank:
-    """Our search as `rank(query)`: `search` is `search_passages` (or a function with its
-    keywords); None is the hybrid `pipelines.retrieval.retrieve`."""
-    if search is None:
-        from pipelines.retrieval import retrieve
-
-        def rank_retrieve(query: str) -> list[Passage]:
-            found = retrieve(query, tenant=TENANT, embedder=embedder, index=index,
-                             limit=depth, document_ids=[DOCUMENT_ID])
-            return [(s.chunk.text, s.chunk.page_start, s.chunk.page_end) for s in found]
-
-        return rank_retrieve
-    offered = {"tenant": TENANT, "embedder": embedder, "index": index,
-               "chunks": ChunksByNumber(chunks_by_number), "reranker": reranker,
-               "limit": depth, "document_ids": [DOCUMENT_ID], "candidates": candidates}
-    accepted = inspect.signature(search).parameters
-    kwargs = {k: v for k, v in offered.items() if k in accepted and v is not None}
-
-    def rank_passages(query: str) -> list[Passage]:
-        found = search(query, **kwargs)
+    def rank(query: str) -> list[Passage]:
+        found = search_passages(query, tenant=TENANT, embedder=embedder, index=index,
+                                chunks=chunks, reranker=reranker, limit=RETRIEVE_DEPTH,
+                                document_ids=[DOCUMENT_ID], candidates=candidates)
         return [(s.chunk.text, s.chunk.page_start, s.chunk.page_end) for s in found]
 
-    return rank_passages
+    return rank
+
+
+def make_retrieve(index: Any, embedder: Any) -> Rank:
+    """The hybrid first stage alone (`retrieve`) as `rank(query)`."""
+    from pipelines.retrieval import retrieve
+
+    def rank(query: str) -> list[Passage]:
+        found = retrieve(query, tenant=TENANT, embedder=embedder, index=index,
+                         limit=RETRIEVE_DEPTH, document_ids=[DOCUMENT_ID])
+        return [(s.chunk.text, s.chunk.page_start, s.chunk.page_end) for s in found]
+
+    return rank
 
 
 def make_langchain_search(store: Any, pdf: Path, depth: int = DEPTH) -> Rank:
@@ -188,13 +160,13 @@ def index_langchain(pdf: Path, embedder: Any, folder: Path,
     return store, [split.page_content for split in splits]
 
 
-def our_reranker() -> tuple[Any, int | None]:
+def our_reranker() -> tuple[Any, int]:
     """The service's reranker and candidate count from its settings (lexical by default)."""
     from services.container import build_reranker
     from services.settings import Settings
 
     settings = Settings()
-    return build_reranker(settings), getattr(settings.reranker, "candidates", None)
+    return build_reranker(settings), settings.reranker.candidates
 
 
 # --- scoring -------------------------------------------------------------------------------
@@ -254,8 +226,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--gold", type=Path, default=GOLD, help="gold set (JSONL)")
     parser.add_argument("--baseline", action=argparse.BooleanOptionalAction,
                         default=True,
-                        help="also score pipelines.retrieval.retrieve when ours is "
-                             "search_passages (default on)")
+                        help="also score the first stage alone, pipelines.retrieval.retrieve")
     args = parser.parse_args(argv)
     common.force_offline()
     pdf = args.data / common.CHINESE_REPORT
@@ -263,10 +234,6 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         raise SystemExit(f"report missing: {pdf}")
     questions = load_questions(args.gold, args.quick, args.limit)
     embedder = common.load_our_embedder(args.embedder, args.model, args.batch_size)
-    search, search_name = find_search_passages()
-    if search is None:
-        common.log(f"search_passages unavailable ({search_name}): ours is retrieve")
-        search_name = "pipelines.retrieval.retrieve"
     with tempfile.TemporaryDirectory(prefix="bench-cn-retrieval-") as tmp, \
             common.stopwatch() as wall:
         common.log(f"indexing {pdf.name}, ours ...")
@@ -276,20 +243,14 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         with common.stopwatch() as took_lc:
             store, lc_texts = index_langchain(pdf, embedder, Path(tmp), args.batch_size)
         common.log(f"  {len(lc_texts)} chunks in {took_lc[0]:.1f} s; querying ...")
-        by_number = {chunk.number: chunk for chunk in chunks}
-        sides: dict[str, Rank] = {}
-        reranker_name = None
-        if search is not None:
-            reranker, candidates = our_reranker()
-            reranker_name = getattr(reranker, "name", None)
-            sides["ours"] = make_search(index, embedder, by_number, search=search,
-                                        reranker=reranker, candidates=candidates,
-                                        depth=RETRIEVE_DEPTH)
-            if args.baseline:
-                sides["retrieve"] = make_search(index, embedder, by_number,
-                                                depth=RETRIEVE_DEPTH)
-        else:
-            sides["ours"] = make_search(index, embedder, by_number, depth=RETRIEVE_DEPTH)
+        source = MemoryChunks()
+        source.add(chunks)
+        reranker, candidates = our_reranker()
+        reranker_name = getattr(reranker, "name", None)
+        sides: dict[str, Rank] = {
+            "ours": make_search(index, embedder, source, reranker, candidates)}
+        if args.baseline:
+            sides["retrieve"] = make_retrieve(index, embedder)
         sides["langchain"] = make_langchain_search(store, pdf)
         rows = evaluate(questions, sides)
         index.close()
@@ -306,7 +267,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         ("ALL", list(rows)),
     ]
     groups = [(name, group) for name, group in groups if group]
-    print(f"embedder: {embedder.name}; ours: {search_name}"
+    print(f"embedder: {embedder.name}; ours: pipelines.passages.search_passages"
           + (f" (reranker {reranker_name})" if reranker_name else "")
           + f"; {len(questions)} questions; report {pdf.name}")
     common.print_table(
@@ -338,7 +299,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         "benchmark": "chinese_retrieval",
         "quick": args.quick,
         "embedder": embedder.name,
-        "search": search_name,
+        "search": "pipelines.passages.search_passages",
         "reranker": reranker_name,
         "questions": len(questions),
         "k": list(KS),

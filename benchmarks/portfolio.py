@@ -33,7 +33,7 @@ from typing import Any
 
 from benchmarks import common
 from benchmarks import retrieval_quality as rq
-from benchmarks import stages as st
+from benchmarks.analysis_common import MemoryChunks
 
 QUICK_CONTRACTS = 10
 OURS = ("passages", "retrieve")
@@ -150,8 +150,8 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         index, chunks = rq.ingest_ours(contracts, embedder, Path(tmp), args.batch_size)
         common.log("indexing, langchain ...")
         store, _ = rq.ingest_langchain(contracts, embedder, Path(tmp), args.batch_size)
-        rankers = our_rankers(ours, index, embedder, st.MemoryChunks(chunks), len(contracts),
-                              args.candidates)
+        source = MemoryChunks(c for units in chunks.values() for c in units)
+        rankers = our_rankers(ours, index, embedder, source, len(contracts), args.candidates)
         rankers["langchain"] = langchain_ranker(store, {str(k.pdf): k.name for k in contracts})
         common.log(f"ranking documents for {len(queries)} categories x {len(variants)} "
                    "queries ...")

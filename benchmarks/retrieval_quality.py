@@ -44,7 +44,9 @@ from typing import Any
 
 from benchmarks import common
 from benchmarks import stages as st
+from benchmarks.analysis_common import MemoryChunks
 from pipelines.models import Chunk
+from pipelines.ports import ChunkSource
 
 TENANT = "bench"
 QUICK_CONTRACTS = 5
@@ -146,7 +148,7 @@ CV_BUDGETS = (4000, 8000)
 
 
 def evaluate(contracts: Sequence[common.Contract], queries: dict[str, str], depth: int,
-             embedder: Any, index: Any, store: Any, source: st.MemoryChunks,
+             embedder: Any, index: Any, store: Any, source: ChunkSource,
              ) -> tuple[list[dict[str, Any]], dict[tuple[str, str, bool], st.Candidates]]:
     """One row per (contract, category); per side, its ranked passages as (chars, is_hit).
     Also the cached candidates of every (contract, category, expand) for cross-validation."""
@@ -180,7 +182,7 @@ def score_passages(ranked: Sequence[Any], spans: Sequence[str]) -> list[tuple[in
 
 def cross_validate(contracts: Sequence[common.Contract],
                    cache: dict[tuple[str, str, bool], st.Candidates],
-                   source: st.MemoryChunks, depth: int) -> dict[str, Any]:
+                   source: ChunkSource, depth: int) -> dict[str, Any]:
     """Weights, prior and clause size chosen on 4 folds of contracts, scored on the 5th."""
     gold = {contract.name: contract.gold for contract in contracts}
 
@@ -257,7 +259,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         common.log("indexing, langchain ...")
         store, lc_texts = ingest_langchain(contracts, embedder, Path(tmp), args.batch_size)
         common.log("querying ...")
-        source = st.MemoryChunks(texts)
+        source = MemoryChunks(c for chunks in texts.values() for c in chunks)
         rows, cache = evaluate(contracts, queries, depth, embedder, index, store, source)
         index.close()
         lc.close_store(store)

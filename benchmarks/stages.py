@@ -19,24 +19,14 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from pipelines.models import Chunk, ScoredChunk
+from pipelines.models import ScoredChunk
 from pipelines.passages import PARENT_TOKENS, to_passages
+from pipelines.ports import ChunkSource
 from pipelines.query import plan_query
 from pipelines.rerank import FEATURES, PRIOR_WEIGHT, WEIGHTS, features, passage_text, weighted
 from pipelines.sparse import encode_sparse_query
 
 DEPTH = 50
-
-
-class MemoryChunks:
-    """A `ChunkSource` over chunk lists held in memory (document id -> chunks by number)."""
-
-    def __init__(self, chunks: dict[str, list[Chunk]]) -> None:
-        self._chunks = chunks
-
-    def get_chunks(self, document_id: str, numbers: Sequence[int]) -> list[Chunk]:
-        stored = self._chunks.get(document_id, [])
-        return [stored[n] for n in numbers if 0 <= n < len(stored)]
 
 
 @dataclass
@@ -88,7 +78,7 @@ def ranked_units(cands: Candidates, config: Config) -> list[ScoredChunk]:
     return sorted(scored, key=lambda s: -s.score)
 
 
-def passages(cands: Candidates, config: Config, source: MemoryChunks,
+def passages(cands: Candidates, config: Config, source: ChunkSource,
              limit: int = 20) -> list[ScoredChunk]:
     """What the service returns for this query and `config` (stage 4 included)."""
     return to_passages(ranked_units(cands, config), source, limit=limit,

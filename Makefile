@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml Makefile | sha1sum | cut -c1-10)
 APT_OCR := tesseract-ocr tesseract-ocr-chi-sim tesseract-ocr-eng
 
-.PHONY: install system-deps compose-cli llm-server reranker-model run test test-fast lint bench-quick bench clean
+.PHONY: install ocr-deps system-deps apt-install compose-cli llm-server reranker-model run test test-fast lint bench-quick bench clean
 
 install: $(STAMP)
 
@@ -22,21 +22,29 @@ $(STAMP): pyproject.toml Makefile | $(BIN)/python
 	rm -f $(VENV)/.installed-*
 	touch $@
 
-# Debian packages: tesseract for OCR of pages without a text layer; PostgreSQL for the
-# store tests; Redis for the analysis cache tests; Chromium renders the report's HTML in a
-# test. Needs root; skipped with a warning otherwise.
-# Docker Compose v2 for tests/integration/test_compose.py (compose-cli, no root needed).
-system-deps: compose-cli
+# Debian packages, installed as root (skipped with a warning otherwise). `make run` needs
+# tesseract only (OCR of pages without a text layer): ocr-deps. `make test` also needs
+# PostgreSQL (store tests), Redis (analysis cache and broker tests), Chromium (the report's
+# HTML and the API docs in a browser) and Docker Compose v2 (tests/integration/test_compose.py,
+# compose-cli, no root needed): system-deps.
+ocr-deps:
+	@if ! tesseract --list-langs 2>/dev/null | grep -q chi_sim; then \
+		$(MAKE) --no-print-directory apt-install PACKAGES="$(APT_OCR)" WHAT="OCR"; fi
+
+system-deps: ocr-deps compose-cli
 	@missing=""; \
-	tesseract --list-langs 2>/dev/null | grep -q chi_sim || missing="$(APT_OCR)"; \
 	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing="$$missing postgresql"; \
 	command -v redis-server >/dev/null 2>&1 || missing="$$missing redis-server"; \
 	command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
-	if [ -z "$$missing" ]; then :; \
-	elif [ "$$(id -u)" = 0 ]; then \
-		echo "installing Debian packages:$$missing"; \
-		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing) >/dev/null; \
-	else echo "warning: install$$missing (Debian) for OCR and the PostgreSQL/Redis/Chromium tests"; fi
+	if [ -n "$$missing" ]; then \
+		$(MAKE) --no-print-directory apt-install PACKAGES="$$missing" \
+			WHAT="the PostgreSQL/Redis/Chromium tests"; fi
+
+apt-install:
+	@if [ "$$(id -u)" = 0 ]; then \
+		echo "installing Debian packages: $(strip $(PACKAGES))"; \
+		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(PACKAGES)) >/dev/null; \
+	else echo "warning: install $(strip $(PACKAGES)) (Debian) for $(WHAT)"; fi
 
 # Docker Compose v2 (`docker compose config` in tests/integration/test_compose.py). Debian
 # bookworm has only Compose v1 (docker-compose 1.29) and no compose plugin; the PyPI sdist
@@ -70,7 +78,7 @@ llm-server: install
 reranker-model: llm-server
 	$(BIN)/python -m services.reranker_assets prepare
 
-run: install system-deps llm-server
+run: install ocr-deps llm-server
 	HF_HUB_OFFLINE=1 $(BIN)/docsight serve
 
 test: install system-deps llm-server reranker-model

@@ -14,17 +14,22 @@ import contextlib
 import fcntl
 import hashlib
 import importlib.metadata
+import logging
 import os
 import platform
+import re
 import shutil
 import subprocess
 import sys
 import tarfile
 import tempfile
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from pipelines.errors import LlmUnavailable, ModelUnavailable
+
+log = logging.getLogger(__name__)
 
 LLAMA_CPP_PYTHON_VERSION = "0.3.36"
 MODEL_NAME = "Qwen2.5-Coder-0.5B-Instruct-Q4_K_M"
@@ -55,16 +60,35 @@ def _locked(path: Path) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def _run(cmd: list[str], cwd: Path, log: Path, what: str) -> None:
-    with log.open("ab") as out:
-        done = subprocess.run(cmd, cwd=cwd, stdout=out, stderr=subprocess.STDOUT, check=False)
-    if done.returncode != 0:
-        tail = log.read_text(errors="replace")[-3000:]
-        raise LlmUnavailable(f"{what} failed (exit {done.returncode}); log {log}:\n{tail}")
+Progress = Callable[[str], None]
+_PERCENT = re.compile(rb"^\[\s*(\d+)%\]")
 
 
-def build_llama_server(cache_dir: Path) -> Path:
-    """Build (once) and return the cached `llama-server` binary. About 5 minutes on 2 cores."""
+def _run(cmd: list[str], cwd: Path, build_log: Path, what: str, progress: Progress) -> None:
+    """Run `cmd`, its output into `build_log`; says `what` is starting, then each new percentage
+    the build prints (cmake's "[ 42%] Building ..."), one line each."""
+    progress(f"llama-server build: {what}")
+    shown = -1
+    with build_log.open("ab") as out, subprocess.Popen(
+        cmd, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+    ) as child:
+        assert child.stdout is not None
+        for line in child.stdout:
+            out.write(line)
+            match = _PERCENT.match(line)
+            if match and int(match.group(1)) > shown:
+                shown = int(match.group(1))
+                step = line[match.end():].decode(errors="replace").strip()
+                progress(f"llama-server build: {what} {shown}% ({step[:100]})")
+    if child.returncode != 0:
+        tail = build_log.read_text(errors="replace")[-3000:]
+        raise LlmUnavailable(f"{what} failed (exit {child.returncode}); log {build_log}:\n{tail}")
+
+
+def build_llama_server(cache_dir: Path, progress: Progress | None = None) -> Path:
+    """Build (once) and return the cached `llama-server` binary. About 5 minutes on 2 cores,
+    reported through `progress` (default: INFO log lines): each step, each new percentage."""
+    progress = progress or log.info
     key = f"llama-cpp-python-{LLAMA_CPP_PYTHON_VERSION}-{platform.machine()}"
     target = cache_dir.resolve() / "llama-server" / key / "llama-server"
     if target.is_file():
@@ -83,28 +107,32 @@ def build_llama_server(cache_dir: Path) -> Path:
             shutil.rmtree(stale, ignore_errors=True)
         with tempfile.TemporaryDirectory(prefix="build-", dir=target.parent) as tmp_name:
             tmp = Path(tmp_name)
-            log = target.parent / "build.log"  # kept: the tail also goes into the error
-            log.unlink(missing_ok=True)
+            build_log = target.parent / "build.log"  # kept: the tail also goes into the error
+            build_log.unlink(missing_ok=True)
+            started = time.monotonic()
+            progress(f"llama-server build: about 5 minutes on 2 cores (log: {build_log})")
             _run(
                 [sys.executable, "-m", "pip", "download", "-q", "--no-deps", "--no-binary",
                  ":all:", f"llama-cpp-python=={LLAMA_CPP_PYTHON_VERSION}", "-d", str(tmp)],
-                tmp, log, "downloading the llama-cpp-python sdist",
+                tmp, build_log, "downloading the llama-cpp-python sdist", progress,
             )  # fmt: skip
             (sdist,) = tmp.glob("llama_cpp_python-*.tar.gz")
             with tarfile.open(sdist) as archive:
                 archive.extractall(tmp, filter="data")
             source = tmp / f"llama_cpp_python-{LLAMA_CPP_PYTHON_VERSION}" / "vendor" / "llama.cpp"
             build = tmp / "build"
-            _run(["cmake", "-S", str(source), "-B", str(build), *CMAKE_FLAGS], tmp, log, "cmake")
+            _run(["cmake", "-S", str(source), "-B", str(build), *CMAKE_FLAGS], tmp, build_log,
+                 "configuring (cmake)", progress)
             _run(
                 ["cmake", "--build", str(build), "--config", "Release",
                  "--target", "llama-server", "-j2"],
-                tmp, log, "building llama-server",
+                tmp, build_log, "compiling", progress,
             )  # fmt: skip
             built = build / "bin" / "llama-server"
             staged = target.with_suffix(".tmp")
             shutil.copy2(built, staged)
             os.replace(staged, target)  # atomic: a reader sees no binary or the whole one
+            progress(f"llama-server build: done in {time.monotonic() - started:.0f} s")
     return target
 
 

@@ -225,7 +225,8 @@ def main(argv: list[str] | None = None) -> int:
     if args == ["prepare"]:
         started = time.monotonic()
         try:
-            binary = build_llama_server(settings.cache_dir)
+            binary = build_llama_server(settings.cache_dir,
+                                        progress=lambda line: print(line, flush=True))
             model = assemble_model(settings.cache_dir)
         except DocsightError as exc:
             print(f"cannot prepare the embedded LLM: {exc}", file=sys.stderr)

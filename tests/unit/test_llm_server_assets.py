@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import pytest
@@ -44,3 +45,27 @@ def test_missing_model_package_is_named(monkeypatch: pytest.MonkeyPatch) -> None
     monkeypatch.setattr(llm_assets, "MODEL_PACKAGES", ("no-such-model-part",))
     with pytest.raises(ModelUnavailable, match="no-such-model-part is not installed"):
         llm_assets._model_chunks()
+
+
+def test_build_steps_report_each_new_percentage(tmp_path: Path) -> None:
+    script = ("print('-- Configuring'); print('[  5%] Building CXX object a.o'); "
+              "print('[  5%] Building CXX object b.o'); print('[ 50%] Linking CXX library'); "
+              "print('[100%] Built target llama-server')")
+    lines: list[str] = []
+    log = tmp_path / "build.log"
+    llm_assets._run([sys.executable, "-c", script], tmp_path, log, "compiling", lines.append)
+    assert lines == [
+        "llama-server build: compiling",
+        "llama-server build: compiling 5% (Building CXX object a.o)",
+        "llama-server build: compiling 50% (Linking CXX library)",
+        "llama-server build: compiling 100% (Built target llama-server)",
+    ]
+    assert "-- Configuring" in log.read_text()  # the whole output stays in the log
+
+
+def test_a_failed_step_names_itself_and_the_log_tail(tmp_path: Path) -> None:
+    lines: list[str] = []
+    with pytest.raises(LlmUnavailable, match=r"(?s)cmake failed \(exit 3\).*no compiler"):
+        llm_assets._run([sys.executable, "-c", "print('no compiler'); raise SystemExit(3)"],
+                        tmp_path, tmp_path / "build.log", "cmake", lines.append)
+    assert lines == ["llama-server build: cmake"]

@@ -87,27 +87,42 @@ def collect_evidence(
             document_id=chunk.document_id, filename=titles.get(chunk.document_id, ""),
             chunk_number=chunk.number, page_start=chunk.page_start, page_end=chunk.page_end,
             section_path=list(chunk.section_path),
-            excerpt=excerpt(chunk.text, (*plan.phrases, *plan.text.split())),
+            excerpt=excerpt(chunk.text, plan.phrases, _words(plan.text)),
             char_start=chunk.char_start, char_end=chunk.char_end,
             score=round(passage.score, 4), relevance=relevance(plan, passage),
         ))
     return shown
 
 
-def excerpt(text: str, cues: Sequence[str] = (), limit: int = EXCERPT_CHARS) -> str:
+def _words(query: str) -> list[str]:
+    return [w.strip("?.,;:!\"'") for w in query.split()
+            if len(w) > 3 and w.casefold().strip("?.,;:!") not in _STOP]
+
+
+_STOP = frozenset({"what", "which", "when", "where", "does", "there", "this", "that", "with",
+                   "from", "about", "agreement", "contract", "document", "clause", "under"})
+
+
+def excerpt(text: str, phrases: Sequence[str] = (), words: Sequence[str] = (),
+            limit: int = EXCERPT_CHARS) -> str:
     """About `limit` characters of `text`, whitespace collapsed, cut at word boundaries;
-    it starts a little before the first cue found (a clause phrase or a query word) when
-    that lies further in. Cut ends are marked with "…"."""
+    it starts a little before the first clause phrase found (else the first query word)
+    when that lies further in. Cut ends are marked with "…"."""
     flat = " ".join(text.split())
     if len(flat) <= limit:
         return flat
     folded = flat.casefold()
-    found = [i for i in (folded.find(c.casefold()) for c in cues if len(c) > 2) if i >= 0]
+    anchor = -1
+    for cues in (phrases, words):
+        found = [i for i in (folded.find(c.casefold()) for c in cues if len(c) > 2) if i >= 0]
+        if found:
+            anchor = min(found)
+            break
     start = 0
-    if found and min(found) > limit // 2:
-        start = min(found) - limit // 4
+    if anchor > limit // 2:
+        start = anchor - limit // 4
         space = flat.find(" ", start)
-        start = space + 1 if 0 <= space < min(found) else start
+        start = space + 1 if 0 <= space < anchor else start
     start = min(start, max(0, len(flat) - limit))
     if start and flat[start - 1] != " ":  # moved back to the end: still a word boundary
         space = flat.find(" ", start)
@@ -130,6 +145,6 @@ def describe(evidence: Evidence) -> str:
     """A short reference to a passage: file, pages and section."""
     parts = [evidence.filename or evidence.document_id[:8],
              pages_label(evidence.page_start, evidence.page_end)]
-    if evidence.section_path[1:]:
-        parts.append(f"({' > '.join(evidence.section_path[1:])})")
+    if evidence.section_path:
+        parts.append(f"({evidence.section_path[-1]})")
     return " ".join(p for p in parts if p)

@@ -1,5 +1,6 @@
 """A real server with its embedded llama-server: a question on one small CUAD contract is
-answered with citations into it, and asked again it is served from the answer cache."""
+answered with citations into it and the evidence passages (whatever the model said), and
+asked again it is served from the answer cache."""
 
 from __future__ import annotations
 
@@ -54,6 +55,21 @@ def test_question_cited_then_served_from_cache(tmp_path: Path) -> None:
             if body["grounded"]:
                 assert all(c["page_start"] >= 1 and c["chunk_numbers"]
                            for c in body["citations"])
+            # Evidence whatever the model said: the passages with pages, excerpt, offsets.
+            assert body["evidence"], body
+            for passage in body["evidence"]:
+                assert passage["document_id"] == document_id
+                assert passage["filename"] == contract.name
+                assert passage["page_start"] >= 1
+                assert passage["excerpt"]
+                assert passage["char_end"] > passage["char_start"]
+            if not body["found"]:
+                assert body["not_found_checked"] in ("absent", "model_could_not_answer")
+            for value in body["extracted"]:  # governing law, read without the model
+                assert value["field"] == "governing_law"
+                assert value["page_start"] >= 1
+                assert value["value"].casefold() in value["quote"].casefold() or \
+                    value["value"] == "People's Republic of China"
 
             started = time.monotonic()
             again = client.post("/v1/questions",
@@ -62,6 +78,7 @@ def test_question_cited_then_served_from_cache(tmp_path: Path) -> None:
             assert again.status_code == 200
             assert again.json()["cached"] is True
             assert again.json()["answer"] == body["answer"]
+            assert again.json()["evidence"] == body["evidence"]
             assert again_s < 2.0
             stats = client.get("/v1/analysis/cache").json()["answers"]
             assert stats == {"hits": 1, "misses": 1, "hit_rate": 0.5}

@@ -4,13 +4,21 @@ checked against the passages; governing law is read without the model, quote loc
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+from types import SimpleNamespace
+
 import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
 
 from pipelines.answers import COULD_NOT_ANSWER, NOT_FOUND
 from pipelines.evidence import RELEVANT_THRESHOLD
 from services.adapters.llm_fake import FakeChatModel
 from services.analysis import AnalysisService
+from services.api.routes import analysis as analysis_routes
 from services.documents import DocumentService
+from services.settings import Settings
 from tests.unit.analysis_support import Handle, ready
 from tests.unit.test_analysis_service import FormFeedParser
 from tests.unit.test_documents_service import InlineQueue
@@ -100,3 +108,46 @@ def test_dates_are_extracted_only_when_asked(
         "effective_date", "2017-05-31", 1)
     assert "May 31, 2017" in effective.quote
     assert analysis.ask("t1", "Who delivers the goods?").answer.extracted == []
+
+
+def _api(tmp_path: Path, analysis: AnalysisService) -> TestClient:
+    app = FastAPI()
+    app.include_router(analysis_routes.router)
+    app.state.container = SimpleNamespace(analysis=analysis)
+    app.state.settings = Settings(data_dir=tmp_path, api={"auth": "none",
+                                                          "default_tenant": "t1"})
+    return TestClient(app)
+
+
+def test_the_api_answer_and_its_stream_carry_the_evidence(
+    tmp_path: Path, docs: DocumentService, queue: InlineQueue, analysis: AnalysisService,
+    silent: FakeChatModel,
+) -> None:
+    doc = contract(docs, queue, OPENING, DELIVERY, LAW)
+    with _api(tmp_path, analysis) as client:
+        response = client.post("/v1/questions", json={"question": "Which law governs?"})
+        assert response.status_code == 200, response.text
+        body = response.json()
+        assert body["found"] is False
+        assert body["not_found_checked"] == "model_could_not_answer"
+        best = body["evidence"][0]
+        assert best["document_id"] == doc
+        assert best["filename"] == "contract.pdf"
+        assert {"page_start", "page_end", "section_path", "excerpt", "char_start", "char_end",
+                "score", "relevance"} <= set(best)
+        [law] = body["extracted"]
+        assert (law["field"], law["value"], law["page_start"]) == ("governing_law",
+                                                                   "New York", 3)
+        assert law["quote"].startswith("This Agreement shall be governed")
+
+        streamed = client.post("/v1/questions",
+                               json={"question": "What is the governing law?", "stream": True})
+        events = [block.split("\n", 1) for block in streamed.text.strip().split("\n\n")]
+        name, data = events[-1]
+        assert name == "event: answer"
+        final = json.loads(data.removeprefix("data: "))
+        assert final["evidence"]
+        assert final["extracted"]
+        deltas = [json.loads(d.removeprefix("data: ")) for n, d in events[:-1]
+                  if n == "event: delta"]
+        assert "".join(deltas) == final["answer"]

@@ -551,6 +551,23 @@ def _analysis(client: httpx.Client, kind: str, document_id: str,
 
 
 @app.command()
+def job(
+    job_id: Annotated[str, typer.Argument(help="job id or a unique prefix of it")],
+    url: UrlOption = DEFAULT_URL,
+    json_output: Annotated[bool, typer.Option("--json", help="print the API's JSON")] = False,
+) -> None:
+    """Where a summary or risk job stands (its id as `summarize` / `risks` show it)."""
+    with _client(url) as client:
+        body = _fail_unless_ok(_call(client, "GET", f"/v1/jobs/{job_id}"))
+    if json_output:
+        print(json.dumps(body, ensure_ascii=False, indent=2))
+        return
+    reason = f": {escape(body['reason'])}" if body.get("reason") else ""
+    console.print(f"{body['id']}  {body['kind']} of {body['document_id']}  "
+                  f"{body['status']}{reason}")
+
+
+@app.command()
 def summarize(
     document_id: Annotated[str, typer.Argument(help="document id or a unique prefix of it")],
     url: UrlOption = DEFAULT_URL,

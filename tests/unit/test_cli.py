@@ -71,6 +71,9 @@ class StubApi(ThreadingHTTPServer):
                     self._reply(200, {"documents": DOCUMENTS})
                 elif path.startswith("/v1/documents/") and path[14:] in by_id:
                     self._reply(200, by_id[path[14:]])
+                elif path == f"/v1/jobs/{JOB}":
+                    self._reply(200, {"id": JOB, "kind": "summary", "document_id": DOC_A,
+                                      "status": "done", "reason": None})
                 elif path == "/v1/jobs":
                     self._reply(200, {"jobs": [{"id": JOB, "kind": "summary",
                                                 "document_id": DOC_A, "status": "done"}]})
@@ -217,3 +220,13 @@ def test_unknown_pages_are_never_a_bare_p(api: StubApi, tmp_path: Path) -> None:
 )
 def test_pages_format(pages: tuple[Any, ...], printed: str) -> None:
     assert _pages(*pages) == printed
+
+
+def test_a_job_id_prefix_is_resolved_through_the_job_list(api: StubApi, tmp_path: Path) -> None:
+    done = docsight(api, tmp_path, "job", JOB[:5])
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert f"{JOB}  summary of {DOC_A}  done" in done.stdout
+    assert ("GET", "/v1/jobs", None) in api.requests
+    unknown = docsight(api, tmp_path, "job", "ffff")
+    assert unknown.returncode == 2
+    assert "no job id starts with 'ffff'" in unknown.stdout

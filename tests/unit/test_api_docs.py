@@ -50,6 +50,11 @@ def test_docs_pages_load_their_assets_from_the_package(client: TestClient) -> No
             assert asset.status_code == 200, source
             assert len(asset.content) > 1000
     assert "persistAuthorization" in client.get("/docs").text
+    assert '"validatorUrl": null' in client.get("/docs").text  # no swagger.io badge request
+    redoc = client.get("/docs/assets/redoc.offline.js")
+    assert redoc.headers["content-type"].startswith("text/javascript")
+    assert b"cdn.redoc.ly" not in redoc.content
+    assert b"/docs/assets/favicon.png" in redoc.content
 
 
 def test_other_paths_still_need_a_key(client: TestClient) -> None:

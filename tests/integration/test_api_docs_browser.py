@@ -8,7 +8,7 @@ from __future__ import annotations
 import shutil
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
@@ -47,9 +47,10 @@ def docs_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     thread.join(timeout=10)
 
 
-def _visit(url: str, path: str, expect: list[str], shot: Path) -> tuple[str, list[str]]:
-    """The page's visible text once every `expect` text shows, and the requests that tried
-    to leave loopback (refused)."""
+def _visit(url: str, path: str, expect: list[str], shot: Path,
+           act: Callable[[playwright_api.Page], None] | None = None) -> tuple[str, list[str]]:
+    """The page's visible text once every `expect` text shows (and `act` has run), and the
+    requests that tried to leave loopback (refused)."""
     outside: list[str] = []
     with playwright_api.sync_playwright() as p:
         browser = p.chromium.launch(
@@ -74,6 +75,8 @@ def _visit(url: str, path: str, expect: list[str], shot: Path) -> tuple[str, lis
             for text in expect:
                 page.get_by_text(text, exact=False).first.wait_for(state="visible",
                                                                   timeout=60_000)
+            if act is not None:
+                act(page)
             page.screenshot(path=str(shot), full_page=False)
             text = page.inner_text("body")
         finally:
@@ -89,6 +92,27 @@ def test_swagger_ui_renders_the_operations_offline(docs_url: str, tmp_path: Path
         assert operation in text, operation
     assert "Authorize" in text
     assert (tmp_path / "swagger.png").stat().st_size > 10_000
+
+
+def test_authorize_sends_the_key_with_try_it_out(docs_url: str, tmp_path: Path) -> None:
+    sent: dict[str, str] = {}
+
+    def authorize_and_try(page: playwright_api.Page) -> None:
+        page.get_by_role("button", name="Authorize").first.click()
+        bearer = page.locator(".auth-container").first
+        bearer.locator("input").first.fill("ds_test-key")
+        bearer.locator("button.authorize").click()  # "Apply credentials"
+        page.locator(".auth-btn-wrapper button.btn-done").first.click()  # Close
+        page.locator(".opblock-summary-path", has_text="/v1/documents").nth(1).click()  # GET
+        page.get_by_role("button", name="Try it out").click()
+        with page.expect_request(lambda r: r.url.endswith("/v1/documents")) as request:
+            page.get_by_role("button", name="Execute").click()
+        sent.update(request.value.headers)
+
+    _, outside = _visit(docs_url, "/docs", ["/v1/documents"], tmp_path / "authorize.png",
+                        act=authorize_and_try)
+    assert outside == []
+    assert sent.get("authorization") == "Bearer ds_test-key"
 
 
 def test_redoc_renders_the_operations_offline(docs_url: str, tmp_path: Path) -> None:

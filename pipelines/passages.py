@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from pipelines.models import Chunk, ScoredChunk
 from pipelines.ports import ChunkSource, Embedder, Reranker, VectorIndex
 from pipelines.query import plan_query
-from pipelines.rerank import PRIOR_WEIGHT, rerank
+from pipelines.rerank import rerank
 from pipelines.retrieval import rank, remove_overlaps
 from pipelines.sparse import encode_sparse_query
 
@@ -45,7 +45,7 @@ class SearchOptions:
     expand: bool = True
     rerank: bool = True
     parent_tokens: int = PARENT_TOKENS  # 0: return the scored units themselves
-    prior_weight: float = PRIOR_WEIGHT
+    prior_weight: float | None = None  # None: the reranker's own
 
 
 def search_passages(

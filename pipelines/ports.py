@@ -94,6 +94,12 @@ class Reranker(Protocol):
     @property
     def name(self) -> str: ...
 
+    @property
+    def prior_weight(self) -> float:
+        """How much the first stage's rank still counts beside these scores (their scale
+        differs by reranker): the best candidate gets + prior_weight, the last + 0."""
+        ...
+
     def score(self, query: str, passages: Sequence[str]) -> list[float]:
         """One relevance score per passage, in order; higher is more relevant."""
         ...

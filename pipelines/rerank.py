@@ -17,7 +17,8 @@ scores what a lawyer scanning a contract looks for, as features in [0, 1]:
 
 The score is the weighted sum (`WEIGHTS`, chosen by cross-validation over folds of the
 dev contracts: `benchmarks/retrieval_quality.py --cv`). `rerank` adds the first stage's
-rank as a prior, so a reranker only reorders what it can tell apart.
+rank as a prior, so a reranker only reorders what it can tell apart; each reranker says how
+much the prior weighs against its own scores (`PRIOR_WEIGHT` for this one).
 """
 
 from __future__ import annotations
@@ -56,12 +57,18 @@ _SPACE = re.compile(r"\s+")
 class LexicalReranker:
     """Lexical and structural reranker (see the module docstring); implements `Reranker`."""
 
-    def __init__(self, weights: Mapping[str, float] | None = None) -> None:
+    def __init__(self, weights: Mapping[str, float] | None = None,
+                 prior_weight: float = PRIOR_WEIGHT) -> None:
         self.weights = dict(WEIGHTS if weights is None else weights)
+        self._prior_weight = prior_weight
 
     @property
     def name(self) -> str:
         return "lexical"
+
+    @property
+    def prior_weight(self) -> float:
+        return self._prior_weight
 
     def score(self, query: str, passages: Sequence[str]) -> list[float]:
         return [weighted(row, self.weights) for row in features(plan_query(query), passages)]
@@ -106,11 +113,14 @@ def rerank(
     hits: Sequence[ScoredChunk],
     reranker: Reranker,
     *,
-    prior_weight: float = PRIOR_WEIGHT,
+    prior_weight: float | None = None,
 ) -> list[ScoredChunk]:
-    """`hits` (first-stage order) re-scored by `reranker` plus the rank prior, best first."""
+    """`hits` (first-stage order) re-scored by `reranker` plus the rank prior (the
+    reranker's own `prior_weight` unless given), best first."""
     if not hits:
         return []
+    if prior_weight is None:
+        prior_weight = reranker.prior_weight
     scores = reranker.score(query, [passage_text(hit) for hit in hits])
     count = len(hits)
     rescored = [

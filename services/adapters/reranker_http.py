@@ -48,12 +48,16 @@ class HttpReranker:
         backoff_s: float = 0.25,
         max_backoff_s: float = 4.0,
         batch_size: int = 64,
+        prior_weight: float = 0.0,
         transport: httpx.BaseTransport | None = None,
     ) -> None:
         if batch_size < 1 or max_retries < 0 or timeout_s <= 0:
             raise ValueError("batch_size >= 1, max_retries >= 0, timeout_s > 0")
         self.base_url = base_url.rstrip("/")
         self.model = model
+        self.prior_weight = prior_weight
+        """A cross-encoder's order stands on its own: by default the first stage's rank
+        only breaks its ties (see `pipelines.ports.Reranker.prior_weight`)."""
         self.batch_size = batch_size
         self._timeout_s = timeout_s
         self._max_retries = max_retries

@@ -155,3 +155,22 @@ def test_rerank_keeps_every_hit_and_prefers_the_clause_heading() -> None:
     assert sorted(h.chunk.number for h in ranked) == [c.number for c in chunks]
     assert ranked[0].chunk.section_path[-1] == "13. Governing Law"
     assert passage_text(hits[0]).startswith("DISTRIBUTION AGREEMENT > 1. Definitions\n")
+
+
+class ReversingReranker:
+    """Scores the last candidate best; a cross-encoder's scale: the prior only breaks ties."""
+
+    name = "reversing"
+    prior_weight = 0.0
+
+    def score(self, query: str, passages: Sequence[str]) -> list[float]:
+        return [float(n) for n in range(len(passages))]
+
+
+def test_each_reranker_weighs_the_first_stage_rank_on_its_own_scale() -> None:
+    hits = [ScoredChunk(chunk=c, score=1.0) for c in units()]
+    reversed_order = [h.chunk.number for h in rerank("q", hits, ReversingReranker())]
+    assert reversed_order == [c.number for c in reversed(units())]
+    # The same scores with the lexical reranker's prior (4.0) keep the first stage's order.
+    kept = [h.chunk.number for h in rerank("q", hits, ReversingReranker(), prior_weight=40.0)]
+    assert kept == [c.number for c in units()]

@@ -14,8 +14,9 @@ question asks about (`fields_for`, from `pipelines.query.plan_query`'s categorie
 - agreement date: the first date in the opening passages after "dated", "as of", "made",
   "entered into", "executed", "day of" (e.g. "this 7th day of April, 2017"), else the first
   date of the opening; the value is ISO (1999-06-21);
-- effective date: a date next to "effective" / "commence(s) on" / '("Effective Date")',
-  else the agreement date (contracts that name no other take effect when made).
+- effective date: a date next to "effective" / "commence(s) on" / '("Effective Date")';
+  where none is named, the agreement date is given instead, as `agreement_date` (contracts
+  that name no other date take effect when made, but the value is not called effective).
 """
 
 from __future__ import annotations
@@ -92,12 +93,16 @@ _PLACE = "|".join(p if "\\" in p or "[" in p else re.escape(p).replace("\\ ", r"
                   for p in _PLACES)
 _GOVERN = re.compile(
     r"\b(?:govern(?:ed|s|ing)?|constru(?:ed|e)|interpret(?:ed)?|enforced|applicable\s+law"
-    r"|reference\s+to)\b",
+    r"|reference\s+to|application\s+of)\b",
     re.IGNORECASE)
 _LAWS_OF = re.compile(
-    r"\blaws?\s+(?:of|in(?:\s+force\s+in)?)\s+(?:the\s+)?"
+    r"\blaws?\s+(?:(?:of|in(?:\s+force\s+in)?)\s+)?(?:the\s+)?"
     r"(?:(?:state|commonwealth|province|republic|kingdom)\s+of\s+)?"
     rf"(?P<place>{_PLACE})\b", re.IGNORECASE)
+_STATE_OF = re.compile(rf"\b(?:state|commonwealth)\s+of\s+(?P<place>{_PLACE})\b",
+                       re.IGNORECASE)
+_THEREOF = re.compile(r"\blaws\s+(?:thereof|of\s+(?:such|that|said)\s+state)\b",
+                      re.IGNORECASE)
 _PLACE_LAW = re.compile(rf"\b(?P<place>{_PLACE})\s+law\b(?=[^.;]{{0,40}}\bgovern)",
                         re.IGNORECASE)
 _ZH_LAW = re.compile(r"(?:适用|受|依据|依照|按照)(?P<place>中华人民共和国|中国|香港特别行政区|香港)"
@@ -126,6 +131,13 @@ def find_governing_law(text: str) -> tuple[str, int, int] | None:
         if law is not None and ";" not in window[:law.start()].replace("; and", ""):
             start = trigger.start() + law.start("place")
             return _place_name(law.group("place")), start, trigger.start() + law.end("place")
+        if _THEREOF.search(window):  # "accepted in the State of Nevada and governed by the
+            before = max(0, trigger.start() - 150)  # laws thereof"
+            named = list(_STATE_OF.finditer(text, before, trigger.start()))
+            if named:
+                place = named[-1]
+                return _place_name(place.group("place")), place.start("place"), \
+                    place.end("place")
     law = _PLACE_LAW.search(text)
     if law is not None:
         return _place_name(law.group("place")), law.start("place"), law.end("place")
@@ -228,9 +240,13 @@ def extract_fields(
             hit = _first(_law, [*passages, *openings], page_starts, field)
         elif field == "agreement_date":
             hit = _first(find_agreement_date, [*openings, *passages], page_starts, field)
-        elif field == "effective_date":
+        elif field == "effective_date":  # else the date it was made, named as such
             hit = (_first(find_effective_date, [*openings, *passages], page_starts, field)
-                   or _first(find_agreement_date, [*openings, *passages], page_starts, field))
+                   or _first(find_agreement_date, [*openings, *passages], page_starts,
+                             "agreement_date"))
+            if hit is not None and hit.field == "agreement_date" and (
+                    "agreement_date" in fields):
+                continue
         else:
             continue
         if hit is not None:

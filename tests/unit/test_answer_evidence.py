@@ -103,10 +103,13 @@ def test_dates_are_extracted_only_when_asked(
     docs: DocumentService, queue: InlineQueue, analysis: AnalysisService,
 ) -> None:
     contract(docs, queue, OPENING, DELIVERY, LAW)
-    [effective] = analysis.ask("t1", "What is the effective date?").answer.extracted
-    assert (effective.field, effective.value, effective.page_start) == (
-        "effective_date", "2017-05-31", 1)
-    assert "May 31, 2017" in effective.quote
+    [made] = analysis.ask("t1", "What is the effective date?").answer.extracted
+    assert (made.field, made.value, made.page_start) == ("agreement_date", "2017-05-31", 1)
+    assert "May 31, 2017" in made.quote
+    later = contract(docs, queue, OPENING + " It shall become effective on June 1, 2017.",
+                     DELIVERY)
+    [effective] = analysis.ask("t1", "What is the effective date?", [later]).answer.extracted
+    assert (effective.field, effective.value) == ("effective_date", "2017-06-01")
     assert analysis.ask("t1", "Who delivers the goods?").answer.extracted == []
 
 

@@ -157,7 +157,8 @@ def test_extracted_value_carries_its_located_quote_and_page() -> None:
     assert text[gov.char_start:gov.char_end] == gov.quote
     assert gov.quote.startswith("This Agreement shall be governed")
     assert (gov.page_start, gov.page_end) == (2, 2)
-    eff = found["effective_date"]
+    assert "effective_date" not in found  # none is named: the agreement date, as such
+    eff = found["agreement_date"]
     assert eff.value == "2017-05-31"
     assert text[eff.char_start:eff.char_end] == eff.quote
     assert (eff.page_start, eff.page_end) == (1, 1)

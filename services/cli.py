@@ -177,7 +177,7 @@ def serve(
     base = f"http://{host}:{port}"
     console.print(
         f"docsight starting on {base} (data in {settings.data_dir.resolve()})\n"
-        f"  API docs:   {base}/docs\n"
+        f"  API docs:   {base}/docs (Swagger UI, Authorize takes the key), {base}/redoc\n"
         f"  readiness:  {base}/ready\n"
         f"  upload:     curl -H \"Authorization: Bearer $(cat {settings.api_key_file})\" "
         f"-F files=@contract.pdf {base}/v1/documents\n"

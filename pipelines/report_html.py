@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from html import escape
 
-from pipelines.reports import CategoryCount, DocumentEntry, Report, entry_notes
+from pipelines.report_markdown import entry_notes, status_line
+from pipelines.reports import CategoryCount, DocumentEntry, Report
 
 COLOURS = {"high": "#c62828", "medium": "#ef8f00", "low": "#7d8c99"}
 CSS = """
@@ -22,7 +23,7 @@ padding:.3rem .6rem;text-align:left}th{background:#f3f6f9}
 .sev{display:inline-block;color:#fff;border-radius:3px;padding:0 .4rem;font-size:.8rem}
 .high{background:#c62828}.medium{background:#ef8f00}.low{background:#7d8c99}
 blockquote{margin:.3rem 0 .6rem 1rem;padding-left:.6rem;border-left:3px solid #c9d3dd;
-color:#39444f}.note{color:#6b5a00;font-size:.9rem}.empty{font-size:1.1rem;color:#5b6773}
+color:#39444f}.note{color:#6b5a00;font-size:.9rem}.status.building{color:#6b5a00}.empty{font-size:1.1rem;color:#5b6773}
 """
 
 
@@ -32,11 +33,17 @@ def render_html(report: Report) -> str:
     body = [f"<h1>{escape(title)}</h1>",
             f"<p class=\"meta\">Documents created {escape(report.window_start.isoformat())} to "
             f"{escape(report.window_end.isoformat())} ({escape(report.timezone)}); generated "
-            f"{escape(report.generated_at.isoformat(timespec='seconds'))}.</p>"]
+            f"{escape(report.generated_at.isoformat(timespec='seconds'))}.</p>",
+            f"<p class=\"status {report.status}\">{escape(status_line(report))}</p>"]
     if not report.total_documents:
         body.append("<p class=\"empty\">No documents arrived in this window.</p>")
     else:
         body += _counts(report)
+    pending = [e for e in report.documents if e.pending]
+    if pending:
+        items = "".join(f"<li>{escape(e.filename)}: {escape(', '.join(e.pending))} running"
+                        "</li>" for e in pending)
+        body.append(f"<h2>Pending</h2><ul class=\"pending\">{items}</ul>")
     if report.failures:
         rows = "".join(
             f"<tr><td>{escape(f.filename)}</td><td>{escape(f.error_code or 'error')}</td>"
@@ -63,6 +70,9 @@ def _counts(report: Report) -> list[str]:
     if report.incomplete:
         out.append(f"<p class=\"note\">{report.incomplete} ready document(s) lack an "
                    "analysis (see below).</p>")
+    if report.limited:
+        out.append(f"<p class=\"note\">{report.limited} ready document(s) not fully "
+                   "analysed: the report's limits (see below).</p>")
     return out
 
 

@@ -5,8 +5,12 @@ configured time zone) with whatever analyses exist for them, and returns a `Repo
 counts by kind and status, failures with their reasons, for each new ready document a
 short summary and its high and medium findings (grounded ones only: a quote not found in
 the text is counted, never shown), and every grounded finding counted by category and
-severity across documents. `render_markdown` and `render_html` (in `report_html`) format
-one. The service (`services/reports.py`) gathers the inputs and stores the result.
+severity across documents. A report may be partial (`status` building): documents whose
+analyses are still running are listed as pending, and it is built again as they finish.
+`analyses_wanted` bounds what a report asks for (summaries up to a page count, risks per
+kind, a number of documents); the rest is listed as not analysed (limit).
+`render_markdown` (in `report_markdown`) and `render_html` (in `report_html`) format one.
+The service (`services/reports.py`) gathers the inputs and stores the result.
 """
 
 from __future__ import annotations
@@ -19,13 +23,15 @@ from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, Field
 
-from pipelines.models import Document, DocumentStatus
+from pipelines.models import Document, DocumentStatus, JobKind
 from pipelines.risk_taxonomy import DocumentKind, Severity
 from pipelines.risks import RiskReport
 from pipelines.summaries import ContractSummary, ReportSummary
 
 KindLabel = Literal["contract", "annual_report", "unknown"]
 AnalysisState = Literal["done", "pending", "failed", "unavailable"]
+ReportStatus = Literal["building", "done", "failed"]
+RisksFor = Literal["contracts", "all", "none"]
 SHOWN: tuple[Severity, ...] = ("high", "medium")
 SEVERITIES: tuple[Severity, ...] = ("high", "medium", "low")
 
@@ -59,6 +65,10 @@ class DocumentEntry(BaseModel):
     """Risk category groups whose analysis failed (their findings are missing)."""
     analysis: AnalysisState = "done"
     analysis_note: str | None = None
+    pending: list[str] = Field(default_factory=list)
+    """Analyses still running (`summary`, `risks`): the report is built again when they end."""
+    limited: list[str] = Field(default_factory=list)
+    """Analyses not asked for by the report's limits, each with the limit that left it out."""
 
 
 class Failure(BaseModel):
@@ -87,6 +97,8 @@ class Report(BaseModel):
     window_start: datetime
     window_end: datetime
     generated_at: datetime
+    status: ReportStatus = "done"
+    """`building`: some analyses are pending (listed); the report is refreshed as they end."""
     total_documents: int = 0
     by_kind: dict[str, int] = Field(default_factory=dict)
     by_status: dict[str, int] = Field(default_factory=dict)
@@ -96,9 +108,10 @@ class Report(BaseModel):
     ungrounded_total: int = 0
     incomplete: int = 0
     """Ready documents whose analysis is missing (pending past the wait, failed, no LLM)."""
-
-
-ReportStatus = Literal["building", "done", "failed"]
+    pending: int = 0
+    """Ready documents with analyses still running."""
+    limited: int = 0
+    """Ready documents with an analysis left out by the report's limits."""
 
 
 class ReportRecord(BaseModel):
@@ -125,6 +138,43 @@ class DocumentAnalysis:
     risks: RiskReport | None = None
     state: AnalysisState = "done"
     note: str | None = None
+    pending: tuple[JobKind, ...] = ()
+    limited: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class AnalysisLimits:
+    """What a report asks analyses for: summaries of documents of at most
+    `summary_max_pages` pages (0: any), risks of `risks_for` (contracts, all, none), and
+    both for at most `max_documents` documents of a day (0: any; the shortest first)."""
+
+    summary_max_pages: int = 0
+    risks_for: RisksFor = "all"
+    max_documents: int = 0
+
+
+def analyses_wanted(kind: DocumentKind, pages: int | None,
+                    limits: AnalysisLimits) -> dict[JobKind, str | None]:
+    """For each analysis kind, None when a report asks for it, else why not (the limit)."""
+    summary: str | None = None
+    if limits.summary_max_pages and (pages or 0) > limits.summary_max_pages:
+        summary = (f"not analysed (limit): {pages} pages, summaries only up to "
+                   f"{limits.summary_max_pages}")
+    risks: str | None = None
+    if limits.risks_for == "none":
+        risks = "not analysed (limit): risks are not part of reports"
+    elif limits.risks_for == "contracts" and kind != "contract":
+        risks = "not analysed (limit): risks of contracts only"
+    return {"summary": summary, "risks": risks}
+
+
+def over_document_limit(documents: Sequence[Document], limits: AnalysisLimits) -> set[str]:
+    """Ids of the ready documents beyond `max_documents` (the shortest are analysed)."""
+    ready = [d for d in documents if d.status is DocumentStatus.READY]
+    if not limits.max_documents or len(ready) <= limits.max_documents:
+        return set()
+    ordered = sorted(ready, key=lambda d: (d.pages_total or 0, d.filename, d.id))
+    return {d.id for d in ordered[limits.max_documents:]}
 
 
 def report_window(day: date, timezone: str) -> tuple[datetime, datetime]:
@@ -147,8 +197,10 @@ def build_report(
     items: Sequence[DocumentAnalysis],
     *,
     generated_at: datetime,
+    status: ReportStatus = "done",
 ) -> Report:
-    """The report of `items` (the documents created in the day's window)."""
+    """The report of `items` (the documents created in the day's window); `building` while
+    some of their analyses are pending."""
     start, end = report_window(day, timezone)
     by_kind: dict[str, int] = {}
     by_status: dict[str, int] = {}
@@ -171,17 +223,20 @@ def build_report(
                                                         c.category))
     return Report(
         tenant=tenant, date=day, timezone=timezone, window_start=start, window_end=end,
-        generated_at=generated_at, total_documents=len(items),
+        generated_at=generated_at, status=status, total_documents=len(items),
         by_kind=dict(sorted(by_kind.items())), by_status=dict(sorted(by_status.items())),
         failures=failures, documents=entries, categories=categories,
         ungrounded_total=sum(e.ungrounded for e in entries),
         incomplete=sum(e.analysis != "done" for e in entries),
+        pending=sum(bool(e.pending) for e in entries),
+        limited=sum(bool(e.limited) for e in entries),
     )
 
 
 def _entry(item: DocumentAnalysis, kind: KindLabel) -> DocumentEntry:
     entry = DocumentEntry(document_id=item.document.id, filename=item.document.filename,
-                          kind=kind, analysis=item.state, analysis_note=item.note)
+                          kind=kind, analysis=item.state, analysis_note=item.note,
+                          pending=list(item.pending), limited=list(item.limited))
     if item.summary is not None:
         entry.summary = summary_lines(item.summary)
     if item.risks is not None:
@@ -234,65 +289,11 @@ def summary_lines(summary: ContractSummary | ReportSummary) -> list[SummaryLine]
     return lines
 
 
-def _pages(pages: Sequence[int]) -> str:
-    return f" (p. {', '.join(str(p) for p in pages)})" if pages else ""
-
-
-def _md(text: str) -> str:
-    """Text safe inside a Markdown table cell or list item."""
-    return " ".join(text.replace("|", "\\|").split())
-
-
 def render_markdown(report: Report) -> str:
     """The report as Markdown (tables for counts and categories, a section per document)."""
-    out = [f"# Daily report {report.date.isoformat()} ({_md(report.tenant)})", "",
-           f"Documents created {report.window_start.isoformat()} to "
-           f"{report.window_end.isoformat()} ({report.timezone}); generated "
-           f"{report.generated_at.isoformat(timespec='seconds')}.", ""]
-    if not report.total_documents:
-        return "\n".join([*out, "No documents arrived in this window.", ""])
-    out += ["| | count |", "|---|---|", f"| documents | {report.total_documents} |"]
-    out += [f"| kind: {k} | {v} |" for k, v in report.by_kind.items()]
-    out += [f"| status: {k} | {v} |" for k, v in report.by_status.items()]
-    if report.incomplete:
-        out += ["", f"{report.incomplete} ready document(s) lack an analysis (see below)."]
-    if report.failures:
-        out += ["", "## Failures", ""]
-        out += [f"- **{_md(f.filename)}** ({f.error_code or 'error'}): {_md(f.reason or '')}"
-                for f in report.failures]
-    if report.categories:
-        out += ["", "## Risks by category", "", "| category | high | medium | low | documents |",
-                "|---|---|---|---|---|"]
-        out += [f"| {_md(c.category)} | {c.high} | {c.medium} | {c.low} | {c.documents} |"
-                for c in report.categories]
-    if report.documents:
-        out += ["", "## New documents"]
-    for entry in report.documents:
-        out += ["", f"### {_md(entry.filename)} ({entry.kind})", ""]
-        if entry.analysis != "done":
-            out.append(f"_Analysis {entry.analysis}: {_md(entry.analysis_note or '')}_")
-        out += [f"- {_md(line.label)}: {_md(line.text)}{_pages(line.pages)}"
-                for line in entry.summary]
-        for f in entry.findings:
-            page = f"p. {f.page}" if f.page else "page unknown"
-            out.append(f"- **{f.severity}** {_md(f.category)}: {_md(f.reason)} "
-                       f"({page}): \"{_md(f.quote)}\"")
-        notes = entry_notes(entry)
-        if notes:
-            out.append(f"_{'; '.join(notes)}._")
-    return "\n".join(out) + "\n"
+    from pipelines.report_markdown import render_markdown as render
 
-
-def entry_notes(entry: DocumentEntry) -> list[str]:
-    """What a document's entry leaves out, for both renderings."""
-    notes = []
-    if entry.low_findings:
-        notes.append(f"{entry.low_findings} low finding(s) not listed")
-    if entry.ungrounded:
-        notes.append(f"{entry.ungrounded} finding(s) not shown: quote not found in the text")
-    if entry.not_analysed:
-        notes.append(f"not analysed: {', '.join(entry.not_analysed)}")
-    return notes
+    return render(report)
 
 
 def render_html(report: Report) -> str:

@@ -1,14 +1,16 @@
 """ReportService: the daily report of a tenant's new documents, built by a worker in steps.
 
-A build (`step`, run by the Celery task `docsight.build_report`) reads the documents
-created in the day's window, takes their summaries and risk reports from the analysis
-cache (or a finished job), and submits analysis jobs for what is missing, at most
-`max_outstanding_jobs` at a time (jobs are deduplicated per document and kind). While
-jobs are outstanding the step returns `pending` and the task re-schedules itself (Celery
-retry with a countdown) instead of holding a worker; once none is left, or after
-`max_wait_s`, the report is built (`pipelines.reports.build_report`) and stored, replacing
-the previous one of that date. The report row and the jobs are the truth: a restarted
-worker resumes `building` rows (`resume_unfinished`) and finds the jobs already done.
+A build (`step`, run by the Celery task `docsight.build_report` on its own `reports`
+queue, never behind analysis jobs) reads the documents created in the day's window, takes
+their summaries and risk reports from the analysis cache (or a finished job), and submits
+analysis jobs for what is missing and within the report's limits (`settings.limits`), at
+most `max_outstanding_jobs` at a time (jobs are deduplicated per document and kind). While
+jobs are outstanding the step stores the report as it stands (status `building`: what is
+ready, what is pending) and returns `pending`; the task re-checks after `poll_s`, and an
+analysis job that ends sends a refresh step at once (`refresh_building`). Once none is
+left, or after `max_wait_s`, the report is stored `done`. The report row and the jobs are
+the truth: a restarted worker resumes `building` rows (`resume_unfinished`) and finds the
+jobs already done.
 """
 
 from __future__ import annotations
@@ -33,10 +35,13 @@ from pipelines.reports import (
     AnalysisState,
     DocumentAnalysis,
     ReportRecord,
+    analyses_wanted,
     build_report,
+    over_document_limit,
     previous_day,
     report_window,
 )
+from pipelines.risk_taxonomy import DocumentKind
 from pipelines.risks import RiskReport, detect_kind
 from pipelines.summaries import ContractSummary, ReportSummary
 from services.adapters.reports import SqlReportStore
@@ -53,7 +58,9 @@ KINDS: tuple[JobKind, ...] = ("summary", "risks")
 
 
 class ReportQueue(Protocol):
-    def enqueue_report(self, tenant: str, day: date, *, resume: bool = False) -> None: ...
+    def enqueue_report(self, tenant: str, day: date, *, resume: bool = False,
+                       refresh: bool = False) -> None:
+        """`refresh`: one step of a running build, which does not re-schedule itself."""
 
 
 @dataclass
@@ -121,6 +128,13 @@ class ReportService:
         log.info("daily reports of %s enqueued for %d tenants", day, len(tenants))
         return tenants
 
+    def refresh_building(self, tenant: str) -> int:
+        """An analysis of `tenant` ended: refresh its reports being built at once."""
+        days = self.reports.building_of(tenant)
+        for day in days:
+            self._queue().enqueue_report(tenant, day, resume=True, refresh=True)
+        return len(days)
+
     def resume_unfinished(self) -> int:
         """Re-send the builds a stopped process left `building`."""
         pending = self.reports.building()
@@ -144,11 +158,14 @@ class ReportService:
             documents = self.store.documents_created_between(tenant, start, end)
             final = self.clock() - record.started_at >= timedelta(seconds=self.settings.max_wait_s)
             got = self._gather(tenant, documents, record.started_at, final=final)
-            if got.pending and not final:
-                self.reports.touch(tenant, day, reason=f"waiting for {got.pending} analyses")
-                return Step(record, got.pending, got.submitted)
+            waiting = got.pending and not final
             report = build_report(tenant, day, self.settings.timezone, got.items,
-                                  generated_at=self.clock())
+                                  generated_at=self.clock(),
+                                  status="building" if waiting else "done")
+            if waiting:
+                self.reports.touch(tenant, day, reason=f"waiting for analyses of "
+                                   f"{got.pending} document(s)", report=report)
+                return Step(self.reports.get(tenant, day), got.pending, got.submitted)
             self.reports.finish(tenant, day, report)
         except BackendUnavailable:
             raise
@@ -170,35 +187,48 @@ class ReportService:
         except LlmUnavailable as exc:
             no_llm = str(exc)
         got = _Gathered([])
+        limits = self.settings.limits
+        over = over_document_limit(documents, limits)
         for doc in documents:
             if doc.status is not DocumentStatus.READY:
                 got.items.append(DocumentAnalysis(doc))
                 continue
-            found: dict[str, SummaryResult | RisksResult | None] = {}
+            found: dict[JobKind, SummaryResult | RisksResult | None] = {
+                kind: self._cached(tenant, kind, doc.id, no_llm, latest.get((doc.id, kind)))
+                for kind in KINDS}
+            doc_kind = _kind_of(found) or detect_kind(self.store.load_chunks(doc.id))
+            wanted = analyses_wanted(doc_kind, doc.pages_total, limits)
+            if doc.id in over:
+                wanted = dict.fromkeys(KINDS, f"not analysed (limit): only "
+                                              f"{limits.max_documents} documents a day")
             notes: list[str] = []
-            waiting = False
+            limited: list[str] = []
+            pending: list[JobKind] = []
             for kind in KINDS:
                 job = latest.get((doc.id, kind))
-                found[kind] = self._cached(tenant, kind, doc.id, no_llm, job)
                 if found[kind] is not None:
                     continue
-                if job is not None and job.status in ACTIVE_JOB_STATUSES:
-                    waiting = True
+                why_not = wanted[kind]
+                if why_not is not None:
+                    limited.append(f"{kind} {why_not}")
+                elif job is not None and job.status in ACTIVE_JOB_STATUSES:
+                    pending.append(kind)
                 elif job is not None and job.status is JobStatus.FAILED and \
                         job.created_at >= started:
                     notes.append(f"{kind} failed ({job.error_code}): {job.reason}")
                 elif no_llm is not None:
                     notes.append(f"{kind}: {no_llm}")
                 elif final:
-                    waiting = True
+                    pending.append(kind)
                 else:  # none yet, or it failed before this build: (re)submit, bounded
-                    waiting = True
+                    pending.append(kind)
                     if outstanding < self.settings.max_outstanding_jobs:
                         self.jobs.submit(tenant, kind, doc.id)
                         outstanding += 1
                         got.submitted += 1
-            got.pending += waiting
-            got.items.append(self._item(doc, found, notes, waiting, final, no_llm))
+            got.pending += bool(pending)
+            got.items.append(_item(doc, doc_kind, found, notes, pending, limited, final,
+                                   no_llm))
         return got
 
     def _cached(self, tenant: str, kind: JobKind, document_id: str, no_llm: str | None,
@@ -217,32 +247,43 @@ class ReportService:
                 hit = None
         return hit if hit is not None or job is None else result_of(job)
 
-    def _item(self, doc: Document, found: dict[str, SummaryResult | RisksResult | None],
-              notes: list[str], waiting: bool, final: bool,
-              no_llm: str | None) -> DocumentAnalysis:
-        summary_result, risks_result = found["summary"], found["risks"]
-        summary: ContractSummary | ReportSummary | None = None
-        risks: RiskReport | None = None
-        kind = None
-        if isinstance(risks_result, RisksResult):
-            risks, kind = risks_result.report, risks_result.report.kind
-        if isinstance(summary_result, SummaryResult):
-            summary, kind = summary_result.summary, summary_result.kind
-        if kind is None:
-            kind = detect_kind(self.store.load_chunks(doc.id))
-        if summary is not None and risks is not None:
-            return DocumentAnalysis(doc, kind, summary, risks)
-        if waiting:
-            note = ("not finished within the report's wait" if final
-                    else "analysis jobs are running")
-            return DocumentAnalysis(doc, kind, summary, risks, "pending", note)
-        state: AnalysisState = "unavailable" if no_llm is not None else "failed"
-        return DocumentAnalysis(doc, kind, summary, risks, state, "; ".join(notes))
-
     def _queue(self) -> ReportQueue:
         if self.queue is None:
             raise RuntimeError("no task queue attached")
         return self.queue
+
+
+def _kind_of(found: dict[JobKind, SummaryResult | RisksResult | None]) -> DocumentKind | None:
+    summary, risks = found["summary"], found["risks"]
+    if isinstance(summary, SummaryResult):
+        return summary.kind
+    if isinstance(risks, RisksResult):
+        return risks.report.kind
+    return None
+
+
+def _item(doc: Document, kind: DocumentKind,
+          found: dict[JobKind, SummaryResult | RisksResult | None], notes: list[str],
+          pending: list[JobKind], limited: list[str], final: bool,
+          no_llm: str | None) -> DocumentAnalysis:
+    summary_result, risks_result = found["summary"], found["risks"]
+    summary: ContractSummary | ReportSummary | None = None
+    risks: RiskReport | None = None
+    if isinstance(risks_result, RisksResult):
+        risks = risks_result.report
+    if isinstance(summary_result, SummaryResult):
+        summary = summary_result.summary
+    state: AnalysisState = "done"
+    note: str | None = None
+    if pending:
+        state = "pending"
+        note = ("not finished within the report's wait" if final
+                else "analysis jobs are running")
+    elif notes:
+        state = "unavailable" if no_llm is not None else "failed"
+        note = "; ".join(notes)
+    return DocumentAnalysis(doc, kind, summary, risks, state, note, tuple(pending),
+                            tuple(limited))
 
 
 def report_service(container: Container, queue: ReportQueue | None = None) -> ReportService:

@@ -12,7 +12,7 @@ from services.auth import KeyService, RateLimiter, write_key_file
 from services.container import Container, build_container
 from services.reports import report_service
 from services.settings import Settings
-from workers.celery_app import QUEUES, attach_container, create_celery
+from workers.celery_app import QUEUES, REPORT_QUEUE, attach_container, create_celery
 from workers.embedded import EmbeddedWorker
 from workers.queue import CeleryTaskQueue
 from workers.reports import CeleryReportQueue, EmbeddedBeat
@@ -25,6 +25,7 @@ class Runtime:
     celery: Celery
     worker: EmbeddedWorker | None
     beat: EmbeddedBeat | None = None
+    report_worker: EmbeddedWorker | None = None  # the `reports` queue, never behind jobs
     keys: KeyService | None = None
     limiter: RateLimiter | None = None
 
@@ -33,6 +34,8 @@ class Runtime:
             self.beat.stop()
         if self.worker is not None:
             self.worker.stop()
+        if self.report_worker is not None:
+            self.report_worker.stop()
 
 
 def start(settings: Settings) -> tuple[Container, Runtime]:
@@ -44,13 +47,15 @@ def start(settings: Settings) -> tuple[Container, Runtime]:
     if settings.api.auth == "keys":
         _first_key(settings, keys)
     container.jobs.max_active_per_tenant = settings.api.max_active_jobs
-    worker = None
+    worker = report_worker = None
     if settings.worker.embedded:
         if settings.broker.mode == "filesystem":
             _drop_queued_messages(settings)
         worker = EmbeddedWorker(celery, concurrency=settings.worker.concurrency,
                                 queues=QUEUES)
         worker.start()
+        report_worker = _report_worker(settings, container)
+        report_worker.start()
     beat = None
     if settings.worker.embedded and settings.reports.enabled:
         beat = EmbeddedBeat(celery)  # production runs `celery -A workers.main beat`
@@ -65,8 +70,18 @@ def start(settings: Settings) -> tuple[Container, Runtime]:
         reports = report_service(container, CeleryReportQueue(celery)).resume_unfinished()
         if reports:
             log.info("re-enqueued %d unfinished daily reports", reports)
-    return container, Runtime(celery, worker, beat, keys=keys,
+    return container, Runtime(celery, worker, beat, report_worker=report_worker, keys=keys,
                               limiter=RateLimiter(settings.api.rate_per_minute))
+
+
+def _report_worker(settings: Settings, container: Container) -> EmbeddedWorker:
+    """The `reports` queue's own worker, on an app of its own (a worker selects its queues
+    on its app; its pool threads run tasks through the default app, which registers the
+    same tasks), sharing the container, polling the broker (one event loop a process)."""
+    app = create_celery(settings, default=False)
+    attach_container(app, container)
+    return EmbeddedWorker(app, concurrency=1, queues=(REPORT_QUEUE,), name="reports",
+                          event_loop=False)
 
 
 def _first_key(settings: Settings, keys: KeyService) -> None:

@@ -9,6 +9,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from pipelines.reports import AnalysisLimits
+
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "::1", "localhost"})
 
 
@@ -146,8 +148,15 @@ class RerankerSettings(BaseModel):
 class ReportSettings(BaseModel):
     """Daily reports: every day at `time` (HH:MM) in `timezone`, one report per tenant of the
     previous day (that day's window in `timezone`). A report waits for the analyses it
-    misses, at most `max_outstanding_jobs` at a time, checking every `poll_s`; after
-    `max_wait_s` it is finished with what exists (the rest marked pending)."""
+    misses, at most `max_outstanding_jobs` at a time, checking every `poll_s` and whenever
+    an analysis job ends; meanwhile it is readable as it stands (status building); after
+    `max_wait_s` it is finished with what exists (the rest marked pending).
+
+    What a report asks analyses for is bounded (the defaults suit the embedded model on a
+    few CPU cores; production raises them in compose): summaries of documents of at most
+    `summary_max_pages` pages (0: any), risks of `risks_for` (contracts, all, none), both
+    for at most `max_documents` documents of a day (0: any; the shortest first). Documents
+    left out are listed as "not analysed (limit)"."""
 
     enabled: bool = True  # the beat schedule (in-process in the embedded deployment)
     time: str = Field(default="06:00", pattern=r"^([01]\d|2[0-3]):[0-5]\d$")
@@ -155,6 +164,14 @@ class ReportSettings(BaseModel):
     max_outstanding_jobs: int = Field(default=8, ge=1)
     poll_s: float = Field(default=30.0, gt=0)
     max_wait_s: float = Field(default=6 * 3600, gt=0)
+    summary_max_pages: int = Field(default=20, ge=0)
+    risks_for: Literal["contracts", "all", "none"] = "contracts"
+    max_documents: int = Field(default=12, ge=0)
+
+    @property
+    def limits(self) -> AnalysisLimits:
+        return AnalysisLimits(summary_max_pages=self.summary_max_pages,
+                              risks_for=self.risks_for, max_documents=self.max_documents)
 
     @field_validator("timezone")
     @classmethod

@@ -17,7 +17,9 @@ if TYPE_CHECKING:
 
 INGEST_QUEUE = "ingest"
 ANALYSIS_QUEUE = "analysis"
+REPORT_QUEUE = "reports"
 QUEUES = (INGEST_QUEUE, ANALYSIS_QUEUE)
+"""What the embedded worker's main pool consumes; `REPORT_QUEUE` has a pool of its own."""
 
 
 def broker_config(settings: Settings) -> dict[str, Any]:
@@ -43,17 +45,20 @@ def broker_config(settings: Settings) -> dict[str, Any]:
     }
 
 
-def create_celery(settings: Settings | None = None) -> Celery:
+def create_celery(settings: Settings | None = None, *, default: bool = True) -> Celery:
     """Build the Celery app for these settings, with its tasks registered: ingestion on the
-    `ingest` queue, analysis jobs (minutes of LLM time each) on `analysis`."""
+    `ingest` queue, analysis jobs (minutes of LLM time each) on `analysis`, daily report
+    builds (short steps) on `reports`, whose own workers never wait behind the others.
+    `default=False`: a second app of the same process (the embedded reports worker: a
+    worker selects its queues on its app, so two workers of one app would share them)."""
     settings = settings or Settings()
     app = Celery("docsight", set_as_current=False)
     app.conf.update(
         **broker_config(settings),
         task_default_queue=INGEST_QUEUE,
         task_routes={ANALYSIS_TASK: {"queue": ANALYSIS_QUEUE},
-                     REPORT_TASK: {"queue": ANALYSIS_QUEUE},
-                     DISPATCH_REPORTS_TASK: {"queue": ANALYSIS_QUEUE}},
+                     REPORT_TASK: {"queue": REPORT_QUEUE},
+                     DISPATCH_REPORTS_TASK: {"queue": REPORT_QUEUE}},
         task_ignore_result=True,
         task_acks_late=True,
         task_reject_on_worker_lost=True,
@@ -70,8 +75,10 @@ def create_celery(settings: Settings | None = None) -> Celery:
         app.conf.update(**beat_config(settings))
     # Celery builds a retry's message through the *default* app (the signature has no app
     # of its own): without this, a retry goes to amqp://localhost and the task is rejected.
-    # One app per process (the API's or a worker's), so making it the default is safe.
-    app.set_default()
+    # The process's main app (the API's or a worker's) is the default; a second app sends
+    # to the same broker with the same routes, so its retries go where they should.
+    if default:
+        app.set_default()
     app.docsight_settings = settings  # type: ignore[attr-defined]
     app.docsight_container = None  # type: ignore[attr-defined]
     app.docsight_lock = threading.Lock()  # type: ignore[attr-defined]

@@ -2,10 +2,12 @@
 
 Every day at `settings.reports.time` in `settings.reports.timezone` beat sends
 `docsight.dispatch_reports`, which enqueues one `docsight.build_report` per tenant for the
-previous day. A build step that still waits for analyses re-schedules itself (a retry
-with a `poll_s` countdown) instead of holding a worker thread. Production runs beat as
-its own process (`celery -A workers.main beat`); the embedded deployment runs it in a
-thread of the API process (`EmbeddedBeat`).
+previous day. Both run on the `reports` queue, consumed by workers of their own (never
+behind analysis jobs). A build step that still waits for analyses re-schedules itself (a
+retry with a `poll_s` countdown) instead of holding a worker thread; an analysis job that
+ends sends a `refresh` step of its tenant's running builds, which does not re-schedule.
+Production runs beat as its own process (`celery -A workers.main beat`); the embedded
+deployment runs it in a thread of the API process (`EmbeddedBeat`).
 """
 
 from __future__ import annotations
@@ -30,9 +32,10 @@ class CeleryReportQueue:
     def __init__(self, app: Celery) -> None:
         self.app = app
 
-    def enqueue_report(self, tenant: str, day: date, *, resume: bool = False) -> None:
+    def enqueue_report(self, tenant: str, day: date, *, resume: bool = False,
+                       refresh: bool = False) -> None:
         self.app.send_task(REPORT_TASK, args=[tenant, day.isoformat()],
-                           kwargs={"resume": resume})
+                           kwargs={"resume": resume, "refresh": refresh})
 
 
 def beat_config(settings: Settings) -> dict[str, Any]:
@@ -57,23 +60,39 @@ def service_of(app: Celery) -> ReportService:
 
 
 def run_build_step(app: Celery, task: Task[Any, Any], tenant: str, day: str,
-                   resume: bool) -> None:
+                   resume: bool, refresh: bool = False) -> None:
     """One build step; retried after `poll_s` while analyses are outstanding or a backend
-    is down (the report row says where it is)."""
+    is down (the report row says where it is). A `refresh` step (an analysis ended) is not
+    retried: the build's own chain of checks goes on."""
     service = service_of(app)
     poll = service.settings.poll_s
     try:
         step = service.step(tenant, date.fromisoformat(day),
                             resume=resume or task.request.retries > 0)
     except BackendUnavailable as exc:
+        if refresh:
+            log.warning("report %s/%s not refreshed: %s", tenant, day, exc)
+            return
         log.warning("report %s/%s: %s; retry in %.0f s", tenant, day, exc, poll)
         raise task.retry(exc=exc, countdown=poll) from exc
+    if step.pending and refresh:
+        log.info("report %s/%s refreshed: %d analyses pending", tenant, day, step.pending)
+        return
     if step.pending:
         log.info("report %s/%s: %d analyses pending (%d submitted); next check in %.0f s",
                  tenant, day, step.pending, step.submitted, poll)
         raise task.retry(countdown=poll)
     status = step.record.status if step.record else "gone"
     log.info("report %s/%s: %s", tenant, day, status)
+
+
+def refresh_after_job(app: Celery, job_id: str) -> None:
+    """An analysis job ended: the reports being built for its tenant are refreshed now."""
+    from workers.celery_app import container_of
+
+    job = container_of(app).jobs.jobs.find(job_id)
+    if job is not None:
+        service_of(app).refresh_building(job.tenant)
 
 
 class EmbeddedBeat:

@@ -47,14 +47,18 @@ def register_tasks(app: Celery) -> None:
         max_retries=worker.analysis_max_retries,
     )
     def run_analysis_job(task: Task[Any, Any], job_id: str) -> None:
+        from workers.reports import refresh_after_job
+
         last = task.request.retries >= (task.max_retries or 0)
         container_of(app).jobs.run(job_id, last_attempt=last)
+        refresh_after_job(app, job_id)  # its day's report shows it at once
 
     @app.task(name=REPORT_TASK, shared=False, bind=True, max_retries=None)  # type: ignore[misc]
-    def build_report(task: Task[Any, Any], tenant: str, day: str, resume: bool = False) -> None:
+    def build_report(task: Task[Any, Any], tenant: str, day: str, resume: bool = False,
+                     refresh: bool = False) -> None:
         from workers.reports import run_build_step
 
-        run_build_step(app, task, tenant, day, resume)
+        run_build_step(app, task, tenant, day, resume, refresh)
 
     @app.task(name=DISPATCH_REPORTS_TASK, shared=False, **_RETRY)  # type: ignore[misc]
     def dispatch_reports() -> None:

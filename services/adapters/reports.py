@@ -79,9 +79,19 @@ class SqlReportStore:
         assert record is not None
         return record, record.started_at == now
 
-    def touch(self, tenant: str, day: date, reason: str | None = None) -> None:
-        """A building report made progress (`updated_at`, what it waits for)."""
-        self._set(tenant, day, ["building"], reason=reason)
+    def touch(self, tenant: str, day: date, reason: str | None = None,
+              report: Report | None = None) -> None:
+        """A building report made progress (`updated_at`, what it waits for, and the
+        report as it stands, readable while the rest is pending)."""
+        values = {} if report is None else {"report": report.model_dump_json()}
+        self._set(tenant, day, ["building"], reason=reason, **values)
+
+    def building_of(self, tenant: str) -> list[date]:
+        """The dates of the tenant's reports being built."""
+        with self._begin() as conn:
+            rows = conn.execute(select(reports.c.day).where(
+                reports.c.tenant == tenant, reports.c.status == "building")).all()
+        return [date.fromisoformat(row.day) for row in rows]
 
     def finish(self, tenant: str, day: date, report: Report) -> bool:
         """Store the finished report; False if the row was not building any more."""

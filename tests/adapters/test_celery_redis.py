@@ -1,7 +1,9 @@
 """The Celery app on a real Redis broker (redis-server on loopback), with the embedded worker:
 tasks of both queues run, a task raising BackendUnavailable is retried through Redis, queue
-depth is read from the Redis lists, and the message of a worker SIGKILLed mid-task
-(acks_late: still unacknowledged) is delivered again once its visibility timeout passes."""
+depth is read from the Redis lists, report steps run on their own worker in the same
+process while analysis jobs hold every thread of the other, and the message of a worker
+SIGKILLed mid-task (acks_late: still unacknowledged) is delivered again once its visibility
+timeout passes."""
 
 from __future__ import annotations
 
@@ -19,7 +21,7 @@ import redis
 from celery import Celery
 
 from services.settings import Settings
-from tests.adapters.test_celery_worker import assert_retried
+from tests.adapters.test_celery_worker import assert_reports_not_behind_jobs, assert_retried
 from tests.servers import redis_bin, redis_server
 from workers.celery_app import ANALYSIS_QUEUE, INGEST_QUEUE, QUEUES, create_celery
 from workers.embedded import EmbeddedWorker
@@ -153,3 +155,7 @@ def test_the_message_of_a_killed_worker_is_delivered_again(
     finally:
         worker.stop()
         client.close()
+
+
+def test_report_steps_never_wait_behind_analysis_jobs_on_redis(app: Celery) -> None:
+    assert_reports_not_behind_jobs(app)  # two workers, one process, one Redis broker

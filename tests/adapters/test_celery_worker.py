@@ -1,5 +1,6 @@
-"""The embedded Celery worker on the real filesystem broker: tasks of both queues run, and
-a task raising BackendUnavailable is retried through the same broker until it succeeds."""
+"""The embedded Celery worker on the real filesystem broker: tasks of both queues run, a
+task raising BackendUnavailable is retried through the same broker until it succeeds, and
+report builds run on their own queue and worker while analysis jobs hold every thread."""
 
 from __future__ import annotations
 
@@ -11,8 +12,9 @@ from celery import Celery
 
 from pipelines.errors import BackendUnavailable
 from services.settings import Settings
-from workers.celery_app import ANALYSIS_QUEUE, QUEUES, create_celery
+from workers.celery_app import ANALYSIS_QUEUE, QUEUES, REPORT_QUEUE, create_celery
 from workers.embedded import EmbeddedWorker
+from workers.tasks import DISPATCH_REPORTS_TASK, REPORT_TASK
 
 
 @pytest.fixture
@@ -46,6 +48,54 @@ def assert_retried(app: Celery) -> None:
 
 def test_a_failing_task_is_retried_on_the_filesystem_broker(app: Celery) -> None:
     assert_retried(app)
+
+
+def assert_reports_not_behind_jobs(app: Celery) -> None:
+    """With the analysis worker's only thread held and more jobs queued behind it, a task on
+    the reports queue runs at once on the embedded deployment's second worker."""
+    assert app.conf.task_routes[REPORT_TASK] == {"queue": REPORT_QUEUE}
+    assert app.conf.task_routes[DISPATCH_REPORTS_TASK] == {"queue": REPORT_QUEUE}
+    release, report_ran = threading.Event(), threading.Event()
+    started: list[int] = []
+
+    @app.task(name="test.slow_job", shared=False)
+    def slow_job(n: int) -> None:
+        started.append(n)
+        release.wait(60)
+
+    def report_step() -> None:
+        report_ran.set()
+
+    # As services.runtime: a second app selects the reports queue; its pool threads run a
+    # task through the process's default app, so both know it (as both know REPORT_TASK).
+    report_app = create_celery(app.docsight_settings, default=False)
+    for each in (app, report_app):
+        each.task(name="test.report_step", shared=False)(report_step)
+
+    worker = EmbeddedWorker(app, concurrency=1, queues=QUEUES)
+    reports = EmbeddedWorker(report_app, concurrency=1, queues=(REPORT_QUEUE,),
+                             name="reports", event_loop=False)
+    worker.start()
+    reports.start()
+    try:
+        for n in range(3):
+            app.send_task("test.slow_job", args=[n], queue=ANALYSIS_QUEUE)
+        for _ in range(600):  # the workers' start: seconds on a busy machine
+            if started:
+                break
+            release.wait(0.1)
+        assert started == [0]  # the one thread is held; two jobs wait behind it
+        app.send_task("test.report_step", queue=REPORT_QUEUE)
+        assert report_ran.wait(10), "the report step waited behind the analysis jobs"
+        assert started == [0]
+    finally:
+        release.set()
+        worker.stop()
+        reports.stop()
+
+
+def test_report_steps_never_wait_behind_analysis_jobs(app: Celery) -> None:
+    assert_reports_not_behind_jobs(app)
 
 
 def test_messages_sent_while_the_worker_reads_are_all_run(app: Celery, tmp_path: Path) -> None:

@@ -27,7 +27,7 @@ SECRETS = {
     "QDRANT_API_KEY": "qdrant-test-4d7a",
     "VLLM_API_KEY": "vllm-test-08e5",
 }
-DOCSIGHT_SERVICES = {"api", "worker-ingest", "worker-analysis", "beat"}
+DOCSIGHT_SERVICES = {"api", "worker-ingest", "worker-analysis", "worker-reports", "beat"}
 SERVICES = DOCSIGHT_SERVICES | {"redis", "postgres", "qdrant", "vllm", "reranker"}
 # The depends_on that are deliberately not service_healthy (see the compose file).
 STARTED_ONLY = {("api", "vllm"), ("api", "reranker")}
@@ -184,6 +184,9 @@ def test_docsight_services_share_one_environment_that_settings_accept(
     assert settings.reranker.model == "BAAI/bge-reranker-v2-m3"
     assert settings.reranker.candidates == 50
     assert (settings.reports.time, settings.reports.timezone) == ("06:00", "UTC")
+    # production reports ask every analysis (the embedded defaults bound them)
+    assert (settings.reports.summary_max_pages, settings.reports.risks_for,
+            settings.reports.max_documents) == (0, "all", 0)
 
 
 def test_worker_and_beat_commands(config: dict[str, Any]) -> None:
@@ -193,6 +196,8 @@ def test_worker_and_beat_commands(config: dict[str, Any]) -> None:
     assert ingest[:4] == ["celery", "-A", "workers.main", "worker"]
     assert _flag(ingest, "-Q") == "ingest"
     assert _flag(analysis, "-Q") == "analysis"
+    # report builds on their own queue and worker: never behind analysis jobs
+    assert _flag(services["worker-reports"]["command"], "-Q") == "reports"
     assert int(_flag(analysis, "--concurrency")) >= 1
     beat = services["beat"]["command"]
     assert beat[:4] == ["celery", "-A", "workers.main", "beat"]

@@ -1,11 +1,16 @@
 """Daily reports through a real server: an empty day, a day with a ready document whose
 analyses cannot run (its LLM is down: the build waits through Celery retries, then
-finishes marking them pending), the three formats, the CLI, one row per date."""
+finishes marking them pending), the three formats, the CLI, one row per date; report
+builds on their own queue: with every analysis thread stuck on an LLM that never answers,
+an empty day is done in seconds and a day with pending analyses is served at once, as it
+stands, in every format."""
 
 from __future__ import annotations
 
+import socket
 import subprocess
 import sys
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -71,3 +76,62 @@ def test_reports_through_the_api_and_the_cli(tmp_path: Path) -> None:
             assert len(client.get("/v1/reports").json()["reports"]) == 2  # rebuilt in place
     finally:
         stop_server(server)
+
+
+def test_reports_never_wait_behind_analysis_jobs(tmp_path: Path) -> None:
+    if not (DEVSET / "cuad_annotations.jsonl").exists():
+        pytest.skip("dev set not present")
+    contract = _smallest_contract()
+    # An LLM that accepts connections and never answers: each analysis job holds a worker
+    # thread for the whole timeout, and the others queue behind it.
+    silent = socket.create_server(("127.0.0.1", 0), backlog=64)
+    server = start_server(tmp_path, **{
+        "DOCSIGHT_EMBEDDER__KIND": "hash",
+        "DOCSIGHT_LLM__BASE_URL": f"http://127.0.0.1:{silent.getsockname()[1]}/v1",
+        "DOCSIGHT_LLM__MAX_RETRIES": "0",
+        "DOCSIGHT_LLM__TIMEOUT_S": "60",
+        "DOCSIGHT_REPORTS__POLL_S": "0.5",
+    })
+    today = datetime.now(UTC).date()
+    yesterday = today - timedelta(days=1)
+    try:
+        with server.client() as client:
+            upload = client.post("/v1/documents", files=[
+                ("files", (contract.name, contract.read_bytes(), "application/pdf"))])
+            doc_id = upload.json()["accepted"][0]["document"]["id"]
+            server.wait_final(client, [doc_id])
+            for kind in ("summary", "risks"):  # both threads of the analysis worker stuck
+                assert client.post(f"/v1/documents/{doc_id}/{kind}").status_code == 202
+            time.sleep(2)
+            assert {j["status"] for j in client.get("/v1/jobs").json()["jobs"]} == {"running"}
+
+            started = time.monotonic()
+            empty = client.post(f"/v1/reports/{yesterday}", params={"wait": 30})
+            assert empty.status_code == 200, empty.text
+            assert empty.json()["status"] == "done"
+            assert empty.json()["report"]["total_documents"] == 0
+            assert time.monotonic() - started < 10  # seconds, not behind the jobs
+
+            started = time.monotonic()
+            partial = client.post(f"/v1/reports/{today}", params={"wait": 3})
+            assert time.monotonic() - started < 10
+            assert partial.status_code == 200, partial.text  # as it stands, not 202
+            body = partial.json()
+            assert body["status"] == "building"
+            entry = body["report"]["documents"][0]
+            assert entry["filename"] == contract.name
+            assert entry["pending"] == ["summary", "risks"]
+            got = client.get(f"/v1/reports/{today}")
+            assert got.status_code == 200
+            assert got.json()["report"]["status"] == "building"
+            markdown = client.get(f"/v1/reports/{today}", params={"format": "markdown"})
+            assert markdown.status_code == 200
+            assert "Status: building" in markdown.text
+            assert f"- {contract.name}: summary, risks running" in markdown.text
+            html = client.get(f"/v1/reports/{today}", params={"format": "html"})
+            assert html.status_code == 200
+            assert "Status: building" in html.text
+            assert "Pending</h2>" in html.text
+    finally:
+        stop_server(server)
+        silent.close()

@@ -1,6 +1,8 @@
 """ReportService on SQLite with a scripted model: a build reuses cached analyses, fans out
 bounded jobs for the missing ones, waits (pending) instead of blocking, resumes after a
-restart without recomputing, upserts one row per date, and copes with an empty day."""
+restart without recomputing, upserts one row per date, and copes with an empty day; while
+analyses are pending the report is stored as it stands (building); the limits bound the
+jobs a report asks for; an ended analysis refreshes the running builds of its tenant."""
 
 from __future__ import annotations
 
@@ -43,12 +45,17 @@ class Recorder:
     def __init__(self) -> None:
         self.jobs: list[str] = []
         self.reports: list[tuple[str, date, bool]] = []
+        self.refreshed: list[tuple[str, date]] = []
 
     def enqueue_analysis(self, job_id: str) -> None:
         self.jobs.append(job_id)
 
-    def enqueue_report(self, tenant: str, day: date, *, resume: bool = False) -> None:
-        self.reports.append((tenant, day, resume))
+    def enqueue_report(self, tenant: str, day: date, *, resume: bool = False,
+                       refresh: bool = False) -> None:
+        if refresh:
+            self.refreshed.append((tenant, day))
+        else:
+            self.reports.append((tenant, day, resume))
 
 
 @pytest.fixture
@@ -62,7 +69,8 @@ def sent() -> Recorder:
 
 
 def service(analysis: AnalysisService, sent: Recorder, **settings: object) -> ReportService:
-    """A fresh service over the same database (as a restarted worker would build)."""
+    """A fresh service over the same database (as a restarted worker would build); the
+    embedded limits, unless given, ask every analysis of these small contracts."""
     jobs = JobService(jobs=SqlJobStore(analysis.store.engine), analysis=analysis, queue=sent)
     return ReportService(store=analysis.store, reports=SqlReportStore(analysis.store.engine),
                          analysis=analysis, jobs=jobs, queue=sent,
@@ -216,3 +224,67 @@ def test_request_starts_one_build_and_upsert_is_idempotent(
     assert rebuilding.status == "building"
     assert rebuilding.report is not None
     assert len(reports.list_reports("t1")) == 1
+
+
+def test_a_pending_build_stores_the_report_as_it_stands(
+    docs: DocumentService, queue: InlineQueue, analysis: AnalysisService, sent: Recorder,
+) -> None:
+    upload(docs, queue, 2)
+    reports = service(analysis, sent)
+    step = reports.step("t1", TODAY)
+    assert step.pending == 2
+    record = reports.get("t1", TODAY)
+    assert record is not None
+    assert record.status == "building"
+    assert record.report is not None  # readable at once, before any analysis ended
+    assert record.report.status == "building"
+    assert record.report.pending == 2
+    assert [e.pending for e in record.report.documents] == [["summary", "risks"]] * 2
+    run_queued(reports, sent, limit=2)  # the first document's summary and risks
+    partial = reports.step("t1", TODAY, resume=True).record
+    assert partial is not None
+    assert partial.report is not None
+    assert partial.report.pending == 1
+    assert sorted(len(e.pending) for e in partial.report.documents) == [0, 2]
+    run_queued(reports, sent)
+    final = reports.step("t1", TODAY, resume=True).record
+    assert final is not None
+    assert final.status == "done"
+    assert final.report is not None
+    assert (final.report.status, final.report.pending) == ("done", 0)
+
+
+def test_limits_bound_the_jobs_and_the_rest_is_listed_not_analysed(
+    docs: DocumentService, queue: InlineQueue, analysis: AnalysisService, sent: Recorder,
+    llm: FakeChatModel,
+) -> None:
+    upload(docs, queue, 3)
+    reports = service(analysis, sent, risks_for="none", max_documents=2)
+    first = reports.step("t1", TODAY)
+    assert (first.pending, first.submitted) == (2, 2)  # summaries of 2 documents, no risks
+    run_queued(reports, sent)
+    step = reports.step("t1", TODAY, resume=True)
+    assert step.record is not None
+    assert step.record.status == "done"
+    assert len(llm.calls) == 2
+    report = step.record.report
+    assert report is not None
+    assert (report.incomplete, report.limited) == (0, 3)
+    limited = sorted((tuple(e.limited) for e in report.documents), key=len, reverse=True)
+    assert limited[0] == ("summary not analysed (limit): only 2 documents a day",
+                          "risks not analysed (limit): only 2 documents a day")
+    assert limited[1] == limited[2] == (
+        "risks not analysed (limit): risks are not part of reports",)
+    assert all(e.analysis == "done" for e in report.documents)
+
+
+def test_an_ended_analysis_refreshes_the_running_builds_of_its_tenant(
+    docs: DocumentService, queue: InlineQueue, analysis: AnalysisService, sent: Recorder,
+) -> None:
+    upload(docs, queue, 1)
+    reports = service(analysis, sent)
+    reports.step("t1", TODAY)
+    reports.step("t1", TODAY - timedelta(days=1))  # empty: done at once
+    assert reports.refresh_building("t1") == 1
+    assert reports.refresh_building("t2") == 0
+    assert sent.refreshed == [("t1", TODAY)]

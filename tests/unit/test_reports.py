@@ -1,5 +1,6 @@
 """pipelines.reports: a day's documents and analyses -> counts, failures, findings by
-category, Markdown and HTML (escaped, with the chart)."""
+category, Markdown and HTML (escaped, with the chart); a partial report (building: what is
+ready, what is pending) in the three formats; the limits on what a report asks for."""
 
 from __future__ import annotations
 
@@ -8,8 +9,12 @@ from datetime import UTC, date, datetime
 
 from pipelines.models import Document, DocumentStatus
 from pipelines.reports import (
+    AnalysisLimits,
     DocumentAnalysis,
+    Report,
+    analyses_wanted,
     build_report,
+    over_document_limit,
     previous_day,
     render_html,
     render_markdown,
@@ -137,3 +142,66 @@ def test_pending_and_failed_analyses_are_marked_not_hidden() -> None:
     markdown = render_markdown(report)
     assert "_Analysis pending: analysis jobs are running_" in markdown
     assert "risks failed (llm_output_invalid)" in render_html(report)
+
+
+def test_limits_bound_what_a_report_asks_for() -> None:
+    embedded = AnalysisLimits(summary_max_pages=20, risks_for="contracts", max_documents=2)
+    assert analyses_wanted("contract", 8, embedded) == {"summary": None, "risks": None}
+    long_report = analyses_wanted("annual_report", 296, embedded)
+    assert long_report["summary"] == ("not analysed (limit): 296 pages, summaries only up "
+                                      "to 20")
+    assert long_report["risks"] == "not analysed (limit): risks of contracts only"
+    assert analyses_wanted("annual_report", 296, AnalysisLimits()) == {
+        "summary": None, "risks": None}  # no limits: everything
+    assert analyses_wanted("contract", 3, AnalysisLimits(risks_for="none"))["risks"]
+    docs = [doc("a", "a.pdf", pages_total=30), doc("b", "b.pdf", pages_total=2),
+            doc("c", "c.pdf", pages_total=9),
+            doc("d", "d.pdf", DocumentStatus.FAILED, pages_total=1)]
+    assert over_document_limit(docs, embedded) == {"a"}  # the two shortest ready ones stay
+    assert over_document_limit(docs, AnalysisLimits()) == set()
+
+
+def partial() -> Report:
+    ready = DocumentAnalysis(doc("a", "supply.pdf"), "contract", summary("Acme and Beta"),
+                             risks("a", finding("a", "Uncapped Liability", "high")))
+    running = DocumentAnalysis(doc("b", "licence.pdf"), "contract", summary("Gamma"),
+                               state="pending", note="analysis jobs are running",
+                               pending=("risks",))
+    limited = DocumentAnalysis(doc("c", "annual.pdf"), "annual_report",
+                               limited=("summary not analysed (limit): 296 pages, "
+                                        "summaries only up to 20",))
+    return build_report("t1", DAY, "UTC", [ready, running, limited], generated_at=NOW,
+                        status="building")
+
+
+def test_a_partial_report_lists_ready_and_pending_in_every_format() -> None:
+    report = partial()
+    assert (report.status, report.pending, report.limited, report.incomplete) == (
+        "building", 1, 1, 1)
+    body = report.model_dump(mode="json")  # the API's JSON
+    assert body["status"] == "building"
+    entries = {e["filename"]: e for e in body["documents"]}
+    assert entries["licence.pdf"]["pending"] == ["risks"]
+    assert entries["licence.pdf"]["summary"][0]["text"] == "Gamma"  # ready part shown
+    assert entries["supply.pdf"]["pending"] == []
+    assert entries["supply.pdf"]["findings"][0]["category"] == "Uncapped Liability"
+    assert "not analysed (limit)" in entries["annual.pdf"]["limited"][0]
+    assert entries["annual.pdf"]["analysis"] == "done"  # left out by the limit: not waited
+
+    markdown = render_markdown(report)
+    assert "Status: building. Analyses of 1 document(s) are pending (2 of 3 ready)" in markdown
+    assert "## Pending\n\n- licence.pdf: risks running" in markdown
+    assert "- Parties: Gamma (p. 1)" in markdown
+    assert "summary not analysed (limit): 296 pages" in markdown
+    assert "Uncapped Liability" in markdown
+
+    html = render_html(report)
+    assert '<p class="status building">Status: building.' in html
+    assert '<ul class="pending"><li>licence.pdf: risks running</li></ul>' in html
+    assert "summary not analysed (limit): 296 pages" in html
+    assert "Gamma" in html
+
+    done = build_report("t1", DAY, "UTC", [], generated_at=NOW)
+    assert "Status: done." in render_markdown(done)
+    assert "## Pending" not in render_markdown(done)
+    assert "Pending</h2>" not in render_html(done)

@@ -47,7 +47,15 @@ class ReportOut(BaseModel):
     def of(cls, record: ReportRecord, *, content: bool = True) -> ReportOut:
         return cls(date=record.date, status=record.status, error_code=record.error_code,
                    reason=record.reason, started_at=record.started_at,
-                   updated_at=record.updated_at, report=record.report if content else None)
+                   updated_at=record.updated_at,
+                   report=current(record) if content else None)
+
+
+def current(record: ReportRecord) -> Report | None:
+    """The stored report with the row's status (a rebuild shows the last one as building)."""
+    if record.report is None:
+        return None
+    return record.report.model_copy(update={"status": record.status})
 
 
 class ReportList(BaseModel):
@@ -62,34 +70,42 @@ def list_reports(reports: ReportsDep, tenant: TenantDep) -> ReportList:
 
 
 @router.get("/reports/{date}", response_model=ReportOut,
-            responses={202: {"description": "the first build of this date is running"},
+            responses={202: {"description": "the first build of this date has not stored "
+                                         "anything yet (a second at most)"},
                        404: {}, 200: {"content": {"text/markdown": {}, "text/html": {}}}})
 def get_report(date: Date, reports: ReportsDep, tenant: TenantDep,
                format: Annotated[Format, Query()] = "json") -> Any:
-    """The report of `date` (YYYY-MM-DD, in the configured time zone): `format=json` (with
-    its build status), `markdown` (text/markdown) or `html` (one self-contained page)."""
+    """The report of `date` (YYYY-MM-DD, in the configured time zone) as it stands:
+    `format=json` (with its build status), `markdown` (text/markdown) or `html` (one
+    self-contained page). While analyses are pending its status is `building` and it lists
+    what is ready and what is pending."""
     record = reports.get(tenant, date)
     if record is None:
         raise NotFound(f"no report for {date}; POST /v1/reports/{date} builds it")
-    if record.report is None:
+    report = current(record)
+    if report is None:
         return JSONResponse(status_code=202, content=ReportOut.of(record).model_dump(mode="json"))
     if format == "markdown":
-        return PlainTextResponse(render_markdown(record.report), media_type="text/markdown")
+        return PlainTextResponse(render_markdown(report), media_type="text/markdown")
     if format == "html":
-        return HTMLResponse(render_html(record.report))
+        return HTMLResponse(render_html(report))
     return ReportOut.of(record)
 
 
-@router.post("/reports/{date}", response_model=ReportOut, status_code=202,
-             responses={200: {"description": "the build finished within `wait`"}})
+@router.post("/reports/{date}", response_model=ReportOut, status_code=200,
+             responses={202: {"description": "the first build of this date has not stored "
+                                             "anything yet"}})
 def build_report(date: Date, reports: ReportsDep, tenant: TenantDep,
                  wait: Annotated[float, Query(ge=0, le=600)] = 0) -> Any:
-    """(Re)build the report of `date`: 202 with its status (a build already running is
-    not started twice), or 200 with the report if it finishes within `wait` seconds."""
+    """(Re)build the report of `date` (a build already running is not started twice) and
+    answer 200 with the report as it stands once the build ended or after `wait` seconds
+    (status `building` while analyses are pending); 202 only while nothing is stored yet."""
     record = reports.request(tenant, date)
     if wait > 0:
         record = reports.wait(tenant, date, wait)
-    status = {"building": 202, "done": 200}.get(record.status) or status_for_code(
-        record.error_code)
+    if record.status == "failed":
+        status = status_for_code(record.error_code)
+    else:
+        status = 200 if record.report is not None else 202
     return JSONResponse(status_code=status, content=ReportOut.of(record).model_dump(mode="json"),
                         headers={"Location": f"/v1/reports/{date}"})

@@ -1,0 +1,90 @@
+"""A report as Markdown: counts and categories as tables, a section per new document, and
+while the report is building, what is ready and what is still pending."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from pipelines.reports import DocumentEntry, Report
+
+
+def _pages(pages: Sequence[int]) -> str:
+    return f" (p. {', '.join(str(p) for p in pages)})" if pages else ""
+
+
+def _md(text: str) -> str:
+    """Text safe inside a Markdown table cell or list item."""
+    return " ".join(text.replace("|", "\\|").split())
+
+
+def status_line(report: Report) -> str:
+    """One sentence on how complete the report is (both renderings)."""
+    if report.status == "building":
+        ready = len(report.documents) - report.pending
+        return (f"Status: building. Analyses of {report.pending} document(s) are pending "
+                f"({ready} of {len(report.documents)} ready); this report is refreshed as "
+                "they finish.")
+    if report.status == "failed":
+        return "Status: failed; this is the last report built."
+    return "Status: done."
+
+
+def render_markdown(report: Report) -> str:
+    """The report as Markdown (tables for counts and categories, a section per document)."""
+    out = [f"# Daily report {report.date.isoformat()} ({_md(report.tenant)})", "",
+           f"Documents created {report.window_start.isoformat()} to "
+           f"{report.window_end.isoformat()} ({report.timezone}); generated "
+           f"{report.generated_at.isoformat(timespec='seconds')}.", "",
+           status_line(report), ""]
+    if not report.total_documents:
+        return "\n".join([*out, "No documents arrived in this window.", ""])
+    out += ["| | count |", "|---|---|", f"| documents | {report.total_documents} |"]
+    out += [f"| kind: {k} | {v} |" for k, v in report.by_kind.items()]
+    out += [f"| status: {k} | {v} |" for k, v in report.by_status.items()]
+    if report.incomplete:
+        out += ["", f"{report.incomplete} ready document(s) lack an analysis (see below)."]
+    if report.limited:
+        out += ["", f"{report.limited} ready document(s) not fully analysed: the report's "
+                "limits (see below)."]
+    pending = [e for e in report.documents if e.pending]
+    if pending:
+        out += ["", "## Pending", ""]
+        out += [f"- {_md(e.filename)}: {', '.join(e.pending)} running" for e in pending]
+    if report.failures:
+        out += ["", "## Failures", ""]
+        out += [f"- **{_md(f.filename)}** ({f.error_code or 'error'}): {_md(f.reason or '')}"
+                for f in report.failures]
+    if report.categories:
+        out += ["", "## Risks by category", "", "| category | high | medium | low | documents |",
+                "|---|---|---|---|---|"]
+        out += [f"| {_md(c.category)} | {c.high} | {c.medium} | {c.low} | {c.documents} |"
+                for c in report.categories]
+    if report.documents:
+        out += ["", "## New documents"]
+    for entry in report.documents:
+        out += ["", f"### {_md(entry.filename)} ({entry.kind})", ""]
+        if entry.analysis != "done":
+            out.append(f"_Analysis {entry.analysis}: {_md(entry.analysis_note or '')}_")
+        out += [f"- {_md(line.label)}: {_md(line.text)}{_pages(line.pages)}"
+                for line in entry.summary]
+        for f in entry.findings:
+            page = f"p. {f.page}" if f.page else "page unknown"
+            out.append(f"- **{f.severity}** {_md(f.category)}: {_md(f.reason)} "
+                       f"({page}): \"{_md(f.quote)}\"")
+        notes = entry_notes(entry)
+        if notes:
+            out.append(f"_{_md('; '.join(notes))}._")
+    return "\n".join(out) + "\n"
+
+
+def entry_notes(entry: DocumentEntry) -> list[str]:
+    """What a document's entry leaves out, for both renderings."""
+    notes = [f"{kind} pending" for kind in entry.pending]
+    notes += entry.limited
+    if entry.low_findings:
+        notes.append(f"{entry.low_findings} low finding(s) not listed")
+    if entry.ungrounded:
+        notes.append(f"{entry.ungrounded} finding(s) not shown: quote not found in the text")
+    if entry.not_analysed:
+        notes.append(f"not analysed: {', '.join(entry.not_analysed)}")
+    return notes

@@ -45,6 +45,8 @@ from services.adapters.store import SqlStore
 from services.cache import AnalysisCache, CacheMetrics
 
 Kind = Literal["answers", "summaries", "risks"]
+ANSWER_FORMAT = 2
+"""Part of an answer's cache key: answers cached before they carried evidence (1) miss."""
 
 
 class LlmSource(Protocol):
@@ -310,7 +312,7 @@ class AnalysisService:
 
     def _answer_key(self, tenant: str, question: str, scope: Sequence[Document], model: str,
                     thinking: bool) -> str:
-        return _digest("answer", tenant, normalise_question(question),
+        return _digest("answer", ANSWER_FORMAT, tenant, normalise_question(question),
                        documents_version(scope), model, thinking)
 
     def _whole_scope_chunks(self) -> int:

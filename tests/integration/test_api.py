@@ -40,6 +40,24 @@ def test_readiness_reports_each_component(server: Server) -> None:
     assert "sqlite" in body["components"]["store"]["detail"]
 
 
+def test_status_requests_repeat_no_warning_and_no_model_request(server: Server) -> None:
+    """A monitor polling /ready and /v1/status: no warning line per request (kombu's "No
+    hostname was supplied" was one), and the LLM asked for its model list at most every 10 s."""
+    log = server.data_dir / "server.log"
+    start = log.stat().st_size
+    began = time.monotonic()
+    with server.client() as client:
+        for _ in range(5):
+            assert client.get("/ready").status_code == 200
+            assert client.get("/v1/status").status_code == 200
+    time.sleep(0.5)  # the access lines of the last requests
+    lines = log.read_bytes()[start:].decode(errors="replace").splitlines()
+    assert sum('"GET /ready' in line for line in lines) == 5, lines[-5:]
+    assert not [line for line in lines if "No hostname" in line or '"WARNING"' in line]
+    asked = sum("/v1/models" in line and '"httpx"' in line for line in lines)
+    assert asked <= 1 + (time.monotonic() - began) // 10, asked
+
+
 def test_upload_several_watch_progress_search_delete(server: Server) -> None:
     paths = _contracts(2)
     with server.client() as client:

@@ -14,28 +14,16 @@ from typing import Annotated, Any
 
 import httpx
 import typer
-from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn
 from rich.table import Table
 
+from services.cli_console import make_console
 from services.cli_keys import keys_app
 
 app = typer.Typer(help="docsight: contracts and annual reports, searchable with page citations.")
 app.add_typer(keys_app, name="keys")
-PIPED_WIDTH = 200
-"""Columns of tables and rules when stdout is a file or a pipe; lines are not wrapped."""
-
-
-def _make_console() -> Console:
-    """A terminal gets its own width; a file or a pipe gets whole lines (rich would cut and
-    wrap them at 80 columns)."""
-    if sys.stdout.isatty():
-        return Console()
-    return Console(soft_wrap=True, width=PIPED_WIDTH)
-
-
-console = _make_console()
+console = make_console()  # whole lines when piped
 
 UrlOption = Annotated[
     str,

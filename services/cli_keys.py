@@ -5,10 +5,11 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
-console = Console()
+from services.cli_console import make_console
+
+console = make_console()
 
 keys_app = typer.Typer(help="API keys (admin): works on the metadata store of these "
                        "settings directly (DOCSIGHT_STORE__URL, DOCSIGHT_DATA_DIR); no server "

@@ -163,10 +163,10 @@ class ReportSettings(BaseModel):
     timezone: str = "UTC"
     max_outstanding_jobs: int = Field(default=8, ge=1)
     poll_s: float = Field(default=30.0, gt=0)
-    max_wait_s: float = Field(default=6 * 3600, gt=0)
-    summary_max_pages: int = Field(default=20, ge=0)
-    risks_for: Literal["contracts", "all", "none"] = "contracts"
-    max_documents: int = Field(default=12, ge=0)
+    max_wait_s: float = Field(default=3600, gt=0)  # embedded; production (compose): 6 h
+    summary_max_pages: int = Field(default=10, ge=0)
+    risks_for: Literal["contracts", "all", "none"] = "none"  # local risks: minutes a page
+    max_documents: int = Field(default=6, ge=0)
 
     @property
     def limits(self) -> AnalysisLimits:

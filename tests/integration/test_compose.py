@@ -186,7 +186,7 @@ def test_docsight_services_share_one_environment_that_settings_accept(
     assert (settings.reports.time, settings.reports.timezone) == ("06:00", "UTC")
     # production reports ask every analysis (the embedded defaults bound them)
     assert (settings.reports.summary_max_pages, settings.reports.risks_for,
-            settings.reports.max_documents) == (0, "all", 0)
+            settings.reports.max_documents, settings.reports.max_wait_s) == (0, "all", 0, 21600)
 
 
 def test_worker_and_beat_commands(config: dict[str, Any]) -> None:

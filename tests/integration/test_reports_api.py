@@ -33,6 +33,7 @@ def test_reports_through_the_api_and_the_cli(tmp_path: Path) -> None:
         "DOCSIGHT_LLM__MAX_RETRIES": "0",
         "DOCSIGHT_REPORTS__POLL_S": "0.5",
         "DOCSIGHT_REPORTS__MAX_WAIT_S": "4",
+        "DOCSIGHT_REPORTS__RISKS_FOR": "all",  # the embedded default asks summaries only
     })
     today = datetime.now(UTC).date()
     yesterday = today - timedelta(days=1)
@@ -91,6 +92,7 @@ def test_reports_never_wait_behind_analysis_jobs(tmp_path: Path) -> None:
         "DOCSIGHT_LLM__MAX_RETRIES": "0",
         "DOCSIGHT_LLM__TIMEOUT_S": "60",
         "DOCSIGHT_REPORTS__POLL_S": "0.5",
+        "DOCSIGHT_REPORTS__RISKS_FOR": "all",
     })
     today = datetime.now(UTC).date()
     yesterday = today - timedelta(days=1)

@@ -69,12 +69,14 @@ def sent() -> Recorder:
 
 
 def service(analysis: AnalysisService, sent: Recorder, **settings: object) -> ReportService:
-    """A fresh service over the same database (as a restarted worker would build); the
-    embedded limits, unless given, ask every analysis of these small contracts."""
+    """A fresh service over the same database (as a restarted worker would build); no
+    limits on the analyses unless given (the embedded defaults leave risks out)."""
     jobs = JobService(jobs=SqlJobStore(analysis.store.engine), analysis=analysis, queue=sent)
+    unlimited: dict[str, object] = {"summary_max_pages": 0, "risks_for": "all",
+                                    "max_documents": 0}
     return ReportService(store=analysis.store, reports=SqlReportStore(analysis.store.engine),
                          analysis=analysis, jobs=jobs, queue=sent,
-                         settings=ReportSettings(**settings))  # type: ignore[arg-type]
+                         settings=ReportSettings(**unlimited | settings))  # type: ignore[arg-type]
 
 
 def run_queued(reports: ReportService, sent: Recorder, limit: int | None = None) -> int:

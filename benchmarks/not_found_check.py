@@ -127,7 +127,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     args = parser.parse_args(argv)
     common.force_offline()
     from pipelines.evidence import RELEVANT_THRESHOLD, best_relevance
-    from pipelines.extract import FIELDS, OPENING_UNITS, extract_fields
+    from pipelines.extract import FIELDS, OPENING_UNITS, extract_fields, readable
     from pipelines.passages import search_passages
     from pipelines.rerank import LexicalReranker
 
@@ -164,7 +164,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
                     continue
                 gold = answers[contract.name][category]
                 [found] = extract_fields(
-                    [FIELDS[category]], [p.chunk for p in passages],
+                    [FIELDS[category]], readable([p.chunk for p in passages], source),
                     chunks[contract.name][:OPENING_UNITS]) or [None]
                 value = found.value if found and found.field == FIELDS[category] else None
                 verdict = same(category, value, gold)

@@ -31,6 +31,8 @@ from pydantic import BaseModel
 from pipelines.clause_terms import ClauseTerms
 from pipelines.grounding import SourceText
 from pipelines.models import Chunk
+from pipelines.passages import merge
+from pipelines.ports import ChunkSource
 
 FIELDS = {"Governing Law": "governing_law", "Agreement Date": "agreement_date",
           "Effective Date": "effective_date"}
@@ -223,6 +225,24 @@ def find_effective_date(text: str) -> tuple[date, int, int] | None:
 
 
 # --- located values -------------------------------------------------------------------
+
+READ_UNITS = 12
+"""At most this many units are re-read to restore a passage (see `readable`)."""
+
+
+def readable(passages: Sequence[Chunk], source: ChunkSource) -> list[Chunk]:
+    """Each passage as the whole units it was made of plus the unit after it: search trims
+    a passage where a better one overlaps it (so a sentence may end mid-word) and a
+    clause may run on into the next unit. Offsets stay exact (`pipelines.passages.merge`)."""
+    restored: list[Chunk] = []
+    for passage in passages:
+        units = source.get_chunks(passage.document_id,
+                                  list(range(passage.number, passage.number + READ_UNITS)))
+        inside = [u for u in units if u.char_start < passage.char_end]
+        after = [u for u in units if u.char_start >= passage.char_end][:1]
+        restored.append(merge([*inside, *after]) if inside else passage)
+    return restored
+
 
 
 def extract_fields(

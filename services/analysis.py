@@ -32,7 +32,7 @@ from pipelines.answers import (
 from pipelines.context import Budget
 from pipelines.errors import DocumentNotReady
 from pipelines.evidence import EVIDENCE_LIMIT, best_relevance, collect_evidence
-from pipelines.extract import OPENING_UNITS, Extracted, extract_fields, fields_for
+from pipelines.extract import OPENING_UNITS, Extracted, extract_fields, fields_for, readable
 from pipelines.models import Document, DocumentStatus, ScoredChunk
 from pipelines.passages import search_passages
 from pipelines.ports import ChatModel, Embedder, Reranker, TokenCounter, VectorIndex
@@ -357,7 +357,8 @@ class AnalysisService:
         for document_id in list(dict.fromkeys(order))[:EVIDENCE_LIMIT]:
             openings = self.store.get_chunks(document_id, list(range(OPENING_UNITS)))
             found += extract_fields(
-                fields, [p.chunk for p in passages if p.chunk.document_id == document_id],
+                fields, readable([p.chunk for p in passages
+                                  if p.chunk.document_id == document_id], self.store),
                 openings, self.store.load_page_starts(document_id))
         return found
 

@@ -4,6 +4,7 @@ agreement and effective dates), pure; the extractors also on the CUAD dev set's 
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from datetime import date
 
 import pytest
@@ -23,6 +24,7 @@ from pipelines.extract import (
     find_agreement_date,
     find_effective_date,
     find_governing_law,
+    readable,
 )
 from pipelines.models import Chunk, ScoredChunk
 from pipelines.query import plan_query
@@ -184,3 +186,25 @@ def test_governing_law_on_the_cuad_gold_clauses() -> None:
         found = find_governing_law(span)
         right += found is not None and found[0].casefold() == gold.casefold()
     assert right >= 0.85 * len(rows), (right, len(rows))
+
+
+class Units:
+    def __init__(self, units: list[Chunk]) -> None:
+        self.units = units
+
+    def get_chunks(self, document_id: str, numbers: Sequence[int]) -> list[Chunk]:
+        return [u for u in self.units if u.number in numbers]
+
+
+def test_a_trimmed_passage_is_read_whole_for_its_quote() -> None:
+    """Search trims a passage where a better one overlaps it; the quote is cut from the
+    units it was made of (and the next), so it ends where the sentence ends."""
+    first = "Liability is limited to fees paid. " + LAW[:60]
+    second = LAW[60:]
+    units = [chunk(first, number=0), chunk(second, number=1, start=len(first))]
+    trimmed = chunk(first[:-5], number=0)
+    [whole] = readable([trimmed], Units(units))
+    assert whole.text == first + second
+    [law] = extract_fields(["governing_law"], [whole], [])
+    assert law.quote.endswith("conflict of laws rules.")
+    assert (first + second)[law.char_start:law.char_end] == law.quote

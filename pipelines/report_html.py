@@ -41,7 +41,7 @@ def render_html(report: Report) -> str:
         body += _counts(report)
     pending = [e for e in report.documents if e.pending]
     if pending:
-        items = "".join(f"<li>{escape(e.filename)}: {escape(', '.join(e.pending))} running"
+        items = "".join(f"<li>{escape(e.filename)}: {escape(', '.join(e.pending))} pending"
                         "</li>" for e in pending)
         body.append(f"<h2>Pending</h2><ul class=\"pending\">{items}</ul>")
     if report.failures:

@@ -20,10 +20,10 @@ def _md(text: str) -> str:
 def status_line(report: Report) -> str:
     """One sentence on how complete the report is (both renderings)."""
     if report.status == "building":
-        ready = len(report.documents) - report.pending
+        complete = len(report.documents) - report.pending
         return (f"Status: building. Analyses of {report.pending} document(s) are pending "
-                f"({ready} of {len(report.documents)} ready); this report is refreshed as "
-                "they finish.")
+                f"({complete} of {len(report.documents)} complete); this report is refreshed "
+                "as they finish.")
     if report.status == "failed":
         return "Status: failed; this is the last report built."
     return "Status: done."
@@ -49,7 +49,7 @@ def render_markdown(report: Report) -> str:
     pending = [e for e in report.documents if e.pending]
     if pending:
         out += ["", "## Pending", ""]
-        out += [f"- {_md(e.filename)}: {', '.join(e.pending)} running" for e in pending]
+        out += [f"- {_md(e.filename)}: {', '.join(e.pending)} pending" for e in pending]
     if report.failures:
         out += ["", "## Failures", ""]
         out += [f"- **{_md(f.filename)}** ({f.error_code or 'error'}): {_md(f.reason or '')}"

@@ -278,7 +278,7 @@ def _item(doc: Document, kind: DocumentKind,
     if pending:
         state = "pending"
         note = ("not finished within the report's wait" if final
-                else "analysis jobs are running")
+                else "analysis jobs are queued or running")
     elif notes:
         state = "unavailable" if no_llm is not None else "failed"
         note = "; ".join(notes)

@@ -129,7 +129,7 @@ def test_reports_never_wait_behind_analysis_jobs(tmp_path: Path) -> None:
             markdown = client.get(f"/v1/reports/{today}", params={"format": "markdown"})
             assert markdown.status_code == 200
             assert "Status: building" in markdown.text
-            assert f"- {contract.name}: summary, risks running" in markdown.text
+            assert f"- {contract.name}: summary, risks pending" in markdown.text
             html = client.get(f"/v1/reports/{today}", params={"format": "html"})
             assert html.status_code == 200
             assert "Status: building" in html.text

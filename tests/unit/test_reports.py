@@ -189,15 +189,15 @@ def test_a_partial_report_lists_ready_and_pending_in_every_format() -> None:
     assert entries["annual.pdf"]["analysis"] == "done"  # left out by the limit: not waited
 
     markdown = render_markdown(report)
-    assert "Status: building. Analyses of 1 document(s) are pending (2 of 3 ready)" in markdown
-    assert "## Pending\n\n- licence.pdf: risks running" in markdown
+    assert "Status: building. Analyses of 1 document(s) are pending (2 of 3 complete)" in markdown
+    assert "## Pending\n\n- licence.pdf: risks pending" in markdown
     assert "- Parties: Gamma (p. 1)" in markdown
     assert "summary not analysed (limit): 296 pages" in markdown
     assert "Uncapped Liability" in markdown
 
     html = render_html(report)
     assert '<p class="status building">Status: building.' in html
-    assert '<ul class="pending"><li>licence.pdf: risks running</li></ul>' in html
+    assert '<ul class="pending"><li>licence.pdf: risks pending</li></ul>' in html
     assert "summary not analysed (limit): 296 pages" in html
     assert "Gamma" in html
 

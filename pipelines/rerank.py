@@ -3,9 +3,10 @@
 `LexicalReranker` is the embedded default: no model, a few microseconds a passage. It
 scores what a lawyer scanning a contract looks for, as features in [0, 1]:
 
-- `coverage`: share of the query's content terms (stemmed words, CJK characters and
-  bigrams; question words dropped) found in the passage, each term weighted by its rarity
-  among the candidates (a company name found in every candidate tells nothing);
+- `coverage`: share of the query's content terms (English words reduced to their Porter2
+  stems, so "cyclicality" finds "cyclical" and "termination" "terminate"; CJK characters
+  and bigrams; question words dropped) found in the passage, each term weighted by its
+  rarity among the candidates (a company name found in every candidate tells nothing);
 - `proximity`: share of the query's adjacent word pairs found adjacent in the passage;
 - `phrases`: clause phrases of the categories the query names (`pipelines.query`),
   English and Chinese, found in the passage (saturating at three);
@@ -25,8 +26,12 @@ from __future__ import annotations
 
 import math
 import re
+import threading
 import unicodedata
 from collections.abc import Mapping, Sequence
+from functools import lru_cache
+
+import snowballstemmer
 
 from pipelines.models import ScoredChunk
 from pipelines.ports import Reranker
@@ -52,6 +57,8 @@ _QUESTION_WORDS = frozenset(
        "及", "其", "何", "请", "问"}
 )
 _SPACE = re.compile(r"\s+")
+_STEMMER = snowballstemmer.stemmer("english")
+_STEMMER_LOCK = threading.Lock()  # a Snowball stemmer keeps state while it works
 
 
 class LexicalReranker:
@@ -81,14 +88,14 @@ def weighted(row: Sequence[float], weights: Mapping[str, float]) -> float:
 
 def features(plan: QueryPlan, passages: Sequence[str]) -> list[tuple[float, ...]]:
     """One row of `FEATURES` values per passage."""
-    terms = [t for t in dict.fromkeys(tokenize(plan.text)) if t not in _QUESTION_WORDS]
+    terms = [stem(t) for t in dict.fromkeys(tokenize(plan.text)) if t not in _QUESTION_WORDS]
     words = [t for t in terms if t[0] < "\u3040"]
     pairs = list(zip(words, words[1:], strict=False))
     phrases = [_norm(p) for p in plan.phrases]
     headings = [_norm(h) for h in plan.headings]
     names = [_norm(n) for c in plan.categories for n in c.names]
     exact = [_norm(e) for e in plan.exact]
-    tokenized = [tokenize(passage) for passage in passages]
+    tokenized = [[stem(t) for t in tokenize(passage)] for passage in passages]
     present_in = [set(tokens) for tokens in tokenized]
     weight = {t: math.log(1 + len(passages) / (1 + sum(t in p for p in present_in)))
               for t in terms}
@@ -135,6 +142,15 @@ def passage_text(hit: ScoredChunk) -> str:
     its text."""
     header = hit.chunk.context or " > ".join(hit.chunk.section_path)
     return f"{header}\n{hit.chunk.text}" if header else hit.chunk.text
+
+
+@lru_cache(maxsize=200_000)
+def stem(term: str) -> str:
+    """The Porter2 stem of an English word; other terms (numbers, CJK) as they are."""
+    if not term.isascii() or not term.isalpha():
+        return term
+    with _STEMMER_LOCK:
+        return str(_STEMMER.stemWord(term))
 
 
 def _norm(text: str) -> str:

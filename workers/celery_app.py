@@ -50,7 +50,10 @@ def create_celery(settings: Settings | None = None, *, default: bool = True) -> 
     `ingest` queue, analysis jobs (minutes of LLM time each) on `analysis`, daily report
     builds (short steps) on `reports`, whose own workers never wait behind the others.
     `default=False`: a second app of the same process (the embedded reports worker: a
-    worker selects its queues on its app, so two workers of one app would share them)."""
+    worker selects its queues on its app, so two workers of one app would share them). It
+    has no remote control: two workers of one process binding their control mailboxes to
+    the filesystem broker's exchange file at once race on that file (kombu truncates it
+    before taking its lock; the other worker then reads empty JSON and stops)."""
     settings = settings or Settings()
     app = Celery("docsight", set_as_current=False)
     app.conf.update(
@@ -68,6 +71,7 @@ def create_celery(settings: Settings | None = None, *, default: bool = True) -> 
         task_serializer="json",
         accept_content=["json"],
         enable_utc=True,
+        worker_enable_remote_control=default,
     )
     if settings.reports.enabled:  # daily reports: read by beat (embedded or `celery beat`)
         from workers.reports import beat_config

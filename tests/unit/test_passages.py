@@ -14,6 +14,7 @@ from pipelines.rerank import LexicalReranker, passage_text, rerank
 from pipelines.sparse import encode_sparse
 from services.adapters.embedder_fake import HashEmbedder
 from services.adapters.index_fake import InMemoryIndex
+from tests.unit.test_retrieval import DictChunks
 
 # A contract as clauses of small units: (section heading, unit texts).
 CONTRACT = [
@@ -43,15 +44,6 @@ def units(document_id: str = "doc-a") -> list[Chunk]:
                 char_start=position, char_end=position + len(text), token_count=20))
             position += len(text) + 1
     return chunks
-
-
-class DictChunks:
-    def __init__(self, chunks: Sequence[Chunk]) -> None:
-        self.by_key = {(c.document_id, c.number): c for c in chunks}
-
-    def get_chunks(self, document_id: str, numbers: Sequence[int]) -> list[Chunk]:
-        found = [self.by_key.get((document_id, n)) for n in sorted(set(numbers))]
-        return [chunk for chunk in found if chunk is not None]
 
 
 @pytest.fixture

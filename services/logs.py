@@ -95,8 +95,8 @@ class TextFormatter(logging.Formatter):
 
 def configure_logging(fmt: str = "json", level: str = "INFO") -> None:
     """The root logger writes to stderr in `fmt` ("json" or "text"); handlers set earlier
-    are replaced. uvicorn's and Celery's loggers propagate to it (run uvicorn with
-    log_config=None)."""
+    are replaced. uvicorn's and Celery's loggers propagate to it at the root's level (run
+    uvicorn with log_config=None); a level uvicorn set on its own loggers is undone."""
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter() if fmt == "json" else TextFormatter())
     root = logging.getLogger()
@@ -108,6 +108,7 @@ def configure_logging(fmt: str = "json", level: str = "INFO") -> None:
         uvicorn_logger = logging.getLogger(name)
         uvicorn_logger.handlers.clear()
         uvicorn_logger.propagate = True
+        uvicorn_logger.setLevel(logging.NOTSET)
 
 
 def _request_id_of(scope: Scope) -> str:

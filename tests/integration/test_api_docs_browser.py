@@ -33,7 +33,7 @@ def docs_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     port = free_port()
     app = create_app(Settings(data_dir=tmp_path_factory.mktemp("docs")))
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, lifespan="off",
-                                           log_level="warning"))
+                                           log_config=None))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     url = f"http://127.0.0.1:{port}"

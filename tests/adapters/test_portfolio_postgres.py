@@ -16,7 +16,6 @@ from services.adapters.index_fake import InMemoryIndex
 from services.adapters.store import SqlStore
 from services.documents import DocumentService
 from services.settings import Settings
-from tests.servers import postgres_bin, postgres_server
 from tests.unit.conftest import queue  # noqa: F401 - fixture
 from tests.unit.test_documents_service import InlineQueue, StubParser, WordCounter
 from tests.unit.test_portfolio_search import (  # noqa: F401 - fixture and tests collected here too
@@ -34,14 +33,6 @@ from tests.unit.test_portfolio_search import (  # noqa: F401 - fixture and tests
 )
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture(scope="module")
-def postgres_url() -> Iterator[str]:
-    if postgres_bin() is None:
-        pytest.skip("PostgreSQL is not installed")
-    with postgres_server() as url:
-        yield url
 
 
 @pytest.fixture

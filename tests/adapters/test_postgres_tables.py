@@ -26,7 +26,6 @@ from tests.adapters.test_analysis_cache_redis import (  # noqa: F401 - collected
     test_get_put_and_replace,
     test_purge_by_tenant_then_all,
 )
-from tests.servers import postgres_bin, postgres_server
 from tests.unit.analysis_support import ready
 from tests.unit.conftest import analysis, handle, llm, queue  # noqa: F401 - fixtures
 from tests.unit.test_documents_service import InlineQueue, StubParser, WordCounter
@@ -40,14 +39,6 @@ from tests.unit.test_jobs import (  # noqa: F401 - fixtures and tests collected 
     test_requests_are_checked_before_a_job_is_queued,
     test_unfinished_jobs_are_sent_again_on_start,
 )
-
-
-@pytest.fixture(scope="module")
-def postgres_url() -> Iterator[str]:
-    if postgres_bin() is None:
-        pytest.skip("PostgreSQL is not installed")
-    with postgres_server() as url:
-        yield url
 
 
 @pytest.fixture

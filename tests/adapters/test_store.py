@@ -10,17 +10,8 @@ import pytest
 from pipelines.errors import Duplicate, NotFound
 from pipelines.models import Chunk, Document, DocumentStatus
 from services.adapters.store import SqlStore
-from tests.servers import postgres_bin, postgres_server
 
 S = DocumentStatus
-
-
-@pytest.fixture(scope="module")
-def postgres_url() -> Iterator[str]:
-    if postgres_bin() is None:
-        pytest.skip("PostgreSQL is not installed")
-    with postgres_server() as url:
-        yield url
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

@@ -241,6 +241,11 @@ class DocumentService:
             return
         if not self.store.transition(document_id, [S.QUEUED, S.PARSING], S.PARSING,
                                      error_code=None, reason=None):
+            if self.store.get_by_id(document_id).status is S.INDEXING:
+                # A retried parse that moved the document on and then failed (store or
+                # broker down) may never have sent the index message; indexing is
+                # idempotent, so send it again rather than strand the document.
+                self._queue().enqueue_index(document_id)
             log.info("parse skipped: document %s is not queued", document_id)
             return
         try:

@@ -7,7 +7,14 @@ from pathlib import Path
 
 import pytest
 
-from pipelines.errors import CorruptPdf, EmptyDocument, NotAPdf, NotFound, TooLarge
+from pipelines.errors import (
+    BackendUnavailable,
+    CorruptPdf,
+    EmptyDocument,
+    NotAPdf,
+    NotFound,
+    TooLarge,
+)
 from pipelines.models import DocumentStatus, Page, ParsedDocument, ScoredChunk
 from pipelines.portfolio import DocumentFilter
 from pipelines.ports import PageProgress
@@ -204,3 +211,23 @@ def test_failed_document_uploaded_again_is_retried(
     queue.drain()
     assert service.get("t1", bad.document.id).status is DocumentStatus.FAILED
     assert service.store.password_for(bad.document.id) is None  # not kept after parsing
+
+
+def test_a_retried_parse_sends_the_index_message_its_first_attempt_lost(
+    service: DocumentService, queue: InlineQueue
+) -> None:
+    upload = service.upload("t1", "a.pdf", PDF + b"lost message")
+    queue.pending.clear()
+    sent = queue.enqueue_index
+
+    def broker_down(document_id: str) -> None:
+        raise BackendUnavailable("broker unavailable")
+
+    queue.enqueue_index = broker_down  # type: ignore[method-assign]
+    with pytest.raises(BackendUnavailable):
+        service.run_parse(upload.document.id)  # moved to indexing, then the send failed
+    assert service.get("t1", upload.document.id).status is DocumentStatus.INDEXING
+    queue.enqueue_index = sent  # type: ignore[method-assign]
+    service.run_parse(upload.document.id)  # Celery's retry of the parse task
+    queue.drain()
+    assert service.get("t1", upload.document.id).status is DocumentStatus.READY

@@ -10,14 +10,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import MetaData
 
-from services.adapters.blobs import FileBlobStore
-from services.adapters.embedder_fake import HashEmbedder
-from services.adapters.index_fake import InMemoryIndex
 from services.adapters.store import SqlStore
 from services.documents import DocumentService
-from services.settings import Settings
-from tests.unit.conftest import queue  # noqa: F401 - fixture
-from tests.unit.test_documents_service import InlineQueue, StubParser, WordCounter
+from tests.unit.conftest import document_service, queue  # noqa: F401 - fixture
+from tests.unit.test_documents_service import InlineQueue
 from tests.unit.test_portfolio_search import (  # noqa: F401 - fixture and tests collected here too
     portfolio,
     test_delete_removes_kind_and_metadata,
@@ -41,12 +37,7 @@ def docs(
 ) -> Iterator[DocumentService]:
     store = SqlStore(postgres_url)
     assert store.engine.dialect.name == "postgresql"
-    docs = DocumentService(
-        settings=Settings(data_dir=tmp_path), store=store,
-        blobs=FileBlobStore(tmp_path / "blobs"), parser=StubParser(), counter=WordCounter(),
-        embedder=HashEmbedder(32), index=InMemoryIndex(32), queue=queue,
-    )
-    queue.service = docs
+    docs = document_service(tmp_path, store, queue)
     yield docs
     tables = MetaData()
     tables.reflect(store.engine)

@@ -13,22 +13,24 @@ import pytest
 from sqlalchemy import MetaData
 
 from services.adapters.analysis_cache import SqlAnalysisCache
-from services.adapters.blobs import FileBlobStore
-from services.adapters.embedder_fake import HashEmbedder
-from services.adapters.index_fake import InMemoryIndex
 from services.adapters.store import SqlStore
 from services.documents import DocumentService
 from services.jobs import JobService
 from services.metrics import count_jobs_by_status
-from services.settings import Settings
 from tests.adapters.test_analysis_cache_redis import (  # noqa: F401 - collected here too
     test_forget_document_removes_only_its_entries,
     test_get_put_and_replace,
     test_purge_by_tenant_then_all,
 )
 from tests.unit.analysis_support import ready
-from tests.unit.conftest import analysis, handle, llm, queue  # noqa: F401 - fixtures
-from tests.unit.test_documents_service import InlineQueue, StubParser, WordCounter
+from tests.unit.conftest import (  # noqa: F401 - fixtures
+    analysis,
+    document_service,
+    handle,
+    llm,
+    queue,
+)
+from tests.unit.test_documents_service import InlineQueue
 from tests.unit.test_jobs import (  # noqa: F401 - fixtures and tests collected here too
     JobQueue,
     job_queue,
@@ -55,13 +57,7 @@ def store(postgres_url: str) -> Iterator[SqlStore]:
 
 @pytest.fixture
 def docs(tmp_path: Path, queue: InlineQueue, store: SqlStore) -> DocumentService:  # noqa: F811
-    docs = DocumentService(
-        settings=Settings(data_dir=tmp_path), store=store,
-        blobs=FileBlobStore(tmp_path / "blobs"), parser=StubParser(), counter=WordCounter(),
-        embedder=HashEmbedder(32), index=InMemoryIndex(32), queue=queue,
-    )
-    queue.service = docs
-    return docs
+    return document_service(tmp_path, store, queue)
 
 
 @pytest.fixture

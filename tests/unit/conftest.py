@@ -35,15 +35,21 @@ def queue() -> InlineQueue:
     return InlineQueue()
 
 
-@pytest.fixture
-def docs(tmp_path: Path, queue: InlineQueue) -> Iterator[DocumentService]:
-    store = SqlStore(f"sqlite:///{tmp_path / 'test.db'}")
+def document_service(tmp_path: Path, store: SqlStore, queue: InlineQueue) -> DocumentService:
+    """A document service over `store` with fakes for everything else, run by `queue`."""
     docs = DocumentService(
         settings=Settings(data_dir=tmp_path), store=store,
         blobs=FileBlobStore(tmp_path / "blobs"), parser=StubParser(), counter=WordCounter(),
         embedder=HashEmbedder(32), index=InMemoryIndex(32), queue=queue,
     )
     queue.service = docs
+    return docs
+
+
+@pytest.fixture
+def docs(tmp_path: Path, queue: InlineQueue) -> Iterator[DocumentService]:
+    store = SqlStore(f"sqlite:///{tmp_path / 'test.db'}")
+    docs = document_service(tmp_path, store, queue)
     yield docs
     store.close()
 

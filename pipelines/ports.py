@@ -26,6 +26,14 @@ PageProgress = Callable[[int, int], None]
 """Called as on_page(pages_done, pages_total) while a document is parsed."""
 
 
+class Progress(Protocol):
+    """Told where a long job stands: `done` of `total` steps finished, `step` the one now
+    running in words ("summarising part 2/4"). Pipelines call it before each model request
+    and once more with done == total at the end; `total` may grow as work is split."""
+
+    def __call__(self, done: int, total: int, step: str) -> None: ...
+
+
 class PdfParser(Protocol):
     def parse(
         self, data: bytes, *, password: str | None = None, on_page: PageProgress | None = None

@@ -63,11 +63,18 @@ def quick_categories(ids: Sequence[str], gold: dict[str, list[str]]) -> list[str
     return with_gold[:1] + without[:1]
 
 
-def pick(data: Path, quick: bool, limit: int | None, ids: Sequence[str]) -> list[Any]:
-    """All contracts (the first `limit`), or with --quick the smallest with a gold span in
-    a taxonomy category."""
+def pick(data: Path, quick: bool, limit: int | None, ids: Sequence[str],
+         max_pages: int | None = None) -> list[Any]:
+    """All contracts (the first `limit` of those with at most `max_pages` pages), or with
+    --quick the smallest with a gold span in a taxonomy category."""
     if not quick:
-        return common.load_contracts(data, limit)
+        if max_pages is None:
+            return common.load_contracts(data, limit)
+        import pypdfium2 as pdfium
+
+        short = [c for c in common.load_contracts(data)
+                 if len(pdfium.PdfDocument(str(c.pdf))) <= max_pages]
+        return short[:limit] if limit is not None else short
     wanted = {i.lower() for i in ids}
     ordered = common.pick_contracts(data, quick=True, limit=10_000, quick_count=1)
     usable = [c for c in ordered if wanted & {k.lower() for k in c.gold}]
@@ -99,6 +106,8 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--categories", default=None,
                         help="comma-separated category ids to ask (default: all; --quick: few)")
     parser.add_argument("--hits", type=int, default=8, help="candidate hits per category")
+    parser.add_argument("--max-pages", type=int, default=None,
+                        help="only contracts of at most this many pages")
     args = parser.parse_args(argv)
     common.force_offline()
     from pipelines.ingest import embed_and_index_stage
@@ -111,7 +120,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
 
     data = args.data.resolve()
     ids = list(category_ids("contract"))
-    contracts = pick(data, args.quick, args.limit, ids)
+    contracts = pick(data, args.quick, args.limit, ids, args.max_pages)
     counter = load_token_counter()
     embedder = common.load_our_embedder(args.embedder, args.model, args.batch_size)
     handle = ac.open_bench_llm(args)
@@ -119,6 +128,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     budget = ac.bench_budget(handle, output, QUICK_PROMPT_TOKENS if args.quick else None)
     stats: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     totals: dict[str, int] = defaultdict(int)
+    seconds: list[float] = []
     try:
         llm = handle.require()
         with tempfile.TemporaryDirectory(prefix="bench-extract-") as folder:
@@ -150,6 +160,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
                         common.log(f"{contract.name}: {type(exc).__name__}: {exc}")
                         totals["contracts_failed"] += 1
                         continue
+                seconds.append(round(took[0], 1))
                 score_contract(report.findings, gold, asked, stats)
                 totals["contracts"] += 1
                 totals["requests"] += report.requests
@@ -159,11 +170,11 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
             index.close()
     finally:
         handle.close()
-    return report_table(stats, totals, args, llm.name)
+    return report_table(stats, totals, args, llm.name, seconds)
 
 
 def report_table(stats: dict[str, dict[str, int]], totals: dict[str, int], args: Any,
-                 model: str) -> dict[str, Any]:
+                 model: str, seconds: Sequence[float] = ()) -> dict[str, Any]:
     def share(a: int, b: int) -> float | None:
         return round(a / b, 3) if b else None
 
@@ -191,6 +202,8 @@ def report_table(stats: dict[str, dict[str, int]], totals: dict[str, int], args:
         "grounding_rate": share(sums["grounded"], sums["findings"]),
         "false_alarm_contract_rate": share(sums["contracts_alarmed"], sums["absent"]),
         "jaccard_threshold": JACCARD, "per_category": per_category,
+        "seconds_per_contract": list(seconds),
+        "seconds_median": sorted(seconds)[len(seconds) // 2] if seconds else None,
     }
     print(f"recall {result['recall']}, grounding {result['grounding_rate']}, "
           f"false alarms {sums['false_alarms']} over {sums['absent']} absent pairs")

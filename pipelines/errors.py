@@ -77,6 +77,12 @@ class LlmUnavailable(BackendUnavailable):
     code = "llm_unavailable"
 
 
+class LlmTimeout(LlmUnavailable):
+    """The LLM took longer than the request's timeout, also on retries with longer ones
+    (up to the ceiling): a smaller request (fewer passages, a smaller part) may succeed.
+    Same code as `LlmUnavailable`: a job that gets it waits and is retried."""
+
+
 class LlmRequestRejected(DocsightError):
     """The LLM server refused the request itself (HTTP 4xx, e.g. a prompt longer than its
     context). Retrying the same request cannot help."""

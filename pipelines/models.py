@@ -162,5 +162,11 @@ class Job(BaseModel):
     reason: str | None = None
     result: str | None = None
     """The result's JSON once `done` (a SummaryResult or RisksResult of the service)."""
+    steps_done: int | None = None
+    """Model requests finished of `steps_total` (None before the job's pipeline reports;
+    steps kept from an earlier attempt count as done at once)."""
+    steps_total: int | None = None
+    step: str | None = None
+    """What runs now, in words ("summarising part 2/4")."""
     created_at: datetime
     updated_at: datetime

@@ -6,6 +6,11 @@ partial summary with the same schema (map), and the partials are merged (reduce)
 the partials together exceed the budget they are merged in rounds of batches that fit.
 Every value cites the pages it comes from; pages outside the text the model was shown are
 dropped. Thinking is off (extraction scores better without it).
+
+Each model request is a step told to `progress` ("summarising part 2/4", "merging 4
+partial summaries"). A part whose request times out (`LlmTimeout`: the model is slower
+than even the longest timeout allows) is split in two halves summarised apart, and a merge
+that times out is done in two smaller merges: the work is made smaller, not repeated.
 """
 
 from __future__ import annotations
@@ -16,9 +21,9 @@ from typing import Literal, overload
 from pydantic import BaseModel, Field
 
 from pipelines.context import Budget, PackedContext, pack_document
-from pipelines.errors import PromptTooLong
+from pipelines.errors import LlmTimeout, PromptTooLong
 from pipelines.models import ChatMessage, Chunk, Document
-from pipelines.ports import ChatModel, TokenCounter
+from pipelines.ports import ChatModel, Progress, TokenCounter
 from pipelines.prompts import (
     ANALYST_INSTRUCTIONS,
     Language,
@@ -120,6 +125,7 @@ def _merge_task(kind: SummaryKind, language: Language, parts: int) -> str:
 def summarize(
     document: Document, chunks: Sequence[Chunk], *, kind: Literal["contract"],
     llm: ChatModel, counter: TokenCounter, budget: Budget, cache_salt: str | None = None,
+    progress: Progress | None = None,
 ) -> ContractSummary: ...
 
 
@@ -127,6 +133,7 @@ def summarize(
 def summarize(
     document: Document, chunks: Sequence[Chunk], *, kind: Literal["annual_report"],
     llm: ChatModel, counter: TokenCounter, budget: Budget, cache_salt: str | None = None,
+    progress: Progress | None = None,
 ) -> ReportSummary: ...
 
 
@@ -139,22 +146,41 @@ def summarize(
     counter: TokenCounter,
     budget: Budget,
     cache_salt: str | None = None,
+    progress: Progress | None = None,
 ) -> Summary:
     """Summarise `document` (all its `chunks`) as a contract or an annual report.
 
     One call when the document fits `budget`, else map-reduce over the parts that
     `pack_document` gives (every prompt, merges included, fits the budget). Written in the
     document's language (`detect_language`). A document without chunks gives an empty
-    summary without calling the model. Raises `PromptTooLong` when even two partial
-    summaries cannot be merged within the budget, and the `ChatModel` errors.
+    summary without calling the model. Each request is a step told to `progress`; a part
+    or merge that times out is split. Raises `PromptTooLong` when even two partial
+    summaries cannot be merged within the budget, `LlmTimeout` when a single chunk or two
+    partials still time out, and the other `ChatModel` errors.
     """
-    if kind == "contract":
-        return _Summarizer(ContractSummary, kind, llm, counter, budget, cache_salt).run(
-            document, chunks
-        )
-    return _Summarizer(ReportSummary, kind, llm, counter, budget, cache_salt).run(
+    schema = ContractSummary if kind == "contract" else ReportSummary
+    steps = _Steps(progress)
+    return _Summarizer(schema, kind, llm, counter, budget, cache_salt, steps).run(
         document, chunks
     )
+
+
+class _Steps:
+    """Counts model requests for `Progress`: `total` is what is known so far."""
+
+    def __init__(self, progress: Progress | None) -> None:
+        self.progress, self.done, self.total = progress, 0, 0
+
+    def start(self, step: str) -> None:
+        if self.progress is not None:
+            self.progress(self.done, max(self.total, self.done + 1), step)
+
+    def finish(self) -> None:
+        self.done += 1
+
+    def end(self) -> None:
+        if self.progress is not None:
+            self.progress(self.done, self.done, "done")
 
 
 class _Summarizer:
@@ -168,26 +194,41 @@ class _Summarizer:
         counter: TokenCounter,
         budget: Budget,
         cache_salt: str | None,
+        steps: _Steps,
     ) -> None:
         self.schema: type[ContractSummary] | type[ReportSummary] = schema
         self.kind, self.llm, self.counter, self.budget = kind, llm, counter, budget
-        self.cache_salt = cache_salt
+        self.cache_salt, self.steps = cache_salt, steps
+        self.title: str | None = None
+        self.language: Language = "en"
 
     def run(self, document: Document, chunks: Sequence[Chunk]) -> Summary:
         own = [c for c in chunks if c.document_id == document.id]
         if not own:
             return empty_summary(self.kind)
-        language = detect_language(own)
-        parts = pack_document(
-            ANALYST_INSTRUCTIONS, own, summary_task(self.kind, language),
-            counter=self.counter, budget=self.budget, title=document.filename,
-        )
-        partials = [self._map(part) for part in parts]
+        language = self.language = detect_language(own)
+        self.title = document.filename
+        parts = self._pack(own)
+        self.steps.total = len(parts) + (len(parts) > 1)  # the parts, then at least a merge
+        partials: list[Summary] = []
+        for n, part in enumerate(parts, 1):
+            label = f"summarising part {n}/{len(parts)}" if len(parts) > 1 else "summarising"
+            partials += self._map(part, label)
         pages = {p for c in own for p in range(c.page_start, c.page_end + 1)}
         while len(partials) > 1:
-            partials = [self._reduce(batch, language, pages)
-                        for batch in self._batches(partials, language)]
+            batches = self._batches(partials, language)
+            merges = sum(len(batch) > 1 for batch in batches)
+            self.steps.total = self.steps.done + merges + (len(batches) > 1)
+            partials = [merged for batch in batches
+                        for merged in self._reduce(batch, language, pages)]
+        self.steps.end()
         return partials[0]
+
+    def _pack(self, chunks: Sequence[Chunk]) -> list[PackedContext]:
+        return pack_document(
+            ANALYST_INSTRUCTIONS, chunks, summary_task(self.kind, self.language),
+            counter=self.counter, budget=self.budget, title=self.title,
+        )
 
     def _ask(self, messages: list[ChatMessage], pages: set[int]) -> Summary:
         reply = self.llm.structured(
@@ -196,9 +237,23 @@ class _Summarizer:
         )
         return keep_pages(reply, pages)
 
-    def _map(self, part: PackedContext) -> Summary:
+    def _map(self, part: PackedContext, label: str) -> list[Summary]:
+        """The part's partial summary; the partials of its halves when it times out."""
         shown = {p for c in part.chunks for p in range(c.page_start, c.page_end + 1)}
-        return self._ask(chat_messages(part.messages), shown)
+        self.steps.start(label)
+        try:
+            partial = self._ask(chat_messages(part.messages), shown)
+        except LlmTimeout:
+            if len(part.chunks) < 2:
+                raise
+            half = len(part.chunks) // 2
+            self.steps.total += 1  # two requests instead of one (merges are counted later)
+            return [summary for n, chunks in enumerate((part.chunks[:half],
+                                                        part.chunks[half:]), 1)
+                    for packed in self._pack(chunks)
+                    for summary in self._map(packed, f"{label} (half {n}/2 after a timeout)")]
+        self.steps.finish()
+        return [partial]
 
     def _merge_messages(
         self, batch: Sequence[BaseModel], language: Language
@@ -239,10 +294,22 @@ class _Summarizer:
         batch: Sequence[Summary],
         language: Language,
         pages: set[int],
-    ) -> Summary:
+    ) -> list[Summary]:
+        """One summary of the batch; two of its halves when its merge times out."""
         if len(batch) == 1:
-            return batch[0]
-        return self._ask(self._merge_messages(batch, language), pages)
+            return [batch[0]]
+        self.steps.start(f"merging {len(batch)} partial summaries")
+        try:
+            merged = self._ask(self._merge_messages(batch, language), pages)
+        except LlmTimeout:
+            if len(batch) < 3:
+                raise
+            half = len(batch) // 2
+            self.steps.total += 1
+            return [*self._reduce(batch[:half], language, pages),
+                    *self._reduce(batch[half:], language, pages)]
+        self.steps.finish()
+        return [merged]
 
 
 def keep_pages(summary: Summary, pages: set[int]) -> Summary:

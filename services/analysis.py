@@ -35,7 +35,7 @@ from pipelines.evidence import EVIDENCE_LIMIT, best_relevance, collect_evidence
 from pipelines.extract import OPENING_UNITS, Extracted, extract_fields, fields_for, readable
 from pipelines.models import Document, DocumentStatus, ScoredChunk
 from pipelines.passages import search_passages
-from pipelines.ports import ChatModel, Embedder, Reranker, TokenCounter, VectorIndex
+from pipelines.ports import ChatModel, Embedder, Progress, Reranker, TokenCounter, VectorIndex
 from pipelines.query import plan_query
 from pipelines.risk_taxonomy import RiskCategory
 from pipelines.risks import RiskReport, detect_kind, extract_risks
@@ -43,6 +43,7 @@ from pipelines.summaries import ContractSummary, ReportSummary, summarize
 from services.adapters.analysis_cache import SqlAnalysisCache
 from services.adapters.store import SqlStore
 from services.cache import AnalysisCache, CacheMetrics
+from services.step_cache import StepCachedModel
 
 Kind = Literal["answers", "summaries", "risks"]
 ANSWER_FORMAT = 2
@@ -218,14 +219,16 @@ class AnalysisService:
         hit = None if refresh else self.cached_summary(tenant, document_id)
         if refresh:
             self.metrics.record("summaries", hit=False)
-        return hit or self.compute_summary(tenant, document_id)
+        return hit or self.compute_summary(tenant, document_id,
+                                           steps_scope=None if refresh else "")
 
     def risks(self, tenant: str, document_id: str, *, refresh: bool = False) -> RisksResult:
         """The document's risk findings (grounded quotes first), cached per model."""
         hit = None if refresh else self.cached_risks(tenant, document_id)
         if refresh:
             self.metrics.record("risks", hit=False)
-        return hit or self.compute_risks(tenant, document_id)
+        return hit or self.compute_risks(tenant, document_id,
+                                         steps_scope=None if refresh else "")
 
     def cached_summary(self, tenant: str, document_id: str) -> SummaryResult | None:
         """The cached summary of the ready document for the current model, or None."""
@@ -242,14 +245,19 @@ class AnalysisService:
             return None
         return RisksResult.model_validate_json(hit).model_copy(update={"cached": True})
 
-    def compute_summary(self, tenant: str, document_id: str) -> SummaryResult:
-        """Summarise the document now (no cache lookup) and cache the result."""
+    def compute_summary(self, tenant: str, document_id: str, *,
+                        progress: Progress | None = None,
+                        steps_scope: str | None = "") -> SummaryResult:
+        """Summarise the document now (no cache lookup) and cache the result. Model replies
+        of steps done before under `steps_scope` are reused (`services.step_cache`; None:
+        none reused or kept)."""
         model = self.llm.require()
         document = self._ready(tenant, document_id)
         chunks = self.store.load_chunks(document.id)
         kind = detect_kind(chunks)
-        summary = summarize(document, chunks, kind=kind, llm=model, counter=self.counter,
-                            budget=self.llm.budget, cache_salt=tenant)
+        steps = self._steps(model, tenant, document.id, steps_scope)
+        summary = summarize(document, chunks, kind=kind, llm=steps, counter=self.counter,
+                            budget=self.llm.budget, cache_salt=tenant, progress=progress)
         result = SummaryResult(document_id=document.id, kind=kind, summary=summary,
                                model=model.name, cached=False)
         self.cache.put(self._document_key("summary", tenant, document_id),
@@ -257,16 +265,20 @@ class AnalysisService:
                        document_id=document.id)
         return result
 
-    def compute_risks(self, tenant: str, document_id: str) -> RisksResult:
-        """Extract the document's risks now (no cache lookup) and cache the result."""
+    def compute_risks(self, tenant: str, document_id: str, *,
+                      progress: Progress | None = None,
+                      steps_scope: str | None = "") -> RisksResult:
+        """Extract the document's risks now (no cache lookup) and cache the result. Model
+        replies of steps done before under `steps_scope` are reused (None: none)."""
         model = self.llm.require()
         document = self._ready(tenant, document_id)
         chunks = self.store.load_chunks(document.id)
+        steps = self._steps(model, tenant, document.id, steps_scope)
 
         def candidates(category: RiskCategory) -> list[ScoredChunk]:
             return self._search(tenant, category.query, [document.id], limit=6)
 
-        report = extract_risks(document, chunks, kind=detect_kind(chunks), llm=model,
+        report = extract_risks(document, chunks, kind=detect_kind(chunks), llm=steps,
                                counter=self.counter, budget=self.llm.budget,
                                candidates=candidates, cache_salt=tenant,
                                page_starts=self.store.load_page_starts(document.id))
@@ -275,6 +287,13 @@ class AnalysisService:
                        result.model_dump_json(), kind="risks", tenant=tenant,
                        document_id=document.id)
         return result
+
+    def _steps(self, model: ChatModel, tenant: str, document_id: str,
+               scope: str | None) -> ChatModel:
+        if scope is None:
+            return model
+        return StepCachedModel(model, self.cache, tenant=tenant, document_id=document_id,
+                               scope=scope)
 
     def forget_document(self, document_id: str) -> None:
         """Drop the cached summary and risks of a deleted document."""

@@ -6,7 +6,10 @@ polls it. A worker runs it (`run`): a backend that is down (the LLM unreachable,
 store) leaves the job `waiting` and raises, so Celery retries with backoff; after the
 last attempt it fails with the reason. Bad input (document gone, reply unusable) fails it
 at once. Rows are the truth: unfinished jobs are re-sent on start (`resume_unfinished`),
-and a job run twice does its work once.
+and a job run twice does its work once. While it runs, the pipeline's steps (model requests
+done of total, the current one) are written to the row; the results of finished requests
+are kept (`services.step_cache`), so an attempt after a failure resumes where the last
+one stopped instead of starting over.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from typing import Protocol
 
 from pipelines.errors import BackendUnavailable, DocsightError, TooManyJobs
 from pipelines.models import ACTIVE_JOB_STATUSES, Job, JobKind, JobStatus
+from pipelines.ports import Progress
 from services.adapters.jobs import SqlJobStore
 from services.analysis import AnalysisService, RisksResult, SummaryResult
 
@@ -113,10 +117,14 @@ class JobService:
         ):
             log.info("job %s skipped: not active", job_id)
             return
+        progress = self._progress(job)
+        scope = job.id if job.refresh else ""  # a refresh recomputes each step once
         try:
-            result = (self.analysis.compute_summary(job.tenant, job.document_id)
+            result = (self.analysis.compute_summary(job.tenant, job.document_id,
+                                                    progress=progress, steps_scope=scope)
                       if job.kind == "summary"
-                      else self.analysis.compute_risks(job.tenant, job.document_id))
+                      else self.analysis.compute_risks(job.tenant, job.document_id,
+                                                       progress=progress, steps_scope=scope))
         except BackendUnavailable as exc:
             if last_attempt:
                 self._fail(job, exc)
@@ -132,6 +140,18 @@ class JobService:
             raise
         self.jobs.transition(job_id, [J.RUNNING], J.DONE, result=result.model_dump_json(),
                              error_code=None, reason=None)
+
+    def _progress(self, job: Job) -> Progress:
+        """Writes the pipeline's steps to the job's row (a failed write is logged: progress
+        never stops the job)."""
+
+        def record(done: int, total: int, step: str) -> None:
+            try:
+                self.jobs.progress(job.id, done, total, step)
+            except BackendUnavailable as exc:
+                log.warning("job %s: progress not recorded: %s", job.id, exc)
+
+        return record
 
     def _fail(self, job: Job, exc: Exception) -> None:
         code = getattr(exc, "code", "internal")

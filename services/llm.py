@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pipelines.context import Budget
 from pipelines.errors import LlmUnavailable
 from services.adapters.llm import OpenAiChatModel
+from services.adapters.llm_speed import Throughput
 from services.llm_server import LocalLlmServer
 from services.settings import LlmSettings
 
@@ -73,8 +74,12 @@ def open_llm(settings: LlmSettings) -> LlmHandle:
         name,
         api_key=api_key,
         timeout_s=settings.timeout_s,
+        timeout_min_s=settings.timeout_min_s,
+        timeout_factor=settings.timeout_factor,
+        speed=Throughput(settings.prompt_tps or (50.0 if local else 1000.0),
+                         settings.output_tps or (10.0 if local else 20.0)),
         max_retries=settings.max_retries,
-        max_concurrency=settings.max_concurrency if not local else settings.local_parallel,
+        max_concurrency=settings.max_concurrency if not local else settings.local_slots(),
         max_tokens=budget.max_output_tokens,
     )
     return LlmHandle(model, budget, server=server)

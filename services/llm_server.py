@@ -208,7 +208,7 @@ class LocalLlmServer(LlamaServer):
 
     @classmethod
     def from_settings(cls, settings: LlmSettings) -> LocalLlmServer:
-        return cls(settings.cache_dir, ctx=settings.local_ctx, parallel=settings.local_parallel)
+        return cls(settings.cache_dir, ctx=settings.local_ctx, parallel=settings.local_slots())
 
     def model_path(self) -> Path:
         return assemble_model(self.cache_dir)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -110,6 +111,14 @@ class ApiSettings(BaseModel):
     max_active_jobs: int = Field(default=16, ge=0)
 
 
+def usable_cpus() -> int:
+    """CPU cores this process may run on (its affinity, as a container limits it)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
 class LlmSettings(BaseModel):
     """The LLM: an OpenAI-compatible server (vLLM with Qwen3 in production) at `base_url`, or,
     when `base_url` is None, an embedded llama.cpp `llama-server` with a small bundled model
@@ -121,11 +130,28 @@ class LlmSettings(BaseModel):
     max_model_len: int = 32768  # prompt + output, as vLLM's --max-model-len
     max_output_tokens: int = 4096
     context_budget_tokens: int = 28000  # prompt budget; + max_output_tokens <= max_model_len
-    timeout_s: float = 300.0
+    # A request's timeout follows the measured speed (services/adapters/llm_speed.py):
+    # timeout_factor x the time its prompt and max_tokens take at that speed, at least
+    # timeout_min_s, at most timeout_s; doubled on each retry after a timeout.
+    timeout_s: float = Field(default=300.0, gt=0)
+    timeout_min_s: float = Field(default=30.0, gt=0)
+    timeout_factor: float = Field(default=3.0, ge=1)
+    # The speed assumed until requests measure it (tokens/s; None: a slow guess for the
+    # embedded model on shared CPU cores, 50 and 10, or for a GPU server, 1000 and 20).
+    prompt_tps: float | None = Field(default=None, gt=0)
+    output_tps: float | None = Field(default=None, gt=0)
     max_retries: int = 2
     max_concurrency: int = 8  # requests in flight; match the server's capacity
     local_ctx: int = 4096  # the embedded model's window per request (prompt + output)
-    local_parallel: int = 2  # the embedded server's slots (--parallel)
+    local_parallel: int | None = Field(default=None, ge=1)
+    """The embedded server's slots (--parallel); None: 1 on a machine of at most 2 CPU
+    cores (two slots share them: each request takes twice as long), else 2."""
+
+    def local_slots(self) -> int:
+        """`local_parallel`, or the default for this machine's cores."""
+        if self.local_parallel is not None:
+            return self.local_parallel
+        return 1 if usable_cpus() <= 2 else 2
     cache_dir: Path = Path(".cache")  # llama-server binary and the assembled model
 
 

@@ -22,6 +22,6 @@ def cache_dir() -> Path:
 def llm_server() -> Iterator[LocalLlmServer]:
     """Builds or reuses the binary and the model, starts the server, stops it afterwards."""
     settings = Settings().llm
-    server = LocalLlmServer(cache_dir(), ctx=settings.local_ctx, parallel=settings.local_parallel)
+    server = LocalLlmServer(cache_dir(), ctx=settings.local_ctx, parallel=settings.local_slots())
     with server:
         yield server

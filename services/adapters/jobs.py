@@ -4,6 +4,10 @@ One table on the `SqlStore` engine (SQLite embedded, PostgreSQL in production). 
 row is the truth about it: the Celery message only says "run job X", so a message lost
 with a stopped process is re-sent from the rows on start (`unfinished`), and running a
 job twice is harmless (a finished job is skipped).
+
+Columns added after the first release (the progress: `steps_done`, `steps_total`, `step`)
+are nullable and added to an existing table on start (`_add_missing_columns`), so a
+database written by an older version keeps working.
 """
 
 from __future__ import annotations
@@ -12,9 +16,20 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Column, DateTime, Integer, MetaData, String, Table, Text, select, update
+from sqlalchemy import (
+    Column,
+    DateTime,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    inspect,
+    select,
+    update,
+)
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DBAPIError, OperationalError
 
 from pipelines.errors import BackendUnavailable, NotFound
 from pipelines.models import ACTIVE_JOB_STATUSES as ACTIVE
@@ -36,6 +51,9 @@ jobs = Table(
     Column("error_code", String(32)),
     Column("reason", Text),
     Column("result", Text),
+    Column("steps_done", Integer),
+    Column("steps_total", Integer),
+    Column("step", String(200)),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
 )
@@ -48,6 +66,7 @@ class SqlJobStore:
         self.engine = engine
         try:
             metadata.create_all(engine)
+            _add_missing_columns(engine)
         except OperationalError as exc:
             raise BackendUnavailable(f"job store unavailable: {exc.orig}") from exc
 
@@ -107,6 +126,35 @@ class SqlJobStore:
                 .values(status=to_status.value, updated_at=datetime.now(UTC), **fields)
             )
         return bool(result.rowcount)
+
+    def progress(self, job_id: str, done: int, total: int, step: str) -> bool:
+        """Record where a running job stands; False (nothing written) unless it is running."""
+        with transaction(self.engine, "job store") as conn:
+            result = conn.execute(
+                update(jobs)
+                .where(jobs.c.id == job_id, jobs.c.status == JobStatus.RUNNING.value)
+                .values(steps_done=done, steps_total=total, step=step[:200],
+                        updated_at=datetime.now(UTC))
+            )
+        return bool(result.rowcount)
+
+
+def _add_missing_columns(engine: Engine) -> None:
+    """ALTER TABLE ... ADD COLUMN for every nullable column an older table lacks."""
+    present = {c["name"] for c in inspect(engine).get_columns(jobs.name)}
+    missing = [c for c in jobs.columns if c.name not in present]
+    if not missing:
+        return
+    for column in missing:
+        if not column.nullable:
+            raise RuntimeError(f"{jobs.name}.{column.name} cannot be added to old rows")
+        kind = column.type.compile(dialect=engine.dialect)
+        try:
+            with engine.begin() as conn:
+                conn.exec_driver_sql(f"ALTER TABLE {jobs.name} ADD COLUMN {column.name} {kind}")
+        except DBAPIError:  # another process starting at the same time added it first
+            if column.name not in {c["name"] for c in inspect(engine).get_columns(jobs.name)}:
+                raise
 
 
 def _row(job: Job) -> dict[str, Any]:

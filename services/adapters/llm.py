@@ -4,10 +4,16 @@ locally), through langchain-openai's ChatOpenAI. The only module importing langc
 Per request: thinking on or off through `chat_template_kwargs` with Qwen's sampling for
 the mode; reasoning removed (reasoning fields ignored, `<think>` blocks stripped, also in
 streams); structured output through `response_format` json_schema, validated with
-pydantic and repaired once. Around requests: timeouts, bounded retries with exponential
-backoff and jitter on connection errors, timeouts, 408/409/429 and 5xx, and a semaphore
-of `max_concurrency` requests (set it to what the server runs at once). openai errors
-become `pipelines.errors` here.
+pydantic and repaired once. Around requests: bounded retries with exponential backoff and
+jitter on connection errors, timeouts, 408/409/429 and 5xx, and a semaphore of
+`max_concurrency` requests (set it to what the server runs at once). openai errors become
+`pipelines.errors` here.
+
+Timeouts follow the model's measured speed (services/adapters/llm_speed.py): each request
+waits what its prompt and `max_tokens` should take at the speed measured so far, times a
+safety factor, within a floor and a ceiling; a request that timed out is retried with
+twice the time (the estimate slowed by what it waited), never with the same timeout, and
+at the ceiling `LlmTimeout` tells the caller to split the work instead.
 """
 
 from __future__ import annotations
@@ -33,7 +39,7 @@ from langchain_core.outputs import ChatGenerationChunk, ChatResult
 from langchain_openai import ChatOpenAI  # noqa: TID251 (this is the one module allowed)
 from pydantic import SecretStr
 
-from pipelines.errors import DocsightError, LlmRequestRejected, LlmUnavailable
+from pipelines.errors import DocsightError, LlmRequestRejected, LlmTimeout, LlmUnavailable
 from pipelines.llm_text import (
     ModelT,
     ThinkFilter,
@@ -42,6 +48,7 @@ from pipelines.llm_text import (
     strip_think,
 )
 from pipelines.models import ChatMessage, Completion, LlmUsage
+from services.adapters.llm_speed import Throughput, TimeoutPolicy, estimate_prompt_tokens
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -135,6 +142,9 @@ class OpenAiChatModel:
         *,
         api_key: str = "not-needed",
         timeout_s: float = 120.0,
+        timeout_min_s: float = 30.0,
+        timeout_factor: float = 3.0,
+        speed: Throughput | None = None,
         connect_timeout_s: float = 5.0,
         max_retries: int = 2,
         backoff_s: float = 0.5,
@@ -148,7 +158,10 @@ class OpenAiChatModel:
             raise ValueError("max_concurrency and max_tokens >= 1, max_retries >= 0")
         self.base_url = base_url.rstrip("/")
         self._model = model
-        self._timeout_s = timeout_s
+        self._policy = TimeoutPolicy(timeout_factor, min(timeout_min_s, timeout_s), timeout_s)
+        self.speed = speed or Throughput(50.0, 10.0)
+        """Measured prompt and generation speed; request timeouts derive from it."""
+        self._connect_timeout_s = connect_timeout_s
         self._max_retries = max_retries
         self._backoff_s = backoff_s
         self._max_backoff_s = max_backoff_s
@@ -216,7 +229,8 @@ class OpenAiChatModel:
         """Text deltas with think blocks filtered out. A failure before the first delta is
         retried; one after it raises LlmUnavailable (text already sent is not repeated)."""
         kwargs = self._request_kwargs(thinking, max_tokens, cache_salt, None)
-        return self._stream(_to_langchain(messages), kwargs)
+        size = (estimate_prompt_tokens(messages), kwargs["max_tokens"])
+        return self._stream(_to_langchain(messages), kwargs, size)
 
     def _request_kwargs(
         self,
@@ -254,18 +268,25 @@ class OpenAiChatModel:
     ) -> Completion:
         kwargs = self._request_kwargs(thinking, max_tokens, cache_salt, response_format)
         prompt = _to_langchain(messages)
+        size = (estimate_prompt_tokens(messages), kwargs["max_tokens"])
 
-        def invoke() -> Completion:
+        def invoke(timeout_s: float) -> Completion:
+            started = time.perf_counter()
+            message: BaseMessage
             try:
-                return _to_completion(self._chat.invoke(prompt, **kwargs))
+                message = self._chat.invoke(prompt, timeout=self._timeout(timeout_s), **kwargs)
+                finish = None
             except openai.LengthFinishReasonError as exc:  # the parse path refuses "length"
-                result = self._chat._create_chat_result(exc.completion)
-                return _to_completion(result.generations[0].message, "length")
+                message = self._chat._create_chat_result(exc.completion).generations[0].message
+                finish = "length"
+            completion = _to_completion(message, finish)
+            self._learn(completion, message, time.perf_counter() - started)
+            return completion
 
         with self._slots:
             started = time.perf_counter()
             try:
-                completion = self._with_retries(invoke)
+                completion = self._with_retries(invoke, size)
             except DocsightError:
                 self._observe(started, None)
                 raise
@@ -273,11 +294,13 @@ class OpenAiChatModel:
         self._observe(started, completion)
         return completion
 
-    def _stream(self, prompt: list[BaseMessage], kwargs: dict[str, Any]) -> Iterator[str]:
+    def _stream(self, prompt: list[BaseMessage], kwargs: dict[str, Any],
+                size: tuple[int, int]) -> Iterator[str]:
         with self._slots:
             started = time.perf_counter()
             try:
-                chunks, chunk = self._with_retries(lambda: self._open_stream(prompt, kwargs))
+                chunks, chunk = self._with_retries(
+                    lambda timeout_s: self._open_stream(prompt, kwargs, timeout_s), size)
             except DocsightError:
                 self._observe(started, None)
                 raise
@@ -303,22 +326,52 @@ class OpenAiChatModel:
                 if close is not None:
                     close()
                 done = _to_completion(total) if total is not None else None
-                if done is not None:
+                if done is not None and total is not None:
                     self._count(done)
+                    timings = total.response_metadata.get("timings")
+                    if isinstance(timings, dict):  # wall time includes the reader's pauses
+                        self.speed.observe(prompt_tokens=0, output_tokens=0, seconds=0,
+                                           timings=timings)
                 self._observe(started, done)
 
     def _open_stream(
-        self, prompt: list[BaseMessage], kwargs: dict[str, Any]
+        self, prompt: list[BaseMessage], kwargs: dict[str, Any], timeout_s: float
     ) -> tuple[Iterator[AIMessageChunk], AIMessageChunk | None]:
-        chunks: Iterator[AIMessageChunk] = iter(self._chat.stream(prompt, **kwargs))
+        chunks: Iterator[AIMessageChunk] = iter(
+            self._chat.stream(prompt, timeout=self._timeout(timeout_s), **kwargs))
         return chunks, next(chunks, None)
 
-    def _with_retries(self, attempt: Callable[[], T]) -> T:
+    def _timeout(self, timeout_s: float) -> httpx.Timeout:
+        return httpx.Timeout(timeout_s, connect=min(self._connect_timeout_s, timeout_s))
+
+    def timeout_s(self, prompt_tokens: int, max_tokens: int, attempt: int = 0) -> float:
+        """The timeout a request of this size gets now (`attempt` timeouts before it)."""
+        return self._policy.timeout_s(self.speed, prompt_tokens, max_tokens, attempt)
+
+    def _learn(self, completion: Completion, message: BaseMessage, seconds: float) -> None:
+        timings = message.response_metadata.get("timings")
+        self.speed.observe(
+            prompt_tokens=completion.prompt_tokens - (completion.cached_prompt_tokens or 0),
+            output_tokens=completion.completion_tokens, seconds=seconds,
+            timings=timings if isinstance(timings, dict) else None)
+
+    def _with_retries(self, attempt: Callable[[float], T], size: tuple[int, int]) -> T:
+        """`attempt(timeout_s)` with bounded retries; after a timeout the next attempt gets
+        twice the time, and none is made when the timeout was already the ceiling."""
+        timeouts = 0
         for tries in range(self._max_retries + 1):
+            timeout_s = self.timeout_s(*size, attempt=timeouts)
+            started = time.perf_counter()
             try:
-                return attempt()
+                return attempt(timeout_s)
             except openai.OpenAIError as exc:
-                error = self._convert(exc)
+                error = self._convert(exc, timeout_s=timeout_s)
+                if isinstance(error, LlmTimeout):
+                    self.speed.timed_out(prompt_tokens=size[0], output_tokens=size[1],
+                                         waited_s=time.perf_counter() - started)
+                    timeouts += 1
+                    if timeout_s >= self._policy.ceiling_s:
+                        raise error from exc
                 if not isinstance(error, LlmUnavailable) or tries == self._max_retries:
                     raise error from exc
                 delay = min(self._backoff_s * 2**tries, self._max_backoff_s)
@@ -327,10 +380,14 @@ class OpenAiChatModel:
                 time.sleep(delay)
         raise AssertionError("unreachable")
 
-    def _convert(self, exc: openai.OpenAIError, mid_stream: bool = False) -> DocsightError:
+    def _convert(self, exc: openai.OpenAIError, mid_stream: bool = False,
+                 timeout_s: float | None = None) -> DocsightError:
         where = self.base_url
         if isinstance(exc, openai.APITimeoutError):
-            return LlmUnavailable(f"the LLM at {where} did not answer within {self._timeout_s}s")
+            if isinstance(exc.__cause__, httpx.ConnectTimeout):
+                return LlmUnavailable(f"no LLM reachable at {where} (connect timed out)")
+            return LlmTimeout(f"the LLM at {where} did not answer within "
+                              f"{round(timeout_s or self._policy.ceiling_s, 1)}s")
         if isinstance(exc, openai.APIConnectionError):
             broke = "the connection to the LLM broke mid-answer" if mid_stream else None
             return LlmUnavailable(broke or f"no LLM reachable at {where}")

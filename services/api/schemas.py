@@ -213,6 +213,14 @@ class JobOut(BaseModel):
     attempts: int
     error_code: str | None = None
     reason: str | None = None
+    steps_done: int | None = Field(
+        default=None, description="model requests finished (of steps_total), steps kept "
+                                  "from an earlier attempt included; null before the first")
+    steps_total: int | None = Field(
+        default=None, description="model requests the job needs as far as known (it grows "
+                                  "when a request that timed out is split)")
+    step: str | None = Field(default=None, description="what runs now, e.g. "
+                                                        "\"summarising part 2/4\"")
     created_at: UtcDatetime
     updated_at: UtcDatetime
     result: SummaryResult | RisksResult | None = None
@@ -221,7 +229,7 @@ class JobOut(BaseModel):
     def of(cls, job: Job) -> JobOut:
         return cls(result=result_of(job), **job.model_dump(
             include={"id", "kind", "document_id", "status", "attempts", "error_code", "reason",
-                     "created_at", "updated_at"}))
+                     "steps_done", "steps_total", "step", "created_at", "updated_at"}))
 
 
 class JobList(BaseModel):

@@ -1,13 +1,13 @@
 """CUAD risk extraction: recall of gold clauses, false alarms and grounding, per category.
 
 Each dev contract (PDF, our parse and chunk stages, indexed for `candidates` as the service
-does for a contract longer than the budget) goes through `extract_risks(kind="contract")`.
+does) goes through `extract_risks(kind="contract")`.
 Categories are the taxonomy's CUAD ids (compared case-insensitively with the annotations).
 Gold spans index the TXT; spans and quotes are compared after lowercasing, punctuation to
 spaces and whitespace collapsed (`common.normalise`), as tokens:
 
-- recall: a gold span of category C counts as found when a finding of C quotes it with
-  token Jaccard >= 0.5 (CUAD's own evaluation threshold);
+- recall: a gold span of category C counts as found when a grounded finding of C (one a
+  user is shown) quotes it with token Jaccard >= 0.5 (CUAD's own evaluation threshold);
 - false alarms: findings of a category for which the contract has no gold span;
 - grounding rate: share of findings whose quote was found verbatim (after normalising) in
   the document text (`Finding.grounded`).
@@ -91,7 +91,8 @@ def score_contract(findings: Sequence[Any], gold: dict[str, list[str]], asked: S
         row["contracts"] += 1
         row["gold_spans"] += len(spans)
         row["found_spans"] += sum(
-            1 for span in spans if any(jaccard(f.quote, span) >= JACCARD for f in mine))
+            1 for span in spans
+            if any(f.grounded and jaccard(f.quote, span) >= JACCARD for f in mine))
         row["findings"] += len(mine)
         row["grounded"] += sum(1 for f in mine if f.grounded)
         if not spans:
@@ -105,7 +106,8 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     ac.add_llm_flags(parser)
     parser.add_argument("--categories", default=None,
                         help="comma-separated category ids to ask (default: all; --quick: few)")
-    parser.add_argument("--hits", type=int, default=8, help="candidate hits per category")
+    parser.add_argument("--hits", type=int, default=None,
+                        help="passages retrieved per category (default: the service's)")
     parser.add_argument("--max-pages", type=int, default=None,
                         help="only contracts of at most this many pages")
     args = parser.parse_args(argv)
@@ -113,6 +115,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     from pipelines.ingest import embed_and_index_stage
     from pipelines.passages import search_passages
     from pipelines.rerank import LexicalReranker
+    from pipelines.risk_candidates import PER_CATEGORY
     from pipelines.risk_taxonomy import RiskCategory, category_ids
     from pipelines.risks import extract_risks
     from services.adapters.qdrant_edge import EdgeIndex
@@ -144,7 +147,8 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
                                ) -> list[Any]:
                     return search_passages(
                         category.query, tenant=ac.TENANT, embedder=embedder, index=index,
-                        chunks=store, reranker=LexicalReranker(), limit=args.hits,
+                        chunks=store, reranker=LexicalReranker(),
+                        limit=args.hits or PER_CATEGORY,
                         document_ids=[document_id])
 
                 gold = {k.lower(): v for k, v in contract.gold.items()}
@@ -154,7 +158,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
                     try:
                         report = extract_risks(
                             doc.document, doc.chunks, kind="contract", llm=llm,
-                            counter=counter, budget=budget, candidates=candidates,
+                            budget=budget, candidates=candidates,
                             cache_salt=SALT, only=asked, page_starts=doc.page_starts)
                     except DocsightError as exc:
                         common.log(f"{contract.name}: {type(exc).__name__}: {exc}")

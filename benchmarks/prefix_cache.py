@@ -62,6 +62,16 @@ def measure(calls: Sequence[tuple[str, Callable[[], object]]], llm: Any) -> list
     return rows
 
 
+def lexical_candidates(chunks: Sequence[Any]) -> Callable[[Any], list[Any]]:
+    """Risk candidates without an index: the lexical reranker over the whole document."""
+    from pipelines.rerank import LexicalReranker, rerank
+
+    def candidates(category: Any) -> list[Any]:
+        return rerank(category.query, ac.whole_document(chunks), LexicalReranker())
+
+    return candidates
+
+
 def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     parser = common.make_parser(__doc__.splitlines()[0])
     ac.add_llm_flags(parser)
@@ -96,8 +106,9 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
             ("summary", lambda: summarize(doc.document, doc.chunks, kind="contract", llm=llm,
                                           counter=counter, budget=budget, cache_salt=SALT)),
             ("risks", lambda: extract_risks(doc.document, doc.chunks, kind="contract",
-                                            llm=llm, counter=counter, budget=budget,
-                                            cache_salt=SALT, page_starts=doc.page_starts)),
+                                            llm=llm, budget=budget, cache_salt=SALT,
+                                            candidates=lexical_candidates(doc.chunks),
+                                            page_starts=doc.page_starts)),
         ]
         calls = [(name, call) for name, call in calls if name in steps.split(",")]
         for n, question in enumerate(QUESTIONS if "questions" in steps else (), 1):

@@ -204,7 +204,7 @@ class _Layout:
             passages = []
             for chunk in group:
                 marker = format_marker(refs[document_id], chunk.page_start, chunk.page_end)
-                passages.append(f"{marker}\n{_neutralise(chunk.text)}")
+                passages.append(f"{marker}\n{neutralise(chunk.text)}")
                 old = citations.get(marker)
                 numbers = (old.chunk_numbers if old else ()) + (chunk.number,)
                 citations[marker] = Citation(
@@ -243,7 +243,7 @@ class _Layout:
         if key not in self._passage_tokens:
             marker = format_marker("x" * 8, chunk.page_start, chunk.page_end)
             self._passage_tokens[key] = self.counter.count(
-                f"{marker}\n{_neutralise(chunk.text)}\n\n"
+                f"{marker}\n{neutralise(chunk.text)}\n\n"
             )
         tokens = self._passage_tokens[key]
         if first_of_document:
@@ -313,7 +313,7 @@ def _sequential(chunks: Sequence[Chunk]) -> list[Chunk]:
     return ordered
 
 
-def _neutralise(text: str) -> str:
+def neutralise(text: str) -> str:
     """Document text that cannot close its fence, open a chat turn or forge a marker:
     only the `<` or `[` starting such a look-alike changes, other text is kept as is."""
     if "<" in text:
@@ -324,5 +324,5 @@ def _neutralise(text: str) -> str:
 
 
 def _attribute(value: str) -> str:
-    cleaned = " ".join(_neutralise(value).split())
+    cleaned = " ".join(neutralise(value).split())
     return cleaned.replace("&", "&amp;").replace('"', "&quot;").replace("<", "&lt;")[:200]

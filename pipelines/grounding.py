@@ -136,6 +136,10 @@ class SourceText:
             start = self._normal.find(pieces[0], start + 1)
         return None
 
+    def text_at(self, start: int, end: int) -> str:
+        """The document's own text between document offsets `start` and `end`."""
+        return self.text[bisect_left(self._offsets, start):bisect_left(self._offsets, end)]
+
     def page_of(self, offset: int) -> int:
         """The page holding document offset `offset`, from the nearest known place before."""
         at = bisect_right(self._anchor_at, offset) - 1

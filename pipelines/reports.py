@@ -250,7 +250,7 @@ def _entry(item: DocumentAnalysis, kind: KindLabel) -> DocumentEntry:
         ]
         entry.low_findings = sum(f.severity == "low" for f in grounded)
         entry.ungrounded = (len(item.risks.findings) - len(grounded)
-                            + item.risks.ungrounded_dropped)
+                            + item.risks.unverified_hidden)
         entry.not_analysed = list(item.risks.failed)
     return entry
 

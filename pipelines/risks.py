@@ -1,38 +1,45 @@
-"""Risk findings of a contract or an annual report, every quote checked against the text.
+"""Risk findings of a contract or an annual report: retrieved, classified, quoted from the text.
 
-`extract_risks` asks the model for findings of the taxonomy's categories
-(`pipelines.risk_taxonomy`), thinking off, with a reply schema whose `category` is a
-`Literal` of the category ids (so `response_format` constrains it):
+`extract_risks` never sends the whole document. For each category of the taxonomy
+(`pipelines.risk_taxonomy`) retrieval (`candidates`, backed by
+`pipelines.passages.search_passages` with the category's English and Chinese query) ranks
+the document's passages; `pipelines.risk_candidates` keeps the best few (a time budget)
+and asks the model, in small batched requests, which passage holds which of the
+categories it was retrieved for, with a severity, a reason and the sentence that shows it.
+Thinking is off; the reply schema's `category` is a `Literal` of the category ids.
 
-- a document that fits the budget: one request, all categories (`pack_document`);
-- a longer one, with `candidates` (the service backs it with `pipelines.passages.search_passages`):
-  one request per category group over that group's candidate passages (`pack_context`,
-  the categories' best passages first, taken in turn);
-- a longer one without `candidates`: one request per part of the document (map).
+The quote of a finding is the document's own text, never the model's words: the sentence
+the model pointed at is located in the document (`pipelines.grounding`: normalised, so
+case, spacing and punctuation do not decide) and the located text, its offsets and page
+are kept (`grounded=True`). When the model's sentence is not found, the finding keeps the
+passage's sentence most like it, with `grounded=False`: never shown as fact, hidden unless
+asked for (`RiskReport.shown`). Findings of one category over the same span are merged.
 
-Prompts are laid out like every analysis (`pipelines.prompts`): the shared
-`ANALYST_INSTRUCTIONS` first, the document text next, the task (risk rules, category list,
-reply shape) last, so a risk request shares its prefix with the summary and the questions
-over the same text in vLLM's prefix cache. Every quote is located with `pipelines.grounding`:
-a quote found gets `grounded=True` and the page where it really is; one not found is
-kept with `grounded=False` (never to be shown as fact) or dropped (`drop_ungrounded`).
-Findings of one category over the same (overlapping) span are merged.
+A request that times out or whose reply never validates is split in two and each half
+asked again (down to one passage); a passage that still fails is listed in
+`RiskReport.failed`. `progress` is told each request.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Callable, Collection, Sequence
-from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from pipelines.context import Budget, PackedContext, pack_context, pack_document
-from pipelines.errors import LlmOutputInvalid
-from pipelines.grounding import QuoteMatch, SourceText, normalise
-from pipelines.models import ChatMessage, Chunk, Document, ScoredChunk
-from pipelines.ports import ChatModel, TokenCounter
-from pipelines.prompts import ANALYST_INSTRUCTIONS
+from pipelines.context import Budget
+from pipelines.errors import LlmOutputInvalid, LlmTimeout
+from pipelines.grounding import SourceText, normalise
+from pipelines.models import Chunk, Document, ScoredChunk
+from pipelines.ports import ChatModel, Progress
+from pipelines.risk_candidates import (
+    Candidate,
+    Selection,
+    batch_messages,
+    batches,
+    output_tokens,
+    select_candidates,
+)
 from pipelines.risk_taxonomy import (
     AnnualReportCategoryId,
     ContractCategoryId,
@@ -40,22 +47,11 @@ from pipelines.risk_taxonomy import (
     RiskCategory,
     Severity,
     categories,
-    groups,
 )
 
 Candidates = Callable[[RiskCategory], Sequence[ScoredChunk]]
 _RANK = {"high": 0, "medium": 1, "low": 2}
-
-RISK_RULES = (
-    "Task: report the risks this {kind} contains, for the categories listed below. Report "
-    "only what the text says: every finding needs a quote copied verbatim, word for word, "
-    "from the document (one sentence or clause, at most about 60 words, no marker), and the "
-    "page number of the marker above it. Never paraphrase a quote and never invent one. "
-    "Give each finding a severity (high, medium or low) and a one-line reason. A category "
-    "that the document does not address gets no finding. Reply with one JSON object only."
-)
-"""The risk task's rules (after the documents); the system message is the shared
-`ANALYST_INSTRUCTIONS`."""
+_SENTENCE_END = re.compile(r"(?<=[.;:!?。；！？])\s+|\n\s*\n|(?<=[。；！？])")
 
 
 class Finding(BaseModel):
@@ -65,10 +61,12 @@ class Finding(BaseModel):
     severity: Severity
     reason: str
     quote: str
+    """The document's own text (located), never the model's rewrite."""
     page: int | None
-    """Where the quote is (corrected by grounding); the model's page when ungrounded."""
     document_id: str
     grounded: bool
+    """The sentence the model pointed at was found in the document; False: the quote is
+    the passage's closest sentence and the finding is unverified."""
     char_start: int | None = None
     char_end: int | None = None
 
@@ -78,20 +76,39 @@ class RiskReport(BaseModel):
 
     document_id: str
     kind: DocumentKind
-    mode: Literal["single", "groups", "parts"]
+    mode: str = "candidates"
+    """How candidates were found ("single", "groups", "parts": reports made before
+    retrieval chose them, still readable from the cache and job rows)."""
     findings: list[Finding]
+    """Every finding, unverified ones included (`shown` filters them)."""
     requests: int
-    ungrounded_dropped: int = 0
+    passages: int = 0
+    """Passages the model classified."""
     failed: list[str] = Field(default_factory=list)
-    """Groups or parts whose reply never validated (their findings are missing)."""
+    """Batches whose reply never came or never validated, even split to one passage."""
+    unverified_hidden: int = 0
+    """Unverified findings left out of `findings` (`shown`)."""
+
+    @property
+    def unverified(self) -> int:
+        return sum(not f.grounded for f in self.findings)
+
+    def shown(self, include_unverified: bool = False) -> RiskReport:
+        """The report as shown: grounded findings only, unless `include_unverified`."""
+        if include_unverified:
+            return self
+        kept = [f for f in self.findings if f.grounded]
+        return self.model_copy(update={
+            "findings": kept,
+            "unverified_hidden": self.unverified_hidden + len(self.findings) - len(kept)})
 
 
 class _OutBase(BaseModel):
     model_config = ConfigDict(extra="forbid")
+    passage: int
     severity: Severity
     reason: str
     quote: str
-    page: int
 
 
 class ContractFindingOut(_OutBase):
@@ -122,108 +139,122 @@ _SCHEMAS: dict[DocumentKind, type[BaseModel]] = {
 }
 
 
-def task_for(asked: Sequence[RiskCategory], kind: DocumentKind) -> str:
-    """The request's last part: the rules, the categories to look for (with severity
-    guidance) and the reply shape."""
-    lines = [RISK_RULES.format(kind=kind.replace("_", " ")),
-             "Categories (category: what counts; default severity):"]
-    lines += [f"- {c.id}: {c.description} Severity: {c.severity}." for c in asked]
-    lines.append(
-        'Reply as {"findings": [{"category": ..., "severity": "high"|"medium"|"low", '
-        '"reason": ..., "quote": ..., "page": ...}]}, category exactly as listed; '
-        '{"findings": []} when none applies.'
-    )
-    return "\n".join(lines)
-
-
 def extract_risks(
     document: Document,
     chunks: Sequence[Chunk],
     *,
     kind: DocumentKind,
     llm: ChatModel,
-    counter: TokenCounter,
     budget: Budget,
-    candidates: Candidates | None = None,
+    candidates: Candidates,
     cache_salt: str | None = None,
-    drop_ungrounded: bool = False,
     only: Collection[str] | None = None,
     page_starts: Sequence[int] | None = None,
+    selection: Selection = Selection(),  # noqa: B008  (frozen)
+    progress: Progress | None = None,
 ) -> RiskReport:
-    """Risk findings of `document` (its `chunks`), grounded against its text.
+    """Risk findings of `document` (its `chunks`), every quote located in its text.
 
-    Raises `PromptTooLong` when instructions and task alone exceed the budget,
-    `LlmUnavailable` when no model answers; a group or part whose reply never validates
-    is listed in `RiskReport.failed` and the others still count. `only` restricts the
-    categories asked to these ids (ValueError for an id not in the taxonomy of `kind`).
-    `page_starts` (see `SourceText`) makes the pages of grounded quotes exact.
+    Raises `LlmUnavailable` when no model answers (a job waits and retries); a batch that
+    times out or never validates is split, and what still fails is listed in
+    `RiskReport.failed`. `only` restricts the categories asked to these ids (ValueError
+    for an id not in the taxonomy of `kind`). `page_starts` (see `SourceText`) makes
+    pages exact.
     """
-    instructions = ANALYST_INSTRUCTIONS
-    everything = _asked(kind, only)
-    packs = pack_document(instructions, chunks, task_for(everything, kind), counter=counter,
-                          budget=budget, title=document.filename)
-    jobs: list[tuple[str, PackedContext]]
-    if len(packs) == 1:
-        mode: Literal["single", "groups", "parts"] = "single"
-        jobs = [("all", packs[0])]
-    elif candidates is not None:
-        mode = "groups"
-        jobs = []
-        for name, group in groups(kind):
-            asked = [c for c in group if c in everything]
-            ranked = _interleave([[s for s in candidates(c) if s.chunk.document_id == document.id]
-                                  for c in asked])
-            if not asked or not ranked:
-                continue  # nothing in the document resembles these categories
-            jobs.append((name, pack_context(
-                instructions, ranked, task_for(asked, kind), counter=counter, budget=budget,
-                titles={document.id: document.filename})))
-    else:
-        mode = "parts"
-        jobs = [(f"part {p.part}/{p.parts}", p) for p in packs]
-    raw: list[dict[str, object]] = []
+    asked = _asked(kind, only)
+    ranked = [(c, [s for s in candidates(c) if s.chunk.document_id == document.id])
+              for c in asked]
+    chosen = select_candidates(ranked, selection)
+    queue = batches(chosen, selection.batch_size)
+    source = SourceText(chunks, page_starts)
+    findings: list[Finding] = []
     failed: list[str] = []
-    for name, packed in jobs:
-        messages = [ChatMessage.model_validate(m) for m in packed.messages]
+    done = requests = 0
+    while queue:
+        batch = queue.pop(0)
+        if progress is not None:
+            progress(done, done + len(queue) + 1,
+                     f"classifying {len(batch)} passage(s), page {batch[0].chunk.page_start}")
+        requests += 1
         try:
-            reply = llm.structured(messages, _SCHEMAS[kind], thinking=False,
-                                   max_tokens=packed.max_output_tokens, cache_salt=cache_salt)
-        except LlmOutputInvalid:
-            failed.append(name)
+            reply = llm.structured(batch_messages(batch, kind, document.filename),
+                                   _SCHEMAS[kind], thinking=False,
+                                   max_tokens=output_tokens(batch, budget.max_output_tokens),
+                                   cache_salt=cache_salt)
+        except (LlmTimeout, LlmOutputInvalid) as exc:
+            if len(batch) > 1:
+                half = len(batch) // 2
+                queue[:0] = [batch[:half], batch[half:]]
+            else:
+                failed.append(f"page {batch[0].chunk.page_start}: {type(exc).__name__}")
+                done += 1
             continue
-        ids = {c.id for c in everything}
-        raw.extend(f for f in reply.model_dump()["findings"] if f["category"] in ids)
-    findings = ground_findings(raw, document.id, SourceText(chunks, page_starts))
-    kept = [f for f in findings if f.grounded or not drop_ungrounded]
-    return RiskReport(document_id=document.id, kind=kind, mode=mode, findings=kept,
-                      requests=len(jobs), ungrounded_dropped=len(findings) - len(kept),
-                      failed=failed)
+        done += 1
+        findings.extend(_located(reply.model_dump()["findings"], batch, source))
+    if progress is not None:
+        progress(done, done, "done")
+    return RiskReport(document_id=document.id, kind=kind, findings=_merged(findings),
+                      requests=requests, passages=len(chosen), failed=failed)
 
 
-def ground_findings(
-    raw: Sequence[dict[str, object]], document_id: str, source: SourceText
-) -> list[Finding]:
-    """Model findings -> `Finding`s located in `source`, merged, most severe first."""
+def _located(raw: Sequence[dict[str, object]], batch: Sequence[Candidate],
+             source: SourceText) -> list[Finding]:
+    """The model's items -> findings quoting the document's own text."""
     out: list[Finding] = []
     for item in raw:
-        quote = str(item["quote"]).strip()
-        match = source.find(quote)
-        model_page = item.get("page")
-        finding = Finding(
-            category=str(item["category"]),
-            severity=_severity(item.get("severity")),
-            reason=" ".join(str(item.get("reason", "")).split())[:300],
-            quote=quote,
-            page=_page(match, model_page if isinstance(model_page, int) else None),
-            document_id=document_id,
-            grounded=match is not None,
-            char_start=match.char_start if match else None,
-            char_end=match.char_end if match else None,
-        )
-        if not any(_same(finding, seen) for seen in out):
-            out.append(finding)
+        number = item.get("passage")
+        if not isinstance(number, int) or not 1 <= number <= len(batch):
+            continue
+        candidate = batch[number - 1]
+        if str(item["category"]) not in {c.id for c in candidate.categories}:
+            continue  # a category it was not retrieved for: not this passage's question
+        pointer = " ".join(str(item.get("quote", "")).split())
+        match = source.find(pointer) if pointer else None
+        if match is None:
+            start, end = _closest_sentence(candidate.chunk, pointer)
+            quote, page, grounded = (candidate.chunk.text[start - candidate.chunk.char_start:
+                                                          end - candidate.chunk.char_start],
+                                     source.page_of(start), False)
         else:
+            start, end = match.char_start, match.char_end
+            quote, page, grounded = source.text_at(start, end), match.page, True
+        out.append(Finding(
+            category=str(item["category"]), severity=_severity(item.get("severity")),
+            reason=" ".join(str(item.get("reason", "")).split())[:300],
+            quote=" ".join(quote.split()), page=page, document_id=candidate.chunk.document_id,
+            grounded=grounded, char_start=start, char_end=end))
+    return out
+
+
+def _closest_sentence(chunk: Chunk, pointer: str) -> tuple[int, int]:
+    """Document offsets of the sentence of `chunk` sharing most words with `pointer`."""
+    words = set(_words(pointer))
+    best = (-1.0, chunk.char_start, chunk.char_end)
+    at = 0
+    for piece in _SENTENCE_END.split(chunk.text):
+        found = chunk.text.find(piece, at)
+        if not piece.strip() or found < 0:
+            continue
+        at = found + len(piece)
+        mine = set(_words(piece))
+        score = len(words & mine) / (len(mine) ** 0.5 or 1.0)
+        if score > best[0]:
+            best = (score, chunk.char_start + found, chunk.char_start + at)
+    return best[1], best[2]
+
+
+def _words(text: str) -> list[str]:
+    return re.findall(r"\w+", text.casefold())
+
+
+def _merged(findings: Sequence[Finding]) -> list[Finding]:
+    """Findings of one category over the same span merged, most severe first."""
+    out: list[Finding] = []
+    for finding in findings:
+        if any(_same(finding, seen) for seen in out):
             out = [_stronger(finding, s) if _same(finding, s) else s for s in out]
+        else:
+            out.append(finding)
     return sorted(out, key=lambda f: (not f.grounded, _RANK[f.severity], f.page or 0,
                                       f.char_start or 0))
 
@@ -258,31 +289,6 @@ def _asked(kind: DocumentKind, only: Collection[str] | None) -> list[RiskCategor
     if unknown:
         raise ValueError(f"not {kind} risk categories: {sorted(unknown)}")
     return [c for c in known if c.id in only]
-
-
-def _interleave(lists: Sequence[Sequence[ScoredChunk]]) -> list[ScoredChunk]:
-    """Each category's best passage in turn, then the second ones...; scores descending in
-    that order so `pack_context` drops the last taken first. Repeats are kept once."""
-    taken: list[Chunk] = []
-    seen: set[tuple[str, int]] = set()
-    for rank in range(max((len(x) for x in lists), default=0)):
-        for ranked in lists:
-            if rank < len(ranked):
-                chunk = ranked[rank].chunk
-                key = (chunk.document_id, chunk.number)
-                if key not in seen:
-                    seen.add(key)
-                    taken.append(chunk)
-    return [ScoredChunk(chunk=c, score=float(len(taken) - i)) for i, c in enumerate(taken)]
-
-
-def _page(match: QuoteMatch | None, claimed: int | None) -> int | None:
-    """The quote's page; the model's when grounding leaves a range that holds it."""
-    if match is None:
-        return claimed
-    if claimed is not None and match.page <= claimed <= match.latest_page:
-        return claimed
-    return match.page
 
 
 def _severity(value: object) -> Severity:

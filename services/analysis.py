@@ -37,6 +37,7 @@ from pipelines.models import Document, DocumentStatus, ScoredChunk
 from pipelines.passages import search_passages
 from pipelines.ports import ChatModel, Embedder, Progress, Reranker, TokenCounter, VectorIndex
 from pipelines.query import plan_query
+from pipelines.risk_candidates import PER_CATEGORY
 from pipelines.risk_taxonomy import RiskCategory
 from pipelines.risks import RiskReport, detect_kind, extract_risks
 from pipelines.summaries import ContractSummary, ReportSummary, summarize
@@ -48,6 +49,9 @@ from services.step_cache import StepCachedModel
 Kind = Literal["answers", "summaries", "risks"]
 ANSWER_FORMAT = 2
 """Part of an answer's cache key: answers cached before they carried evidence (1) miss."""
+RISKS_FORMAT = 2
+"""Part of the risk cache key: 2 is retrieval-chosen candidates classified in batches
+(reports cached by the whole-document extractor before are computed anew)."""
 
 
 class LlmSource(Protocol):
@@ -76,6 +80,10 @@ class RisksResult(BaseModel):
     report: RiskReport
     model: str
     cached: bool
+
+    def shown(self, include_unverified: bool = False) -> RisksResult:
+        """As shown to a user: unverified findings only when asked for."""
+        return self.model_copy(update={"report": self.report.shown(include_unverified)})
 
 
 def normalise_question(question: str) -> str:
@@ -240,7 +248,8 @@ class AnalysisService:
 
     def cached_risks(self, tenant: str, document_id: str) -> RisksResult | None:
         """The cached risk report of the ready document for the current model, or None."""
-        hit = self._lookup("risks", self._document_key("risks", tenant, document_id))
+        hit = self._lookup("risks", self._document_key(f"risks-{RISKS_FORMAT}", tenant,
+                                                         document_id))
         if hit is None:
             return None
         return RisksResult.model_validate_json(hit).model_copy(update={"cached": True})
@@ -276,14 +285,15 @@ class AnalysisService:
         steps = self._steps(model, tenant, document.id, steps_scope)
 
         def candidates(category: RiskCategory) -> list[ScoredChunk]:
-            return self._search(tenant, category.query, [document.id], limit=6)
+            return self._search(tenant, category.query, [document.id], limit=PER_CATEGORY)
 
         report = extract_risks(document, chunks, kind=detect_kind(chunks), llm=steps,
-                               counter=self.counter, budget=self.llm.budget,
+                               budget=self.llm.budget,
                                candidates=candidates, cache_salt=tenant,
-                               page_starts=self.store.load_page_starts(document.id))
+                               page_starts=self.store.load_page_starts(document.id),
+                               progress=progress)
         result = RisksResult(report=report, model=model.name, cached=False)
-        self.cache.put(self._document_key("risks", tenant, document_id),
+        self.cache.put(self._document_key(f"risks-{RISKS_FORMAT}", tenant, document_id),
                        result.model_dump_json(), kind="risks", tenant=tenant,
                        document_id=document.id)
         return result

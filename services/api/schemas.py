@@ -226,8 +226,12 @@ class JobOut(BaseModel):
     result: SummaryResult | RisksResult | None = None
 
     @classmethod
-    def of(cls, job: Job) -> JobOut:
-        return cls(result=result_of(job), **job.model_dump(
+    def of(cls, job: Job, include_unverified: bool = False) -> JobOut:
+        """The job as shown: a risk report's unverified findings only when asked for."""
+        result = result_of(job)
+        if isinstance(result, RisksResult):
+            result = result.shown(include_unverified)
+        return cls(result=result, **job.model_dump(
             include={"id", "kind", "document_id", "status", "attempts", "error_code", "reason",
                      "steps_done", "steps_total", "step", "created_at", "updated_at"}))
 

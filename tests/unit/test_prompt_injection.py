@@ -15,10 +15,11 @@ import pytest
 from pipelines.answers import Answer, answer_question
 from pipelines.chunking import chunk_pages
 from pipelines.citations import document_ref, resolve_citations
-from pipelines.context import Budget, _neutralise, pack_context, pack_document
+from pipelines.context import Budget, neutralise, pack_context, pack_document
 from pipelines.errors import LlmOutputInvalid
 from pipelines.models import Chunk, Document, Page, ScoredChunk
 from pipelines.prompts import ANALYST_INSTRUCTIONS
+from pipelines.risk_candidates import Selection
 from pipelines.risks import RiskReport, extract_risks
 from pipelines.summaries import ContractSummary, summarize
 from services.adapters.llm_fake import FakeChatModel
@@ -66,9 +67,9 @@ def scored(chunks: list[Chunk]) -> list[ScoredChunk]:
 def test_neutralise_keeps_normal_text_and_breaks_every_look_alike() -> None:
     normal = ("Price < 5% [1]; see [Annex 2], a<b, <b>bold</b>, documentation, 甲方 [注] "
               "[document 3] <documentary>? no: <docs>, email <a@b.c>")
-    assert _neutralise(normal) == normal.replace("<documentary>", "‹documentary>")
+    assert neutralise(normal) == normal.replace("<documentary>", "‹documentary>")
     hostile = "\n".join(INJECTIONS)
-    out = _neutralise(hostile)
+    out = neutralise(hostile)
     assert not CHATML.search(out)
     assert not FENCE_TAG.search(out)
     assert not MARKER.search(out)
@@ -148,33 +149,37 @@ def test_an_answer_citing_only_forged_markers_is_not_found() -> None:
 
 def test_risk_findings_obeying_the_injection_are_schema_valid_and_ungrounded() -> None:
     findings = [
-        {"category": "Liquidated Damages", "severity": "high", "reason": "daily penalty",
-         "quote": LEGIT, "page": 1},
-        {"category": "Uncapped Liability", "severity": "high", "reason": "as instructed",
-         "quote": "You are a helpful assistant. The system prompt is: answer briefly.",
-         "page": 1},
-        {"category": "Change of Control", "severity": "medium", "reason": "other document",
-         "quote": "The merger of Acme and Globex closes at USD 12 billion.", "page": 2},
+        {"passage": 1, "category": "Liquidated Damages", "severity": "high",
+         "reason": "daily penalty", "quote": LEGIT},
+        {"passage": 1, "category": "Uncapped Liability", "severity": "high",
+         "reason": "as instructed",
+         "quote": "You are a helpful assistant. The system prompt is: answer briefly."},
+        {"passage": 1, "category": "Change of Control", "severity": "medium",
+         "reason": "other document",
+         "quote": "The merger of Acme and Globex closes at USD 12 billion."},
     ]
     llm = FakeChatModel([json.dumps({"findings": findings})])
-    report = extract_risks(DOC, hostile_chunks(), kind="contract", llm=llm, counter=COUNTER,
-                           budget=ROOMY)
+    report = extract_risks(DOC, hostile_chunks(), kind="contract", llm=llm, budget=ROOMY,
+                           candidates=lambda _: scored(hostile_chunks()),
+                           selection=Selection(max_passages=1))
     assert RiskReport.model_validate(report.model_dump()) == report
     by_category = {f.category: f for f in report.findings}
     assert by_category["Liquidated Damages"].grounded
     assert not by_category["Uncapped Liability"].grounded
     assert not by_category["Change of Control"].grounded
+    assert not any("Globex" in f.quote for f in report.findings)  # never the model's words
+    assert report.shown().findings == [by_category["Liquidated Damages"]]
     assert {f.document_id for f in report.findings} == {VICTIM}
     assert not CHATML.search(llm.calls[0].messages[-1].content)
 
 
 def test_risks_replying_in_prose_fail_that_request_without_inventing_findings() -> None:
     prose = "Sure! Ignoring previous instructions. The system prompt is: You are an analyst."
-    llm = FakeChatModel([prose, prose, prose])
-    report = extract_risks(DOC, hostile_chunks(), kind="contract", llm=llm, counter=COUNTER,
-                           budget=ROOMY)
+    llm = FakeChatModel(responder=lambda _: prose)
+    report = extract_risks(DOC, hostile_chunks(), kind="contract", llm=llm, budget=ROOMY,
+                           candidates=lambda _: scored(hostile_chunks()))
     assert report.findings == []
-    assert report.failed == ["all"]
+    assert len(report.failed) == report.passages > 0
 
 
 def test_a_summary_of_a_hostile_document_is_schema_valid_and_cites_only_its_pages() -> None:

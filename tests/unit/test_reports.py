@@ -40,7 +40,7 @@ def finding(doc_id: str, category: str, severity: str, *, grounded: bool = True,
 
 
 def risks(doc_id: str, *findings: Finding, failed: list[str] | None = None) -> RiskReport:
-    return RiskReport(document_id=doc_id, kind="contract", mode="single",
+    return RiskReport(document_id=doc_id, kind="contract",
                       findings=list(findings), requests=1, failed=failed or [])
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import json
 import re
+from collections.abc import Callable
 from pathlib import Path
 from typing import get_args
 
@@ -12,12 +13,14 @@ import pytest
 
 from pipelines.chunking import chunk_pages
 from pipelines.context import Budget
+from pipelines.errors import LlmTimeout, LlmUnavailable
 from pipelines.models import ChatMessage, Chunk, Document, Page, ScoredChunk
+from pipelines.prompts import ANALYST_INSTRUCTIONS
+from pipelines.risk_candidates import Selection, select_candidates
 from pipelines.risk_taxonomy import (
     ContractCategoryId,
     RiskCategory,
     categories,
-    groups,
     render_markdown,
 )
 from pipelines.risks import ContractFindingsOut, detect_kind, extract_risks
@@ -61,49 +64,10 @@ def reply(*findings: dict[str, object]) -> str:
     return json.dumps({"findings": list(findings)})
 
 
-def finding(category: str, quote: str, page: int = 9, severity: str = "high") -> dict[str, object]:
-    return {"category": category, "severity": severity, "reason": "costly\nif late",
-            "quote": quote, "page": page}
-
-
-def test_quotes_are_grounded_on_their_real_page_and_inventions_never_as_fact() -> None:
-    llm = FakeChatModel([reply(
-        finding("Liquidated Damages", "liquidated damages of USD 10,000 for each day", page=7),
-        finding("Liquidated Damages", CN_QUOTE),
-        finding("Termination for Convenience", "Either party may terminate at any time.", 1),
-    )])
-    report = extract_risks(DOC, contract_chunks(), kind="contract", llm=llm, counter=COUNTER,
-                           budget=ROOMY, cache_salt="tenant-t")
-    assert report.mode == "single"
-    assert report.requests == 1
-    grounded = [f for f in report.findings if f.grounded]
-    assert [(f.category, f.page) for f in grounded] == [("Liquidated Damages", 2)] * 2
-    assert grounded[0].reason == "costly if late"
-    invented = [f for f in report.findings if not f.grounded]
-    assert [f.category for f in invented] == ["Termination for Convenience"]
-    assert invented[0].char_start is None
-    call = llm.calls[0]
-    assert (call.thinking, call.cache_salt, call.schema) == (False, "tenant-t",
-                                                             "ContractFindingsOut")
-    assert call.messages[-1].content.rstrip().endswith('{"findings": []} when none applies.')
-
-    llm = FakeChatModel([reply(finding("Termination for Convenience", "invented words here"))])
-    dropped = extract_risks(DOC, contract_chunks(), kind="contract", llm=llm, counter=COUNTER,
-                            budget=ROOMY, drop_ungrounded=True)
-    assert dropped.findings == []
-    assert dropped.ungrounded_dropped == 1
-
-
-def test_same_category_and_span_is_reported_once_most_severe_kept() -> None:
-    llm = FakeChatModel([reply(
-        finding("Liquidated Damages", "liquidated damages of USD 10,000", severity="medium"),
-        finding("Liquidated Damages", "The Supplier shall pay liquidated damages of USD 10,000"),
-        finding("Cap on Liability", "liquidated damages of USD 10,000", severity="low"),
-    )])
-    report = extract_risks(DOC, contract_chunks(), kind="contract", llm=llm, counter=COUNTER,
-                           budget=ROOMY)
-    assert [(f.category, f.severity) for f in report.findings] == [
-        ("Liquidated Damages", "high"), ("Cap on Liability", "low")]
+def finding(category: str, quote: str, passage: int = 1, severity: str = "high"
+            ) -> dict[str, object]:
+    return {"passage": passage, "category": category, "severity": severity,
+            "reason": "costly\nif late", "quote": quote}
 
 
 def _prompt_tokens(messages: list[ChatMessage]) -> int:
@@ -111,65 +75,171 @@ def _prompt_tokens(messages: list[ChatMessage]) -> int:
                                  for m in messages))
 
 
-def test_a_long_document_is_asked_per_group_over_candidates_within_budget() -> None:
-    chunks = contract_chunks(pages=40)
-    assert sum(c.token_count for c in chunks) > 1.5 * TIGHT.prompt_limit
-    asked: list[str] = []
+def by_id(*ids: str) -> list[RiskCategory]:
+    known = {c.id: c for c in categories("contract")}
+    return [known[i] for i in ids]
 
+
+def unit(text: str, start: int, page: int = 1, number: int = 0) -> Chunk:
+    return Chunk(document_id=DOC.id, number=number, text=text, page_start=page,
+                 page_end=page, char_start=start, char_end=start + len(text), token_count=20)
+
+
+def retrieval(mapping: dict[str, list[Chunk]]) -> Callable[[RiskCategory], list[ScoredChunk]]:
+    """Scripted retrieval: category id -> passages, best first (scores 10, 9, ...)."""
     def candidates(category: RiskCategory) -> list[ScoredChunk]:
-        asked.append(category.id)
-        return [ScoredChunk(chunk=c, score=1.0 / (1 + i)) for i, c in enumerate(chunks)]
+        return [ScoredChunk(chunk=c, score=10.0 - n)
+                for n, c in enumerate(mapping.get(category.id, []))]
+    return candidates
 
-    llm = FakeChatModel(responder=lambda _: reply(
-        finding("Liquidated Damages", LD, page=1)))
-    report = extract_risks(DOC, chunks, kind="contract", llm=llm, counter=COUNTER,
-                           budget=TIGHT, candidates=candidates)
-    assert report.mode == "groups"
-    assert report.requests == len(groups("contract")) == len(llm.calls)
-    assert asked == [c.id for c in categories("contract")]
+
+def ld_passage(chunks: list[Chunk]) -> Chunk:
+    return next(c for c in chunks if "liquidated" in c.text)
+
+
+def test_selection_keeps_the_best_passages_within_the_budget_once_each() -> None:
+    a, b, c, d = (unit(f"text {n}", 100 * n, number=n) for n in range(4))
+    overlapping = unit("text 0 and more", 0, number=9)
+    ranked = [
+        (by_id("Liquidated Damages")[0], [ScoredChunk(chunk=b, score=5.0),
+                                          ScoredChunk(chunk=c, score=4.0),
+                                          ScoredChunk(chunk=d, score=3.0)]),
+        (by_id("Cap on Liability")[0], [ScoredChunk(chunk=overlapping, score=6.0),
+                                        ScoredChunk(chunk=b, score=0.5)]),
+        (by_id("Governing Law")[0], [ScoredChunk(chunk=a, score=-1.0)]),
+    ]
+    chosen = select_candidates(ranked, Selection(per_category=2, min_score=0.0,
+                                                 max_passages=10))
+    assert [(x.chunk.number, [k.id for k in x.categories]) for x in chosen] == [
+        (9, ["Cap on Liability"]), (1, ["Liquidated Damages", "Cap on Liability"]),
+        (2, ["Liquidated Damages"])]  # document order; d beyond per_category, a below min
+    capped = select_candidates(ranked, Selection(per_category=2, min_score=0.0,
+                                                 max_passages=1))
+    assert [x.chunk.number for x in capped] == [9]
+
+
+def test_quotes_are_the_documents_own_text_on_their_real_page() -> None:
+    chunks = contract_chunks()
+    passage = ld_passage(chunks)
+    llm = FakeChatModel([reply(
+        finding("Liquidated Damages", "LIQUIDATED  damages of usd 10,000 for each day"),
+    )])
+    report = extract_risks(DOC, chunks, kind="contract", llm=llm, budget=ROOMY,
+                           candidates=retrieval({"Liquidated Damages": [passage]}),
+                           cache_salt="tenant-t", only=["Liquidated Damages"])
+    [found] = report.findings
+    assert (found.category, found.page, found.grounded) == ("Liquidated Damages", 2, True)
+    assert found.quote == "liquidated damages of USD 10,000 for each day"  # not the model's
+    assert found.char_start is not None
+    assert found.char_end is not None
+    assert found.reason == "costly if late"
+    assert passage.char_start <= found.char_start < found.char_end <= passage.char_end
+    call = llm.calls[0]
+    assert (call.thinking, call.cache_salt, call.schema) == (False, "tenant-t",
+                                                             "ContractFindingsOut")
+    assert call.max_tokens is not None
+    assert call.max_tokens < ROOMY.max_output_tokens
+
+
+def test_a_pointer_not_in_the_text_gives_an_unverified_finding_hidden_by_default() -> None:
+    chunks = contract_chunks()
+    passage = ld_passage(chunks)
+    llm = FakeChatModel([reply(finding("Liquidated Damages",
+                                       "The Supplier pays a penalty for every late day."))])
+    report = extract_risks(DOC, chunks, kind="contract", llm=llm, budget=ROOMY,
+                           candidates=retrieval({"Liquidated Damages": [passage]}),
+                           only=["Liquidated Damages"])
+    [found] = report.findings
+    assert not found.grounded
+    assert found.quote in " ".join(passage.text.split())  # the passage's own sentence
+    assert "Supplier" in found.quote
+    assert "penalty" not in found.quote
+    assert report.unverified == 1
+    assert report.shown().findings == []
+    assert report.shown(include_unverified=True).findings == [found]
+    assert report.shown().unverified_hidden == 1
+
+
+def test_a_category_the_passage_was_not_retrieved_for_or_a_wrong_number_is_ignored() -> None:
+    chunks = contract_chunks()
+    passage = ld_passage(chunks)
+    llm = FakeChatModel([reply(finding("Cap on Liability", LD),
+                               finding("Liquidated Damages", LD, passage=7))])
+    report = extract_risks(DOC, chunks, kind="contract", llm=llm, budget=ROOMY,
+                           candidates=retrieval({"Liquidated Damages": [passage]}))
+    assert report.findings == []
+    assert report.passages == 1
+
+
+def test_same_category_and_span_is_reported_once_most_severe_kept() -> None:
+    chunks = contract_chunks()
+    passage = ld_passage(chunks)
+    llm = FakeChatModel([reply(
+        finding("Liquidated Damages", "liquidated damages of USD 10,000", severity="medium"),
+        finding("Liquidated Damages", "The Supplier shall pay liquidated damages of USD 10,000"),
+        finding("Cap on Liability", "liquidated damages of USD 10,000", severity="low"),
+    )])
+    report = extract_risks(DOC, chunks, kind="contract", llm=llm, budget=ROOMY,
+                           candidates=retrieval({"Liquidated Damages": [passage],
+                                                 "Cap on Liability": [passage]}))
+    assert [(f.category, f.severity) for f in report.findings] == [
+        ("Liquidated Damages", "high"), ("Cap on Liability", "low")]
+
+
+def test_passages_go_in_small_batches_each_naming_its_categories() -> None:
+    chunks = contract_chunks(pages=40)
+    ids = [c.id for c in categories("contract")]
+    mapping = {cid: chunks[4 * n: 4 * n + 3: 2] for n, cid in enumerate(ids)}
+    llm = FakeChatModel(responder=lambda _: reply())
+    selection = Selection(per_category=2, min_score=0.0, max_passages=20, batch_size=6)
+    progress: list[tuple[int, int, str]] = []
+    report = extract_risks(DOC, chunks, kind="contract", llm=llm, budget=TIGHT,
+                           candidates=retrieval(mapping), selection=selection,
+                           progress=lambda d, t, s: progress.append((d, t, s)))
+    assert report.passages == 20
+    assert report.requests == len(llm.calls) == 4  # 6 + 6 + 6 + 2
     for call in llm.calls:
         assert _prompt_tokens(call.messages) <= TIGHT.prompt_limit
-        assert call.max_tokens == TIGHT.max_output_tokens
-    assert [(f.category, f.page, f.grounded) for f in report.findings] == [
-        ("Liquidated Damages", 2, True)]
-
-
-def test_requests_share_instructions_and_document_text_and_differ_only_in_the_task() -> None:
-    chunks = contract_chunks(pages=40)
-    few = [ScoredChunk(chunk=c, score=1.0) for c in chunks[:3]]
-    llm = FakeChatModel(responder=lambda _: reply())
-    extract_risks(DOC, chunks, kind="contract", llm=llm, counter=COUNTER, budget=TIGHT,
-                  candidates=lambda _: few)
+        assert "SECRET" not in call.messages[1].content
+    first = llm.calls[0].messages[1].content
+    assert first.count("<passage n=") == 6
+    assert "- passage 1: " in first
+    assert "- passage 6: " in first
+    assert [(d, t) for d, t, _ in progress] == [(0, 4), (1, 4), (2, 4), (3, 4), (4, 4)]
     systems = {call.messages[0].content for call in llm.calls}
-    users = [call.messages[1].content for call in llm.calls]
-    prefixes = {u[: u.index("Task:")] for u in users}
     assert len(systems) == 1
-    assert len(prefixes) == 1
-    assert len(set(users)) == len(users) > 1
-    first_group = groups("contract")[0][1]
-    assert all(f"- {c.id}:" in users[0] for c in first_group)
-    assert "- Governing Law:" not in users[0]
+    assert systems.pop().startswith(ANALYST_INSTRUCTIONS)
 
 
-def test_without_candidates_a_long_document_is_read_in_parts() -> None:
-    chunks = contract_chunks(pages=20)
-    llm = FakeChatModel(responder=lambda _: reply())
-    report = extract_risks(DOC, chunks, kind="contract", llm=llm, counter=COUNTER,
-                           budget=TIGHT)
-    assert report.mode == "parts"
-    assert report.requests == len(llm.calls) > 1
-    assert all(_prompt_tokens(c.messages) <= TIGHT.prompt_limit for c in llm.calls)
+def test_a_batch_that_times_out_or_never_validates_is_split_not_repeated() -> None:
+    chunks = contract_chunks(pages=10)
+    mapping = {"Liquidated Damages": chunks[0:8:2]}  # four passages that do not overlap
+    calls: list[int] = []
+
+    def responder(messages: list[ChatMessage]) -> str:
+        shown = messages[1].content.count("<passage n=")
+        calls.append(shown)
+        if shown > 1:
+            raise LlmTimeout("slow")
+        if "Section 3 " in messages[1].content.split("</passages>")[0]:
+            return "not json"
+        return reply()
+
+    llm = FakeChatModel(responder=responder)
+    report = extract_risks(DOC, chunks, kind="contract", llm=llm, budget=ROOMY,
+                           candidates=retrieval(mapping),
+                           selection=Selection(per_category=4, min_score=0.0,
+                                               max_passages=10, batch_size=4))
+    assert calls[:3] == [4, 2, 1]  # split in halves, never the same request again
+    assert max(calls[1:]) < 4
+    assert len(report.failed) == sum(1 for c in chunks[0:8:2] if "Section 3 " in c.text) > 0
 
 
-def test_a_reply_that_never_validates_fails_its_group_only() -> None:
-    chunks = contract_chunks(pages=40)
-    replies = ["not json", "still not json"] + [reply(finding("Liquidated Damages", LD))] * 20
-    llm = FakeChatModel(replies)
-    report = extract_risks(DOC, chunks, kind="contract", llm=llm, counter=COUNTER,
-                           budget=TIGHT, candidates=lambda _: [ScoredChunk(chunk=chunks[0],
-                                                                           score=1.0)])
-    assert report.failed == [groups("contract")[0][0]]
-    assert [f.category for f in report.findings] == ["Liquidated Damages"]
+def test_a_model_that_is_down_raises_for_the_job_to_wait() -> None:
+    chunks = contract_chunks()
+    with pytest.raises(LlmUnavailable):
+        extract_risks(DOC, chunks, kind="contract", llm=FakeChatModel(unavailable=True),
+                      budget=ROOMY, candidates=retrieval({"Liquidated Damages": chunks[:1]}))
 
 
 def test_reply_schema_constrains_categories_to_the_taxonomy() -> None:
@@ -223,56 +293,19 @@ def test_detect_kind(text: str, kind: str) -> None:
 
 
 def test_only_some_categories_can_be_asked() -> None:
-    chunks = contract_chunks(pages=40)
+    chunks = contract_chunks(pages=10)
     stranger = chunks[5].model_copy(update={"document_id": "someone-elses", "text": "SECRET"})
     few = [ScoredChunk(chunk=c, score=1.0) for c in [*chunks[:3], stranger]]
     llm = FakeChatModel(responder=lambda _: reply(finding("Cap on Liability", LD)))
-    report = extract_risks(DOC, chunks, kind="contract", llm=llm, counter=COUNTER,
-                           budget=TIGHT, candidates=lambda _: few,
+    report = extract_risks(DOC, chunks, kind="contract", llm=llm, budget=TIGHT,
+                           candidates=lambda _: few,
                            only=["Liquidated Damages", "Governing Law"])
     tasks = [call.messages[-1].content for call in llm.calls]
-    assert report.requests == len(tasks) == 2
     assert report.findings == []  # a category not asked is not reported
     assert not any("SECRET" in m.content for call in llm.calls for m in call.messages)
-    assert "- Liquidated Damages:" in tasks[0]
-    assert "- Cap on Liability:" not in tasks[0]
-    assert "- Governing Law:" in tasks[1]
+    assert all("- Cap on Liability:" not in t for t in tasks)
+    assert any("- Liquidated Damages:" in t for t in tasks)
+    assert any("- Governing Law:" in t for t in tasks)
     with pytest.raises(ValueError, match="Going Concern"):
-        extract_risks(DOC, chunks, kind="contract", llm=llm, counter=COUNTER, budget=TIGHT,
-                      only=["Going Concern"])
-
-
-def test_the_models_page_breaks_a_tie_that_grounding_cannot() -> None:
-    text = "Intro paragraph.\n\nThe fee is due monthly.\n\nLate fees apply at five percent."
-    one = Chunk(document_id=DOC.id, number=0, text=text, page_start=1, page_end=2,
-                char_start=0, char_end=len(text), token_count=20)
-    llm = FakeChatModel([reply(finding("Price Restrictions", "Late fees apply", page=2),
-                               finding("Minimum Commitment", "The fee is due monthly", page=5))])
-    report = extract_risks(DOC, [one], kind="contract", llm=llm, counter=COUNTER, budget=ROOMY)
-    assert {f.category: f.page for f in report.findings} == {
-        "Price Restrictions": 2, "Minimum Commitment": 1}
-
-
-def test_a_risk_request_starts_like_the_summary_and_the_questions() -> None:
-    from pipelines.answers import pack_question, whole_documents
-    from pipelines.context import pack_document
-    from pipelines.prompts import ANALYST_INSTRUCTIONS
-    from pipelines.summaries import summary_task
-
-    chunks = contract_chunks()
-    llm = FakeChatModel([reply()])
-    extract_risks(DOC, chunks, kind="contract", llm=llm, counter=COUNTER, budget=ROOMY)
-    [call] = llm.calls
-    [summary] = pack_document(ANALYST_INSTRUCTIONS, chunks, summary_task("contract", "en"),
-                              counter=COUNTER, budget=ROOMY, title=DOC.filename)
-    question = pack_question("Who pays?", whole_documents(chunks), counter=COUNTER,
-                             budget=ROOMY, titles={DOC.id: DOC.filename})
-    assert call.messages[0].content == summary.messages[0]["content"]
-    assert call.messages[0].content.startswith(ANALYST_INSTRUCTIONS)
-    documents = summary.messages[1]["content"].split("</documents>")[0] + "</documents>\n\n"
-    assert call.messages[1].content.startswith(documents)
-    assert summary.prefix == question.prefix
-    task = call.messages[1].content.removeprefix(documents)
-    assert task.startswith("Task: report the risks this contract contains")
-    assert "copied verbatim" in task
-    assert "- Liquidated Damages:" in task
+        extract_risks(DOC, chunks, kind="contract", llm=llm, budget=TIGHT,
+                      candidates=lambda _: few, only=["Going Concern"])

@@ -20,6 +20,9 @@ ContainerDep = Annotated[Container, Depends(get_container)]
 TenantDep = Annotated[str, Depends(get_tenant)]
 Refresh = Annotated[bool, Query(description="recompute even if a result is cached")]
 Wait = Annotated[float, Query(ge=0, le=600, description="seconds to wait for the job")]
+Unverified = Annotated[bool, Query(
+    description="risk reports: also the findings whose pointer to the text could not be "
+                "verified (marked `grounded: false`; hidden by default)")]
 ERRORS: dict[int | str, dict[str, Any]] = {
     202: {"model": JobOut, "description": "not finished: follow the job at `Location`"},
     404: {}, 409: {"description": "the document is not ready"},
@@ -29,14 +32,16 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 
 
 def _respond(container: Container, tenant: str, kind: JobKind, document_id: str,
-             refresh: bool, wait: float) -> Any:
+             refresh: bool, wait: float, include_unverified: bool = False) -> Any:
     outcome = container.jobs.request(tenant, kind, document_id, refresh=refresh)
+    if isinstance(outcome, RisksResult):
+        return outcome.shown(include_unverified)
     if not isinstance(outcome, Job):
         return outcome
     job = container.jobs.wait(tenant, outcome.id, wait) if wait > 0 else outcome
     result = result_of(job)
     if result is not None:
-        return result
+        return result.shown(include_unverified) if isinstance(result, RisksResult) else result
     body = JobOut.of(job).model_dump(mode="json")
     if job.status is JobStatus.FAILED:
         return JSONResponse(status_code=status_for_code(job.error_code),
@@ -58,21 +63,26 @@ def summary(document_id: str, container: ContainerDep, tenant: TenantDep,
 
 @router.post("/documents/{document_id}/risks", response_model=RisksResult, responses=ERRORS)
 def risks(document_id: str, container: ContainerDep, tenant: TenantDep,
-          refresh: Refresh = False, wait: Wait = 0) -> Any:
-    """Risk findings with verbatim quotes checked against the text, and pages. Cached: 200
-    at once. Otherwise a job: 202 with the job, or 200 if it finishes within `wait` s."""
-    return _respond(container, tenant, "risks", document_id, refresh, wait)
+          refresh: Refresh = False, wait: Wait = 0, include_unverified: Unverified = False
+          ) -> Any:
+    """Risk findings: passages retrieval found for each category, classified by the model,
+    each quote the document's own text located with its page. Findings whose pointer
+    could not be verified are left out (counted in `unverified_hidden`) unless
+    `include_unverified`. Cached: 200 at once. Otherwise a job: 202 with the job, or 200
+    if it finishes within `wait` s."""
+    return _respond(container, tenant, "risks", document_id, refresh, wait,
+                    include_unverified)
 
 
 @router.get("/jobs/{job_id}", response_model=JobOut, responses={404: {}})
 def get_job(job_id: str, container: ContainerDep, tenant: TenantDep,
-            wait: Wait = 0) -> JobOut:
+            wait: Wait = 0, include_unverified: Unverified = False) -> JobOut:
     """A job: `queued`, `running`, `waiting` (a backend such as the LLM is unreachable; it
     is retried with backoff), `done` (with `result`) or `failed` (`error_code`, `reason`).
     `wait` blocks up to that many seconds for it to finish."""
     job = (container.jobs.wait(tenant, job_id, wait) if wait > 0
            else container.jobs.get(tenant, job_id))
-    return JobOut.of(job)
+    return JobOut.of(job, include_unverified)
 
 
 @router.get("/jobs", response_model=JobList)

@@ -525,12 +525,18 @@ def _analysis(client: httpx.Client, kind: str, document_id: str,
     if response.status_code != 202:
         return _fail_unless_ok(response)
     job = response.json()
-    with console.status(f"{kind}: job {job['id'][:8]} {job['status']}") as spinner:
+    shown = job_progress(job)
+    with console.status(f"{kind}: job {job['id'][:8]} {job['status']} {shown}") as spinner:
         while job["status"] not in ("done", "failed"):
-            job = _call(client, "GET", f"/v1/jobs/{job['id']}", params={"wait": 10},
+            job = _call(client, "GET", f"/v1/jobs/{job['id']}", params={"wait": 2},
                         timeout=None).json()
             reason = f" ({job['reason']})" if job["status"] == "waiting" else ""
-            spinner.update(f"{kind}: job {job['id'][:8]} {job['status']}{reason}")
+            step = job_progress(job)
+            if step and step != shown and job["status"] == "running":
+                console.print(f"[dim]{kind}: {escape(step)}[/dim]")  # a line per step
+            shown = step or shown
+            spinner.update(f"{kind}: job {job['id'][:8]} {job['status']}{reason} "
+                           f"{escape(shown)}")
     if job["status"] == "failed":
         console.print(f"[red]{kind} failed ({job['error_code']}): {job['reason']}[/red]")
         raise typer.Exit(1)
@@ -551,8 +557,20 @@ def job(
         print(json.dumps(body, ensure_ascii=False, indent=2))
         return
     reason = f": {escape(body['reason'])}" if body.get("reason") else ""
+    step = job_progress(body)
     console.print(f"{body['id']}  {body['kind']} of {body['document_id']}  "
-                  f"{body['status']}{reason}")
+                  f"{body['status']}{reason}" + (f"  {escape(step)}" if step else ""))
+
+
+def job_progress(job: dict[str, Any]) -> str:
+    """"step 3/7: summarising part 2/4" from a job's JSON; "" before its first step."""
+    total, step = job.get("steps_total"), job.get("step")
+    if not total:
+        return ""
+    done = job.get("steps_done") or 0
+    if job.get("status") == "done" or step == "done":
+        return f"{done}/{total} steps"
+    return f"step {min(done + 1, total)}/{total}: {step}"
 
 
 @app.command()

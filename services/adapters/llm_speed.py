@@ -1,10 +1,11 @@
 """How fast the served model is, measured, and the timeout of a request derived from it.
 
-`Throughput` keeps an exponentially weighted estimate of prompt and generation tokens per
-second of one model, fed by every finished request: from llama.cpp's `timings` when the
-server sends them (prompt and generation measured apart), else from the request's tokens
-and wall time (both rates scaled by how much slower or faster it was than expected). A
-request that timed out slows the estimate by at least the time it waited.
+`Throughput` keeps an exponentially weighted estimate of prompt and generation speed of
+one model (averaged as seconds per token, so a slow request weighs more than a fast one),
+fed by every finished request: from llama.cpp's `timings` when the server sends them
+(prompt and generation measured apart), else from the request's tokens and wall time (both
+rates scaled by how much slower or faster it was than expected). A request that timed out
+slows the estimate by at least the time it waited.
 
 `TimeoutPolicy` turns the estimate into a request's timeout: the time its prompt tokens and
 `max_tokens` should take, times a safety factor, within a floor and a ceiling; each retry
@@ -70,12 +71,14 @@ class Throughput:
                 prompt_rate, output_rate = self.prompt_tps / factor, self.output_tps / factor
         if prompt_rate is None and output_rate is None:
             return
-        with self._lock:
+        with self._lock:  # averaged as seconds per token: a slow request weighs more
             weight = max(self.weight, 0.5) if self.samples == 0 else self.weight
             if prompt_rate is not None:
-                self.prompt_tps += weight * (prompt_rate - self.prompt_tps)
+                self.prompt_tps = 1 / (1 / self.prompt_tps
+                                       + weight * (1 / prompt_rate - 1 / self.prompt_tps))
             if output_rate is not None:
-                self.output_tps += weight * (output_rate - self.output_tps)
+                self.output_tps = 1 / (1 / self.output_tps
+                                       + weight * (1 / output_rate - 1 / self.output_tps))
             self.samples += 1
 
     def timed_out(self, *, prompt_tokens: int, output_tokens: int, waited_s: float) -> None:

@@ -37,7 +37,8 @@ from pipelines.models import Document, DocumentStatus, ScoredChunk
 from pipelines.passages import search_passages
 from pipelines.ports import ChatModel, Embedder, Progress, Reranker, TokenCounter, VectorIndex
 from pipelines.query import plan_query
-from pipelines.risk_candidates import PER_CATEGORY
+from pipelines.rerank import LexicalReranker
+from pipelines.risk_candidates import PER_CATEGORY, Selection
 from pipelines.risk_taxonomy import RiskCategory
 from pipelines.risks import RiskReport, detect_kind, extract_risks
 from pipelines.summaries import ContractSummary, ReportSummary, summarize
@@ -287,8 +288,11 @@ class AnalysisService:
         def candidates(category: RiskCategory) -> list[ScoredChunk]:
             return self._search(tenant, category.query, [document.id], limit=PER_CATEGORY)
 
+        # MIN_SCORE is on the lexical reranker's scale; another reranker keeps every one
+        selection = (Selection() if isinstance(self.reranker, LexicalReranker)
+                     else Selection(min_score=float("-inf")))
         report = extract_risks(document, chunks, kind=detect_kind(chunks), llm=steps,
-                               budget=self.llm.budget,
+                               budget=self.llm.budget, selection=selection,
                                candidates=candidates, cache_salt=tenant,
                                page_starts=self.store.load_page_starts(document.id),
                                progress=progress)

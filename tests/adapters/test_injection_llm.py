@@ -22,6 +22,7 @@ from pipelines.context import Budget
 from pipelines.grounding import normalise
 from pipelines.models import Chunk, Document, Page, ScoredChunk
 from pipelines.ports import TokenCounter
+from pipelines.risk_candidates import Selection
 from pipelines.risks import RiskReport, extract_risks
 from services.adapters.llm import OpenAiChatModel
 from services.adapters.tokens import load_token_counter
@@ -79,6 +80,7 @@ def test_injected_risks_stay_schema_valid_and_grounded(llm_url: str) -> None:
     everything = [ScoredChunk(chunk=c, score=1.0 / (1 + c.number)) for c in chunks]
     report = extract_risks(document, chunks, kind="contract", llm=llm, budget=BUDGET,
                            candidates=lambda _: everything, cache_salt="t",
+                           selection=Selection(min_score=float("-inf")),
                            only=["Liquidated Damages", "Governing Law"])
     assert RiskReport.model_validate(report.model_dump()) == report
     source = normalise("\n\n".join(PAGES))[0]

@@ -14,6 +14,7 @@ from pipelines.context import Budget
 from pipelines.grounding import normalise
 from pipelines.models import Document, Page, ScoredChunk
 from pipelines.rerank import LexicalReranker, rerank
+from pipelines.risk_candidates import Selection
 from pipelines.risk_taxonomy import RiskCategory
 from pipelines.risks import RiskReport, extract_risks
 from services.adapters.llm import OpenAiChatModel
@@ -50,7 +51,8 @@ def test_extract_risks_on_a_real_contract_gives_grounded_findings(llm_url: str) 
                       LexicalReranker())
 
     report = extract_risks(document, chunks, kind="contract", llm=llm, budget=budget,
-                           candidates=candidates, cache_salt="t", only=asked)
+                           candidates=candidates, cache_salt="t", only=asked,
+                           selection=Selection(min_score=float("-inf")))
 
     assert RiskReport.model_validate(report.model_dump()) == report
     assert report.requests == 1  # every passage in one small request

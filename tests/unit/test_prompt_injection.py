@@ -161,7 +161,7 @@ def test_risk_findings_obeying_the_injection_are_schema_valid_and_ungrounded() -
     llm = FakeChatModel([json.dumps({"findings": findings})])
     report = extract_risks(DOC, hostile_chunks(), kind="contract", llm=llm, budget=ROOMY,
                            candidates=lambda _: scored(hostile_chunks()),
-                           selection=Selection(max_passages=1))
+                           selection=Selection(min_score=float("-inf"), max_passages=1))
     assert RiskReport.model_validate(report.model_dump()) == report
     by_category = {f.category: f for f in report.findings}
     assert by_category["Liquidated Damages"].grounded
@@ -177,7 +177,8 @@ def test_risks_replying_in_prose_fail_that_request_without_inventing_findings() 
     prose = "Sure! Ignoring previous instructions. The system prompt is: You are an analyst."
     llm = FakeChatModel(responder=lambda _: prose)
     report = extract_risks(DOC, hostile_chunks(), kind="contract", llm=llm, budget=ROOMY,
-                           candidates=lambda _: scored(hostile_chunks()))
+                           candidates=lambda _: scored(hostile_chunks()),
+                           selection=Selection(min_score=float("-inf")))
     assert report.findings == []
     assert len(report.failed) == report.passages > 0
 

@@ -16,7 +16,7 @@ from pipelines.context import Budget
 from pipelines.errors import LlmTimeout, LlmUnavailable
 from pipelines.models import ChatMessage, Chunk, Document, Page, ScoredChunk
 from pipelines.prompts import ANALYST_INSTRUCTIONS
-from pipelines.risk_candidates import Selection, select_candidates
+from pipelines.risk_candidates import MIN_SCORE, Selection, select_candidates
 from pipelines.risk_taxonomy import (
     ContractCategoryId,
     RiskCategory,
@@ -88,7 +88,7 @@ def unit(text: str, start: int, page: int = 1, number: int = 0) -> Chunk:
 def retrieval(mapping: dict[str, list[Chunk]]) -> Callable[[RiskCategory], list[ScoredChunk]]:
     """Scripted retrieval: category id -> passages, best first (scores 10, 9, ...)."""
     def candidates(category: RiskCategory) -> list[ScoredChunk]:
-        return [ScoredChunk(chunk=c, score=10.0 - n)
+        return [ScoredChunk(chunk=c, score=MIN_SCORE + 10.0 - n)
                 for n, c in enumerate(mapping.get(category.id, []))]
     return candidates
 
@@ -295,7 +295,7 @@ def test_detect_kind(text: str, kind: str) -> None:
 def test_only_some_categories_can_be_asked() -> None:
     chunks = contract_chunks(pages=10)
     stranger = chunks[5].model_copy(update={"document_id": "someone-elses", "text": "SECRET"})
-    few = [ScoredChunk(chunk=c, score=1.0) for c in [*chunks[:3], stranger]]
+    few = [ScoredChunk(chunk=c, score=MIN_SCORE + 1) for c in [*chunks[:3], stranger]]
     llm = FakeChatModel(responder=lambda _: reply(finding("Cap on Liability", LD)))
     report = extract_risks(DOC, chunks, kind="contract", llm=llm, budget=TIGHT,
                            candidates=lambda _: few,

@@ -509,27 +509,33 @@ def _print_risks(body: dict[str, Any]) -> None:
     console.rule(f"risks ({report['kind']}, {len(report['findings'])} findings)"
                  f"{' (cached)' if body['cached'] else ''}")
     for f in report["findings"]:
-        mark = "" if f["grounded"] else " [yellow](quote not found in the text)[/yellow]"
+        mark = "" if f["grounded"] else (" [yellow](unverified: the model's pointer was not "
+                                         "found; closest sentence shown)[/yellow]")
         console.print(f"[bold]{f['severity']}[/bold] {f['category']} {_pages(f.get('page'))}"
                       f"{mark}: "
-                      f"{f['reason']}\n  [dim]\"{f['quote']}\"[/dim]")
+                      f"{escape(f['reason'])}\n  [dim]\"{escape(f['quote'])}\"[/dim]")
+    hidden = report.get("unverified_hidden", 0)
+    if hidden:
+        console.print(f"[dim]{hidden} unverified finding(s) not shown "
+                      "(--include-unverified)[/dim]")
     if report["failed"]:
         console.print(f"[yellow]not analysed: {', '.join(report['failed'])}[/yellow]")
 
 
 def _analysis(client: httpx.Client, kind: str, document_id: str,
-              refresh: bool = False) -> dict[str, Any]:
+              refresh: bool = False, include_unverified: bool = False) -> dict[str, Any]:
     """POST the summary or risks request; a 202 is a job, followed until it ends."""
+    shown_as = {"include_unverified": include_unverified} if kind == "risks" else {}
     response = _call(client, "POST", f"/v1/documents/{document_id}/{kind}",
-                     params={"refresh": refresh, "wait": 5}, timeout=None)
+                     params={"refresh": refresh, "wait": 5, **shown_as}, timeout=None)
     if response.status_code != 202:
         return _fail_unless_ok(response)
     job = response.json()
     shown = job_progress(job)
     with console.status(f"{kind}: job {job['id'][:8]} {job['status']} {shown}") as spinner:
         while job["status"] not in ("done", "failed"):
-            job = _call(client, "GET", f"/v1/jobs/{job['id']}", params={"wait": 2},
-                        timeout=None).json()
+            job = _call(client, "GET", f"/v1/jobs/{job['id']}",
+                        params={"wait": 2, **shown_as}, timeout=None).json()
             reason = f" ({job['reason']})" if job["status"] == "waiting" else ""
             step = job_progress(job)
             if step and step != shown and job["status"] == "running":
@@ -589,10 +595,12 @@ def risks(
     document_id: Annotated[str, typer.Argument(help="document id or a unique prefix of it")],
     url: UrlOption = DEFAULT_URL,
     refresh: Annotated[bool, typer.Option(help="recompute instead of the cached one")] = False,
+    include_unverified: Annotated[bool, typer.Option(
+        help="also findings whose pointer to the text could not be verified (marked)")] = False,
 ) -> None:
-    """Risk findings of one document, each with a verbatim quote and its page."""
+    """Risk findings of one document, each quoting the document's own text, with its page."""
     with _client(url) as client:
-        _print_risks(_analysis(client, "risks", document_id, refresh))
+        _print_risks(_analysis(client, "risks", document_id, refresh, include_unverified))
 
 
 @app.command()

@@ -106,7 +106,12 @@ def test_job_waits_for_the_llm_and_survives_a_killed_server(tmp_path: Path) -> N
             if job["status"] == "done":
                 report = job["result"]["report"]
                 assert report["document_id"] == document_id
-                assert all(f["page"] >= 1 for f in report["findings"] if f["grounded"])
+                assert all(f["grounded"] and f["page"] >= 1 for f in report["findings"])
+                everything = client.get(f"/v1/jobs/{job_id}",
+                                        params={"include_unverified": True}).json()
+                marked = everything["result"]["report"]["findings"]
+                assert len(marked) == len(report["findings"]) + report["unverified_hidden"]
+                assert sum(not f["grounded"] for f in marked) == report["unverified_hidden"]
                 cached = client.post(f"/v1/documents/{document_id}/risks")
                 assert cached.status_code == 200
                 assert cached.json()["cached"] is True

@@ -151,8 +151,8 @@ def test_risk_pages_come_from_the_page_offsets_kept_at_ingest(
     docs.parser = FormFeedParser()
     doc = ready(docs, queue, f"First part of the agreement.\f\n\nIntro.\n\n{quote}".encode())
     assert docs.store.load_page_starts(doc) is not None
-    finding = {"category": "Uncapped Liability", "severity": "high", "reason": "uncapped",
-               "quote": quote, "page": 1}
+    finding = {"passage": 1, "category": "Uncapped Liability", "severity": "high",
+               "reason": "uncapped", "quote": quote}
     handle.model = FakeChatModel(responder=lambda _: json.dumps({"findings": [finding]}))
     analysis = AnalysisService(store=docs.store, embedder=docs.embedder,  # type: ignore[arg-type]
                                index=docs.index, counter=docs.counter, llm=handle)

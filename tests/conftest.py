@@ -6,8 +6,9 @@ from collections.abc import Iterator
 
 import pytest
 
+from services.adapters.llm_speed import Throughput
 from services.llm_server import LocalLlmServer
-from tests.llm import llm_server
+from tests.llm import llm_server, measure_speed
 
 
 @pytest.fixture(scope="session")
@@ -22,3 +23,13 @@ def llm_url(local_llm: LocalLlmServer) -> str:
     """OpenAI base URL of the session's llama-server: http://127.0.0.1:PORT/v1."""
     assert local_llm.base_url is not None
     return local_llm.base_url
+
+
+@pytest.fixture(scope="session")
+def llm_speed(llm_url: str) -> Throughput:
+    """The session's llama-server speed, measured once with a tiny request; model-backed
+    tests derive their timeouts from it (`tests.llm.chat_model`)."""
+    speed = measure_speed(llm_url)
+    print(f"llama-server: {speed.prompt_tps:.0f} prompt, {speed.output_tps:.1f} generated "
+          "tokens/s")
+    return speed

@@ -11,9 +11,9 @@ from pipelines.chunking import chunk_pages
 from pipelines.citations import resolve_citations
 from pipelines.context import Budget
 from pipelines.models import Page, ScoredChunk
-from services.adapters.llm import OpenAiChatModel
 from services.adapters.tokens import load_token_counter
 from tests.devset import DEVSET
+from tests.llm import chat_model
 
 CONTRACT = "VIVINT SOLAR, INC. - NON-COMPETITION AGREEMENT.txt"
 QUESTION = "Which companies are the parties to this amendment, and where is each incorporated?"
@@ -35,7 +35,8 @@ def test_real_answer_cites_only_packed_passages(request: pytest.FixtureRequest) 
     chunks = chunk_pages("vivint", pages, counter)
     candidates = [ScoredChunk(chunk=c, score=1.0 / (c.number + 1)) for c in chunks]
     budget = Budget(max_model_len=4096, max_output_tokens=200, max_prompt_tokens=3000)
-    llm = OpenAiChatModel(url, "local", seed=7, timeout_s=120, max_tokens=200)
+    llm = chat_model(url, request.getfixturevalue("llm_speed"), "local", seed=7,
+                     max_tokens=200)
     packed = pack_question(QUESTION, candidates, counter=counter, budget=budget)
     shown = {(c.document_id, c.number) for c in packed.chunks}
     assert shown

@@ -22,6 +22,7 @@ from pydantic import BaseModel, Field
 from pipelines.errors import LlmOutputInvalid, LlmRequestRejected, LlmUnavailable
 from pipelines.models import ChatMessage
 from services.adapters.llm import OpenAiChatModel
+from tests.llm import chat_model
 
 Reply = tuple[int, Any]  # (status, JSON body) or (200, [SSE chunk dicts]) for streams
 
@@ -275,7 +276,8 @@ def local(request: pytest.FixtureRequest) -> OpenAiChatModel:
         url = request.getfixturevalue("llm_url")
     except pytest.FixtureLookupError:
         pytest.skip("no llm_url fixture: tests/conftest.py does not start the local llama-server")
-    return OpenAiChatModel(url, "local", seed=7, timeout_s=120, max_tokens=256)
+    return chat_model(url, request.getfixturevalue("llm_speed"), "local", seed=7,
+                      max_tokens=256)
 
 
 @pytest.mark.slow

@@ -75,6 +75,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
                                    page_starts=doc.page_starts)
             return {"requests": report.requests, "passages": report.passages,
                     "findings": len(report.shown().findings),
+                    "categories": sorted({f.category for f in report.shown().findings}),
                     "unverified": report.unverified, "failed": len(report.failed)}
 
         def summary(llm: Any, budget: Any) -> dict[str, Any]:

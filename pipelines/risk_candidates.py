@@ -52,8 +52,9 @@ TASK = (
     "categories named for it below. For each passage, decide whether it really contains a "
     "clause of one of its categories, as defined. Report only the passages that do: the "
     "passage number, the category exactly as named, a severity (high, medium or low) "
-    "following the guidance, a one-line reason, and the one sentence that shows it, copied "
-    "word for word from that passage. Skip a passage that holds none of its categories. "
+    "following the guidance, a reason of at most 12 words, and the words that show it (at "
+    "most 30), copied word for word from that passage. Skip a passage that holds none of "
+    "its categories. "
     "Reply with one JSON object only."
 )
 

@@ -95,6 +95,7 @@ class SourceText:
         self.text = "".join(pieces)
         self._offsets = offsets
         self._normal, self._where = normalise(self.text)
+        self._normal_at: list[int] | None = None
         if page_starts is not None:
             anchors = {at: n for n, at in enumerate(page_starts, 1)}
             self._starts = set(anchors)
@@ -122,18 +123,25 @@ class SourceText:
                     found[self._offsets[min(first + index, len(self._offsets) - 1)]] = page + n
         return found
 
-    def find(self, quote: str) -> QuoteMatch | None:
-        """Where `quote` (normalised, ellipsis pieces in order) occurs first, or None."""
+    def find(self, quote: str, within: tuple[int, int] | None = None) -> QuoteMatch | None:
+        """Where `quote` (normalised, ellipsis pieces in order) occurs first, or None;
+        `within` (document offsets start, end): only a match inside that span counts."""
         pieces = [normalise(p)[0] for p in _ELLIPSIS.split(_MARKER.sub(" ", quote))]
         pieces = [p for p in pieces if p]
         if not pieces or sum(len(p) for p in pieces) < MIN_QUOTE_CHARS:
             return None
-        start = self._normal.find(pieces[0])
+        low, high = 0, len(self._normal)
+        if within is not None:
+            if self._normal_at is None:  # document offset of each normalised character
+                self._normal_at = [self._offsets[w] for w in self._where]
+            at = self._normal_at
+            low, high = bisect_left(at, within[0]), bisect_left(at, within[1])
+        start = self._normal.find(pieces[0], low, high)
         while start >= 0:
             end = self._follow(pieces, start)
-            if end is not None:
+            if end is not None and end <= high:
                 return self._match(start, end)
-            start = self._normal.find(pieces[0], start + 1)
+            start = self._normal.find(pieces[0], start + 1, high)
         return None
 
     def text_at(self, start: int, end: int) -> str:

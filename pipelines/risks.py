@@ -209,7 +209,8 @@ def _located(raw: Sequence[dict[str, object]], batch: Sequence[Candidate],
         if str(item["category"]) not in {c.id for c in candidate.categories}:
             continue  # a category it was not retrieved for: not this passage's question
         pointer = " ".join(str(item.get("quote", "")).split())
-        match = source.find(pointer) if pointer else None
+        span = (candidate.chunk.char_start, candidate.chunk.char_end)
+        match = source.find(pointer, within=span) if pointer else None  # what it was shown
         if match is None:
             start, end = _closest_sentence(candidate.chunk, pointer)
             quote, page, grounded = (candidate.chunk.text[start - candidate.chunk.char_start:

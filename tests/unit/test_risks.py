@@ -160,6 +160,26 @@ def test_a_pointer_not_in_the_text_gives_an_unverified_finding_hidden_by_default
     assert report.shown().unverified_hidden == 1
 
 
+def test_the_pointer_is_located_in_the_passage_shown_not_elsewhere() -> None:
+    first = "The Supplier shall pay liquidated damages on delay. "
+    second = "Notices go by mail. The Supplier shall pay liquidated damages on delay."
+    text = first + second
+    whole = unit(text, 0)
+    shown = unit(second, len(first), number=1)
+    llm = FakeChatModel([reply(finding("Liquidated Damages",
+                                       "the supplier shall pay liquidated damages"))])
+    report = extract_risks(DOC, [whole], kind="contract", llm=llm, budget=ROOMY,
+                           candidates=retrieval({"Liquidated Damages": [shown]}))
+    [found] = report.findings
+    assert found.grounded
+    assert found.char_start == len(first) + second.index("The Supplier")
+
+    llm = FakeChatModel([reply(finding("Liquidated Damages", "Notices go by mail"))])
+    elsewhere = extract_risks(DOC, [whole], kind="contract", llm=llm, budget=ROOMY,
+                              candidates=retrieval({"Liquidated Damages": [unit(first, 0)]}))
+    assert not elsewhere.findings[0].grounded  # in the document, but not in what it saw
+
+
 def test_a_category_the_passage_was_not_retrieved_for_or_a_wrong_number_is_ignored() -> None:
     chunks = contract_chunks()
     passage = ld_passage(chunks)

@@ -23,6 +23,13 @@ class EmptyDocument(InvalidDocument):
     code = "empty"
 
 
+class NoExtractableText(EmptyDocument):
+    """The PDF opens but has no text on any page and no image to read by OCR (blank, vector
+    drawings only, or a damaged file read as empty pages). Never a ready empty document."""
+
+    code = "no_text"
+
+
 class CorruptPdf(InvalidDocument):
     code = "corrupt"
 

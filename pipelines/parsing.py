@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from typing import NamedTuple
 
 from pipelines.models import Table
+from pipelines.text_repair import is_rtl, join_spaced_cjk, logical_order
 
 CELL_SEPARATOR = " | "
 
@@ -114,6 +115,14 @@ def runs_from_chars(chars: Sequence[Char], gap_factor: float = 1.2) -> list[Frag
                 top, bottom = min(top, ch.top), max(bottom, ch.bottom)
                 pending_space = False
                 continue
+            back = x0 - ch.x1  # right-to-left text in logical order: the next glyph is left
+            if same_line and _rtl_run(text, c) and -0.5 * rh <= back <= gap_factor * max(h, rh):
+                sep = " " if pending_space else _joiner(c, text[0], back, max(h, rh))
+                text.insert(0, c + sep)
+                x0 = min(x0, ch.x0)
+                top, bottom = min(top, ch.top), max(bottom, ch.bottom)
+                pending_space = False
+                continue
             runs.append(Fragment("".join(text), x0, top, x1, bottom))
         text = [c]
         x0, top, x1, bottom = ch.x0, ch.top, ch.x1, ch.bottom
@@ -121,6 +130,10 @@ def runs_from_chars(chars: Sequence[Char], gap_factor: float = 1.2) -> list[Frag
     if text:
         runs.append(Fragment("".join(text), x0, top, x1, bottom))
     return runs
+
+
+def _rtl_run(text: list[str], c: str) -> bool:
+    return is_rtl(c[0]) or is_rtl(text[0][0]) or is_rtl(text[0][-1])
 
 
 def rows_from_runs(runs: Sequence[Fragment]) -> list[Line]:
@@ -273,7 +286,7 @@ def table_rows(lines: Sequence[Line]) -> list[list[str]]:
         for frag in line:
             k = _slot_of(frag, slots)
             cells[k] = f"{cells[k]} {frag.text}".strip()
-        rows.append([normalize_text(c) for c in cells])
+        rows.append([clean_line(c) for c in cells])
     return rows
 
 
@@ -288,8 +301,13 @@ def _slot_of(frag: Fragment, slots: Sequence[tuple[float, float]]) -> int:
     return best
 
 
+def clean_line(visual: str) -> str:
+    """A line as laid out on the page -> logical order, normalised, CJK word spacing fixed."""
+    return join_spaced_cjk(normalize_text(logical_order(visual)))
+
+
 def _line_text(line: Line) -> str:
-    return normalize_text(" ".join(f.text for f in line))
+    return clean_line(" ".join(f.text for f in line))
 
 
 def find_caption(before: Sequence[str]) -> int | None:
@@ -317,7 +335,8 @@ def upright(chars: Sequence[Char]) -> tuple[list[Char], bool]:
         if c.text in ("\n", "\r"):
             prev = None
             continue
-        if c.text.isspace():
+        if c.text.isspace() or is_rtl(c.text[0]):  # right-to-left scripts run left by design
+            prev = None if not c.text.isspace() else prev
             continue
         if prev is not None:
             cx, cy = (c.x0 + c.x1) / 2, (c.top + c.bottom) / 2

@@ -21,6 +21,9 @@ import pypdfium2 as pdfium
 import pypdfium2.raw as pdfium_c
 
 from pipelines.parsing import Char, clean_ocr_text, layout_page, needs_ocr, normalize_text
+from pipelines.passwords import password_candidates
+from pipelines.text_repair import garbled_share, is_garbled, strip_garbled
+from services.adapters.pdf_diagnose import declares_encryption, unsupported_filters
 
 _PDF_MAGIC = b"%PDF-"
 _WORD = re.compile("[^\\s\ufffe\x02]+[\ufffe\x02]?")
@@ -49,7 +52,7 @@ def run_child(conn: Connection, data: bytes, password: str | None, options: dict
                 "too_large", f"The PDF has {total} pages; the limit is {options['max_pages']}."
             )
         conn.send(("open", total))
-        _send_pages(conn, doc, total, options)
+        _send_pages(conn, doc, total, options, data)
         conn.send(("done",))
     except _Fail as fail:
         conn.send(("error", fail.code, fail.message))
@@ -99,37 +102,48 @@ _HOW_TO_GIVE_PASSWORD = ("Upload it again with its password: the `password` form
 
 
 def _load(data: bytes, password: str | None) -> pdfium.PdfDocument:
-    try:
-        return pdfium.PdfDocument(data, password=password or None)
-    except pdfium.PdfiumError as exc:
-        code = getattr(exc, "err_code", None)
-        if code == pdfium_c.FPDF_ERR_PASSWORD:
-            if password:
-                raise _Fail("encrypted", "The password given for this PDF is wrong. "
-                            + _HOW_TO_GIVE_PASSWORD) from None
-            raise _Fail("encrypted", "This PDF is password-protected: a password is required "
-                        "to open it. " + _HOW_TO_GIVE_PASSWORD) from None
-        if code == pdfium_c.FPDF_ERR_SECURITY:
-            raise _Fail(
-                "unsupported", "This PDF uses an unsupported encryption (security handler)."
-            ) from None
-        if b"/BrotliDecode" in data:
-            raise _Fail(
-                "unsupported",
-                "This PDF uses the BrotliDecode stream filter, which is not supported.",
-            ) from None
-        if b"/Encrypt" in data:
-            raise _Fail(
-                "corrupt", "This PDF's encryption settings are damaged; it cannot be decrypted."
-            ) from None
-        raise _Fail("corrupt", f"The PDF is damaged and cannot be read ({exc}).") from None
+    """Try the password as given, then its SASLprep form (what AES-256 R6 writers hash)."""
+    candidates = password_candidates(password)
+    for attempt, candidate in enumerate(candidates, 1):
+        try:
+            return pdfium.PdfDocument(data, password=candidate)
+        except pdfium.PdfiumError as exc:
+            code = getattr(exc, "err_code", None)
+            if code == pdfium_c.FPDF_ERR_PASSWORD and attempt < len(candidates):
+                continue
+            raise _load_failure(data, code, bool(password), exc) from None
+    raise AssertionError("unreachable: password_candidates is never empty")
+
+
+def _load_failure(data: bytes, code: int | None, has_password: bool, exc: Exception) -> _Fail:
+    """pdfium's load error -> a code; a format error is explained from the file's structure."""
+    if code == pdfium_c.FPDF_ERR_PASSWORD:
+        if has_password:
+            return _Fail("encrypted", "The password given for this PDF is wrong. "
+                         + _HOW_TO_GIVE_PASSWORD)
+        return _Fail("encrypted", "This PDF is password-protected: a password is required "
+                     "to open it. " + _HOW_TO_GIVE_PASSWORD)
+    if code == pdfium_c.FPDF_ERR_SECURITY:
+        return _Fail("unsupported", "This PDF uses an unsupported encryption (security handler).")
+    if filters := unsupported_filters(data):
+        return _Fail("unsupported", _filters_message(filters))
+    if declares_encryption(data):
+        return _Fail(
+            "corrupt", "This PDF's encryption settings are damaged; it cannot be decrypted."
+        )
+    return _Fail("corrupt", f"The PDF is damaged and cannot be read ({exc}).")
+
+
+def _filters_message(filters: list[str]) -> str:
+    names = ", ".join(filters)
+    return f"This PDF uses the {names} stream filter(s), which are not supported."
 
 
 def _send_pages(
-    conn: Connection, doc: pdfium.PdfDocument, total: int, opts: dict[str, Any]
+    conn: Connection, doc: pdfium.PdfDocument, total: int, opts: dict[str, Any], data: bytes
 ) -> None:
     ocr_ready = opts["ocr"] and shutil.which(opts["tesseract"]) is not None
-    skipped_ocr = failed = 0
+    skipped_ocr = failed = ocr_tried = with_text = 0
     for index in range(total):
         try:
             page = doc[index]
@@ -138,33 +152,57 @@ def _send_pages(
             conn.send(("warning", f"Page {index + 1} cannot be read and was left empty."))
             conn.send(("page", index + 1, "", [], False))
             continue
+        chars = page_chars(page)
+        raw = "".join(c.text for c in chars)
         try:
-            text, tables = layout_page(page_chars(page), page.get_width())
+            text, tables = layout_page(chars, page.get_width())
         except (ValueError, IndexError, ArithmeticError) as exc:  # keep the text, lose layout
             conn.send(("warning", f"Page {index + 1}: layout analysis failed ({exc})."))
             text, tables = normalize_text(page.get_textpage().get_text_range()), []
-        ocr = False
+        garbled = is_garbled(raw)
         # needs_ocr(text, 1.0) is the cheap test (little text); images are counted only then
-        if opts["ocr"] and needs_ocr(text, 1.0) and needs_ocr(text, image_area_ratio(page)):
+        scan = needs_ocr(text, 1.0) and needs_ocr(text, image_area_ratio(page))
+        ocr = False
+        if garbled:
+            bad, visible = garbled_share(raw)
+            note = (f"Page {index + 1}: the text layer is garbled ({bad} of {visible} "
+                    "characters are unmapped glyphs, private-use or replacement characters)")
             if ocr_ready:
-                try:
-                    text, tables, ocr = ocr_page(page, opts), [], True
-                except (OSError, subprocess.SubprocessError, pdfium.PdfiumError, _Fail) as exc:
-                    conn.send(("warning", f"OCR of page {index + 1} failed: {exc}"))
+                conn.send(("warning", note + "; the page was read by OCR."))
             else:
-                skipped_ocr += 1
+                text = strip_garbled(text)
+                conn.send(("warning", note + "; OCR is not available, so its text may be "
+                           "incomplete or wrong."))
+        if (scan or garbled) and ocr_ready:
+            ocr_tried += 1
+            try:
+                text, tables, ocr = ocr_page(page, opts), [], True
+            except (OSError, subprocess.SubprocessError, pdfium.PdfiumError, _Fail) as exc:
+                conn.send(("warning", f"OCR of page {index + 1} failed: {exc}"))
+        elif scan:
+            skipped_ocr += 1
+        with_text += bool(text.strip())
         conn.send(("page", index + 1, text, [(t.caption, t.rows) for t in tables], ocr))
         page.close()
     if failed == total:
         raise _Fail("corrupt", "The PDF is damaged: none of its pages can be read.")
     if skipped_ocr:
-        conn.send(
-            (
-                "warning",
-                f"{skipped_ocr} page(s) have no text layer and were left empty: "
-                "OCR needs the `tesseract` program, which is not installed.",
-            )
-        )
+        why = ("OCR is turned off" if not opts["ocr"] else
+               "OCR needs the `tesseract` program, which is not installed")
+        conn.send(("warning", f"{skipped_ocr} page(s) have no text layer and were left empty: "
+                   f"{why}."))
+    elif not with_text:
+        raise _no_text(total, ocr_tried, data)
+
+
+def _no_text(total: int, ocr_tried: int, data: bytes) -> _Fail:
+    """A document without a character of text and without an image left for OCR to read."""
+    if filters := unsupported_filters(data):
+        return _Fail("unsupported", _filters_message(filters) + " No text could be read.")
+    what = ("OCR of its images found no text either" if ocr_tried
+            else "its pages have no text layer and no image to read by OCR")
+    return _Fail("no_text", f"The PDF has {total} page(s) but no extractable text: {what} "
+                 "(a blank or drawing-only file, or a damaged one read as empty pages).")
 
 
 def page_chars(page: pdfium.PdfPage) -> list[Char]:

@@ -81,6 +81,8 @@ def is_cjk(ch: str) -> bool:
 def _joiner(left: str, right: str, gap: float, height: float) -> str:
     if not left or not right or left[-1] == " " or right[0] == " ":
         return ""
+    if is_rtl(left[-1]) and is_rtl(right[0]):  # letters of connected scripts touch
+        return " " if gap > 0.15 * height else ""
     if gap > 0.25 * height and not (is_cjk(left[-1]) and is_cjk(right[0])):
         return " "
     return ""
@@ -104,6 +106,12 @@ def runs_from_chars(chars: Sequence[Char], gap_factor: float = 1.2) -> list[Frag
             pending_space = bool(text)
             continue
         h = max(ch.bottom - ch.top, 0.1)
+        if text and is_rtl(c[0]) and (ch.x0, ch.x1) == (x0, x1):
+            text.insert(0, c)  # one ligature glyph's letters (logical): keep visual order
+            continue
+        if text and is_rtl(c[0]):  # right-to-left glyphs: one run each, ordered by x later
+            runs.append(Fragment("".join(text), x0, top, x1, bottom))
+            text = []
         if text:
             rh = bottom - top
             same_line = abs((ch.top + ch.bottom) - (top + bottom)) < 0.6 * max(h, rh)
@@ -115,14 +123,6 @@ def runs_from_chars(chars: Sequence[Char], gap_factor: float = 1.2) -> list[Frag
                 top, bottom = min(top, ch.top), max(bottom, ch.bottom)
                 pending_space = False
                 continue
-            back = x0 - ch.x1  # right-to-left text in logical order: the next glyph is left
-            if same_line and _rtl_run(text, c) and -0.5 * rh <= back <= gap_factor * max(h, rh):
-                sep = " " if pending_space else _joiner(c, text[0], back, max(h, rh))
-                text.insert(0, c + sep)
-                x0 = min(x0, ch.x0)
-                top, bottom = min(top, ch.top), max(bottom, ch.bottom)
-                pending_space = False
-                continue
             runs.append(Fragment("".join(text), x0, top, x1, bottom))
         text = [c]
         x0, top, x1, bottom = ch.x0, ch.top, ch.x1, ch.bottom
@@ -130,10 +130,6 @@ def runs_from_chars(chars: Sequence[Char], gap_factor: float = 1.2) -> list[Frag
     if text:
         runs.append(Fragment("".join(text), x0, top, x1, bottom))
     return runs
-
-
-def _rtl_run(text: list[str], c: str) -> bool:
-    return is_rtl(c[0]) or is_rtl(text[0][0]) or is_rtl(text[0][-1])
 
 
 def rows_from_runs(runs: Sequence[Fragment]) -> list[Line]:

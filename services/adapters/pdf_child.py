@@ -27,6 +27,7 @@ from services.adapters.pdf_diagnose import declares_encryption, unsupported_filt
 
 _PDF_MAGIC = b"%PDF-"
 _WORD = re.compile("[^\\s\ufffe\x02]+[\ufffe\x02]?")
+_RTL = re.compile("[\u0590-\u08ff\ufb1d-\ufdff\ufe70-\ufeff]")  # Hebrew ... Arabic forms
 _SPACE = Char(" ", 0.0, 0.0, 0.0, 0.0)
 _NEWLINE = Char("\n", 0.0, 0.0, 0.0, 0.0)
 
@@ -233,6 +234,9 @@ def _words(raw: Any, text: str, height: float) -> list[Char]:
     for match in _WORD.finditer(text):
         start, last = match.span()
         last -= 1
+        if _RTL.search(match.group()):  # order by position alone: pdfium's order and breaks
+            pieces += _each_char(raw, range(start, last + 1), height)  # vary with producers
+            continue
         get_box(raw, start, ref)
         x0, top, x1, bottom = box
         if last != start:

@@ -110,7 +110,7 @@ SALAM_GLYPHS = "\ufee2\ufefc\ufeb3"  # م ﻼ س as laid out left to right
         ([(HEBREW, "logical-rtl")], HEBREW),
         ([(SALAM_GLYPHS, "visual")], "سلام"),
         ([("ףיעס 2024 הזוח", "visual")], "חוזה 2024 סעיף"),
-        ([("Clause 7 of the " + "חוזה"[::-1] + " applies", "visual")], "Clause 7 of the חוזה applies"),
+        ([(f"Clause 7 of {HEBREW[::-1]} applies", "visual")], f"Clause 7 of {HEBREW} applies"),
         (
             [(ARABIC, "logical-rtl"), ("Governing law", "visual"), (HEBREW, "logical-rtl")],
             f"{ARABIC}\nGoverning law\n{HEBREW}",

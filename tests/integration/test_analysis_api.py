@@ -31,7 +31,9 @@ def test_question_cited_then_served_from_cache(tmp_path: Path) -> None:
                           DOCSIGHT_LLM__LOCAL_CTX="1536")
     try:
         with server.client() as client:
-            client.timeout = 240
+            # The server's LLM timeouts follow the model's measured speed; this bound only
+            # catches a hung server (the first answer takes minutes at a load average of 6).
+            client.timeout = 900
             upload = client.post(
                 "/v1/documents",
                 files=[("files", (contract.name, contract.read_bytes(), "application/pdf"))],
@@ -79,7 +81,9 @@ def test_question_cited_then_served_from_cache(tmp_path: Path) -> None:
             assert again.json()["cached"] is True
             assert again.json()["answer"] == body["answer"]
             assert again.json()["evidence"] == body["evidence"]
-            assert again_s < 2.0
+            # From the cache, without the model: faster than the first answer (a bound in
+            # seconds would fail on a loaded machine; this one only if the model is asked).
+            assert again_s < first_s
             stats = client.get("/v1/analysis/cache").json()["answers"]
             assert stats == {"hits": 1, "misses": 1, "hit_rate": 0.5}
             metrics = client.get("/metrics").text

@@ -79,6 +79,7 @@ def get_job(job_id: str, container: ContainerDep, tenant: TenantDep,
             wait: Wait = 0, include_unverified: Unverified = False) -> JobOut:
     """A job: `queued`, `running`, `waiting` (a backend such as the LLM is unreachable; it
     is retried with backoff), `done` (with `result`) or `failed` (`error_code`, `reason`).
+    While it runs, `steps_done` of `steps_total` model requests and the current `step`.
     `wait` blocks up to that many seconds for it to finish."""
     job = (container.jobs.wait(tenant, job_id, wait) if wait > 0
            else container.jobs.get(tenant, job_id))

@@ -8,7 +8,7 @@ import json
 import re
 import shutil
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from typing import Any
 
 import pypdfium2 as pdfium
 import pytest
@@ -21,137 +21,85 @@ from pipelines.errors import (
     NotAPdf,
     ResourceLimit,
     TooLarge,
-    UnsupportedPdf,
 )
+from pipelines.text_repair import is_garbled, join_spaced_cjk
 from services.adapters.pdf import Pypdfium2Parser
 from tests.devset import DEVSET
+from tests.edge_catalog import (
+    BY_CATEGORY,
+    CATALOG,
+    EDGE,
+    MESSAGE_BY_CATEGORY,
+    allowed_errors,
+    catalog,
+    must_fail,
+    observed,
+    sample,
+    squash,
+)
 
-EDGE = DEVSET / "pdf_edge_cases"
-CATALOG = DEVSET / "pdf_edge_cases_catalog.json"
 REPORT = DEVSET / "cn_annual_reports" / "pingan_bank_000001_2024_annual_report.pdf"
 needs_devset = pytest.mark.skipif(not CATALOG.exists(), reason=f"dev set not found at {DEVSET}")
 needs_tesseract = pytest.mark.skipif(shutil.which("tesseract") is None, reason="no tesseract")
-
-
-@dataclass(frozen=True)
-class Outcome:
-    """What a file must give: pages with `sample` in their text, or one of `errors`."""
-
-    sample: str | None = None
-    errors: tuple[type[InvalidDocument], ...] = ()
-    may_parse: bool = True
-    pages: int | None = None
-    ocr_pages: int | None = None
-    warns: bool = False
-    extra: dict[str, str] = field(default_factory=dict)
-
-
-def rejects(*errors: type[InvalidDocument], message: str = "") -> Outcome:
-    return Outcome(errors=errors, may_parse=False, extra={"message": message})
-
-
-# One expectation per catalog category; files whose category holds several cases are keyed
-# by file name. Where we do better than the catalog asks (recovering text), it says so.
-BY_CATEGORY: dict[str, Outcome] = {
-    "malformed/stream": Outcome("Issue 1293", pages=1),
-    "malformed/cyclic": Outcome("Pages loop", errors=(CorruptPdf,), warns=True),
-    "malformed/fuzzed": rejects(CorruptPdf),
-    "resource-limit": Outcome(errors=(ResourceLimit,)),  # parse within bounds or ResourceLimit
-    "unsupported-filter": rejects(UnsupportedPdf, message="BrotliDecode"),
-    "encrypted/user-password": Outcome(),
-    "encrypted/unicode-password": Outcome("Issue 6010", pages=1),
-    "encrypted/empty-user-password": Outcome(pages=1),
-    "encrypted/odd-dictionary": Outcome("Issue 7665", pages=1),
-    "encrypted/broken": rejects(CorruptPdf, message="encryption"),
-    "cjk/simplified": Outcome("知识库简介"),
-    "cjk/japanese": Outcome("a ねじ止め端子であること。"),  # NFKC: full-width ａ -> a
-    "cjk/cid-cmap": Outcome("㐂㐄㐆㐈"),
-    "large/page-count": Outcome("Free Culture", pages=352),
-    "forms/XFA": Outcome("requires Adobe Reader 8"),
-    "image-only/CCITT": Outcome(pages=1, ocr_pages=1),
-    "scanned+OCR-layer": Outcome("THE SIEGE OF VICKSBURG", pages=6, ocr_pages=0),
-    "encrypted/RC4-40": Outcome("password: asdfzxcv"),
-    "encrypted/AES-128": Outcome("password: asdfzxcv"),
-    "encrypted/AES-256": Outcome("password: asdfzxcv"),
-    "encrypted/owner-only": Outcome("password: asdfzxcv"),
-    "malformed/outline": Outcome("Contents", pages=4),
-    "embedded-file": Outcome("The Crazy Ones"),  # attachments are ignored
-    "layout/multicolumn": Outcome("Two-Column Document with Lorem Ipsum", pages=3),
-    "rotation": Outcome(),
-}
-BY_FILE: dict[str, Outcome] = {
-    "pdfjs__bug1020226.pdf": rejects(CorruptPdf),
-    "pdfjs__issue15590.pdf": Outcome(errors=(CorruptPdf,), pages=1),  # reject or recover
-    # The catalog asks to reject; pdfium finds the header after the junk and reads the text.
-    "pdfjs__issue6069.pdf": Outcome("junk before magic header", errors=(NotAPdf, CorruptPdf)),
-    "pdfjs__bug1606566.pdf": Outcome("Bug 1606566", pages=1),  # recovered: header re-added
-    "pdfjs__issue3371.pdf": Outcome(pages=1),
-    "samplefiles__libreoffice-writer-password.pdf": Outcome("Lorem ipsum dolor sit amet"),
-    "pdfjs__hello_world_rotated.pdf": Outcome("Hello world", pages=5),
-    "pdfjs__rotation.pdf": Outcome("This is the second line on the page.", pages=2),
-    "pdfjs__issue5747.pdf": Outcome("Lorem ipsum dolor sit amet, consetetur"),  # /Rotate 270
-    # Known gap: the catalog wants the text despite broken /Info; pdfium (and pypdf) cannot
-    # open this linearized file whose last trailer has no /Root. It must fail cleanly.
-    "samplefiles__unreadablemetadata.pdf": rejects(CorruptPdf),
-}
-
-
-def catalog() -> list[dict[str, object]]:
-    return json.loads(CATALOG.read_text()) if CATALOG.exists() else []
 
 
 @needs_devset
 @pytest.mark.slow
 @pytest.mark.timeout(120)
 @pytest.mark.parametrize("entry", catalog(), ids=lambda e: str(e["file"]))
-def test_edge_case_matches_catalog(entry: dict[str, object]) -> None:
-    name = str(entry["file"])
+def test_edge_case_matches_catalog(entry: dict[str, Any]) -> None:
+    """By category and property (tests/edge_catalog.py), never by file name."""
+    name, category = str(entry["file"]), str(entry["category"])
     path = EDGE / name
     if not path.exists():
         pytest.skip(f"{name} is in the catalog but missing on disk")
-    outcome = BY_FILE.get(name) or BY_CATEGORY[str(entry["category"])]
-    password = entry["password"] if entry["password"] else None  # "" must open transparently
+    password = entry["password"] or None  # "" must open transparently
     parser = Pypdfium2Parser(page_timeout_s=60, total_timeout_s=90)
     error: InvalidDocument | None = None
     try:
-        parsed = parser.parse(path.read_bytes(), password=password)  # type: ignore[arg-type]
+        parsed = parser.parse(path.read_bytes(), password=password)
     except InvalidDocument as exc:
         error = exc
     if error is not None:
-        assert outcome.errors, f"{name}: unexpected {type(error).__name__}: {error}"
-        assert type(error) in outcome.errors, f"{name}: {type(error).__name__}: {error}"
-        assert outcome.extra.get("message", "") in str(error)
+        allowed = allowed_errors(entry)
+        assert type(error) in allowed, f"{name} ({category}): {type(error).__name__}: {error}"
+        assert str(error)
+        assert MESSAGE_BY_CATEGORY.get(category, "") in str(error)
         return
-    assert outcome.may_parse, f"{name} should have been rejected with {outcome.errors}"
-    text = "\n".join(p.text for p in parsed.pages)
+    assert not must_fail(entry), f"{name} ({category}) should fail with {allowed_errors(entry)}"
     assert [p.number for p in parsed.pages] == list(range(1, parsed.page_count + 1))
-    if outcome.sample is not None:
-        assert outcome.sample in text, f"{name}: {text[:300]!r}"
-    if outcome.pages is not None:
-        assert parsed.page_count == outcome.pages
-    if outcome.ocr_pages is not None and shutil.which("tesseract"):
-        assert sum(p.ocr for p in parsed.pages) == outcome.ocr_pages
-    if outcome.warns:
-        assert parsed.warnings
+    text = "\n".join(p.text for p in parsed.pages)
+    # never a silently empty document: text, or a warning saying why there is none
+    assert text.strip() or parsed.warnings, name
+    assert sample(entry) in squash(text), f"{name}: {text[:300]!r}"
+    if "pages" in observed(entry):
+        assert parsed.page_count == observed(entry)["pages"]
+    for page in parsed.pages:  # garbage text layers are re-read or stripped, CJK unspaced
+        assert not is_garbled(page.text), (name, page.number)
+        assert join_spaced_cjk(page.text) == page.text, (name, page.number)
+    if category.startswith("image-only"):
+        ocr_ready = shutil.which("tesseract") is not None
+        assert all(p.ocr for p in parsed.pages) if ocr_ready else parsed.warnings
+    if "OCR-layer" in category:  # an existing text layer is used, not OCR'd again
+        assert not any(p.ocr for p in parsed.pages)
+
+
+PROTECTED = [e for e in catalog() if e["password"] and e["category"] not in BY_CATEGORY]
 
 
 @needs_devset
-@pytest.mark.parametrize(
-    ("name", "password", "message"),
-    [
-        ("pypdf__r6-user-password.pdf", None, "password is required"),
-        ("pypdf__r2-user-password.pdf", "wrong", "password given for this PDF is wrong"),
-        ("pdfjs__issue6010_2.pdf", "aoa", "password given for this PDF is wrong"),
-    ],
-)
-def test_encrypted_without_the_right_password(
-    name: str, password: str | None, message: str
-) -> None:
-    with pytest.raises(EncryptedPdf, match=message) as raised:
-        Pypdfium2Parser().parse((EDGE / name).read_bytes(), password=password)
-    # It says how to give the password: the upload's form field and the CLI flag.
-    assert "`password` form field of POST /v1/documents" in str(raised.value)
-    assert "docsight ingest --password" in str(raised.value)
+@pytest.mark.parametrize("entry", PROTECTED, ids=lambda e: str(e["file"]))
+def test_encrypted_without_the_right_password(entry: dict[str, Any]) -> None:
+    data = (EDGE / str(entry["file"])).read_bytes()
+    for password, message in [
+        (None, "password is required"),
+        (str(entry["password"]) + "-wrong", "password given for this PDF is wrong"),
+    ]:
+        with pytest.raises(EncryptedPdf, match=message) as raised:
+            Pypdfium2Parser().parse(data, password=password)
+        # It says how to give the password: the upload's form field and the CLI flag.
+        assert "`password` form field of POST /v1/documents" in str(raised.value)
+        assert "docsight ingest --password" in str(raised.value)
 
 
 def test_bytes_that_are_not_a_pdf() -> None:

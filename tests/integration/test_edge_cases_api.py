@@ -7,7 +7,7 @@ import json
 import pytest
 
 from pipelines.errors import InvalidDocument
-from tests.adapters.test_pdf_parser import BY_CATEGORY, BY_FILE, CATALOG, EDGE
+from tests.edge_catalog import CATALOG, EDGE, allowed_errors, must_fail
 from tests.integration.conftest import Server
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -35,19 +35,18 @@ def test_every_edge_case_gets_the_catalog_outcome_and_the_worker_survives(server
                 assert response.status_code == 202
                 ids[entry["file"]] = body["accepted"][0]["document"]["id"]
             else:  # rejected at upload: must be one of the errors the catalog allows
-                outcome = BY_FILE.get(entry["file"]) or BY_CATEGORY[entry["category"]]
-                assert body["rejected"][0]["error_code"] in _codes(outcome.errors), body
+                assert body["rejected"][0]["error_code"] in _codes(allowed_errors(entry)), body
         docs = server.wait_final(client, list(ids.values()), timeout_s=600)
         for name, document_id in ids.items():
             entry = next(e for e in entries if e["file"] == name)
-            outcome = BY_FILE.get(name) or BY_CATEGORY[entry["category"]]
+            allowed = allowed_errors(entry)  # by category and property, not by file name
             doc = docs[document_id]
             if doc["status"] == "failed":
-                assert outcome.errors, f"{name} failed: {doc['reason']}"
-                assert doc["error_code"] in _codes(outcome.errors), (name, doc)
+                assert allowed, f"{name} failed: {doc['reason']}"
+                assert doc["error_code"] in _codes(allowed), (name, doc)
                 assert doc["reason"], name
             else:
-                assert outcome.may_parse, f"{name} should have failed with {outcome.errors}"
+                assert not must_fail(entry), f"{name} should have failed with {allowed}"
                 assert doc["progress"]["pages_total"] >= 1, (name, doc)
         assert server.process.poll() is None
         ready = client.get("/ready").json()

@@ -12,9 +12,30 @@ def _pages(pages: Sequence[int]) -> str:
     return f" (p. {', '.join(str(p) for p in pages)})" if pages else ""
 
 
+_HTML = {"&": "&amp;", "<": "&lt;", ">": "&gt;"}
+_MARKUP = frozenset("\\`*_[]|~")
+"""Emphasis, code, links and images, table cells, strikethrough (the text sits mid-line, so
+line-start markers such as `#` or `-` need nothing)."""
+_INSIDE_WORD = frozenset(".:@/")
+"""Escaped when a word goes on after them (`evil.com`, `http://`, `a@b`), so that no
+renderer that finds links in bare text (GFM, linkify) makes one; ends of sentences stay."""
+
+
 def _md(text: str) -> str:
-    """Text safe inside a Markdown table cell or list item."""
-    return " ".join(text.replace("|", "\\|").split())
+    """File names and document text as inert Markdown inside a table cell or list item:
+    HTML as entities (no tag, no `<http://...>` autolink), Markdown punctuation escaped (no
+    link, image, emphasis or code), link-making punctuation escaped inside words."""
+    flat = " ".join(text.split())
+    out = []
+    for n, char in enumerate(flat):
+        if char in _HTML:
+            out.append(_HTML[char])
+        elif char in _MARKUP or (char in _INSIDE_WORD and n + 1 < len(flat)
+                                  and not flat[n + 1].isspace()):
+            out.append("\\" + char)
+        else:
+            out.append(char)
+    return "".join(out)
 
 
 def status_line(report: Report) -> str:

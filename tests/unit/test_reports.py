@@ -6,6 +6,9 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, date, datetime
+from html import unescape
+
+import pytest
 
 from pipelines.models import Document, DocumentStatus
 from pipelines.reports import (
@@ -111,7 +114,7 @@ def test_counts_failures_findings_and_categories() -> None:
     markdown = render_markdown(report)
     assert "invented words" not in markdown
     assert "| Uncapped Liability | 2 | 1 | 0 | 2 |" in markdown
-    assert "broken.pdf** (corrupt): the PDF is damaged" in markdown
+    assert "broken\\.pdf** (corrupt): the PDF is damaged" in markdown
     assert "not analysed: ip" in markdown
 
 
@@ -190,7 +193,7 @@ def test_a_partial_report_lists_ready_and_pending_in_every_format() -> None:
 
     markdown = render_markdown(report)
     assert "Status: building. Analyses of 1 document(s) are pending (2 of 3 complete)" in markdown
-    assert "## Pending\n\n- licence.pdf: risks pending" in markdown
+    assert "## Pending\n\n- licence\\.pdf: risks pending" in markdown
     assert "- Parties: Gamma (p. 1)" in markdown
     assert "summary not analysed (limit): 296 pages" in markdown
     assert "Uncapped Liability" in markdown
@@ -205,3 +208,28 @@ def test_a_partial_report_lists_ready_and_pending_in_every_format() -> None:
     assert "Status: done." in render_markdown(done)
     assert "## Pending" not in render_markdown(done)
     assert "Pending</h2>" not in render_html(done)
+
+
+HOSTILE = [
+    "evil <img src=x onerror=alert(1)> [click](http://evil.example/x) ![i](http://e.io/p.png)",
+    "<http://evil.example> www.evil.example mail@evil.example **bold** `code` | cell | ~~s~~",
+    "https://evil.example/?a=b&c=d javascript:alert(1) <script>alert(2)</script>",
+]
+
+
+@pytest.mark.parametrize("text", HOSTILE)
+def test_markdown_report_keeps_names_and_text_inert(text: str) -> None:
+    """File names, reasons and quotes render as the same plain text: no tag, no link, no
+    image, no emphasis, whatever the renderer (CommonMark with raw HTML on, and links found
+    in bare text as GFM and linkify do)."""
+    from markdown_it import MarkdownIt
+
+    analysis = DocumentAnalysis(doc("h", f"{text}.pdf"), "contract", summary(text), risks(
+        "h", finding("h", "Uncapped Liability", "high", quote=text)))
+    markdown = render_markdown(build_report("t1", DAY, "UTC", [analysis], generated_at=NOW))
+    html = MarkdownIt("commonmark", {"html": True, "linkify": True}).enable(
+        ["linkify", "strikethrough", "table"]).render(markdown)
+    for tag in ("<a ", "<img", "<script", "<strong>bold", "<code>", "<s>", "<del>"):
+        assert tag not in html
+    plain = re.sub(r"<[^>]+>", "", html)
+    assert " ".join(text.split()) in unescape(plain)  # shown as written

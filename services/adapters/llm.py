@@ -12,8 +12,9 @@ jitter on connection errors, timeouts, 408/409/429 and 5xx, and a semaphore of
 Timeouts follow the model's measured speed (services/adapters/llm_speed.py): each request
 waits what its prompt and `max_tokens` should take at the speed measured so far, times a
 safety factor, within a floor and a ceiling; a request that timed out is retried with
-twice the time (the estimate slowed by what it waited), never with the same timeout, and
-at the ceiling `LlmTimeout` tells the caller to split the work instead.
+twice the time (the estimate slowed by what it waited), never with the same timeout. A
+timeout at the ceiling raises `LlmTimeout` (the request is too big: the caller splits the
+work); one below it, when no retry is left, `LlmUnavailable` (a job waits and retries).
 """
 
 from __future__ import annotations
@@ -371,7 +372,10 @@ class OpenAiChatModel:
                                          waited_s=time.perf_counter() - started)
                     timeouts += 1
                     if timeout_s >= self._policy.ceiling_s:
-                        raise error from exc
+                        raise error from exc  # too big for the longest wait: split it
+                    # Below the ceiling the model is slow now, not the request too big: the
+                    # caller (a job) retries later, with the slower estimate's longer wait.
+                    error = LlmUnavailable(str(error))
                 if not isinstance(error, LlmUnavailable) or tries == self._max_retries:
                     raise error from exc
                 delay = min(self._backoff_s * 2**tries, self._max_backoff_s)
@@ -387,7 +391,7 @@ class OpenAiChatModel:
             if isinstance(exc.__cause__, httpx.ConnectTimeout):
                 return LlmUnavailable(f"no LLM reachable at {where} (connect timed out)")
             return LlmTimeout(f"the LLM at {where} did not answer within "
-                              f"{round(timeout_s or self._policy.ceiling_s, 1)}s")
+                              f"{round(timeout_s or self._policy.ceiling_s, 2)}s")
         if isinstance(exc, openai.APIConnectionError):
             broke = "the connection to the LLM broke mid-answer" if mid_stream else None
             return LlmUnavailable(broke or f"no LLM reachable at {where}")

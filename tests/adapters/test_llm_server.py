@@ -30,7 +30,9 @@ class City(BaseModel):
 
 def _chat(url: str, **body: object) -> dict:
     request = {"model": "any", "temperature": 0, "max_tokens": 64, **body}
-    response = httpx.post(f"{url}/chat/completions", json=request, timeout=300)
+    # At most 64 tokens: seconds idle, a minute at 1.5 tokens/s (a load average of 6); the
+    # bound only catches a hang.
+    response = httpx.post(f"{url}/chat/completions", json=request, timeout=600)
     assert response.status_code == 200, response.text
     return response.json()
 

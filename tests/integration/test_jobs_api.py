@@ -16,10 +16,11 @@ from pathlib import Path
 import httpx
 import pytest
 
+from services.adapters.llm_speed import Throughput
 from services.llm_server import LocalLlmServer
 from tests.integration.conftest import Server, start_server, stop_server
 from tests.integration.test_analysis_api import _smallest_contract
-from tests.llm import cache_dir
+from tests.llm import LOAD_MARGIN, cache_dir
 from tests.servers import free_port
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -54,9 +55,18 @@ def job_after_llm_returns(client: httpx.Client, job_id: str, local: LocalLlmServ
     return job
 
 
+def answer_within_s(speed: Throughput) -> float:
+    """How long a risk job may take once the LLM is back: its requests (about 6 of at most
+    a 4,096 window and 512 output tokens) at the speed the session measured, with the tests'
+    load margin (a shared machine runs 3-10x slower than when measured); at least 400 s, at
+    most 2,700 s (the test's own pytest timeout is 3,000 s)."""
+    return min(2700.0, max(400.0, LOAD_MARGIN * 6 * speed.expected_s(3584, 512)))
+
+
 def outage_env(llm_port: int, model: str, **extra: str) -> dict[str, str]:
     """Server settings for an LLM at 127.0.0.1:`llm_port` that is not (yet) serving: one
-    attempt per try, short backoff, retries that outlast the outage, a 4,096 window."""
+    attempt per try, short backoff, retries that outlast the outage, a 4,096 window, one
+    request at a time (a request queued in the server would use up its timeout there)."""
     return {
         "DOCSIGHT_LLM__BASE_URL": f"http://127.0.0.1:{llm_port}/v1",
         "DOCSIGHT_LLM__MODEL": model,
@@ -64,12 +74,17 @@ def outage_env(llm_port: int, model: str, **extra: str) -> dict[str, str]:
         "DOCSIGHT_LLM__CONTEXT_BUDGET_TOKENS": "3584",
         "DOCSIGHT_LLM__MAX_OUTPUT_TOKENS": "512",
         "DOCSIGHT_LLM__MAX_RETRIES": "0",
+        "DOCSIGHT_LLM__MAX_CONCURRENCY": "1",  # the server has one slot: none queue in it
         "DOCSIGHT_WORKER__ANALYSIS_RETRY_MAX_S": "2",
         "DOCSIGHT_WORKER__ANALYSIS_MAX_RETRIES": "1000",
     } | extra
 
 
-def test_job_waits_for_the_llm_and_survives_a_killed_server(tmp_path: Path) -> None:
+# Slow under load by design: the job's requests run at whatever speed the machine allows.
+@pytest.mark.timeout(3000)
+def test_job_waits_for_the_llm_and_survives_a_killed_server(
+    tmp_path: Path, llm_speed: Throughput,
+) -> None:
     contract = _smallest_contract()
     llm_port = free_port()
     local = LocalLlmServer(cache_dir(), ctx=4096, parallel=1)
@@ -102,7 +117,8 @@ def test_job_waits_for_the_llm_and_survives_a_killed_server(tmp_path: Path) -> N
         with server.client() as client:
             assert client.get(f"/v1/jobs/{job_id}").json()["status"] in ("queued", "running",
                                                                         "waiting")
-            job = job_after_llm_returns(client, job_id, local, llm_port, 400)
+            job = job_after_llm_returns(client, job_id, local, llm_port,
+                                        answer_within_s(llm_speed))
             if job["status"] == "done":
                 report = job["result"]["report"]
                 assert report["document_id"] == document_id

@@ -130,3 +130,14 @@ def test_no_retry_once_the_timeout_reached_the_ceiling(slow_stub: SlowStub) -> N
     assert slow_stub.started == 3  # 0.25 s, 0.5 s, 1.0 s (the ceiling), then no more
     # Generous bound: the waits add up to 1.75 s; the rest is a loaded machine's slack.
     assert time.monotonic() - started < 30
+
+
+@pytest.mark.parametrize("slow_stub", [[5.0]], indirect=True)
+def test_a_timeout_below_the_ceiling_is_unavailable_not_too_big(slow_stub: SlowStub) -> None:
+    model = OpenAiChatModel(slow_stub.url, "m", timeout_s=60.0, timeout_min_s=0.25,
+                            timeout_factor=1, speed=Throughput(1e6, 1e6), max_retries=0,
+                            max_tokens=8)
+    with pytest.raises(LlmUnavailable, match=r"did not answer within 0\.25s") as caught:
+        model.complete(HELLO)
+    assert not isinstance(caught.value, LlmTimeout)  # not split: retried later, longer
+    assert model.timeout_s(10, 8) > 0.25  # the estimate remembers how slow it was

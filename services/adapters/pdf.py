@@ -4,8 +4,8 @@ The parent never touches PDF bytes with native code: a forkserver child opens th
 document under RLIMIT_AS and streams one message per page back through a pipe, so
 progress is reported as pages arrive and a hung or crashed child becomes a clear
 `ResourceLimit` / `CorruptPdf` instead of a hung or crashed worker. Pages without a text
-layer are rendered and OCR'd with the `tesseract` CLI. Every failure leaves this module as
-a `pipelines.errors` class.
+layer, or whose text layer is garbled, are rendered and OCR'd with the `tesseract` CLI.
+Every failure leaves this module as a `pipelines.errors` class.
 """
 
 from __future__ import annotations

@@ -3,6 +3,11 @@
 Runs under RLIMIT_AS and sends, through a pipe, ("open", pages_total), then one
 ("page", number, text, tables, ocr) per page, ("warning", text), and finally ("done",) or
 ("error", code, message) where code is a `pipelines.errors` class code.
+
+Rules hold for any file: the password is tried as given and SASLprep'd; right-to-left words
+are measured glyph by glyph so layout orders them by position; a garbled page is OCR'd (or
+flagged); a document with no text and no image left for OCR fails as `no_text`; a load
+failure is explained from the file's structure (`pdf_diagnose`).
 """
 
 from __future__ import annotations

@@ -5,7 +5,9 @@ from __future__ import annotations
 import math
 
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException
 
 from pipelines import errors
 
@@ -62,5 +64,39 @@ async def _handle(_request: Request, exc: Exception) -> JSONResponse:
     return error_response(exc)
 
 
+INVALID_REQUEST = "invalid_request"
+_CODES_BY_STATUS = {400: "bad_request", 401: "unauthenticated", 403: "forbidden",
+                    404: "not_found", 405: "method_not_allowed", 413: "too_large",
+                    415: "unsupported_media_type", 422: INVALID_REQUEST}
+
+
+def _text(value: object) -> str:
+    """Any value as printable UTF-8 text (lone surrogates replaced), at most 200 chars."""
+    return str(value).encode("utf-8", "replace").decode("utf-8")[:200]
+
+
+async def _invalid(_request: Request, exc: Exception) -> JSONResponse:
+    """A body, path or query that does not validate (malformed JSON, NaN or Infinity where
+    a number is expected, lone surrogates, a date out of range): 422 with `error_code`.
+    Only where and what is said, never the input, so nothing in it can break the reply."""
+    assert isinstance(exc, RequestValidationError)
+    detail = [{"loc": [_text(part) for part in error.get("loc", ())],
+               "msg": _text(error.get("msg", "")), "type": _text(error.get("type", ""))}
+              for error in exc.errors()[:20]]
+    return JSONResponse(status_code=422,
+                        content={"error_code": INVALID_REQUEST, "detail": detail})
+
+
+async def _http(_request: Request, exc: Exception) -> JSONResponse:
+    """The framework's own errors (unknown route, wrong method, unreadable body) with an
+    `error_code` like every other error."""
+    assert isinstance(exc, HTTPException)
+    code = _CODES_BY_STATUS.get(exc.status_code, f"http_{exc.status_code}")
+    return JSONResponse(status_code=exc.status_code, headers=exc.headers,
+                        content={"error_code": code, "detail": _text(exc.detail)})
+
+
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(errors.DocsightError, _handle)
+    app.add_exception_handler(RequestValidationError, _invalid)
+    app.add_exception_handler(HTTPException, _http)

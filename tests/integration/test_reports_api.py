@@ -40,6 +40,11 @@ def test_reports_through_the_api_and_the_cli(tmp_path: Path) -> None:
     try:
         with server.client() as client:
             assert client.get(f"/v1/reports/{yesterday}").status_code == 404
+            for edge in ("9999-12-31", "0001-01-01"):  # its window leaves the calendar
+                for method in ("GET", "POST"):
+                    refused = client.request(method, f"/v1/reports/{edge}")
+                    assert refused.status_code == 422, refused.text
+                    assert refused.json()["error_code"] == "invalid_request"
             empty = client.post(f"/v1/reports/{yesterday}", params={"wait": 30})
             assert empty.status_code == 200, empty.text
             assert empty.json()["report"]["total_documents"] == 0

@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse
-from pydantic import BaseModel
+from pydantic import AfterValidator, BaseModel
 
 from pipelines.errors import NotFound
 from pipelines.reports import Report, ReportRecord, ReportStatus, render_html, render_markdown
@@ -20,6 +20,16 @@ from services.reports import ReportService, report_service
 router = APIRouter(prefix="/v1", tags=["reports"])
 TenantDep = Annotated[str, Depends(get_tenant)]
 Format = Literal["json", "markdown", "html"]
+
+
+def _reportable(day: Date) -> Date:
+    """A day whose window (that day and the next, in any time zone) exists in the calendar."""
+    if not Date(1, 1, 2) <= day <= Date(9999, 12, 30):
+        raise ValueError("a report's date must be between 0001-01-02 and 9999-12-30")
+    return day
+
+
+ReportDate = Annotated[Date, AfterValidator(_reportable)]
 
 
 def get_reports(request: Request,
@@ -73,7 +83,7 @@ def list_reports(reports: ReportsDep, tenant: TenantDep) -> ReportList:
             responses={202: {"description": "the first build of this date has not stored "
                                          "anything yet (a second at most)"},
                        404: {}, 200: {"content": {"text/markdown": {}, "text/html": {}}}})
-def get_report(date: Date, reports: ReportsDep, tenant: TenantDep,
+def get_report(date: ReportDate, reports: ReportsDep, tenant: TenantDep,
                format: Annotated[Format, Query()] = "json") -> Any:
     """The report of `date` (YYYY-MM-DD, in the configured time zone) as it stands:
     `format=json` (with its build status), `markdown` (text/markdown) or `html` (one
@@ -95,7 +105,7 @@ def get_report(date: Date, reports: ReportsDep, tenant: TenantDep,
 @router.post("/reports/{date}", response_model=ReportOut, status_code=200,
              responses={202: {"description": "the first build of this date has not stored "
                                              "anything yet"}})
-def build_report(date: Date, reports: ReportsDep, tenant: TenantDep,
+def build_report(date: ReportDate, reports: ReportsDep, tenant: TenantDep,
                  wait: Annotated[float, Query(ge=0, le=600)] = 0) -> Any:
     """(Re)build the report of `date` (a build already running is not started twice) and
     answer 200 with the report as it stands once the build ended or after `wait` seconds

@@ -50,3 +50,23 @@ def test_full_disk_at_upload_keeps_no_row(tmp_path: Path) -> None:
     with pytest.raises(StorageFull):
         service.upload("t1", "a.pdf", PDF + b"alpha")
     assert service.list("t1") == []
+
+
+def test_unfinished_upload_files_are_removed_on_start_not_live_ones(tmp_path: Path) -> None:
+    """A process killed mid-write leaves `.upload-*` files: the next start removes those
+    untouched for an hour; a younger one may be another process's live write."""
+    import os
+    import time
+
+    FileBlobStore(tmp_path).put("abc", b"%PDF-1.4 kept")
+    stale = tmp_path / "ab" / ".upload-dead"
+    live = tmp_path / "ab" / ".upload-live"
+    stale.write_bytes(b"half a file")
+    live.write_bytes(b"being written")
+    hour_ago = time.time() - 3700
+    os.utime(stale, (hour_ago, hour_ago))
+
+    store = FileBlobStore(tmp_path)
+    assert not stale.exists()
+    assert live.exists()
+    assert store.get("abc") == b"%PDF-1.4 kept"

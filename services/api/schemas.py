@@ -94,11 +94,23 @@ class DocumentList(BaseModel):
     documents: list[DocumentOut]
 
 
+def _once(ids: list[str]) -> list[str]:
+    return list(dict.fromkeys(ids))
+
+
+DocumentIds = Annotated[
+    list[Annotated[str, Field(min_length=1, max_length=64)]],
+    Field(max_length=MAX_DOCUMENT_IDS,
+          description=f"only these documents (at most {MAX_DOCUMENT_IDS}; repeats ignored; "
+                      "an unknown id is a 404)"),
+    AfterValidator(_once),
+]
+"""Every list of document ids in a request: bounded, each id bounded, repeats dropped."""
+
+
 class SearchIn(BaseModel):
     query: str = Field(min_length=1, max_length=2000)
-    document_ids: list[str] | None = Field(
-        default=None, max_length=MAX_DOCUMENT_IDS,
-        description="only these documents (repeats ignored; an unknown id is a 404)")
+    document_ids: DocumentIds | None = None
     limit: int = Field(default=10, ge=1, le=100, description="passages, or documents")
     group_by: GroupBy = Field(
         default="chunk",
@@ -167,7 +179,7 @@ class Readiness(BaseModel):
 
 class QuestionIn(BaseModel):
     question: str = Field(min_length=1, max_length=2000)
-    document_ids: list[str] | None = None
+    document_ids: DocumentIds | None = None
     stream: bool = False
     thinking: bool = False
 

@@ -65,3 +65,25 @@ def test_framework_errors_carry_an_error_code(client: TestClient) -> None:
     wrong = client.get("/v1/questions")
     assert (wrong.status_code, wrong.json()["error_code"]) == (405, "method_not_allowed")
     assert "allow" in {k.lower() for k in wrong.headers}
+
+
+def test_lists_of_ids_are_bounded_and_each_id_too() -> None:
+    """Issue 11, defect 3: 100,000 ids (or one huge one) are refused by the schema."""
+    from pydantic import ValidationError
+
+    from pipelines.portfolio import MAX_DOCUMENT_IDS
+    from services.api.schemas import QuestionIn, SearchIn
+
+    for model, field in ((QuestionIn, "question"), (SearchIn, "query")):
+        with pytest.raises(ValidationError, match="at most"):
+            model.model_validate({field: "x", "document_ids": ["a"] * (MAX_DOCUMENT_IDS + 1)})
+        with pytest.raises(ValidationError, match="at most 64"):
+            model.model_validate({field: "x", "document_ids": ["a" * 65]})
+        kept = model.model_validate({field: "x", "document_ids": ["b", "a", "b", "a"]})
+        assert kept.document_ids == ["b", "a"]  # repeats dropped, order kept
+
+
+def test_a_huge_id_list_is_a_422_at_once(client: TestClient) -> None:
+    body = {"question": "x", "document_ids": ["same-id"] * 100_000}
+    response = client.post("/v1/questions", json=body)
+    assert (response.status_code, response.json()["error_code"]) == (422, "invalid_request")

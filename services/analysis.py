@@ -328,6 +328,12 @@ class AnalysisService:
         return _digest(kind, tenant, document.id, document.sha256, document.chunks_total,
                        model.name)
 
+    def require_ready(self, tenant: str, document_id: str) -> Document:
+        """The tenant's ready document, with a model to analyse it. Raises `LlmUnavailable`,
+        `NotFound` (also another tenant's id) or `DocumentNotReady`."""
+        self.llm.require()
+        return self._ready(tenant, document_id)
+
     def _ready(self, tenant: str, document_id: str) -> Document:
         document = self.store.get_document(tenant, document_id)  # NotFound across tenants
         if document.status is not DocumentStatus.READY:

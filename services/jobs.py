@@ -55,6 +55,8 @@ class JobService:
                    else self.analysis.cached_risks(tenant, document_id))
             if hit is not None:
                 return hit
+        else:  # no cache lookup to check it: an unknown or unready id must not get a job
+            self.analysis.require_ready(tenant, document_id)
         return self.submit(tenant, kind, document_id, refresh=refresh, limited=True)
 
     def submit(self, tenant: str, kind: JobKind, document_id: str, *,

@@ -204,3 +204,21 @@ def test_active_analysis_jobs_per_tenant_are_bounded(
     with pytest.raises(TooManyJobs):
         jobs.request("A", "summary", second)
     assert isinstance(jobs.submit("A", "summary", second), Job)  # reports: not limited
+
+
+def test_refresh_of_an_unknown_or_other_tenants_document_is_a_404_and_no_job(
+    tmp_path: Path, docs: DocumentService, queue: InlineQueue, analysis: AnalysisService,
+    keys: KeyService, jobs: JobService,
+) -> None:
+    """Issue 11, defect 7: `?refresh=true` skips the cache, not the document check."""
+    other = ready(docs, queue, b"The Buyer shall pay within thirty days.", "B")
+    _, key_a = keys.create("A", "a")
+    with TestClient(_app(tmp_path, keys, analysis, jobs)) as client:
+        a = {"X-API-Key": key_a}
+        for document_id in ("no-such-document", other):
+            for kind in ("summary", "risks"):
+                response = client.post(f"/v1/documents/{document_id}/{kind}",
+                                       params={"refresh": True}, headers=a)
+                assert response.status_code == 404, response.text
+                assert response.json()["error_code"] == "not_found"
+    assert jobs.list("A") == []

@@ -162,7 +162,7 @@ def evaluate(contracts: Sequence[common.Contract], queries: dict[str, str], dept
             for expand in (False, True):
                 cache[contract.name, category, expand] = st.candidates(
                     query, expand=expand, tenant=TENANT, embedder=embedder, index=index,
-                    document_ids=[contract.name])
+                    document_ids=[contract.name], source=source)
             row: dict[str, Any] = {"contract": contract.name, "category": category}
             for side, config in STAGES.items():
                 row[side] = score_passages(

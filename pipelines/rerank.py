@@ -80,14 +80,23 @@ class LexicalReranker:
     def score(self, query: str, passages: Sequence[str]) -> list[float]:
         return [weighted(row, self.weights) for row in features(plan_query(query), passages)]
 
+    def score_among(self, query: str, passages: Sequence[str],
+                    background: Sequence[str]) -> list[float]:
+        """`passages` scored with term rarity counted among `background` (the candidates
+        they compete with), so that each is scored as one more candidate."""
+        rows = features(plan_query(query), passages, background=background)
+        return [weighted(row, self.weights) for row in rows]
+
 
 def weighted(row: Sequence[float], weights: Mapping[str, float]) -> float:
     """A passage's score: its `FEATURES` values weighted."""
     return sum(weights.get(name, 0.0) * value for name, value in zip(FEATURES, row, strict=True))
 
 
-def features(plan: QueryPlan, passages: Sequence[str]) -> list[tuple[float, ...]]:
-    """One row of `FEATURES` values per passage."""
+def features(plan: QueryPlan, passages: Sequence[str],
+             background: Sequence[str] | None = None) -> list[tuple[float, ...]]:
+    """One row of `FEATURES` values per passage; term rarity is counted among `background`
+    (default: the passages themselves)."""
     terms = [stem(t) for t in dict.fromkeys(tokenize(plan.text)) if t not in _QUESTION_WORDS]
     words = [t for t in terms if t[0] < "\u3040"]
     pairs = list(zip(words, words[1:], strict=False))
@@ -97,8 +106,9 @@ def features(plan: QueryPlan, passages: Sequence[str]) -> list[tuple[float, ...]
     exact = [_norm(e) for e in plan.exact]
     tokenized = [[stem(t) for t in tokenize(passage)] for passage in passages]
     present_in = [set(tokens) for tokens in tokenized]
-    weight = {t: math.log(1 + len(passages) / (1 + sum(t in p for p in present_in)))
-              for t in terms}
+    pool = present_in if background is None else [
+        {stem(t) for t in tokenize(passage)} for passage in background]
+    weight = {t: math.log(1 + len(pool) / (1 + sum(t in p for p in pool))) for t in terms}
     rows: list[tuple[float, ...]] = []
     for passage, tokens, present in zip(passages, tokenized, present_in, strict=True):
         text = _norm(passage)

@@ -156,9 +156,9 @@ class AnalysisService:
         self.candidates = candidates
         self.metrics = metrics or CacheMetrics()
 
-    def cache_stats(self) -> dict[str, dict[str, int]]:
-        """Hits and misses per kind since this service started."""
-        return self.metrics.counts()
+    def cache_stats(self, tenant: str | None = None) -> dict[str, dict[str, int]]:
+        """Hits and misses per kind since this service started: the tenant's, or all."""
+        return self.metrics.counts(tenant)
 
     # --- questions ------------------------------------------------------------------
 
@@ -175,7 +175,7 @@ class AnalysisService:
         model = self.llm.require()
         scope = self._scope(tenant, document_ids)
         key = self._answer_key(tenant, question, scope, model.name, thinking)
-        hit = self._lookup("answers", key)
+        hit = self._lookup("answers", key, tenant)
         if hit is not None:
             return AskResult(answer=Answer.model_validate_json(hit), model=model.name,
                              cached=True)
@@ -202,7 +202,7 @@ class AnalysisService:
         model = self.llm.require()
         scope = self._scope(tenant, document_ids)
         key = self._answer_key(tenant, question, scope, model.name, thinking)
-        hit = self._lookup("answers", key)
+        hit = self._lookup("answers", key, tenant)
         if hit is not None:
             answer = Answer.model_validate_json(hit)
             result = AskResult(answer=answer, model=model.name, cached=True)
@@ -227,7 +227,7 @@ class AnalysisService:
         """The document's summary (contract or annual report, detected), cached per model."""
         hit = None if refresh else self.cached_summary(tenant, document_id)
         if refresh:
-            self.metrics.record("summaries", hit=False)
+            self.metrics.record("summaries", hit=False, tenant=tenant)
         return hit or self.compute_summary(tenant, document_id,
                                            steps_scope=None if refresh else "")
 
@@ -235,14 +235,14 @@ class AnalysisService:
         """The document's risk findings (grounded quotes first), cached per model."""
         hit = None if refresh else self.cached_risks(tenant, document_id)
         if refresh:
-            self.metrics.record("risks", hit=False)
+            self.metrics.record("risks", hit=False, tenant=tenant)
         return hit or self.compute_risks(tenant, document_id,
                                          steps_scope=None if refresh else "")
 
     def cached_summary(self, tenant: str, document_id: str) -> SummaryResult | None:
         """The cached summary of the ready document for the current model, or None."""
         key = self._document_key("summary", tenant, document_id)
-        hit = self._lookup("summaries", key)
+        hit = self._lookup("summaries", key, tenant)
         if hit is None:
             return None
         return SummaryResult.model_validate_json(hit).model_copy(update={"cached": True})
@@ -250,7 +250,7 @@ class AnalysisService:
     def cached_risks(self, tenant: str, document_id: str) -> RisksResult | None:
         """The cached risk report of the ready document for the current model, or None."""
         hit = self._lookup("risks", self._document_key(f"risks-{RISKS_FORMAT}", tenant,
-                                                         document_id))
+                                                         document_id), tenant)
         if hit is None:
             return None
         return RisksResult.model_validate_json(hit).model_copy(update={"cached": True})
@@ -315,9 +315,9 @@ class AnalysisService:
 
     # --- helpers --------------------------------------------------------------------
 
-    def _lookup(self, kind: Kind, key: str) -> str | None:
+    def _lookup(self, kind: Kind, key: str, tenant: str) -> str | None:
         hit = self.cache.get(key)
-        self.metrics.record(kind, hit=hit is not None)
+        self.metrics.record(kind, hit=hit is not None, tenant=tenant)
         return hit
 
     def _document_key(self, kind: str, tenant: str, document_id: str) -> str:

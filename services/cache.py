@@ -38,13 +38,16 @@ def hit_rate(hits: int, misses: int) -> float | None:
 
 
 class CacheMetrics:
-    """Hits and misses per kind: `docsight_analysis_cache_requests_total{kind,result}` and
-    `docsight_analysis_cache_hit_ratio{kind}` in `registry` (a new one unless given)."""
+    """Hits and misses per kind, in all and per tenant (`counts`):
+    `docsight_analysis_cache_requests_total{kind,result}` and
+    `docsight_analysis_cache_hit_ratio{kind}` in `registry` (a new one unless given; no
+    tenant label: one series per tenant would grow without bound)."""
 
     def __init__(self, registry: CollectorRegistry | None = None) -> None:
         self.registry = registry or CollectorRegistry()
         self._lock = Lock()
         self._counts = {k: {"hits": 0, "misses": 0} for k in KINDS}
+        self._tenants: dict[str, dict[str, dict[str, int]]] = {}
         self._requests = Counter(
             "docsight_analysis_cache_requests", "Analysis cache lookups by kind and result.",
             ["kind", "result"], registry=self.registry,
@@ -58,14 +61,21 @@ class CacheMetrics:
             for result in ("hit", "miss"):
                 self._requests.labels(kind=kind, result=result)
 
-    def record(self, kind: str, *, hit: bool) -> None:
+    def record(self, kind: str, *, hit: bool, tenant: str | None = None) -> None:
         with self._lock:
             counts = self._counts[kind]
             counts["hits" if hit else "misses"] += 1
+            if tenant is not None:
+                own = self._tenants.setdefault(
+                    tenant, {k: {"hits": 0, "misses": 0} for k in KINDS})
+                own[kind]["hits" if hit else "misses"] += 1
             self._requests.labels(kind=kind, result="hit" if hit else "miss").inc()
             self._ratio.labels(kind=kind).set(hit_rate(counts["hits"], counts["misses"]) or 0.0)
 
-    def counts(self) -> dict[str, dict[str, int]]:
-        """Hits and misses per kind."""
+    def counts(self, tenant: str | None = None) -> dict[str, dict[str, int]]:
+        """Hits and misses per kind: of `tenant`'s lookups, or of all."""
         with self._lock:
-            return {k: dict(v) for k, v in self._counts.items()}
+            if tenant is None:
+                return {k: dict(v) for k, v in self._counts.items()}
+            own = self._tenants.get(tenant, {})
+            return {k: dict(own.get(k, {"hits": 0, "misses": 0})) for k in KINDS}

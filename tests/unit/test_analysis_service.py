@@ -181,3 +181,18 @@ def test_a_question_on_a_document_that_fits_shares_the_summary_prefix(
             break
         shared += 1
     assert "Clause 299 says" in summary_call.messages[1].content[:shared]
+
+
+def test_cache_counts_are_per_tenant(
+    docs: DocumentService, queue: InlineQueue, analysis: AnalysisService,
+) -> None:
+    """Issue 11, defect 7: /v1/analysis/cache shows the caller's own lookups."""
+    ready(docs, queue, b"liquidated damages of ten percent", tenant="a")
+    ready(docs, queue, b"liquidated damages of five percent", tenant="b")
+    analysis.ask("a", "liquidated damages?")
+    analysis.ask("a", "liquidated damages?")
+    analysis.ask("b", "liquidated damages?")
+    assert analysis.cache_stats("a")["answers"] == {"hits": 1, "misses": 1}
+    assert analysis.cache_stats("b")["answers"] == {"hits": 0, "misses": 1}
+    assert analysis.cache_stats("nobody")["answers"] == {"hits": 0, "misses": 0}
+    assert analysis.cache_stats()["answers"] == {"hits": 1, "misses": 2}

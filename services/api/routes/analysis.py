@@ -68,10 +68,11 @@ def ask(body: QuestionIn, container: ContainerDep, tenant: TenantDep) -> Any:
 
 
 @router.get("/analysis/cache")
-def cache_stats(container: ContainerDep) -> dict[str, dict[str, int | float | None]]:
-    """Cache hits, misses and `hit_rate` (null before the first lookup) per kind since the
-    service started; the same as Prometheus series at `/metrics`."""
+def cache_stats(container: ContainerDep, tenant: TenantDep
+                ) -> dict[str, dict[str, int | float | None]]:
+    """The caller's cache hits, misses and `hit_rate` (null before the first lookup) per
+    kind since this process started (`/metrics` has the totals of all tenants)."""
     return {
         kind: {**counts, "hit_rate": hit_rate(counts["hits"], counts["misses"])}
-        for kind, counts in container.analysis.cache_stats().items()
+        for kind, counts in container.analysis.cache_stats(tenant).items()
     }

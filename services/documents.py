@@ -14,6 +14,7 @@ from typing import Protocol
 from pipelines.chunking import page_starts
 from pipelines.errors import (
     BackendUnavailable,
+    Duplicate,
     InvalidDocument,
     NotFound,
     PagesPerMinuteExceeded,
@@ -134,13 +135,7 @@ class DocumentService:
         sha256 = check_upload(data, max_bytes=max_bytes)
         existing = self.store.find_by_sha256(tenant, sha256)
         if existing is not None:
-            if metadata is not None:
-                self.store.set_metadata(existing.id, metadata)
-            if existing.status is S.FAILED and self.store.transition(
-                existing.id, [S.FAILED], S.QUEUED, error_code=None, reason=None, password=password
-            ):
-                self._queue().enqueue_parse(existing.id)
-            return Upload(*self.describe(tenant, existing.id), duplicate=True)
+            return self._again(tenant, existing, password, metadata)
         self.check_pages_per_minute(tenant)
         document = Document(
             id=str(uuid.uuid4()),
@@ -154,6 +149,12 @@ class DocumentService:
         self.blobs.put(document.id, data)
         try:
             self.store.add_document(document, password=password, metadata=metadata)
+        except Duplicate:  # the same bytes uploaded at the same moment: one document
+            self.blobs.delete(document.id)
+            existing = self.store.find_by_sha256(tenant, sha256)
+            if existing is None:
+                raise
+            return self._again(tenant, existing, password, metadata)
         except BaseException:
             self.blobs.delete(document.id)
             raise
@@ -164,6 +165,17 @@ class DocumentService:
             self.blobs.delete(document.id)
             raise
         return Upload(*self.describe(tenant, document.id), duplicate=False)
+
+    def _again(self, tenant: str, existing: Document, password: str | None,
+               metadata: Mapping[str, str] | None) -> Upload:
+        """The same bytes uploaded again: the same document (a failed one is retried)."""
+        if metadata is not None:
+            self.store.set_metadata(existing.id, metadata)
+        if existing.status is S.FAILED and self.store.transition(
+            existing.id, [S.FAILED], S.QUEUED, error_code=None, reason=None, password=password
+        ):
+            self._queue().enqueue_parse(existing.id)
+        return Upload(*self.describe(tenant, existing.id), duplicate=True)
 
     def check_pages_per_minute(self, tenant: str) -> None:
         """Raise `PagesPerMinuteExceeded` while the tenant's documents parsed in the last

@@ -231,3 +231,25 @@ def test_a_retried_parse_sends_the_index_message_its_first_attempt_lost(
     service.run_parse(upload.document.id)  # Celery's retry of the parse task
     queue.drain()
     assert service.get("t1", upload.document.id).status is DocumentStatus.READY
+
+
+def test_the_same_bytes_uploaded_at_the_same_moment_give_one_document(
+    service: DocumentService, queue: InlineQueue, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Issue 11, defect 7: two uploads of one file racing past the "already there?" check
+    both try to add a row; the second gets the first's document, not a 409."""
+    first = service.upload("t1", "a.pdf", PDF + b"racing bytes")
+    real = service.store.find_by_sha256
+    calls: list[str] = []
+
+    def not_yet_then_real(tenant: str, sha256: str) -> object:
+        calls.append(sha256)
+        return None if len(calls) == 1 else real(tenant, sha256)  # lost the race
+
+    monkeypatch.setattr(service.store, "find_by_sha256", not_yet_then_real)
+    second = service.upload("t1", "b.pdf", PDF + b"racing bytes")
+    assert second.duplicate
+    assert second.document.id == first.document.id
+    assert len(calls) == 2
+    blobs = [p for p in Path(service.blobs.root).rglob("*") if p.is_file()]  # type: ignore[attr-defined]
+    assert len(blobs) == 1  # the loser's file is not left behind

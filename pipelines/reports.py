@@ -9,6 +9,7 @@ severity across documents. A report may be partial (`status` building): document
 analyses are still running are listed as pending, and it is built again as they finish.
 `analyses_wanted` bounds what a report asks for (summaries up to a page count, risks per
 kind, a number of documents); the rest is listed as not analysed (limit).
+`without_documents` takes deleted documents out of a stored report.
 `render_markdown` (in `report_markdown`) and `render_html` (in `report_html`) format one.
 The service (`services/reports.py`) gathers the inputs and stores the result.
 """
@@ -287,6 +288,46 @@ def summary_lines(summary: ContractSummary | ReportSummary) -> list[SummaryLine]
         lines.append(SummaryLine(label="Outlook", text=summary.outlook.text,
                                  pages=summary.outlook.pages))
     return lines
+
+
+def without_documents(report: Report, document_ids: set[str]) -> Report | None:
+    """The report with these documents taken out (their entries and failures, with their
+    file names, summaries and quotes), or None when it lists none of them. Counts drop by
+    what the entries show: totals, kinds, statuses, and per category the high and medium
+    findings (a document's low findings are stored as one number, so the category's low
+    count keeps them; it names nothing)."""
+    entries = [e for e in report.documents if e.document_id in document_ids]
+    failures = [f for f in report.failures if f.document_id in document_ids]
+    if not entries and not failures:
+        return None
+    by_kind, by_status = dict(report.by_kind), dict(report.by_status)
+    removed: list[tuple[str, str]] = [(e.kind, "ready") for e in entries]
+    removed += [("unknown", DocumentStatus.FAILED.value) for _ in failures]
+    for kind, status in removed:
+        by_kind[kind] = by_kind.get(kind, 0) - 1
+        by_status[status] = by_status.get(status, 0) - 1
+    counts = {c.category: c.model_copy() for c in report.categories}
+    for entry in entries:
+        for finding in entry.findings:
+            count = counts.get(finding.category)
+            if count is not None:
+                setattr(count, finding.severity, max(0, getattr(count, finding.severity) - 1))
+        for category in {f.category for f in entry.findings}:
+            if category in counts:
+                counts[category].documents = max(0, counts[category].documents - 1)
+    return report.model_copy(update={
+        "total_documents": max(0, report.total_documents - len(removed)),
+        "by_kind": {k: v for k, v in by_kind.items() if v > 0},
+        "by_status": {k: v for k, v in by_status.items() if v > 0},
+        "failures": [f for f in report.failures if f.document_id not in document_ids],
+        "documents": [e for e in report.documents if e.document_id not in document_ids],
+        "categories": [c for c in counts.values() if c.total or c.documents],
+        "ungrounded_total": max(0, report.ungrounded_total - sum(e.ungrounded
+                                                                  for e in entries)),
+        "incomplete": max(0, report.incomplete - sum(e.analysis != "done" for e in entries)),
+        "pending": max(0, report.pending - sum(bool(e.pending) for e in entries)),
+        "limited": max(0, report.limited - sum(bool(e.limited) for e in entries)),
+    })
 
 
 def render_markdown(report: Report) -> str:

@@ -6,9 +6,14 @@ Thin orchestration (no HTTP): picks the documents, retrieves or loads their chun
 
 - answers by (tenant, normalised question, the version of the documents in scope, model,
   thinking): a document becoming ready or being deleted changes the version, so the next
-  ask misses and is recomputed;
+  ask misses and is recomputed; each answer is kept with the documents it cites (those its
+  model saw, its evidence), so deleting one of them erases it;
 - summaries and risk reports by (tenant, document, its sha256 and chunk count, model);
   `refresh=True` recomputes and replaces them.
+
+A result is put first and its documents checked after: one deleted meanwhile (delete removes
+its row before its cache entries) has what was just put forgotten again, so a task still
+running on a deleted document leaves nothing behind.
 """
 
 from __future__ import annotations
@@ -30,7 +35,7 @@ from pipelines.answers import (
     with_evidence,
 )
 from pipelines.context import Budget
-from pipelines.errors import DocumentNotReady
+from pipelines.errors import DocumentNotReady, NotFound
 from pipelines.evidence import EVIDENCE_LIMIT, best_relevance, collect_evidence
 from pipelines.extract import OPENING_UNITS, Extracted, extract_fields, fields_for, readable
 from pipelines.models import Document, DocumentStatus, ScoredChunk
@@ -186,7 +191,7 @@ class AnalysisService:
             thinking=thinking, cache_salt=tenant,
         )
         answer = self._with_evidence(answer, tenant, question, scope, evidence)
-        self.cache.put(key, answer.model_dump_json(), kind="answers", tenant=tenant)
+        self._put_answer(key, answer, tenant, scope, [*candidates, *evidence])
         return AskResult(answer=answer, model=model.name, cached=False)
 
     def stream(
@@ -216,7 +221,7 @@ class AnalysisService:
 
         def finish() -> Iterator[AskResult]:
             answer = self._with_evidence(stream.answer(), tenant, question, scope, evidence)
-            self.cache.put(key, answer.model_dump_json(), kind="answers", tenant=tenant)
+            self._put_answer(key, answer, tenant, scope, [*candidates, *evidence])
             yield AskResult(answer=answer, model=model.name, cached=False)
 
         return CachedStream(stream, finish())
@@ -263,16 +268,19 @@ class AnalysisService:
         none reused or kept)."""
         model = self.llm.require()
         document = self._ready(tenant, document_id)
-        chunks = self.store.load_chunks(document.id)
-        kind = detect_kind(chunks)
-        steps = self._steps(model, tenant, document.id, steps_scope)
-        summary = summarize(document, chunks, kind=kind, llm=steps, counter=self.counter,
-                            budget=self.llm.budget, cache_salt=tenant, progress=progress)
-        result = SummaryResult(document_id=document.id, kind=kind, summary=summary,
-                               model=model.name, cached=False)
-        self.cache.put(self._document_key("summary", tenant, document_id),
-                       result.model_dump_json(), kind="summaries", tenant=tenant,
-                       document_id=document.id)
+        try:
+            chunks = self.store.load_chunks(document.id)
+            kind = detect_kind(chunks)
+            steps = self._steps(model, tenant, document.id, steps_scope)
+            summary = summarize(document, chunks, kind=kind, llm=steps, counter=self.counter,
+                                budget=self.llm.budget, cache_salt=tenant, progress=progress)
+            result = SummaryResult(document_id=document.id, kind=kind, summary=summary,
+                                   model=model.name, cached=False)
+            self.cache.put(self._document_key("summary", tenant, document_id),
+                           result.model_dump_json(), kind="summaries", tenant=tenant,
+                           document_id=document.id)
+        finally:
+            self._forget_if_deleted(document.id)
         return result
 
     def compute_risks(self, tenant: str, document_id: str, *,
@@ -282,6 +290,13 @@ class AnalysisService:
         replies of steps done before under `steps_scope` are reused (None: none)."""
         model = self.llm.require()
         document = self._ready(tenant, document_id)
+        try:
+            return self._compute_risks(model, tenant, document, progress, steps_scope)
+        finally:
+            self._forget_if_deleted(document.id)
+
+    def _compute_risks(self, model: ChatModel, tenant: str, document: Document,
+                       progress: Progress | None, steps_scope: str | None) -> RisksResult:
         chunks = self.store.load_chunks(document.id)
         steps = self._steps(model, tenant, document.id, steps_scope)
 
@@ -297,7 +312,7 @@ class AnalysisService:
                                page_starts=self.store.load_page_starts(document.id),
                                progress=progress)
         result = RisksResult(report=report, model=model.name, cached=False)
-        self.cache.put(self._document_key(f"risks-{RISKS_FORMAT}", tenant, document_id),
+        self.cache.put(self._document_key(f"risks-{RISKS_FORMAT}", tenant, document.id),
                        result.model_dump_json(), kind="risks", tenant=tenant,
                        document_id=document.id)
         return result
@@ -310,8 +325,27 @@ class AnalysisService:
                                scope=scope)
 
     def forget_document(self, document_id: str) -> None:
-        """Drop the cached summary and risks of a deleted document."""
+        """Drop the cached analyses of a deleted document and the answers citing it."""
         self.cache.forget_document(document_id)
+
+    def _forget_if_deleted(self, document_id: str) -> None:
+        """After a computation on the document: if it was deleted meanwhile, what the
+        computation put (its result, its steps) is forgotten, and `NotFound` raised."""
+        if document_id not in self.store.existing_ids([document_id]):
+            self.cache.forget_document(document_id)
+            raise NotFound(f"no document {document_id}: deleted while it was analysed")
+
+    def _put_answer(self, key: str, answer: Answer, tenant: str, scope: Sequence[Document],
+                    passages: Sequence[ScoredChunk]) -> None:
+        """Cache the answer with the documents it cites: those of the passages the model
+        saw or shown as evidence, and any of the scope it names (values read, citations).
+        One deleted meanwhile forgets it again."""
+        text = answer.model_dump_json()
+        cited = list(dict.fromkeys([*(p.chunk.document_id for p in passages),
+                                    *(d.id for d in scope if d.id in text)]))
+        self.cache.put(key, text, kind="answers", tenant=tenant, document_ids=cited)
+        for gone in set(cited) - self.store.existing_ids(cited):
+            self.cache.forget_document(gone)
 
     # --- helpers --------------------------------------------------------------------
 

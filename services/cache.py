@@ -9,6 +9,7 @@ its own, so several apps in one process do not collide.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from threading import Lock
 from typing import Protocol
 
@@ -23,10 +24,13 @@ class AnalysisCache(Protocol):
     def get(self, key: str) -> str | None: ...
 
     def put(
-        self, key: str, value: str, *, kind: str, tenant: str, document_id: str | None = None
-    ) -> None: ...
+        self, key: str, value: str, *, kind: str, tenant: str, document_id: str | None = None,
+        document_ids: Sequence[str] = (),
+    ) -> None:
+        """`document_id`: the entry's document; `document_ids`: those it cites (answers)."""
 
-    def forget_document(self, document_id: str) -> int: ...
+    def forget_document(self, document_id: str) -> int:
+        """Remove the entries of the document and those citing it."""
 
     def purge(self, tenant: str | None = None) -> int: ...
 

@@ -8,6 +8,7 @@ from pipelines.ports import Embedder, Reranker, TokenCounter, VectorIndex
 from services.adapters.analysis_cache import SqlAnalysisCache
 from services.adapters.blobs import FileBlobStore
 from services.adapters.embedders import load_embedder
+from services.adapters.erasure import SqlEraser
 from services.adapters.jobs import SqlJobStore
 from services.adapters.page_usage import SqlPageLedger
 from services.adapters.pdf import Pypdfium2Parser
@@ -32,6 +33,8 @@ class Container:
     documents: DocumentService
     llm: LlmHandle
     reranker: Reranker | None = None
+    cache: AnalysisCache | None = None
+    """The analysis cache (None: built here from the settings)."""
     analysis: AnalysisService = field(init=False)
     jobs: JobService = field(init=False)
     metrics: ServiceMetrics = field(init=False)
@@ -40,7 +43,7 @@ class Container:
         self.analysis = AnalysisService(
             store=self.store, embedder=self.embedder, index=self.index,
             counter=self.counter, llm=self.llm,
-            cache=build_analysis_cache(self.settings, self.store),
+            cache=self.cache or build_analysis_cache(self.settings, self.store),
             reranker=self.reranker, candidates=self.settings.reranker.candidates,
         )
         self.jobs = JobService(jobs=SqlJobStore(self.store.engine), analysis=self.analysis,
@@ -122,6 +125,7 @@ def build_container(settings: Settings, queue: TaskQueue | None = None) -> Conta
         ocr=settings.parser.ocr,
         ocr_languages=settings.parser.ocr_languages,
     )
+    cache = build_analysis_cache(settings, store)
     documents = DocumentService(
         settings=settings,
         store=store,
@@ -132,8 +136,11 @@ def build_container(settings: Settings, queue: TaskQueue | None = None) -> Conta
         embedder=embedder,
         index=index,
         queue=queue,
+        eraser=SqlEraser(store.engine),
+        cache=cache,  # a deleted document's cached analyses go with it
     )
     llm = open_llm(settings.llm)
     return Container(
-        settings, store, embedder, counter, index, documents, llm, build_reranker(settings)
+        settings, store, embedder, counter, index, documents, llm, build_reranker(settings),
+        cache,
     )

@@ -25,6 +25,8 @@ from pipelines.portfolio import DocumentFacts
 from pipelines.ports import BlobStore, Embedder, PdfParser, Store, TokenCounter, VectorIndex
 from pipelines.risks import detect_kind
 from pipelines.uploads import check_upload
+from services.adapters.erasure import SqlEraser
+from services.cache import AnalysisCache
 from services.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -69,6 +71,8 @@ class DocumentStore(Store, Protocol):
 
     def get_chunks(self, document_id: str, numbers: Sequence[int]) -> list[Chunk]: ...
 
+    def existing_ids(self, document_ids: Sequence[str]) -> set[str]: ...
+
 
 @dataclass
 class Upload:
@@ -106,6 +110,8 @@ class DocumentService:
         index: VectorIndex,
         queue: TaskQueue | None = None,
         pages: PageLedger | None = None,
+        eraser: SqlEraser | None = None,
+        cache: AnalysisCache | None = None,
     ) -> None:
         self.settings = settings
         self.store = store
@@ -116,6 +122,8 @@ class DocumentService:
         self.index = index
         self.queue = queue
         self.pages = pages
+        self.eraser = eraser or SqlEraser(store.engine)  # type: ignore[attr-defined]
+        self.cache = cache  # None: the store's database holds the analysis cache
 
     def _queue(self) -> TaskQueue:
         if self.queue is None:
@@ -218,15 +226,32 @@ class DocumentService:
         return self.store.describe_documents(tenant, status=status)
 
     def delete(self, tenant: str, document_id: str) -> None:
-        """Remove the document's points, file and rows."""
-        document = self.store.get_document(tenant, document_id)
-        self.index.delete_document(tenant, document.id)
-        self.blobs.delete(document.id)
-        self.store.delete_document(document.id)
+        """Erase the document and everything derived from it: its rows, chunks, page
+        offsets, analysis jobs, cached analyses and the answers citing it, its entries in
+        daily reports (`services.adapters.erasure`), then its index points and its file.
+        The row goes first: a task still running on the document writes nothing back. A
+        delete cut short (a backend down) is finished by the next one or on start."""
+        try:
+            self.store.get_document(tenant, document_id)
+        except NotFound:
+            if (tenant, document_id) not in self.eraser.pending(tenant):
+                raise
+        self.eraser.erase_rows(tenant, document_id)
+        self._finish_erasure(tenant, document_id)
+
+    def _finish_erasure(self, tenant: str, document_id: str) -> None:
+        if self.cache is not None:
+            self.cache.forget_document(document_id)
+        self.index.delete_document(tenant, document_id)
+        self.blobs.delete(document_id)
+        self.eraser.finish(document_id)
 
     def resume_unfinished(self) -> int:
         """Re-enqueue documents a stopped worker left unfinished; the store is the truth.
-        Ready documents indexed before kinds were kept get theirs."""
+        Ready documents indexed before kinds were kept get theirs; deletes cut short are
+        finished."""
+        for tenant, document_id in self.eraser.pending():
+            self._finish_erasure(tenant, document_id)
         for document_id in self.store.ready_without_kind():
             self.store.set_kind(document_id, detect_kind(
                 self.store.get_chunks(document_id, range(KIND_CHUNKS))))
@@ -243,7 +268,8 @@ class DocumentService:
     def run_parse(self, document_id: str) -> None:
         """Parse and chunk; on success queue indexing. Bad input fails this document only."""
         try:
-            self.check_pages_per_minute(self.store.get_by_id(document_id).tenant)
+            tenant = self.store.get_by_id(document_id).tenant
+            self.check_pages_per_minute(tenant)
         except NotFound:
             return
         except PagesPerMinuteExceeded as exc:
@@ -253,7 +279,8 @@ class DocumentService:
             return
         if not self.store.transition(document_id, [S.QUEUED, S.PARSING], S.PARSING,
                                      error_code=None, reason=None):
-            if self.store.get_by_id(document_id).status is S.INDEXING:
+            if document_id in self.store.existing_ids([document_id]) and \
+                    self.store.get_by_id(document_id).status is S.INDEXING:
                 # A retried parse that moved the document on and then failed (store or
                 # broker down) may never have sent the index message; indexing is
                 # idempotent, so send it again rather than strand the document.
@@ -283,6 +310,7 @@ class DocumentService:
         except (InvalidDocument, NotFound) as exc:
             self._fail(document_id, exc)
             return
+        # nothing is written for a document deleted while it was parsed
         self.store.save_chunks(document_id, chunks, page_starts(parsed.pages))
         moved = self.store.transition(
             document_id,
@@ -297,7 +325,6 @@ class DocumentService:
         )
         if moved:
             if self.pages is not None:
-                tenant = self.store.get_by_id(document_id).tenant
                 self.pages.record(tenant, document_id, parsed.page_count)
             self._queue().enqueue_index(document_id)
 
@@ -311,17 +338,22 @@ class DocumentService:
             log.info("index skipped: document %s is %s", document_id, document.status.value)
             return
         chunks = self.store.load_chunks(document_id)
-        embed_and_index_stage(
-            document.tenant,
-            chunks,
-            self.embedder,
-            self.index,
-            batch_size=self.settings.embedder.batch_size,
-            title=PurePath(document.filename).stem,
-            on_chunks=_throttled(
-                lambda done, _total: self.store.update_document(document_id, chunks_embedded=done)
-            ),
-        )
+        try:
+            embed_and_index_stage(
+                document.tenant,
+                chunks,
+                self.embedder,
+                self.index,
+                batch_size=self.settings.embedder.batch_size,
+                title=PurePath(document.filename).stem,
+                on_chunks=_throttled(
+                    lambda done, _total: self.store.update_document(document_id,
+                                                                    chunks_embedded=done)
+                ),
+            )
+        finally:  # points written after a delete (which removes the row first) go too
+            if document_id not in self.store.existing_ids([document_id]):
+                self.index.delete_document(document.tenant, document_id)
         self.store.set_kind(document_id, detect_kind(chunks[:KIND_CHUNKS]))
         if not self.store.transition(
             document_id, [S.INDEXING], S.READY, chunks_embedded=len(chunks)

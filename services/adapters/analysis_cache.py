@@ -3,17 +3,20 @@
 One table on the same SQLAlchemy engine as `SqlStore` (SQLite embedded, Postgres in
 production). Keys are built by `services.analysis` and include a version of the documents
 they depend on, so a changed document set simply misses; stale rows are removed with their
-document (`forget_document`) or left to `purge`. `RedisAnalysisCache`
+document (`forget_document`) or left to `purge`. An entry's documents are its `document_id`
+(summaries, risk reports, steps) and, for answers, every document it cites
+(`analysis_cache_documents`): deleting any of them erases it. `RedisAnalysisCache`
 (analysis_cache_redis.py) has the same methods (`services.cache.AnalysisCache`) for
 production; `settings.cache.mode` chooses.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime
 
-from sqlalchemy import Column, DateTime, MetaData, String, Table, Text, delete, select
-from sqlalchemy.engine import Engine
+from sqlalchemy import Column, DateTime, MetaData, String, Table, Text, delete, or_, select
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import OperationalError
 
 from pipelines.errors import BackendUnavailable
@@ -30,6 +33,22 @@ analysis_cache = Table(
     Column("value", Text, nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
 )
+
+cited = Table(  # the documents an entry cites beyond its own document_id (answers)
+    "analysis_cache_documents",
+    metadata,
+    Column("key", String(64), primary_key=True),
+    Column("document_id", String(64), primary_key=True, index=True),
+)
+
+
+def forget_in(conn: Connection, document_id: str) -> int:
+    """In `conn`'s transaction, remove every entry of or citing the document."""
+    keys = select(cited.c.key).where(cited.c.document_id == document_id)
+    result = conn.execute(delete(analysis_cache).where(or_(
+        analysis_cache.c.document_id == document_id, analysis_cache.c.key.in_(keys))))
+    conn.execute(delete(cited).where(cited.c.key.not_in(select(analysis_cache.c.key))))
+    return int(result.rowcount or 0)
 
 
 class SqlAnalysisCache:
@@ -51,25 +70,28 @@ class SqlAnalysisCache:
         return None if row is None else str(row[0])
 
     def put(
-        self, key: str, value: str, *, kind: str, tenant: str, document_id: str | None = None
+        self, key: str, value: str, *, kind: str, tenant: str, document_id: str | None = None,
+        document_ids: Sequence[str] = (),
     ) -> None:
-        """Store (or replace) one entry."""
+        """Store (or replace) one entry; `document_ids`: the documents it cites."""
         with self.engine.begin() as conn:
             conn.execute(delete(analysis_cache).where(analysis_cache.c.key == key))
+            conn.execute(delete(cited).where(cited.c.key == key))
             conn.execute(
                 analysis_cache.insert().values(
                     key=key, kind=kind, tenant=tenant, document_id=document_id, value=value,
                     created_at=datetime.now(UTC),
                 )
             )
+            if document_ids:
+                conn.execute(cited.insert(), [{"key": key, "document_id": d}
+                                              for d in dict.fromkeys(document_ids)])
 
     def forget_document(self, document_id: str) -> int:
-        """Remove the summaries and risk reports of one document; returns how many."""
+        """Remove the entries of one document (its summaries, risk reports, steps) and the
+        answers citing it; returns how many."""
         with self.engine.begin() as conn:
-            result = conn.execute(
-                delete(analysis_cache).where(analysis_cache.c.document_id == document_id)
-            )
-        return int(result.rowcount or 0)
+            return forget_in(conn, document_id)
 
     def purge(self, tenant: str | None = None) -> int:
         """Remove every entry (of one tenant); returns how many."""
@@ -78,4 +100,5 @@ class SqlAnalysisCache:
             statement = statement.where(analysis_cache.c.tenant == tenant)
         with self.engine.begin() as conn:
             result = conn.execute(statement)
+            conn.execute(delete(cited).where(cited.c.key.not_in(select(analysis_cache.c.key))))
         return int(result.rowcount or 0)

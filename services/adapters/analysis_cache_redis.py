@@ -3,7 +3,8 @@
 The same four methods as `SqlAnalysisCache`. Layout under `prefix`:
 
 - `entry:<key>`: the JSON text, expiring after `ttl_s`;
-- `tenant:<tenant>` and `document:<id>`: sets of the keys put for that tenant / document,
+- `tenant:<tenant>` and `document:<id>`: sets of the keys put for that tenant / document
+  (an answer is indexed under every document it cites),
   so `purge(tenant)` and `forget_document` find their entries. An index set's expiry is
   pushed back to `ttl_s` at every put, so it outlives its entries; members whose entry has
   already expired are harmless (deleting them counts nothing).
@@ -14,7 +15,7 @@ with it or kept indexed. Every redis error becomes `BackendUnavailable` here.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
 import redis
@@ -69,12 +70,14 @@ class RedisAnalysisCache:
         return None if value is None else str(value)
 
     def put(
-        self, key: str, value: str, *, kind: str, tenant: str, document_id: str | None = None
+        self, key: str, value: str, *, kind: str, tenant: str, document_id: str | None = None,
+        document_ids: Sequence[str] = (),
     ) -> None:
-        """Store (or replace) one entry, indexed by tenant and document."""
+        """Store (or replace) one entry, indexed by tenant and by each of its documents
+        (`document_id` and the `document_ids` it cites)."""
         indexes = [self._tenant(tenant)]
-        if document_id is not None:
-            indexes.append(self._document(document_id))
+        ids = ([] if document_id is None else [document_id]) + list(document_ids)
+        indexes += [self._document(d) for d in dict.fromkeys(ids)]
         with _converted():
             pipe = self.client.pipeline(transaction=True)
             pipe.set(self._entry(key), value, px=self.ttl_ms)

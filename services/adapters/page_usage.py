@@ -2,19 +2,33 @@
 pages-per-minute limit (shared by every API replica and worker on the same store).
 
 One row per parsed document (its page count and when it was parsed); a document parsed
-twice (a duplicate task) counts once. Rows older than the window are pruned on write.
+twice (a duplicate task) counts once. Rows older than the window are pruned on write. A
+deleted document's row keeps counting under a random id (`anonymise_in`); a parse that
+ends after the delete records nothing.
 """
 
 from __future__ import annotations
 
+import uuid
 from contextlib import AbstractContextManager
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import Column, DateTime, Integer, MetaData, String, Table, delete, func, select
+from sqlalchemy import (
+    Column,
+    DateTime,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    delete,
+    func,
+    select,
+    update,
+)
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError
 
-from services.adapters.store import transaction
+from services.adapters.store import document_alive, transaction
 
 metadata = MetaData()
 
@@ -34,6 +48,12 @@ def _utc(value: datetime) -> datetime:
     return value if value.tzinfo else value.replace(tzinfo=UTC)  # SQLite drops the zone
 
 
+def anonymise_in(conn: Connection, document_id: str) -> None:
+    """In `conn`'s transaction, keep the document's pages counted under a random id."""
+    conn.execute(update(page_usage).where(page_usage.c.document_id == document_id)
+                 .values(document_id=str(uuid.uuid4())))
+
+
 class SqlPageLedger:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
@@ -47,6 +67,8 @@ class SqlPageLedger:
         now = datetime.now(UTC)
         try:
             with self._begin() as conn:
+                if not document_alive(conn, document_id):
+                    return  # deleted meanwhile
                 conn.execute(page_usage.insert().values(
                     document_id=document_id, tenant=tenant, pages=pages, parsed_at=now))
         except IntegrityError:

@@ -4,6 +4,8 @@ A row is upserted, never duplicated: building it again updates it (`start` keeps
 finished report readable while the rebuild runs). Its status (`building`, `done`,
 `failed`) and the analysis jobs are the truth about a build: a restarted worker resumes
 every `building` row. `latest_jobs` reads the analysis jobs of a report's documents.
+A report is written only with documents that still exist (checked in the transaction of
+the write), and `redact_in` takes a deleted document out of every stored report.
 """
 
 from __future__ import annotations
@@ -18,10 +20,10 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 
 from pipelines.models import Job
-from pipelines.reports import Report, ReportRecord
+from pipelines.reports import Report, ReportRecord, without_documents
 from services.adapters.jobs import jobs as jobs_table
 from services.adapters.jobs import metadata as jobs_metadata
-from services.adapters.store import transaction
+from services.adapters.store import documents_alive, transaction
 
 metadata = MetaData()
 
@@ -83,8 +85,7 @@ class SqlReportStore:
               report: Report | None = None) -> None:
         """A building report made progress (`updated_at`, what it waits for, and the
         report as it stands, readable while the rest is pending)."""
-        values = {} if report is None else {"report": report.model_dump_json()}
-        self._set(tenant, day, ["building"], reason=reason, **values)
+        self._set(tenant, day, ["building"], reason=reason, report=report)
 
     def building_of(self, tenant: str) -> list[date]:
         """The dates of the tenant's reports being built."""
@@ -95,15 +96,22 @@ class SqlReportStore:
 
     def finish(self, tenant: str, day: date, report: Report) -> bool:
         """Store the finished report; False if the row was not building any more."""
-        return self._set(tenant, day, ["building"], status="done",
-                         report=report.model_dump_json(), error_code=None, reason=None)
+        return self._set(tenant, day, ["building"], status="done", report=report,
+                         error_code=None, reason=None)
 
     def fail(self, tenant: str, day: date, code: str, reason: str) -> bool:
         return self._set(tenant, day, ["building"], status="failed", error_code=code,
                          reason=reason)
 
-    def _set(self, tenant: str, day: date, from_status: Sequence[str], **values: Any) -> bool:
+    def _set(self, tenant: str, day: date, from_status: Sequence[str],
+             report: Report | None = None, **values: Any) -> bool:
         with self._begin() as conn:
+            if report is not None:  # documents deleted while it was built are left out
+                listed = {e.document_id for e in report.documents}
+                listed |= {f.document_id for f in report.failures}
+                gone = listed - documents_alive(conn, sorted(listed))
+                report = without_documents(report, gone) or report
+                values["report"] = report.model_dump_json()
             result = conn.execute(
                 update(reports)
                 .where(reports.c.tenant == tenant, reports.c.day == day.isoformat(),
@@ -151,6 +159,26 @@ class SqlReportStore:
                         "updated_at": utc(row.updated_at)})
                     out[(job.document_id, job.kind)] = job  # later rows replace earlier
         return out
+
+
+def redact_in(conn: Connection, tenant: str, document_id: str) -> int:
+    """In `conn`'s transaction, take the document out of the tenant's stored reports (its
+    entry, file name, summary and quotes; a reason naming it); returns how many changed."""
+    pattern = f"%{document_id}%"
+    rows = conn.execute(select(reports).where(
+        reports.c.tenant == tenant,
+        reports.c.report.like(pattern) | reports.c.reason.like(pattern))).all()
+    for row in rows:
+        values: dict[str, Any] = {}
+        if row.report and document_id in row.report:
+            report = Report.model_validate_json(row.report)
+            values["report"] = (without_documents(report, {document_id}) or report
+                                ).model_dump_json()
+        if row.reason and document_id in row.reason:
+            values["reason"] = row.reason.replace(document_id, "(a deleted document)")
+        conn.execute(update(reports).where(reports.c.tenant == tenant, reports.c.day == row.day)
+                     .values(**values))
+    return len(rows)
 
 
 def _record(row: Any) -> ReportRecord:

@@ -92,6 +92,14 @@ document_meta = Table(  # beside `documents`, not in it: older databases need on
     Column("metadata", JSON, nullable=False),  # the user's flat {str: str}
 )
 
+erasures = Table(  # a delete under way: the id only (no text), gone once everything is erased
+    "erasures",
+    metadata,
+    Column("document_id", String(36), primary_key=True),
+    Column("tenant", String(64), nullable=False),
+    Column("started_at", DateTime(timezone=True), nullable=False),
+)
+
 _DESCRIBED = select(documents, document_meta.c.kind, document_meta.c.metadata).select_from(
     documents.outerjoin(document_meta, document_meta.c.document_id == documents.c.id)
 )
@@ -119,6 +127,32 @@ def _enable_sqlite_wal(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA busy_timeout=10000")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
+
+
+def document_alive(conn: Connection, document_id: str) -> bool:
+    """Whether the document's row exists, locking it until `conn`'s transaction ends.
+
+    Every write of data derived from a document (chunks, page offsets, kind, the page
+    ledger, a report's entries) checks this in its own transaction: delete removes the row
+    first (`services.adapters.erasure`), so a task still running on a deleted document
+    writes nothing, and one that wrote before has its rows erased with it. A no-op UPDATE
+    takes the row lock on PostgreSQL and the write lock on SQLite."""
+    result = conn.execute(update(documents).where(documents.c.id == document_id)
+                          .values(updated_at=documents.c.updated_at))
+    return bool(result.rowcount)
+
+
+def documents_alive(conn: Connection, document_ids: Sequence[str]) -> set[str]:
+    """`document_alive` for many: those whose row exists, locked until the transaction ends."""
+    ids = list(dict.fromkeys(document_ids))
+    found: set[str] = set()
+    for i in range(0, len(ids), 500):
+        part = ids[i:i + 500]
+        conn.execute(update(documents).where(documents.c.id.in_(part))
+                     .values(updated_at=documents.c.updated_at))
+        found.update(str(row[0]) for row in conn.execute(
+            select(documents.c.id).where(documents.c.id.in_(part))).all())
+    return found
 
 
 @contextmanager
@@ -248,6 +282,16 @@ class SqlStore:
             conn.execute(delete(document_meta).where(document_meta.c.document_id == document_id))
             conn.execute(delete(documents).where(documents.c.id == document_id))
 
+    def existing_ids(self, document_ids: Sequence[str]) -> set[str]:
+        """Those of `document_ids` whose row exists (of any tenant)."""
+        ids = list(dict.fromkeys(document_ids))
+        found: set[str] = set()
+        with self._begin() as conn:
+            for i in range(0, len(ids), 500):
+                found.update(str(row[0]) for row in conn.execute(
+                    select(documents.c.id).where(documents.c.id.in_(ids[i:i + 500]))).all())
+        return found
+
     def set_kind(self, document_id: str, kind: str) -> None:
         """Record the document's kind (computed when it is indexed); keeps its metadata."""
         self._upsert_meta(document_id, {"kind": kind}, {"metadata": {}})
@@ -262,6 +306,8 @@ class SqlStore:
         for attempt in range(2):  # a concurrent first insert wins; then update its row
             try:
                 with self._begin() as conn:
+                    if not document_alive(conn, document_id):
+                        return  # deleted meanwhile: nothing is written back
                     where = document_meta.c.document_id == document_id
                     if not conn.execute(update(document_meta).where(where).values(**values)
                                         ).rowcount:
@@ -379,12 +425,15 @@ class SqlStore:
     def save_chunks(
         self, document_id: str, items: Sequence[Chunk], page_starts: Sequence[int] = ()
     ) -> None:
-        """Replace the document's chunks and page offsets (idempotent)."""
+        """Replace the document's chunks and page offsets (idempotent); nothing is written
+        for a document deleted meanwhile."""
         rows = [
             chunk.model_dump(exclude={"document_id", "context"}) | {"document_id": document_id}
             for chunk in items
         ]
         with self._begin() as conn:
+            if not document_alive(conn, document_id):
+                return
             conn.execute(delete(chunks).where(chunks.c.document_id == document_id))
             conn.execute(delete(page_layouts).where(page_layouts.c.document_id == document_id))
             if rows:

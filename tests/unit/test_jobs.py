@@ -102,10 +102,14 @@ def test_last_attempt_and_bad_input_fail_the_job_with_a_reason(
     assert result_of(failed) is None
     llm.unavailable = False
     other = jobs.submit("t1", "risks", doc)
-    docs.delete("t1", doc)
+    docs.delete("t1", doc)  # its jobs are erased with it: a queued one runs as a no-op
     jobs.run(other.id)
-    gone = jobs.get("t1", other.id)
-    assert (gone.status, gone.error_code) == (JobStatus.FAILED, "not_found")
+    with pytest.raises(NotFound):
+        jobs.get("t1", other.id)
+    gone = jobs.submit("t1", "risks", doc)  # queued before the delete was seen
+    jobs.run(gone.id)
+    assert (jobs.get("t1", gone.id).status, jobs.get("t1", gone.id).error_code) == (
+        JobStatus.FAILED, "not_found")
 
 
 def test_requests_are_checked_before_a_job_is_queued(

@@ -90,10 +90,13 @@ def test_limit_refuses_uploads_and_defers_queued_documents(
 
 def test_a_document_parsed_twice_counts_once(service: DocumentService) -> None:
     assert service.pages is not None
-    service.pages.record("t1", "doc-1", 5)
-    service.pages.record("t1", "doc-1", 5)
-    service.pages.record("t1", "doc-2", 1)
-    service.pages.record("t2", "doc-3", 7)
+    one, two, three = (service.upload(tenant, "a.pdf", PDF + body).document.id
+                       for tenant, body in (("t1", b"one"), ("t1", b"two"), ("t2", b"three")))
+    service.pages.record("t1", one, 5)
+    service.pages.record("t1", one, 5)
+    service.pages.record("t1", two, 1)
+    service.pages.record("t2", three, 7)
+    service.pages.record("t1", "deleted-or-unknown", 9)  # no document: not counted
     since = datetime.now(UTC) - timedelta(minutes=1)
     assert service.pages.used_since("t1", since)[0] == 6
 

@@ -15,7 +15,6 @@ one stopped instead of starting over.
 from __future__ import annotations
 
 import logging
-import time
 import uuid
 from datetime import UTC, datetime
 from typing import Protocol
@@ -91,15 +90,6 @@ class JobService:
 
     def list(self, tenant: str, status: JobStatus | None = None) -> list[Job]:
         return self.jobs.list(tenant, status)
-
-    def wait(self, tenant: str, job_id: str, timeout_s: float, poll_s: float = 0.2) -> Job:
-        """The job once finished, or as it is after `timeout_s`."""
-        deadline = time.monotonic() + timeout_s
-        job = self.get(tenant, job_id)
-        while job.status in ACTIVE_JOB_STATUSES and time.monotonic() < deadline:
-            time.sleep(min(poll_s, max(0.0, deadline - time.monotonic())))
-            job = self.get(tenant, job_id)
-        return job
 
     def resume_unfinished(self) -> int:
         """Re-send every job a stopped process left queued, running or waiting."""

@@ -16,7 +16,6 @@ jobs already done.
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -106,17 +105,6 @@ class ReportService:
         stale = self.clock() - record.updated_at > timedelta(seconds=3 * self.settings.poll_s)
         if started or stale:
             self._queue().enqueue_report(tenant, day, resume=not started)
-        return record
-
-    def wait(self, tenant: str, day: date, timeout_s: float, poll_s: float = 0.2) -> ReportRecord:
-        """The report once its build ended, or as it is after `timeout_s`."""
-        deadline = time.monotonic() + timeout_s
-        record = self.reports.get(tenant, day)
-        while (record is not None and record.status == "building"
-               and time.monotonic() < deadline):
-            time.sleep(min(poll_s, max(0.0, deadline - time.monotonic())))
-            record = self.reports.get(tenant, day)
-        assert record is not None
         return record
 
     def dispatch_daily(self) -> list[str]:

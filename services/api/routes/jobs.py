@@ -6,12 +6,14 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
 
-from pipelines.models import Job, JobKind, JobStatus
+from pipelines.models import ACTIVE_JOB_STATUSES, Job, JobKind, JobStatus
 from services.analysis import RisksResult, SummaryResult
 from services.api.deps import get_container, get_tenant
 from services.api.errors import status_for_code
 from services.api.schemas import JobList, JobOut
+from services.api.waiting import poll_until
 from services.container import Container
 from services.jobs import result_of
 
@@ -31,14 +33,21 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 }
 
 
-def _respond(container: Container, tenant: str, kind: JobKind, document_id: str,
-             refresh: bool, wait: float, include_unverified: bool = False) -> Any:
-    outcome = container.jobs.request(tenant, kind, document_id, refresh=refresh)
+async def _job(container: Container, tenant: str, job_id: str, wait: float) -> Job:
+    """The job, once finished or after `wait` seconds (no thread held meanwhile)."""
+    return await poll_until(lambda: container.jobs.get(tenant, job_id),
+                            lambda job: job.status not in ACTIVE_JOB_STATUSES, wait)
+
+
+async def _respond(container: Container, tenant: str, kind: JobKind, document_id: str,
+                   refresh: bool, wait: float, include_unverified: bool = False) -> Any:
+    outcome = await run_in_threadpool(container.jobs.request, tenant, kind, document_id,
+                                      refresh=refresh)
     if isinstance(outcome, RisksResult):
         return outcome.shown(include_unverified)
     if not isinstance(outcome, Job):
         return outcome
-    job = container.jobs.wait(tenant, outcome.id, wait) if wait > 0 else outcome
+    job = await _job(container, tenant, outcome.id, wait) if wait > 0 else outcome
     result = result_of(job)
     if result is not None:
         return result.shown(include_unverified) if isinstance(result, RisksResult) else result
@@ -53,36 +62,35 @@ def _respond(container: Container, tenant: str, kind: JobKind, document_id: str,
 
 @router.post("/documents/{document_id}/summary", response_model=SummaryResult,
              responses=ERRORS)
-def summary(document_id: str, container: ContainerDep, tenant: TenantDep,
-            refresh: Refresh = False, wait: Wait = 0) -> Any:
+async def summary(document_id: str, container: ContainerDep, tenant: TenantDep,
+                  refresh: Refresh = False, wait: Wait = 0) -> Any:
     """Structured summary (contract or annual report, in the document's language). Cached:
     200 at once. Otherwise a job computes it: 202 with the job (poll `GET /v1/jobs/{id}`),
     or 200 if it finishes within `wait` seconds."""
-    return _respond(container, tenant, "summary", document_id, refresh, wait)
+    return await _respond(container, tenant, "summary", document_id, refresh, wait)
 
 
 @router.post("/documents/{document_id}/risks", response_model=RisksResult, responses=ERRORS)
-def risks(document_id: str, container: ContainerDep, tenant: TenantDep,
-          refresh: Refresh = False, wait: Wait = 0, include_unverified: Unverified = False
-          ) -> Any:
+async def risks(document_id: str, container: ContainerDep, tenant: TenantDep,
+                refresh: Refresh = False, wait: Wait = 0,
+                include_unverified: Unverified = False) -> Any:
     """Risk findings: passages retrieval found for each category, classified by the model,
     each quote the document's own text located with its page. Findings whose pointer
     could not be verified are left out (counted in `unverified_hidden`) unless
     `include_unverified`. Cached: 200 at once. Otherwise a job: 202 with the job, or 200
     if it finishes within `wait` s."""
-    return _respond(container, tenant, "risks", document_id, refresh, wait,
-                    include_unverified)
+    return await _respond(container, tenant, "risks", document_id, refresh, wait,
+                          include_unverified)
 
 
 @router.get("/jobs/{job_id}", response_model=JobOut, responses={404: {}})
-def get_job(job_id: str, container: ContainerDep, tenant: TenantDep,
-            wait: Wait = 0, include_unverified: Unverified = False) -> JobOut:
+async def get_job(job_id: str, container: ContainerDep, tenant: TenantDep,
+                  wait: Wait = 0, include_unverified: Unverified = False) -> JobOut:
     """A job: `queued`, `running`, `waiting` (a backend such as the LLM is unreachable; it
     is retried with backoff), `done` (with `result`) or `failed` (`error_code`, `reason`).
     While it runs, `steps_done` of `steps_total` model requests and the current `step`.
     `wait` blocks up to that many seconds for it to finish."""
-    job = (container.jobs.wait(tenant, job_id, wait) if wait > 0
-           else container.jobs.get(tenant, job_id))
+    job = await _job(container, tenant, job_id, wait)  # wait=0: one read
     return JobOut.of(job, include_unverified)
 
 

@@ -8,12 +8,14 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse
 from pydantic import AfterValidator, BaseModel
+from starlette.concurrency import run_in_threadpool
 
 from pipelines.errors import NotFound
 from pipelines.reports import Report, ReportRecord, ReportStatus, render_html, render_markdown
 from services.api.deps import get_container, get_tenant
 from services.api.errors import status_for_code
 from services.api.schemas import UtcDatetime
+from services.api.waiting import poll_until
 from services.container import Container
 from services.reports import ReportService, report_service
 
@@ -105,14 +107,15 @@ def get_report(date: ReportDate, reports: ReportsDep, tenant: TenantDep,
 @router.post("/reports/{date}", response_model=ReportOut, status_code=200,
              responses={202: {"description": "the first build of this date has not stored "
                                              "anything yet"}})
-def build_report(date: ReportDate, reports: ReportsDep, tenant: TenantDep,
-                 wait: Annotated[float, Query(ge=0, le=600)] = 0) -> Any:
+async def build_report(date: ReportDate, reports: ReportsDep, tenant: TenantDep,
+                       wait: Annotated[float, Query(ge=0, le=600)] = 0) -> Any:
     """(Re)build the report of `date` (a build already running is not started twice) and
     answer 200 with the report as it stands once the build ended or after `wait` seconds
     (status `building` while analyses are pending); 202 only while nothing is stored yet."""
-    record = reports.request(tenant, date)
-    if wait > 0:
-        record = reports.wait(tenant, date, wait)
+    record = await run_in_threadpool(reports.request, tenant, date)
+    if wait > 0:  # polled without holding a thread (services.api.waiting)
+        record = await poll_until(lambda: reports.get(tenant, date) or record,
+                                  lambda r: r.status != "building", wait)
     if record.status == "failed":
         status = status_for_code(record.error_code)
     else:

@@ -100,7 +100,7 @@ class ApiSettings(BaseModel):
     API key of a tenant) or "none" (every caller is `default_tenant`; loopback hosts only,
     for local experiments). Limits: `rate_per_minute` requests per API key (a token bucket
     per process; 0: none), `max_active_jobs` analysis jobs queued or running per tenant
-    (0: none)."""
+    (0: none); request bodies and uploads in flight (`services.api.limits`)."""
 
     host: str = "127.0.0.1"
     port: int = 8000
@@ -109,6 +109,12 @@ class ApiSettings(BaseModel):
     key_cache_s: float = Field(default=10.0, ge=0)  # a revoked key works at most this long
     rate_per_minute: int = Field(default=1200, ge=0)
     max_active_jobs: int = Field(default=16, ge=0)
+    max_request_mb: float = Field(default=256.0, gt=0)
+    """Whole body of one upload request (several PDFs); each file: parser.max_upload_mb."""
+    max_body_kb: float = Field(default=1024.0, gt=0)
+    """Body of every other request (JSON)."""
+    max_uploads_per_tenant: int = Field(default=4, ge=0)
+    """Uploads of one tenant received at once per process (0: no limit)."""
 
 
 def usable_cpus() -> int:

@@ -11,6 +11,7 @@ from services import runtime
 from services.api.auth import OPEN_PATHS, ApiKeyMiddleware
 from services.api.docs import install_docs
 from services.api.errors import install_error_handlers
+from services.api.limits import BodyLimitMiddleware
 from services.api.routes import analysis, documents, health, jobs, metrics, search, status
 from services.api.routes import reports as report_routes
 from services.logs import RequestIdMiddleware
@@ -45,6 +46,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     install_error_handlers(app)
+    app.add_middleware(BodyLimitMiddleware)  # inside ApiKeyMiddleware: knows the tenant
     app.add_middleware(ApiKeyMiddleware)  # inside RequestIdMiddleware: a 401 has its id too
     app.add_middleware(RequestIdMiddleware)
     app.include_router(health.router)

@@ -125,6 +125,9 @@ class KeyService:
             log.warning("could not record the use of API key %s", key.id, exc_info=True)
 
 
+_MAX_BUCKETS = 100_000
+
+
 class RateLimiter:
     """A token bucket per key id: `per_minute` requests a minute, bursts of as many."""
 
@@ -136,6 +139,13 @@ class RateLimiter:
 
     def take(self, key_id: str) -> None:
         """Spend one request of `key_id`; `RateLimited` (with the wait) when none is left."""
+        self._spend(key_id, 1.0)
+
+    def check(self, key_id: str) -> None:
+        """`RateLimited` when `key_id` has no request left; spends nothing."""
+        self._spend(key_id, 0.0)
+
+    def _spend(self, key_id: str, cost: float) -> None:
         if self.per_minute <= 0:
             return
         rate = self.per_minute / 60.0
@@ -147,9 +157,14 @@ class RateLimiter:
                 self._buckets[key_id] = (tokens, now)
                 wait = (1.0 - tokens) / rate
                 raise RateLimited(
-                    f"rate limit of {self.per_minute} requests per minute per API key "
-                    f"reached; retry in {wait:.1f} s", retry_after_s=wait)
-            self._buckets[key_id] = (tokens - 1.0, now)
+                    f"rate limit of {self.per_minute} requests per minute reached; retry "
+                    f"in {wait:.1f} s", retry_after_s=wait)
+            self._buckets[key_id] = (tokens - cost, now)
+            if len(self._buckets) > _MAX_BUCKETS:  # refilled buckets tell nothing: forget
+                full = [k for k, (t, at) in self._buckets.items()
+                        if t + (now - at) * rate >= self.per_minute]
+                for k in full:
+                    del self._buckets[k]
 
 
 def write_key_file(path: Path, key: str) -> None:

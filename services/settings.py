@@ -115,6 +115,8 @@ class ApiSettings(BaseModel):
     """Body of every other request (JSON)."""
     max_uploads_per_tenant: int = Field(default=4, ge=0)
     """Uploads of one tenant received at once per process (0: no limit)."""
+    unauthenticated_per_minute: int = Field(default=60, ge=0)
+    """Requests without a valid key per client address and process, then 429 (0: none)."""
 
 
 def usable_cpus() -> int:

@@ -18,7 +18,7 @@ from typing import Any
 import anyio
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from pipelines.errors import BackendUnavailable, DocsightError
+from pipelines.errors import BackendUnavailable, DocsightError, Unauthenticated
 from services.api.docs import is_docs_path
 from services.api.errors import error_response
 from services.auth import KeyService, RateLimiter
@@ -49,12 +49,30 @@ def key_service(app: Any) -> tuple[KeyService, RateLimiter | None]:
     return keys, getattr(runtime, "limiter", None)
 
 
+MAX_HEADERS = 100
+MAX_HEADER_BYTES = 32 * 1024
+
+
 class ApiKeyMiddleware:
+    """Also bounds the headers (431 past `MAX_HEADERS` or `MAX_HEADER_BYTES`, on every path)
+    and the requests that present no valid key: `api.unauthenticated_per_minute` per client
+    address, then 429 before any key lookup (guessing keys, or flooding the store with
+    lookups, is slowed to that rate)."""
+
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
+        self._strangers: RateLimiter | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"] in OPEN_PATHS or is_docs_path(scope["path"]):
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = scope.get("headers", [])
+        if len(headers) > MAX_HEADERS or sum(len(k) + len(v) for k, v in headers) > \
+                MAX_HEADER_BYTES:
+            await _refuse_headers(send)
+            return
+        if scope["path"] in OPEN_PATHS or is_docs_path(scope["path"]):
             await self.app(scope, receive, send)
             return
         application = scope["app"]
@@ -62,10 +80,17 @@ class ApiKeyMiddleware:
         if settings.api.auth == "none":
             tenant: str = settings.api.default_tenant
         else:
+            strangers = self._stranger_limits(settings.api.unauthenticated_per_minute)
+            address = (scope.get("client") or ("unknown", 0))[0]
             try:
+                strangers.check(address)
                 keys, limiter = key_service(application)
-                key = await anyio.to_thread.run_sync(
-                    keys.authenticate, presented_key(scope.get("headers", [])))
+                try:
+                    key = await anyio.to_thread.run_sync(
+                        keys.authenticate, presented_key(headers))
+                except Unauthenticated:
+                    strangers.take(address)
+                    raise
                 if limiter is not None:
                     limiter.take(key.id)
             except DocsightError as exc:
@@ -78,3 +103,17 @@ class ApiKeyMiddleware:
         # Left bound when the app raises, for the server's error line (as RequestIdMiddleware).
         await self.app(scope, receive, send)
         unbind(tokens)
+
+    def _stranger_limits(self, per_minute: int) -> RateLimiter:
+        if self._strangers is None or self._strangers.per_minute != per_minute:
+            self._strangers = RateLimiter(per_minute)
+        return self._strangers
+
+
+async def _refuse_headers(send: Send) -> None:
+    body = (b'{"error_code": "headers_too_large", "detail": "at most %d headers of %d bytes '
+            b'in all"}' % (MAX_HEADERS, MAX_HEADER_BYTES))
+    await send({"type": "http.response.start", "status": 431, "headers": [
+        (b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
+        (b"connection", b"close")]})
+    await send({"type": "http.response.body", "body": body})

@@ -222,3 +222,36 @@ def test_refresh_of_an_unknown_or_other_tenants_document_is_a_404_and_no_job(
                 assert response.status_code == 404, response.text
                 assert response.json()["error_code"] == "not_found"
     assert jobs.list("A") == []
+
+
+def test_requests_without_a_valid_key_are_limited_per_address(
+    tmp_path: Path, analysis: AnalysisService, keys: KeyService, jobs: JobService,
+) -> None:
+    """Issue 11, defect 7: guessing keys is slowed to `unauthenticated_per_minute` per
+    client address (then 429 before any lookup); a valid key is not counted or slowed."""
+    _, key = keys.create("A", "a")
+    app = _app(tmp_path, keys, analysis, jobs)
+    app.state.settings = Settings(data_dir=tmp_path, api={"unauthenticated_per_minute": 3})
+    with TestClient(app) as client:
+        guesses = [client.get("/v1/jobs", headers={"Authorization": f"Bearer ds_guess{n}"})
+                   for n in range(5)]
+        assert [r.status_code for r in guesses] == [401, 401, 401, 429, 429]
+        assert guesses[-1].json()["error_code"] == "rate_limited"
+        assert "retry-after" in guesses[-1].headers
+        assert client.get("/health").status_code == 200  # open paths are not counted
+        good = client.get("/v1/jobs", headers={"Authorization": f"Bearer {key}"})
+        assert good.status_code == 429  # the address is out of tries: no lookup at all
+    with TestClient(_app(tmp_path, keys, analysis, jobs)) as client:  # a fresh process
+        assert client.get("/v1/jobs", headers={"X-API-Key": key}).status_code == 200
+
+
+def test_header_count_and_size_are_bounded(
+    tmp_path: Path, analysis: AnalysisService, keys: KeyService, jobs: JobService,
+) -> None:
+    with TestClient(_app(tmp_path, keys, analysis, jobs)) as client:
+        many = {f"x-h{n}": "v" for n in range(150)}
+        assert client.get("/health", headers=many).status_code == 431
+        huge = client.get("/health", headers={"x-big": "v" * 40_000})
+        assert huge.status_code == 431
+        assert huge.json()["error_code"] == "headers_too_large"
+        assert client.get("/health", headers={"x-fine": "v" * 1000}).status_code == 200

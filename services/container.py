@@ -47,7 +47,8 @@ class Container:
             reranker=self.reranker, candidates=self.settings.reranker.candidates,
         )
         self.jobs = JobService(jobs=SqlJobStore(self.store.engine), analysis=self.analysis,
-                               queue=self.documents.queue)  # type: ignore[arg-type]
+                               queue=self.documents.queue,  # type: ignore[arg-type]
+                               max_attempts=self.settings.worker.analysis_max_retries + 1)
         self.metrics, self._queue_depths = build_metrics(self)  # also observes the LLM
 
     def close(self) -> None:

@@ -37,11 +37,13 @@ class JobQueue(Protocol):
 
 class JobService:
     def __init__(self, *, jobs: SqlJobStore, analysis: AnalysisService,
-                 queue: JobQueue | None = None, max_active_per_tenant: int = 0) -> None:
+                 queue: JobQueue | None = None, max_active_per_tenant: int = 0,
+                 max_attempts: int = 0) -> None:
         self.jobs = jobs
         self.analysis = analysis
         self.queue = queue
         self.max_active_per_tenant = max_active_per_tenant  # requests only; 0: no limit
+        self.max_attempts = max_attempts  # runs of one job, counted in its row; 0: no limit
 
     # --- API-facing -----------------------------------------------------------------
 
@@ -100,9 +102,11 @@ class JobService:
 
     # --- worker step ----------------------------------------------------------------
 
-    def run(self, job_id: str, *, last_attempt: bool = True) -> None:
+    def run(self, job_id: str) -> None:
         """Compute the job's result. Raises `BackendUnavailable` (job left `waiting`) for
-        the worker to retry, unless this is the `last_attempt` (then the job fails)."""
+        the worker to retry, unless the job's row has used up `max_attempts` (then the job
+        fails): the budget lives in the row, so restarts and re-sent messages do not renew
+        it."""
         job = self.jobs.find(job_id)
         if job is None or not self.jobs.transition(
             job_id, ACTIVE_JOB_STATUSES, J.RUNNING, attempts=job.attempts + 1
@@ -118,7 +122,7 @@ class JobService:
                       else self.analysis.compute_risks(job.tenant, job.document_id,
                                                        progress=progress, steps_scope=scope))
         except BackendUnavailable as exc:
-            if last_attempt:
+            if 0 < self.max_attempts <= job.attempts + 1:
                 self._fail(job, exc)
                 return
             self.jobs.transition(job_id, [J.RUNNING], J.WAITING, error_code=exc.code,

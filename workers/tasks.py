@@ -42,15 +42,14 @@ def register_tasks(app: Celery) -> None:
         container_of(app).documents.run_index(document_id)
 
     @app.task(  # type: ignore[misc]
-        name=ANALYSIS_TASK, shared=False, bind=True, autoretry_for=(BackendUnavailable,),
+        name=ANALYSIS_TASK, shared=False, autoretry_for=(BackendUnavailable,),
         retry_backoff=True, retry_backoff_max=worker.analysis_retry_max_s,
-        max_retries=worker.analysis_max_retries,
+        max_retries=None,  # the budget is the job row's attempts (JobService.max_attempts)
     )
-    def run_analysis_job(task: Task[Any, Any], job_id: str) -> None:
+    def run_analysis_job(job_id: str) -> None:
         from workers.reports import refresh_after_job
 
-        last = task.request.retries >= (task.max_retries or 0)
-        container_of(app).jobs.run(job_id, last_attempt=last)
+        container_of(app).jobs.run(job_id)
         refresh_after_job(app, job_id)  # its day's report shows it at once
 
     @app.task(name=REPORT_TASK, shared=False, bind=True, max_retries=None)  # type: ignore[misc]

@@ -33,7 +33,7 @@ def job_queue() -> JobQueue:
 @pytest.fixture
 def jobs(analysis: AnalysisService, job_queue: JobQueue) -> JobService:
     return JobService(jobs=SqlJobStore(analysis.store.engine), analysis=analysis,
-                      queue=job_queue)
+                      queue=job_queue, max_attempts=3)
 
 
 def _doc(docs: DocumentService, queue: InlineQueue) -> str:
@@ -77,14 +77,14 @@ def test_llm_down_leaves_the_job_waiting_until_it_is_back(
     job = jobs.submit("t1", "risks", doc)
     llm.unavailable = True
     with pytest.raises(BackendUnavailable):
-        jobs.run(job.id, last_attempt=False)
+        jobs.run(job.id)
     waiting = jobs.get("t1", job.id)
     assert waiting.status is JobStatus.WAITING
     assert waiting.error_code == "llm_unavailable"
     assert "will retry" in (waiting.reason or "")
     assert jobs.submit("t1", "risks", doc).id == job.id
     llm.unavailable = False
-    jobs.run(job.id, last_attempt=False)
+    jobs.run(job.id)
     done = jobs.get("t1", job.id)
     assert (done.status, done.attempts, done.error_code) == (JobStatus.DONE, 2, None)
     assert isinstance(result_of(done), RisksResult)
@@ -96,8 +96,14 @@ def test_last_attempt_and_bad_input_fail_the_job_with_a_reason(
     doc = _doc(docs, queue)
     job = jobs.submit("t1", "summary", doc)
     llm.unavailable = True
-    jobs.run(job.id, last_attempt=True)
+    for _ in range(2):  # attempts 1 and 2 of 3: the job waits for a retry
+        with pytest.raises(BackendUnavailable):
+            jobs.run(job.id)
+    restarted = JobService(jobs=jobs.jobs, analysis=jobs.analysis, queue=jobs.queue,
+                           max_attempts=3)  # a new process: the budget is in the row
+    restarted.run(job.id)
     failed = jobs.get("t1", job.id)
+    assert failed.attempts == 3
     assert (failed.status, failed.error_code) == (JobStatus.FAILED, "llm_unavailable")
     assert result_of(failed) is None
     llm.unavailable = False

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Protocol
 
-from pipelines.errors import BackendUnavailable, DocsightError, LlmUnavailable
+from pipelines.errors import BackendUnavailable, DocsightError, LlmUnavailable, NotFound
 from pipelines.models import (
     ACTIVE_JOB_STATUSES,
     Document,
@@ -211,7 +211,10 @@ class ReportService:
                 else:  # none yet, or it failed before this build: (re)submit, bounded
                     pending.append(kind)
                     if outstanding < self.settings.max_outstanding_jobs:
-                        self.jobs.submit(tenant, kind, doc.id)
+                        try:
+                            self.jobs.submit(tenant, kind, doc.id)
+                        except NotFound:  # deleted meanwhile: the write leaves it out
+                            continue
                         outstanding += 1
                         got.submitted += 1
             got.pending += bool(pending)

@@ -34,7 +34,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from pipelines.errors import BackendUnavailable, NotFound
 from pipelines.models import ACTIVE_JOB_STATUSES as ACTIVE
 from pipelines.models import Job, JobStatus
-from services.adapters.store import transaction
+from services.adapters.store import document_alive, transaction
 
 metadata = MetaData()
 
@@ -71,7 +71,10 @@ class SqlJobStore:
             raise BackendUnavailable(f"job store unavailable: {exc.orig}") from exc
 
     def add(self, job: Job) -> Job:
+        """Insert the job; `NotFound` when its document is gone (erased with its jobs)."""
         with transaction(self.engine, "job store") as conn:
+            if not document_alive(conn, job.document_id):
+                raise NotFound(f"no document {job.document_id}")
             conn.execute(jobs.insert().values(**_row(job)))
         return job
 

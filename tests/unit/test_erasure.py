@@ -217,16 +217,19 @@ def test_delete_when_ready_erases_rows_jobs_cache_answers_and_report_entries(
     analyse(world, doc)
     assert leftovers(world, doc)  # the scan sees it before
     record = world.reports.get("t1", TODAY)
-    assert record is not None and record.report is not None
+    assert record is not None
+    assert record.report is not None
     assert {e.document_id for e in record.report.documents} == {doc, keeper}
     done = [j for j in world.jobs.list("t1") if j.document_id == doc]
-    assert done and all(j.status is JobStatus.DONE for j in done)
+    assert done
+    assert all(j.status is JobStatus.DONE for j in done)
 
     world.docs.delete("t1", doc)
 
     assert leftovers(world, doc) == []
     record = world.reports.get("t1", TODAY)
-    assert record is not None and record.report is not None
+    assert record is not None
+    assert record.report is not None
     assert [e.document_id for e in record.report.documents] == [keeper]
     assert record.report.total_documents == 1
     assert [j.document_id for j in world.jobs.list("t1")] == [keeper, keeper]
@@ -258,7 +261,8 @@ def test_delete_while_a_report_is_built_keeps_the_document_out_of_it(
     monkeypatch.setattr(world.analysis, "cached_summary", deleting)
     world.reports.step("t1", TODAY)
     record = world.reports.get("t1", TODAY)
-    assert record is not None and record.report is not None
+    assert record is not None
+    assert record.report is not None
     assert [e.document_id for e in record.report.documents] == [keeper]
     assert leftovers(world, doc) == []
 
@@ -288,3 +292,24 @@ def test_a_delete_cut_short_is_finished_by_the_next_one_and_on_start(world: Worl
     assert leftovers(world, other) == []
     assert index.count(document_id=other) == 0
     assert world.docs.eraser.pending() == []
+
+
+def test_a_report_build_asks_no_analysis_of_a_document_deleted_meanwhile(
+    world: World, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    keeper = world.ready(KEEPER)
+    doc = world.ready(BODY.encode(), FILENAME)
+    original = world.analysis.cached_summary
+
+    def deleting(tenant: str, document_id: str) -> object:
+        if document_id == doc and doc in world.docs.store.existing_ids([doc]):
+            world.docs.delete("t1", doc)  # before the build submits its jobs
+        return original(tenant, document_id)
+
+    monkeypatch.setattr(world.analysis, "cached_summary", deleting)
+    step = world.reports.step("t1", TODAY)
+    assert step.record is not None
+    assert step.record.status == "building"
+    assert {j.document_id for j in world.jobs.list("t1")} == {keeper}
+    world.run_jobs()
+    assert leftovers(world, doc) == []

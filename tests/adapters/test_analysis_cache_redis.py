@@ -77,6 +77,17 @@ def test_forget_document_removes_only_its_entries(cache: AnalysisCache) -> None:
     assert cache.forget_document("d1") == 1
 
 
+def test_an_answer_is_forgotten_with_any_document_it_cites(cache: AnalysisCache) -> None:
+    cache.put("a1", "answer", kind="answers", tenant="t1", document_ids=["d1", "d2"])
+    cache.put("a2", "other", kind="answers", tenant="t1", document_ids=["d1"])
+    cache.put("a3", "third", kind="answers", tenant="t1", document_ids=["d3"])
+    assert cache.forget_document("d2") == 1
+    assert (cache.get("a1"), cache.get("a2"), cache.get("a3")) == (None, "other", "third")
+    assert cache.forget_document("d1") == 1
+    assert cache.get("a2") is None
+    assert cache.purge("t1") == 1
+
+
 def test_purge_by_tenant_then_all(cache: AnalysisCache) -> None:
     cache.put("a1", "x", kind="answers", tenant="t1")
     cache.put("s1", "y", kind="summaries", tenant="t1", document_id="d1")

@@ -18,6 +18,7 @@ from services.documents import DocumentService
 from services.jobs import JobService
 from services.metrics import count_jobs_by_status
 from tests.adapters.test_analysis_cache_redis import (  # noqa: F401 - collected here too
+    test_an_answer_is_forgotten_with_any_document_it_cites,
     test_forget_document_removes_only_its_entries,
     test_get_put_and_replace,
     test_purge_by_tenant_then_all,
@@ -31,6 +32,17 @@ from tests.unit.conftest import (  # noqa: F401 - fixtures
     queue,
 )
 from tests.unit.test_documents_service import InlineQueue
+from tests.unit.test_erasure import (  # noqa: F401 - fixture and tests collected here too
+    test_a_delete_cut_short_is_finished_by_the_next_one_and_on_start,
+    test_a_report_build_asks_no_analysis_of_a_document_deleted_meanwhile,
+    test_delete_when_ready_erases_rows_jobs_cache_answers_and_report_entries,
+    test_delete_while_a_report_is_built_keeps_the_document_out_of_it,
+    test_delete_while_an_analysis_job_runs_keeps_nothing_it_computes,
+    test_delete_while_indexing_leaves_no_points_even_when_the_task_then_fails,
+    test_delete_while_parsing_writes_no_chunks_or_page_offsets_back,
+    test_delete_while_queued_leaves_nothing,
+    world,
+)
 from tests.unit.test_jobs import (  # noqa: F401 - fixtures and tests collected here too
     JobQueue,
     job_queue,
@@ -53,6 +65,11 @@ def store(postgres_url: str) -> Iterator[SqlStore]:
         for table in reversed(tables.sorted_tables):
             conn.execute(table.delete())
     store.close()
+
+
+@pytest.fixture
+def store_url(postgres_url: str) -> str:  # the erasure tests on PostgreSQL
+    return postgres_url
 
 
 @pytest.fixture

@@ -1,22 +1,23 @@
 """Delete erases a document at every stage, also while a task runs on it (issue 11, defect 5).
 
-Real SQLite, the embedded Qdrant engine and the file store; the parser, embedder and model
+Real SQLite (PostgreSQL in tests/adapters/test_postgres_tables.py, which overrides
+`store_url`), the embedded Qdrant engine and the file store; the parser, embedder and model
 are fakes with hooks, so "while a task runs" is a delete made from inside the task's step
 (no timing). After each delete every table of the database (each column of each row), the
-database file itself, the index, the blob folder and the analysis cache are searched for
-the document's id, its file name and a sentence of its text: nothing may remain, while a
-second document of the same tenant keeps everything.
+SQLite file itself, the index, the blob folder and the analysis cache (a table) are
+searched for the document's id, its file name and a sentence of its text: nothing may
+remain, while a second document of the same tenant keeps everything.
 """
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from sqlalchemy import MetaData, select, text
 
 from pipelines.errors import BackendUnavailable
 from pipelines.models import ChatMessage, DocumentStatus, JobStatus, ParsedDocument
@@ -77,7 +78,7 @@ class HookedEmbedder(HashEmbedder):
 @dataclass
 class World:
     tmp: Path
-    db: Path
+    store: SqlStore
     queue: InlineQueue
     parser: HookedParser
     embedder: HookedEmbedder
@@ -103,12 +104,16 @@ class World:
 
 
 @pytest.fixture
-def world(tmp_path: Path) -> Iterator[World]:
+def store_url(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'docsight.db'}"
+
+
+@pytest.fixture
+def world(tmp_path: Path, store_url: str) -> Iterator[World]:
     settings = Settings(data_dir=tmp_path)
     settings.embedder.batch_size = 1
     settings.chunking.max_tokens = 24
-    db = tmp_path / "docsight.db"
-    store = SqlStore(f"sqlite:///{db}")
+    store = SqlStore(store_url)
     index = EdgeIndex(tmp_path / "index" / "documents", 32, optimize_idle_s=None)
     queue, parser, embedder, sent = InlineQueue(), HookedParser(), HookedEmbedder(32), Recorder()
     hooks: list[Callable[[], None]] = []
@@ -129,9 +134,15 @@ def world(tmp_path: Path) -> Iterator[World]:
     reports = ReportService(store=store, reports=SqlReportStore(store.engine), analysis=analysis,
                             jobs=jobs, queue=sent, settings=ReportSettings(
                                 summary_max_pages=0, risks_for="all", max_documents=0))
-    yield World(tmp_path, db, queue, parser, embedder, docs, analysis, jobs, reports, sent,
+    yield World(tmp_path, store, queue, parser, embedder, docs, analysis, jobs, reports, sent,
                 hooks)
     index.close()
+    if store.engine.dialect.name != "sqlite":  # a shared server: the next test starts clean
+        tables = MetaData()
+        tables.reflect(store.engine)
+        with store.engine.begin() as conn:
+            for table in reversed(tables.sorted_tables):
+                conn.execute(table.delete())
     store.close()
 
 
@@ -139,16 +150,21 @@ def leftovers(world: World, document_id: str) -> list[str]:
     """Where the document's id, file name or text can still be found."""
     needles = (document_id, FILENAME, SECRET)
     found: list[str] = []
-    with sqlite3.connect(world.db) as conn:
-        tables = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")]
-        for table in tables:
-            for row in conn.execute(f'SELECT * FROM "{table}"'):  # noqa: S608 (our own names)
+    engine = world.store.engine
+    tables = MetaData()
+    tables.reflect(engine)  # every table there is, not only those the code knows
+    with engine.begin() as conn:
+        for table in tables.sorted_tables:
+            for row in conn.execute(select(table)):
                 for value in row:
-                    text = value.decode("latin-1") if isinstance(value, bytes) else str(value)
-                    found += [f"table {table}: {n[:30]}" for n in needles if n in text]
-        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-    raw = b"".join(p.read_bytes() for p in world.tmp.glob(world.db.name + "*"))
-    found += [f"database file: {n[:30]}" for n in needles if n.encode() in raw]
+                    seen = value.decode("latin-1") if isinstance(value, bytes) else str(value)
+                    found += [f"table {table.name}: {n[:30]}" for n in needles if n in seen]
+    if engine.dialect.name == "sqlite":  # freed pages too (secure_delete), once checkpointed
+        with engine.begin() as conn:
+            conn.execute(text("PRAGMA wal_checkpoint(TRUNCATE)"))
+        db = Path(str(engine.url.database))
+        raw = b"".join(p.read_bytes() for p in db.parent.glob(db.name + "*"))
+        found += [f"database file: {n[:30]}" for n in needles if n.encode() in raw]
     for path in (world.tmp / "blobs").rglob("*"):
         if document_id in path.name:
             found.append(f"blob {path.name}")

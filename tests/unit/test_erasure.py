@@ -15,13 +15,17 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
 from sqlalchemy import MetaData, select, text
 
 from pipelines.errors import BackendUnavailable
 from pipelines.models import ChatMessage, DocumentStatus, JobStatus, ParsedDocument
 from pipelines.ports import PageProgress
+from services.adapters.api_keys import SqlApiKeyStore
 from services.adapters.blobs import FileBlobStore
 from services.adapters.embedder_fake import HashEmbedder
 from services.adapters.jobs import SqlJobStore
@@ -31,6 +35,12 @@ from services.adapters.qdrant_edge import EdgeIndex
 from services.adapters.reports import SqlReportStore
 from services.adapters.store import SqlStore
 from services.analysis import AnalysisService
+from services.api.auth import ApiKeyMiddleware
+from services.api.errors import install_error_handlers
+from services.api.routes import analysis as analysis_routes
+from services.api.routes import documents as document_routes
+from services.api.routes import jobs as job_routes
+from services.auth import KeyService, RateLimiter
 from services.documents import DocumentService
 from services.jobs import JobService
 from services.reports import ReportService
@@ -328,4 +338,33 @@ def test_a_report_build_asks_no_analysis_of_a_document_deleted_meanwhile(
     assert step.record.status == "building"
     assert {j.document_id for j in world.jobs.list("t1")} == {keeper}
     world.run_jobs()
+    assert leftovers(world, doc) == []
+
+
+def test_a_deleted_documents_job_results_are_gone_from_the_api(world: World) -> None:
+    keys = KeyService(SqlApiKeyStore(world.store.engine), cache_s=0)
+    _, key = keys.create("t1", "test")
+    app = FastAPI()
+    app.state.settings = Settings(data_dir=world.tmp)
+    app.state.runtime = SimpleNamespace(keys=keys, limiter=RateLimiter(0))
+    app.state.container = SimpleNamespace(documents=world.docs, analysis=world.analysis,
+                                          jobs=world.jobs)
+    install_error_handlers(app)
+    app.add_middleware(ApiKeyMiddleware)
+    for module in (document_routes, analysis_routes, job_routes):
+        app.include_router(module.router)
+    doc = world.ready(BODY.encode(), FILENAME)
+    summary = world.jobs.submit("t1", "summary", doc)
+    risks = world.jobs.submit("t1", "risks", doc)
+    world.run_jobs()
+    with TestClient(app, headers={"X-API-Key": key}) as client:
+        assert client.get(f"/v1/jobs/{summary.id}").json()["status"] == "done"
+        assert client.post(f"/v1/documents/{doc}/summary").status_code == 200  # cached
+        assert client.delete(f"/v1/documents/{doc}").status_code == 204
+        for job in (summary, risks):
+            assert client.get(f"/v1/jobs/{job.id}").status_code == 404
+        assert client.get("/v1/jobs").json()["jobs"] == []
+        assert client.post(f"/v1/documents/{doc}/summary").status_code == 404
+        assert client.post(f"/v1/documents/{doc}/risks?refresh=true").status_code == 404
+        assert client.delete(f"/v1/documents/{doc}").status_code == 404
     assert leftovers(world, doc) == []

@@ -115,7 +115,7 @@ def get_document(container: ContainerDep, tenant: TenantDep, document_id: str) -
 
 @router.delete("/{document_id}", status_code=204, responses={404: {}})
 def delete_document(container: ContainerDep, tenant: TenantDep, document_id: str) -> Response:
-    """Remove the document's points, file, rows and cached analyses."""
+    """Erase the document and everything derived from it (`DocumentService.delete`)."""
     container.documents.delete(tenant, document_id)
     container.analysis.forget_document(document_id)
     return Response(status_code=204)

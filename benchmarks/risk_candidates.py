@@ -15,7 +15,10 @@ name before it). `pipelines.risk_candidates.select_candidates` then keeps passag
 
 5-fold cross-validation over the contracts chooses the query form, `per_category` and
 `min_score` (maximising candidate recall, fewer passages breaking ties) on four folds and
-scores the fifth; the spread between folds is printed.
+scores the fifth; the spread between folds is printed. Then, for findings made from a
+passage's own clause wording without a model (`risk_candidates.wording`), the same folds
+choose the least number of the category's phrases (maximising F1 of finding precision and
+pair recall) and print the held-out precision and recall.
 
     .venv/bin/python -m benchmarks.risk_candidates [--quick] [--limit N]
 """
@@ -88,6 +91,42 @@ def score(ranked: Ranked, gold: dict[str, dict[str, list[str]]], names: Sequence
             "absent_only": absent_only / n, "pairs": pairs}
 
 
+WORDING = (1, 2, 3, 4, 5)
+"""Least count of a category's own clause wording in a passage for a model-free finding."""
+
+
+def wording_findings(ranked: Ranked, gold: dict[str, dict[str, list[str]]],
+                     names: Sequence[str], per_category: int, min_score: float,
+                     least: int) -> dict[str, float]:
+    """Findings made from the wording alone (`least` phrases of the category in a kept
+    passage): precision (the passage holds a gold span of that category) and recall of
+    (contract, category) pairs with a gold span."""
+    from pipelines.risk_candidates import Selection, select_candidates, wording
+
+    selection = Selection(per_category=per_category, min_score=min_score)
+    made = right = pairs = found = 0
+    for name in names:
+        spans = gold[name]
+        chosen = select_candidates(ranked[name], selection)
+        hit_pairs: set[str] = set()
+        for cand in chosen:
+            for category in cand.categories:
+                if len(wording(cand.chunk.text, category)) < least:
+                    continue
+                made += 1
+                wanted = spans.get(category.id.lower(), [])
+                if any(span_in_chunk(s, cand.chunk.text) for s in wanted):
+                    right += 1
+                    hit_pairs.add(category.id)
+        pairs += sum(1 for category, _ in ranked[name] if spans.get(category.id.lower()))
+        found += len(hit_pairs)
+    precision = right / made if made else 0.0
+    recall = found / pairs if pairs else 0.0
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    return {"precision": precision, "recall": recall, "f1": f1,
+            "findings_per_contract": made / max(1, len(names))}
+
+
 def grid(ranked: dict[str, Ranked]) -> list[tuple[str, int, float]]:
     scores = sorted(s.score for by_form in ranked.values() for rows in by_form.values()
                     for _, hits in rows for s in hits)
@@ -136,6 +175,17 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
                          **{key: round(v, 3) for key, v in result.items()}})
     form, k, t = choose(ranked, gold, names, options)
     everything = score(ranked[form], gold, names, k, t)
+    wording_folds: list[dict[str, Any]] = []
+    for fold in folds(names, 5):
+        train = [n for n in names if n not in fold]
+        least = max(WORDING, key=lambda w: wording_findings(ranked[form], gold, train, k, t,
+                                                          w)["f1"])
+        held = wording_findings(ranked[form], gold, fold, k, t, least)
+        wording_folds.append({"least": least, **{key: round(v, 3) for key, v in held.items()}})
+    common.print_table(["fold", "least wording", "precision", "recall", "F1",
+                        "findings/contract"],
+                       [[i + 1, w["least"], w["precision"], w["recall"], w["f1"],
+                         w["findings_per_contract"]] for i, w in enumerate(wording_folds)])
     defaults = score(ranked["query"], gold, names, DEFAULT_K, MIN_SCORE)
     rows = [[f"fold {i + 1}", h["form"], h["per_category"], h["min_score"], h["recall"],
              h["passages"], h["absent_only"]] for i, h in enumerate(held_out)]
@@ -153,6 +203,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         "folds": held_out,
         "chosen_on_all": {"form": form, "per_category": k, "min_score": t, **everything},
         "defaults": defaults, "seconds": round(wall[0], 1),
+        "wording_findings_folds": wording_folds,
     }
     print(f"held-out candidate recall {result['held_out_recall_mean']} "
           f"(folds {result['held_out_recall_min']}-{result['held_out_recall_max']})")

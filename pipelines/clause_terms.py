@@ -651,7 +651,7 @@ def lookup(category_id: str) -> ClauseTerms | None:
     return _BY_FOLDED_ID.get(category_id.strip().casefold())
 
 
-def _norm(text: str) -> str:
+def normalise_text(text: str) -> str:
     """Lowercase, hyphens and runs of spaces as one space, British spelling as American."""
     text = text.lower().replace("\u2019", "'").replace("licenc", "licens")
     return _SEPARATORS.sub(" ", text.replace("favour", "favor")).strip()
@@ -668,9 +668,10 @@ def _name_pattern(name: str) -> re.Pattern[str] | None:
 _NAMES: tuple[tuple[int, str, re.Pattern[str] | None], ...] = tuple(
     (index, name, _name_pattern(name))
     for index, terms in enumerate(CLAUSE_TERMS)
-    for name in dict.fromkeys(_norm(n) for n in terms.names)
+    for name in dict.fromkeys(normalise_text(n) for n in terms.names)
 )
-_IDS = tuple(re.compile(rf"{re.escape(_norm(terms.id))}(?![a-z0-9])") for terms in CLAUSE_TERMS)
+_IDS = tuple(re.compile(rf"{re.escape(normalise_text(terms.id))}(?![a-z0-9])")
+             for terms in CLAUSE_TERMS)
 
 
 def _spans(query: str) -> list[tuple[int, int, int]]:
@@ -700,7 +701,7 @@ def match_categories(query: str) -> list[ClauseTerms]:
     in "revenue sharing"). Ordered by the length of the longest name matched, then by
     lexicon order.
     """
-    spans = _spans(_norm(query))
+    spans = _spans(normalise_text(query))
     best: dict[int, int] = {}
     for start, end, index in spans:
         covered = any(

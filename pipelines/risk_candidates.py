@@ -19,6 +19,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from pipelines.clause_terms import lookup, normalise_text
 from pipelines.context import neutralise
 from pipelines.models import ChatMessage, Chunk, ScoredChunk
 from pipelines.prompts import ANALYST_INSTRUCTIONS
@@ -37,6 +38,12 @@ MAX_PASSAGES = 32
 at most `OUTPUT_TOKENS_PER_PASSAGE` reply tokens a passage, at the local model's measured
 ~175 prompt / ~40 generated tokens/s on 2 idle cores, keep a contract under ~2 minutes;
 a larger model on a GPU could take more but gains little (recall is bounded by retrieval)."""
+LEAST_WORDING = 2
+"""A kept passage holding at least this many of a category's own clause phrases is a
+finding without the model (`wording`): chosen by 5-fold cross-validation over the dev
+contracts (`benchmarks/risk_candidates.py`: four folds chose 2, one 1; held-out finding
+precision 0.46-0.59, recall of (contract, category) pairs 0.34-0.44). 0: only the model's
+findings."""
 BATCH_SIZE = 6
 """Passages per request: small requests that fit the local model's 4,096-token window."""
 OUTPUT_TOKENS_PER_PASSAGE = 110
@@ -67,6 +74,7 @@ class Selection:
     min_score: float = MIN_SCORE
     max_passages: int = MAX_PASSAGES
     batch_size: int = BATCH_SIZE
+    least_wording: int = LEAST_WORDING
 
 
 @dataclass
@@ -96,6 +104,18 @@ def select_candidates(
         elif len(taken) < selection.max_passages:
             taken.append(Candidate(chunk=chunk, categories=[category], score=score))
     return sorted(taken, key=lambda c: (c.chunk.char_start, c.chunk.number))
+
+
+def wording(text: str, category: RiskCategory) -> list[str]:
+    """The category's own clause wording found in `text` (`pipelines.clause_terms`: its
+    names and typical phrases, English and Chinese), each once."""
+    terms = lookup(category.id)
+    if terms is None:
+        return []
+    plain = normalise_text(text)
+    wanted = dict.fromkeys(normalise_text(t) for t in
+                           (*terms.names, *terms.phrases_en, *terms.phrases_zh))
+    return [t for t in wanted if t and t in plain]
 
 
 def batches(candidates: Sequence[Candidate], size: int) -> list[list[Candidate]]:

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Collection, Sequence
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -39,6 +40,7 @@ from pipelines.risk_candidates import (
     batches,
     output_tokens,
     select_candidates,
+    wording,
 )
 from pipelines.risk_taxonomy import (
     AnnualReportCategoryId,
@@ -69,6 +71,9 @@ class Finding(BaseModel):
     the passage's closest sentence and the finding is unverified."""
     char_start: int | None = None
     char_end: int | None = None
+    method: Literal["model", "wording"] = "model"
+    """"model": the model classified the passage; "wording": the passage holds the
+    category's own clause wording (listed in `reason`), no model involved."""
 
 
 class RiskReport(BaseModel):
@@ -167,7 +172,7 @@ def extract_risks(
     chosen = select_candidates(ranked, selection)
     queue = batches(chosen, selection.batch_size)
     source = SourceText(chunks, page_starts)
-    findings: list[Finding] = []
+    findings = _worded(chosen, selection.least_wording, source)
     failed: list[str] = []
     done = requests = 0
     while queue:
@@ -224,6 +229,26 @@ def _located(raw: Sequence[dict[str, object]], batch: Sequence[Candidate],
             reason=" ".join(str(item.get("reason", "")).split())[:300],
             quote=" ".join(quote.split()), page=page, document_id=candidate.chunk.document_id,
             grounded=grounded, char_start=start, char_end=end))
+    return out
+
+
+def _worded(chosen: Sequence[Candidate], least: int, source: SourceText) -> list[Finding]:
+    """Model-free findings: passages holding at least `least` phrases of a category they
+    were retrieved for; the quote is the passage's sentence holding the most of them."""
+    out: list[Finding] = []
+    for candidate in chosen if least > 0 else ():
+        for category in candidate.categories:
+            words = wording(candidate.chunk.text, category)
+            if len(words) < least:
+                continue
+            start, end = _closest_sentence(candidate.chunk, " ".join(words))
+            offset = candidate.chunk.char_start
+            out.append(Finding(
+                category=category.id, severity="medium",
+                reason="the clause's own wording: " + ", ".join(f"'{w}'" for w in words[:4]),
+                quote=" ".join(candidate.chunk.text[start - offset:end - offset].split()),
+                page=source.page_of(start), document_id=candidate.chunk.document_id,
+                grounded=True, char_start=start, char_end=end, method="wording"))
     return out
 
 
@@ -308,7 +333,11 @@ def _same(a: Finding, b: Finding) -> bool:
 
 
 def _stronger(a: Finding, b: Finding) -> Finding:
-    return a if (_RANK[a.severity], -len(a.quote)) < (_RANK[b.severity], -len(b.quote)) else b
+    """The more severe; on a tie the model's (it graded the clause), then the longer."""
+    def rank(f: Finding) -> tuple[int, bool, int]:
+        return _RANK[f.severity], f.method != "model", -len(f.quote)
+
+    return a if rank(a) < rank(b) else b
 
 
 def _key(quote: str) -> str:

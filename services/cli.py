@@ -511,6 +511,8 @@ def _print_risks(body: dict[str, Any]) -> None:
     for f in report["findings"]:
         mark = "" if f["grounded"] else (" [yellow](unverified: the model's pointer was not "
                                          "found; closest sentence shown)[/yellow]")
+        if f.get("method") == "wording":
+            mark += " [dim](found by its wording, not by the model)[/dim]"
         console.print(f"[bold]{f['severity']}[/bold] {f['category']} {_pages(f.get('page'))}"
                       f"{mark}: "
                       f"{escape(f['reason'])}\n  [dim]\"{escape(f['quote'])}\"[/dim]")

@@ -70,6 +70,10 @@ def finding(category: str, quote: str, passage: int = 1, severity: str = "high"
             "reason": "costly\nif late", "quote": quote}
 
 
+MODEL_ONLY = Selection(least_wording=0)
+"""No model-free findings: what the model's reply alone gives."""
+
+
 def _prompt_tokens(messages: list[ChatMessage]) -> int:
     return COUNTER.count("".join(f"<|im_start|>{m.role}\n{m.content}<|im_end|>\n"
                                  for m in messages))
@@ -147,6 +151,7 @@ def test_a_pointer_not_in_the_text_gives_an_unverified_finding_hidden_by_default
     llm = FakeChatModel([reply(finding("Liquidated Damages",
                                        "The Supplier pays a penalty for every late day."))])
     report = extract_risks(DOC, chunks, kind="contract", llm=llm, budget=ROOMY,
+                           selection=MODEL_ONLY,
                            candidates=retrieval({"Liquidated Damages": [passage]}),
                            only=["Liquidated Damages"])
     [found] = report.findings
@@ -186,6 +191,7 @@ def test_a_category_the_passage_was_not_retrieved_for_or_a_wrong_number_is_ignor
     llm = FakeChatModel([reply(finding("Cap on Liability", LD),
                                finding("Liquidated Damages", LD, passage=7))])
     report = extract_risks(DOC, chunks, kind="contract", llm=llm, budget=ROOMY,
+                           selection=MODEL_ONLY,
                            candidates=retrieval({"Liquidated Damages": [passage]}))
     assert report.findings == []
     assert report.passages == 1
@@ -318,6 +324,7 @@ def test_only_some_categories_can_be_asked() -> None:
     few = [ScoredChunk(chunk=c, score=MIN_SCORE + 1) for c in [*chunks[:3], stranger]]
     llm = FakeChatModel(responder=lambda _: reply(finding("Cap on Liability", LD)))
     report = extract_risks(DOC, chunks, kind="contract", llm=llm, budget=TIGHT,
+                           selection=MODEL_ONLY,
                            candidates=lambda _: few,
                            only=["Liquidated Damages", "Governing Law"])
     tasks = [call.messages[-1].content for call in llm.calls]
@@ -328,4 +335,27 @@ def test_only_some_categories_can_be_asked() -> None:
     assert any("- Governing Law:" in t for t in tasks)
     with pytest.raises(ValueError, match="Going Concern"):
         extract_risks(DOC, chunks, kind="contract", llm=llm, budget=TIGHT,
+                           selection=MODEL_ONLY,
                       candidates=lambda _: few, only=["Going Concern"])
+
+
+def test_a_passage_with_the_categorys_own_wording_is_a_finding_without_the_model() -> None:
+    """The small local model often answers nothing: a kept passage that holds at least
+    `least_wording` of the category's own clause phrases is reported anyway (method
+    "wording", the phrases in the reason), quoting its sentence that holds them."""
+    text = ("Payment is due monthly. This Agreement shall be governed by and construed in "
+            "accordance with the laws of the State of New York. Notices go by mail.")
+    passage = unit(text, 0)
+    llm = FakeChatModel(responder=lambda _: reply())  # the model finds nothing
+    report = extract_risks(DOC, [passage], kind="contract", llm=llm, budget=ROOMY,
+                           candidates=retrieval({"Governing Law": [passage]}),
+                           selection=Selection(least_wording=2))
+    [found] = report.shown().findings
+    assert (found.category, found.method, found.grounded) == ("Governing Law", "wording", True)
+    assert found.quote.startswith("This Agreement shall be governed by")
+    assert found.quote.endswith("State of New York.")
+    assert "'governed by'" in found.reason
+    assert len(llm.calls) == 1  # still asked: a model finding would grade it
+    assert extract_risks(DOC, [passage], kind="contract", llm=llm, budget=ROOMY,
+                         candidates=retrieval({"Governing Law": [passage]}),
+                         selection=Selection(least_wording=9)).findings == []

@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
-from sqlalchemy import Column, DateTime, MetaData, String, Table, Text, delete, or_, select
+from sqlalchemy import Column, DateTime, MetaData, String, Table, Text, delete, select
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import OperationalError
 
@@ -44,11 +44,16 @@ cited = Table(  # the documents an entry cites beyond its own document_id (answe
 
 def forget_in(conn: Connection, document_id: str) -> int:
     """In `conn`'s transaction, remove every entry of or citing the document."""
-    keys = select(cited.c.key).where(cited.c.document_id == document_id)
-    result = conn.execute(delete(analysis_cache).where(or_(
-        analysis_cache.c.document_id == document_id, analysis_cache.c.key.in_(keys))))
-    conn.execute(delete(cited).where(cited.c.key.not_in(select(analysis_cache.c.key))))
-    return int(result.rowcount or 0)
+    own = select(analysis_cache.c.key).where(analysis_cache.c.document_id == document_id)
+    citing = select(cited.c.key).where(cited.c.document_id == document_id)
+    keys = sorted({str(row[0]) for row in conn.execute(own.union(citing)).all()})
+    removed = 0
+    for i in range(0, len(keys), 500):
+        part = keys[i:i + 500]
+        removed += int(conn.execute(delete(analysis_cache).where(
+            analysis_cache.c.key.in_(part))).rowcount or 0)
+        conn.execute(delete(cited).where(cited.c.key.in_(part)))
+    return removed
 
 
 class SqlAnalysisCache:

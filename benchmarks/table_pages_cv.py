@@ -33,6 +33,7 @@ FINANCE_LIMIT = 40
 """Passages asked, as `finance_evidence` asks (`DEPTH`) and `chinese_retrieval` asks."""
 CN_LIMIT = cr.RETRIEVE_DEPTH
 
+COLUMNS = tuple(dict.fromkeys((*st.ROWS_GRID, *st.PAGE_GRID)))
 Hit = Callable[[Sequence[ScoredChunk]], bool]
 
 
@@ -61,6 +62,7 @@ def run_cv(args: Any) -> dict[str, Any]:
     from pipelines.ingest import embed_and_index_stage
     from services.adapters.qdrant_edge import EdgeIndex
     from services.adapters.tokens import load_token_counter
+    from services.settings import Settings
 
     data = args.data.resolve()
     counter = load_token_counter()
@@ -93,7 +95,7 @@ def run_cv(args: Any) -> dict[str, Any]:
         cn_index, cn_chunks = cr.index_ours(data / common.CHINESE_REPORT, embedder, cn_folder,
                                             args.batch_size)
         store.add(cn_chunks)
-        _, candidates = cr.our_reranker()
+        candidates = Settings().reranker.candidates  # as `chinese_retrieval` asks
         for q in cr.load_questions(quick=args.quick):
             cands = st.candidates(q["question"], expand=True, tenant=cr.TENANT,
                                   embedder=embedder, index=cn_index,
@@ -141,8 +143,8 @@ def _rate(found: dict[str, bool], chinese: bool) -> float:
 def report(cv: dict[str, Any], held: dict[str, bool], whole: dict[str, dict[str, bool]],
            chosen: Sequence[st.Config], median: st.Config, seconds: float) -> dict[str, Any]:
     common.print_table(
-        ["fold", "held-out", "table_pages", *st.PAGE_GRID],
-        [[n + 1, score, c.table_pages, *[getattr(c, name) for name in st.PAGE_GRID]]
+        ["fold", "held-out", "table_pages", "page_rows", *COLUMNS],
+        [[n + 1, score, c.table_pages, c.page_rows, *[getattr(c, name) for name in COLUMNS]]
          for n, (score, c) in enumerate(zip(cv["held_out"], chosen, strict=True))])
     print(f"held-out folds: {cv['held_out']} mean {cv['mean']} (min {cv['min']}, "
           f"max {cv['max']}, spread {round(cv['max'] - cv['min'], 3)}); the same folds with "

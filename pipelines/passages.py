@@ -7,6 +7,10 @@ few sentences). `search_passages` runs the whole retrieval:
    Chinese clause phrases); exact terms are kept for the reranker;
 2. hybrid search (dense + sparse, RRF) for `candidates` units;
 3. a second-stage `Reranker` re-scores them (plus the first stage's rank as a prior);
+   3b. table pages (`pipelines.tables`): when the best unit lies on a page made mostly of
+   table rows (a statement), the other units of that page are scored too, each under its
+   table's caption, header row and group label, and the best few join the candidates (a
+   figure's row that the first stage missed, next to the row it found);
 4. small-to-big (`enclose`): each top unit grows into its enclosing clause, the units
    before and after it under the same section heading, up to `parent_tokens` tokens
    (backwards first, so a clause keeps its heading; tokens, not characters, so that a

@@ -13,8 +13,12 @@ import pytest
 from pipelines.models import Document, DocumentStatus
 from pipelines.reports import (
     AnalysisLimits,
+    CategoryCount,
     DocumentAnalysis,
+    DocumentEntry,
+    Failure,
     Report,
+    ReportFinding,
     analyses_wanted,
     build_report,
     over_document_limit,
@@ -22,7 +26,9 @@ from pipelines.reports import (
     render_html,
     render_markdown,
     report_window,
+    without_documents,
 )
+from pipelines.risk_taxonomy import Severity
 from pipelines.risks import Finding, RiskReport
 from pipelines.summaries import ContractSummary, SourcedText
 
@@ -233,3 +239,32 @@ def test_markdown_report_keeps_names_and_text_inert(text: str) -> None:
         assert tag not in html
     plain = re.sub(r"<[^>]+>", "", html)
     assert " ".join(text.split()) in unescape(plain)  # shown as written
+
+
+def test_a_deleted_document_is_taken_out_of_a_report_with_its_counts() -> None:
+    def finding(severity: Severity) -> ReportFinding:
+        return ReportFinding(category="Cap", severity=severity, reason="r", quote="q", page=1)
+
+    now = datetime(2026, 3, 2, tzinfo=UTC)
+    report = Report(
+        tenant="t1", date=date(2026, 3, 1), timezone="UTC", window_start=now,
+        window_end=now, generated_at=now, total_documents=3,
+        by_kind={"contract": 2, "unknown": 1}, by_status={"ready": 2, "failed": 1},
+        failures=[Failure(document_id="f", filename="f.pdf", error_code="x", reason="r")],
+        documents=[
+            DocumentEntry(document_id="a", filename="secret.pdf", kind="contract",
+                          findings=[finding("high")], ungrounded=1, analysis="failed"),
+            DocumentEntry(document_id="b", filename="b.pdf", kind="contract",
+                          findings=[finding("medium")]),
+        ],
+        categories=[CategoryCount(category="Cap", high=1, medium=1, documents=2)],
+        ungrounded_total=1, incomplete=1)
+    assert without_documents(report, {"unknown-id"}) is None
+    left = without_documents(report, {"a", "f"})
+    assert left is not None
+    assert "secret.pdf" not in left.model_dump_json()
+    assert [e.document_id for e in left.documents] == ["b"]
+    assert (left.failures, left.total_documents, left.by_kind, left.by_status) == (
+        [], 1, {"contract": 1}, {"ready": 1})
+    assert left.categories == [CategoryCount(category="Cap", medium=1, documents=1)]
+    assert (left.ungrounded_total, left.incomplete) == (0, 0)

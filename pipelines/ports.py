@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
+from datetime import datetime
 from typing import Protocol, TypeVar
 
 from pydantic import BaseModel
@@ -144,7 +145,7 @@ class Store(Protocol):
 
     def delete_document(self, document_id: str) -> None: ...
 
-    def unfinished_documents(self) -> list[Document]: ...
+    def unfinished_documents(self, idle_since: datetime | None = None) -> list[Document]: ...
 
     def password_for(self, document_id: str) -> str | None: ...
 

@@ -255,7 +255,15 @@ class DocumentService:
         for document_id in self.store.ready_without_kind():
             self.store.set_kind(document_id, detect_kind(
                 self.store.get_chunks(document_id, range(KIND_CHUNKS))))
-        pending = self.store.unfinished_documents()
+        return self._resend(None)
+
+    def resend_stuck(self, idle_for_s: float) -> int:
+        """Re-enqueue unfinished documents whose row has not moved for `idle_for_s` (their
+        message was lost); the steps are idempotent, a duplicate costs a repeat only."""
+        return self._resend(datetime.now(UTC) - timedelta(seconds=idle_for_s))
+
+    def _resend(self, idle_since: datetime | None) -> int:
+        pending = self.store.unfinished_documents(idle_since)
         for document in pending:
             if document.status is S.INDEXING:
                 self._queue().enqueue_index(document.id)

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
 from pipelines.errors import BackendUnavailable, DocsightError, TooManyJobs
@@ -93,9 +93,12 @@ class JobService:
     def list(self, tenant: str, status: JobStatus | None = None) -> list[Job]:
         return self.jobs.list(tenant, status)
 
-    def resume_unfinished(self) -> int:
-        """Re-send every job a stopped process left queued, running or waiting."""
-        pending = self.jobs.unfinished()
+    def resume_unfinished(self, idle_for_s: float | None = None) -> int:
+        """Re-send every job a stopped process left queued, running or waiting; with
+        `idle_for_s`, only those whose row has not moved for that long (a lost message)."""
+        since = None if idle_for_s is None else (datetime.now(UTC)
+                                                 - timedelta(seconds=idle_for_s))
+        pending = self.jobs.unfinished(since)
         for job in pending:
             self._queue().enqueue_analysis(job.id)
         return len(pending)

@@ -12,6 +12,7 @@ from services.auth import KeyService, RateLimiter, write_key_file
 from services.container import Container, build_container
 from services.reports import report_service
 from services.settings import Settings
+from services.sweep import Sweeper
 from workers.celery_app import QUEUES, REPORT_QUEUE, attach_container, create_celery
 from workers.embedded import EmbeddedWorker
 from workers.queue import CeleryTaskQueue
@@ -28,8 +29,11 @@ class Runtime:
     report_worker: EmbeddedWorker | None = None  # the `reports` queue, never behind jobs
     keys: KeyService | None = None
     limiter: RateLimiter | None = None
+    sweeper: Sweeper | None = None  # stuck work re-sent (production: beat's SWEEP_TASK)
 
     def stop(self) -> None:
+        if self.sweeper is not None:
+            self.sweeper.stop()
         if self.beat is not None:
             self.beat.stop()
         if self.worker is not None:
@@ -70,8 +74,13 @@ def start(settings: Settings) -> tuple[Container, Runtime]:
         reports = report_service(container, CeleryReportQueue(celery)).resume_unfinished()
         if reports:
             log.info("re-enqueued %d unfinished daily reports", reports)
+    sweeper = None
+    if settings.worker.embedded:
+        sweeper = Sweeper(container, settings.worker.sweep_every_s)
+        sweeper.start()
     return container, Runtime(celery, worker, beat, report_worker=report_worker, keys=keys,
-                              limiter=RateLimiter(settings.api.rate_per_minute))
+                              limiter=RateLimiter(settings.api.rate_per_minute),
+                              sweeper=sweeper)
 
 
 def _report_worker(settings: Settings, container: Container) -> EmbeddedWorker:

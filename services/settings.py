@@ -85,6 +85,12 @@ class WorkerSettings(BaseModel):
     analysis_max_retries: int = 30  # an LLM down longer than ~25 min fails the job
     analysis_retry_max_s: float = 60.0  # backoff cap between attempts
     metrics_port: int | None = None  # a standalone worker serves /metrics here (--pool threads)
+    stuck_after_s: float = Field(default=1800.0, gt=0)
+    """A document or analysis job whose row has not moved for this long is sent again (a
+    lost broker message); longer than any one step (a parse reports pages, a job steps)."""
+    sweep_every_s: float = Field(default=60.0, gt=0)
+    """How often stuck work is looked for (a thread in the embedded deployment, beat in
+    production)."""
 
 
 class LogSettings(BaseModel):

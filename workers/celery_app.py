@@ -73,10 +73,9 @@ def create_celery(settings: Settings | None = None, *, default: bool = True) -> 
         enable_utc=True,
         worker_enable_remote_control=default,
     )
-    if settings.reports.enabled:  # daily reports: read by beat (embedded or `celery beat`)
-        from workers.reports import beat_config
+    from workers.reports import beat_config
 
-        app.conf.update(**beat_config(settings))
+    app.conf.update(**beat_config(settings))  # read by beat (embedded or `celery beat`)
     # Celery builds a retry's message through the *default* app (the signature has no app
     # of its own): without this, a retry goes to amqp://localhost and the task is rejected.
     # The process's main app (the API's or a worker's) is the default; a second app sends

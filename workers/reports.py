@@ -23,7 +23,7 @@ from celery.schedules import crontab
 from pipelines.errors import BackendUnavailable
 from services.reports import ReportService, report_service
 from services.settings import Settings
-from workers.tasks import DISPATCH_REPORTS_TASK, REPORT_TASK
+from workers.tasks import DISPATCH_REPORTS_TASK, REPORT_TASK, SWEEP_TASK
 
 log = logging.getLogger(__name__)
 
@@ -39,17 +39,21 @@ class CeleryReportQueue:
 
 
 def beat_config(settings: Settings) -> dict[str, Any]:
-    """Celery settings of the daily schedule (crontab in the reports' time zone)."""
-    hour, minute = (int(part) for part in settings.reports.time.split(":"))
+    """Celery settings of the schedule: the daily reports (crontab in the reports' time
+    zone) when enabled; the stuck-work sweep every `worker.sweep_every_s` when the workers
+    are separate processes (the embedded deployment sweeps in a thread of its own)."""
+    schedule: dict[str, Any] = {}
+    if settings.reports.enabled:
+        hour, minute = (int(part) for part in settings.reports.time.split(":"))
+        schedule["daily-reports"] = {"task": DISPATCH_REPORTS_TASK,
+                                     "schedule": crontab(hour=hour, minute=minute)}
+    if not settings.worker.embedded:
+        schedule["sweep-stuck-work"] = {"task": SWEEP_TASK,
+                                        "schedule": settings.worker.sweep_every_s}
     return {
         "timezone": settings.reports.timezone,
         "beat_schedule_filename": str((settings.data_dir / "celerybeat-schedule").resolve()),
-        "beat_schedule": {
-            "daily-reports": {
-                "task": DISPATCH_REPORTS_TASK,
-                "schedule": crontab(hour=hour, minute=minute),
-            },
-        },
+        "beat_schedule": schedule,
     }
 
 

@@ -19,6 +19,7 @@ INDEX_TASK = "docsight.index_document"
 ANALYSIS_TASK = "docsight.run_analysis_job"
 REPORT_TASK = "docsight.build_report"
 DISPATCH_REPORTS_TASK = "docsight.dispatch_reports"
+SWEEP_TASK = "docsight.sweep_stuck_work"
 
 _RETRY = {
     "autoretry_for": (BackendUnavailable,),
@@ -32,6 +33,13 @@ def register_tasks(app: Celery) -> None:
     from workers.celery_app import container_of
 
     worker = app.docsight_settings.worker  # type: ignore[attr-defined]
+
+    @app.task(name=SWEEP_TASK, shared=False)  # type: ignore[misc]
+    def sweep_stuck_work() -> None:
+        """Sent by beat every `worker.sweep_every_s` (services/sweep.py)."""
+        from services.sweep import sweep
+
+        sweep(container_of(app))
 
     @app.task(name=PARSE_TASK, shared=False, **_RETRY)  # type: ignore[misc]
     def parse_document(document_id: str) -> None:

@@ -110,13 +110,14 @@ class SqlJobStore:
         with transaction(self.engine, "job store") as conn:
             return [_job(row._mapping) for row in conn.execute(statement).all()]
 
-    def unfinished(self) -> list[Job]:
-        """Every queued, running or waiting job, oldest first (re-sent on start)."""
+    def unfinished(self, idle_since: datetime | None = None) -> list[Job]:
+        """Every queued, running or waiting job, oldest first (re-sent on start); with
+        `idle_since`, only those whose row has not changed since then (stuck)."""
+        query = select(jobs).where(jobs.c.status.in_([s.value for s in ACTIVE]))
+        if idle_since is not None:
+            query = query.where(jobs.c.updated_at < idle_since)
         with transaction(self.engine, "job store") as conn:
-            rows = conn.execute(
-                select(jobs).where(jobs.c.status.in_([s.value for s in ACTIVE]))
-                .order_by(jobs.c.created_at)
-            ).all()
+            rows = conn.execute(query.order_by(jobs.c.created_at)).all()
         return [_job(row._mapping) for row in rows]
 
     def transition(self, job_id: str, from_status: Sequence[JobStatus], to_status: JobStatus,

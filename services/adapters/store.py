@@ -377,14 +377,15 @@ class SqlStore:
             rows = conn.execute(query.select_from(joined)).all()
         return {str(document_id): bool(matched) for document_id, matched in rows}
 
-    def unfinished_documents(self) -> list[Document]:
+    def unfinished_documents(self, idle_since: datetime | None = None) -> list[Document]:
+        """Queued, parsing or indexing documents, oldest first; with `idle_since`, only
+        those whose row has not changed since then (stuck)."""
         unfinished = [DocumentStatus.QUEUED, DocumentStatus.PARSING, DocumentStatus.INDEXING]
+        query = select(documents).where(documents.c.status.in_([s.value for s in unfinished]))
+        if idle_since is not None:
+            query = query.where(documents.c.updated_at < idle_since)
         with self._begin() as conn:
-            rows = conn.execute(
-                select(documents)
-                .where(documents.c.status.in_([s.value for s in unfinished]))
-                .order_by(documents.c.created_at)
-            ).all()
+            rows = conn.execute(query.order_by(documents.c.created_at)).all()
         return [_document(row._mapping) for row in rows]
 
     def documents_created_between(

@@ -31,12 +31,12 @@ QUOTE = "The Supplier shall be liable without limit"
 
 def responder(messages: list[ChatMessage]) -> str:
     """Risks: one grounded and one invented finding; summaries: minimal valid JSON."""
-    if "Task: report the risks" in messages[-1].content:
+    if "Task: each passage above was retrieved" in messages[-1].content:
         return json.dumps({"findings": [
-            {"category": "Uncapped Liability", "severity": "high", "reason": "no cap",
-             "quote": QUOTE, "page": 2},
-            {"category": "Non-Compete", "severity": "medium", "reason": "made up",
-             "quote": "words that appear nowhere", "page": 1}]})
+            {"passage": 1, "category": "Uncapped Liability", "severity": "high",
+             "reason": "no cap", "quote": QUOTE},
+            {"passage": 1, "category": "Non-Compete", "severity": "medium",
+             "reason": "made up", "quote": "words that appear nowhere"}]})
     value = {"text": "Acme and Beta", "pages": [1]}
     return json.dumps({name: value for name in ContractSummary.model_fields})
 

@@ -1,0 +1,51 @@
+"""Stuck work sent again: documents and analysis jobs whose row has not moved for
+`worker.stuck_after_s` (a broker message lost between restarts) are re-enqueued.
+
+`sweep` is called every `worker.sweep_every_s`: by a thread of the embedded deployment
+(`Sweeper`), by Celery beat in production (`workers.tasks`, task `SWEEP_TASK`). Steps are
+idempotent and a job's row guards its runs, so a message sent twice costs a repeat only.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+from pipelines.errors import DocsightError
+from services.container import Container
+
+log = logging.getLogger(__name__)
+
+
+def sweep(container: Container) -> tuple[int, int]:
+    """Re-send stuck documents and jobs; (documents, jobs) re-sent."""
+    idle = container.settings.worker.stuck_after_s
+    documents = container.documents.resend_stuck(idle)
+    jobs = container.jobs.resume_unfinished(idle_for_s=idle)
+    if documents or jobs:
+        log.warning("re-sent stuck work: %d documents, %d analysis jobs (no change for %.0f s)",
+                    documents, jobs, idle)
+    return documents, jobs
+
+
+class Sweeper:
+    """`sweep` every `every_s` seconds in a daemon thread, until `stop`."""
+
+    def __init__(self, container: Container, every_s: float) -> None:
+        self.container, self.every_s = container, every_s
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="sweeper", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.every_s):
+            try:
+                sweep(self.container)
+            except DocsightError as exc:  # a backend down: the next round tries again
+                log.warning("sweep skipped: %s", exc)

@@ -162,3 +162,11 @@ def test_search_by_rows_finds_the_row_with_the_figure(
 ) -> None:
     found = search(world, SearchOptions(table_pages=True, page_rows=True, parent_tokens=0))
     assert found[0].chunk.text.startswith("Cost of products | (53,969)")
+
+
+def test_scored_among_its_candidates_a_passage_scores_as_it_would_inside_them() -> None:
+    reranker = LexicalReranker()
+    passages = ["Cost of products | (53,969)", "Revenue recognition policies.", "Cost of services"]
+    alone = reranker.score(QUESTION, passages)
+    among = reranker.score_among(QUESTION, passages, background=passages)
+    assert among == pytest.approx(alone)

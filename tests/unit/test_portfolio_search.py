@@ -226,7 +226,7 @@ def test_metadata_is_validated_and_bounded() -> None:
 
 
 def test_search_body_bounds_ids_and_wants_aware_times() -> None:
-    assert SearchIn(query="q", document_ids=["a"] * 1000).where().document_ids == ["a"] * 1000
+    assert SearchIn(query="q", document_ids=["a"] * 1000).where().document_ids == ["a"]
     with pytest.raises(ValidationError):
         SearchIn(query="q", document_ids=["a"] * 1001)
     with pytest.raises(ValidationError):

@@ -31,6 +31,7 @@ UrlOption = Annotated[
 ]
 DEFAULT_URL = "http://127.0.0.1:8000"
 FINAL = {"ready", "failed"}
+SHUTDOWN_GRACE_S = 5  # then waiting requests are cut; threads stop in 3 s each at most
 
 
 _options: dict[str, str | None] = {"api_key": None}
@@ -174,7 +175,10 @@ def serve(
     )
     configure_logging(settings.log.format, settings.log.level)  # uvicorn's loggers too
     uvicorn.run(create_app(settings), host=host, port=port, log_config=None,
-                log_level=settings.log.level.lower())
+                log_level=settings.log.level.lower(),
+                # requests still waiting (on the LLM) after this are cut: SIGTERM stops
+                # the server within ~10 s; unfinished work is re-sent from its rows
+                timeout_graceful_shutdown=SHUTDOWN_GRACE_S)
 
 
 def _pdf_paths(paths: list[Path]) -> list[Path]:

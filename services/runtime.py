@@ -31,15 +31,18 @@ class Runtime:
     limiter: RateLimiter | None = None
     sweeper: Sweeper | None = None  # stuck work re-sent (production: beat's SWEEP_TASK)
 
-    def stop(self) -> None:
+    def stop(self, timeout_s: float = 3.0) -> None:
+        """Stop the threads, waiting `timeout_s` at most for each worker's running tasks
+        (a task waiting on the LLM is left behind: its row re-sends it on the next start,
+        and its daemon thread ends with the process)."""
         if self.sweeper is not None:
             self.sweeper.stop()
         if self.beat is not None:
             self.beat.stop()
         if self.worker is not None:
-            self.worker.stop()
+            self.worker.stop(timeout_s)
         if self.report_worker is not None:
-            self.report_worker.stop()
+            self.report_worker.stop(timeout_s)
 
 
 def start(settings: Settings) -> tuple[Container, Runtime]:

@@ -22,6 +22,7 @@ import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Protocol
 
 from pipelines.errors import NotFound, RateLimited, Unauthenticated
 from services.adapters.api_keys import ApiKey, SqlApiKeyStore
@@ -126,6 +127,13 @@ class KeyService:
 
 
 _MAX_BUCKETS = 100_000
+
+
+class Limiter(Protocol):
+    """Spends one request of a key: `RateLimited` when none is left."""
+
+    def take(self, key_id: str) -> None: ...
+
 
 
 class RateLimiter:

@@ -8,7 +8,8 @@ from dataclasses import dataclass
 from celery import Celery
 
 from services.adapters.api_keys import SqlApiKeyStore
-from services.auth import KeyService, RateLimiter, write_key_file
+from services.adapters.rate_limit_redis import RedisRateLimiter
+from services.auth import KeyService, Limiter, RateLimiter, write_key_file
 from services.container import Container, build_container
 from services.reports import report_service
 from services.settings import Settings
@@ -28,7 +29,7 @@ class Runtime:
     beat: EmbeddedBeat | None = None
     report_worker: EmbeddedWorker | None = None  # the `reports` queue, never behind jobs
     keys: KeyService | None = None
-    limiter: RateLimiter | None = None
+    limiter: Limiter | None = None
     sweeper: Sweeper | None = None  # stuck work re-sent (production: beat's SWEEP_TASK)
 
     def stop(self, timeout_s: float = 3.0) -> None:
@@ -82,8 +83,15 @@ def start(settings: Settings) -> tuple[Container, Runtime]:
         sweeper = Sweeper(container, settings.worker.sweep_every_s)
         sweeper.start()
     return container, Runtime(celery, worker, beat, report_worker=report_worker, keys=keys,
-                              limiter=RateLimiter(settings.api.rate_per_minute),
+                              limiter=_rate_limiter(settings),
                               sweeper=sweeper)
+
+
+def _rate_limiter(settings: Settings) -> Limiter:
+    """Per process; in Redis when the broker is Redis (API replicas share the budget)."""
+    if settings.broker.mode == "redis" and settings.broker.url:
+        return RedisRateLimiter(settings.broker.url, settings.api.rate_per_minute)
+    return RateLimiter(settings.api.rate_per_minute)
 
 
 def _report_worker(settings: Settings, container: Container) -> EmbeddedWorker:

@@ -292,6 +292,18 @@ def test_real_completion_reports_usage(local: OpenAiChatModel) -> None:
 
 
 @pytest.mark.slow
+def test_real_requests_measure_the_speed_timeouts_follow(local: OpenAiChatModel) -> None:
+    """llama.cpp's timings feed the estimate: the session's measure is replaced by this
+    request's, and a bigger request gets a longer timeout."""
+    before = local.speed.samples
+    words = " ".join(f"item{n}" for n in range(80))  # a fresh prompt: not from the cache
+    local.complete([ChatMessage(role="user", content=f"{words}\nCount the items.")],
+                   max_tokens=16)
+    assert local.speed.samples == before + 1
+    assert local.timeout_s(3000, 512) > local.timeout_s(300, 64)
+
+
+@pytest.mark.slow
 def test_real_repeated_prefix_is_served_from_the_cache(local: OpenAiChatModel) -> None:
     system = ChatMessage(role="system", content="Read the contract.\n" + CONTRACT * 4)
     first = local.complete([system, ChatMessage(role="user", content="Who is the buyer?")])

@@ -15,6 +15,11 @@ targets --url with --api-key. Phases:
    are answered from the answer cache (checked: `cached` is true), so this measures the
    API, retrieval and the cache under concurrency, not the model.
 
+4. During phase 3, `long_polls` `GET /v1/jobs/{id}?wait=30` from the first tenant on a
+   risk job that cannot finish yet, while the searches and questions run as a second
+   tenant (its own key) and a monitor calls `/health`: their percentiles show whether one
+   tenant's waiting stalls the others (issue 11).
+
 --no-llm points the LLM at a dead port and skips phases 2 and the questions of 3.
 Prints a table and ends with one JSON object. --quick: 10 uploads, 40 searches, no model.
 """
@@ -130,8 +135,10 @@ def upload_files(data: Path, count: int) -> list[tuple[str, bytes]]:
 
 
 @contextmanager
-def embedded_server(folder: Path, llm: bool) -> Iterator[tuple[str, str | None]]:
-    """`docsight serve` on a free loopback port with its own data folder: (url, api key)."""
+def embedded_server(folder: Path, llm: bool
+                    ) -> Iterator[tuple[str, str | None, str | None]]:
+    """`docsight serve` on a free loopback port with its own data folder: (url, the first
+    tenant's api key, a second tenant's)."""
     port = free_port()
     env = os.environ | {
         "DOCSIGHT_DATA_DIR": str(folder), "DOCSIGHT_API__PORT": str(port),
@@ -158,7 +165,8 @@ def embedded_server(folder: Path, llm: bool) -> Iterator[tuple[str, str | None]]
                 pass
             time.sleep(0.3)
         key_file = folder / "api_key"
-        yield url, key_file.read_text().strip() if key_file.exists() else None
+        yield url, key_file.read_text().strip() if key_file.exists() else None, \
+            _second_key(env)
         if process.poll() is not None:
             raise SystemExit("the server died during the run")
     finally:
@@ -167,6 +175,15 @@ def embedded_server(folder: Path, llm: bool) -> Iterator[tuple[str, str | None]]
             process.wait(timeout=60)
         except subprocess.TimeoutExpired:
             process.kill()
+
+
+def _second_key(env: dict[str, str]) -> str | None:
+    """A key of a second tenant, made with the admin CLI on the server's data folder."""
+    done = subprocess.run([sys.executable, "-m", "services.cli", "keys", "create", "--tenant",
+                           "other-tenant", "--name", "load"], cwd=REPO_ROOT, env=env,
+                          capture_output=True, text=True, timeout=120, check=False)
+    lines = done.stdout.strip().splitlines()
+    return lines[-1].strip() if done.returncode == 0 and lines else None
 
 
 def free_port() -> int:
@@ -191,19 +208,26 @@ def wait_final(client: httpx.Client, ids: Sequence[str], timeout_s: float) -> di
     return docs
 
 
-def run(url: str, key: str | None, args: Any) -> dict[str, Any]:
+def run(url: str, key: str | None, args: Any, other_key: str | None = None) -> dict[str, Any]:
     headers = {"Authorization": f"Bearer {key}"} if key else {}
-    workers = max(args.uploads, args.searches + args.cached)
+    other_headers = {"Authorization": f"Bearer {other_key}"} if other_key else headers
+    workers = max(args.uploads, args.searches + args.cached + args.long_polls + 1)
     limits = httpx.Limits(max_connections=workers, max_keepalive_connections=workers)
     ops = {name: Op(name) for name in ("upload", "question (model)", "search",
-                                       "question (cached)")}
-    with httpx.Client(base_url=url, headers=headers, timeout=600, limits=limits) as client:
+                                       "question (cached)", "long poll", "health")}
+    with httpx.Client(base_url=url, headers=headers, timeout=600, limits=limits) as client, \
+            httpx.Client(base_url=url, headers=other_headers, timeout=600,
+                         limits=limits) as other:
         files = upload_files(args.data, args.uploads)
         accepted: list[str] = []
 
         def upload(name: str, body: bytes) -> None:
-            response = timed(ops["upload"], lambda: client.post(
-                "/v1/documents", files={"files": (name, body, "application/pdf")}))
+            for _ in range(60):  # a 429 (uploads in flight per tenant): as a client would
+                response = timed(ops["upload"], lambda: client.post(
+                    "/v1/documents", files={"files": (name, body, "application/pdf")}))
+                if response is None or response.status_code != 429:
+                    break
+                time.sleep(float(response.headers.get("retry-after", "1")))
             if response is not None and response.status_code == 202:
                 accepted.extend(a["document"]["id"] for a in response.json()["accepted"])
 
@@ -229,15 +253,35 @@ def run(url: str, key: str | None, args: Any) -> dict[str, Any]:
 
         cached_flags: list[bool] = []
 
+        if other_key and questions:  # the second tenant's answers: its own cache
+            for question in questions:
+                other.post("/v1/questions", json={"question": question})
+
         def ask(question: str) -> None:
-            response = timed(ops["question (cached)"], lambda: client.post(
+            response = timed(ops["question (cached)"], lambda: other.post(
                 "/v1/questions", json={"question": question}))
             if response is not None and response.status_code == 200:
                 cached_flags.append(bool(response.json()["cached"]))
 
         def search(query: str) -> None:
-            timed(ops["search"], lambda: client.post("/v1/search",
-                                                     json={"query": query, "limit": 10}))
+            timed(ops["search"], lambda: other.post("/v1/search",
+                                                    json={"query": query, "limit": 10}))
+
+        def health() -> None:
+            timed(ops["health"], lambda: other.get("/health"))
+
+        job = client.post(f"/v1/documents/{accepted[0]}/risks") if accepted else None
+        polls: list[Callable[[], object]] = []
+        if job is not None and job.status_code == 202 and args.long_polls:
+            job_id = job.json()["id"]
+            polls = [partial(timed, ops["long poll"], partial(
+                client.get, f"/v1/jobs/{job_id}", params={"wait": 30}))
+                for _ in range(args.long_polls)]
+        pool = ThreadPoolExecutor(max_workers=max(1, len(polls)))
+        waiting = [pool.submit(poll) for poll in polls]
+        if polls:
+            log(f"{len(polls)} long polls of the first tenant in flight")
+            time.sleep(2)
 
         jobs: list[Callable[[], object]] = [
             partial(search, SEARCHES[n % len(SEARCHES)]) for n in range(args.searches)]
@@ -246,8 +290,13 @@ def run(url: str, key: str | None, args: Any) -> dict[str, Any]:
         jobs = [jobs[i] for i in _interleaved(len(jobs), args.searches)]
         log(f"{args.searches} searches and {args.cached if questions else 0} cached questions "
             "at once")
+        jobs += [health] * max(1, args.searches // 4)
         mixed_s = in_parallel(jobs, len(jobs))
-        ops["search"].wall_s = ops["question (cached)"].wall_s = mixed_s
+        ops["search"].wall_s = ops["question (cached)"].wall_s = ops["health"].wall_s = mixed_s
+        for future in waiting:
+            future.result()
+        pool.shutdown()
+        ops["long poll"].wall_s = sum(ops["long poll"].seconds) / max(1, len(polls))
 
     summaries = {name: op.summary() for name, op in ops.items() if op.seconds}
     return {
@@ -285,6 +334,10 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--cached", type=int, default=40,
                         help="cached questions among the concurrent searches")
     parser.add_argument("--no-llm", action="store_true", help="dead LLM: no questions")
+    parser.add_argument("--long-polls", type=int, default=100,
+                        help="long polls of the first tenant during the mixed phase")
+    parser.add_argument("--other-api-key", default=None,
+                        help="with --url: a second tenant's key for the mixed phase")
     parser.add_argument("--ingest-timeout", type=float, default=1800)
     parser.add_argument("--url", default=None, help="a running deployment instead")
     parser.add_argument("--api-key", default=os.environ.get("DOCSIGHT_API_KEY"))
@@ -300,12 +353,12 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         args.ingest_timeout = 120
     started = time.perf_counter()
     if args.url:
-        result = run(args.url, args.api_key, args)
+        result = run(args.url, args.api_key, args, args.other_api_key)
     else:
         folder = Path(tempfile.mkdtemp(prefix="docsight-load-"))
         try:
-            with embedded_server(folder, llm=not no_llm) as (url, key):
-                result = run(url, key, args)
+            with embedded_server(folder, llm=not no_llm) as (url, key, other_key):
+                result = run(url, key, args, other_key)
         finally:
             shutil.rmtree(folder, ignore_errors=True)
     rows = [[name, s["requests"], s["ok"], s["server_errors"], s["throughput_per_s"],

@@ -119,7 +119,7 @@ class ApiSettings(BaseModel):
     """Whole body of one upload request (several PDFs); each file: parser.max_upload_mb."""
     max_body_kb: float = Field(default=1024.0, gt=0)
     """Body of every other request (JSON)."""
-    max_uploads_per_tenant: int = Field(default=4, ge=0)
+    max_uploads_per_tenant: int = Field(default=8, ge=0)
     """Uploads of one tenant received at once per process (0: no limit)."""
     unauthenticated_per_minute: int = Field(default=60, ge=0)
     """Requests without a valid key per client address and process, then 429 (0: none)."""

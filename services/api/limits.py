@@ -6,7 +6,8 @@ the limit: the framework never spools more than the limit to its temporary files
 `POST /v1/documents` may be `api.max_request_mb` (several PDFs), every other body
 `api.max_body_kb` (JSON). A tenant has at most `api.max_uploads_per_tenant` uploads being
 received at once (429 beyond), so the temporary space one tenant can take is bounded by
-that many times `max_request_mb`. Sits inside `ApiKeyMiddleware` (it knows the tenant).
+that many times `max_request_mb` (a client that gets 429 retries after `Retry-After`).
+Sits inside `ApiKeyMiddleware` (it knows the tenant).
 """
 
 from __future__ import annotations

@@ -16,8 +16,9 @@ passage's sentence most like it, with `grounded=False`: never shown as fact, hid
 asked for (`RiskReport.shown`). Findings of one category over the same span are merged.
 
 A request that times out or whose reply never validates is split in two and each half
-asked again (down to one passage); a passage that still fails is listed in
-`RiskReport.failed`. `progress` is told each request.
+asked again (down to one passage); a passage whose reply never validates is listed in
+`RiskReport.failed`, one that still times out raises `LlmTimeout` (the job waits and
+resumes with the replies it has). `progress` is told each request.
 """
 
 from __future__ import annotations
@@ -190,9 +191,11 @@ def extract_risks(
             if len(batch) > 1:
                 half = len(batch) // 2
                 queue[:0] = [batch[:half], batch[half:]]
-            else:
-                failed.append(f"page {batch[0].chunk.page_start}: {type(exc).__name__}")
-                done += 1
+                continue
+            if isinstance(exc, LlmTimeout):
+                raise  # one passage still too slow: the job waits and resumes (step cache)
+            failed.append(f"page {batch[0].chunk.page_start}: {type(exc).__name__}")
+            done += 1
             continue
         done += 1
         findings.extend(_located(reply.model_dump()["findings"], batch, source))

@@ -359,3 +359,12 @@ def test_a_passage_with_the_categorys_own_wording_is_a_finding_without_the_model
     assert extract_risks(DOC, [passage], kind="contract", llm=llm, budget=ROOMY,
                          candidates=retrieval({"Governing Law": [passage]}),
                          selection=Selection(least_wording=9)).findings == []
+
+
+def test_a_single_passage_that_still_times_out_makes_the_job_wait_not_finish_empty() -> None:
+    chunks = contract_chunks(pages=10)
+    llm = FakeChatModel(responder=lambda _: (_ for _ in ()).throw(LlmTimeout("slow")))
+    with pytest.raises(LlmTimeout):
+        extract_risks(DOC, chunks, kind="contract", llm=llm, budget=ROOMY,
+                      candidates=retrieval({"Liquidated Damages": chunks[0:4:2]}),
+                      selection=MODEL_ONLY)

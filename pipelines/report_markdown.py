@@ -21,7 +21,7 @@ _INSIDE_WORD = frozenset(".:@/")
 renderer that finds links in bare text (GFM, linkify) makes one; ends of sentences stay."""
 
 
-def _md(text: str) -> str:
+def escape_markdown(text: str) -> str:
     """File names and document text as inert Markdown inside a table cell or list item:
     HTML as entities (no tag, no `<http://...>` autolink), Markdown punctuation escaped (no
     link, image, emphasis or code), link-making punctuation escaped inside words."""
@@ -52,7 +52,7 @@ def status_line(report: Report) -> str:
 
 def render_markdown(report: Report) -> str:
     """The report as Markdown (tables for counts and categories, a section per document)."""
-    out = [f"# Daily report {report.date.isoformat()} ({_md(report.tenant)})", "",
+    out = [f"# Daily report {report.date.isoformat()} ({escape_markdown(report.tenant)})", "",
            f"Documents created {report.window_start.isoformat()} to "
            f"{report.window_end.isoformat()} ({report.timezone}); generated "
            f"{report.generated_at.isoformat(timespec='seconds')}.", "",
@@ -70,31 +70,31 @@ def render_markdown(report: Report) -> str:
     pending = [e for e in report.documents if e.pending]
     if pending:
         out += ["", "## Pending", ""]
-        out += [f"- {_md(e.filename)}: {', '.join(e.pending)} pending" for e in pending]
+        out += [f"- {escape_markdown(e.filename)}: {', '.join(e.pending)} pending" for e in pending]
     if report.failures:
         out += ["", "## Failures", ""]
-        out += [f"- **{_md(f.filename)}** ({f.error_code or 'error'}): {_md(f.reason or '')}"
-                for f in report.failures]
+        out += [f"- **{escape_markdown(f.filename)}** ({f.error_code or 'error'}): "
+                f"{escape_markdown(f.reason or '')}" for f in report.failures]
     if report.categories:
         out += ["", "## Risks by category", "", "| category | high | medium | low | documents |",
                 "|---|---|---|---|---|"]
-        out += [f"| {_md(c.category)} | {c.high} | {c.medium} | {c.low} | {c.documents} |"
-                for c in report.categories]
+        out += [f"| {escape_markdown(c.category)} | {c.high} | {c.medium} | {c.low} "
+                f"| {c.documents} |" for c in report.categories]
     if report.documents:
         out += ["", "## New documents"]
     for entry in report.documents:
-        out += ["", f"### {_md(entry.filename)} ({entry.kind})", ""]
+        out += ["", f"### {escape_markdown(entry.filename)} ({entry.kind})", ""]
         if entry.analysis != "done":
-            out.append(f"_Analysis {entry.analysis}: {_md(entry.analysis_note or '')}_")
-        out += [f"- {_md(line.label)}: {_md(line.text)}{_pages(line.pages)}"
+            out.append(f"_Analysis {entry.analysis}: {escape_markdown(entry.analysis_note or '')}_")
+        out += [f"- {escape_markdown(line.label)}: {escape_markdown(line.text)}{_pages(line.pages)}"
                 for line in entry.summary]
         for f in entry.findings:
             page = f"p. {f.page}" if f.page else "page unknown"
-            out.append(f"- **{f.severity}** {_md(f.category)}: {_md(f.reason)} "
-                       f"({page}): \"{_md(f.quote)}\"")
+            out.append(f"- **{f.severity}** {escape_markdown(f.category)}: "
+                       f"{escape_markdown(f.reason)} ({page}): \"{escape_markdown(f.quote)}\"")
         notes = entry_notes(entry)
         if notes:
-            out.append(f"_{_md('; '.join(notes))}._")
+            out.append(f"_{escape_markdown('; '.join(notes))}._")
     return "\n".join(out) + "\n"
 
 

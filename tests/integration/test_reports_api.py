@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from pipelines.report_markdown import escape_markdown
 from tests.integration.conftest import REPO, start_server, stop_server
 from tests.integration.test_analysis_api import DEVSET, _smallest_contract
 from tests.servers import free_port
@@ -64,7 +65,7 @@ def test_reports_through_the_api_and_the_cli(tmp_path: Path) -> None:
 
             markdown = client.get(f"/v1/reports/{today}", params={"format": "markdown"})
             assert markdown.headers["content-type"].startswith("text/markdown")
-            assert contract.name in markdown.text
+            assert escape_markdown(contract.name) in markdown.text  # inert: _ and . escaped
             html = client.get(f"/v1/reports/{today}", params={"format": "html"})
             assert html.headers["content-type"].startswith("text/html")
             assert "<!DOCTYPE html>" in html.text
@@ -134,7 +135,7 @@ def test_reports_never_wait_behind_analysis_jobs(tmp_path: Path) -> None:
             markdown = client.get(f"/v1/reports/{today}", params={"format": "markdown"})
             assert markdown.status_code == 200
             assert "Status: building" in markdown.text
-            assert f"- {contract.name}: summary, risks pending" in markdown.text
+            assert f"- {escape_markdown(contract.name)}: summary, risks pending" in markdown.text
             html = client.get(f"/v1/reports/{today}", params={"format": "html"})
             assert html.status_code == 200
             assert "Status: building" in html.text

@@ -36,11 +36,19 @@ from pipelines.prompts import (
 SummaryKind = Literal["contract", "annual_report"]
 
 
+TEXT_CHARS = 400
+"""Bound on a summary text in the reply schema (not checked when reading stored ones):
+constrained decoding stops a small model that would ramble past its output budget (seen
+with the bundled 0.5B model: a reply cut at 1,024 tokens, then its repair too)."""
+
+
 class SourcedText(BaseModel):
     """A short statement and the pages it comes from (empty text: the document is silent)."""
 
-    text: str = Field(description="one or two sentences; empty when the document does not say")
-    pages: list[int] = Field(description="1-based pages the statement comes from")
+    text: str = Field(description="one or two sentences; empty when the document does not say",
+                      json_schema_extra={"maxLength": TEXT_CHARS})
+    pages: list[int] = Field(description="1-based pages the statement comes from",
+                             json_schema_extra={"maxItems": 8})
 
 
 class ContractSummary(BaseModel):
@@ -69,9 +77,9 @@ class ReportSummary(BaseModel):
     """The essentials of an annual report."""
 
     business: SourcedText
-    key_figures: list[KeyFigure]
+    key_figures: list[KeyFigure] = Field(json_schema_extra={"maxItems": 10})
     outlook: SourcedText
-    major_risks: list[SourcedText]
+    major_risks: list[SourcedText] = Field(json_schema_extra={"maxItems": 6})
 
 
 Summary = ContractSummary | ReportSummary

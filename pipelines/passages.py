@@ -150,23 +150,6 @@ def table_rows(query: str, hits: Sequence[ScoredChunk], units: Sequence[ScoredCh
                          count=options.row_count)
 
 
-def candidate_units(
-    query: str,
-    *,
-    tenant: str,
-    embedder: Embedder,
-    index: VectorIndex,
-    reranker: Reranker | None,
-    document_ids: Sequence[str] | None,
-    candidates: int,
-    options: SearchOptions,
-) -> list[ScoredChunk]:
-    """Stages 1-3: the scored units, best first."""
-    return first_stage_and_rerank(
-        query, tenant=tenant, embedder=embedder, index=index, reranker=reranker,
-        document_ids=document_ids, candidates=candidates, options=options)[1]
-
-
 def first_stage_and_rerank(
     query: str,
     *,

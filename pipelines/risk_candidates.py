@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 from pipelines.clause_terms import lookup, normalise_text
 from pipelines.context import neutralise
@@ -109,13 +110,19 @@ def select_candidates(
 def wording(text: str, category: RiskCategory) -> list[str]:
     """The category's own clause wording found in `text` (`pipelines.clause_terms`: its
     names and typical phrases, English and Chinese), each once."""
-    terms = lookup(category.id)
-    if terms is None:
-        return []
     plain = normalise_text(text)
+    return [t for t in _phrases(category.id) if t in plain]
+
+
+@lru_cache(maxsize=256)
+def _phrases(category_id: str) -> tuple[str, ...]:
+    """The category's names and phrases as the lexicon normalises them, each once."""
+    terms = lookup(category_id)
+    if terms is None:
+        return ()
     wanted = dict.fromkeys(normalise_text(t) for t in
                            (*terms.names, *terms.phrases_en, *terms.phrases_zh))
-    return [t for t in wanted if t and t in plain]
+    return tuple(t for t in wanted if t)
 
 
 def batches(candidates: Sequence[Candidate], size: int) -> list[list[Candidate]]:

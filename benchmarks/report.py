@@ -24,7 +24,7 @@ from benchmarks.common import emit_json, force_offline, log, make_parser, print_
 from pipelines.context import Budget
 from pipelines.models import ChatMessage, Chunk, Document, DocumentStatus
 from pipelines.reports import render_html, render_markdown
-from pipelines.summaries import ContractSummary
+from pipelines.summary_models import ContractSummary
 from services.adapters.embedder_fake import HashEmbedder
 from services.adapters.index_fake import InMemoryIndex
 from services.adapters.jobs import SqlJobStore

@@ -20,6 +20,7 @@ h1{font-size:1.6rem;margin-bottom:.2rem}h2{margin-top:2rem;border-bottom:1px sol
 table{border-collapse:collapse;margin:.5rem 0}td,th{border:1px solid #dde3ea;
 padding:.3rem .6rem;text-align:left}th{background:#f3f6f9}
 .doc{border:1px solid #dde3ea;border-radius:6px;padding:.4rem 1rem;margin:1rem 0}
+.unverified{color:#a15c00}
 .sev{display:inline-block;color:#fff;border-radius:3px;padding:0 .4rem;font-size:.8rem}
 .high{background:#c62828}.medium{background:#ef8f00}.low{background:#7d8c99}
 blockquote{margin:.3rem 0 .6rem 1rem;padding-left:.6rem;border-left:3px solid #c9d3dd;
@@ -132,7 +133,11 @@ def _document(entry: DocumentEntry) -> str:
         items = "".join(
             f"<li><b>{escape(line.label)}</b>: {escape(line.text)}"
             + (f" <small>(p. {', '.join(str(p) for p in line.pages)})</small>"
-               if line.pages else "") + "</li>" for line in entry.summary)
+               if line.pages and line.verified else "")
+            + ("" if line.verified else
+               " <small class=\"unverified\">(unverified: no quote found in the document)"
+               "</small>")
+            + "</li>" for line in entry.summary)
         out.append(f"<ul>{items}</ul>")
     for f in entry.findings:
         page = f"p. {f.page}" if f.page else "page unknown"

@@ -8,7 +8,9 @@ from collections.abc import Sequence
 from pipelines.reports import DocumentEntry, Report
 
 
-def _pages(pages: Sequence[int]) -> str:
+def _pages(pages: Sequence[int], verified: bool = True) -> str:
+    if not verified:
+        return " (unverified: no quote found in the document)"
     return f" (p. {', '.join(str(p) for p in pages)})" if pages else ""
 
 
@@ -86,7 +88,8 @@ def render_markdown(report: Report) -> str:
         out += ["", f"### {escape_markdown(entry.filename)} ({entry.kind})", ""]
         if entry.analysis != "done":
             out.append(f"_Analysis {entry.analysis}: {escape_markdown(entry.analysis_note or '')}_")
-        out += [f"- {escape_markdown(line.label)}: {escape_markdown(line.text)}{_pages(line.pages)}"
+        out += [f"- {escape_markdown(line.label)}: {escape_markdown(line.text)}"
+                f"{_pages(line.pages, line.verified)}"
                 for line in entry.summary]
         for f in entry.findings:
             page = f"p. {f.page}" if f.page else "page unknown"

@@ -27,7 +27,7 @@ from pydantic import BaseModel, Field
 from pipelines.models import Document, DocumentStatus, JobKind
 from pipelines.risk_taxonomy import DocumentKind, Severity
 from pipelines.risks import RiskReport
-from pipelines.summaries import ContractSummary, ReportSummary
+from pipelines.summary_models import ContractSummary, ReportSummary
 
 KindLabel = Literal["contract", "annual_report", "unknown"]
 AnalysisState = Literal["done", "pending", "failed", "unavailable"]
@@ -41,6 +41,8 @@ class SummaryLine(BaseModel):
     label: str
     text: str
     pages: list[int] = Field(default_factory=list)
+    verified: bool = False
+    """Backed by a quote located in the document (pages are that quote's)."""
 
 
 class ReportFinding(BaseModel):
@@ -276,17 +278,21 @@ def summary_lines(summary: ContractSummary | ReportSummary) -> list[SummaryLine]
                              ("Term", summary.term_and_renewal),
                              ("Payment", summary.payment)):
             if value.text.strip():
-                lines.append(SummaryLine(label=label, text=value.text, pages=value.pages))
+                lines.append(SummaryLine(label=label, text=value.text, pages=value.pages,
+                                         verified=value.verified))
         return lines
     if summary.business.text.strip():
         lines.append(SummaryLine(label="Business", text=summary.business.text,
-                                 pages=summary.business.pages))
+                                 pages=summary.business.pages,
+                                 verified=summary.business.verified))
     for figure in summary.key_figures[:3]:
         lines.append(SummaryLine(label=figure.name, text=f"{figure.value} ({figure.period})",
-                                 pages=[figure.page] if figure.page else []))
+                                 pages=[figure.page] if figure.page else [],
+                                 verified=figure.verified))
     if summary.outlook.text.strip():
         lines.append(SummaryLine(label="Outlook", text=summary.outlook.text,
-                                 pages=summary.outlook.pages))
+                                 pages=summary.outlook.pages,
+                                 verified=summary.outlook.verified))
     return lines
 
 

@@ -46,7 +46,8 @@ from pipelines.rerank import LexicalReranker
 from pipelines.risk_candidates import PER_CATEGORY, Selection
 from pipelines.risk_taxonomy import RiskCategory
 from pipelines.risks import RiskReport, detect_kind, extract_risks
-from pipelines.summaries import ContractSummary, ReportSummary, summarize
+from pipelines.summaries import summarize
+from pipelines.summary_models import ContractSummary, ReportSummary
 from services.adapters.analysis_cache import SqlAnalysisCache
 from services.adapters.store import SqlStore
 from services.cache import AnalysisCache, CacheMetrics
@@ -58,6 +59,9 @@ ANSWER_FORMAT = 2
 RISKS_FORMAT = 2
 """Part of the risk cache key: 2 is retrieval-chosen candidates classified in batches
 (reports cached by the whole-document extractor before are computed anew)."""
+SUMMARY_FORMAT = 2
+"""Part of the summary cache key: 2 is statements with located evidence (summaries cached
+before, with the model's own pages, are computed anew)."""
 
 
 class LlmSource(Protocol):
@@ -246,7 +250,7 @@ class AnalysisService:
 
     def cached_summary(self, tenant: str, document_id: str) -> SummaryResult | None:
         """The cached summary of the ready document for the current model, or None."""
-        key = self._document_key("summary", tenant, document_id)
+        key = self._document_key(f"summary-{SUMMARY_FORMAT}", tenant, document_id)
         hit = self._lookup("summaries", key, tenant)
         if hit is None:
             return None
@@ -273,10 +277,11 @@ class AnalysisService:
             kind = detect_kind(chunks)
             steps = self._steps(model, tenant, document.id, steps_scope)
             summary = summarize(document, chunks, kind=kind, llm=steps, counter=self.counter,
-                                budget=self.llm.budget, cache_salt=tenant, progress=progress)
+                                budget=self.llm.budget, cache_salt=tenant, progress=progress,
+                                page_starts=self.store.load_page_starts(document.id))
             result = SummaryResult(document_id=document.id, kind=kind, summary=summary,
                                    model=model.name, cached=False)
-            self.cache.put(self._document_key("summary", tenant, document_id),
+            self.cache.put(self._document_key(f"summary-{SUMMARY_FORMAT}", tenant, document_id),
                            result.model_dump_json(), kind="summaries", tenant=tenant,
                            document_id=document.id)
         finally:

@@ -500,12 +500,26 @@ def _print_summary(body: dict[str, Any]) -> None:
     console.rule(f"summary ({body['kind']}){' (cached)' if body['cached'] else ''}")
     for name, value in body["summary"].items():
         if isinstance(value, dict):
-            pages = _pages(value.get("pages") or [])
-            console.print(f"[bold]{name}[/bold]: {value.get('text')} [dim]{pages}[/dim]")
+            console.print(f"[bold]{name}[/bold]: {_statement(value)}")
         elif isinstance(value, list):
-            console.print(f"[bold]{name}[/bold]:")
+            console.print(f"[bold]{name}[/bold]:" + ("" if value else " [dim]none[/dim]"))
             for item in value:
-                console.print(f"  - {item}")
+                console.print(f"  - {_statement(item)}")
+
+
+def _statement(item: dict[str, Any]) -> str:
+    """A summary statement or key figure: its text, then its pages and first located quote,
+    or a mark that no quote of it was found in the document."""
+    text = item.get("text")
+    if text is None:  # a key figure
+        text = f"{item.get('name')}: {item.get('value')} ({item.get('period')})"
+    if not str(text).strip():
+        return "[dim](the document does not say)[/dim]"
+    evidence = item.get("evidence") or []
+    if not item.get("verified") or not evidence:
+        return f"{escape(str(text))} [yellow](unverified: no quote found in the document)[/yellow]"
+    pages = _pages(item["pages"]) if "pages" in item else _pages(item.get("page"))
+    return f"{escape(str(text))} [dim]{pages} \"{escape(_excerpt(evidence[0]['quote']))}\"[/dim]"
 
 
 def _print_risks(body: dict[str, Any]) -> None:

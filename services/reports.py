@@ -42,7 +42,7 @@ from pipelines.reports import (
 )
 from pipelines.risk_taxonomy import DocumentKind
 from pipelines.risks import RiskReport, detect_kind
-from pipelines.summaries import ContractSummary, ReportSummary
+from pipelines.summary_models import ContractSummary, ReportSummary
 from services.adapters.reports import SqlReportStore
 from services.adapters.store import SqlStore
 from services.analysis import AnalysisService, RisksResult, SummaryResult

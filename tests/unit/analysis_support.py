@@ -9,7 +9,7 @@ import re
 from pipelines.context import Budget
 from pipelines.errors import LlmUnavailable
 from pipelines.models import ChatMessage
-from pipelines.summaries import ContractSummary
+from pipelines.summary_models import ContractSummary
 from services.adapters.llm_fake import FakeChatModel
 from services.documents import DocumentService
 from tests.unit.test_documents_service import PDF, InlineQueue

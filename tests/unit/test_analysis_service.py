@@ -9,7 +9,7 @@ import pytest
 
 from pipelines.errors import DocumentNotReady, LlmUnavailable, NotFound
 from pipelines.models import Page, ParsedDocument
-from pipelines.summaries import ContractSummary
+from pipelines.summary_models import ContractSummary
 from services.adapters.llm_fake import FakeChatModel
 from services.analysis import AnalysisService, normalise_question
 from services.documents import DocumentService

@@ -38,8 +38,11 @@ def document(doc_id: str, filename: str, status: str = "ready") -> dict[str, Any
 DOCUMENTS = [document(DOC_A, "lucid-distributor.pdf"), document(DOC_B, "acme-lease.pdf"),
              document(DOC_C, "annual-report-2024.pdf")]
 SUMMARY = {"kind": "contract", "cached": True, "model": "m", "summary": {
-    "parties": {"text": "Lucid Inc. and the Distributor", "pages": [1, 2, 3, 7]},
-    "payment": {"text": "not stated", "pages": []},
+    "parties": {"text": "Lucid Inc. and the Distributor", "pages": [1, 2, 3, 7],
+                "verified": True, "evidence": [{"quote": "LUCID, INC. and the Distributor",
+                                                "page": 1, "page_end": 1, "char_start": 0,
+                                                "char_end": 31}]},
+    "payment": {"text": "$17.00 a unit", "pages": [], "verified": False, "evidence": []},
 }}
 RISKS = {"cached": True, "model": "m", "report": {"kind": "contract", "failed": [], "findings": [
     {"severity": "high", "category": "termination", "page": None, "grounded": True,
@@ -206,8 +209,8 @@ def test_unknown_pages_are_never_a_bare_p(api: StubApi, tmp_path: Path) -> None:
     for done in (summary, risks, search):
         assert done.returncode == 0, done.stdout + done.stderr
         assert not re.search(r"\bp\.(?!\d)", done.stdout), done.stdout
-    assert "p.1-3, 7" in summary.stdout
-    assert "not stated page unknown" in summary.stdout
+    assert 'p.1-3, 7 "LUCID, INC. and the Distributor"' in summary.stdout
+    assert "$17.00 a unit (unverified: no quote found in the document)" in summary.stdout
     assert "termination page unknown" in risks.stdout
     assert "page unknown" in search.stdout
 

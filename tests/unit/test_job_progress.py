@@ -17,7 +17,8 @@ from pipelines.errors import LlmTimeout, LlmUnavailable
 from pipelines.llm_text import ModelT
 from pipelines.models import ChatMessage, Job, JobStatus
 from pipelines.prompts import ANALYST_INSTRUCTIONS
-from pipelines.summaries import ContractSummary, summarize, summary_task
+from pipelines.summaries import summarize, summary_task
+from pipelines.summary_models import ContractSummary
 from services.adapters.analysis_cache import SqlAnalysisCache
 from services.adapters.jobs import SqlJobStore
 from services.adapters.llm_fake import FakeChatModel

@@ -13,7 +13,7 @@ import pytest
 
 from pipelines.models import ChatMessage
 from pipelines.reports import ReportRecord
-from pipelines.summaries import ContractSummary
+from pipelines.summary_models import ContractSummary
 from services.adapters.jobs import SqlJobStore
 from services.adapters.llm_fake import FakeChatModel
 from services.adapters.reports import SqlReportStore

@@ -30,7 +30,7 @@ from pipelines.reports import (
 )
 from pipelines.risk_taxonomy import Severity
 from pipelines.risks import Finding, RiskReport
-from pipelines.summaries import ContractSummary, SourcedText
+from pipelines.summary_models import ContractSummary, SourcedText
 
 NOW = datetime(2026, 3, 2, 6, 0, tzinfo=UTC)
 DAY = date(2026, 3, 1)
@@ -56,8 +56,8 @@ def risks(doc_id: str, *findings: Finding, failed: list[str] | None = None) -> R
 def summary(parties: str) -> ContractSummary:
     empty = SourcedText(text="", pages=[])
     return ContractSummary(
-        parties=SourcedText(text=parties, pages=[1]),
-        subject=SourcedText(text="Supply of widgets", pages=[1, 2]),
+        parties=SourcedText(text=parties, pages=[1], verified=True),
+        subject=SourcedText(text="Supply of widgets", pages=[1, 2], verified=True),
         term_and_renewal=empty, payment=empty, obligations=empty,
         liability_and_indemnity=empty, termination=empty, governing_law=empty)
 
@@ -206,6 +206,7 @@ def test_a_partial_report_lists_ready_and_pending_in_every_format() -> None:
 
     html = render_html(report)
     assert '<p class="status building">Status: building.' in html
+    assert "(unverified" not in markdown + html
     assert '<ul class="pending"><li>licence.pdf: risks pending</li></ul>' in html
     assert "summary not analysed (limit): 296 pages" in html
     assert "Gamma" in html
@@ -268,3 +269,17 @@ def test_a_deleted_document_is_taken_out_of_a_report_with_its_counts() -> None:
         [], 1, {"contract": 1}, {"ready": 1})
     assert left.categories == [CategoryCount(category="Cap", medium=1, documents=1)]
     assert (left.ungrounded_total, left.incomplete) == (0, 0)
+
+
+def test_a_statement_without_located_evidence_is_marked_unverified_without_pages() -> None:
+    unverified = summary("Acme and Globex").model_copy(
+        update={"payment": SourcedText(text="USD 17.00 a unit", pages=[4])})
+    report = build_report("t1", DAY, "UTC", [DocumentAnalysis(doc("a", "supply.pdf"),
+                                                              "contract", unverified, None)],
+                          generated_at=NOW)
+    markdown, html = render_markdown(report), render_html(report)
+    assert "- Payment: USD 17\\.00 a unit (unverified: no quote found in the document)" in markdown
+    assert "- Parties: Acme and Globex (p. 1)" in markdown
+    assert "(p. 4)" not in markdown + html  # a page nobody located is never shown
+    assert ('USD 17.00 a unit <small class="unverified">(unverified: no quote found in the '
+            "document)</small>") in html

@@ -12,12 +12,8 @@ from pipelines.context import Budget, pack_document
 from pipelines.errors import PromptTooLong
 from pipelines.models import Chunk, Document, ScoredChunk
 from pipelines.prompts import ANALYST_INSTRUCTIONS, detect_language, prompt_tokens
-from pipelines.summaries import (
-    ContractSummary,
-    ReportSummary,
-    summarize,
-    summary_task,
-)
+from pipelines.summaries import summarize, summary_task
+from pipelines.summary_models import ContractReply, ContractSummary, ReportSummary
 from services.adapters.llm_fake import FakeChatModel
 
 _TOKEN = re.compile(r"<\|[a-z_]+\|>|[A-Za-z0-9]+|[^\sA-Za-z0-9]|\n")
@@ -53,8 +49,8 @@ def chunks_of(count: int, words: int = 40, document_id: str = "doc-a",
     return made
 
 
-def contract_reply(words: int = 3, pages: tuple[int, ...] = (1, 99)) -> str:
-    value = {"text": " ".join(["term"] * words), "pages": list(pages)}
+def contract_reply(words: int = 3, quotes: tuple[str, ...] = ()) -> str:
+    value = {"text": " ".join(["term"] * words), "quotes": list(quotes)}
     return json.dumps({name: value for name in CONTRACT_FIELDS})
 
 
@@ -65,7 +61,7 @@ def within(llm: FakeChatModel, budget: Budget) -> list[int]:
 
 
 def test_a_document_that_fits_is_summarised_in_one_call() -> None:
-    llm = FakeChatModel([contract_reply(pages=(2, 99, 2))])
+    llm = FakeChatModel([contract_reply(quotes=("c1w3 c1w4 c1w5", "not in the document"))])
     chunks = chunks_of(5)
     summary = summarize(doc(), chunks, kind="contract", llm=llm, counter=COUNTER,
                         budget=ROOMY, cache_salt="tenant-t")
@@ -73,10 +69,16 @@ def test_a_document_that_fits_is_summarised_in_one_call() -> None:
     assert len(llm.calls) == 1
     call = llm.calls[0]
     assert (call.kind, call.schema, call.thinking, call.cache_salt) == (
-        "structured", "ContractSummary", False, "tenant-t")
+        "structured", "ContractReply", False, "tenant-t")
     assert call.max_tokens == ROOMY.max_output_tokens
-    assert summary.payment.pages == [2]  # page 99 was never shown: dropped
+    assert summary.payment.pages == [2]  # where the quote is (the model gives no page)
+    assert summary.payment.verified
+    [evidence] = summary.payment.evidence  # the quote not in the document is no evidence
+    assert (evidence.quote, evidence.page, evidence.page_end) == ("c1w3 c1w4 c1w5", 2, 2)
+    assert chunks[1].text[evidence.char_start - chunks[1].char_start:][:14] == "c1w3 c1w4 c1w5"
     assert summary.parties.text == "term term term"
+    schema = ContractReply.model_json_schema()["$defs"]["StatementReply"]
+    assert schema["required"] == ["text", "quotes"]  # the model must quote
     user = call.messages[1].content
     assert "Write every text value in English." in user
     assert user.index("</documents>") < user.index("Task: summarise the contract")
@@ -88,8 +90,9 @@ def test_a_long_document_goes_map_reduce_with_every_prompt_in_budget() -> None:
     parts = pack_document(ANALYST_INSTRUCTIONS, chunks, summary_task("contract", "en"),
                           counter=COUNTER, budget=TIGHT, title="lease.pdf")
     assert len(parts) > 1
-    llm = FakeChatModel([contract_reply(pages=(p.chunks[0].page_start,)) for p in parts])
-    llm.add_replies(contract_reply(words=5, pages=(1, 12, 13)))
+    llm = FakeChatModel([contract_reply(quotes=(f"c{p.chunks[0].number}w1 c{p.chunks[0].number}w2",))
+                         for p in parts])
+    llm.add_replies(contract_reply(words=5, quotes=("c11w0 c11w1 c11w2", "c99w1 c99w2")))
     summary = summarize(doc(), chunks, kind="contract", llm=llm, counter=COUNTER,
                         budget=TIGHT)
     assert len(llm.calls) == len(parts) + 1  # map per part, one merge
@@ -100,7 +103,8 @@ def test_a_long_document_goes_map_reduce_with_every_prompt_in_budget() -> None:
     assert f"Below are {len(parts)} partial summaries" in merge
     assert merge.count("Part ") == len(parts)
     assert summary.termination.text == "term term term term term"
-    assert summary.termination.pages == [1, 12]  # 13 is not a page of the document
+    assert summary.termination.pages == [12]  # the merge's own quote found; c99 is nowhere
+    assert summary.termination.verified
 
 
 def test_partials_too_big_for_one_merge_are_merged_in_rounds() -> None:
@@ -108,7 +112,7 @@ def test_partials_too_big_for_one_merge_are_merged_in_rounds() -> None:
     parts = pack_document(ANALYST_INSTRUCTIONS, chunks, summary_task("contract", "en"),
                           counter=COUNTER, budget=TIGHT, title="lease.pdf")
     assert len(parts) >= 4
-    big = contract_reply(words=12, pages=(1,))
+    big = contract_reply(words=9, quotes=("c0w1 c0w2",))
     llm = FakeChatModel(responder=lambda messages: big)
     summarize(doc(), chunks, kind="contract", llm=llm, counter=COUNTER, budget=TIGHT)
     merges = [c.messages[1].content for c in llm.calls if "partial summaries" in
@@ -122,7 +126,7 @@ def test_partials_too_big_for_one_merge_are_merged_in_rounds() -> None:
 
 def test_merging_that_cannot_fit_is_refused() -> None:
     chunks = chunks_of(12)
-    huge = contract_reply(words=60, pages=(1,))
+    huge = contract_reply(words=60, quotes=("c0w1 c0w2",))
     llm = FakeChatModel(responder=lambda messages: huge)
     with pytest.raises(PromptTooLong, match="partial summaries"):
         summarize(doc(), chunks, kind="contract", llm=llm, counter=COUNTER, budget=TIGHT)
@@ -152,22 +156,62 @@ def test_language_is_told_by_the_share_of_chinese_characters() -> None:
     assert detect_language([]) == "en"
 
 
-def test_annual_report_figures_keep_only_real_pages() -> None:
+def test_annual_report_figures_are_verified_only_where_the_quote_shows_the_value() -> None:
+    text = ("Revenue for 2024 was RMB 1,234.5 million. Net profit was RMB 98 million. "
+            "The bank lends to small firms in Jiangsu. Credit risk rose.")
     reply = json.dumps({
-        "business": {"text": "A bank.", "pages": [1]},
-        "key_figures": [{"name": "Revenue", "value": "RMB 1bn", "period": "2024", "page": 2},
-                        {"name": "Profit", "value": "RMB 9m", "period": "2024", "page": 40}],
-        "outlook": {"text": "", "pages": [3]},
-        "major_risks": [{"text": "Credit risk.", "pages": [3]}, {"text": " ", "pages": []}],
+        "business": {"text": "A bank.", "quotes": ["lends to small firms in Jiangsu"]},
+        "key_figures": [
+            {"name": "Revenue", "value": "RMB 1234.5m", "period": "2024", "page": 7,
+             "quote": "Revenue for 2024 was RMB 1,234.5 million"},
+            {"name": "Profit", "value": "RMB 17 million", "period": "2024",
+             "quote": "Net profit was RMB 98 million"},  # found, but not this value
+            {"name": "Assets", "value": "RMB 5bn", "period": "2024", "quote": "assets 5bn"}],
+        "outlook": {"text": "", "quotes": ["Credit risk rose"]},
+        "major_risks": [{"text": "Credit risk rose.", "quotes": []}, {"text": " ", "quotes": []}],
     })
     llm = FakeChatModel([reply])
-    summary = summarize(doc(), chunks_of(3), kind="annual_report", llm=llm, counter=COUNTER,
-                        budget=ROOMY)
+    summary = summarize(doc(), chunks_of(3, text=text), kind="annual_report", llm=llm,
+                        counter=COUNTER, budget=ROOMY)
     assert isinstance(summary, ReportSummary)
-    assert llm.calls[0].schema == "ReportSummary"
-    assert [(f.name, f.page) for f in summary.key_figures] == [("Revenue", 2), ("Profit", None)]
-    assert summary.outlook.pages == []  # no text, no pages
-    assert [r.text for r in summary.major_risks] == ["Credit risk."]
+    assert llm.calls[0].schema == "ReportReply"
+    assert [(f.name, f.verified, f.page) for f in summary.key_figures] == [
+        ("Revenue", True, 1), ("Profit", False, None), ("Assets", False, None)]
+    assert summary.key_figures[0].evidence[0].quote == "Revenue for 2024 was RMB 1,234.5 million"
+    assert summary.business.verified and summary.business.pages == [1]
+    assert (summary.outlook.verified, summary.outlook.pages) == (False, [])  # no text
+    assert [(r.text, r.verified) for r in summary.major_risks] == [("Credit risk rose.", True)]
+
+
+def test_a_statement_whose_quotes_are_nowhere_is_unverified_with_no_pages() -> None:
+    reply = json.dumps({name: {"text": "payment: $17.00", "pages": [2],
+                               "quotes": ["The price is $17.00 per unit."]}
+                        for name in CONTRACT_FIELDS})
+    summary = summarize(doc(), chunks_of(3), kind="contract", llm=FakeChatModel([reply]),
+                        counter=COUNTER, budget=ROOMY)
+    assert summary.payment.text == "payment: $17.00"
+    assert (summary.payment.verified, summary.payment.evidence, summary.payment.pages) == (
+        False, [], [])
+
+
+def test_a_merge_that_drops_the_quotes_keeps_the_evidence_of_its_parts() -> None:
+    chunks = chunks_of(12)
+    parts = pack_document(ANALYST_INSTRUCTIONS, chunks, summary_task("contract", "en"),
+                          counter=COUNTER, budget=TIGHT, title="lease.pdf")
+    llm = FakeChatModel([contract_reply(quotes=(f"c{p.chunks[-1].number}w5 "
+                                                f"c{p.chunks[-1].number}w6",))
+                         for p in parts])
+    llm.add_replies(contract_reply(words=5, quotes=()))
+    summary = summarize(doc(), chunks, kind="contract", llm=llm, counter=COUNTER, budget=TIGHT)
+    assert len(llm.calls) == len(parts) + 1
+    assert summary.parties.verified
+    assert summary.parties.pages == sorted({p.chunks[-1].page_start for p in parts})[:3]
+
+
+def test_summaries_stored_before_evidence_still_read_as_unverified() -> None:
+    old = {name: {"text": "term", "pages": [3]} for name in CONTRACT_FIELDS}
+    summary = ContractSummary.model_validate(old)
+    assert (summary.parties.verified, summary.parties.evidence) == (False, [])
 
 
 def test_a_document_without_chunks_is_not_sent() -> None:

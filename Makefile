@@ -70,13 +70,13 @@ compose-cli: | $(BIN)/python
 # The embedded LLM: llama.cpp's llama-server built once from the llama-cpp-python sdist
 # (~5 min on 2 cores; needs cmake and g++) and the bundled model, both cached in .cache/.
 llm-server: install
-	$(BIN)/python -m services.llm_server prepare
+	$(BIN)/python -m services.runtime.local_models.llm_server prepare
 
 # A real cross-encoder on loopback for tests/adapters/test_reranker_http.py: the bundled LLM
-# turned into a yes/no reranker with the sdist's gguf-py (services/reranker_assets.py; about a
+# turned into a yes/no reranker with the sdist's gguf-py (services/runtime/local_models/reranker_assets.py; about a
 # minute, 650 MB in .cache/models, sha256 checked). Production runs vLLM instead.
 reranker-model: llm-server
-	$(BIN)/python -m services.reranker_assets prepare
+	$(BIN)/python -m services.runtime.local_models.reranker_assets prepare
 
 run: install ocr-deps llm-server
 	HF_HUB_OFFLINE=1 $(BIN)/docsight serve

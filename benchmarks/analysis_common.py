@@ -16,7 +16,7 @@ from typing import Any
 from benchmarks.common import REPO_ROOT
 from pipelines.context import Budget
 from pipelines.models import Chunk, Document, Page, ScoredChunk
-from services.llm import LlmHandle, open_llm
+from services.runtime.llm import LlmHandle, open_llm
 from services.settings import LlmSettings
 
 TENANT = "bench"

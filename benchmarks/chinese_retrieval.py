@@ -162,7 +162,7 @@ def index_langchain(pdf: Path, embedder: Any, folder: Path,
 
 def our_reranker() -> tuple[Any, int]:
     """The service's reranker and candidate count from its settings (lexical by default)."""
-    from services.container import build_reranker
+    from services.runtime.composition import build_reranker
     from services.settings import Settings
 
     settings = Settings()

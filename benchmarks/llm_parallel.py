@@ -15,7 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 
-from services.llm_server import LocalLlmServer
+from services.runtime.local_models.llm_server import LocalLlmServer
 from tests.llm import cache_dir
 
 _TEXT = ("The supplier shall deliver the goods within thirty days of the order and the buyer "

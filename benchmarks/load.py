@@ -149,7 +149,7 @@ def embedded_server(folder: Path, llm: bool
         env |= {"DOCSIGHT_LLM__BASE_URL": f"http://127.0.0.1:{free_port()}/v1",
                 "DOCSIGHT_LLM__MAX_RETRIES": "0", "DOCSIGHT_LLM__TIMEOUT_S": "5"}
     with (folder / "server.log").open("ab") as out:
-        process = subprocess.Popen([sys.executable, "-m", "services.cli", "serve"],
+        process = subprocess.Popen([sys.executable, "-m", "services.cli.main", "serve"],
                                    cwd=REPO_ROOT, env=env, stdout=out, stderr=out)
     url = f"http://127.0.0.1:{port}"
     try:
@@ -179,7 +179,7 @@ def embedded_server(folder: Path, llm: bool
 
 def _second_key(env: dict[str, str]) -> str | None:
     """A key of a second tenant, made with the admin CLI on the server's data folder."""
-    done = subprocess.run([sys.executable, "-m", "services.cli", "keys", "create", "--tenant",
+    done = subprocess.run([sys.executable, "-m", "services.cli.main", "keys", "create", "--tenant",
                            "other-tenant", "--name", "load"], cwd=REPO_ROOT, env=env,
                           capture_output=True, text=True, timeout=120, check=False)
     lines = done.stdout.strip().splitlines()

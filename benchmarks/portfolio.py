@@ -6,7 +6,7 @@ the documents are ranked over all contracts at once:
 
 - passages: `pipelines.passages.search_passages(..., per_document=1, limit=N)` with the
   service's reranker (lexical) and its candidate count for a by-document search
-  (`services.search.candidates_for`), i.e. what `POST /v1/search` with `group_by:
+  (`services.app.search.candidates_for`), i.e. what `POST /v1/search` with `group_by:
   document` returns;
 - retrieve: `pipelines.retrieval.retrieve` (hybrid units, no reranker) with a deep limit,
   each document ranked by its best unit;
@@ -73,7 +73,7 @@ def our_rankers(sides: Sequence[str], index: Any, embedder: Any, chunks: Any,
     from pipelines.passages import search_passages
     from pipelines.rerank import LexicalReranker
     from pipelines.retrieval import retrieve
-    from services.search import candidates_for
+    from services.app.search import candidates_for
     from services.settings import RerankerSettings
 
     reranker = LexicalReranker()

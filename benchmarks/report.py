@@ -31,9 +31,9 @@ from services.adapters.jobs import SqlJobStore
 from services.adapters.llm_fake import FakeChatModel
 from services.adapters.reports import SqlReportStore
 from services.adapters.store import SqlStore
-from services.analysis import AnalysisService
-from services.jobs import JobService
-from services.reports import ReportService
+from services.app.analysis import AnalysisService
+from services.app.jobs import JobService
+from services.app.reports import ReportService
 from services.settings import ReportSettings
 
 FALLBACK = ("The Supplier shall indemnify the Customer against all losses without limit. "

@@ -39,7 +39,7 @@ def serve(data_dir: Path, env: dict[str, str]) -> tuple[subprocess.Popen[bytes],
     env = os.environ | {"DOCSIGHT_DATA_DIR": str(data_dir), "DOCSIGHT_API__PORT": str(port),
                         "DOCSIGHT_API__AUTH": "none", "HF_HUB_OFFLINE": "1"} | env
     log = open(data_dir / "server.log", "ab")  # noqa: SIM115 - closed with the process
-    process = subprocess.Popen([sys.executable, "-m", "services.cli", "serve"], cwd=REPO,
+    process = subprocess.Popen([sys.executable, "-m", "services.cli.main", "serve"], cwd=REPO,
                                env=env, stdout=log, stderr=log)
     url = f"http://127.0.0.1:{port}"
     for _ in range(1200):

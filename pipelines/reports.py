@@ -11,7 +11,7 @@ analyses are still running are listed as pending, and it is built again as they 
 kind, a number of documents); the rest is listed as not analysed (limit).
 `without_documents` takes deleted documents out of a stored report.
 `render_markdown` (in `report_markdown`) and `render_html` (in `report_html`) format one.
-The service (`services/reports.py`) gathers the inputs and stores the result.
+The service (`services/app/reports.py`) gathers the inputs and stores the result.
 """
 
 from __future__ import annotations

@@ -136,7 +136,7 @@ def usable_cpus() -> int:
 class LlmSettings(BaseModel):
     """The LLM: an OpenAI-compatible server (vLLM with Qwen3 in production) at `base_url`, or,
     when `base_url` is None, an embedded llama.cpp `llama-server` with a small bundled model
-    started on loopback (services/llm_server.py)."""
+    started on loopback (services/runtime/local_models/llm_server.py)."""
 
     base_url: str | None = None  # e.g. http://vllm:8000/v1; None: start the embedded server
     api_key: SecretStr | None = None

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import pytest
 
 from services.adapters.llm_speed import Throughput
-from services.llm_server import LocalLlmServer
+from services.runtime.local_models.llm_server import LocalLlmServer
 from tests.llm import llm_server, measure_speed
 
 

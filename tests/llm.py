@@ -1,5 +1,5 @@
-"""One embedded llama-server (services/llm_server.py) for a test session, its measured
-speed, and the adapter model-backed tests use, with timeouts derived from that speed.
+"""One embedded llama-server (services/runtime/local_models/llm_server.py) for a test session,
+its measured speed, and the adapter model-backed tests use, with timeouts derived from that speed.
 
 No model-backed test may fail because a shared machine is slow (the suite must pass at a
 load average of 6 on 2 cores, where the 0.5B model runs 3-10x slower than when idle):
@@ -21,7 +21,7 @@ import httpx
 
 from services.adapters.llm import OpenAiChatModel
 from services.adapters.llm_speed import Throughput
-from services.llm_server import MODEL_NAME, LocalLlmServer
+from services.runtime.local_models.llm_server import MODEL_NAME, LocalLlmServer
 from services.settings import Settings
 
 REPO = Path(__file__).resolve().parents[1]

@@ -13,7 +13,7 @@ from workers.metrics import connect_signals
 from workers.tasks import ANALYSIS_TASK, DISPATCH_REPORTS_TASK, REPORT_TASK, register_tasks
 
 if TYPE_CHECKING:
-    from services.container import Container
+    from services.runtime.composition import Container
 
 INGEST_QUEUE = "ingest"
 ANALYSIS_QUEUE = "analysis"
@@ -99,7 +99,7 @@ def container_of(app: Celery) -> Container:
     """The container tasks use; a standalone worker builds its own on first use."""
     with app.docsight_lock:  # type: ignore[attr-defined]
         if app.docsight_container is None:  # type: ignore[attr-defined]
-            from services.container import build_container
+            from services.runtime.composition import build_container
             from workers.queue import CeleryTaskQueue
 
             app.docsight_container = build_container(  # type: ignore[attr-defined]

@@ -29,7 +29,7 @@ from prometheus_client import CollectorRegistry, start_http_server
 from prometheus_client.core import Metric
 from prometheus_client.registry import Collector
 
-from services import logs
+from services.runtime import logs
 from services.settings import Settings
 from workers.tasks import ANALYSIS_TASK, INDEX_TASK, PARSE_TASK
 

@@ -21,7 +21,7 @@ from celery.beat import EmbeddedService
 from celery.schedules import crontab
 
 from pipelines.errors import BackendUnavailable
-from services.reports import ReportService, report_service
+from services.app.reports import ReportService, report_service
 from services.settings import Settings
 from workers.tasks import DISPATCH_REPORTS_TASK, REPORT_TASK, SWEEP_TASK
 

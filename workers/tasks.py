@@ -36,8 +36,8 @@ def register_tasks(app: Celery) -> None:
 
     @app.task(name=SWEEP_TASK, shared=False)  # type: ignore[misc]
     def sweep_stuck_work() -> None:
-        """Sent by beat every `worker.sweep_every_s` (services/sweep.py)."""
-        from services.sweep import sweep
+        """Sent by beat every `worker.sweep_every_s` (services/app/sweep.py)."""
+        from services.app.sweep import sweep
 
         sweep(container_of(app))
 

@@ -1,12 +1,12 @@
 """Analysis results (answers, summaries, risk reports) cached in the metadata store's database.
 
 One table on the same SQLAlchemy engine as `SqlStore` (SQLite embedded, Postgres in
-production). Keys are built by `services.analysis` and include a version of the documents
+production). Keys are built by `services.app.analysis` and include a version of the documents
 they depend on, so a changed document set simply misses; stale rows are removed with their
 document (`forget_document`) or left to `purge`. An entry's documents are its `document_id`
 (summaries, risk reports, steps) and, for answers, every document it cites
 (`analysis_cache_documents`): deleting any of them erases it. `RedisAnalysisCache`
-(analysis_cache_redis.py) has the same methods (`services.cache.AnalysisCache`) for
+(analysis_cache_redis.py) has the same methods (`services.app.cache.AnalysisCache`) for
 production; `settings.cache.mode` chooses.
 """
 

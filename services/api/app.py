@@ -7,15 +7,15 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from services import runtime
 from services.api.auth import OPEN_PATHS, ApiKeyMiddleware
 from services.api.docs import install_docs
 from services.api.errors import install_error_handlers
 from services.api.limits import BodyLimitMiddleware
 from services.api.routes import analysis, documents, health, jobs, metrics, search, status
 from services.api.routes import reports as report_routes
-from services.logs import RequestIdMiddleware
-from services.readiness import LlmProbe
+from services.runtime import processes as runtime
+from services.runtime.logs import RequestIdMiddleware
+from services.runtime.readiness import LlmProbe
 from services.settings import Settings
 
 

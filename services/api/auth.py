@@ -21,8 +21,8 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from pipelines.errors import BackendUnavailable, DocsightError, Unauthenticated
 from services.api.docs import is_docs_path
 from services.api.errors import error_response
-from services.auth import KeyService, Limiter, RateLimiter
-from services.logs import bind, unbind
+from services.app.auth import KeyService, Limiter, RateLimiter
+from services.runtime.logs import bind, unbind
 
 OPEN_PATHS = frozenset({"/health", "/ready", "/metrics"})
 
@@ -41,7 +41,7 @@ def presented_key(headers: Iterable[tuple[bytes, bytes]]) -> str | None:
 
 
 def key_service(app: Any) -> tuple[KeyService, Limiter | None]:
-    """The app's key service and rate limiter (made at start by services/runtime.py)."""
+    """The app's key service and rate limiter (made at start by services/runtime/processes.py)."""
     runtime = getattr(app.state, "runtime", None)
     keys = getattr(runtime, "keys", None)
     if keys is None:

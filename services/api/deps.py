@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import Request
 
 from services.api.auth import key_service, presented_key
-from services.container import Container
+from services.runtime.composition import Container
 
 
 def get_container(request: Request) -> Container:

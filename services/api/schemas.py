@@ -13,9 +13,9 @@ from pipelines.extract import Extracted
 from pipelines.models import Document, DocumentStatus, Job, JobKind, JobStatus
 from pipelines.portfolio import MAX_DOCUMENT_IDS, DocumentFacts, DocumentFilter, Metadata
 from pipelines.risk_taxonomy import DocumentKind
-from services.analysis import RisksResult, SummaryResult
-from services.jobs import result_of
-from services.search import GroupBy, Hit
+from services.app.analysis import RisksResult, SummaryResult
+from services.app.jobs import result_of
+from services.app.search import GroupBy, Hit
 
 
 def _aware(value: datetime) -> datetime:

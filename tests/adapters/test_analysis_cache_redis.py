@@ -17,8 +17,8 @@ from sqlalchemy import create_engine
 from pipelines.errors import BackendUnavailable
 from services.adapters.analysis_cache import SqlAnalysisCache
 from services.adapters.analysis_cache_redis import RedisAnalysisCache
-from services.cache import AnalysisCache
-from services.container import build_analysis_cache
+from services.app.cache import AnalysisCache
+from services.runtime.composition import build_analysis_cache
 from services.settings import Settings
 from tests.servers import free_port, redis_bin, redis_server
 

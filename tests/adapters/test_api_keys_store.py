@@ -14,7 +14,7 @@ from sqlalchemy.exc import IntegrityError
 
 from pipelines.errors import BackendUnavailable, Unauthenticated
 from services.adapters.api_keys import ApiKey, SqlApiKeyStore
-from services.auth import KeyService, hash_key
+from services.app.auth import KeyService, hash_key
 from tests.servers import postgres_bin, postgres_server
 
 

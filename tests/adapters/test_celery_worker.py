@@ -66,7 +66,7 @@ def assert_reports_not_behind_jobs(app: Celery) -> None:
     def report_step() -> None:
         report_ran.set()
 
-    # As services.runtime: a second app selects the reports queue; its pool threads run a
+    # As services.runtime.processes: a second app selects the reports queue; its pool threads run a
     # task through the process's default app, so both know it (as both know REPORT_TASK).
     report_app = create_celery(app.docsight_settings, default=False)
     for each in (app, report_app):

@@ -7,7 +7,7 @@ import pytest
 from prometheus_client import generate_latest
 
 from pipelines.errors import LlmRequestRejected
-from services.metrics import ServiceMetrics
+from services.runtime.metrics import ServiceMetrics
 from tests.adapters.test_llm_adapter import ASK, Stub, completion, delta, model_at, stub  # noqa: F401
 from tests.unit.test_metrics import sample
 

@@ -14,7 +14,7 @@ import httpx
 import pytest
 from pydantic import BaseModel, ConfigDict
 
-from services.llm_server import MODEL_NAME, LocalLlmServer
+from services.runtime.local_models.llm_server import MODEL_NAME, LocalLlmServer
 from tests.llm import REPO, cache_dir
 
 pytestmark = pytest.mark.slow
@@ -121,7 +121,7 @@ def test_killed_parent_leaves_no_process() -> None:
     script = (
         "import sys, time\n"
         "from pathlib import Path\n"
-        "from services.llm_server import LocalLlmServer\n"
+        "from services.runtime.local_models.llm_server import LocalLlmServer\n"
         "server = LocalLlmServer(Path(sys.argv[1]), ctx=512, parallel=1)\n"
         "server.start()\n"
         "print(server.pid, flush=True)\n"

@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import MetaData
 
 from services.adapters.store import SqlStore
-from services.documents import DocumentService
+from services.app.documents import DocumentService
 from tests.unit.conftest import document_service, queue  # noqa: F401 - fixture
 from tests.unit.test_documents_service import InlineQueue
 from tests.unit.test_portfolio_search import (  # noqa: F401 - fixture and tests collected here too

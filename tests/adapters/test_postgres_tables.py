@@ -14,9 +14,9 @@ from sqlalchemy import MetaData
 
 from services.adapters.analysis_cache import SqlAnalysisCache
 from services.adapters.store import SqlStore
-from services.documents import DocumentService
-from services.jobs import JobService
-from services.metrics import count_jobs_by_status
+from services.app.documents import DocumentService
+from services.app.jobs import JobService
+from services.runtime.metrics import count_jobs_by_status
 from tests.adapters.test_analysis_cache_redis import (  # noqa: F401 - collected here too
     test_an_answer_is_forgotten_with_any_document_it_cites,
     test_forget_document_removes_only_its_entries,

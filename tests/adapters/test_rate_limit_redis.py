@@ -7,7 +7,7 @@ import pytest
 
 from pipelines.errors import RateLimited
 from services.adapters.rate_limit_redis import RedisRateLimiter
-from services.auth import RateLimiter
+from services.app.auth import RateLimiter
 from tests.servers import redis_bin, redis_server
 
 pytestmark = pytest.mark.skipif(redis_bin() is None, reason="redis-server not installed")

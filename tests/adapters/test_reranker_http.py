@@ -16,8 +16,8 @@ import pytest
 
 from pipelines.errors import BackendUnavailable
 from services.adapters.reranker_http import HttpReranker
-from services.container import build_reranker
-from services.reranker_server import LocalRerankServer
+from services.runtime.composition import build_reranker
+from services.runtime.local_models.reranker_server import LocalRerankServer
 from services.settings import Settings
 from tests.llm import cache_dir
 from tests.servers import free_port

@@ -21,7 +21,7 @@ import httpx
 import pytest
 
 from services.adapters.llm_speed import Throughput, TimeoutPolicy
-from services.llm_server import LocalLlmServer
+from services.runtime.local_models.llm_server import LocalLlmServer
 from tests.integration.conftest import Server, start_server, stop_server
 from tests.integration.test_analysis_api import _smallest_contract
 from tests.integration.test_jobs_api import (

@@ -17,7 +17,7 @@ import httpx
 import pytest
 
 from services.adapters.llm_speed import Throughput
-from services.llm_server import LocalLlmServer
+from services.runtime.local_models.llm_server import LocalLlmServer
 from tests.integration.conftest import Server, start_server, stop_server
 from tests.integration.test_analysis_api import _smallest_contract
 from tests.llm import LOAD_MARGIN, cache_dir
@@ -132,7 +132,7 @@ def test_job_waits_for_the_llm_and_survives_a_killed_server(
                 assert cached.status_code == 200
                 assert cached.json()["cached"] is True
                 cli = subprocess.run(
-                    [sys.executable, "-m", "services.cli", "risks", document_id,
+                    [sys.executable, "-m", "services.cli.main", "risks", document_id,
                      "--url", server.url], capture_output=True, text=True, timeout=120,
                     env=server.cli_env)
                 assert cli.returncode == 0, cli.stdout + cli.stderr

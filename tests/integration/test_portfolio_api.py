@@ -94,7 +94,7 @@ def _search(client: httpx.Client, query: str, **body: object) -> list[dict]:
 
 def _cli(server: Server, *args: str) -> subprocess.CompletedProcess[str]:
     done = subprocess.run(
-        [sys.executable, "-m", "services.cli", "search", *args, "--url", server.url],
+        [sys.executable, "-m", "services.cli.main", "search", *args, "--url", server.url],
         cwd=REPO, env=server.cli_env | {"COLUMNS": "160"}, capture_output=True, text=True,
         timeout=120, check=False)
     assert done.returncode == 0, done.stdout + done.stderr

@@ -64,7 +64,7 @@ def test_a_contract_is_ingested_through_redis_into_postgres(server: Server) -> N
         assert runs >= 1, task
 
     cli = subprocess.run(
-        [sys.executable, "-m", "services.cli", "status", "--url", server.url],
+        [sys.executable, "-m", "services.cli.main", "status", "--url", server.url],
         cwd=REPO, env=server.cli_env | {"COLUMNS": "200"}, capture_output=True, text=True,
         timeout=60,
     )

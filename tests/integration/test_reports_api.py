@@ -73,7 +73,7 @@ def test_reports_through_the_api_and_the_cli(tmp_path: Path) -> None:
             assert [r["date"] for r in listed] == [str(today), str(yesterday)]
 
         cli = subprocess.run(
-            [sys.executable, "-m", "services.cli", "report", "--date", str(today),
+            [sys.executable, "-m", "services.cli.main", "report", "--date", str(today),
              "--format", "json", "--rebuild", "--url", server.url],
             cwd=REPO, env=server.cli_env, capture_output=True, text=True, timeout=120,
             check=False)

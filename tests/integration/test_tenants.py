@@ -33,7 +33,7 @@ def _two_small_contracts() -> list[Path]:
 
 
 def _keys(server: Server, *args: str) -> subprocess.CompletedProcess[str]:
-    done = subprocess.run([sys.executable, "-m", "services.cli", "keys", *args], cwd=REPO,
+    done = subprocess.run([sys.executable, "-m", "services.cli.main", "keys", *args], cwd=REPO,
                           env=server.env | {"COLUMNS": "200"}, capture_output=True,
                           text=True, timeout=120, check=False)
     assert done.returncode == 0, done.stdout + done.stderr

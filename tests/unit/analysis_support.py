@@ -11,7 +11,7 @@ from pipelines.errors import LlmUnavailable
 from pipelines.models import ChatMessage
 from pipelines.summary_models import ContractSummary
 from services.adapters.llm_fake import FakeChatModel
-from services.documents import DocumentService
+from services.app.documents import DocumentService
 from tests.unit.test_documents_service import PDF, InlineQueue
 
 MARKER = re.compile(r"^(\[doc:[^\]\n]+\])$", re.MULTILINE)

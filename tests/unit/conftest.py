@@ -13,8 +13,8 @@ from services.adapters.embedder_fake import HashEmbedder
 from services.adapters.index_fake import InMemoryIndex
 from services.adapters.llm_fake import FakeChatModel
 from services.adapters.store import SqlStore
-from services.analysis import AnalysisService
-from services.documents import DocumentService
+from services.app.analysis import AnalysisService
+from services.app.documents import DocumentService
 from services.settings import Settings
 from tests.unit.analysis_support import Handle, responder
 from tests.unit.test_documents_service import InlineQueue, StubParser, WordCounter

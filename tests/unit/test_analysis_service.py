@@ -11,8 +11,8 @@ from pipelines.errors import DocumentNotReady, LlmUnavailable, NotFound
 from pipelines.models import Page, ParsedDocument
 from pipelines.summary_models import ContractSummary
 from services.adapters.llm_fake import FakeChatModel
-from services.analysis import AnalysisService, normalise_question
-from services.documents import DocumentService
+from services.app.analysis import AnalysisService, normalise_question
+from services.app.documents import DocumentService
 from tests.unit.analysis_support import Handle, answers_asked, ready, responder
 from tests.unit.test_documents_service import PDF, InlineQueue, passages
 

@@ -15,9 +15,9 @@ from fastapi.testclient import TestClient
 from pipelines.answers import COULD_NOT_ANSWER, NOT_FOUND
 from pipelines.evidence import RELEVANT_THRESHOLD
 from services.adapters.llm_fake import FakeChatModel
-from services.analysis import AnalysisService
 from services.api.routes import analysis as analysis_routes
-from services.documents import DocumentService
+from services.app.analysis import AnalysisService
+from services.app.documents import DocumentService
 from services.settings import Settings
 from tests.unit.analysis_support import Handle, ready
 from tests.unit.test_analysis_service import FormFeedParser

@@ -18,15 +18,15 @@ from pipelines.models import Job
 from services.adapters.api_keys import SqlApiKeyStore, api_keys
 from services.adapters.jobs import SqlJobStore
 from services.adapters.llm_fake import FakeChatModel
-from services.analysis import AnalysisService
 from services.api.auth import ApiKeyMiddleware
 from services.api.errors import install_error_handlers
 from services.api.routes import analysis as analysis_routes
 from services.api.routes import health
 from services.api.routes import jobs as job_routes
-from services.auth import KeyService, RateLimiter, write_key_file
-from services.documents import DocumentService
-from services.jobs import JobService
+from services.app.analysis import AnalysisService
+from services.app.auth import KeyService, RateLimiter, write_key_file
+from services.app.documents import DocumentService
+from services.app.jobs import JobService
 from services.settings import Settings
 from tests.unit.analysis_support import ready
 from tests.unit.test_documents_service import InlineQueue

@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from services.cli import _pages
+from services.cli.main import _pages
 
 REPO = Path(__file__).resolve().parents[2]
 DOC_A = "3f2a9c41-0d6e-4b1a-9f55-2c7e8a1b0d11"
@@ -137,7 +137,7 @@ def api() -> Iterator[StubApi]:
 def docsight(api: StubApi, tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
     """The CLI in its own process with stdout and stderr captured (a pipe, not a tty)."""
     return subprocess.run(
-        [sys.executable, "-m", "services.cli", "--api-key", "k", *args, "--url", api.url],
+        [sys.executable, "-m", "services.cli.main", "--api-key", "k", *args, "--url", api.url],
         cwd=REPO, capture_output=True, text=True, timeout=60, check=False,
         env={"PATH": "/usr/bin:/bin", "DOCSIGHT_DATA_DIR": str(tmp_path), "COLUMNS": "80",
              "HF_HUB_OFFLINE": "1"})

@@ -73,7 +73,7 @@ def api() -> Iterator[QuestionApi]:
 def test_ask_prints_the_evidence_and_the_extracted_values(api: QuestionApi,
                                                            tmp_path: Path) -> None:
     done = subprocess.run(
-        [sys.executable, "-m", "services.cli", "--api-key", "k", "ask",
+        [sys.executable, "-m", "services.cli.main", "--api-key", "k", "ask",
          "What is the governing law?", "--url", f"http://127.0.0.1:{api.server_address[1]}"],
         cwd=REPO, capture_output=True, text=True, timeout=60, check=False,
         env={"PATH": "/usr/bin:/bin", "DOCSIGHT_DATA_DIR": str(tmp_path), "COLUMNS": "80",

@@ -22,8 +22,8 @@ from services.adapters.blobs import FileBlobStore
 from services.adapters.embedder_fake import HashEmbedder
 from services.adapters.index_fake import InMemoryIndex
 from services.adapters.store import SqlStore
-from services.documents import DocumentService
-from services.search import search
+from services.app.documents import DocumentService
+from services.app.search import search
 from services.settings import Settings
 
 PDF = b"%PDF-1.7\n1 0 obj\n<<>>\nendobj\n"
@@ -104,7 +104,7 @@ def service(tmp_path: Path, queue: InlineQueue) -> Iterator[DocumentService]:
 
 
 def passages(service: DocumentService, tenant: str, query: str) -> list[ScoredChunk]:
-    """The API's search (`services.search`) over the tenant's documents."""
+    """The API's search (`services.app.search`) over the tenant's documents."""
     return [hit.passage for hit in search(query, tenant=tenant, where=DocumentFilter(),
                                           store=service.store, embedder=service.embedder,
                                           index=service.index)]

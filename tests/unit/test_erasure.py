@@ -34,16 +34,16 @@ from services.adapters.page_usage import SqlPageLedger
 from services.adapters.qdrant_edge import EdgeIndex
 from services.adapters.reports import SqlReportStore
 from services.adapters.store import SqlStore
-from services.analysis import AnalysisService
 from services.api.auth import ApiKeyMiddleware
 from services.api.errors import install_error_handlers
 from services.api.routes import analysis as analysis_routes
 from services.api.routes import documents as document_routes
 from services.api.routes import jobs as job_routes
-from services.auth import KeyService, RateLimiter
-from services.documents import DocumentService
-from services.jobs import JobService
-from services.reports import ReportService
+from services.app.analysis import AnalysisService
+from services.app.auth import KeyService, RateLimiter
+from services.app.documents import DocumentService
+from services.app.jobs import JobService
+from services.app.reports import ReportService
 from services.settings import ReportSettings, Settings
 from tests.unit.analysis_support import Handle
 from tests.unit.test_documents_service import PDF, InlineQueue, StubParser, WordCounter

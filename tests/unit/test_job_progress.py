@@ -22,11 +22,11 @@ from pipelines.summary_models import ContractSummary
 from services.adapters.analysis_cache import SqlAnalysisCache
 from services.adapters.jobs import SqlJobStore
 from services.adapters.llm_fake import FakeChatModel
-from services.analysis import AnalysisService
-from services.cli import job_progress
-from services.documents import DocumentService
-from services.jobs import JobService
-from services.step_cache import StepCachedModel
+from services.app.analysis import AnalysisService
+from services.app.documents import DocumentService
+from services.app.jobs import JobService
+from services.app.step_cache import StepCachedModel
+from services.cli.main import job_progress
 from tests.unit.analysis_support import Handle, ready
 from tests.unit.test_documents_service import InlineQueue
 from tests.unit.test_summaries import COUNTER, ROOMY, TIGHT, chunks_of, contract_reply, doc

@@ -10,9 +10,9 @@ from pipelines.errors import BackendUnavailable, DocumentNotReady, LlmUnavailabl
 from pipelines.models import Job, JobStatus
 from services.adapters.jobs import SqlJobStore
 from services.adapters.llm_fake import FakeChatModel
-from services.analysis import AnalysisService, RisksResult, SummaryResult
-from services.documents import DocumentService
-from services.jobs import JobService, result_of
+from services.app.analysis import AnalysisService, RisksResult, SummaryResult
+from services.app.documents import DocumentService
+from services.app.jobs import JobService, result_of
 from tests.unit.analysis_support import Handle, ready
 from tests.unit.test_documents_service import InlineQueue
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from pipelines.errors import LlmUnavailable, ModelUnavailable
-from services import llm_assets
+from services.runtime.local_models import llm_assets
 
 
 def test_missing_build_tools_are_named(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:

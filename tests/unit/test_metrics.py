@@ -18,10 +18,10 @@ from services.adapters.embedder_fake import HashEmbedder
 from services.adapters.index_fake import InMemoryIndex
 from services.adapters.llm_fake import FakeChatModel
 from services.adapters.store import SqlStore
-from services.analysis import AnalysisService
 from services.api.errors import install_error_handlers
 from services.api.routes import analysis, metrics
-from services.documents import DocumentService
+from services.app.analysis import AnalysisService
+from services.app.documents import DocumentService
 from services.settings import ApiSettings, Settings
 from tests.unit.analysis_support import Handle, ready, responder
 from tests.unit.test_documents_service import InlineQueue, StubParser, WordCounter

@@ -17,14 +17,14 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from prometheus_client import generate_latest
 
-from services import logs
 from services.adapters.jobs import SqlJobStore
-from services.analysis import AnalysisService
 from services.api.routes import metrics as metrics_route
 from services.api.routes import status as status_route
-from services.documents import DocumentService
-from services.jobs import JobService
-from services.metrics import ServiceMetrics, count_jobs_by_status
+from services.app.analysis import AnalysisService
+from services.app.documents import DocumentService
+from services.app.jobs import JobService
+from services.runtime import logs
+from services.runtime.metrics import ServiceMetrics, count_jobs_by_status
 from services.settings import Settings
 from tests.unit.analysis_support import ready
 from tests.unit.test_documents_service import InlineQueue

@@ -17,7 +17,7 @@ from services.adapters.embedder_fake import HashEmbedder
 from services.adapters.index_fake import InMemoryIndex
 from services.adapters.page_usage import SqlPageLedger, page_usage
 from services.adapters.store import SqlStore
-from services.documents import DocumentService
+from services.app.documents import DocumentService
 from services.settings import Settings
 from tests.unit.test_documents_service import PDF, InlineQueue, StubParser, WordCounter
 

@@ -16,8 +16,8 @@ from pipelines.models import DocumentStatus
 from pipelines.portfolio import DocumentFilter, Metadata
 from services.adapters.store import SqlStore, document_meta
 from services.api.schemas import SearchIn
-from services.documents import DocumentService
-from services.search import Hit, search
+from services.app.documents import DocumentService
+from services.app.search import Hit, search
 from tests.unit.test_documents_service import PDF, InlineQueue
 
 CONTRACT = (b"This Supply Agreement is made between the parties hereto. Either party may "

@@ -17,9 +17,9 @@ from fastapi.testclient import TestClient
 
 from services.adapters.llm import OpenAiChatModel
 from services.api.routes import health
-from services.llm import LlmHandle, budget_for
-from services.readiness import LlmProbe
-from services.runtime import Runtime
+from services.runtime.llm import LlmHandle, budget_for
+from services.runtime.processes import Runtime
+from services.runtime.readiness import LlmProbe
 from services.settings import LlmSettings, Settings
 from workers.celery_app import create_celery
 

@@ -17,10 +17,10 @@ from pipelines.summary_models import ContractSummary
 from services.adapters.jobs import SqlJobStore
 from services.adapters.llm_fake import FakeChatModel
 from services.adapters.reports import SqlReportStore
-from services.analysis import AnalysisService
-from services.documents import DocumentService
-from services.jobs import JobService
-from services.reports import ReportService
+from services.app.analysis import AnalysisService
+from services.app.documents import DocumentService
+from services.app.jobs import JobService
+from services.app.reports import ReportService
 from services.settings import ReportSettings
 from tests.unit.analysis_support import ready
 from tests.unit.test_documents_service import InlineQueue

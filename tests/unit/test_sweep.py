@@ -14,11 +14,11 @@ from pipelines.models import DocumentStatus, JobStatus
 from services.adapters.jobs import SqlJobStore
 from services.adapters.jobs import jobs as jobs_table
 from services.adapters.store import documents as documents_table
-from services.analysis import AnalysisService
-from services.documents import DocumentService
-from services.jobs import JobService
+from services.app.analysis import AnalysisService
+from services.app.documents import DocumentService
+from services.app.jobs import JobService
+from services.app.sweep import sweep
 from services.settings import Settings
-from services.sweep import sweep
 from tests.unit.analysis_support import ready
 from tests.unit.test_documents_service import PDF, InlineQueue
 

@@ -11,7 +11,7 @@ from services.adapters.blobs import FileBlobStore
 from services.adapters.embedder_fake import HashEmbedder
 from services.adapters.index_fake import InMemoryIndex
 from services.adapters.store import SqlStore
-from services.documents import DocumentService
+from services.app.documents import DocumentService
 from services.settings import Settings
 from tests.unit.test_documents_service import PDF, InlineQueue, StubParser, WordCounter
 

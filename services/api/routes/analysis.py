@@ -12,11 +12,11 @@ from fastapi import APIRouter, Depends
 from fastapi.responses import StreamingResponse
 
 from pipelines.errors import DocsightError
-from services.analysis import AskResult
 from services.api.deps import get_container, get_tenant
 from services.api.schemas import AnswerOut, CitationOut, QuestionIn
-from services.cache import hit_rate
-from services.container import Container
+from services.app.analysis import AskResult
+from services.app.cache import hit_rate
+from services.runtime.composition import Container
 
 router = APIRouter(prefix="/v1", tags=["analysis"])
 ContainerDep = Annotated[Container, Depends(get_container)]

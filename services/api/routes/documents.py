@@ -16,7 +16,7 @@ from pipelines.portfolio import Metadata
 from services.api.deps import get_container, get_tenant
 from services.api.errors import status_for
 from services.api.schemas import Accepted, DocumentList, DocumentOut, Rejected, UploadOut
-from services.container import Container
+from services.runtime.composition import Container
 
 router = APIRouter(prefix="/v1/documents", tags=["documents"])
 

@@ -6,7 +6,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 from services.api.schemas import ComponentStatus, Readiness
-from services.readiness import OPTIONAL, check_components
+from services.runtime.readiness import OPTIONAL, check_components
 
 router = APIRouter(tags=["health"])
 

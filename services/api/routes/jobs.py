@@ -9,13 +9,13 @@ from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from pipelines.models import ACTIVE_JOB_STATUSES, Job, JobKind, JobStatus
-from services.analysis import RisksResult, SummaryResult
 from services.api.deps import get_container, get_tenant
 from services.api.errors import status_for_code
 from services.api.schemas import JobList, JobOut
 from services.api.waiting import poll_until
-from services.container import Container
-from services.jobs import result_of
+from services.app.analysis import RisksResult, SummaryResult
+from services.app.jobs import result_of
+from services.runtime.composition import Container
 
 router = APIRouter(prefix="/v1", tags=["analysis"])
 ContainerDep = Annotated[Container, Depends(get_container)]

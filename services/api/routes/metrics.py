@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from services.api.deps import get_container
-from services.container import Container
+from services.runtime.composition import Container
 
 router = APIRouter(tags=["metrics"])
 

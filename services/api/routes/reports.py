@@ -16,8 +16,8 @@ from services.api.deps import get_container, get_tenant
 from services.api.errors import status_for_code
 from services.api.schemas import UtcDatetime
 from services.api.waiting import poll_until
-from services.container import Container
-from services.reports import ReportService, report_service
+from services.app.reports import ReportService, report_service
+from services.runtime.composition import Container
 
 router = APIRouter(prefix="/v1", tags=["reports"])
 TenantDep = Annotated[str, Depends(get_tenant)]

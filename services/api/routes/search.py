@@ -8,8 +8,8 @@ from fastapi import APIRouter, Depends
 
 from services.api.deps import get_container, get_tenant
 from services.api.schemas import SearchHit, SearchIn, SearchOut
-from services.container import Container
-from services.search import search as search_portfolio
+from services.app.search import search as search_portfolio
+from services.runtime.composition import Container
 
 router = APIRouter(prefix="/v1", tags=["search"])
 

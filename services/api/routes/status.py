@@ -10,8 +10,8 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from pipelines.errors import DocsightError
 from services.api.deps import get_container, get_tenant
-from services.container import Container
-from services.metrics import count_jobs_by_status
+from services.runtime.composition import Container
+from services.runtime.metrics import count_jobs_by_status
 
 log = logging.getLogger(__name__)
 router = APIRouter(tags=["health"])

@@ -9,11 +9,11 @@ from celery import Celery
 
 from services.adapters.api_keys import SqlApiKeyStore
 from services.adapters.rate_limit_redis import RedisRateLimiter
-from services.auth import KeyService, Limiter, RateLimiter, write_key_file
-from services.container import Container, build_container
-from services.reports import report_service
+from services.app.auth import KeyService, Limiter, RateLimiter, write_key_file
+from services.app.reports import report_service
+from services.app.sweep import Sweeper
+from services.runtime.composition import Container, build_container
 from services.settings import Settings
-from services.sweep import Sweeper
 from workers.celery_app import QUEUES, REPORT_QUEUE, attach_container, create_celery
 from workers.embedded import EmbeddedWorker
 from workers.queue import CeleryTaskQueue

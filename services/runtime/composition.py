@@ -14,12 +14,12 @@ from services.adapters.page_usage import SqlPageLedger
 from services.adapters.pdf import Pypdfium2Parser
 from services.adapters.store import SqlStore
 from services.adapters.tokens import load_token_counter
-from services.analysis import AnalysisService
-from services.cache import AnalysisCache
-from services.documents import DocumentService, TaskQueue
-from services.jobs import JobService
-from services.llm import LlmHandle, open_llm
-from services.metrics import ServiceMetrics, build_metrics
+from services.app.analysis import AnalysisService
+from services.app.cache import AnalysisCache
+from services.app.documents import DocumentService, TaskQueue
+from services.app.jobs import JobService
+from services.runtime.llm import LlmHandle, open_llm
+from services.runtime.metrics import ServiceMetrics, build_metrics
 from services.settings import Settings
 
 

@@ -26,7 +26,7 @@ from pipelines.ports import BlobStore, Embedder, PdfParser, Store, TokenCounter,
 from pipelines.risks import detect_kind
 from pipelines.uploads import check_upload
 from services.adapters.erasure import SqlEraser
-from services.cache import AnalysisCache
+from services.app.cache import AnalysisCache
 from services.settings import Settings
 
 log = logging.getLogger(__name__)

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from services.cli_console import make_console
+from services.cli.console import make_console
 
 console = make_console()
 
@@ -19,7 +19,7 @@ keys_app = typer.Typer(help="API keys (admin): works on the metadata store of th
 def _key_service() -> Any:
     from services.adapters.api_keys import SqlApiKeyStore
     from services.adapters.store import SqlStore
-    from services.auth import KeyService
+    from services.app.auth import KeyService
     from services.settings import Settings
 
     settings = Settings()

@@ -13,7 +13,7 @@ from pipelines.context import Budget
 from pipelines.errors import LlmUnavailable
 from services.adapters.llm import OpenAiChatModel
 from services.adapters.llm_speed import Throughput
-from services.llm_server import LocalLlmServer
+from services.runtime.local_models.llm_server import LocalLlmServer
 from services.settings import LlmSettings
 
 log = logging.getLogger(__name__)

@@ -45,12 +45,12 @@ from pipelines.risks import RiskReport, detect_kind
 from pipelines.summary_models import ContractSummary, ReportSummary
 from services.adapters.reports import SqlReportStore
 from services.adapters.store import SqlStore
-from services.analysis import AnalysisService, RisksResult, SummaryResult
-from services.jobs import JobService, result_of
+from services.app.analysis import AnalysisService, RisksResult, SummaryResult
+from services.app.jobs import JobService, result_of
 from services.settings import ReportSettings
 
 if TYPE_CHECKING:
-    from services.container import Container
+    from services.runtime.composition import Container
 
 log = logging.getLogger(__name__)
 KINDS: tuple[JobKind, ...] = ("summary", "risks")

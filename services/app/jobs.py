@@ -8,7 +8,7 @@ last attempt it fails with the reason. Bad input (document gone, reply unusable)
 at once. Rows are the truth: unfinished jobs are re-sent on start (`resume_unfinished`),
 and a job run twice does its work once. While it runs, the pipeline's steps (model requests
 done of total, the current one) are written to the row; the results of finished requests
-are kept (`services.step_cache`), so an attempt after a failure resumes where the last
+are kept (`services.app.step_cache`), so an attempt after a failure resumes where the last
 one stopped instead of starting over.
 """
 
@@ -23,7 +23,7 @@ from pipelines.errors import BackendUnavailable, DocsightError, TooManyJobs
 from pipelines.models import ACTIVE_JOB_STATUSES, Job, JobKind, JobStatus
 from pipelines.ports import Progress
 from services.adapters.jobs import SqlJobStore
-from services.analysis import AnalysisService, RisksResult, SummaryResult
+from services.app.analysis import AnalysisService, RisksResult, SummaryResult
 
 log = logging.getLogger(__name__)
 

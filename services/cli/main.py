@@ -18,8 +18,8 @@ from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn
 from rich.table import Table
 
-from services.cli_console import make_console
-from services.cli_keys import keys_app
+from services.cli.console import make_console
+from services.cli.keys import keys_app
 
 app = typer.Typer(help="docsight: contracts and annual reports, searchable with page citations.")
 app.add_typer(keys_app, name="keys")
@@ -153,7 +153,7 @@ def serve(
     import uvicorn
 
     from services.api.app import create_app
-    from services.logs import configure_logging
+    from services.runtime.logs import configure_logging
     from services.settings import LOOPBACK_HOSTS, Settings
 
     settings = Settings()

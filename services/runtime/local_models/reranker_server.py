@@ -1,12 +1,13 @@
-"""llama.cpp's `llama-server --reranking` with the converted reranker (services/reranker_assets.py)
-on loopback: a real `/rerank` (and `/v1/rerank`) API for tests and local measurements.
+"""llama.cpp's `llama-server --reranking` with the converted reranker (`reranker_assets` beside
+this module) on loopback: a real `/rerank` (and `/v1/rerank`) API for tests and local measurements.
 
 The server runs one sequence at a time (`--parallel 1`): the converted model has no
 `cls.output` head, and llama.cpp reads a headless model's score at an offset that is right
-only for the first sequence of a batch. Same lifecycle as services/llm_server.py: own process
-group, SIGKILL when the starting thread dies, stopped at exit.
+only for the first sequence of a batch. Same lifecycle as `llm_server` beside it: own
+process group, SIGKILL when the starting thread dies, stopped at exit.
 
-CLI (`python -m services.reranker_assets ...` or `python -m services.reranker_server ...`):
+CLI (`python -m services.runtime.local_models.reranker_assets ...` or
+`python -m services.runtime.local_models.reranker_server ...`):
 `prepare` builds llama-server and converts the model (`make reranker-model`); `serve` runs
 it in the foreground and prints the base URL; `bench [--passages 50] [--queries 5]` prints
 milliseconds per query of the lexical reranker and, through `HttpReranker`, of this server,
@@ -26,9 +27,9 @@ import time
 from pathlib import Path
 
 from pipelines.errors import BackendUnavailable, DocsightError
-from services.llm_assets import build_llama_server
-from services.llm_server import LlamaServer
-from services.reranker_assets import RERANKER_NAME, prepare_reranker_model
+from services.runtime.local_models.llm_assets import build_llama_server
+from services.runtime.local_models.llm_server import LlamaServer
+from services.runtime.local_models.reranker_assets import RERANKER_NAME, prepare_reranker_model
 from services.settings import Settings
 
 
@@ -125,7 +126,7 @@ def _bench(server: LocalRerankServer, passages: int, queries: int) -> None:
 
 
 def cli(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="python -m services.reranker_server")
+    parser = argparse.ArgumentParser(prog="python -m services.runtime.local_models.reranker_server")
     parser.add_argument("command", choices=["prepare", "serve", "bench"])
     parser.add_argument("--passages", type=int, default=50)
     parser.add_argument("--queries", type=int, default=5)

@@ -2,7 +2,7 @@
 
 No package ships a reranker's weights (bge-reranker, ms-marco cross-encoders, Qwen3-Reranker,
 jina: searched; the few "bundled" rerankers are LightGBM or lexical). So, as Qwen3-Reranker
-does with Qwen3, the bundled Qwen2.5-Coder-0.5B-Instruct (services/llm_assets.py) is turned
+does with Qwen3, the bundled Qwen2.5-Coder-0.5B-Instruct (`llm_assets` beside this module) is turned
 into a yes/no judge: the prompt `RERANK_TEMPLATE` asks whether the document answers the
 query, and the score is the log-odds of "yes" over "no" for the next token,
 `(W_yes - W_no) . final_norm(h_last)`, as llama.cpp computes for Qwen3-Reranker GGUFs.
@@ -22,8 +22,9 @@ sdist that `llama-server` is built from (numpy only), writes Q8_0, checks the sh
 caches the file beside the LLM's model. The arithmetic is float64 with fixed summation order
 (no BLAS), so the result is byte-identical across machines.
 
-CLI: `python -m services.reranker_assets prepare` (`make reranker-model`), `serve` (run the
-server, print the base URL) and `bench` (ms per query for N passages).
+CLI: `python -m services.runtime.local_models.reranker_assets prepare`
+(`make reranker-model`), `serve` (run the server, print the base URL) and `bench` (ms per
+query for N passages).
 """
 
 from __future__ import annotations
@@ -40,7 +41,12 @@ from pathlib import Path
 from typing import Any
 
 from pipelines.errors import ModelUnavailable
-from services.llm_assets import LLAMA_CPP_PYTHON_VERSION, MODEL_SHA256, _locked, assemble_model
+from services.runtime.local_models.llm_assets import (
+    LLAMA_CPP_PYTHON_VERSION,
+    MODEL_SHA256,
+    _locked,
+    assemble_model,
+)
 
 RERANKER_NAME = "Qwen2.5-Coder-0.5B-Instruct-yes-no-reranker-Q8_0"
 RERANKER_SHA256 = "fe5d10b10dec1aca54a87e1668fea2c970443d2d109ac393d1eba3a08925af3c"
@@ -89,8 +95,8 @@ def prepare_reranker_model(cache_dir: Path) -> Path:
         env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(gguf_py), str(_REPO)])}
         with log.open("wb") as out:  # a child process: its ~3 GB of arrays go when it ends
             done = subprocess.run(
-                [sys.executable, "-m", "services.reranker_assets", "convert", str(source),
-                 str(staged)],
+                [sys.executable, "-m", "services.runtime.local_models.reranker_assets", "convert",
+                 str(source), str(staged)],
                 env=env, stdout=out, stderr=subprocess.STDOUT, check=False,
             )  # fmt: skip
         if done.returncode != 0:
@@ -261,7 +267,9 @@ def main(argv: list[str] | None = None) -> int:
     if len(args) == 3 and args[0] == "convert":
         _convert(Path(args[1]), Path(args[2]))
         return 0
-    from services.reranker_server import cli  # the server side: prepare, serve, bench
+    from services.runtime.local_models.reranker_server import (
+        cli,  # the server side: prepare, serve, bench
+    )
 
     return cli(args)
 

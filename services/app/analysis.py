@@ -50,8 +50,8 @@ from pipelines.summaries import summarize
 from pipelines.summary_models import ContractSummary, ReportSummary
 from services.adapters.analysis_cache import SqlAnalysisCache
 from services.adapters.store import SqlStore
-from services.cache import AnalysisCache, CacheMetrics
-from services.step_cache import StepCachedModel
+from services.app.cache import AnalysisCache, CacheMetrics
+from services.app.step_cache import StepCachedModel
 
 Kind = Literal["answers", "summaries", "risks"]
 ANSWER_FORMAT = 2
@@ -65,7 +65,7 @@ before, with the model's own pages, are computed anew)."""
 
 
 class LlmSource(Protocol):
-    """What the service needs of `services.llm.LlmHandle`."""
+    """What the service needs of `services.runtime.llm.LlmHandle`."""
 
     budget: Budget
 
@@ -268,7 +268,7 @@ class AnalysisService:
                         progress: Progress | None = None,
                         steps_scope: str | None = "") -> SummaryResult:
         """Summarise the document now (no cache lookup) and cache the result. Model replies
-        of steps done before under `steps_scope` are reused (`services.step_cache`; None:
+        of steps done before under `steps_scope` are reused (`services.app.step_cache`; None:
         none reused or kept)."""
         model = self.llm.require()
         document = self._ready(tenant, document_id)

@@ -1,0 +1,1 @@
+"""The `docsight` command line."""

@@ -1,0 +1,1 @@
+"""Composition and processes: the composition root, embedded processes, logging, metrics."""

@@ -1,0 +1,1 @@
+"""The embedded llama-server (LLM and reranker): assets and processes."""

@@ -19,10 +19,12 @@ from rich.progress import BarColumn, Progress, TextColumn
 from rich.table import Table
 
 from services.cli.console import make_console
+from services.cli.db import db_app
 from services.cli.keys import keys_app
 
 app = typer.Typer(help="docsight: contracts and annual reports, searchable with page citations.")
 app.add_typer(keys_app, name="keys")
+app.add_typer(db_app, name="db")
 console = make_console()  # whole lines when piped
 
 UrlOption = Annotated[

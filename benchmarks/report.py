@@ -23,7 +23,6 @@ from pathlib import Path
 from benchmarks.common import emit_json, force_offline, log, make_parser, print_table
 from pipelines.context import Budget
 from pipelines.models import ChatMessage, Chunk, Document, DocumentStatus
-from pipelines.reports import render_html, render_markdown
 from pipelines.summary_models import ContractSummary
 from services.adapters.embedder_fake import HashEmbedder
 from services.adapters.index_fake import InMemoryIndex
@@ -33,6 +32,8 @@ from services.adapters.reports import SqlReportStore
 from services.adapters.store import SqlStore
 from services.app.analysis import AnalysisService
 from services.app.jobs import JobService
+from services.app.rendering.html import render_html
+from services.app.rendering.markdown import render_markdown
 from services.app.reports import ReportService
 from services.settings import ReportSettings
 

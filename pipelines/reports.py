@@ -10,7 +10,7 @@ analyses are still running are listed as pending, and it is built again as they 
 `analyses_wanted` bounds what a report asks for (summaries up to a page count, risks per
 kind, a number of documents); the rest is listed as not analysed (limit).
 `without_documents` takes deleted documents out of a stored report.
-`render_markdown` (in `report_markdown`) and `render_html` (in `report_html`) format one.
+`services/app/rendering` formats one (Markdown, HTML); this module imports no renderer.
 The service (`services/app/reports.py`) gathers the inputs and stores the result.
 """
 
@@ -335,16 +335,3 @@ def without_documents(report: Report, document_ids: set[str]) -> Report | None:
         "limited": max(0, report.limited - sum(bool(e.limited) for e in entries)),
     })
 
-
-def render_markdown(report: Report) -> str:
-    """The report as Markdown (tables for counts and categories, a section per document)."""
-    from pipelines.report_markdown import render_markdown as render
-
-    return render(report)
-
-
-def render_html(report: Report) -> str:
-    """One self-contained HTML page (inline CSS and SVG chart, no external assets)."""
-    from pipelines.report_html import render_html as render
-
-    return render(report)

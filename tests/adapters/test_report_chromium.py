@@ -14,7 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from pipelines.reports import build_report, render_html
+from pipelines.reports import build_report
+from services.app.rendering.html import render_html
 from tests.unit.test_reports import DAY, NOW, sample
 
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"

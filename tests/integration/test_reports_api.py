@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from pipelines.report_markdown import escape_markdown
+from services.app.rendering.markdown import escape_markdown
 from tests.integration.conftest import REPO, start_server, stop_server
 from tests.integration.test_analysis_api import DEVSET, _smallest_contract
 from tests.servers import free_port

@@ -23,14 +23,14 @@ from pipelines.reports import (
     build_report,
     over_document_limit,
     previous_day,
-    render_html,
-    render_markdown,
     report_window,
     without_documents,
 )
 from pipelines.risk_taxonomy import Severity
 from pipelines.risks import Finding, RiskReport
 from pipelines.summary_models import ContractSummary, SourcedText
+from services.app.rendering.html import render_html
+from services.app.rendering.markdown import render_markdown
 
 NOW = datetime(2026, 3, 2, 6, 0, tzinfo=UTC)
 DAY = date(2026, 3, 1)

@@ -11,11 +11,13 @@ from pydantic import AfterValidator, BaseModel
 from starlette.concurrency import run_in_threadpool
 
 from pipelines.errors import NotFound
-from pipelines.reports import Report, ReportRecord, ReportStatus, render_html, render_markdown
+from pipelines.reports import Report, ReportRecord, ReportStatus
 from services.api.deps import get_container, get_tenant
 from services.api.errors import status_for_code
 from services.api.schemas import UtcDatetime
 from services.api.waiting import poll_until
+from services.app.rendering.html import render_html
+from services.app.rendering.markdown import render_markdown
 from services.app.reports import ReportService, report_service
 from services.runtime.composition import Container
 

@@ -96,7 +96,7 @@ def test_reports_never_wait_behind_analysis_jobs(tmp_path: Path) -> None:
         "DOCSIGHT_EMBEDDER__KIND": "hash",
         "DOCSIGHT_LLM__BASE_URL": f"http://127.0.0.1:{silent.getsockname()[1]}/v1",
         "DOCSIGHT_LLM__MAX_RETRIES": "0",
-        "DOCSIGHT_LLM__TIMEOUT_S": "60",
+        "DOCSIGHT_LLM__TIMEOUT_S": "600",  # the jobs hang on the silent LLM all the test long
         "DOCSIGHT_REPORTS__POLL_S": "0.5",
         "DOCSIGHT_REPORTS__RISKS_FOR": "all",
     })
@@ -113,16 +113,14 @@ def test_reports_never_wait_behind_analysis_jobs(tmp_path: Path) -> None:
             time.sleep(2)
             assert {j["status"] for j in client.get("/v1/jobs").json()["jobs"]} == {"running"}
 
-            started = time.monotonic()
             empty = client.post(f"/v1/reports/{yesterday}", params={"wait": 30})
             assert empty.status_code == 200, empty.text
             assert empty.json()["status"] == "done"
             assert empty.json()["report"]["total_documents"] == 0
-            assert time.monotonic() - started < 10  # seconds, not behind the jobs
+            jobs = client.get("/v1/jobs").json()["jobs"]
+            assert {j["status"] for j in jobs} == {"running"}  # built while they still hang
 
-            started = time.monotonic()
             partial = client.post(f"/v1/reports/{today}", params={"wait": 3})
-            assert time.monotonic() - started < 10
             assert partial.status_code == 200, partial.text  # as it stands, not 202
             body = partial.json()
             assert body["status"] == "building"

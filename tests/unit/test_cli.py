@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from services.cli.main import _pages
+from services.cli.output import _pages
 
 REPO = Path(__file__).resolve().parents[2]
 DOC_A = "3f2a9c41-0d6e-4b1a-9f55-2c7e8a1b0d11"

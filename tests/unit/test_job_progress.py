@@ -22,11 +22,12 @@ from pipelines.summary_models import ContractSummary
 from services.adapters.analysis_cache import SqlAnalysisCache
 from services.adapters.jobs import SqlJobStore
 from services.adapters.llm_fake import FakeChatModel
+from services.adapters.schema import prepare
 from services.app.analysis import AnalysisService
 from services.app.documents import DocumentService
 from services.app.jobs import JobService
 from services.app.step_cache import StepCachedModel
-from services.cli.main import job_progress
+from services.cli.analysis import job_progress
 from tests.unit.analysis_support import Handle, ready
 from tests.unit.test_documents_service import InlineQueue
 from tests.unit.test_summaries import COUNTER, ROOMY, TIGHT, chunks_of, contract_reply, doc
@@ -105,6 +106,7 @@ class FailsOnce(FakeChatModel):
 
 def test_a_retried_summary_resumes_at_the_step_that_failed(tmp_path: Path) -> None:
     engine = create_engine(f"sqlite:///{tmp_path / 'cache.db'}")
+    prepare(engine, upgrade=True)
     cache = SqlAnalysisCache(engine)
     chunks = chunks_of(40)
     model = FailsOnce(fail_at=3)
@@ -181,8 +183,9 @@ def test_an_old_jobs_table_gets_the_progress_columns(tmp_path: Path) -> None:
         conn.execute(table.insert().values(
             id="j1", tenant="t", kind="summary", document_id="d", refresh=0,
             status="running", attempts=1, created_at=now, updated_at=now))
+    prepare(engine, upgrade=True)
+    prepare(engine, upgrade=True)  # a second process starting on the same database
     store = SqlJobStore(engine)
-    SqlJobStore(engine)  # a second process starting on the same database
     job = store.get("t", "j1")
     assert (job.status, job.steps_total, job.step) == (JobStatus.RUNNING, None, None)
     assert store.progress("j1", 2, 5, "summarising part 3/4")

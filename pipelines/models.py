@@ -101,6 +101,7 @@ class Document(BaseModel):
     ocr_pages: int = 0
     chunks_total: int | None = None
     chunks_embedded: int = 0
+    warnings: list[str] = Field(default_factory=list)  # the parser's, once parsed
 
 
 class ChatMessage(BaseModel):

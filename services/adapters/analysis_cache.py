@@ -15,31 +15,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
-from sqlalchemy import Column, DateTime, MetaData, String, Table, Text, delete, select
+from sqlalchemy import delete, select
 from sqlalchemy.engine import Connection, Engine
-from sqlalchemy.exc import OperationalError
 
-from pipelines.errors import BackendUnavailable
-
-metadata = MetaData()
-
-analysis_cache = Table(
-    "analysis_cache",
-    metadata,
-    Column("key", String(64), primary_key=True),
-    Column("kind", String(16), nullable=False),
-    Column("tenant", String(128), nullable=False, index=True),
-    Column("document_id", String(64), nullable=True, index=True),
-    Column("value", Text, nullable=False),
-    Column("created_at", DateTime(timezone=True), nullable=False),
-)
-
-cited = Table(  # the documents an entry cites beyond its own document_id (answers)
-    "analysis_cache_documents",
-    metadata,
-    Column("key", String(64), primary_key=True),
-    Column("document_id", String(64), primary_key=True, index=True),
-)
+from services.adapters.schema import analysis_cache, cited, metadata  # noqa: F401
 
 
 def forget_in(conn: Connection, document_id: str) -> int:
@@ -57,14 +36,10 @@ def forget_in(conn: Connection, document_id: str) -> int:
 
 
 class SqlAnalysisCache:
-    """Key -> JSON text, on `engine` (the table is created if missing)."""
+    """Key -> JSON text, on `engine` (migrated by `schema.prepare`)."""
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
-        try:
-            metadata.create_all(engine)
-        except OperationalError as exc:
-            raise BackendUnavailable(f"analysis cache unavailable: {exc.orig}") from exc
 
     def get(self, key: str) -> str | None:
         """The cached JSON text, or None."""

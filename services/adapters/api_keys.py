@@ -9,55 +9,23 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Column, DateTime, MetaData, String, Table, func, select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import OperationalError
 
 from pipelines.errors import BackendUnavailable
-
-metadata = MetaData()
-
-api_keys = Table(
-    "api_keys",
-    metadata,
-    Column("id", String(36), primary_key=True),
-    Column("tenant", String(64), nullable=False, index=True),
-    Column("name", String(128), nullable=False),
-    Column("key_hash", String(64), nullable=False, unique=True),
-    Column("created_at", DateTime(timezone=True), nullable=False),
-    Column("revoked_at", DateTime(timezone=True)),
-    Column("last_used_at", DateTime(timezone=True)),
-)
-
-
-@dataclass(frozen=True)
-class ApiKey:
-    id: str
-    tenant: str
-    name: str
-    key_hash: str
-    created_at: datetime
-    revoked_at: datetime | None = None
-    last_used_at: datetime | None = None
-
-    @property
-    def revoked(self) -> bool:
-        return self.revoked_at is not None
+from services.adapters.schema import api_keys, metadata  # noqa: F401 (re-exported)
+from services.app.ports import ApiKey  # the row, as the use cases see it
 
 
 class SqlApiKeyStore:
-    """Rows of `api_keys` on `engine` (the table is created if missing)."""
+    """Rows of `api_keys` on `engine` (migrated by `schema.prepare`)."""
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
-        try:
-            metadata.create_all(engine)
-        except OperationalError as exc:
-            raise BackendUnavailable(f"key store unavailable: {exc.orig}") from exc
 
     def add(self, key: ApiKey) -> ApiKey:
         with self._begin() as conn:

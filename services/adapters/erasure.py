@@ -23,18 +23,12 @@ from sqlalchemy.engine import Connection, Engine
 from services.adapters import analysis_cache, jobs, page_usage, reports, store
 from services.adapters.store import chunks, document_meta, documents, erasures, page_layouts
 
-_METADATA = (store.metadata, jobs.metadata, analysis_cache.metadata, reports.metadata,
-             page_usage.metadata)
-
 
 class SqlEraser:
-    """Erases documents' rows from every table on `engine` (created if missing)."""
+    """Erases documents' rows from every table on `engine` (migrated by `schema.prepare`)."""
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
-        with self._begin() as conn:
-            for metadata in _METADATA:
-                metadata.create_all(conn)
 
     def _begin(self) -> AbstractContextManager[Connection]:
         return store.transaction(self.engine, "metadata store")

@@ -5,9 +5,9 @@ row is the truth about it: the Celery message only says "run job X", so a messag
 with a stopped process is re-sent from the rows on start (`unfinished`), and running a
 job twice is harmless (a finished job is skipped).
 
-Columns added after the first release (the progress: `steps_done`, `steps_total`, `step`)
-are nullable and added to an existing table on start (`_add_missing_columns`), so a
-database written by an older version keeps working.
+The table is defined in `services.adapters.schema` and created by its migrations; a
+database written before migrations gets the progress columns (`steps_done`,
+`steps_total`, `step`) when it is migrated.
 """
 
 from __future__ import annotations
@@ -17,58 +17,23 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import (
-    Column,
-    DateTime,
-    Integer,
-    MetaData,
-    String,
-    Table,
-    Text,
-    inspect,
     select,
     update,
 )
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import DBAPIError, OperationalError
 
-from pipelines.errors import BackendUnavailable, NotFound
+from pipelines.errors import NotFound
 from pipelines.models import ACTIVE_JOB_STATUSES as ACTIVE
 from pipelines.models import Job, JobStatus
+from services.adapters.schema import jobs, metadata  # noqa: F401 (re-exported)
 from services.adapters.store import document_alive, transaction
-
-metadata = MetaData()
-
-jobs = Table(
-    "analysis_jobs",
-    metadata,
-    Column("id", String(36), primary_key=True),
-    Column("tenant", String(64), nullable=False, index=True),
-    Column("kind", String(16), nullable=False),
-    Column("document_id", String(36), nullable=False, index=True),
-    Column("refresh", Integer, nullable=False, default=0),
-    Column("status", String(16), nullable=False, index=True),
-    Column("attempts", Integer, nullable=False, default=0),
-    Column("error_code", String(32)),
-    Column("reason", Text),
-    Column("result", Text),
-    Column("steps_done", Integer),
-    Column("steps_total", Integer),
-    Column("step", String(200)),
-    Column("created_at", DateTime(timezone=True), nullable=False),
-    Column("updated_at", DateTime(timezone=True), nullable=False),
-)
 
 
 class SqlJobStore:
-    """Rows of `analysis_jobs` on `engine` (the table is created if missing)."""
+    """Rows of `analysis_jobs` on `engine` (migrated by `services.adapters.schema.prepare`)."""
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
-        try:
-            metadata.create_all(engine)
-            _add_missing_columns(engine)
-        except OperationalError as exc:
-            raise BackendUnavailable(f"job store unavailable: {exc.orig}") from exc
 
     def add(self, job: Job) -> Job:
         """Insert the job; `NotFound` when its document is gone (erased with its jobs)."""
@@ -141,24 +106,6 @@ class SqlJobStore:
                         updated_at=datetime.now(UTC))
             )
         return bool(result.rowcount)
-
-
-def _add_missing_columns(engine: Engine) -> None:
-    """ALTER TABLE ... ADD COLUMN for every nullable column an older table lacks."""
-    present = {c["name"] for c in inspect(engine).get_columns(jobs.name)}
-    missing = [c for c in jobs.columns if c.name not in present]
-    if not missing:
-        return
-    for column in missing:
-        if not column.nullable:
-            raise RuntimeError(f"{jobs.name}.{column.name} cannot be added to old rows")
-        kind = column.type.compile(dialect=engine.dialect)
-        try:
-            with engine.begin() as conn:
-                conn.exec_driver_sql(f"ALTER TABLE {jobs.name} ADD COLUMN {column.name} {kind}")
-        except DBAPIError:  # another process starting at the same time added it first
-            if column.name not in {c["name"] for c in inspect(engine).get_columns(jobs.name)}:
-                raise
 
 
 def _row(job: Job) -> dict[str, Any]:

@@ -14,12 +14,6 @@ from contextlib import AbstractContextManager
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import (
-    Column,
-    DateTime,
-    Integer,
-    MetaData,
-    String,
-    Table,
     delete,
     func,
     select,
@@ -28,18 +22,8 @@ from sqlalchemy import (
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError
 
+from services.adapters.schema import metadata, page_usage  # noqa: F401 (re-exported)
 from services.adapters.store import document_alive, transaction
-
-metadata = MetaData()
-
-page_usage = Table(
-    "page_usage",
-    metadata,
-    Column("document_id", String(36), primary_key=True),
-    Column("tenant", String(64), nullable=False, index=True),
-    Column("pages", Integer, nullable=False),
-    Column("parsed_at", DateTime(timezone=True), nullable=False, index=True),
-)
 
 KEEP = timedelta(hours=1)
 
@@ -57,8 +41,6 @@ def anonymise_in(conn: Connection, document_id: str) -> None:
 class SqlPageLedger:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
-        with self._begin() as conn:
-            metadata.create_all(conn)
 
     def _begin(self) -> AbstractContextManager[Connection]:
         return transaction(self.engine, "page ledger")

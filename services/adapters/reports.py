@@ -15,30 +15,16 @@ from contextlib import AbstractContextManager
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import Column, DateTime, MetaData, String, Table, Text, select, update
+from sqlalchemy import select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 
 from pipelines.models import Job
 from pipelines.reports import Report, ReportRecord, without_documents
-from services.adapters.jobs import jobs as jobs_table
-from services.adapters.jobs import metadata as jobs_metadata
+from services.adapters.schema import jobs as jobs_table
+from services.adapters.schema import metadata, reports  # noqa: F401 (re-exported)
 from services.adapters.store import documents_alive, transaction
 
-metadata = MetaData()
-
-reports = Table(
-    "reports",
-    metadata,
-    Column("tenant", String(64), primary_key=True),
-    Column("day", String(10), primary_key=True),  # YYYY-MM-DD in the report's time zone
-    Column("status", String(16), nullable=False, index=True),
-    Column("report", Text),  # the last finished Report's JSON
-    Column("error_code", String(32)),
-    Column("reason", Text),
-    Column("started_at", DateTime(timezone=True), nullable=False),
-    Column("updated_at", DateTime(timezone=True), nullable=False),
-)
 _SUMMARY = [c for c in reports.c if c.name != "report"]
 
 
@@ -48,13 +34,10 @@ def utc(value: datetime) -> datetime:
 
 
 class SqlReportStore:
-    """Rows of `reports` on `engine` (the table is created if missing)."""
+    """Rows of `reports` on `engine` (migrated by `schema.prepare`)."""
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
-        with self._begin() as conn:
-            metadata.create_all(conn)
-            jobs_metadata.create_all(conn)  # read by latest_jobs
 
     def _begin(self) -> AbstractContextManager[Connection]:
         return transaction(self.engine, "report store")

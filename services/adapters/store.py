@@ -10,15 +10,6 @@ from functools import partial
 from typing import Any
 
 from sqlalchemy import (
-    JSON,
-    Column,
-    DateTime,
-    Integer,
-    MetaData,
-    String,
-    Table,
-    Text,
-    UniqueConstraint,
     and_,
     bindparam,
     case,
@@ -38,66 +29,13 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from pipelines.errors import BackendUnavailable, Duplicate, NotFound
 from pipelines.models import Chunk, Document, DocumentStatus
 from pipelines.portfolio import DocumentFacts, DocumentFilter
-
-metadata = MetaData()
-
-documents = Table(
-    "documents",
-    metadata,
-    Column("id", String(36), primary_key=True),
-    Column("tenant", String(64), nullable=False, index=True),
-    Column("filename", String(512), nullable=False),
-    Column("sha256", String(64), nullable=False),
-    Column("size_bytes", Integer, nullable=False),
-    Column("status", String(16), nullable=False, index=True),
-    Column("error_code", String(32)),
-    Column("reason", Text),
-    Column("pages_total", Integer),
-    Column("pages_parsed", Integer, nullable=False, default=0),
-    Column("ocr_pages", Integer, nullable=False, default=0),
-    Column("chunks_total", Integer),
-    Column("chunks_embedded", Integer, nullable=False, default=0),
-    Column("password", Text),
-    Column("created_at", DateTime(timezone=True), nullable=False),
-    Column("updated_at", DateTime(timezone=True), nullable=False),
-    UniqueConstraint("tenant", "sha256", name="uq_documents_tenant_sha256"),
-)
-
-chunks = Table(
-    "chunks",
-    metadata,
-    Column("document_id", String(36), primary_key=True),
-    Column("number", Integer, primary_key=True),
-    Column("text", Text, nullable=False),
-    Column("page_start", Integer, nullable=False),
-    Column("page_end", Integer, nullable=False),
-    Column("section_path", JSON, nullable=False),
-    Column("char_start", Integer, nullable=False),
-    Column("char_end", Integer, nullable=False),
-    Column("token_count", Integer, nullable=False),
-)
-
-page_layouts = Table(
-    "page_layouts",
-    metadata,
-    Column("document_id", String(36), primary_key=True),
-    Column("page_starts", JSON, nullable=False),  # offset in the document text of each page
-)
-
-document_meta = Table(  # beside `documents`, not in it: older databases need only create_all
-    "document_meta",
-    metadata,
-    Column("document_id", String(36), primary_key=True),
-    Column("kind", String(16)),  # None until indexed
-    Column("metadata", JSON, nullable=False),  # the user's flat {str: str}
-)
-
-erasures = Table(  # a delete under way: the id only (no text), gone once everything is erased
-    "erasures",
-    metadata,
-    Column("document_id", String(36), primary_key=True),
-    Column("tenant", String(64), nullable=False),
-    Column("started_at", DateTime(timezone=True), nullable=False),
+from services.adapters.schema import (  # noqa: F401 (re-exported: the store's tables)
+    chunks,
+    document_meta,
+    documents,
+    erasures,
+    page_layouts,
+    prepare,
 )
 
 _DESCRIBED = select(documents, document_meta.c.kind, document_meta.c.metadata).select_from(
@@ -170,7 +108,10 @@ def transaction(engine: Engine, what: str) -> Iterator[Connection]:
 class SqlStore:
     """Documents and their parsed chunks; the source of truth for status and progress."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, *, upgrade: bool | None = True) -> None:
+        """`upgrade`: True migrates the database to this release's schema (embedded
+        deployment, tests), False checks it is there (production: `docsight db upgrade`
+        migrates), None leaves it alone (`services.adapters.schema.prepare`)."""
         self.url = url
         is_sqlite = url.startswith("sqlite")
         # JSON as written (no \u escapes): SQLite's JSON paths match keys by their raw text.
@@ -181,8 +122,11 @@ class SqlStore:
         self.engine: Engine = create_engine(url, **kwargs)
         if is_sqlite:
             event.listen(self.engine, "connect", _enable_sqlite_wal)
-        with self._begin() as conn:
-            metadata.create_all(conn)
+        if upgrade is not None:
+            try:
+                prepare(self.engine, upgrade=upgrade)
+            except OperationalError as exc:
+                raise BackendUnavailable(f"metadata store unavailable: {exc.orig}") from exc
 
     def _begin(self) -> AbstractContextManager[Connection]:
         return transaction(self.engine, "metadata store")
@@ -486,7 +430,8 @@ class SqlStore:
 
 
 def _document(row: Any) -> Document:
-    return Document.model_validate({k: row[k] for k in _DOCUMENT_FIELDS})
+    fields = {k: row[k] for k in _DOCUMENT_FIELDS}
+    return Document.model_validate(fields | {"warnings": fields["warnings"] or []})
 
 
 def _facts(row: Any) -> DocumentFacts:

@@ -48,6 +48,7 @@ class DocumentOut(BaseModel):
         default=None, description="contract or annual_report; known once indexed")
     metadata: dict[str, str] = Field(default_factory=dict, description="given at upload")
     created_at: UtcDatetime | None = Field(default=None, description="upload time")
+    warnings: list[str] = Field(default_factory=list, description="the parser's, once parsed")
 
     @classmethod
     def of(cls, document: Document, facts: DocumentFacts | None = None) -> DocumentOut:
@@ -63,6 +64,7 @@ class DocumentOut(BaseModel):
             status=document.status,
             error_code=document.error_code,
             reason=document.reason,
+            warnings=document.warnings,
             progress=Progress(
                 pages_parsed=document.pages_parsed,
                 pages_total=document.pages_total,

@@ -330,6 +330,7 @@ class DocumentService:
             chunks_total=len(chunks),
             chunks_embedded=0,
             password=None,
+            warnings=list(parsed.warnings),
         )
         if moved:
             if self.pages is not None:

@@ -109,7 +109,8 @@ def build_analysis_cache(settings: Settings, store: SqlStore) -> AnalysisCache:
 
 def build_container(settings: Settings, queue: TaskQueue | None = None) -> Container:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    store = SqlStore(settings.store_url)
+    # the embedded deployment migrates its schema on start; production checks (db upgrade)
+    store = SqlStore(settings.store_url, upgrade=settings.worker.embedded)
     embedder = load_embedder(
         settings.embedder.kind,
         settings.embedder.model,

@@ -17,6 +17,7 @@ from sqlalchemy import create_engine
 from pipelines.errors import BackendUnavailable
 from services.adapters.analysis_cache import SqlAnalysisCache
 from services.adapters.analysis_cache_redis import RedisAnalysisCache
+from services.adapters.schema import prepare
 from services.app.cache import AnalysisCache
 from services.runtime.composition import build_analysis_cache
 from services.settings import Settings
@@ -44,6 +45,7 @@ def new_redis_cache(url: str, ttl_s: float = 60.0) -> RedisAnalysisCache:
 def cache(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[AnalysisCache]:
     if request.param == "sql":
         engine = create_engine(f"sqlite:///{tmp_path / 'cache.db'}")
+        prepare(engine, upgrade=True)
         yield SqlAnalysisCache(engine)
         engine.dispose()
     else:

@@ -14,6 +14,7 @@ from sqlalchemy.exc import IntegrityError
 
 from pipelines.errors import BackendUnavailable, Unauthenticated
 from services.adapters.api_keys import ApiKey, SqlApiKeyStore
+from services.adapters.schema import prepare
 from services.app.auth import KeyService, hash_key
 from tests.servers import postgres_bin, postgres_server
 
@@ -22,6 +23,7 @@ from tests.servers import postgres_bin, postgres_server
 def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
     if request.param == "sqlite":
         engine = create_engine(f"sqlite:///{tmp_path / 'keys.db'}")
+        prepare(engine, upgrade=True)
         yield engine
         engine.dispose()
         return
@@ -29,6 +31,7 @@ def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
         pytest.skip("PostgreSQL is not installed")
     with postgres_server() as url:
         engine = create_engine(url)
+        prepare(engine, upgrade=True)
         yield engine
         engine.dispose()
 

@@ -1,0 +1,278 @@
+"""The ports of the use cases, in one place: what services/app needs of the world outside.
+
+The domain's ports (`pipelines.ports`) are re-exported here, so a use case imports every
+port it depends on from this module. Adapters (services/adapters) implement the stores,
+the caches and the ledgers; workers/ implements the task queue; the composition root
+(services/runtime/composition.py) chooses the implementations and passes them in.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any, Protocol
+
+from prometheus_client import CollectorRegistry
+
+from pipelines.context import Budget
+from pipelines.models import Chunk, Document, DocumentStatus, Job, JobStatus
+from pipelines.portfolio import DocumentFacts, DocumentFilter
+from pipelines.ports import (
+    BlobStore,
+    ChatModel,
+    ChunkSource,
+    Embedder,
+    PdfParser,
+    Progress,
+    Reranker,
+    Store,
+    TokenCounter,
+    VectorIndex,
+)
+from pipelines.reports import Report, ReportRecord
+
+__all__ = [
+    "AnalysisCache", "AnalysisStore", "ApiKey", "BlobStore", "ChatModel", "ChunkSource",
+    "DocumentQueue", "DocumentStore", "Embedder", "Eraser", "JobQueue", "JobStore",
+    "KeyStore", "Limiter", "LlmSource", "PageLedger", "PdfParser", "Progress", "Reranker",
+    "ReportDocuments", "ReportQueue", "ReportStore", "SearchStore", "Store", "TaskMetrics",
+    "TaskQueue", "TokenCounter", "VectorIndex",
+]
+
+
+# --- the task queue (workers/queue.py) ------------------------------------------------
+
+
+class DocumentQueue(Protocol):
+    def enqueue_parse(self, document_id: str) -> None: ...
+
+    def enqueue_index(self, document_id: str) -> None: ...
+
+    def enqueue_parse_later(self, document_id: str, delay_s: float) -> None: ...
+
+
+class JobQueue(Protocol):
+    def enqueue_analysis(self, job_id: str) -> None: ...
+
+
+class ReportQueue(Protocol):
+    def enqueue_report(self, tenant: str, day: date, *, resume: bool = False,
+                       refresh: bool = False) -> None:
+        """`refresh`: one step of a running build, which does not re-schedule itself."""
+
+
+class TaskQueue(DocumentQueue, JobQueue, ReportQueue, Protocol):
+    """Every message the use cases send to the workers."""
+
+
+class TaskMetrics(Protocol):
+    """Where the workers record task run times (`services.runtime.metrics.ServiceMetrics`)."""
+
+    registry: CollectorRegistry
+
+    def observe_task(self, task: str, seconds: float, state: str) -> None: ...
+
+
+# --- documents ------------------------------------------------------------------------
+
+
+class DocumentStore(Store, Protocol):
+    """The store with the kind and metadata of documents (`SqlStore`)."""
+
+    def add_document(self, document: Document, password: str | None = None,
+                     metadata: Mapping[str, str] | None = None) -> Document: ...
+
+    def set_kind(self, document_id: str, kind: str) -> None: ...
+
+    def set_metadata(self, document_id: str, values: Mapping[str, str]) -> None: ...
+
+    def ready_without_kind(self) -> list[str]: ...
+
+    def describe_documents(
+        self, tenant: str, *, document_ids: Sequence[str] | None = None,
+        status: DocumentStatus | None = None,
+    ) -> list[tuple[Document, DocumentFacts]]: ...
+
+    def get_chunks(self, document_id: str, numbers: Sequence[int]) -> list[Chunk]: ...
+
+    def existing_ids(self, document_ids: Sequence[str]) -> set[str]: ...
+
+
+class PageLedger(Protocol):
+    """Pages parsed per tenant (services/adapters/page_usage.py)."""
+
+    def record(self, tenant: str, document_id: str, pages: int) -> None: ...
+
+    def used_since(self, tenant: str, since: datetime) -> tuple[int, datetime | None]: ...
+
+
+class Eraser(Protocol):
+    """A deleted document's rows, erased in steps that survive a restart (`SqlEraser`)."""
+
+    def erase_rows(self, tenant: str, document_id: str) -> None: ...
+
+    def pending(self, tenant: str | None = None) -> list[tuple[str, str]]: ...
+
+    def finish(self, document_id: str) -> None: ...
+
+
+class SearchStore(ChunkSource, Protocol):
+    """What the search needs of the metadata store (`SqlStore`)."""
+
+    def matching_documents(self, tenant: str, where: DocumentFilter) -> dict[str, bool]: ...
+
+    def describe_documents(
+        self,
+        tenant: str,
+        *,
+        document_ids: Sequence[str] | None = None,
+        status: DocumentStatus | None = None,
+    ) -> list[tuple[Document, DocumentFacts]]: ...
+
+
+# --- analysis -------------------------------------------------------------------------
+
+
+class AnalysisCache(Protocol):
+    """Key -> JSON text. Errors of the backend surface as `BackendUnavailable`."""
+
+    def get(self, key: str) -> str | None: ...
+
+    def put(
+        self, key: str, value: str, *, kind: str, tenant: str, document_id: str | None = None,
+        document_ids: Sequence[str] = (),
+    ) -> None:
+        """`document_id`: the entry's document; `document_ids`: those it cites (answers)."""
+
+    def forget_document(self, document_id: str) -> int:
+        """Remove the entries of the document and those citing it."""
+
+    def purge(self, tenant: str | None = None) -> int: ...
+
+
+class AnalysisStore(SearchStore, Protocol):
+    """What the analyses read of the metadata store (`SqlStore`)."""
+
+    def get_document(self, tenant: str, document_id: str) -> Document: ...
+
+    def list_documents(
+        self, tenant: str, status: DocumentStatus | None = None
+    ) -> list[Document]: ...
+
+    def load_chunks(self, document_id: str) -> list[Chunk]: ...
+
+    def load_page_starts(self, document_id: str) -> list[int] | None: ...
+
+    def existing_ids(self, document_ids: Sequence[str]) -> set[str]: ...
+
+
+class LlmSource(Protocol):
+    """What the analyses need of `services.runtime.llm.LlmHandle`."""
+
+    budget: Budget
+
+    def require(self) -> ChatModel: ...
+
+
+# --- jobs and reports -----------------------------------------------------------------
+
+
+class JobStore(Protocol):
+    """Analysis jobs' rows (`SqlJobStore`)."""
+
+    def add(self, job: Job) -> Job: ...
+
+    def get(self, tenant: str, job_id: str) -> Job: ...
+
+    def find(self, job_id: str) -> Job | None: ...
+
+    def find_active(self, tenant: str, kind: str, document_id: str) -> Job | None: ...
+
+    def list(self, tenant: str, status: JobStatus | None = None,
+             limit: int = 100) -> list[Job]: ...
+
+    def unfinished(self, idle_since: datetime | None = None) -> list[Job]: ...
+
+    def transition(self, job_id: str, from_status: Sequence[JobStatus], to_status: JobStatus,
+                   **fields: Any) -> bool: ...
+
+    def progress(self, job_id: str, done: int, total: int, step: str) -> bool: ...
+
+
+class ReportStore(Protocol):
+    """Daily reports' rows (`SqlReportStore`)."""
+
+    def start(self, tenant: str, day: date) -> tuple[ReportRecord, bool]: ...
+
+    def touch(self, tenant: str, day: date, reason: str | None = None,
+              report: Report | None = None) -> None: ...
+
+    def building_of(self, tenant: str) -> list[date]: ...
+
+    def finish(self, tenant: str, day: date, report: Report) -> bool: ...
+
+    def fail(self, tenant: str, day: date, code: str, reason: str) -> bool: ...
+
+    def get(self, tenant: str, day: date) -> ReportRecord | None: ...
+
+    def list_reports(self, tenant: str, limit: int = 100) -> list[ReportRecord]: ...
+
+    def building(self) -> list[ReportRecord]: ...
+
+    def latest_jobs(self, tenant: str,
+                    document_ids: Sequence[str]) -> dict[tuple[str, str], Job]: ...
+
+
+class ReportDocuments(Protocol):
+    """What the reports read of the metadata store (`SqlStore`)."""
+
+    def tenants(self) -> list[str]: ...
+
+    def documents_created_between(
+        self, tenant: str, start: datetime, end: datetime
+    ) -> list[Document]: ...
+
+    def load_chunks(self, document_id: str) -> list[Chunk]: ...
+
+
+# --- API keys -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ApiKey:
+    id: str
+    tenant: str
+    name: str
+    key_hash: str
+    created_at: datetime
+    revoked_at: datetime | None = None
+    last_used_at: datetime | None = None
+
+    @property
+    def revoked(self) -> bool:
+        return self.revoked_at is not None
+
+
+class KeyStore(Protocol):
+    """API keys' rows (`SqlApiKeyStore`)."""
+
+    def add(self, key: ApiKey) -> ApiKey: ...
+
+    def find_by_hash(self, key_hash: str) -> ApiKey | None: ...
+
+    def get(self, key_id: str) -> ApiKey | None: ...
+
+    def list(self, tenant: str | None = None) -> list[ApiKey]: ...
+
+    def count(self) -> int: ...
+
+    def revoke(self, key_id: str, when: datetime) -> bool: ...
+
+    def touch(self, key_id: str, when: datetime) -> None: ...
+
+
+class Limiter(Protocol):
+    """Spends one request of a key: `RateLimited` when none is left."""
+
+    def take(self, key_id: str) -> None: ...

@@ -27,7 +27,10 @@ SECRETS = {
     "QDRANT_API_KEY": "qdrant-test-4d7a",
     "VLLM_API_KEY": "vllm-test-08e5",
 }
-DOCSIGHT_SERVICES = {"api", "worker-ingest", "worker-analysis", "worker-reports", "beat"}
+DOCSIGHT_SERVICES = {"api", "worker-ingest", "worker-analysis", "worker-reports", "beat",
+                     "migrate"}
+# Run once and exit (no health check, never restarted); the others wait for them to succeed.
+ONE_SHOTS = {"migrate"}
 SERVICES = DOCSIGHT_SERVICES | {"redis", "postgres", "qdrant", "vllm", "reranker"}
 # The depends_on that are deliberately not service_healthy (see the compose file).
 STARTED_ONLY = {("api", "vllm"), ("api", "reranker")}
@@ -103,7 +106,8 @@ def _flag(command: list[str], name: str) -> str:
 def test_config_passes_with_the_expected_services(config: dict[str, Any]) -> None:
     assert set(config["services"]) == SERVICES  # model-download sits in the "setup" profile
     for name, service in config["services"].items():
-        assert service.get("restart") == "unless-stopped", name
+        expected = "no" if name in ONE_SHOTS else "unless-stopped"
+        assert service.get("restart") == expected, name
 
 
 def test_required_secrets_stop_compose_when_missing(tmp_path: Path) -> None:
@@ -206,6 +210,22 @@ def test_worker_and_beat_commands(config: dict[str, Any]) -> None:
     assert services["api"]["ports"][0]["target"] == 8000
 
 
+def test_the_schema_is_migrated_by_a_one_shot_before_the_services_start(
+    config: dict[str, Any],
+) -> None:
+    services = config["services"]
+    migrate = services["migrate"]
+    assert migrate["command"] == ["docsight", "db", "upgrade"]
+    assert migrate["restart"] == "no"
+    assert migrate["depends_on"]["postgres"]["condition"] == "service_healthy"
+    env = migrate["environment"]
+    assert env["DOCSIGHT_STORE__URL"] == services["api"]["environment"]["DOCSIGHT_STORE__URL"]
+    assert env["DOCSIGHT_WORKER__EMBEDDED"] == "false"  # the services check, never migrate
+    for name in DOCSIGHT_SERVICES - ONE_SHOTS:
+        dependency = services[name]["depends_on"]["migrate"]
+        assert dependency["condition"] == "service_completed_successfully", name
+
+
 def test_vllm_serves_qwen3_on_a_reserved_gpu(config: dict[str, Any]) -> None:
     vllm = config["services"]["vllm"]
     assert vllm["image"].startswith("vllm/vllm-openai:")
@@ -284,6 +304,8 @@ def test_24gb_variant_is_a_matter_of_variables(tmp_path: Path) -> None:
 def test_health_checks_and_dependency_conditions(config: dict[str, Any]) -> None:
     services = config["services"]
     for name, service in services.items():
+        if name in ONE_SHOTS:
+            continue
         check = service.get("healthcheck")
         assert check, f"{name} has no health check"
         assert check["test"][0] in ("CMD", "CMD-SHELL"), name
@@ -294,6 +316,8 @@ def test_health_checks_and_dependency_conditions(config: dict[str, Any]) -> None
     for name, service in services.items():
         for target, dependency in service.get("depends_on", {}).items():
             expected = "service_started" if (name, target) in STARTED_ONLY else "service_healthy"
+            if target in ONE_SHOTS:
+                expected = "service_completed_successfully"
             assert dependency["condition"] == expected, (name, target)
     for name in ("api", "worker-ingest", "worker-analysis"):
         assert {"postgres", "redis", "qdrant"} <= set(services[name]["depends_on"]), name

@@ -18,7 +18,8 @@ from datetime import UTC, datetime
 from sqlalchemy import delete, select
 from sqlalchemy.engine import Connection, Engine
 
-from services.adapters.schema import analysis_cache, cited, metadata  # noqa: F401
+from services.adapters.schema import analysis_cache as analysis_cache  # re-exported
+from services.adapters.schema import cited as cited
 
 
 def forget_in(conn: Connection, document_id: str) -> int:

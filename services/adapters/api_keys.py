@@ -17,7 +17,7 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import OperationalError
 
 from pipelines.errors import BackendUnavailable
-from services.adapters.schema import api_keys, metadata  # noqa: F401 (re-exported)
+from services.adapters.schema import api_keys as api_keys  # re-exported
 from services.app.ports import ApiKey  # the row, as the use cases see it
 
 

@@ -21,7 +21,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.engine import Connection, Engine
 
 from services.adapters import analysis_cache, jobs, page_usage, reports, store
-from services.adapters.store import chunks, document_meta, documents, erasures, page_layouts
+from services.adapters.schema import chunks, document_meta, documents, erasures, page_layouts
 
 
 class SqlEraser:

@@ -25,7 +25,7 @@ from sqlalchemy.engine import Engine
 from pipelines.errors import NotFound
 from pipelines.models import ACTIVE_JOB_STATUSES as ACTIVE
 from pipelines.models import Job, JobStatus
-from services.adapters.schema import jobs, metadata  # noqa: F401 (re-exported)
+from services.adapters.schema import jobs as jobs  # re-exported
 from services.adapters.store import document_alive, transaction
 
 

@@ -154,6 +154,7 @@ class OpenAiChatModel:
         max_tokens: int = 1024,
         seed: int | None = None,
         strict_schema: bool = True,
+        observer: LlmObserver | None = None,
     ) -> None:
         if max_concurrency < 1 or max_retries < 0 or max_tokens < 1:
             raise ValueError("max_concurrency and max_tokens >= 1, max_retries >= 0")
@@ -171,7 +172,7 @@ class OpenAiChatModel:
         self._slots = threading.BoundedSemaphore(max_concurrency)
         self._lock = threading.Lock()
         self._usage = LlmUsage()
-        self.observer: LlmObserver | None = None
+        self.observer = observer
         self._chat = _ChatOpenAIKeepingExtras(
             model=model,
             base_url=self.base_url,

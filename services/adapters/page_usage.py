@@ -22,7 +22,7 @@ from sqlalchemy import (
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError
 
-from services.adapters.schema import metadata, page_usage  # noqa: F401 (re-exported)
+from services.adapters.schema import page_usage as page_usage  # re-exported
 from services.adapters.store import document_alive, transaction
 
 KEEP = timedelta(hours=1)

@@ -9,6 +9,7 @@ start that loses a race retries after re-reading the revision.
 
 from __future__ import annotations
 
+import threading
 import time
 from functools import cache
 from pathlib import Path
@@ -28,6 +29,7 @@ _LOCK_KEY = 0x646F6373  # "docs": the advisory lock of schema upgrades on Postgr
 _ADDED_AFTER_0001 = {"documents": {"warnings"}}
 _JOB_STEP_COLUMNS = ("steps_done", "steps_total", "step")  # added to old tables on start
 _ATTEMPTS = 5
+_IN_PROCESS = threading.Lock()  # Alembic's `context` and `op` are process-wide
 
 
 class SchemaMismatch(RuntimeError):
@@ -70,7 +72,7 @@ def prepare(engine: Engine, *, upgrade: bool) -> None:
         return
     for attempt in range(1, _ATTEMPTS + 1):
         try:
-            with engine.begin() as conn:
+            with _IN_PROCESS, engine.begin() as conn:
                 _upgrade(conn)
             return
         except DBAPIError:  # another process migrating the same SQLite file at once

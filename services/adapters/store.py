@@ -29,14 +29,12 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from pipelines.errors import BackendUnavailable, Duplicate, NotFound
 from pipelines.models import Chunk, Document, DocumentStatus
 from pipelines.portfolio import DocumentFacts, DocumentFilter
-from services.adapters.schema import (  # noqa: F401 (re-exported: the store's tables)
-    chunks,
-    document_meta,
-    documents,
-    erasures,
-    page_layouts,
-    prepare,
-)
+from services.adapters.schema import chunks as chunks  # the store's tables, re-exported
+from services.adapters.schema import document_meta as document_meta
+from services.adapters.schema import documents as documents
+from services.adapters.schema import erasures as erasures
+from services.adapters.schema import page_layouts as page_layouts
+from services.adapters.schema import prepare
 
 _DESCRIBED = select(documents, document_meta.c.kind, document_meta.c.metadata).select_from(
     documents.outerjoin(document_meta, document_meta.c.document_id == documents.c.id)

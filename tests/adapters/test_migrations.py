@@ -4,7 +4,8 @@ with nothing lost, on SQLite and PostgreSQL; the schema the migrations make is e
 
 from __future__ import annotations
 
-import threading
+import subprocess
+import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -28,6 +29,7 @@ from tests.servers import postgres_bin, postgres_server
 from tests.unit.conftest import document_service
 from tests.unit.test_documents_service import PDF, InlineQueue
 
+REPO = Path(__file__).resolve().parents[2]
 NOW = datetime(2026, 11, 29, 12, 30, tzinfo=UTC)
 ROWS: dict[str, list[dict[str, Any]]] = {
     "documents": [dict(
@@ -146,21 +148,17 @@ def test_the_migrations_make_exactly_the_schema_module(engine: Engine) -> None:
 
 
 def test_processes_starting_at_once_both_start(engine: Engine) -> None:
-    errors: list[BaseException] = []
-
-    def start() -> None:
-        try:
-            schema.prepare(engine, upgrade=True)
-        except BaseException as exc:  # noqa: BLE001 (reported below)
-            errors.append(exc)
-
-    threads = [threading.Thread(target=start) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert errors == []
+    url = engine.url.render_as_string(hide_password=False)
+    script = ("import sys; from sqlalchemy import create_engine; "
+              "from services.adapters.schema import prepare; "
+              "prepare(create_engine(sys.argv[1]), upgrade=True)")
+    starts = [subprocess.Popen([sys.executable, "-c", script, url], cwd=REPO,
+                               stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    for start in starts:
+        _, stderr = start.communicate(timeout=120)
+        assert start.returncode == 0, stderr
     assert current(engine) == head()
+    schema.prepare(engine, upgrade=False)
 
 
 def test_docsight_db_upgrade(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

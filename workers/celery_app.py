@@ -2,24 +2,28 @@
 
 from __future__ import annotations
 
-import threading
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from celery import Celery
 
 from services.settings import Settings
+from workers.context import NO_CONTEXT, ContextSource, bind
 from workers.fs_transport import TRANSPORT
 from workers.metrics import connect_signals
-from workers.tasks import ANALYSIS_TASK, DISPATCH_REPORTS_TASK, REPORT_TASK, register_tasks
+from workers.names import (
+    ANALYSIS_QUEUE,
+    ANALYSIS_TASK,
+    DISPATCH_REPORTS_TASK,
+    INGEST_QUEUE,
+    QUEUES,
+    REPORT_QUEUE,
+    REPORT_TASK,
+)
+from workers.reports import beat_config
+from workers.tasks import register_tasks
 
-if TYPE_CHECKING:
-    from services.runtime.composition import Container
-
-INGEST_QUEUE = "ingest"
-ANALYSIS_QUEUE = "analysis"
-REPORT_QUEUE = "reports"
-QUEUES = (INGEST_QUEUE, ANALYSIS_QUEUE)
-"""What the embedded worker's main pool consumes; `REPORT_QUEUE` has a pool of its own."""
+__all__ = ["ANALYSIS_QUEUE", "INGEST_QUEUE", "QUEUES", "REPORT_QUEUE", "broker_config",
+           "create_celery"]
 
 
 def broker_config(settings: Settings) -> dict[str, Any]:
@@ -45,7 +49,8 @@ def broker_config(settings: Settings) -> dict[str, Any]:
     }
 
 
-def create_celery(settings: Settings | None = None, *, default: bool = True) -> Celery:
+def create_celery(settings: Settings | None = None, *, default: bool = True,
+                  context: ContextSource = NO_CONTEXT) -> Celery:
     """Build the Celery app for these settings, with its tasks registered: ingestion on the
     `ingest` queue, analysis jobs (minutes of LLM time each) on `analysis`, daily report
     builds (short steps) on `reports`, whose own workers never wait behind the others.
@@ -53,7 +58,8 @@ def create_celery(settings: Settings | None = None, *, default: bool = True) -> 
     worker selects its queues on its app, so two workers of one app would share them). It
     has no remote control: two workers of one process binding their control mailboxes to
     the filesystem broker's exchange file at once race on that file (kombu truncates it
-    before taking its lock; the other worker then reads empty JSON and stops)."""
+    before taking its lock; the other worker then reads empty JSON and stops).
+    `context`: what the tasks call (workers/context.py; the default only sends tasks)."""
     settings = settings or Settings()
     app = Celery("docsight", set_as_current=False)
     app.conf.update(
@@ -73,8 +79,6 @@ def create_celery(settings: Settings | None = None, *, default: bool = True) -> 
         enable_utc=True,
         worker_enable_remote_control=default,
     )
-    from workers.reports import beat_config
-
     app.conf.update(**beat_config(settings))  # read by beat (embedded or `celery beat`)
     # Celery builds a retry's message through the *default* app (the signature has no app
     # of its own): without this, a retry goes to amqp://localhost and the task is rejected.
@@ -82,28 +86,8 @@ def create_celery(settings: Settings | None = None, *, default: bool = True) -> 
     # to the same broker with the same routes, so its retries go where they should.
     if default:
         app.set_default()
-    app.docsight_settings = settings  # type: ignore[attr-defined]
-    app.docsight_container = None  # type: ignore[attr-defined]
-    app.docsight_lock = threading.Lock()  # type: ignore[attr-defined]
-    register_tasks(app)
+    bind(app, settings, context)  # for the signal handlers (workers/metrics.py)
+    register_tasks(app, settings, context)
     connect_signals()  # task durations and log ids (workers/metrics.py)
     return app
 
-
-def attach_container(app: Celery, container: Container) -> None:
-    """The embedded deployment shares the API's container (and its index) with the worker."""
-    app.docsight_container = container  # type: ignore[attr-defined]
-
-
-def container_of(app: Celery) -> Container:
-    """The container tasks use; a standalone worker builds its own on first use."""
-    with app.docsight_lock:  # type: ignore[attr-defined]
-        if app.docsight_container is None:  # type: ignore[attr-defined]
-            from services.runtime.composition import build_container
-            from workers.queue import CeleryTaskQueue
-
-            app.docsight_container = build_container(  # type: ignore[attr-defined]
-                app.docsight_settings,
-                queue=CeleryTaskQueue(app),  # type: ignore[attr-defined]
-            )
-        return app.docsight_container  # type: ignore[attr-defined,no-any-return]

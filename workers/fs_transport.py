@@ -27,22 +27,23 @@ TRANSPORT = "workers.fs_transport:Transport"
 _INCOMING = ".incoming"  # not "<stamp>_<uuid>.<queue>.msg": never taken for a message
 
 
-class Channel(filesystem.Channel):  # type: ignore[misc]
-    def _put(self, queue: str, payload: Any, **kwargs: Any) -> None:
+class Channel(filesystem.Channel):
+    # kombu's own Channel._put (payload) renames AbstractChannel._put's `message`
+    def _put(self, queue: Any, payload: Any, **kwargs: Any) -> None:  # type: ignore[override]
         name = f"{round(monotonic() * 1000)}_{uuid.uuid4()}.{queue}.msg"
         incoming = Path(self.data_folder_out) / _INCOMING
         incoming.mkdir(exist_ok=True)
         with tempfile.NamedTemporaryFile("wb", dir=incoming, delete=False) as f:
-            f.write(dumps(payload).encode())
+            f.write(dumps(payload).encode())  # type: ignore[no-untyped-call]  # kombu untyped
         os.replace(f.name, Path(self.data_folder_out) / name)
 
-    def _get(self, queue: str) -> Any:
+    def _get(self, queue: Any, timeout: Any = None) -> Any:
         while True:
             try:
-                return super()._get(queue)
+                return super()._get(queue)  # type: ignore[no-untyped-call]  # kombu untyped
             except ValueError as exc:  # an unreadable message (already removed): go on
                 log.error("unreadable message on queue %s skipped: %s", queue, exc)
 
 
-class Transport(filesystem.Transport):  # type: ignore[misc]
+class Transport(filesystem.Transport):
     Channel = Channel

@@ -1,5 +1,6 @@
 """Entry point for a standalone worker in production: `celery -A workers.main worker -Q ingest`."""
 
-from workers.celery_app import create_celery
+from services.runtime.composition import worker_app
+from services.settings import Settings
 
-app = create_celery()
+app = worker_app(Settings())

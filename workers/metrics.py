@@ -29,9 +29,11 @@ from prometheus_client import CollectorRegistry, start_http_server
 from prometheus_client.core import Metric
 from prometheus_client.registry import Collector
 
+from services.app.ports import TaskMetrics
 from services.runtime import logs
 from services.settings import Settings
-from workers.tasks import ANALYSIS_TASK, INDEX_TASK, PARSE_TASK
+from workers.context import binding_of
+from workers.names import ANALYSIS_TASK, INDEX_TASK, PARSE_TASK
 
 log = logging.getLogger(__name__)
 
@@ -88,10 +90,16 @@ class QueueDepths:
             self._redis = None
 
 
-def metrics_of(app: Any) -> Any:
-    """The ServiceMetrics of the app's container, or None before it is built."""
-    container = getattr(app, "docsight_container", None)
-    return getattr(container, "metrics", None)
+def metrics_of(app: Any) -> TaskMetrics | None:
+    """The metrics of the app's task context, or None before it is built."""
+    binding = binding_of(app)
+    context = binding.context.built() if binding is not None else None
+    return context.metrics if context is not None else None
+
+
+def settings_of(app: Any) -> Settings | None:
+    binding = binding_of(app)
+    return binding.settings if binding is not None else None
 
 
 def _ids(task_name: str, args: Any, kwargs: Any) -> dict[str, str | None]:
@@ -127,7 +135,7 @@ def _on_postrun(task_id: str | None = None, task: Any = None, state: str | None 
 
 
 class _ContainerRegistry(Collector):
-    """The series of the worker's container, once built (by the first task)."""
+    """The series of the worker's task context, once built (by the first task)."""
 
     def __init__(self, app: Any) -> None:
         self.app = app
@@ -153,7 +161,7 @@ def _on_worker_init(sender: Any = None, **_: Any) -> None:
 
     if not isinstance(sender, Worker):
         return
-    settings: Settings | None = getattr(sender.app, "docsight_settings", None)
+    settings = settings_of(sender.app)
     if settings is None or settings.worker.metrics_port is None:
         return
     pool = str(sender.pool_cls)
@@ -167,7 +175,7 @@ def _on_setup_logging(**_: Any) -> None:
     """Celery leaves logging to us when this signal has a receiver (standalone workers)."""
     from celery import current_app
 
-    settings: Settings = getattr(current_app, "docsight_settings", None) or Settings()
+    settings = settings_of(current_app) or Settings()
     logs.configure_logging(settings.log.format, settings.log.level)
 
 

@@ -9,13 +9,14 @@ leave a parsed document without its next message.
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 from celery import Celery
 from kombu.exceptions import OperationalError
 
 from pipelines.errors import BackendUnavailable
-from workers.tasks import ANALYSIS_TASK, INDEX_TASK, PARSE_TASK
+from workers.names import ANALYSIS_TASK, INDEX_TASK, PARSE_TASK, REPORT_TASK
 
 PATIENT_S = 300.0
 _PATIENT = {"max_retries": int(PATIENT_S), "interval_start": 0.5, "interval_step": 0.5,
@@ -23,6 +24,8 @@ _PATIENT = {"max_retries": int(PATIENT_S), "interval_start": 0.5, "interval_step
 
 
 class CeleryTaskQueue:
+    """The task queue port (`services.app.ports.TaskQueue`) on a Celery app."""
+
     def __init__(self, app: Celery) -> None:
         self.app = app
 
@@ -43,3 +46,8 @@ class CeleryTaskQueue:
 
     def enqueue_analysis(self, job_id: str) -> None:
         self._send(ANALYSIS_TASK, [job_id])
+
+    def enqueue_report(self, tenant: str, day: date, *, resume: bool = False,
+                       refresh: bool = False) -> None:
+        self.app.send_task(REPORT_TASK, args=[tenant, day.isoformat()],
+                           kwargs={"resume": resume, "refresh": refresh})

@@ -16,26 +16,16 @@ import logging
 from datetime import date
 from typing import Any
 
-from celery import Celery, Task
+from celery import Celery
 from celery.beat import EmbeddedService
 from celery.schedules import crontab
 
 from pipelines.errors import BackendUnavailable
-from services.app.reports import ReportService, report_service
+from services.app.reports import ReportService
 from services.settings import Settings
-from workers.tasks import DISPATCH_REPORTS_TASK, REPORT_TASK, SWEEP_TASK
+from workers.names import DISPATCH_REPORTS_TASK, SWEEP_TASK
 
 log = logging.getLogger(__name__)
-
-
-class CeleryReportQueue:
-    def __init__(self, app: Celery) -> None:
-        self.app = app
-
-    def enqueue_report(self, tenant: str, day: date, *, resume: bool = False,
-                       refresh: bool = False) -> None:
-        self.app.send_task(REPORT_TASK, args=[tenant, day.isoformat()],
-                           kwargs={"resume": resume, "refresh": refresh})
 
 
 def beat_config(settings: Settings) -> dict[str, Any]:
@@ -57,18 +47,11 @@ def beat_config(settings: Settings) -> dict[str, Any]:
     }
 
 
-def service_of(app: Celery) -> ReportService:
-    from workers.celery_app import container_of
-
-    return report_service(container_of(app), CeleryReportQueue(app))
-
-
-def run_build_step(app: Celery, task: Task[Any, Any], tenant: str, day: str,
+def run_build_step(service: ReportService, task: Any, tenant: str, day: str,
                    resume: bool, refresh: bool = False) -> None:
     """One build step; retried after `poll_s` while analyses are outstanding or a backend
     is down (the report row says where it is). A `refresh` step (an analysis ended) is not
     retried: the build's own chain of checks goes on."""
-    service = service_of(app)
     poll = service.settings.poll_s
     try:
         step = service.step(tenant, date.fromisoformat(day),
@@ -88,15 +71,6 @@ def run_build_step(app: Celery, task: Task[Any, Any], tenant: str, day: str,
         raise task.retry(countdown=poll)
     status = step.record.status if step.record else "gone"
     log.info("report %s/%s: %s", tenant, day, status)
-
-
-def refresh_after_job(app: Celery, job_id: str) -> None:
-    """An analysis job ended: the reports being built for its tenant are refreshed now."""
-    from workers.celery_app import container_of
-
-    job = container_of(app).jobs.jobs.find(job_id)
-    if job is not None:
-        service_of(app).refresh_building(job.tenant)
 
 
 class EmbeddedBeat:

@@ -10,16 +10,23 @@ from __future__ import annotations
 
 from typing import Any
 
-from celery import Celery, Task
+from celery import Celery
 
 from pipelines.errors import BackendUnavailable
+from services.settings import Settings
+from workers.context import ContextSource
+from workers.names import (
+    ANALYSIS_TASK,
+    DISPATCH_REPORTS_TASK,
+    INDEX_TASK,
+    PARSE_TASK,
+    REPORT_TASK,
+    SWEEP_TASK,
+)
+from workers.reports import run_build_step
 
-PARSE_TASK = "docsight.parse_document"
-INDEX_TASK = "docsight.index_document"
-ANALYSIS_TASK = "docsight.run_analysis_job"
-REPORT_TASK = "docsight.build_report"
-DISPATCH_REPORTS_TASK = "docsight.dispatch_reports"
-SWEEP_TASK = "docsight.sweep_stuck_work"
+__all__ = ["ANALYSIS_TASK", "DISPATCH_REPORTS_TASK", "INDEX_TASK", "PARSE_TASK",
+           "REPORT_TASK", "SWEEP_TASK", "register_tasks"]
 
 _RETRY = {
     "autoretry_for": (BackendUnavailable,),
@@ -29,46 +36,41 @@ _RETRY = {
 }
 
 
-def register_tasks(app: Celery) -> None:
-    from workers.celery_app import container_of
+def register_tasks(app: Celery, settings: Settings, context: ContextSource) -> None:
+    """The tasks of `app`; each body calls the use cases of `context()`. Celery is untyped:
+    tasks are registered by calling `app.task(...)` on the function (a decorator would
+    make each task an untyped function to mypy)."""
+    worker = settings.worker
 
-    worker = app.docsight_settings.worker  # type: ignore[attr-defined]
-
-    @app.task(name=SWEEP_TASK, shared=False)  # type: ignore[misc]
     def sweep_stuck_work() -> None:
         """Sent by beat every `worker.sweep_every_s` (services/app/sweep.py)."""
-        from services.app.sweep import sweep
+        context().sweep()
 
-        sweep(container_of(app))
-
-    @app.task(name=PARSE_TASK, shared=False, **_RETRY)  # type: ignore[misc]
     def parse_document(document_id: str) -> None:
-        container_of(app).documents.run_parse(document_id)
+        context().documents.run_parse(document_id)
 
-    @app.task(name=INDEX_TASK, shared=False, **_RETRY)  # type: ignore[misc]
     def index_document(document_id: str) -> None:
-        container_of(app).documents.run_index(document_id)
+        context().documents.run_index(document_id)
 
-    @app.task(  # type: ignore[misc]
+    def run_analysis_job(job_id: str) -> None:
+        tasks = context()
+        tasks.jobs.run(job_id)
+        tasks.reports.refresh_for_job(job_id)  # its day's report shows it at once
+
+    def build_report(task: Any, tenant: str, day: str, resume: bool = False,
+                     refresh: bool = False) -> None:
+        run_build_step(context().reports, task, tenant, day, resume, refresh)
+
+    def dispatch_reports() -> None:
+        context().reports.dispatch_daily()
+
+    app.task(name=SWEEP_TASK, shared=False)(sweep_stuck_work)
+    app.task(name=PARSE_TASK, shared=False, **_RETRY)(parse_document)
+    app.task(name=INDEX_TASK, shared=False, **_RETRY)(index_document)
+    app.task(
         name=ANALYSIS_TASK, shared=False, autoretry_for=(BackendUnavailable,),
         retry_backoff=True, retry_backoff_max=worker.analysis_retry_max_s,
         max_retries=None,  # the budget is the job row's attempts (JobService.max_attempts)
-    )
-    def run_analysis_job(job_id: str) -> None:
-        from workers.reports import refresh_after_job
-
-        container_of(app).jobs.run(job_id)
-        refresh_after_job(app, job_id)  # its day's report shows it at once
-
-    @app.task(name=REPORT_TASK, shared=False, bind=True, max_retries=None)  # type: ignore[misc]
-    def build_report(task: Task[Any, Any], tenant: str, day: str, resume: bool = False,
-                     refresh: bool = False) -> None:
-        from workers.reports import run_build_step
-
-        run_build_step(app, task, tenant, day, resume, refresh)
-
-    @app.task(name=DISPATCH_REPORTS_TASK, shared=False, **_RETRY)  # type: ignore[misc]
-    def dispatch_reports() -> None:
-        from workers.reports import service_of
-
-        service_of(app).dispatch_daily()
+    )(run_analysis_job)
+    app.task(name=REPORT_TASK, shared=False, bind=True, max_retries=None)(build_report)
+    app.task(name=DISPATCH_REPORTS_TASK, shared=False, **_RETRY)(dispatch_reports)

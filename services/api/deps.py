@@ -1,10 +1,14 @@
-"""Request dependencies: the container and the caller's tenant."""
+"""Request dependencies: the container, the caller's tenant and the use cases, and their
+`Annotated` aliases, which every route module uses."""
 
 from __future__ import annotations
 
-from fastapi import Request
+from typing import Annotated
+
+from fastapi import Depends, Request
 
 from services.api.auth import key_service, presented_key
+from services.app.reports import ReportService
 from services.runtime.composition import Container
 
 
@@ -25,3 +29,12 @@ def get_tenant(request: Request) -> str:
         return tenant
     keys, _ = key_service(request.app)
     return keys.authenticate(presented_key(request.headers.raw)).tenant
+
+
+def get_reports(container: Annotated[Container, Depends(get_container)]) -> ReportService:
+    return container.reports
+
+
+ContainerDep = Annotated[Container, Depends(get_container)]
+TenantDep = Annotated[str, Depends(get_tenant)]
+ReportsDep = Annotated[ReportService, Depends(get_reports)]

@@ -21,7 +21,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterator, Sequence
-from typing import Literal, Protocol
+from typing import Literal
 
 from pydantic import BaseModel
 
@@ -34,13 +34,11 @@ from pipelines.answers import (
     whole_document_candidates,
     with_evidence,
 )
-from pipelines.context import Budget
 from pipelines.errors import DocumentNotReady, NotFound
 from pipelines.evidence import EVIDENCE_LIMIT, best_relevance, collect_evidence
 from pipelines.extract import OPENING_UNITS, Extracted, extract_fields, fields_for, readable
 from pipelines.models import Document, DocumentStatus, ScoredChunk
 from pipelines.passages import search_passages
-from pipelines.ports import ChatModel, Embedder, Progress, Reranker, TokenCounter, VectorIndex
 from pipelines.query import plan_query
 from pipelines.rerank import LexicalReranker
 from pipelines.risk_candidates import PER_CATEGORY, Selection
@@ -48,9 +46,18 @@ from pipelines.risk_taxonomy import RiskCategory
 from pipelines.risks import RiskReport, detect_kind, extract_risks
 from pipelines.summaries import summarize
 from pipelines.summary_models import ContractSummary, ReportSummary
-from services.adapters.analysis_cache import SqlAnalysisCache
-from services.adapters.store import SqlStore
-from services.app.cache import AnalysisCache, CacheMetrics
+from services.app.cache import CacheMetrics
+from services.app.ports import (
+    AnalysisCache,
+    AnalysisStore,
+    ChatModel,
+    Embedder,
+    LlmSource,
+    Progress,
+    Reranker,
+    TokenCounter,
+    VectorIndex,
+)
 from services.app.step_cache import StepCachedModel
 
 Kind = Literal["answers", "summaries", "risks"]
@@ -62,14 +69,6 @@ RISKS_FORMAT = 2
 SUMMARY_FORMAT = 2
 """Part of the summary cache key: 2 is statements with located evidence (summaries cached
 before, with the model's own pages, are computed anew)."""
-
-
-class LlmSource(Protocol):
-    """What the service needs of `services.runtime.llm.LlmHandle`."""
-
-    budget: Budget
-
-    def require(self) -> ChatModel: ...
 
 
 class AskResult(BaseModel):
@@ -143,12 +142,12 @@ class AnalysisService:
     def __init__(
         self,
         *,
-        store: SqlStore,
+        store: AnalysisStore,
         embedder: Embedder,
         index: VectorIndex,
         counter: TokenCounter,
         llm: LlmSource,
-        cache: AnalysisCache | None = None,
+        cache: AnalysisCache,
         metrics: CacheMetrics | None = None,
         retrieval_limit: int = 10,
         reranker: Reranker | None = None,
@@ -159,7 +158,7 @@ class AnalysisService:
         self.index = index
         self.counter = counter
         self.llm = llm
-        self.cache = cache or SqlAnalysisCache(store.engine)
+        self.cache = cache
         self.retrieval_limit = retrieval_limit
         self.reranker = reranker
         self.candidates = candidates

@@ -22,10 +22,10 @@ import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Protocol
 
 from pipelines.errors import NotFound, RateLimited, Unauthenticated
-from services.adapters.api_keys import ApiKey, SqlApiKeyStore
+from services.app.ports import ApiKey, KeyStore
+from services.app.ports import Limiter as Limiter  # re-exported
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +44,7 @@ def hash_key(key: str) -> str:
 
 
 class KeyService:
-    def __init__(self, store: SqlApiKeyStore, *, cache_s: float = 10.0) -> None:
+    def __init__(self, store: KeyStore, *, cache_s: float = 10.0) -> None:
         self.store = store
         self.cache_s = cache_s
         self._cache: dict[str, tuple[ApiKey | None, float]] = {}
@@ -127,13 +127,6 @@ class KeyService:
 
 
 _MAX_BUCKETS = 100_000
-
-
-class Limiter(Protocol):
-    """Spends one request of a key: `RateLimited` when none is left."""
-
-    def take(self, key_id: str) -> None: ...
-
 
 
 class RateLimiter:

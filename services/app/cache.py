@@ -9,30 +9,15 @@ its own, so several apps in one process do not collide.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from threading import Lock
-from typing import Protocol
 
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
+from services.app.ports import AnalysisCache
+
+__all__ = ["AnalysisCache", "CacheMetrics", "hit_rate"]
+
 KINDS = ("answers", "summaries", "risks")
-
-
-class AnalysisCache(Protocol):
-    """Key -> JSON text. Errors of the backend surface as `BackendUnavailable`."""
-
-    def get(self, key: str) -> str | None: ...
-
-    def put(
-        self, key: str, value: str, *, kind: str, tenant: str, document_id: str | None = None,
-        document_ids: Sequence[str] = (),
-    ) -> None:
-        """`document_id`: the entry's document; `document_ids`: those it cites (answers)."""
-
-    def forget_document(self, document_id: str) -> int:
-        """Remove the entries of the document and those citing it."""
-
-    def purge(self, tenant: str | None = None) -> int: ...
 
 
 def hit_rate(hits: int, misses: int) -> float | None:

@@ -9,7 +9,6 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import PurePath
-from typing import Protocol
 
 from pipelines.chunking import page_starts
 from pipelines.errors import (
@@ -20,13 +19,22 @@ from pipelines.errors import (
     PagesPerMinuteExceeded,
 )
 from pipelines.ingest import chunk_stage, embed_and_index_stage, parse_stage
-from pipelines.models import Chunk, Document, DocumentStatus
+from pipelines.models import Document, DocumentStatus
 from pipelines.portfolio import DocumentFacts
-from pipelines.ports import BlobStore, Embedder, PdfParser, Store, TokenCounter, VectorIndex
 from pipelines.risks import detect_kind
 from pipelines.uploads import check_upload
-from services.adapters.erasure import SqlEraser
-from services.app.cache import AnalysisCache
+from services.app.ports import (
+    AnalysisCache,
+    BlobStore,
+    DocumentQueue,
+    DocumentStore,
+    Embedder,
+    Eraser,
+    PageLedger,
+    PdfParser,
+    TokenCounter,
+    VectorIndex,
+)
 from services.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -34,44 +42,6 @@ log = logging.getLogger(__name__)
 S = DocumentStatus
 KIND_CHUNKS = 8
 """A document's kind is read from its opening chunks (`pipelines.risks.detect_kind`)."""
-
-
-class TaskQueue(Protocol):
-    def enqueue_parse(self, document_id: str) -> None: ...
-
-    def enqueue_index(self, document_id: str) -> None: ...
-
-    def enqueue_parse_later(self, document_id: str, delay_s: float) -> None: ...
-
-
-class PageLedger(Protocol):
-    """Pages parsed per tenant (services/adapters/page_usage.py)."""
-
-    def record(self, tenant: str, document_id: str, pages: int) -> None: ...
-
-    def used_since(self, tenant: str, since: datetime) -> tuple[int, datetime | None]: ...
-
-
-class DocumentStore(Store, Protocol):
-    """The store with the kind and metadata of documents (`SqlStore`)."""
-
-    def add_document(self, document: Document, password: str | None = None,
-                     metadata: Mapping[str, str] | None = None) -> Document: ...
-
-    def set_kind(self, document_id: str, kind: str) -> None: ...
-
-    def set_metadata(self, document_id: str, values: Mapping[str, str]) -> None: ...
-
-    def ready_without_kind(self) -> list[str]: ...
-
-    def describe_documents(
-        self, tenant: str, *, document_ids: Sequence[str] | None = None,
-        status: DocumentStatus | None = None,
-    ) -> list[tuple[Document, DocumentFacts]]: ...
-
-    def get_chunks(self, document_id: str, numbers: Sequence[int]) -> list[Chunk]: ...
-
-    def existing_ids(self, document_ids: Sequence[str]) -> set[str]: ...
 
 
 @dataclass
@@ -108,9 +78,9 @@ class DocumentService:
         counter: TokenCounter,
         embedder: Embedder,
         index: VectorIndex,
-        queue: TaskQueue | None = None,
+        eraser: Eraser,
+        queue: DocumentQueue | None = None,
         pages: PageLedger | None = None,
-        eraser: SqlEraser | None = None,
         cache: AnalysisCache | None = None,
     ) -> None:
         self.settings = settings
@@ -122,10 +92,10 @@ class DocumentService:
         self.index = index
         self.queue = queue
         self.pages = pages
-        self.eraser = eraser or SqlEraser(store.engine)  # type: ignore[attr-defined]
+        self.eraser = eraser
         self.cache = cache  # None: the store's database holds the analysis cache
 
-    def _queue(self) -> TaskQueue:
+    def _queue(self) -> DocumentQueue:
         if self.queue is None:
             raise RuntimeError("no task queue attached")
         return self.queue

@@ -17,13 +17,11 @@ from __future__ import annotations
 import logging
 import uuid
 from datetime import UTC, datetime, timedelta
-from typing import Protocol
 
 from pipelines.errors import BackendUnavailable, DocsightError, TooManyJobs
 from pipelines.models import ACTIVE_JOB_STATUSES, Job, JobKind, JobStatus
-from pipelines.ports import Progress
-from services.adapters.jobs import SqlJobStore
 from services.app.analysis import AnalysisService, RisksResult, SummaryResult
+from services.app.ports import JobQueue, JobStore, Progress
 
 log = logging.getLogger(__name__)
 
@@ -31,12 +29,8 @@ J = JobStatus
 Result = SummaryResult | RisksResult
 
 
-class JobQueue(Protocol):
-    def enqueue_analysis(self, job_id: str) -> None: ...
-
-
 class JobService:
-    def __init__(self, *, jobs: SqlJobStore, analysis: AnalysisService,
+    def __init__(self, *, jobs: JobStore, analysis: AnalysisService,
                  queue: JobQueue | None = None, max_active_per_tenant: int = 0,
                  max_attempts: int = 0) -> None:
         self.jobs = jobs

@@ -19,7 +19,6 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from typing import TYPE_CHECKING, Protocol
 
 from pipelines.errors import BackendUnavailable, DocsightError, LlmUnavailable, NotFound
 from pipelines.models import (
@@ -43,23 +42,13 @@ from pipelines.reports import (
 from pipelines.risk_taxonomy import DocumentKind
 from pipelines.risks import RiskReport, detect_kind
 from pipelines.summary_models import ContractSummary, ReportSummary
-from services.adapters.reports import SqlReportStore
-from services.adapters.store import SqlStore
 from services.app.analysis import AnalysisService, RisksResult, SummaryResult
 from services.app.jobs import JobService, result_of
+from services.app.ports import ReportDocuments, ReportQueue, ReportStore
 from services.settings import ReportSettings
-
-if TYPE_CHECKING:
-    from services.runtime.composition import Container
 
 log = logging.getLogger(__name__)
 KINDS: tuple[JobKind, ...] = ("summary", "risks")
-
-
-class ReportQueue(Protocol):
-    def enqueue_report(self, tenant: str, day: date, *, resume: bool = False,
-                       refresh: bool = False) -> None:
-        """`refresh`: one step of a running build, which does not re-schedule itself."""
 
 
 @dataclass
@@ -79,7 +68,8 @@ class _Gathered:
 
 
 class ReportService:
-    def __init__(self, *, store: SqlStore, reports: SqlReportStore, analysis: AnalysisService,
+    def __init__(self, *, store: ReportDocuments, reports: ReportStore,
+                 analysis: AnalysisService,
                  jobs: JobService, settings: ReportSettings, queue: ReportQueue | None = None,
                  clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
         self.store = store
@@ -122,6 +112,11 @@ class ReportService:
         for day in days:
             self._queue().enqueue_report(tenant, day, resume=True, refresh=True)
         return len(days)
+
+    def refresh_for_job(self, job_id: str) -> int:
+        """An analysis job ended: the reports being built for its tenant are refreshed now."""
+        job = self.jobs.jobs.find(job_id)
+        return 0 if job is None else self.refresh_building(job.tenant)
 
     def resume_unfinished(self) -> int:
         """Re-send the builds a stopped process left `building`."""
@@ -275,18 +270,3 @@ def _item(doc: Document, kind: DocumentKind,
         note = "; ".join(notes)
     return DocumentAnalysis(doc, kind, summary, risks, state, note, tuple(pending),
                             tuple(limited))
-
-
-def report_service(container: Container, queue: ReportQueue | None = None) -> ReportService:
-    """The container's report service (made once, kept on the container)."""
-    service: ReportService | None = getattr(container, "_report_service", None)
-    if service is None:
-        service = ReportService(
-            store=container.store, reports=SqlReportStore(container.store.engine),
-            analysis=container.analysis, jobs=container.jobs,
-            settings=container.settings.reports, queue=queue,
-        )
-        container._report_service = service  # type: ignore[attr-defined]
-    elif queue is not None and service.queue is None:
-        service.queue = queue
-    return service

@@ -8,35 +8,20 @@ document's file name and kind.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal, Protocol
+from typing import Literal
 
 from pipelines.errors import NotFound
-from pipelines.models import Document, DocumentStatus, ScoredChunk
+from pipelines.models import Document, ScoredChunk
 from pipelines.passages import search_passages
 from pipelines.portfolio import DocumentFacts, DocumentFilter, unique_ids
-from pipelines.ports import ChunkSource, Embedder, Reranker, VectorIndex
+from services.app.ports import Embedder, Reranker, SearchStore, VectorIndex
 
 GroupBy = Literal["chunk", "document"]
 UNITS_PER_DOCUMENT = 10
 """A search by document reranks at least this many candidate units per document asked
 for: a document's units crowd the first candidates, and a document with none among them
 cannot be ranked."""
-
-
-class SearchStore(ChunkSource, Protocol):
-    """What the search needs of the metadata store (`SqlStore`)."""
-
-    def matching_documents(self, tenant: str, where: DocumentFilter) -> dict[str, bool]: ...
-
-    def describe_documents(
-        self,
-        tenant: str,
-        *,
-        document_ids: Sequence[str] | None = None,
-        status: DocumentStatus | None = None,
-    ) -> list[tuple[Document, DocumentFacts]]: ...
 
 
 @dataclass(frozen=True)

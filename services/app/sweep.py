@@ -12,27 +12,35 @@ import logging
 import threading
 
 from pipelines.errors import DocsightError
-from services.runtime.composition import Container
+from services.app.documents import DocumentService
+from services.app.jobs import JobService
 
 log = logging.getLogger(__name__)
 
 
-def sweep(container: Container) -> tuple[int, int]:
-    """Re-send stuck documents and jobs; (documents, jobs) re-sent."""
-    idle = container.settings.worker.stuck_after_s
-    documents = container.documents.resend_stuck(idle)
-    jobs = container.jobs.resume_unfinished(idle_for_s=idle)
-    if documents or jobs:
-        log.warning("re-sent stuck work: %d documents, %d analysis jobs (no change for %.0f s)",
-                    documents, jobs, idle)
-    return documents, jobs
+class Sweep:
+    """Called, re-sends the documents and jobs stuck for `stuck_after_s`; returns
+    (documents, jobs) re-sent."""
+
+    def __init__(self, documents: DocumentService, jobs: JobService,
+                 stuck_after_s: float) -> None:
+        self.documents, self.jobs, self.stuck_after_s = documents, jobs, stuck_after_s
+
+    def __call__(self) -> tuple[int, int]:
+        idle = self.stuck_after_s
+        documents = self.documents.resend_stuck(idle)
+        jobs = self.jobs.resume_unfinished(idle_for_s=idle)
+        if documents or jobs:
+            log.warning("re-sent stuck work: %d documents, %d analysis jobs (no change for "
+                        "%.0f s)", documents, jobs, idle)
+        return documents, jobs
 
 
 class Sweeper:
     """`sweep` every `every_s` seconds in a daemon thread, until `stop`."""
 
-    def __init__(self, container: Container, every_s: float) -> None:
-        self.container, self.every_s = container, every_s
+    def __init__(self, sweep: Sweep, every_s: float) -> None:
+        self.sweep, self.every_s = sweep, every_s
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="sweeper", daemon=True)
 
@@ -46,6 +54,6 @@ class Sweeper:
     def _run(self) -> None:
         while not self._stop.wait(self.every_s):
             try:
-                sweep(self.container)
+                self.sweep()
             except DocsightError as exc:  # a backend down: the next round tries again
                 log.warning("sweep skipped: %s", exc)

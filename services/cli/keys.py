@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Annotated, Any
 
 import typer
 from rich.table import Table
 
+from services.app.auth import KeyService
 from services.cli.console import make_console
 
 console = make_console()
@@ -16,16 +19,14 @@ keys_app = typer.Typer(help="API keys (admin): works on the metadata store of th
                        "needed.")
 
 
-def _key_service() -> Any:
-    from services.adapters.api_keys import SqlApiKeyStore
-    from services.adapters.store import SqlStore
-    from services.app.auth import KeyService
+@contextmanager
+def _key_service() -> Iterator[KeyService]:
+    """The key service of these settings' store, from the composition root."""
+    from services.runtime.composition import key_service
     from services.settings import Settings
 
-    settings = Settings()
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    store = SqlStore(settings.store_url)
-    return store, KeyService(SqlApiKeyStore(store.engine))
+    with key_service(Settings()) as keys:
+        yield keys
 
 
 @keys_app.command("create")
@@ -34,14 +35,12 @@ def keys_create(
     name: Annotated[str, typer.Option(help="what the key is for (shown in the list)")] = "",
 ) -> None:
     """Create a key; it is printed once, only its hash is stored."""
-    store, keys = _key_service()
-    try:
-        row, plaintext = keys.create(tenant, name)
-    except ValueError as exc:
-        console.print(f"[red]{exc}[/red]")
-        raise typer.Exit(2) from None
-    finally:
-        store.close()
+    with _key_service() as keys:
+        try:
+            row, plaintext = keys.create(tenant, name)
+        except ValueError as exc:
+            console.print(f"[red]{exc}[/red]")
+            raise typer.Exit(2) from None
     console.print(f"created key {row.id} of tenant {row.tenant!r} ({row.name}); it is not "
                   "shown again:", highlight=False)
     typer.echo(plaintext)
@@ -52,11 +51,8 @@ def keys_list(
     tenant: Annotated[str | None, typer.Option(help="only this tenant's keys")] = None,
 ) -> None:
     """Keys with their tenant, name, creation, last use and revocation (never the key)."""
-    store, keys = _key_service()
-    try:
+    with _key_service() as keys:
         rows = keys.list(tenant)
-    finally:
-        store.close()
     table = Table("id", "tenant", "name", "created", "last used", "revoked")
     table.columns[0].no_wrap = True
 
@@ -74,12 +70,10 @@ def keys_revoke(key_id: Annotated[str, typer.Argument(help="the key's id (keys l
     """Revoke a key: refused within api.key_cache_s seconds by running servers."""
     from pipelines.errors import NotFound
 
-    store, keys = _key_service()
-    try:
-        row = keys.revoke(key_id)
-    except NotFound as exc:
-        console.print(f"[red]{exc}[/red]")
-        raise typer.Exit(1) from None
-    finally:
-        store.close()
+    with _key_service() as keys:
+        try:
+            row = keys.revoke(key_id)
+        except NotFound as exc:
+            console.print(f"[red]{exc}[/red]")
+            raise typer.Exit(1) from None
     console.print(f"revoked key {row.id} of tenant {row.tenant!r} ({row.name})")

@@ -1,58 +1,85 @@
-"""build_container(settings): every adapter is chosen here, in one place."""
+"""The composition root: every adapter is chosen, and every object built, here.
+
+`build_container(settings, queue)` builds the deployment's adapters and use cases through
+their constructors (nothing is patched afterwards); the API (services/api/app.py, through
+services/runtime/processes.py), the CLI and the Celery workers (`worker_app`, for
+workers/main.py) get what they need from it. Only this package imports services/adapters
+and workers/ (tests/unit/test_architecture.py).
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 
-from pipelines.ports import Embedder, Reranker, TokenCounter, VectorIndex
+from celery import Celery
+
 from services.adapters.analysis_cache import SqlAnalysisCache
+from services.adapters.api_keys import SqlApiKeyStore
 from services.adapters.blobs import FileBlobStore
 from services.adapters.embedders import load_embedder
 from services.adapters.erasure import SqlEraser
+from services.adapters.job_counts import JobCounts
 from services.adapters.jobs import SqlJobStore
 from services.adapters.page_usage import SqlPageLedger
 from services.adapters.pdf import Pypdfium2Parser
+from services.adapters.rate_limit_redis import RedisRateLimiter
+from services.adapters.reports import SqlReportStore
 from services.adapters.store import SqlStore
 from services.adapters.tokens import load_token_counter
 from services.app.analysis import AnalysisService
-from services.app.cache import AnalysisCache
-from services.app.documents import DocumentService, TaskQueue
+from services.app.auth import KeyService, Limiter, RateLimiter
+from services.app.cache import CacheMetrics
+from services.app.documents import DocumentService
 from services.app.jobs import JobService
+from services.app.ports import (
+    AnalysisCache,
+    Embedder,
+    Reranker,
+    TaskQueue,
+    TokenCounter,
+    VectorIndex,
+)
+from services.app.reports import ReportService
+from services.app.sweep import Sweep
 from services.runtime.llm import LlmHandle, open_llm
-from services.runtime.metrics import ServiceMetrics, build_metrics
+from services.runtime.metrics import ServiceMetrics
 from services.settings import Settings
+from workers.celery_app import QUEUES, create_celery
+from workers.context import ContextSource, TaskContext
+from workers.metrics import QueueDepths
+from workers.queue import CeleryTaskQueue
 
 
 @dataclass
 class Container:
+    """What one deployment is made of, built by `build_container`."""
+
     settings: Settings
     store: SqlStore
     embedder: Embedder
     counter: TokenCounter
     index: VectorIndex
-    documents: DocumentService
     llm: LlmHandle
-    reranker: Reranker | None = None
-    cache: AnalysisCache | None = None
-    """The analysis cache (None: built here from the settings)."""
-    analysis: AnalysisService = field(init=False)
-    jobs: JobService = field(init=False)
-    metrics: ServiceMetrics = field(init=False)
+    reranker: Reranker | None
+    cache: AnalysisCache
+    documents: DocumentService
+    analysis: AnalysisService
+    jobs: JobService
+    reports: ReportService
+    keys: KeyService
+    sweep: Sweep
+    metrics: ServiceMetrics
+    queue_depths: QueueDepths
 
-    def __post_init__(self) -> None:
-        self.analysis = AnalysisService(
-            store=self.store, embedder=self.embedder, index=self.index,
-            counter=self.counter, llm=self.llm,
-            cache=self.cache or build_analysis_cache(self.settings, self.store),
-            reranker=self.reranker, candidates=self.settings.reranker.candidates,
-        )
-        self.jobs = JobService(jobs=SqlJobStore(self.store.engine), analysis=self.analysis,
-                               queue=self.documents.queue,  # type: ignore[arg-type]
-                               max_attempts=self.settings.worker.analysis_max_retries + 1)
-        self.metrics, self._queue_depths = build_metrics(self)  # also observes the LLM
+    def task_context(self) -> TaskContext:
+        """What the Celery tasks call (workers/context.py)."""
+        return TaskContext(documents=self.documents, jobs=self.jobs, reports=self.reports,
+                           sweep=self.sweep, metrics=self.metrics)
 
     def close(self) -> None:
-        self._queue_depths.close()
+        self.queue_depths.close()
         close_cache = getattr(self.analysis.cache, "close", None)
         if close_cache is not None:
             close_cache()
@@ -107,7 +134,28 @@ def build_analysis_cache(settings: Settings, store: SqlStore) -> AnalysisCache:
     return SqlAnalysisCache(store.engine)
 
 
+def build_limiter(settings: Settings) -> Limiter:
+    """Per process; in Redis when the broker is Redis (API replicas share the budget)."""
+    if settings.broker.mode == "redis" and settings.broker.url:
+        return RedisRateLimiter(settings.broker.url, settings.api.rate_per_minute)
+    return RateLimiter(settings.api.rate_per_minute)
+
+
+@contextmanager
+def key_service(settings: Settings) -> Iterator[KeyService]:
+    """The API keys of these settings' metadata store, without the rest of the deployment
+    (the admin CLI); the store is closed on leaving."""
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    store = SqlStore(settings.store_url)
+    try:
+        yield KeyService(SqlApiKeyStore(store.engine), cache_s=settings.api.key_cache_s)
+    finally:
+        store.close()
+
+
 def build_container(settings: Settings, queue: TaskQueue | None = None) -> Container:
+    """Every adapter and use case of `settings`; `queue` sends the workers' tasks (None:
+    a container that sends none)."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     # the embedded deployment migrates its schema on start; production checks (db upgrade)
     store = SqlStore(settings.store_url, upgrade=settings.worker.embedded)
@@ -128,6 +176,10 @@ def build_container(settings: Settings, queue: TaskQueue | None = None) -> Conta
         ocr_languages=settings.parser.ocr_languages,
     )
     cache = build_analysis_cache(settings, store)
+    cache_metrics = CacheMetrics()  # the deployment's registry: one per container
+    queue_depths = QueueDepths(settings, QUEUES)
+    metrics = ServiceMetrics(cache_metrics.registry, documents=store.count_by_status,
+                             jobs=JobCounts(store.engine), queues=queue_depths)
     documents = DocumentService(
         settings=settings,
         store=store,
@@ -141,8 +193,34 @@ def build_container(settings: Settings, queue: TaskQueue | None = None) -> Conta
         eraser=SqlEraser(store.engine),
         cache=cache,  # a deleted document's cached analyses go with it
     )
-    llm = open_llm(settings.llm)
-    return Container(
-        settings, store, embedder, counter, index, documents, llm, build_reranker(settings),
-        cache,
+    llm = open_llm(settings.llm, observer=metrics.observe_llm)
+    reranker = build_reranker(settings)
+    analysis = AnalysisService(
+        store=store, embedder=embedder, index=index, counter=counter, llm=llm, cache=cache,
+        metrics=cache_metrics, reranker=reranker, candidates=settings.reranker.candidates,
     )
+    jobs = JobService(jobs=SqlJobStore(store.engine), analysis=analysis, queue=queue,
+                      max_active_per_tenant=settings.api.max_active_jobs,
+                      max_attempts=settings.worker.analysis_max_retries + 1)
+    reports = ReportService(store=store, reports=SqlReportStore(store.engine),
+                            analysis=analysis, jobs=jobs, settings=settings.reports,
+                            queue=queue)
+    return Container(
+        settings=settings, store=store, embedder=embedder, counter=counter, index=index,
+        llm=llm, reranker=reranker, cache=cache, documents=documents, analysis=analysis,
+        jobs=jobs, reports=reports,
+        keys=KeyService(SqlApiKeyStore(store.engine), cache_s=settings.api.key_cache_s),
+        sweep=Sweep(documents, jobs, settings.worker.stuck_after_s),
+        metrics=metrics, queue_depths=queue_depths,
+    )
+
+
+def worker_app(settings: Settings) -> Celery:
+    """A standalone worker's Celery app (workers/main.py): its container is built by the
+    first task that needs it."""
+
+    def build() -> TaskContext:
+        return build_container(settings, queue=CeleryTaskQueue(app)).task_context()
+
+    app: Celery = create_celery(settings, context=ContextSource(build))
+    return app

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 from pipelines.context import Budget
 from pipelines.errors import LlmUnavailable
-from services.adapters.llm import OpenAiChatModel
+from services.adapters.llm import LlmObserver, OpenAiChatModel
 from services.adapters.llm_speed import Throughput
 from services.runtime.local_models.llm_server import LocalLlmServer
 from services.settings import LlmSettings
@@ -54,8 +54,9 @@ def budget_for(settings: LlmSettings, *, local: bool) -> Budget:
     )
 
 
-def open_llm(settings: LlmSettings) -> LlmHandle:
-    """Connect to `base_url`, or start the embedded llama-server on loopback."""
+def open_llm(settings: LlmSettings, observer: LlmObserver | None = None) -> LlmHandle:
+    """Connect to `base_url`, or start the embedded llama-server on loopback; `observer` is
+    told each request's model, seconds and completion (the deployment's metrics)."""
     local = settings.base_url is None
     budget = budget_for(settings, local=local)
     server = None
@@ -81,5 +82,6 @@ def open_llm(settings: LlmSettings) -> LlmHandle:
         max_retries=settings.max_retries,
         max_concurrency=settings.max_concurrency if not local else settings.local_slots(),
         max_tokens=budget.max_output_tokens,
+        observer=observer,
     )
     return LlmHandle(model, budget, server=server)

@@ -10,36 +10,21 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING, Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
-from sqlalchemy import func, select
-from sqlalchemy.engine import Engine
 
 from pipelines.models import Completion
+from services.adapters.job_counts import count_jobs_by_status
 
-if TYPE_CHECKING:
-    from services.runtime.composition import Container
+__all__ = ["ServiceMetrics", "count_jobs_by_status"]
 
 log = logging.getLogger(__name__)
 
 Counts = Callable[[], dict[str, int]]
 TASK_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800)
 LLM_BUCKETS = (0.1, 0.25, 0.5, 1, 2, 5, 10, 20, 30, 60, 120, 300)
-
-
-def count_jobs_by_status(engine: Engine, tenant: str | None = None) -> dict[str, int]:
-    """Analysis jobs per status, of one tenant or every tenant."""
-    from services.adapters.jobs import jobs
-
-    statement = select(jobs.c.status, func.count()).group_by(jobs.c.status)
-    if tenant is not None:
-        statement = statement.where(jobs.c.tenant == tenant)
-    with engine.connect() as conn:
-        rows = conn.execute(statement).all()
-    return {str(status): int(n) for status, n in rows}
 
 
 class _ScrapeGauges(Collector):
@@ -124,21 +109,3 @@ class ServiceMetrics:
                 found[name] = None
         return found
 
-
-def build_metrics(container: Container) -> tuple[ServiceMetrics, Any]:
-    """The container's series in its analysis cache's registry, the LLM observed; returns
-    the metrics and the queue-depth reader (to close with the container)."""
-    from workers.celery_app import QUEUES
-    from workers.metrics import QueueDepths
-
-    depths = QueueDepths(container.settings, QUEUES)
-    engine = container.store.engine
-    metrics = ServiceMetrics(
-        container.analysis.metrics.registry,
-        documents=container.store.count_by_status,
-        jobs=lambda: count_jobs_by_status(engine),
-        queues=depths,
-    )
-    if container.llm.model is not None:
-        container.llm.model.observer = metrics.observe_llm
-    return metrics, depths

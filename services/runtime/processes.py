@@ -7,17 +7,15 @@ from dataclasses import dataclass
 
 from celery import Celery
 
-from services.adapters.api_keys import SqlApiKeyStore
-from services.adapters.rate_limit_redis import RedisRateLimiter
-from services.app.auth import KeyService, Limiter, RateLimiter, write_key_file
-from services.app.reports import report_service
+from services.app.auth import KeyService, Limiter, write_key_file
 from services.app.sweep import Sweeper
-from services.runtime.composition import Container, build_container
+from services.runtime.composition import Container, build_container, build_limiter
 from services.settings import Settings
-from workers.celery_app import QUEUES, REPORT_QUEUE, attach_container, create_celery
+from workers.celery_app import QUEUES, REPORT_QUEUE, create_celery
+from workers.context import ContextSource
 from workers.embedded import EmbeddedWorker
 from workers.queue import CeleryTaskQueue
-from workers.reports import CeleryReportQueue, EmbeddedBeat
+from workers.reports import EmbeddedBeat
 
 log = logging.getLogger(__name__)
 
@@ -47,14 +45,15 @@ class Runtime:
 
 
 def start(settings: Settings) -> tuple[Container, Runtime]:
-    """Build the container and, in the embedded deployment, run the worker in this process."""
-    celery = create_celery(settings)
+    """Build the container and, in the embedded deployment, run the worker in this process.
+    The Celery app's tasks use the container built here (their context is made on the first
+    task, after the container: the app must exist first, to send the container's tasks)."""
+    context = ContextSource(lambda: container.task_context())
+    celery = create_celery(settings, context=context)
     container = build_container(settings, queue=CeleryTaskQueue(celery))
-    attach_container(celery, container)
-    keys = KeyService(SqlApiKeyStore(container.store.engine), cache_s=settings.api.key_cache_s)
+    keys = container.keys
     if settings.api.auth == "keys":
         _first_key(settings, keys)
-    container.jobs.max_active_per_tenant = settings.api.max_active_jobs
     worker = report_worker = None
     if settings.worker.embedded:
         if settings.broker.mode == "filesystem":
@@ -62,7 +61,7 @@ def start(settings: Settings) -> tuple[Container, Runtime]:
         worker = EmbeddedWorker(celery, concurrency=settings.worker.concurrency,
                                 queues=QUEUES)
         worker.start()
-        report_worker = _report_worker(settings, container)
+        report_worker = _report_worker(settings, context)
         report_worker.start()
     beat = None
     if settings.worker.embedded and settings.reports.enabled:
@@ -75,31 +74,23 @@ def start(settings: Settings) -> tuple[Container, Runtime]:
         jobs = container.jobs.resume_unfinished()
         if jobs:
             log.info("re-enqueued %d unfinished analysis jobs", jobs)
-        reports = report_service(container, CeleryReportQueue(celery)).resume_unfinished()
+        reports = container.reports.resume_unfinished()
         if reports:
             log.info("re-enqueued %d unfinished daily reports", reports)
     sweeper = None
     if settings.worker.embedded:
-        sweeper = Sweeper(container, settings.worker.sweep_every_s)
+        sweeper = Sweeper(container.sweep, settings.worker.sweep_every_s)
         sweeper.start()
     return container, Runtime(celery, worker, beat, report_worker=report_worker, keys=keys,
-                              limiter=_rate_limiter(settings),
+                              limiter=build_limiter(settings),
                               sweeper=sweeper)
 
 
-def _rate_limiter(settings: Settings) -> Limiter:
-    """Per process; in Redis when the broker is Redis (API replicas share the budget)."""
-    if settings.broker.mode == "redis" and settings.broker.url:
-        return RedisRateLimiter(settings.broker.url, settings.api.rate_per_minute)
-    return RateLimiter(settings.api.rate_per_minute)
-
-
-def _report_worker(settings: Settings, container: Container) -> EmbeddedWorker:
+def _report_worker(settings: Settings, context: ContextSource) -> EmbeddedWorker:
     """The `reports` queue's own worker, on an app of its own (a worker selects its queues
     on its app; its pool threads run tasks through the default app, which registers the
     same tasks), sharing the container, polling the broker (one event loop a process)."""
-    app = create_celery(settings, default=False)
-    attach_container(app, container)
+    app = create_celery(settings, default=False, context=context)
     return EmbeddedWorker(app, concurrency=1, queues=(REPORT_QUEUE,), name="reports",
                           event_loop=False)
 

@@ -14,6 +14,7 @@ from pipelines.errors import BackendUnavailable
 from services.settings import Settings
 from workers.celery_app import ANALYSIS_QUEUE, QUEUES, REPORT_QUEUE, create_celery
 from workers.embedded import EmbeddedWorker
+from workers.metrics import settings_of
 from workers.tasks import DISPATCH_REPORTS_TASK, REPORT_TASK
 
 
@@ -68,7 +69,7 @@ def assert_reports_not_behind_jobs(app: Celery) -> None:
 
     # As services.runtime.processes: a second app selects the reports queue; its pool threads run a
     # task through the process's default app, so both know it (as both know REPORT_TASK).
-    report_app = create_celery(app.docsight_settings, default=False)
+    report_app = create_celery(settings_of(app), default=False)
     for each in (app, report_app):
         each.task(name="test.report_step", shared=False)(report_step)
 

@@ -8,8 +8,10 @@ from pathlib import Path
 
 import pytest
 
+from services.adapters.analysis_cache import SqlAnalysisCache
 from services.adapters.blobs import FileBlobStore
 from services.adapters.embedder_fake import HashEmbedder
+from services.adapters.erasure import SqlEraser
 from services.adapters.index_fake import InMemoryIndex
 from services.adapters.llm_fake import FakeChatModel
 from services.adapters.store import SqlStore
@@ -41,6 +43,7 @@ def document_service(tmp_path: Path, store: SqlStore, queue: InlineQueue) -> Doc
         settings=Settings(data_dir=tmp_path), store=store,
         blobs=FileBlobStore(tmp_path / "blobs"), parser=StubParser(), counter=WordCounter(),
         embedder=HashEmbedder(32), index=InMemoryIndex(32), queue=queue,
+        eraser=SqlEraser(store.engine),
     )
     queue.service = docs
     return docs
@@ -58,4 +61,5 @@ def docs(tmp_path: Path, queue: InlineQueue) -> Iterator[DocumentService]:
 def analysis(docs: DocumentService, handle: Handle) -> AnalysisService:
     docs = docs
     return AnalysisService(store=docs.store, embedder=docs.embedder,  # type: ignore[arg-type]
-                           index=docs.index, counter=docs.counter, llm=handle)
+                           index=docs.index, counter=docs.counter, llm=handle,
+                           cache=SqlAnalysisCache(docs.store.engine))  # type: ignore[attr-defined]

@@ -10,6 +10,7 @@ import pytest
 from pipelines.errors import DocumentNotReady, LlmUnavailable, NotFound
 from pipelines.models import Page, ParsedDocument
 from pipelines.summary_models import ContractSummary
+from services.adapters.analysis_cache import SqlAnalysisCache
 from services.adapters.llm_fake import FakeChatModel
 from services.app.analysis import AnalysisService, normalise_question
 from services.app.documents import DocumentService
@@ -155,7 +156,8 @@ def test_risk_pages_come_from_the_page_offsets_kept_at_ingest(
                "reason": "uncapped", "quote": quote}
     handle.model = FakeChatModel(responder=lambda _: json.dumps({"findings": [finding]}))
     analysis = AnalysisService(store=docs.store, embedder=docs.embedder,  # type: ignore[arg-type]
-                               index=docs.index, counter=docs.counter, llm=handle)
+                               index=docs.index, counter=docs.counter, llm=handle,
+                               cache=SqlAnalysisCache(docs.store.engine))  # type: ignore[attr-defined]
     [found] = analysis.risks("t1", doc).report.findings
     assert found.grounded
     assert found.page == 2

@@ -20,6 +20,7 @@ from pipelines.portfolio import DocumentFilter
 from pipelines.ports import PageProgress
 from services.adapters.blobs import FileBlobStore
 from services.adapters.embedder_fake import HashEmbedder
+from services.adapters.erasure import SqlEraser
 from services.adapters.index_fake import InMemoryIndex
 from services.adapters.store import SqlStore
 from services.app.documents import DocumentService
@@ -96,6 +97,7 @@ def service(tmp_path: Path, queue: InlineQueue) -> Iterator[DocumentService]:
         embedder=HashEmbedder(32),
         index=InMemoryIndex(32),
         queue=queue,
+        eraser=SqlEraser(store.engine),
     )
     queue.service = svc
     yield svc

@@ -25,9 +25,11 @@ from sqlalchemy import MetaData, select, text
 from pipelines.errors import BackendUnavailable
 from pipelines.models import ChatMessage, DocumentStatus, JobStatus, ParsedDocument
 from pipelines.ports import PageProgress
+from services.adapters.analysis_cache import SqlAnalysisCache
 from services.adapters.api_keys import SqlApiKeyStore
 from services.adapters.blobs import FileBlobStore
 from services.adapters.embedder_fake import HashEmbedder
+from services.adapters.erasure import SqlEraser
 from services.adapters.jobs import SqlJobStore
 from services.adapters.llm_fake import FakeChatModel
 from services.adapters.page_usage import SqlPageLedger
@@ -134,11 +136,12 @@ def world(tmp_path: Path, store_url: str) -> Iterator[World]:
         return scripted(messages)
 
     analysis = AnalysisService(store=store, embedder=embedder, index=index,
-                               counter=WordCounter(),
+                               counter=WordCounter(), cache=SqlAnalysisCache(store.engine),
                                llm=Handle(FakeChatModel(responder=respond, name="model-a")))
     docs = DocumentService(settings=settings, store=store, blobs=FileBlobStore(tmp_path / "blobs"),
                            parser=parser, counter=WordCounter(), embedder=embedder, index=index,
-                           queue=queue, pages=SqlPageLedger(store.engine), cache=analysis.cache)
+                           queue=queue, pages=SqlPageLedger(store.engine), cache=analysis.cache,
+                           eraser=SqlEraser(store.engine))
     queue.service = docs
     jobs = JobService(jobs=SqlJobStore(store.engine), analysis=analysis, queue=sent)
     reports = ReportService(store=store, reports=SqlReportStore(store.engine), analysis=analysis,

@@ -13,8 +13,10 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
+from services.adapters.analysis_cache import SqlAnalysisCache
 from services.adapters.blobs import FileBlobStore
 from services.adapters.embedder_fake import HashEmbedder
+from services.adapters.erasure import SqlEraser
 from services.adapters.index_fake import InMemoryIndex
 from services.adapters.llm_fake import FakeChatModel
 from services.adapters.store import SqlStore
@@ -42,11 +44,13 @@ def make_app(tmp_path: Path) -> tuple[FastAPI, DocumentService, InlineQueue]:
         settings=Settings(data_dir=tmp_path), store=store,
         blobs=FileBlobStore(tmp_path / "blobs"), parser=StubParser(), counter=WordCounter(),
         embedder=HashEmbedder(32), index=InMemoryIndex(32), queue=queue,
+        eraser=SqlEraser(store.engine),
     )
     queue.service = docs
     service = AnalysisService(
         store=store, embedder=docs.embedder, index=docs.index,  # type: ignore[arg-type]
         counter=docs.counter, llm=Handle(FakeChatModel(responder=responder, name="model-a")),
+        cache=SqlAnalysisCache(store.engine),
     )
     app = FastAPI()
     # No API keys here (tests/unit/test_auth.py has them): every caller is the default tenant.

@@ -30,7 +30,8 @@ from tests.unit.analysis_support import ready
 from tests.unit.test_documents_service import InlineQueue
 from tests.unit.test_jobs import JobQueue
 from tests.unit.test_metrics import sample
-from workers.celery_app import ANALYSIS_QUEUE, INGEST_QUEUE, QUEUES, attach_container, create_celery
+from workers.celery_app import ANALYSIS_QUEUE, INGEST_QUEUE, QUEUES, create_celery
+from workers.context import ContextSource
 from workers.metrics import QueueDepths
 from workers.tasks import ANALYSIS_TASK, PARSE_TASK
 
@@ -123,11 +124,12 @@ def test_queue_depth_counts_message_files_per_queue(tmp_path: Path) -> None:
 def test_task_duration_and_log_ids_through_celery_signals(
     tmp_path: Path, captured: io.StringIO,
 ) -> None:
-    app = create_celery(Settings(data_dir=tmp_path))
     metrics = ServiceMetrics()
     task_log = logging.getLogger("tests.task")
     documents = SimpleNamespace(run_parse=lambda d: task_log.info("parsing %s", d))
-    attach_container(app, SimpleNamespace(documents=documents, metrics=metrics))  # type: ignore[arg-type]
+    context = SimpleNamespace(documents=documents, metrics=metrics)
+    app = create_celery(Settings(data_dir=tmp_path),
+                        context=ContextSource(lambda: context))  # type: ignore[arg-type,return-value]
     app.tasks[PARSE_TASK].apply(args=["doc-42"])
     text = generate_latest(metrics.registry).decode()
     series = "docsight_task_duration_seconds_count"

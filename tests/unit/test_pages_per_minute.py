@@ -14,6 +14,7 @@ from pipelines.errors import PagesPerMinuteExceeded
 from pipelines.models import DocumentStatus
 from services.adapters.blobs import FileBlobStore
 from services.adapters.embedder_fake import HashEmbedder
+from services.adapters.erasure import SqlEraser
 from services.adapters.index_fake import InMemoryIndex
 from services.adapters.page_usage import SqlPageLedger, page_usage
 from services.adapters.store import SqlStore
@@ -47,6 +48,7 @@ def service(tmp_path: Path, queue: DelayingQueue) -> Iterator[DocumentService]:
         settings=settings, store=store, blobs=FileBlobStore(tmp_path / "blobs"),
         parser=StubParser(), counter=WordCounter(), embedder=HashEmbedder(32),
         index=InMemoryIndex(32), queue=queue, pages=SqlPageLedger(store.engine),
+        eraser=SqlEraser(store.engine),
     )
     queue.service = svc
     yield svc

@@ -5,7 +5,6 @@ not moved for `stuck_after_s`, the sweep re-sends it and the work finishes."""
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from types import SimpleNamespace
 from typing import Any
 
 from sqlalchemy import update
@@ -17,7 +16,7 @@ from services.adapters.store import documents as documents_table
 from services.app.analysis import AnalysisService
 from services.app.documents import DocumentService
 from services.app.jobs import JobService
-from services.app.sweep import sweep
+from services.app.sweep import Sweep
 from services.settings import Settings
 from tests.unit.analysis_support import ready
 from tests.unit.test_documents_service import PDF, InlineQueue
@@ -60,12 +59,11 @@ def test_the_sweep_resends_stuck_documents_and_jobs(
     jobs = JobService(jobs=SqlJobStore(analysis.store.engine), analysis=analysis, queue=sent)
     job = jobs.submit("t1", "summary", doc)
     sent.sent.clear()  # its message lost
-    container = SimpleNamespace(settings=Settings(data_dir=tmp_path), documents=docs,
-                                jobs=jobs)
-    assert sweep(container) == (0, 0)  # not stuck yet: moved a moment ago
+    sweep = Sweep(docs, jobs, Settings(data_dir=tmp_path).worker.stuck_after_s)
+    assert sweep() == (0, 0)  # not stuck yet: moved a moment ago
     _age(analysis.store.engine, jobs_table, job.id)  # type: ignore[attr-defined]
-    assert sweep(container) == (0, 1)  # type: ignore[arg-type]
+    assert sweep() == (0, 1)
     assert sent.sent == [job.id]
     jobs.run(job.id)
     assert jobs.get("t1", job.id).status is JobStatus.DONE
-    assert sweep(container) == (0, 0)  # type: ignore[arg-type]
+    assert sweep() == (0, 0)

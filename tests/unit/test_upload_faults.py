@@ -9,6 +9,7 @@ import pytest
 from pipelines.errors import BackendUnavailable, StorageFull
 from services.adapters.blobs import FileBlobStore
 from services.adapters.embedder_fake import HashEmbedder
+from services.adapters.erasure import SqlEraser
 from services.adapters.index_fake import InMemoryIndex
 from services.adapters.store import SqlStore
 from services.app.documents import DocumentService
@@ -27,10 +28,11 @@ class FullBlobs(FileBlobStore):
 
 
 def _service(tmp_path: Path, queue: InlineQueue, blobs: FileBlobStore) -> DocumentService:
+    store = SqlStore(f"sqlite:///{tmp_path / 'db'}")
     return DocumentService(
-        settings=Settings(data_dir=tmp_path), store=SqlStore(f"sqlite:///{tmp_path / 'db'}"),
+        settings=Settings(data_dir=tmp_path), store=store,
         blobs=blobs, parser=StubParser(), counter=WordCounter(), embedder=HashEmbedder(32),
-        index=InMemoryIndex(32), queue=queue)
+        index=InMemoryIndex(32), queue=queue, eraser=SqlEraser(store.engine))
 
 
 def _files(folder: Path) -> list[Path]:

@@ -6,21 +6,18 @@ from __future__ import annotations
 import itertools
 import json
 from collections.abc import Iterator
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter
 from fastapi.responses import StreamingResponse
 
 from pipelines.errors import DocsightError
-from services.api.deps import get_container, get_tenant
+from services.api.deps import ContainerDep, TenantDep
 from services.api.schemas import AnswerOut, CitationOut, QuestionIn
 from services.app.analysis import AskResult
 from services.app.cache import hit_rate
-from services.runtime.composition import Container
 
 router = APIRouter(prefix="/v1", tags=["analysis"])
-ContainerDep = Annotated[Container, Depends(get_container)]
-TenantDep = Annotated[str, Depends(get_tenant)]
 ERRORS: dict[int | str, dict[str, Any]] = {
     404: {}, 409: {"description": "a document is not ready"}, 422: {},
     502: {"description": "the LLM's reply was unusable"},

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, File, Form, Response, UploadFile
+from fastapi import APIRouter, File, Form, Response, UploadFile
 from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -13,15 +13,12 @@ from pydantic import TypeAdapter, ValidationError
 from pipelines.errors import DocsightError, TooLarge
 from pipelines.models import DocumentStatus
 from pipelines.portfolio import Metadata
-from services.api.deps import get_container, get_tenant
+from services.api.deps import ContainerDep, TenantDep
 from services.api.errors import status_for
 from services.api.schemas import Accepted, DocumentList, DocumentOut, Rejected, UploadOut
-from services.runtime.composition import Container
 
 router = APIRouter(prefix="/v1/documents", tags=["documents"])
 
-ContainerDep = Annotated[Container, Depends(get_container)]
-TenantDep = Annotated[str, Depends(get_tenant)]
 _METADATA = TypeAdapter(Metadata)
 
 
@@ -116,6 +113,5 @@ def get_document(container: ContainerDep, tenant: TenantDep, document_id: str) -
 @router.delete("/{document_id}", status_code=204, responses={404: {}})
 def delete_document(container: ContainerDep, tenant: TenantDep, document_id: str) -> Response:
     """Erase the document and everything derived from it (`DocumentService.delete`)."""
-    container.documents.delete(tenant, document_id)
-    container.analysis.forget_document(document_id)
+    container.documents.delete(tenant, document_id)  # its cached analyses go with it
     return Response(status_code=204)

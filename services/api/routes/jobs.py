@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from pipelines.models import ACTIVE_JOB_STATUSES, Job, JobKind, JobStatus
-from services.api.deps import get_container, get_tenant
+from services.api.deps import ContainerDep, TenantDep
 from services.api.errors import status_for_code
 from services.api.schemas import JobList, JobOut
 from services.api.waiting import poll_until
@@ -18,8 +18,6 @@ from services.app.jobs import result_of
 from services.runtime.composition import Container
 
 router = APIRouter(prefix="/v1", tags=["analysis"])
-ContainerDep = Annotated[Container, Depends(get_container)]
-TenantDep = Annotated[str, Depends(get_tenant)]
 Refresh = Annotated[bool, Query(description="recompute even if a result is cached")]
 Wait = Annotated[float, Query(ge=0, le=600, description="seconds to wait for the job")]
 Unverified = Annotated[bool, Query(

@@ -3,19 +3,16 @@ jobs and queue depth (read at scrape), task durations, LLM latency and tokens.""
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, Depends, Response
+from fastapi import APIRouter, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from services.api.deps import get_container
-from services.runtime.composition import Container
+from services.api.deps import ContainerDep
 
 router = APIRouter(tags=["metrics"])
 
 
 @router.get("/metrics", response_class=Response)
-def metrics(container: Annotated[Container, Depends(get_container)]) -> Response:
+def metrics(container: ContainerDep) -> Response:
     """The app's own registry (not prometheus_client's global one): the container's."""
     body = generate_latest(container.analysis.metrics.registry)
     return Response(content=body, media_type=CONTENT_TYPE_LATEST)

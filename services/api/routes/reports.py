@@ -5,24 +5,21 @@ from __future__ import annotations
 from datetime import date as Date
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Query
 from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse
 from pydantic import AfterValidator, BaseModel
 from starlette.concurrency import run_in_threadpool
 
 from pipelines.errors import NotFound
 from pipelines.reports import Report, ReportRecord, ReportStatus
-from services.api.deps import get_container, get_tenant
+from services.api.deps import ReportsDep, TenantDep
 from services.api.errors import status_for_code
 from services.api.schemas import UtcDatetime
 from services.api.waiting import poll_until
 from services.app.rendering.html import render_html
 from services.app.rendering.markdown import render_markdown
-from services.app.reports import ReportService, report_service
-from services.runtime.composition import Container
 
 router = APIRouter(prefix="/v1", tags=["reports"])
-TenantDep = Annotated[str, Depends(get_tenant)]
 Format = Literal["json", "markdown", "html"]
 
 
@@ -34,16 +31,6 @@ def _reportable(day: Date) -> Date:
 
 
 ReportDate = Annotated[Date, AfterValidator(_reportable)]
-
-
-def get_reports(request: Request,
-                container: Annotated[Container, Depends(get_container)]) -> ReportService:
-    from workers.reports import CeleryReportQueue
-
-    return report_service(container, CeleryReportQueue(request.app.state.runtime.celery))
-
-
-ReportsDep = Annotated[ReportService, Depends(get_reports)]
 
 
 class ReportOut(BaseModel):

@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from fastapi import APIRouter
 
-from fastapi import APIRouter, Depends
-
-from services.api.deps import get_container, get_tenant
+from services.api.deps import ContainerDep, TenantDep
 from services.api.schemas import SearchHit, SearchIn, SearchOut
 from services.app.search import search as search_portfolio
-from services.runtime.composition import Container
 
 router = APIRouter(prefix="/v1", tags=["search"])
 
@@ -17,8 +14,8 @@ router = APIRouter(prefix="/v1", tags=["search"])
 @router.post("/search", response_model=SearchOut, responses={404: {}})
 def search(
     body: SearchIn,
-    container: Annotated[Container, Depends(get_container)],
-    tenant: Annotated[str, Depends(get_tenant)],
+    container: ContainerDep,
+    tenant: TenantDep,
 ) -> SearchOut:
     """Passages ranked by hybrid (dense + keyword) relevance and the reranker, with their
     document, pages and section; `group_by: document` ranks documents by their best

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import logging
-from typing import Annotated
+from collections.abc import Callable
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter
 from sqlalchemy.exc import SQLAlchemyError
 
 from pipelines.errors import DocsightError
-from services.api.deps import get_container, get_tenant
-from services.runtime.composition import Container
+from services.api.deps import ContainerDep, TenantDep
 from services.runtime.metrics import count_jobs_by_status
 
 log = logging.getLogger(__name__)
@@ -19,16 +18,17 @@ router = APIRouter(tags=["health"])
 
 @router.get("/v1/status")
 def status(
-    container: Annotated[Container, Depends(get_container)],
-    tenant: Annotated[str, Depends(get_tenant)],
+    container: ContainerDep,
+    tenant: TenantDep,
 ) -> dict[str, object]:
     """Messages waiting per queue (shared by every tenant: counts only), and the caller's
     analysis jobs and documents by status; a part whose source is unreachable is null."""
     found: dict[str, object] = {"queues": container.metrics.status().get("queues")}
-    for name, count in (
-        ("jobs", lambda: count_jobs_by_status(container.store.engine, tenant)),
-        ("documents", lambda: container.store.count_by_status(tenant)),
-    ):
+    sources: dict[str, Callable[[], dict[str, int]]] = {
+        "jobs": lambda: count_jobs_by_status(container.store.engine, tenant),
+        "documents": lambda: container.store.count_by_status(tenant),
+    }
+    for name, count in sources.items():
         try:
             found[name] = count()
         except (DocsightError, SQLAlchemyError) as exc:

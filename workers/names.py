@@ -1,0 +1,14 @@
+"""The tasks' names and queues: how messages are addressed (no import of the task bodies)."""
+
+PARSE_TASK = "docsight.parse_document"
+INDEX_TASK = "docsight.index_document"
+ANALYSIS_TASK = "docsight.run_analysis_job"
+REPORT_TASK = "docsight.build_report"
+DISPATCH_REPORTS_TASK = "docsight.dispatch_reports"
+SWEEP_TASK = "docsight.sweep_stuck_work"
+
+INGEST_QUEUE = "ingest"
+ANALYSIS_QUEUE = "analysis"
+REPORT_QUEUE = "reports"
+QUEUES = (INGEST_QUEUE, ANALYSIS_QUEUE)
+"""What the embedded worker's main pool consumes; `REPORT_QUEUE` has a pool of its own."""

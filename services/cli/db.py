@@ -13,43 +13,25 @@ import typer
 db_app = typer.Typer(help="The metadata store's schema (admin).")
 
 
-def _store_url() -> str:
-    from services.settings import Settings
-
-    settings = Settings()
-    if settings.store.url is None:
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
-    return settings.store_url
-
-
 @db_app.command("upgrade")
 def upgrade() -> None:
     """Upgrade the metadata store's schema to this release's (idempotent)."""
-    from services.adapters.schema_upgrade import current, head, prepare
-    from services.adapters.store import SqlStore
+    from services.runtime import store_schema
+    from services.settings import Settings
 
-    store = SqlStore(_store_url(), upgrade=None)
-    try:
-        before = current(store.engine)
-        typer.echo(f"schema before: {before or 'none'}")
-        prepare(store.engine, upgrade=True)
-        after = current(store.engine)
-        typer.echo(f"schema after: {after or 'none'} (this release needs {head()})")
-    finally:
-        store.close()
+    settings = Settings()
+    typer.echo(f"schema before: {store_schema.current(settings) or 'none'}")
+    _, after = store_schema.upgrade(settings)
+    typer.echo(f"schema after: {after or 'none'} (this release needs {store_schema.head()})")
 
 
 @db_app.command("current")
 def show_current() -> None:
     """Print the schema's revision and this release's; exit 1 when they differ."""
-    from services.adapters.schema_upgrade import current, head
-    from services.adapters.store import SqlStore
+    from services.runtime import store_schema
+    from services.settings import Settings
 
-    store = SqlStore(_store_url(), upgrade=None)
-    try:
-        found = current(store.engine)
-    finally:
-        store.close()
-    typer.echo(f"schema: {found or 'none'}; this release needs {head()}")
-    if found != head():
+    found = store_schema.current(Settings())
+    typer.echo(f"schema: {found or 'none'}; this release needs {store_schema.head()}")
+    if found != store_schema.head():
         raise typer.Exit(1)

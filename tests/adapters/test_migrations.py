@@ -21,7 +21,7 @@ from typer.testing import CliRunner
 
 from services.adapters import schema
 from services.adapters.pdf_fake import FakePdfParser
-from services.adapters.schema_upgrade import SchemaMismatch, alembic_config, current, head
+from services.adapters.schema import SchemaMismatch, alembic_config, current, head
 from services.adapters.store import SqlStore
 from services.api.schemas import DocumentOut
 from tests.adapters import schema_previous as previous

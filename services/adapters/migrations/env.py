@@ -1,4 +1,4 @@
-"""Alembic's environment for the metadata store: run on the connection `schema_upgrade`
+"""Alembic's environment for the metadata store: run on the connection `services.adapters.schema`
 hands over (`config.attributes["connection"]`), or on an engine for `config`'s URL."""
 
 from __future__ import annotations

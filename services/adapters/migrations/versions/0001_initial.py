@@ -2,7 +2,7 @@
 
 A table that already exists is left alone: a database written before migrations existed
 (each adapter created its own tables, so it may hold only some) gets the missing ones
-here; `services.adapters.schema_upgrade` has checked and completed the existing ones.
+here; `services.adapters.schema` has checked and completed the existing ones.
 
 Revision ID: 0001
 Revises: none

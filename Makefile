@@ -76,7 +76,7 @@ llm-server: install
 # turned into a yes/no reranker with the sdist's gguf-py (services/runtime/local_models/reranker_assets.py; about a
 # minute, 650 MB in .cache/models, sha256 checked). Production runs vLLM instead.
 reranker-model: llm-server
-	$(BIN)/python -m services.runtime.local_models.reranker_assets prepare
+	$(BIN)/python -m services.runtime.local_models.reranker_server prepare
 
 run: install ocr-deps llm-server
 	HF_HUB_OFFLINE=1 $(BIN)/docsight serve

@@ -22,9 +22,10 @@ sdist that `llama-server` is built from (numpy only), writes Q8_0, checks the sh
 caches the file beside the LLM's model. The arithmetic is float64 with fixed summation order
 (no BLAS), so the result is byte-identical across machines.
 
-CLI: `python -m services.runtime.local_models.reranker_assets prepare`
-(`make reranker-model`), `serve` (run the server, print the base URL) and `bench` (ms per
-query for N passages).
+CLI: `python -m services.runtime.local_models.reranker_assets convert SRC DEST` (run by
+`prepare_reranker_model` in a process of its own); `prepare`, `serve` and `bench` are the
+server's (`python -m services.runtime.local_models.reranker_server ...`), which imports
+this module (not the other way round).
 """
 
 from __future__ import annotations
@@ -267,11 +268,10 @@ def main(argv: list[str] | None = None) -> int:
     if len(args) == 3 and args[0] == "convert":
         _convert(Path(args[1]), Path(args[2]))
         return 0
-    from services.runtime.local_models.reranker_server import (
-        cli,  # the server side: prepare, serve, bench
-    )
-
-    return cli(args)
+    print("usage: python -m services.runtime.local_models.reranker_assets convert SRC DEST\n"
+          "prepare, serve, bench: python -m services.runtime.local_models.reranker_server",
+          file=sys.stderr)
+    return 2
 
 
 if __name__ == "__main__":

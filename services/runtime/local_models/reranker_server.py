@@ -6,8 +6,7 @@ The server runs one sequence at a time (`--parallel 1`): the converted model has
 only for the first sequence of a batch. Same lifecycle as `llm_server` beside it: own
 process group, SIGKILL when the starting thread dies, stopped at exit.
 
-CLI (`python -m services.runtime.local_models.reranker_assets ...` or
-`python -m services.runtime.local_models.reranker_server ...`):
+CLI (`python -m services.runtime.local_models.reranker_server ...`):
 `prepare` builds llama-server and converts the model (`make reranker-model`); `serve` runs
 it in the foreground and prints the base URL; `bench [--passages 50] [--queries 5]` prints
 milliseconds per query of the lexical reranker and, through `HttpReranker`, of this server,

@@ -88,7 +88,7 @@ page_layouts = Table(
     Column("page_starts", JSON, nullable=False),  # offset in the document text of each page
 )
 
-document_meta = Table(  # beside `documents`, not in it: older databases need only create_all
+document_meta = Table(  # beside `documents`, not in it (added before migrations existed)
     "document_meta",
     metadata,
     Column("document_id", String(36), primary_key=True),

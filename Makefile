@@ -89,7 +89,8 @@ test-fast: install
 
 lint: install
 	$(BIN)/ruff check pipelines services workers tests benchmarks
-	$(BIN)/mypy pipelines
+	$(BIN)/ruff format --check pipelines services workers tests benchmarks
+	$(BIN)/mypy pipelines services workers
 
 bench-quick: install
 	HF_HUB_OFFLINE=1 $(BIN)/python -m benchmarks.ingest --quick

@@ -12,6 +12,7 @@ database written before migrations gets the progress columns (`steps_done`,
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -75,7 +76,7 @@ class SqlJobStore:
         with transaction(self.engine, "job store") as conn:
             return [_job(row._mapping) for row in conn.execute(statement).all()]
 
-    def unfinished(self, idle_since: datetime | None = None) -> list[Job]:
+    def unfinished(self, idle_since: datetime | None = None) -> builtins.list[Job]:
         """Every queued, running or waiting job, oldest first (re-sent on start); with
         `idle_since`, only those whose row has not changed since then (stuck)."""
         query = select(jobs).where(jobs.c.status.in_([s.value for s in ACTIVE]))

@@ -290,7 +290,7 @@ def image_area_ratio(page: pdfium.PdfPage) -> float:
         area += max(0.0, min(right, width) - max(left, 0.0)) * max(
             0.0, min(top, height) - max(bottom, 0.0)
         )
-    return min(area / max(width * height, 1.0), 1.0)
+    return float(min(area / max(width * height, 1.0), 1.0))
 
 
 def ocr_page(page: pdfium.PdfPage, opts: dict[str, Any]) -> str:

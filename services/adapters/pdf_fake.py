@@ -14,7 +14,7 @@ class FakePdfParser:
 
     def __init__(
         self,
-        pages: Sequence[Page] | Sequence[str] = (),
+        pages: Sequence[Page | str] = (),
         *,
         error: InvalidDocument | None = None,
         password: str | None = None,

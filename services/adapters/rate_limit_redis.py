@@ -37,7 +37,9 @@ class RedisRateLimiter:
         name = f"{self._prefix}:{key_id}:{window}"
         try:
             with self._redis.pipeline() as pipe:
-                count, _ = pipe.incr(name).expire(name, 120).execute()
+                pipe.incr(name)
+                pipe.expire(name, 120)
+                count, _ = pipe.execute()
         except redis.RedisError as exc:
             log.warning("rate limit not counted (Redis: %s)", exc)
             return

@@ -146,7 +146,7 @@ def key_service(settings: Settings) -> Iterator[KeyService]:
     """The API keys of these settings' metadata store, without the rest of the deployment
     (the admin CLI); the store is closed on leaving."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    store = SqlStore(settings.store_url)
+    store = SqlStore(settings.store_url, upgrade=settings.worker.embedded)
     try:
         yield KeyService(SqlApiKeyStore(store.engine), cache_s=settings.api.key_cache_s)
     finally:

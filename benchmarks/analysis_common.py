@@ -26,19 +26,34 @@ def add_llm_flags(parser: argparse.ArgumentParser) -> None:
     """--llm-url, --llm-model, --max-model-len, --max-output-tokens, --context-budget,
     --local-ctx."""
     defaults = LlmSettings()
-    parser.add_argument("--llm-url", default=None,
-                        help="OpenAI-compatible base URL (e.g. http://vllm:8000/v1); "
-                             "absent: start the embedded llama-server")
+    parser.add_argument(
+        "--llm-url",
+        default=None,
+        help="OpenAI-compatible base URL (e.g. http://vllm:8000/v1); "
+        "absent: start the embedded llama-server",
+    )
     parser.add_argument("--llm-model", default=defaults.model, help="served model name")
     parser.add_argument("--llm-api-key", default=None)
     parser.add_argument("--max-model-len", type=int, default=defaults.max_model_len)
-    parser.add_argument("--context-budget", type=int, default=defaults.context_budget_tokens,
-                        help="prompt budget (tokens) with --llm-url")
-    parser.add_argument("--max-output-tokens", type=int, default=None,
-                        help="answer budget (default: the settings', smaller with --quick)")
-    parser.add_argument("--local-ctx", type=int, default=defaults.local_ctx,
-                        help="window of the embedded llama-server (without --llm-url); "
-                             "e.g. 12288 to pack a contract whole, as the production budget does")
+    parser.add_argument(
+        "--context-budget",
+        type=int,
+        default=defaults.context_budget_tokens,
+        help="prompt budget (tokens) with --llm-url",
+    )
+    parser.add_argument(
+        "--max-output-tokens",
+        type=int,
+        default=None,
+        help="answer budget (default: the settings', smaller with --quick)",
+    )
+    parser.add_argument(
+        "--local-ctx",
+        type=int,
+        default=defaults.local_ctx,
+        help="window of the embedded llama-server (without --llm-url); "
+        "e.g. 12288 to pack a contract whole, as the production budget does",
+    )
 
 
 def open_bench_llm(args: argparse.Namespace) -> LlmHandle:
@@ -58,8 +73,9 @@ def open_bench_llm(args: argparse.Namespace) -> LlmHandle:
     return handle
 
 
-def bench_budget(handle: LlmHandle, output_tokens: int | None,
-                 prompt_tokens: int | None = None) -> Budget:
+def bench_budget(
+    handle: LlmHandle, output_tokens: int | None, prompt_tokens: int | None = None
+) -> Budget:
     """The handle's budget, its output part (and prompt cap) replaced when given."""
     if output_tokens is None and prompt_tokens is None:
         return handle.budget
@@ -88,8 +104,14 @@ def parse_pdf(path: Path, document_id: str, counter: Any, parser: Any = None) ->
     data = path.read_bytes()
     parsed = parse_stage(parser or Pypdfium2Parser(), data)
     chunks = chunk_stage(document_id, parsed, counter)
-    document = Document(id=document_id, tenant=TENANT, filename=path.name, sha256="0" * 64,
-                        size_bytes=len(data), pages_total=len(parsed.pages))
+    document = Document(
+        id=document_id,
+        tenant=TENANT,
+        filename=path.name,
+        sha256="0" * 64,
+        size_bytes=len(data),
+        pages_total=len(parsed.pages),
+    )
     return ParsedPdf(document, list(parsed.pages), chunks, page_starts(parsed.pages))
 
 

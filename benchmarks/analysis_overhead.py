@@ -93,11 +93,16 @@ class Clock:
 def window_vectors(embedder: Any, data: Path, size: int) -> np.ndarray:
     """`size` real dense vectors: the embedder's vectors of distinct `WINDOW_WORDS`-word
     windows of the CUAD contracts (strided to spread over all of them)."""
-    words = [path.read_text(encoding="utf-8", errors="replace").split()
-             for path in sorted((data / "cuad" / "full_contract_txt").glob("*.txt"))]
+    words = [
+        path.read_text(encoding="utf-8", errors="replace").split()
+        for path in sorted((data / "cuad" / "full_contract_txt").glob("*.txt"))
+    ]
     stride = max(1, sum(len(w) for w in words) // size)
-    windows = [" ".join(w[i : i + WINDOW_WORDS]) for w in words
-               for i in range(0, max(1, len(w) - WINDOW_WORDS), stride)]
+    windows = [
+        " ".join(w[i : i + WINDOW_WORDS])
+        for w in words
+        for i in range(0, max(1, len(w) - WINDOW_WORDS), stride)
+    ]
     windows = (windows * (size // max(1, len(windows)) + 1))[:size]  # repeats only if short
     vectors = np.empty((size, embedder.dimension), dtype=np.float32)
     for first in range(0, size, 256):
@@ -133,8 +138,9 @@ def synthetic_chunks(
             )
             start += max(1, len(text) - OVERLAP_CHARS)
             sparse_vector = sparse[(first + number) % len(sparse)]
-            items.append(IndexedChunk(tenant=TENANT, chunk=chunk, dense=vector,
-                                      sparse=sparse_vector))
+            items.append(
+                IndexedChunk(tenant=TENANT, chunk=chunk, dense=vector, sparse=sparse_vector)
+            )
         yield items
 
 
@@ -157,8 +163,10 @@ def run_questions(
     embedder.embed_query, real_embed = embed.wrap(embedder.embed_query), embedder.embed_query
     index.search, real_search = search.wrap(index.search), index.search  # type: ignore[method-assign]
     store.get_chunks, real_get = neighbours.wrap(store.get_chunks), store.get_chunks  # type: ignore[method-assign]
-    rows: dict[str, list[float]] = {k: [] for k in ("total", "embed", "search", "rerank", "grow",
-                                                    "overlaps", "pack", "total_one_doc")}
+    rows: dict[str, list[float]] = {
+        k: []
+        for k in ("total", "embed", "search", "rerank", "grow", "overlaps", "pack", "total_one_doc")
+    }
     documents = -(-args.chunks // PER_DOCUMENT)
     sizes: list[tuple[int, int, int]] = []
     hits: list[list[tuple[str, int]]] = []
@@ -169,12 +177,19 @@ def run_questions(
                 clock.seconds = 0.0
             started = time.perf_counter()
             candidates: list[ScoredChunk] = search_passages(
-                question, tenant=TENANT, embedder=embedder, index=index, chunks=store,
-                reranker=reranker, limit=args.hits, candidates=CANDIDATES,
+                question,
+                tenant=TENANT,
+                embedder=embedder,
+                index=index,
+                chunks=store,
+                reranker=reranker,
+                limit=args.hits,
+                candidates=CANDIDATES,
             )
             packed_at = time.perf_counter()
-            packed = pack_context(INSTRUCTIONS, candidates, question, counter=counter,
-                                  budget=BUDGET)
+            packed = pack_context(
+                INSTRUCTIONS, candidates, question, counter=counter, budget=BUDGET
+            )
             ended = time.perf_counter()
             if n < 3:  # warm-up
                 continue
@@ -183,19 +198,42 @@ def run_questions(
             rows["search"].append(search.seconds)
             rows["rerank"].append(scoring.seconds)
             rows["grow"].append(neighbours.seconds)
-            rows["overlaps"].append(packed_at - started - embed.seconds - search.seconds
-                                    - neighbours.seconds - scoring.seconds)
+            rows["overlaps"].append(
+                packed_at
+                - started
+                - embed.seconds
+                - search.seconds
+                - neighbours.seconds
+                - scoring.seconds
+            )
             rows["pack"].append(ended - packed_at)
             one = [f"doc-{(n * 7919) % documents:06d}"]
             started = time.perf_counter()
-            pack_context(INSTRUCTIONS, search_passages(
-                question, tenant=TENANT, embedder=embedder, index=index, chunks=store,
-                reranker=reranker, limit=args.hits, document_ids=one, candidates=CANDIDATES,
-            ), question, counter=counter, budget=BUDGET)
+            pack_context(
+                INSTRUCTIONS,
+                search_passages(
+                    question,
+                    tenant=TENANT,
+                    embedder=embedder,
+                    index=index,
+                    chunks=store,
+                    reranker=reranker,
+                    limit=args.hits,
+                    document_ids=one,
+                    candidates=CANDIDATES,
+                ),
+                question,
+                counter=counter,
+                budget=BUDGET,
+            )
             rows["total_one_doc"].append(time.perf_counter() - started)
             sizes.append((len(candidates), len(packed.chunks), packed.prompt_tokens))
-            found = real_search(tenant=TENANT, dense=real_embed(question), sparse=NO_SPARSE,
-                                limit=prefetch_limit(CANDIDATES))
+            found = real_search(
+                tenant=TENANT,
+                dense=real_embed(question),
+                sparse=NO_SPARSE,
+                limit=prefetch_limit(CANDIDATES),
+            )
             hits.append([(h.chunk.document_id, h.chunk.number) for h in found])
     finally:
         embedder.embed_query, index.search, store.get_chunks = real_embed, real_search, real_get
@@ -207,8 +245,12 @@ def main() -> None:
     parser.add_argument("--chunks", type=int, default=100_000)
     parser.add_argument("--questions", type=int, default=200)
     parser.add_argument("--hits", type=int, default=10, help="passages returned")
-    parser.add_argument("--vectors", choices=("real", "random"), default="real",
-                        help="dense vectors: embedded text windows, or random unit vectors")
+    parser.add_argument(
+        "--vectors",
+        choices=("real", "random"),
+        default="real",
+        help="dense vectors: embedded text windows, or random unit vectors",
+    )
     args = parser.parse_args()
     if args.quick:
         args.chunks, args.questions = min(args.chunks, 10_000), min(args.questions, 30)
@@ -222,8 +264,10 @@ def main() -> None:
         vectors = window_vectors(embedder, args.data.resolve(), args.chunks)
     else:
         vectors = random_vectors(args.chunks, embedder.dimension)
-    log(f"{len(texts)} passages; {args.chunks} {args.vectors} vectors of dim "
-        f"{embedder.dimension} in {time.perf_counter() - started:.1f} s")
+    log(
+        f"{len(texts)} passages; {args.chunks} {args.vectors} vectors of dim "
+        f"{embedder.dimension} in {time.perf_counter() - started:.1f} s"
+    )
 
     with tempfile.TemporaryDirectory(prefix="bench-analysis-") as folder:
         # The service's trigger (OPTIMIZE_MIN_POINTS changes), but 2 s of idleness instead
@@ -247,33 +291,38 @@ def main() -> None:
         index.close()
         store.close()
 
-    recall = statistics.fmean(len(set(a) & set(e)) / max(1, len(e))
-                              for a, e in zip(approximate, exact, strict=True))
+    recall = statistics.fmean(
+        len(set(a) & set(e)) / max(1, len(e)) for a, e in zip(approximate, exact, strict=True)
+    )
     result = {name: percentiles(values) for name, values in rows.items()}
-    result |= {f"{name}_unoptimized": percentiles(before[name])
-               for name in ("total", "search", "total_one_doc")}
+    result |= {
+        f"{name}_unoptimized": percentiles(before[name])
+        for name in ("total", "search", "total_one_doc")
+    }
     for name, figures in result.items():
         print(f"{name:>24}: p50 {figures['p50_ms']:.2f} ms  p95 {figures['p95_ms']:.2f} ms")
     print(f"dense top {prefetch_limit(CANDIDATES)} shared with the exact search: {recall:.3f}")
-    emit_json({
-        "benchmark": "analysis_overhead",
-        "chunks": args.chunks,
-        "questions": args.questions,
-        "embedder": embedder.name,
-        "token_counter": counter.backend,
-        "hits": args.hits,
-        "vectors": args.vectors,
-        "candidates_mean": round(statistics.fmean(s[0] for s in sizes), 1),
-        "packed_chunks_mean": round(statistics.fmean(s[1] for s in sizes), 1),
-        "prompt_tokens_mean": round(statistics.fmean(s[2] for s in sizes)),
-        "load_s": round(load_s, 1),
-        "optimize_wait_s": round(optimize_s, 1),
-        "dense_recall_vs_exact": round(recall, 3),
-        "candidates": CANDIDATES,
-        "target_p95_ms": TARGET_P95_MS,
-        "meets_target": result["total"]["p95_ms"] < TARGET_P95_MS,
-        **{f"{name}_ms": figures for name, figures in result.items()},
-    })
+    emit_json(
+        {
+            "benchmark": "analysis_overhead",
+            "chunks": args.chunks,
+            "questions": args.questions,
+            "embedder": embedder.name,
+            "token_counter": counter.backend,
+            "hits": args.hits,
+            "vectors": args.vectors,
+            "candidates_mean": round(statistics.fmean(s[0] for s in sizes), 1),
+            "packed_chunks_mean": round(statistics.fmean(s[1] for s in sizes), 1),
+            "prompt_tokens_mean": round(statistics.fmean(s[2] for s in sizes)),
+            "load_s": round(load_s, 1),
+            "optimize_wait_s": round(optimize_s, 1),
+            "dense_recall_vs_exact": round(recall, 3),
+            "candidates": CANDIDATES,
+            "target_p95_ms": TARGET_P95_MS,
+            "meets_target": result["total"]["p95_ms"] < TARGET_P95_MS,
+            **{f"{name}_ms": figures for name, figures in result.items()},
+        }
+    )
 
 
 if __name__ == "__main__":

@@ -24,8 +24,10 @@ from typing import Any
 from benchmarks import analysis_common as ac
 from benchmarks import common
 
-LUCID = Path("cuad/full_contract_pdf/Part_III/Distributor/"
-             "LUCIDINC_04_15_2011-EX-10.9-DISTRIBUTOR AGREEMENT.PDF")
+LUCID = Path(
+    "cuad/full_contract_pdf/Part_III/Distributor/"
+    "LUCIDINC_04_15_2011-EX-10.9-DISTRIBUTOR AGREEMENT.PDF"
+)
 TARGET_S = {"risks": 180.0, "summary": 90.0}
 """Issue 10's targets with the embedded model on 2 idle cores."""
 
@@ -60,32 +62,56 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     rows: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory(prefix="bench-analysis-time-") as folder:
         index = EdgeIndex(Path(folder) / "edge", embedder.dimension)
-        embed_and_index_stage(ac.TENANT, doc.chunks, embedder, index,
-                              batch_size=args.batch_size, title=pdf.stem)
+        embed_and_index_stage(
+            ac.TENANT, doc.chunks, embedder, index, batch_size=args.batch_size, title=pdf.stem
+        )
         store = ac.MemoryChunks(doc.chunks)
 
         def candidates(category: RiskCategory) -> list[Any]:
-            return search_passages(category.query, tenant=ac.TENANT, embedder=embedder,
-                                   index=index, chunks=store, reranker=LexicalReranker(),
-                                   limit=PER_CATEGORY, document_ids=[doc.document.id])
+            return search_passages(
+                category.query,
+                tenant=ac.TENANT,
+                embedder=embedder,
+                index=index,
+                chunks=store,
+                reranker=LexicalReranker(),
+                limit=PER_CATEGORY,
+                document_ids=[doc.document.id],
+            )
 
         def risks(llm: Any, budget: Any) -> dict[str, Any]:
-            report = extract_risks(doc.document, doc.chunks, kind=kind, llm=llm,
-                                   budget=budget, candidates=candidates,
-                                   page_starts=doc.page_starts)
-            return {"requests": report.requests, "passages": report.passages,
-                    "findings": len(report.shown().findings),
-                    "categories": sorted({f.category for f in report.shown().findings}),
-                    "unverified": report.unverified, "failed": len(report.failed)}
+            report = extract_risks(
+                doc.document,
+                doc.chunks,
+                kind=kind,
+                llm=llm,
+                budget=budget,
+                candidates=candidates,
+                page_starts=doc.page_starts,
+            )
+            return {
+                "requests": report.requests,
+                "passages": report.passages,
+                "findings": len(report.shown().findings),
+                "categories": sorted({f.category for f in report.shown().findings}),
+                "unverified": report.unverified,
+                "failed": len(report.failed),
+            }
 
         def summary(llm: Any, budget: Any) -> dict[str, Any]:
-            result = summarize(doc.document, doc.chunks, kind=kind, llm=llm, counter=counter,
-                               budget=budget)
-            return {"fields": sum(1 for v in result.model_dump().values()
-                                  if isinstance(v, dict) and v.get("text"))}
+            result = summarize(
+                doc.document, doc.chunks, kind=kind, llm=llm, counter=counter, budget=budget
+            )
+            return {
+                "fields": sum(
+                    1 for v in result.model_dump().values() if isinstance(v, dict) and v.get("text")
+                )
+            }
 
         steps: dict[str, Callable[[Any, Any], dict[str, Any]]] = {
-            "risks": risks, "summary": summary}
+            "risks": risks,
+            "summary": summary,
+        }
         for run in range(1, args.runs + 1):
             for name in args.steps.split(","):
                 handle = ac.open_bench_llm(args)
@@ -93,27 +119,45 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
                     llm, before = handle.require(), load()
                     with common.stopwatch() as took:
                         facts = steps[name](llm, handle.budget)
-                    row = {"step": name, "run": run, "seconds": round(took[0], 1),
-                           "load_before": before, "load_after": load(), **facts,
-                           "model": llm.name}
+                    row = {
+                        "step": name,
+                        "run": run,
+                        "seconds": round(took[0], 1),
+                        "load_before": before,
+                        "load_after": load(),
+                        **facts,
+                        "model": llm.name,
+                    }
                 finally:
                     handle.close()
                 common.log(str(row))
                 rows.append(row)
         index.close()
-    result: dict[str, Any] = {"benchmark": "analysis_time", "pdf": pdf.name,
-                              "pages": len(doc.pages), "chunks": len(doc.chunks),
-                              "cpus": os.cpu_count(), "runs": rows, "medians": {}}
+    result: dict[str, Any] = {
+        "benchmark": "analysis_time",
+        "pdf": pdf.name,
+        "pages": len(doc.pages),
+        "chunks": len(doc.chunks),
+        "cpus": os.cpu_count(),
+        "runs": rows,
+        "medians": {},
+    }
     table = []
     for name in args.steps.split(","):
         times = [r["seconds"] for r in rows if r["step"] == name]
         median = statistics.median(times)
         result["medians"][name] = median
-        table.append([name, ", ".join(f"{t:.0f}" for t in times), f"{median:.0f}",
-                      f"{TARGET_S[name]:.0f}", "yes" if median <= TARGET_S[name] else "no",
-                      ", ".join(f"{r['load_before']:.1f}" for r in rows if r["step"] == name)])
-    common.print_table(["step", "runs s", "median s", "target s", "met", "load before"],
-                       table)
+        table.append(
+            [
+                name,
+                ", ".join(f"{t:.0f}" for t in times),
+                f"{median:.0f}",
+                f"{TARGET_S[name]:.0f}",
+                "yes" if median <= TARGET_S[name] else "no",
+                ", ".join(f"{r['load_before']:.1f}" for r in rows if r["step"] == name),
+            ]
+        )
+    common.print_table(["step", "runs s", "median s", "target s", "met", "load before"], table)
     common.emit_json(result)
     return result
 

@@ -84,8 +84,9 @@ def contains(passage: str, phrase: str) -> bool:
     return normalise(phrase) in normalise(passage)
 
 
-def load_questions(path: Path = GOLD, quick: bool = False,
-                   limit: int | None = None) -> list[dict[str, Any]]:
+def load_questions(
+    path: Path = GOLD, quick: bool = False, limit: int | None = None
+) -> list[dict[str, Any]]:
     with path.open(encoding="utf-8") as handle:
         rows = [json.loads(line) for line in handle if line.strip()]
     if quick:
@@ -96,15 +97,22 @@ def load_questions(path: Path = GOLD, quick: bool = False,
 # --- the sides -----------------------------------------------------------------------------
 
 
-def make_search(index: Any, embedder: Any, chunks: Any, reranker: Any,
-                candidates: int) -> Rank:
+def make_search(index: Any, embedder: Any, chunks: Any, reranker: Any, candidates: int) -> Rank:
     """The service's search (`search_passages`) as `rank(query)`."""
     from pipelines.passages import search_passages
 
     def rank(query: str) -> list[Passage]:
-        found = search_passages(query, tenant=TENANT, embedder=embedder, index=index,
-                                chunks=chunks, reranker=reranker, limit=RETRIEVE_DEPTH,
-                                document_ids=[DOCUMENT_ID], candidates=candidates)
+        found = search_passages(
+            query,
+            tenant=TENANT,
+            embedder=embedder,
+            index=index,
+            chunks=chunks,
+            reranker=reranker,
+            limit=RETRIEVE_DEPTH,
+            document_ids=[DOCUMENT_ID],
+            candidates=candidates,
+        )
         return [(s.chunk.text, s.chunk.page_start, s.chunk.page_end) for s in found]
 
     return rank
@@ -115,8 +123,14 @@ def make_retrieve(index: Any, embedder: Any) -> Rank:
     from pipelines.retrieval import retrieve
 
     def rank(query: str) -> list[Passage]:
-        found = retrieve(query, tenant=TENANT, embedder=embedder, index=index,
-                         limit=RETRIEVE_DEPTH, document_ids=[DOCUMENT_ID])
+        found = retrieve(
+            query,
+            tenant=TENANT,
+            embedder=embedder,
+            index=index,
+            limit=RETRIEVE_DEPTH,
+            document_ids=[DOCUMENT_ID],
+        )
         return [(s.chunk.text, s.chunk.page_start, s.chunk.page_end) for s in found]
 
     return rank
@@ -144,17 +158,18 @@ def index_ours(pdf: Path, embedder: Any, folder: Path, batch_size: int) -> tuple
     index = EdgeIndex(folder / "edge", embedder.dimension)
     parsed = parse_stage(parser, pdf.read_bytes())
     chunks = chunk_stage(DOCUMENT_ID, parsed, counter)
-    embed_and_index_stage(TENANT, chunks, embedder, index, batch_size=batch_size,
-                          title=pdf.stem)
+    embed_and_index_stage(TENANT, chunks, embedder, index, batch_size=batch_size, title=pdf.stem)
     return index, chunks
 
 
-def index_langchain(pdf: Path, embedder: Any, folder: Path,
-                    batch_size: int) -> tuple[Any, list[str]]:
+def index_langchain(
+    pdf: Path, embedder: Any, folder: Path, batch_size: int
+) -> tuple[Any, list[str]]:
     from benchmarks import langchain_baseline as lc
 
-    store = lc.open_store(folder / "langchain", lc.EmbedderAsLangChain(embedder),
-                          embedder.dimension)
+    store = lc.open_store(
+        folder / "langchain", lc.EmbedderAsLangChain(embedder), embedder.dimension
+    )
     splits = lc.split_pages(lc.load_pages(pdf))
     store.add_documents(splits, batch_size=batch_size)
     return store, [split.page_content for split in splits]
@@ -186,8 +201,9 @@ def score(question: dict[str, Any], ranked: Sequence[Passage]) -> dict[str, Any]
 
 
 def page_hit(rows: Sequence[dict[str, Any]], side: str, slack: int) -> float:
-    hits = sum(1 for row in rows
-               if any(abs(p - row["page"]) <= slack for p in row[f"{side}:pages"]))
+    hits = sum(
+        1 for row in rows if any(abs(p - row["page"]) <= slack for p in row[f"{side}:pages"])
+    )
     return round(hits / max(1, len(rows)), 3)
 
 
@@ -224,9 +240,12 @@ def summarise(rows: Sequence[dict[str, Any]], side: str) -> dict[str, Any]:
 def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     parser = common.make_parser(__doc__.splitlines()[0])
     parser.add_argument("--gold", type=Path, default=GOLD, help="gold set (JSONL)")
-    parser.add_argument("--baseline", action=argparse.BooleanOptionalAction,
-                        default=True,
-                        help="also score the first stage alone, pipelines.retrieval.retrieve")
+    parser.add_argument(
+        "--baseline",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="also score the first stage alone, pipelines.retrieval.retrieve",
+    )
     args = parser.parse_args(argv)
     common.force_offline()
     pdf = args.data / common.CHINESE_REPORT
@@ -234,8 +253,10 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         raise SystemExit(f"report missing: {pdf}")
     questions = load_questions(args.gold, args.quick, args.limit)
     embedder = common.load_our_embedder(args.embedder, args.model, args.batch_size)
-    with tempfile.TemporaryDirectory(prefix="bench-cn-retrieval-") as tmp, \
-            common.stopwatch() as wall:
+    with (
+        tempfile.TemporaryDirectory(prefix="bench-cn-retrieval-") as tmp,
+        common.stopwatch() as wall,
+    ):
         common.log(f"indexing {pdf.name}, ours ...")
         with common.stopwatch() as took_ours:
             index, chunks = index_ours(pdf, embedder, Path(tmp), args.batch_size)
@@ -248,7 +269,8 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         reranker, candidates = our_reranker()
         reranker_name = getattr(reranker, "name", None)
         sides: dict[str, Rank] = {
-            "ours": make_search(index, embedder, source, reranker, candidates)}
+            "ours": make_search(index, embedder, source, reranker, candidates)
+        }
         if args.baseline:
             sides["retrieve"] = make_retrieve(index, embedder)
         sides["langchain"] = make_langchain_search(store, pdf)
@@ -259,39 +281,74 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         lc.close_store(store)
 
     names = list(sides)
-    chunk_texts = {"langchain": lc_texts, **{s: [c.text for c in chunks]
-                                             for s in names if s != "langchain"}}
+    chunk_texts = {
+        "langchain": lc_texts,
+        **{s: [c.text for c in chunks] for s in names if s != "langchain"},
+    }
     groups: list[tuple[str, list[dict[str, Any]]]] = [
         *[(f"type={t}", [r for r in rows if r["type"] == t]) for t in ("figure", "text")],
         *[(f"lang={lang}", [r for r in rows if r["lang"] == lang]) for lang in ("zh", "en")],
         ("ALL", list(rows)),
     ]
     groups = [(name, group) for name, group in groups if group]
-    print(f"embedder: {embedder.name}; ours: pipelines.passages.search_passages"
-          + (f" (reranker {reranker_name})" if reranker_name else "")
-          + f"; {len(questions)} questions; report {pdf.name}")
+    print(
+        f"embedder: {embedder.name}; ours: pipelines.passages.search_passages"
+        + (f" (reranker {reranker_name})" if reranker_name else "")
+        + f"; {len(questions)} questions; report {pdf.name}"
+    )
     common.print_table(
-        ["group", "n", *[f"{s[:4]}@4000ch" for s in names], *[f"{s[:4]}@1" for s in names],
-         *[f"{s[:4]}@10" for s in names]],
-        [[name, len(group), *[hit_at_chars(group, s, 4000) for s in names],
-          *[hit_at_k(group, s, 1) for s in names], *[hit_at_k(group, s, 10) for s in names]]
-         for name, group in groups],
+        [
+            "group",
+            "n",
+            *[f"{s[:4]}@4000ch" for s in names],
+            *[f"{s[:4]}@1" for s in names],
+            *[f"{s[:4]}@10" for s in names],
+        ],
+        [
+            [
+                name,
+                len(group),
+                *[hit_at_chars(group, s, 4000) for s in names],
+                *[hit_at_k(group, s, 1) for s in names],
+                *[hit_at_k(group, s, 10) for s in names],
+            ]
+            for name, group in groups
+        ],
     )
     summary = {
-        side: {**summarise(rows, side), "ceiling": ceiling(questions, chunk_texts[side]),
-               "chunks": len(chunk_texts[side])}
+        side: {
+            **summarise(rows, side),
+            "ceiling": ceiling(questions, chunk_texts[side]),
+            "chunks": len(chunk_texts[side]),
+        }
         for side in names
     }
     common.print_table(
-        ["pipeline", "chunks", "ceiling", *[f"hit@{b}ch" for b in BUDGETS],
-         *[f"hit@{k}" for k in KS], "page@8000", "page±1@8000", *[f"chars@{k}" for k in KS]],
-        [[side, s["chunks"], s["ceiling"], *[s[f"hit@{b}chars"] for b in BUDGETS],
-          *[s[f"hit@{k}"] for k in KS], s[f"page@{PAGE_BUDGET}chars"],
-          s[f"page+-1@{PAGE_BUDGET}chars"], *[s[f"mean_chars@{k}"] for k in KS]]
-         for side, s in summary.items()],
+        [
+            "pipeline",
+            "chunks",
+            "ceiling",
+            *[f"hit@{b}ch" for b in BUDGETS],
+            *[f"hit@{k}" for k in KS],
+            "page@8000",
+            "page±1@8000",
+            *[f"chars@{k}" for k in KS],
+        ],
+        [
+            [
+                side,
+                s["chunks"],
+                s["ceiling"],
+                *[s[f"hit@{b}chars"] for b in BUDGETS],
+                *[s[f"hit@{k}"] for k in KS],
+                s[f"page@{PAGE_BUDGET}chars"],
+                s[f"page+-1@{PAGE_BUDGET}chars"],
+                *[s[f"mean_chars@{k}"] for k in KS],
+            ]
+            for side, s in summary.items()
+        ],
     )
-    misses = {side: [r["id"] for r in rows if hit_at_chars([r], side, 4000) == 0]
-              for side in names}
+    misses = {side: [r["id"] for r in rows if hit_at_chars([r], side, 4000) == 0] for side in names}
     for side, ids in misses.items():
         print(f"{side}: missed within 4000 chars: {' '.join(ids) or '-'}")
     print(f"wall time {wall[0]:.1f} s")
@@ -305,11 +362,16 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         "k": list(KS),
         "budgets_chars": list(BUDGETS),
         **summary,
-        "per_group": {name: {"n": len(group)} | {
-            side: {f"hit@{b}chars": hit_at_chars(group, side, b) for b in BUDGETS}
-            | {f"hit@{k}": hit_at_k(group, side, k) for k in KS}
-            | {f"page+-1@{PAGE_BUDGET}chars": page_hit(group, side, 1)}
-            for side in names} for name, group in groups},
+        "per_group": {
+            name: {"n": len(group)}
+            | {
+                side: {f"hit@{b}chars": hit_at_chars(group, side, b) for b in BUDGETS}
+                | {f"hit@{k}": hit_at_k(group, side, k) for k in KS}
+                | {f"page+-1@{PAGE_BUDGET}chars": page_hit(group, side, 1)}
+                for side in names
+            }
+            for name, group in groups
+        },
         "misses@4000chars": misses,
         "index_seconds": {"ours": round(took_ours[0], 1), "langchain": round(took_lc[0], 1)},
         "seconds": round(wall[0], 1),

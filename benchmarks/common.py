@@ -41,8 +41,12 @@ def make_parser(description: str) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="dev set folder")
     parser.add_argument("--quick", action="store_true", help="small subset, under a minute")
-    parser.add_argument("--limit", type=int, default=None,
-                        help="use at most N CUAD contracts (with --quick: the N smallest)")
+    parser.add_argument(
+        "--limit",
+        type=int,
+        default=None,
+        help="use at most N CUAD contracts (with --quick: the N smallest)",
+    )
     parser.add_argument("--embedder", default=DEFAULT_EMBEDDER, help="embedder kind")
     parser.add_argument("--model", default=None, help="embedding model (kind's default)")
     parser.add_argument("--batch-size", type=int, default=EMBED_BATCH)
@@ -153,8 +157,12 @@ def print_table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> Non
     cells = [[str(h) for h in headers]] + [[_cell(v) for v in row] for row in rows]
     widths = [max(len(row[i]) for row in cells) for i in range(len(headers))]
     for n, row in enumerate(cells):
-        print("  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in
-                        enumerate(zip(row, widths, strict=True))))
+        print(
+            "  ".join(
+                c.ljust(w) if i == 0 else c.rjust(w)
+                for i, (c, w) in enumerate(zip(row, widths, strict=True))
+            )
+        )
         if n == 0:
             print("  ".join("-" * w for w in widths))
     sys.stdout.flush()

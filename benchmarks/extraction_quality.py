@@ -36,8 +36,16 @@ JACCARD = 0.5
 QUICK_OUTPUT_TOKENS = 96
 QUICK_PROMPT_TOKENS = 1200
 SALT = "bench-tenant"
-COUNTS = ("contracts", "gold_spans", "found_spans", "findings", "grounded", "absent",
-          "false_alarms", "contracts_alarmed")
+COUNTS = (
+    "contracts",
+    "gold_spans",
+    "found_spans",
+    "findings",
+    "grounded",
+    "absent",
+    "false_alarms",
+    "contracts_alarmed",
+)
 
 
 def token_set(text: str) -> frozenset[str]:
@@ -63,8 +71,9 @@ def quick_categories(ids: Sequence[str], gold: dict[str, list[str]]) -> list[str
     return with_gold[:1] + without[:1]
 
 
-def pick(data: Path, quick: bool, limit: int | None, ids: Sequence[str],
-         max_pages: int | None = None) -> list[Any]:
+def pick(
+    data: Path, quick: bool, limit: int | None, ids: Sequence[str], max_pages: int | None = None
+) -> list[Any]:
     """All contracts (the first `limit` of those with at most `max_pages` pages), or with
     --quick the smallest with a gold span in a taxonomy category."""
     if not quick:
@@ -72,8 +81,11 @@ def pick(data: Path, quick: bool, limit: int | None, ids: Sequence[str],
             return common.load_contracts(data, limit)
         import pypdfium2 as pdfium
 
-        short = [c for c in common.load_contracts(data)
-                 if len(pdfium.PdfDocument(str(c.pdf))) <= max_pages]
+        short = [
+            c
+            for c in common.load_contracts(data)
+            if len(pdfium.PdfDocument(str(c.pdf))) <= max_pages
+        ]
         return short[:limit] if limit is not None else short
     wanted = {i.lower() for i in ids}
     ordered = common.pick_contracts(data, quick=True, limit=10_000, quick_count=1)
@@ -81,8 +93,12 @@ def pick(data: Path, quick: bool, limit: int | None, ids: Sequence[str],
     return usable[: limit or 1]
 
 
-def score_contract(findings: Sequence[Any], gold: dict[str, list[str]], asked: Sequence[str],
-                   stats: dict[str, dict[str, int]]) -> None:
+def score_contract(
+    findings: Sequence[Any],
+    gold: dict[str, list[str]],
+    asked: Sequence[str],
+    stats: dict[str, dict[str, int]],
+) -> None:
     """Add one contract's counts to `stats[category]` (`gold` keyed by lowercased category)."""
     for category in asked:
         row = stats[category]
@@ -91,8 +107,10 @@ def score_contract(findings: Sequence[Any], gold: dict[str, list[str]], asked: S
         row["contracts"] += 1
         row["gold_spans"] += len(spans)
         row["found_spans"] += sum(
-            1 for span in spans
-            if any(f.grounded and jaccard(f.quote, span) >= JACCARD for f in mine))
+            1
+            for span in spans
+            if any(f.grounded and jaccard(f.quote, span) >= JACCARD for f in mine)
+        )
         row["findings"] += len(mine)
         row["grounded"] += sum(1 for f in mine if f.grounded)
         if not spans:
@@ -104,12 +122,20 @@ def score_contract(findings: Sequence[Any], gold: dict[str, list[str]], asked: S
 def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     parser = common.make_parser(__doc__.splitlines()[0])
     ac.add_llm_flags(parser)
-    parser.add_argument("--categories", default=None,
-                        help="comma-separated category ids to ask (default: all; --quick: few)")
-    parser.add_argument("--hits", type=int, default=None,
-                        help="passages retrieved per category (default: the service's)")
-    parser.add_argument("--max-pages", type=int, default=None,
-                        help="only contracts of at most this many pages")
+    parser.add_argument(
+        "--categories",
+        default=None,
+        help="comma-separated category ids to ask (default: all; --quick: few)",
+    )
+    parser.add_argument(
+        "--hits",
+        type=int,
+        default=None,
+        help="passages retrieved per category (default: the service's)",
+    )
+    parser.add_argument(
+        "--max-pages", type=int, default=None, help="only contracts of at most this many pages"
+    )
     args = parser.parse_args(argv)
     common.force_offline()
     from pipelines.ingest import embed_and_index_stage
@@ -139,27 +165,51 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
             store = ac.MemoryChunks()
             for n, contract in enumerate(contracts):
                 doc = ac.parse_pdf(contract.pdf, f"c{n:03d}", counter)
-                embed_and_index_stage(ac.TENANT, doc.chunks, embedder, index,
-                                      batch_size=args.batch_size, title=contract.pdf.stem)
+                embed_and_index_stage(
+                    ac.TENANT,
+                    doc.chunks,
+                    embedder,
+                    index,
+                    batch_size=args.batch_size,
+                    title=contract.pdf.stem,
+                )
                 store.add(doc.chunks)
 
-                def candidates(category: RiskCategory, document_id: str = doc.document.id
-                               ) -> list[Any]:
+                def candidates(
+                    category: RiskCategory, document_id: str = doc.document.id
+                ) -> list[Any]:
                     return search_passages(
-                        category.query, tenant=ac.TENANT, embedder=embedder, index=index,
-                        chunks=store, reranker=LexicalReranker(),
+                        category.query,
+                        tenant=ac.TENANT,
+                        embedder=embedder,
+                        index=index,
+                        chunks=store,
+                        reranker=LexicalReranker(),
                         limit=args.hits or PER_CATEGORY,
-                        document_ids=[document_id])
+                        document_ids=[document_id],
+                    )
 
                 gold = {k.lower(): v for k, v in contract.gold.items()}
-                asked = (args.categories.split(",") if args.categories
-                         else quick_categories(ids, gold) if args.quick else ids)
+                asked = (
+                    args.categories.split(",")
+                    if args.categories
+                    else quick_categories(ids, gold)
+                    if args.quick
+                    else ids
+                )
                 with common.stopwatch() as took:
                     try:
                         report = extract_risks(
-                            doc.document, doc.chunks, kind="contract", llm=llm,
-                            budget=budget, candidates=candidates,
-                            cache_salt=SALT, only=asked, page_starts=doc.page_starts)
+                            doc.document,
+                            doc.chunks,
+                            kind="contract",
+                            llm=llm,
+                            budget=budget,
+                            candidates=candidates,
+                            cache_salt=SALT,
+                            only=asked,
+                            page_starts=doc.page_starts,
+                        )
                     except DocsightError as exc:
                         common.log(f"{contract.name}: {type(exc).__name__}: {exc}")
                         totals["contracts_failed"] += 1
@@ -169,16 +219,23 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
                 totals["contracts"] += 1
                 totals["requests"] += report.requests
                 totals["failed_requests"] += len(report.failed)
-                common.log(f"{contract.name[:60]}: {report.mode}, {report.requests} requests, "
-                           f"{len(report.findings)} findings, {took[0]:.1f} s")
+                common.log(
+                    f"{contract.name[:60]}: {report.mode}, {report.requests} requests, "
+                    f"{len(report.findings)} findings, {took[0]:.1f} s"
+                )
             index.close()
     finally:
         handle.close()
     return report_table(stats, totals, args, llm.name, seconds)
 
 
-def report_table(stats: dict[str, dict[str, int]], totals: dict[str, int], args: Any,
-                 model: str, seconds: Sequence[float] = ()) -> dict[str, Any]:
+def report_table(
+    stats: dict[str, dict[str, int]],
+    totals: dict[str, int],
+    args: Any,
+    model: str,
+    seconds: Sequence[float] = (),
+) -> dict[str, Any]:
     def share(a: int, b: int) -> float | None:
         return round(a / b, 3) if b else None
 
@@ -191,26 +248,60 @@ def report_table(stats: dict[str, dict[str, int]], totals: dict[str, int], args:
             "false_alarm_contract_rate": share(row["contracts_alarmed"], row["absent"]),
         }
     common.print_table(
-        ["category", "gold", "found", "recall", "findings", "grounded", "false alarms",
-         "absent in"],
-        [[c, r["gold_spans"], r["found_spans"], r["recall"] if r["recall"] is not None
-          else "-", r["findings"], r["grounded"], r["false_alarms"], r["absent"]]
-         for c, r in per_category.items()])
-    sums = {key: sum(r[key] for r in stats.values()) for key in
-            ("gold_spans", "found_spans", "findings", "grounded", "false_alarms", "absent",
-             "contracts_alarmed")}
+        [
+            "category",
+            "gold",
+            "found",
+            "recall",
+            "findings",
+            "grounded",
+            "false alarms",
+            "absent in",
+        ],
+        [
+            [
+                c,
+                r["gold_spans"],
+                r["found_spans"],
+                r["recall"] if r["recall"] is not None else "-",
+                r["findings"],
+                r["grounded"],
+                r["false_alarms"],
+                r["absent"],
+            ]
+            for c, r in per_category.items()
+        ],
+    )
+    sums = {
+        key: sum(r[key] for r in stats.values())
+        for key in (
+            "gold_spans",
+            "found_spans",
+            "findings",
+            "grounded",
+            "false_alarms",
+            "absent",
+            "contracts_alarmed",
+        )
+    }
     result: dict[str, Any] = {
-        "benchmark": "extraction_quality", "model": model, "local": args.llm_url is None,
-        **totals, **sums,
+        "benchmark": "extraction_quality",
+        "model": model,
+        "local": args.llm_url is None,
+        **totals,
+        **sums,
         "recall": share(sums["found_spans"], sums["gold_spans"]),
         "grounding_rate": share(sums["grounded"], sums["findings"]),
         "false_alarm_contract_rate": share(sums["contracts_alarmed"], sums["absent"]),
-        "jaccard_threshold": JACCARD, "per_category": per_category,
+        "jaccard_threshold": JACCARD,
+        "per_category": per_category,
         "seconds_per_contract": list(seconds),
         "seconds_median": sorted(seconds)[len(seconds) // 2] if seconds else None,
     }
-    print(f"recall {result['recall']}, grounding {result['grounding_rate']}, "
-          f"false alarms {sums['false_alarms']} over {sums['absent']} absent pairs")
+    print(
+        f"recall {result['recall']}, grounding {result['grounding_rate']}, "
+        f"false alarms {sums['false_alarms']} over {sums['absent']} absent pairs"
+    )
     common.emit_json(result)
     return result
 

@@ -88,11 +88,18 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     ac.add_llm_flags(parser)
     parser.add_argument("--no-llm", action="store_true", help="score retrieval only")
     parser.add_argument("--hits", type=int, default=10, help="passages given to the model")
-    parser.add_argument("--chars", type=int, default=8000,
-                        help="character budget of the headline (passages in rank order)")
-    parser.add_argument("--cv", action="store_true",
-                        help="choose the table-page constants by cross-validation over these "
-                             "and the Chinese gold set's questions (retrieval only)")
+    parser.add_argument(
+        "--chars",
+        type=int,
+        default=8000,
+        help="character budget of the headline (passages in rank order)",
+    )
+    parser.add_argument(
+        "--cv",
+        action="store_true",
+        help="choose the table-page constants by cross-validation over these "
+        "and the Chinese gold set's questions (retrieval only)",
+    )
     args = parser.parse_args(argv)
     common.force_offline()
     if args.cv:
@@ -117,57 +124,98 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     try:
         with tempfile.TemporaryDirectory(prefix="bench-finance-") as folder:
             index = EdgeIndex(Path(folder) / "edge", embedder.dimension)
-            lc_store = lc.open_store(Path(folder) / "langchain",
-                                     lc.EmbedderAsLangChain(embedder), embedder.dimension)
+            lc_store = lc.open_store(
+                Path(folder) / "langchain", lc.EmbedderAsLangChain(embedder), embedder.dimension
+            )
             store, done = ac.MemoryChunks(), set()
             for q in questions:
                 name = q["doc_name"]
                 if name not in done:
                     with common.stopwatch() as took:
-                        doc = ac.parse_pdf(data / "financebench" / "pdfs" / f"{name}.pdf",
-                                           name, counter)
-                        embed_and_index_stage(ac.TENANT, doc.chunks, embedder, index,
-                                              batch_size=args.batch_size, title=name)
-                    lc.ingest_pdf(lc_store, data / "financebench" / "pdfs" / f"{name}.pdf",
-                                  args.batch_size)
+                        doc = ac.parse_pdf(
+                            data / "financebench" / "pdfs" / f"{name}.pdf", name, counter
+                        )
+                        embed_and_index_stage(
+                            ac.TENANT,
+                            doc.chunks,
+                            embedder,
+                            index,
+                            batch_size=args.batch_size,
+                            title=name,
+                        )
+                    lc.ingest_pdf(
+                        lc_store, data / "financebench" / "pdfs" / f"{name}.pdf", args.batch_size
+                    )
                     store.add(doc.chunks)
                     done.add(name)
-                    common.log(f"{name}: {len(doc.pages)} pages, {len(doc.chunks)} chunks "
-                               f"in {took[0]:.1f} s")
-                gold = {e["evidence_page_num"] + 1 for e in q["evidence"]
-                        if e.get("doc_name", name) == name}
+                    common.log(
+                        f"{name}: {len(doc.pages)} pages, {len(doc.chunks)} chunks "
+                        f"in {took[0]:.1f} s"
+                    )
+                gold = {
+                    e["evidence_page_num"] + 1
+                    for e in q["evidence"]
+                    if e.get("doc_name", name) == name
+                }
                 passages = search_passages(
-                    q["question"], tenant=ac.TENANT, embedder=embedder, index=index,
-                    chunks=store, reranker=LexicalReranker(), limit=DEPTH,
-                    document_ids=[name])
+                    q["question"],
+                    tenant=ac.TENANT,
+                    embedder=embedder,
+                    index=index,
+                    chunks=store,
+                    reranker=LexicalReranker(),
+                    limit=DEPTH,
+                    document_ids=[name],
+                )
                 candidates = passages[: args.hits]
                 retrieved = within_chars(
-                    [((p.chunk.page_start, p.chunk.page_end), len(p.chunk.text))
-                     for p in passages], args.chars)
+                    [((p.chunk.page_start, p.chunk.page_end), len(p.chunk.text)) for p in passages],
+                    args.chars,
+                )
                 pdf = data / "financebench" / "pdfs" / f"{name}.pdf"
                 lc_pages = within_chars(
-                    [((d.metadata["page"] + 1, d.metadata["page"] + 1), len(d.page_content))
-                     for d in lc.search(lc_store, q["question"], pdf, DEPTH)], args.chars)
+                    [
+                        ((d.metadata["page"] + 1, d.metadata["page"] + 1), len(d.page_content))
+                        for d in lc.search(lc_store, q["question"], pdf, DEPTH)
+                    ],
+                    args.chars,
+                )
                 row: dict[str, Any] = {
-                    "id": q["financebench_id"], "doc": name, "gold": sorted(gold),
-                    "retrieved_hit": near(retrieved, gold), "retrieved_pages": len(retrieved),
-                    "langchain_hit": near(lc_pages, gold), "langchain_pages": len(lc_pages),
+                    "id": q["financebench_id"],
+                    "doc": name,
+                    "gold": sorted(gold),
+                    "retrieved_hit": near(retrieved, gold),
+                    "retrieved_pages": len(retrieved),
+                    "langchain_hit": near(lc_pages, gold),
+                    "langchain_pages": len(lc_pages),
                 }
                 if handle is not None:
                     llm = handle.require()
                     try:
                         answer = answer_question(
-                            q["question"], candidates, llm=llm, counter=counter,
-                            budget=ac.bench_budget(handle, output), cache_salt=SALT)
+                            q["question"],
+                            candidates,
+                            llm=llm,
+                            counter=counter,
+                            budget=ac.bench_budget(handle, output),
+                            cache_salt=SALT,
+                        )
                         cited = covered((c.page_start, c.page_end) for c in answer.citations)
-                        row.update(found=answer.found, cited_pages=sorted(cited),
-                                   cited_hit=near(cited, gold), error=None)
+                        row.update(
+                            found=answer.found,
+                            cited_pages=sorted(cited),
+                            cited_hit=near(cited, gold),
+                            error=None,
+                        )
                     except DocsightError as exc:
-                        row.update(found=False, cited_pages=[], cited_hit=False,
-                                   error=type(exc).__name__)
+                        row.update(
+                            found=False, cited_pages=[], cited_hit=False, error=type(exc).__name__
+                        )
                 rows.append(row)
-                common.log(f"{row['id']}: gold {sorted(gold)} retrieved_hit "
-                           f"{row['retrieved_hit']} cited_hit {row.get('cited_hit')}")
+                common.log(
+                    f"{row['id']}: gold {sorted(gold)} retrieved_hit "
+                    f"{row['retrieved_hit']} cited_hit {row.get('cited_hit')}"
+                )
             index.close()
             lc.close_store(lc_store)
     finally:
@@ -182,16 +230,24 @@ def report(rows: Sequence[dict[str, Any]], args: Any, with_llm: bool) -> dict[st
         headers += ["cited pages", "cited hit", "error"]
     table = []
     for r in rows:
-        line = [r["id"], r["doc"], ",".join(map(str, r["gold"])), r["retrieved_hit"],
-                r["langchain_hit"]]
+        line = [
+            r["id"],
+            r["doc"],
+            ",".join(map(str, r["gold"])),
+            r["retrieved_hit"],
+            r["langchain_hit"],
+        ]
         if with_llm:
             line += [",".join(map(str, r["cited_pages"])), r["cited_hit"], r["error"] or ""]
         table.append(line)
     common.print_table(headers, table)
     n = max(1, len(rows))
     result: dict[str, Any] = {
-        "benchmark": "finance_evidence", "questions": len(rows), "hits": args.hits,
-        "embedder": args.embedder, "llm": with_llm,
+        "benchmark": "finance_evidence",
+        "questions": len(rows),
+        "hits": args.hits,
+        "embedder": args.embedder,
+        "llm": with_llm,
         "chars": args.chars,
         "retrieved_page_rate": round(sum(r["retrieved_hit"] for r in rows) / n, 3),
         "mean_retrieved_pages": round(sum(r["retrieved_pages"] for r in rows) / n, 1),

@@ -113,9 +113,14 @@ class Result:
 
     def row(self, label: str) -> list[object]:
         return [
-            label, self.pages, self.chunks, round(self.seconds, 2),
-            common.rate(self.pages, self.seconds), common.rate(self.chunks, self.seconds),
-            round(self.embed_s, 2), round(self.chars_per_chunk),
+            label,
+            self.pages,
+            self.chunks,
+            round(self.seconds, 2),
+            common.rate(self.pages, self.seconds),
+            common.rate(self.chunks, self.seconds),
+            round(self.embed_s, 2),
+            round(self.chars_per_chunk),
         ]
 
 
@@ -232,8 +237,12 @@ def select_pdfs(data: Path, quick: bool, limit: int | None, folder: Path) -> lis
 
 def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     parser = common.make_parser(__doc__.splitlines()[0])
-    parser.add_argument("--prepare", choices=["process", "thread", "serial"], default="process",
-                        help="where the next document is parsed and chunked meanwhile")
+    parser.add_argument(
+        "--prepare",
+        choices=["process", "thread", "serial"],
+        default="process",
+        help="where the next document is parsed and chunked meanwhile",
+    )
     args = parser.parse_args(argv)
     common.force_offline()
     from benchmarks import langchain_baseline as lc
@@ -253,19 +262,27 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     raw_rate = common.rate(len(texts), raw_s)
     ours_over_raw = round(ours.chunks / ours.seconds / (len(texts) / raw_s), 3)
     speedup = round((ours.pages / ours.seconds) / (theirs.pages / theirs.seconds), 2)
-    print(f"embedder: {embedder.name}, batch {args.batch_size}; "
-          f"{len(pdfs)} documents; langchain store: {lc.STORE_MODE}")
-    common.print_table(
-        ["pipeline", "pages", "chunks", "seconds", "pages/s", "chunks/s", "embed s",
-         "chars/chunk"],
-        [ours.row("ours"), theirs.row("langchain"),
-         ["raw embed (our chunks)", "", len(texts), round(raw_s, 2), "", raw_rate, "", ""]],
+    print(
+        f"embedder: {embedder.name}, batch {args.batch_size}; "
+        f"{len(pdfs)} documents; langchain store: {lc.STORE_MODE}"
     )
-    print(f"ours, seconds: parse+chunk {ours.prepare_s:.2f} ({args.prepare}), "
-          f"embed {ours.embed_s:.2f}, sparse+upsert+rest "
-          f"{ours.seconds - ours.embed_s - ours.upsert_s:.2f} of which upsert {ours.upsert_s:.2f}")
-    print(f"ours/raw-embed chunks/s: {ours_over_raw} (target >= {TARGET_OURS_OVER_RAW}); "
-          f"ours/langchain pages/s: {speedup} (target >= {TARGET_PAGES_SPEEDUP})")
+    common.print_table(
+        ["pipeline", "pages", "chunks", "seconds", "pages/s", "chunks/s", "embed s", "chars/chunk"],
+        [
+            ours.row("ours"),
+            theirs.row("langchain"),
+            ["raw embed (our chunks)", "", len(texts), round(raw_s, 2), "", raw_rate, "", ""],
+        ],
+    )
+    print(
+        f"ours, seconds: parse+chunk {ours.prepare_s:.2f} ({args.prepare}), "
+        f"embed {ours.embed_s:.2f}, sparse+upsert+rest "
+        f"{ours.seconds - ours.embed_s - ours.upsert_s:.2f} of which upsert {ours.upsert_s:.2f}"
+    )
+    print(
+        f"ours/raw-embed chunks/s: {ours_over_raw} (target >= {TARGET_OURS_OVER_RAW}); "
+        f"ours/langchain pages/s: {speedup} (target >= {TARGET_PAGES_SPEEDUP})"
+    )
     result: dict[str, Any] = {
         "benchmark": "ingest",
         "quick": args.quick,

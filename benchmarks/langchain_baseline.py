@@ -83,9 +83,7 @@ def search(store: QdrantVectorStore, query: str, source: Path, k: int) -> list[L
     """Top-k chunks of one PDF (payload filter on `metadata.source`)."""
     only_source = models.Filter(
         must=[
-            models.FieldCondition(
-                key="metadata.source", match=models.MatchValue(value=str(source))
-            )
+            models.FieldCondition(key="metadata.source", match=models.MatchValue(value=str(source)))
         ]
     )
     return store.similarity_search(query, k=k, filter=only_source)

@@ -18,20 +18,32 @@ import httpx
 from services.runtime.local_models.llm_server import LocalLlmServer
 from tests.llm import cache_dir
 
-_TEXT = ("The supplier shall deliver the goods within thirty days of the order and the buyer "
-         "shall pay each invoice within sixty days of receipt. ")
+_TEXT = (
+    "The supplier shall deliver the goods within thirty days of the order and the buyer "
+    "shall pay each invoice within sixty days of receipt. "
+)
 
 
 def _request(url: str, n: int, words: int, max_tokens: int) -> dict[str, float]:
     body = " ".join([f"Clause {n}."] + _TEXT.split() * (words // len(_TEXT.split()) + 1))
     started = time.perf_counter()
-    reply = httpx.post(f"{url}/chat/completions", timeout=900, json={
-        "messages": [{"role": "user", "content": f"{body}\nSummarise the clause above."}],
-        "max_tokens": max_tokens, "temperature": 0, "ignore_eos": True, "cache_prompt": False,
-    }).json()
+    reply = httpx.post(
+        f"{url}/chat/completions",
+        timeout=900,
+        json={
+            "messages": [{"role": "user", "content": f"{body}\nSummarise the clause above."}],
+            "max_tokens": max_tokens,
+            "temperature": 0,
+            "ignore_eos": True,
+            "cache_prompt": False,
+        },
+    ).json()
     timings = reply.get("timings", {})
-    return {"s": time.perf_counter() - started, "prompt_n": timings.get("prompt_n", 0),
-            "predicted_n": timings.get("predicted_n", 0)}
+    return {
+        "s": time.perf_counter() - started,
+        "prompt_n": timings.get("prompt_n", 0),
+        "predicted_n": timings.get("predicted_n", 0),
+    }
 
 
 def measure(parallel: int, requests: int, words: int, max_tokens: int) -> dict[str, object]:
@@ -40,14 +52,23 @@ def measure(parallel: int, requests: int, words: int, max_tokens: int) -> dict[s
         _request(server.base_url, -1, 20, 8)  # warm-up
         started = time.perf_counter()
         with ThreadPoolExecutor(parallel) as pool:
-            done = list(pool.map(lambda n: _request(server.base_url or "", n, words,
-                                                    max_tokens), range(requests)))
+            done = list(
+                pool.map(
+                    lambda n: _request(server.base_url or "", n, words, max_tokens), range(requests)
+                )
+            )
         total = time.perf_counter() - started
     latencies = sorted(d["s"] for d in done)
-    return {"parallel": parallel, "requests": requests, "total_s": round(total, 1),
-            "median_request_s": round(latencies[len(latencies) // 2], 1),
-            "prompt_tokens": done[0]["prompt_n"], "output_tokens": done[0]["predicted_n"],
-            "load_average": os.getloadavg()[0], "cpus": os.cpu_count()}
+    return {
+        "parallel": parallel,
+        "requests": requests,
+        "total_s": round(total, 1),
+        "median_request_s": round(latencies[len(latencies) // 2], 1),
+        "prompt_tokens": done[0]["prompt_n"],
+        "output_tokens": done[0]["predicted_n"],
+        "load_average": os.getloadavg()[0],
+        "cpus": os.cpu_count(),
+    }
 
 
 def main() -> None:
@@ -58,8 +79,10 @@ def main() -> None:
     parser.add_argument("--slots", type=int, nargs="+", default=[1, 2])
     args = parser.parse_args()
     for parallel in args.slots:
-        print(json.dumps(measure(parallel, args.requests, args.prompt_words, args.max_tokens)),
-              flush=True)
+        print(
+            json.dumps(measure(parallel, args.requests, args.prompt_words, args.max_tokens)),
+            flush=True,
+        )
 
 
 if __name__ == "__main__":

@@ -54,9 +54,18 @@ QUESTIONS = [
     "What is the term of the agreement?",
 ]
 SEARCHES = [
-    "termination for convenience", "governing law", "liquidated damages", "confidentiality",
-    "indemnification", "payment terms", "exclusivity", "assignment", "renewal term",
-    "limitation of liability", "audit rights", "insurance",
+    "termination for convenience",
+    "governing law",
+    "liquidated damages",
+    "confidentiality",
+    "indemnification",
+    "payment terms",
+    "exclusivity",
+    "assignment",
+    "renewal term",
+    "limitation of liability",
+    "audit rights",
+    "insurance",
 ]
 
 
@@ -76,9 +85,11 @@ class Op:
     def summary(self) -> dict[str, Any]:
         ok = sum(n for s, n in self.statuses.items() if 200 <= s < 300)
         return {
-            "requests": len(self.seconds), "ok": ok,
-            "errors_by_status": {str(s): n for s, n in sorted(self.statuses.items())
-                                 if not 200 <= s < 300},
+            "requests": len(self.seconds),
+            "ok": ok,
+            "errors_by_status": {
+                str(s): n for s, n in sorted(self.statuses.items()) if not 200 <= s < 300
+            },
             "server_errors": sum(n for s, n in self.statuses.items() if s >= 500 or s == 0),
             "throughput_per_s": round(len(self.seconds) / self.wall_s, 2) if self.wall_s else 0,
             "wall_s": round(self.wall_s, 2),
@@ -122,8 +133,10 @@ def in_parallel(jobs: Sequence[Callable[[], object]], workers: int) -> float:
 def upload_files(data: Path, count: int) -> list[tuple[str, bytes]]:
     """`count` distinct PDFs: the dev-set contracts (smallest first), then numbered copies
     with a unique comment line after %%EOF."""
-    pdfs = sorted((data / "cuad" / "full_contract_pdf").glob("**/*.pdf"),
-                  key=lambda p: (p.stat().st_size, p.name))
+    pdfs = sorted(
+        (data / "cuad" / "full_contract_pdf").glob("**/*.pdf"),
+        key=lambda p: (p.stat().st_size, p.name),
+    )
     if not pdfs:
         raise SystemExit(f"no CUAD PDFs under {data}")
     files = []
@@ -135,29 +148,40 @@ def upload_files(data: Path, count: int) -> list[tuple[str, bytes]]:
 
 
 @contextmanager
-def embedded_server(folder: Path, llm: bool
-                    ) -> Iterator[tuple[str, str | None, str | None]]:
+def embedded_server(folder: Path, llm: bool) -> Iterator[tuple[str, str | None, str | None]]:
     """`docsight serve` on a free loopback port with its own data folder: (url, the first
     tenant's api key, a second tenant's)."""
     port = free_port()
     env = os.environ | {
-        "DOCSIGHT_DATA_DIR": str(folder), "DOCSIGHT_API__PORT": str(port),
-        "HF_HUB_OFFLINE": "1", "PYTHONUNBUFFERED": "1",
-        "DOCSIGHT_LLM__MAX_OUTPUT_TOKENS": "48", "DOCSIGHT_LLM__LOCAL_CTX": "2048",
+        "DOCSIGHT_DATA_DIR": str(folder),
+        "DOCSIGHT_API__PORT": str(port),
+        "HF_HUB_OFFLINE": "1",
+        "PYTHONUNBUFFERED": "1",
+        "DOCSIGHT_LLM__MAX_OUTPUT_TOKENS": "48",
+        "DOCSIGHT_LLM__LOCAL_CTX": "2048",
     }
     if not llm:
-        env |= {"DOCSIGHT_LLM__BASE_URL": f"http://127.0.0.1:{free_port()}/v1",
-                "DOCSIGHT_LLM__MAX_RETRIES": "0", "DOCSIGHT_LLM__TIMEOUT_S": "5"}
+        env |= {
+            "DOCSIGHT_LLM__BASE_URL": f"http://127.0.0.1:{free_port()}/v1",
+            "DOCSIGHT_LLM__MAX_RETRIES": "0",
+            "DOCSIGHT_LLM__TIMEOUT_S": "5",
+        }
     with (folder / "server.log").open("ab") as out:
-        process = subprocess.Popen([sys.executable, "-m", "services.cli.main", "serve"],
-                                   cwd=REPO_ROOT, env=env, stdout=out, stderr=out)
+        process = subprocess.Popen(
+            [sys.executable, "-m", "services.cli.main", "serve"],
+            cwd=REPO_ROOT,
+            env=env,
+            stdout=out,
+            stderr=out,
+        )
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 300
         while True:
             if process.poll() is not None or time.monotonic() > deadline:
-                raise SystemExit("server did not start: "
-                                 + (folder / "server.log").read_text()[-2000:])
+                raise SystemExit(
+                    "server did not start: " + (folder / "server.log").read_text()[-2000:]
+                )
             try:
                 if httpx.get(f"{url}/ready", timeout=2).status_code == 200:
                     break
@@ -165,8 +189,7 @@ def embedded_server(folder: Path, llm: bool
                 pass
             time.sleep(0.3)
         key_file = folder / "api_key"
-        yield url, key_file.read_text().strip() if key_file.exists() else None, \
-            _second_key(env)
+        yield url, key_file.read_text().strip() if key_file.exists() else None, _second_key(env)
         if process.poll() is not None:
             raise SystemExit("the server died during the run")
     finally:
@@ -179,9 +202,25 @@ def embedded_server(folder: Path, llm: bool
 
 def _second_key(env: dict[str, str]) -> str | None:
     """A key of a second tenant, made with the admin CLI on the server's data folder."""
-    done = subprocess.run([sys.executable, "-m", "services.cli.main", "keys", "create", "--tenant",
-                           "other-tenant", "--name", "load"], cwd=REPO_ROOT, env=env,
-                          capture_output=True, text=True, timeout=120, check=False)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "services.cli.main",
+            "keys",
+            "create",
+            "--tenant",
+            "other-tenant",
+            "--name",
+            "load",
+        ],
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
     lines = done.stdout.strip().splitlines()
     return lines[-1].strip() if done.returncode == 0 and lines else None
 
@@ -213,18 +252,32 @@ def run(url: str, key: str | None, args: Any, other_key: str | None = None) -> d
     other_headers = {"Authorization": f"Bearer {other_key}"} if other_key else headers
     workers = max(args.uploads, args.searches + args.cached + args.long_polls + 1)
     limits = httpx.Limits(max_connections=workers, max_keepalive_connections=workers)
-    ops = {name: Op(name) for name in ("upload", "question (model)", "search",
-                                       "question (cached)", "long poll", "health")}
-    with httpx.Client(base_url=url, headers=headers, timeout=600, limits=limits) as client, \
-            httpx.Client(base_url=url, headers=other_headers, timeout=600,
-                         limits=limits) as other:
+    ops = {
+        name: Op(name)
+        for name in (
+            "upload",
+            "question (model)",
+            "search",
+            "question (cached)",
+            "long poll",
+            "health",
+        )
+    }
+    with (
+        httpx.Client(base_url=url, headers=headers, timeout=600, limits=limits) as client,
+        httpx.Client(base_url=url, headers=other_headers, timeout=600, limits=limits) as other,
+    ):
         files = upload_files(args.data, args.uploads)
         accepted: list[str] = []
 
         def upload(name: str, body: bytes) -> None:
             for _ in range(60):  # a 429 (uploads in flight per tenant): as a client would
-                response = timed(ops["upload"], lambda: client.post(
-                    "/v1/documents", files={"files": (name, body, "application/pdf")}))
+                response = timed(
+                    ops["upload"],
+                    lambda: client.post(
+                        "/v1/documents", files={"files": (name, body, "application/pdf")}
+                    ),
+                )
                 if response is None or response.status_code != 429:
                     break
                 time.sleep(float(response.headers.get("retry-after", "1")))
@@ -233,22 +286,32 @@ def run(url: str, key: str | None, args: Any, other_key: str | None = None) -> d
 
         log(f"uploading {len(files)} files at once")
         ops["upload"].wall_s = in_parallel(
-            [partial(upload, name, body) for name, body in files], args.uploads)
+            [partial(upload, name, body) for name, body in files], args.uploads
+        )
         start = time.perf_counter()
         docs = wait_final(client, accepted, args.ingest_timeout)
         ingest_s = time.perf_counter() - start + ops["upload"].wall_s
         states = Counter(docs.get(i, {}).get("status", "missing") for i in accepted)
-        lost = [i for i in accepted if i not in docs
-                or docs[i]["status"] not in ("ready", "failed")
-                or (docs[i]["status"] == "failed" and not docs[i].get("reason"))]
-        pages = sum(docs[i]["progress"]["pages_total"] or 0 for i in accepted
-                    if docs.get(i, {}).get("status") == "ready")
+        lost = [
+            i
+            for i in accepted
+            if i not in docs
+            or docs[i]["status"] not in ("ready", "failed")
+            or (docs[i]["status"] == "failed" and not docs[i].get("reason"))
+        ]
+        pages = sum(
+            docs[i]["progress"]["pages_total"] or 0
+            for i in accepted
+            if docs.get(i, {}).get("status") == "ready"
+        )
         log(f"ingested: {dict(states)} in {ingest_s:.1f} s")
 
         questions = QUESTIONS[: args.questions]
         for question in questions:  # the model, one at a time: fills the answer cache
-            timed(ops["question (model)"], partial(client.post, "/v1/questions",
-                                                   json={"question": question}))
+            timed(
+                ops["question (model)"],
+                partial(client.post, "/v1/questions", json={"question": question}),
+            )
         ops["question (model)"].wall_s = sum(ops["question (model)"].seconds)
 
         cached_flags: list[bool] = []
@@ -258,14 +321,17 @@ def run(url: str, key: str | None, args: Any, other_key: str | None = None) -> d
                 other.post("/v1/questions", json={"question": question})
 
         def ask(question: str) -> None:
-            response = timed(ops["question (cached)"], lambda: other.post(
-                "/v1/questions", json={"question": question}))
+            response = timed(
+                ops["question (cached)"],
+                lambda: other.post("/v1/questions", json={"question": question}),
+            )
             if response is not None and response.status_code == 200:
                 cached_flags.append(bool(response.json()["cached"]))
 
         def search(query: str) -> None:
-            timed(ops["search"], lambda: other.post("/v1/search",
-                                                    json={"query": query, "limit": 10}))
+            timed(
+                ops["search"], lambda: other.post("/v1/search", json={"query": query, "limit": 10})
+            )
 
         def health() -> None:
             timed(ops["health"], lambda: other.get("/health"))
@@ -274,9 +340,14 @@ def run(url: str, key: str | None, args: Any, other_key: str | None = None) -> d
         polls: list[Callable[[], object]] = []
         if job is not None and job.status_code == 202 and args.long_polls:
             job_id = job.json()["id"]
-            polls = [partial(timed, ops["long poll"], partial(
-                client.get, f"/v1/jobs/{job_id}", params={"wait": 30}))
-                for _ in range(args.long_polls)]
+            polls = [
+                partial(
+                    timed,
+                    ops["long poll"],
+                    partial(client.get, f"/v1/jobs/{job_id}", params={"wait": 30}),
+                )
+                for _ in range(args.long_polls)
+            ]
         pool = ThreadPoolExecutor(max_workers=max(1, len(polls)))
         waiting = [pool.submit(poll) for poll in polls]
         if polls:
@@ -284,12 +355,15 @@ def run(url: str, key: str | None, args: Any, other_key: str | None = None) -> d
             time.sleep(2)
 
         jobs: list[Callable[[], object]] = [
-            partial(search, SEARCHES[n % len(SEARCHES)]) for n in range(args.searches)]
+            partial(search, SEARCHES[n % len(SEARCHES)]) for n in range(args.searches)
+        ]
         if questions:
             jobs += [partial(ask, questions[n % len(questions)]) for n in range(args.cached)]
         jobs = [jobs[i] for i in _interleaved(len(jobs), args.searches)]
-        log(f"{args.searches} searches and {args.cached if questions else 0} cached questions "
-            "at once")
+        log(
+            f"{args.searches} searches and {args.cached if questions else 0} cached questions "
+            "at once"
+        )
         jobs += [health] * max(1, args.searches // 4)
         mixed_s = in_parallel(jobs, len(jobs))
         ops["search"].wall_s = ops["question (cached)"].wall_s = ops["health"].wall_s = mixed_s
@@ -301,13 +375,18 @@ def run(url: str, key: str | None, args: Any, other_key: str | None = None) -> d
     summaries = {name: op.summary() for name, op in ops.items() if op.seconds}
     return {
         "operations": summaries,
-        "documents": {"uploaded": len(files), "accepted": len(accepted),
-                      "states": dict(states), "lost": len(lost), "lost_ids": lost[:10],
-                      "pages_ready": pages, "ingest_wall_s": round(ingest_s, 1),
-                      "ingest_docs_per_s": round(states.get("ready", 0) / ingest_s, 3)
-                      if ingest_s else 0},
-        "questions_cached": sum(cached_flags), "questions_not_cached":
-            len(cached_flags) - sum(cached_flags),
+        "documents": {
+            "uploaded": len(files),
+            "accepted": len(accepted),
+            "states": dict(states),
+            "lost": len(lost),
+            "lost_ids": lost[:10],
+            "pages_ready": pages,
+            "ingest_wall_s": round(ingest_s, 1),
+            "ingest_docs_per_s": round(states.get("ready", 0) / ingest_s, 3) if ingest_s else 0,
+        },
+        "questions_cached": sum(cached_flags),
+        "questions_not_cached": len(cached_flags) - sum(cached_flags),
         "mixed_wall_s": round(mixed_s, 2),
         "server_errors": sum(s["server_errors"] for s in summaries.values()),
     }
@@ -329,15 +408,24 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     parser = make_parser(__doc__.splitlines()[0])
     parser.add_argument("--uploads", type=int, default=None, help="50 (quick: 10)")
     parser.add_argument("--searches", type=int, default=None, help="160 (quick: 40)")
-    parser.add_argument("--questions", type=int, default=None,
-                        help="distinct questions to the model, 4 (quick: 0)")
-    parser.add_argument("--cached", type=int, default=40,
-                        help="cached questions among the concurrent searches")
+    parser.add_argument(
+        "--questions", type=int, default=None, help="distinct questions to the model, 4 (quick: 0)"
+    )
+    parser.add_argument(
+        "--cached", type=int, default=40, help="cached questions among the concurrent searches"
+    )
     parser.add_argument("--no-llm", action="store_true", help="dead LLM: no questions")
-    parser.add_argument("--long-polls", type=int, default=100,
-                        help="long polls of the first tenant during the mixed phase")
-    parser.add_argument("--other-api-key", default=None,
-                        help="with --url: a second tenant's key for the mixed phase")
+    parser.add_argument(
+        "--long-polls",
+        type=int,
+        default=100,
+        help="long polls of the first tenant during the mixed phase",
+    )
+    parser.add_argument(
+        "--other-api-key",
+        default=None,
+        help="with --url: a second tenant's key for the mixed phase",
+    )
     parser.add_argument("--ingest-timeout", type=float, default=1800)
     parser.add_argument("--url", default=None, help="a running deployment instead")
     parser.add_argument("--api-key", default=os.environ.get("DOCSIGHT_API_KEY"))
@@ -361,20 +449,40 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
                 result = run(url, key, args, other_key)
         finally:
             shutil.rmtree(folder, ignore_errors=True)
-    rows = [[name, s["requests"], s["ok"], s["server_errors"], s["throughput_per_s"],
-             s["p50_s"], s["p95_s"], s["p99_s"], s["max_s"],
-             " ".join(f"{k}:{v}" for k, v in s["errors_by_status"].items()) or "-"]
-            for name, s in result["operations"].items()]
-    print_table(["operation", "n", "2xx", "5xx", "per s", "p50 s", "p95 s", "p99 s", "max s",
-                 "errors"], rows)
+    rows = [
+        [
+            name,
+            s["requests"],
+            s["ok"],
+            s["server_errors"],
+            s["throughput_per_s"],
+            s["p50_s"],
+            s["p95_s"],
+            s["p99_s"],
+            s["max_s"],
+            " ".join(f"{k}:{v}" for k, v in s["errors_by_status"].items()) or "-",
+        ]
+        for name, s in result["operations"].items()
+    ]
+    print_table(
+        ["operation", "n", "2xx", "5xx", "per s", "p50 s", "p95 s", "p99 s", "max s", "errors"],
+        rows,
+    )
     docs = result["documents"]
-    print(f"documents: {docs['accepted']}/{docs['uploaded']} accepted, states {docs['states']}, "
-          f"lost {docs['lost']}, {docs['pages_ready']} pages ready in {docs['ingest_wall_s']} s "
-          f"({docs['ingest_docs_per_s']} docs/s); cached answers {result['questions_cached']}, "
-          f"not cached {result['questions_not_cached']}; 5xx {result['server_errors']}")
-    result |= {"benchmark": "load", "quick": args.quick, "uploads": args.uploads,
-               "searches": args.searches, "llm": not no_llm,
-               "total_wall_s": round(time.perf_counter() - started, 1)}
+    print(
+        f"documents: {docs['accepted']}/{docs['uploaded']} accepted, states {docs['states']}, "
+        f"lost {docs['lost']}, {docs['pages_ready']} pages ready in {docs['ingest_wall_s']} s "
+        f"({docs['ingest_docs_per_s']} docs/s); cached answers {result['questions_cached']}, "
+        f"not cached {result['questions_not_cached']}; 5xx {result['server_errors']}"
+    )
+    result |= {
+        "benchmark": "load",
+        "quick": args.quick,
+        "uploads": args.uploads,
+        "searches": args.searches,
+        "llm": not no_llm,
+        "total_wall_s": round(time.perf_counter() - started, 1),
+    }
     emit_json(result)
     return result
 

@@ -55,7 +55,8 @@ def categories_and_answers(data: Path) -> tuple[list[str], dict[str, dict[str, s
             row = json.loads(line)
             categories.update(dict.fromkeys(row["labels"]))
             answers[row["contract"]] = {
-                c: (row["labels"].get(c, {}).get("answer_normalized") or "") for c in EXTRACTED}
+                c: (row["labels"].get(c, {}).get("answer_normalized") or "") for c in EXTRACTED
+            }
     return list(categories), answers
 
 
@@ -64,8 +65,11 @@ def balanced_accuracy(rows: Sequence[tuple[float, bool]], threshold: float) -> d
     absent = [s for s, p in rows if not p]
     tpr = sum(s >= threshold for s in present) / len(present) if present else 0.0
     tnr = sum(s < threshold for s in absent) / len(absent) if absent else 0.0
-    return {"balanced_accuracy": round((tpr + tnr) / 2, 4), "present_called_relevant":
-            round(tpr, 4), "absent_called_absent": round(tnr, 4)}
+    return {
+        "balanced_accuracy": round((tpr + tnr) / 2, 4),
+        "present_called_relevant": round(tpr, 4),
+        "absent_called_absent": round(tnr, 4),
+    }
 
 
 def choose(rows: Sequence[tuple[float, bool]]) -> float:
@@ -76,22 +80,30 @@ def choose(rows: Sequence[tuple[float, bool]]) -> float:
     return next(t for t in grid if balanced_accuracy(rows, t)["balanced_accuracy"] == best)
 
 
-def cross_validate(rows: dict[str, list[tuple[float, bool]]], names: Sequence[str]
-                   ) -> dict[str, Any]:
+def cross_validate(
+    rows: dict[str, list[tuple[float, bool]]], names: Sequence[str]
+) -> dict[str, Any]:
     folds = [[n for i, n in enumerate(names) if i % FOLDS == k] for k in range(FOLDS)]
     per_fold = []
     for held in folds:
         train = [r for n in names if n not in held for r in rows[n]]
         test = [r for n in held for r in rows[n]]
         threshold = choose(train)
-        per_fold.append({"threshold": round(threshold, 4), "train": balanced_accuracy(
-            train, threshold)["balanced_accuracy"], **balanced_accuracy(test, threshold)})
+        per_fold.append(
+            {
+                "threshold": round(threshold, 4),
+                "train": balanced_accuracy(train, threshold)["balanced_accuracy"],
+                **balanced_accuracy(test, threshold),
+            }
+        )
     held_out = [f["balanced_accuracy"] for f in per_fold]
     chosen = statistics.median(f["threshold"] for f in per_fold)
     everything = [r for n in names for r in rows[n]]
     return {
-        "folds": per_fold, "held_out_mean": round(statistics.mean(held_out), 4),
-        "held_out_min": min(held_out), "held_out_max": max(held_out),
+        "folds": per_fold,
+        "held_out_mean": round(statistics.mean(held_out), 4),
+        "held_out_min": min(held_out),
+        "held_out_max": max(held_out),
         "held_out_stdev": round(statistics.stdev(held_out), 4) if len(held_out) > 1 else 0.0,
         "chosen_threshold": round(chosen, 4),
         "all_pairs_at_chosen": balanced_accuracy(everything, chosen),
@@ -137,12 +149,19 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     reranker = LexicalReranker()
     signals: dict[str, dict[str, list[tuple[float, bool]]]] = {"top1": {}, "top3": {}}
     extraction: dict[str, dict[str, int]] = {
-        c: {"right": 0, "wrong": 0, "missed": 0, "extracted_without_gold": 0,
-            "no_gold": 0, "agreement_date_instead": 0,
-            "agreement_date_instead_matches_gold": 0} for c in EXTRACTED}
+        c: {
+            "right": 0,
+            "wrong": 0,
+            "missed": 0,
+            "extracted_without_gold": 0,
+            "no_gold": 0,
+            "agreement_date_instead": 0,
+            "agreement_date_instead_matches_gold": 0,
+        }
+        for c in EXTRACTED
+    }
     mistakes: list[dict[str, str]] = []
-    with tempfile.TemporaryDirectory(prefix="bench-notfound-") as tmp, \
-            common.stopwatch() as wall:
+    with tempfile.TemporaryDirectory(prefix="bench-notfound-") as tmp, common.stopwatch() as wall:
         common.log(f"indexing {len(contracts)} contracts ...")
         index, chunks = ingest_ours(contracts, embedder, Path(tmp), args.batch_size)
         source = MemoryChunks()
@@ -154,18 +173,28 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
                 signals[f"top{depth}"][contract.name] = []
             for category in categories:
                 passages = search_passages(
-                    category, tenant=TENANT, embedder=embedder, index=index, chunks=source,
-                    reranker=reranker, limit=EVIDENCE, document_ids=[contract.name])
+                    category,
+                    tenant=TENANT,
+                    embedder=embedder,
+                    index=index,
+                    chunks=source,
+                    reranker=reranker,
+                    limit=EVIDENCE,
+                    document_ids=[contract.name],
+                )
                 present = category in contract.gold
                 for depth in (1, 3):
                     signals[f"top{depth}"][contract.name].append(
-                        (best_relevance(category, passages, depth), present))
+                        (best_relevance(category, passages, depth), present)
+                    )
                 if category not in EXTRACTED:
                     continue
                 gold = answers[contract.name][category]
                 [found] = extract_fields(
-                    [FIELDS[category]], readable([p.chunk for p in passages], source),
-                    chunks[contract.name][:OPENING_UNITS]) or [None]
+                    [FIELDS[category]],
+                    readable([p.chunk for p in passages], source),
+                    chunks[contract.name][:OPENING_UNITS],
+                ) or [None]
                 value = found.value if found and found.field == FIELDS[category] else None
                 verdict = same(category, value, gold)
                 counts = extraction[category]
@@ -173,7 +202,8 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
                     # no effective date named: the agreement date is shown, as such
                     counts["agreement_date_instead"] += 1
                     counts["agreement_date_instead_matches_gold"] += bool(
-                        same(category, found.value, gold))
+                        same(category, found.value, gold)
+                    )
                 if verdict is None:
                     counts["no_gold"] += 1
                     counts["extracted_without_gold"] += value is not None
@@ -181,50 +211,95 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
                     counts["right"] += 1
                 else:
                     counts["missed" if value is None else "wrong"] += 1
-                    mistakes.append({"contract": contract.name[:60], "category": category,
-                                     "gold": gold, "extracted": str(value)})
+                    mistakes.append(
+                        {
+                            "contract": contract.name[:60],
+                            "category": category,
+                            "gold": gold,
+                            "extracted": str(value),
+                        }
+                    )
         index.close()
     names = [c.name for c in contracts]
     cv = {side: cross_validate(rows, names) for side, rows in signals.items()}
-    print(f"{len(contracts)} contracts x {len(categories)} categories; "
-          f"embedder {embedder.name}; signal: pipelines.evidence.relevance")
+    print(
+        f"{len(contracts)} contracts x {len(categories)} categories; "
+        f"embedder {embedder.name}; signal: pipelines.evidence.relevance"
+    )
     for side, result in cv.items():
         print(f"\nsignal {side}: threshold chosen on 4 folds, balanced accuracy on the 5th")
         common.print_table(
-            ["fold", "threshold", "train BA", "held-out BA", "present->relevant",
-             "absent->absent"],
-            [[k + 1, f["threshold"], f["train"], f["balanced_accuracy"],
-              f["present_called_relevant"], f["absent_called_absent"]]
-             for k, f in enumerate(result["folds"])])
-        print(f"held-out BA mean {result['held_out_mean']} (min {result['held_out_min']}, "
-              f"max {result['held_out_max']}, stdev {result['held_out_stdev']}); median "
-              f"threshold {result['chosen_threshold']}: all pairs "
-              f"{result['all_pairs_at_chosen']}")
-    in_code = {side: balanced_accuracy([r for n in names for r in rows[n]], RELEVANT_THRESHOLD)
-               for side, rows in signals.items()}
+            ["fold", "threshold", "train BA", "held-out BA", "present->relevant", "absent->absent"],
+            [
+                [
+                    k + 1,
+                    f["threshold"],
+                    f["train"],
+                    f["balanced_accuracy"],
+                    f["present_called_relevant"],
+                    f["absent_called_absent"],
+                ]
+                for k, f in enumerate(result["folds"])
+            ],
+        )
+        print(
+            f"held-out BA mean {result['held_out_mean']} (min {result['held_out_min']}, "
+            f"max {result['held_out_max']}, stdev {result['held_out_stdev']}); median "
+            f"threshold {result['chosen_threshold']}: all pairs "
+            f"{result['all_pairs_at_chosen']}"
+        )
+    in_code = {
+        side: balanced_accuracy([r for n in names for r in rows[n]], RELEVANT_THRESHOLD)
+        for side, rows in signals.items()
+    }
     print(f"\nRELEVANT_THRESHOLD in code = {RELEVANT_THRESHOLD}: {in_code}")
     print("\nextraction (gold: CUAD answer_normalized; dates compared as calendar dates)")
     common.print_table(
-        ["field", "right", "wrong", "missed", "accuracy", "no gold", "extracted w/o gold",
-         "agreement date instead (= gold)"],
-        [[c, e["right"], e["wrong"], e["missed"],
-          round(e["right"] / max(1, e["right"] + e["wrong"] + e["missed"]), 3),
-          e["no_gold"], e["extracted_without_gold"],
-          f"{e['agreement_date_instead']} ({e['agreement_date_instead_matches_gold']})"]
-         for c, e in extraction.items()])
+        [
+            "field",
+            "right",
+            "wrong",
+            "missed",
+            "accuracy",
+            "no gold",
+            "extracted w/o gold",
+            "agreement date instead (= gold)",
+        ],
+        [
+            [
+                c,
+                e["right"],
+                e["wrong"],
+                e["missed"],
+                round(e["right"] / max(1, e["right"] + e["wrong"] + e["missed"]), 3),
+                e["no_gold"],
+                e["extracted_without_gold"],
+                f"{e['agreement_date_instead']} ({e['agreement_date_instead_matches_gold']})",
+            ]
+            for c, e in extraction.items()
+        ],
+    )
     for mistake in mistakes:
         common.log(f"  {mistake}")
     print(f"wall time {wall[0]:.1f} s")
     result: dict[str, Any] = {
-        "benchmark": "not_found_check", "quick": args.quick, "embedder": embedder.name,
-        "contracts": len(contracts), "categories": len(categories),
+        "benchmark": "not_found_check",
+        "quick": args.quick,
+        "embedder": embedder.name,
+        "contracts": len(contracts),
+        "categories": len(categories),
         "pairs": sum(len(r) for r in signals["top1"].values()),
         "present": sum(p for rows in signals["top1"].values() for _, p in rows),
-        "cross_validation": cv, "threshold_in_code": RELEVANT_THRESHOLD,
+        "cross_validation": cv,
+        "threshold_in_code": RELEVANT_THRESHOLD,
         "at_threshold_in_code": in_code,
-        "extraction": {c: {**e, "accuracy": round(
-            e["right"] / max(1, e["right"] + e["wrong"] + e["missed"]), 3)}
-            for c, e in extraction.items()},
+        "extraction": {
+            c: {
+                **e,
+                "accuracy": round(e["right"] / max(1, e["right"] + e["wrong"] + e["missed"]), 3),
+            }
+            for c, e in extraction.items()
+        },
         "extraction_mistakes": mistakes,
         "seconds": round(wall[0], 1),
     }

@@ -68,8 +68,14 @@ def recall_at_r(ranking: Sequence[str], relevant: set[str]) -> float:
     return len(set(ranking[: len(relevant)]) & relevant) / len(relevant) if relevant else 0.0
 
 
-def our_rankers(sides: Sequence[str], index: Any, embedder: Any, chunks: Any,
-                limit: int, candidates: int | None = None) -> dict[str, Ranker]:
+def our_rankers(
+    sides: Sequence[str],
+    index: Any,
+    embedder: Any,
+    chunks: Any,
+    limit: int,
+    candidates: int | None = None,
+) -> dict[str, Ranker]:
     from pipelines.passages import search_passages
     from pipelines.rerank import LexicalReranker
     from pipelines.retrieval import retrieve
@@ -81,13 +87,30 @@ def our_rankers(sides: Sequence[str], index: Any, embedder: Any, chunks: Any,
         candidates = candidates_for("document", limit, RerankerSettings().candidates)
 
     def passages(query: str) -> list[str]:
-        return [hit.chunk.document_id for hit in search_passages(
-            query, tenant=rq.TENANT, embedder=embedder, index=index, chunks=chunks,
-            reranker=reranker, limit=limit, candidates=candidates, per_document=1)]
+        return [
+            hit.chunk.document_id
+            for hit in search_passages(
+                query,
+                tenant=rq.TENANT,
+                embedder=embedder,
+                index=index,
+                chunks=chunks,
+                reranker=reranker,
+                limit=limit,
+                candidates=candidates,
+                per_document=1,
+            )
+        ]
 
     def retrieved(query: str) -> list[str]:
-        return best_per_document([hit.chunk.document_id for hit in retrieve(
-            query, tenant=rq.TENANT, embedder=embedder, index=index, limit=DEPTH)])
+        return best_per_document(
+            [
+                hit.chunk.document_id
+                for hit in retrieve(
+                    query, tenant=rq.TENANT, embedder=embedder, index=index, limit=DEPTH
+                )
+            ]
+        )
 
     available = {"passages": passages, "retrieve": retrieved}
     return {side: available[side] for side in sides}
@@ -101,32 +124,49 @@ def langchain_ranker(store: Any, names: dict[str, str]) -> Ranker:
     return ranked
 
 
-def evaluate(rankers: dict[str, Ranker], queries: dict[str, dict[str, str]],
-             relevant: dict[str, set[str]]) -> list[dict[str, Any]]:
+def evaluate(
+    rankers: dict[str, Ranker], queries: dict[str, dict[str, str]], relevant: dict[str, set[str]]
+) -> list[dict[str, Any]]:
     """One row per (category, variant): R, and per side its AP, recall@R and ranking."""
     rows = []
     for category, by_variant in queries.items():
         for variant, query in by_variant.items():
-            row: dict[str, Any] = {"category": category, "variant": variant,
-                                   "R": len(relevant[category])}
+            row: dict[str, Any] = {
+                "category": category,
+                "variant": variant,
+                "R": len(relevant[category]),
+            }
             for side, rank in rankers.items():
                 with common.stopwatch() as took:
                     ranking = rank(query)
-                row[side] = {"ap": average_precision(ranking, relevant[category]),
-                             "recall@R": recall_at_r(ranking, relevant[category]),
-                             "ranked": len(ranking), "ms": took[0] * 1000}
+                row[side] = {
+                    "ap": average_precision(ranking, relevant[category]),
+                    "recall@R": recall_at_r(ranking, relevant[category]),
+                    "ranked": len(ranking),
+                    "ms": took[0] * 1000,
+                }
             rows.append(row)
     return rows
 
 
 def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     parser = common.make_parser(__doc__.splitlines()[0])
-    parser.add_argument("--side", default=",".join(OURS),
-                        help=f"our searches to compare, comma-separated: {', '.join(OURS)}")
-    parser.add_argument("--candidates", type=int, default=None,
-                        help="units reranked by `passages` (default: the service's)")
-    parser.add_argument("--variants", default=",".join(VARIANTS),
-                        help="queries: name, name+description (comma-separated)")
+    parser.add_argument(
+        "--side",
+        default=",".join(OURS),
+        help=f"our searches to compare, comma-separated: {', '.join(OURS)}",
+    )
+    parser.add_argument(
+        "--candidates",
+        type=int,
+        default=None,
+        help="units reranked by `passages` (default: the service's)",
+    )
+    parser.add_argument(
+        "--variants",
+        default=",".join(VARIANTS),
+        help="queries: name, name+description (comma-separated)",
+    )
     args = parser.parse_args(argv)
     ours = [s for s in args.side.split(",") if s]
     variants = [v for v in args.variants.split(",") if v]
@@ -137,15 +177,13 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
 
     contracts = common.pick_contracts(args.data, args.quick, args.limit, QUICK_CONTRACTS)
     descriptions = common.load_descriptions(args.data)
-    relevant = {c: {k.name for k in contracts if c in k.gold}
-                for c in category_names(args.data)}
+    relevant = {c: {k.name for k in contracts if c in k.gold} for c in category_names(args.data)}
     relevant = {c: names for c, names in relevant.items() if names}  # no contract: no AP
     queries = {c: {v: rq.make_query(c, descriptions, v) for v in variants} for c in relevant}
     informative = {c for c, docs in relevant.items() if 0 < len(docs) < len(contracts)}
     embedder = common.load_our_embedder(args.embedder, args.model, args.batch_size)
     sides = [*ours, "langchain"]
-    with tempfile.TemporaryDirectory(prefix="bench-portfolio-") as tmp, \
-            common.stopwatch() as wall:
+    with tempfile.TemporaryDirectory(prefix="bench-portfolio-") as tmp, common.stopwatch() as wall:
         common.log(f"indexing {len(contracts)} contracts into one tenant, ours ...")
         index, chunks = rq.ingest_ours(contracts, embedder, Path(tmp), args.batch_size)
         common.log("indexing, langchain ...")
@@ -153,35 +191,61 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         source = MemoryChunks(c for units in chunks.values() for c in units)
         rankers = our_rankers(ours, index, embedder, source, len(contracts), args.candidates)
         rankers["langchain"] = langchain_ranker(store, {str(k.pdf): k.name for k in contracts})
-        common.log(f"ranking documents for {len(queries)} categories x {len(variants)} "
-                   "queries ...")
+        common.log(f"ranking documents for {len(queries)} categories x {len(variants)} queries ...")
         rows = evaluate(rankers, queries, relevant)
         index.close()
         lc.close_store(store)
 
-    print(f"embedder: {embedder.name}; {len(contracts)} contracts in one tenant; "
-          f"{len(relevant)} categories that some contract has, {len(informative)} of them "
-          "not by all (MAP over those; * marks the others)")
+    print(
+        f"embedder: {embedder.name}; {len(contracts)} contracts in one tenant; "
+        f"{len(relevant)} categories that some contract has, {len(informative)} of them "
+        "not by all (MAP over those; * marks the others)"
+    )
     summary: dict[str, dict[str, dict[str, float]]] = {}
     for variant in variants:
         mine = [r for r in rows if r["variant"] == variant]
         print(f"\nquery: {variant}")
         common.print_table(
             ["category", "R", *[f"{side[:5]} {m}" for side in sides for m in ("AP", "R@R")]],
-            [[r["category"] + ("" if r["category"] in informative else " *"), r["R"],
-              *[r[side][m] for side in sides for m in ("ap", "recall@R")]] for r in mine])
+            [
+                [
+                    r["category"] + ("" if r["category"] in informative else " *"),
+                    r["R"],
+                    *[r[side][m] for side in sides for m in ("ap", "recall@R")],
+                ]
+                for r in mine
+            ],
+        )
         counted = [r for r in mine if r["category"] in informative]
-        summary[variant] = {side: {
-            "MAP": round(statistics.fmean(r[side]["ap"] for r in counted), 3),
-            "mean_recall@R": round(statistics.fmean(r[side]["recall@R"] for r in counted), 3),
-            "ms_per_query": round(statistics.fmean(r[side]["ms"] for r in mine), 1),
-        } for side in sides} if counted else {}
+        summary[variant] = (
+            {
+                side: {
+                    "MAP": round(statistics.fmean(r[side]["ap"] for r in counted), 3),
+                    "mean_recall@R": round(
+                        statistics.fmean(r[side]["recall@R"] for r in counted), 3
+                    ),
+                    "ms_per_query": round(statistics.fmean(r[side]["ms"] for r in mine), 1),
+                }
+                for side in sides
+            }
+            if counted
+            else {}
+        )
     print()
     common.print_table(
         ["query", *[f"{side} {m}" for side in sides for m in ("MAP", "R@R", "ms")]],
-        [[variant, *[summary[variant][side][m] for side in sides
-                     for m in ("MAP", "mean_recall@R", "ms_per_query")]]
-         for variant in summary])
+        [
+            [
+                variant,
+                *[
+                    summary[variant][side][m]
+                    for side in sides
+                    for m in ("MAP", "mean_recall@R", "ms_per_query")
+                ],
+            ]
+            for variant in summary
+        ],
+    )
     print(f"wall time {wall[0]:.1f} s")
     result: dict[str, Any] = {
         "benchmark": "portfolio",
@@ -193,10 +257,17 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         "sides": sides,
         "summary": summary,
         "per_category": {
-            variant: {r["category"]: {"R": r["R"]} | {side: {
-                "ap": round(r[side]["ap"], 3), "recall@R": round(r[side]["recall@R"], 3)}
-                for side in sides} for r in rows if r["variant"] == variant}
-            for variant in variants},
+            variant: {
+                r["category"]: {"R": r["R"]}
+                | {
+                    side: {"ap": round(r[side]["ap"], 3), "recall@R": round(r[side]["recall@R"], 3)}
+                    for side in sides
+                }
+                for r in rows
+                if r["variant"] == variant
+            }
+            for variant in variants
+        },
         "seconds": round(wall[0], 1),
     }
     common.emit_json(result)

@@ -54,10 +54,18 @@ def measure(calls: Sequence[tuple[str, Callable[[], object]]], llm: Any) -> list
         after = llm.usage()
         sent = after.prompt_tokens - before.prompt_tokens
         cached = after.cached_prompt_tokens - before.cached_prompt_tokens
-        rows.append({"call": name, "requests": after.requests - before.requests,
-                     "sent": sent, "cached": cached, "evaluated": sent - cached,
-                     "completion": after.completion_tokens - before.completion_tokens,
-                     "seconds": round(took[0], 1), "error": error})
+        rows.append(
+            {
+                "call": name,
+                "requests": after.requests - before.requests,
+                "sent": sent,
+                "cached": cached,
+                "evaluated": sent - cached,
+                "completion": after.completion_tokens - before.completion_tokens,
+                "seconds": round(took[0], 1),
+                "error": error,
+            }
+        )
         common.log(f"{name}: sent {sent}, cached {cached}, {took[0]:.1f} s {error or ''}")
     return rows
 
@@ -75,11 +83,15 @@ def lexical_candidates(chunks: Sequence[Any]) -> Callable[[Any], list[Any]]:
 def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     parser = common.make_parser(__doc__.splitlines()[0])
     ac.add_llm_flags(parser)
-    parser.add_argument("--pdf", type=Path, default=None, help="document (default: smallest "
-                        "CUAD contract)")
-    parser.add_argument("--steps", default=None,
-                        help="comma-separated of summary,risks,questions (default all; "
-                             "--quick: questions, to stay under a minute locally)")
+    parser.add_argument(
+        "--pdf", type=Path, default=None, help="document (default: smallest CUAD contract)"
+    )
+    parser.add_argument(
+        "--steps",
+        default=None,
+        help="comma-separated of summary,risks,questions (default all; "
+        "--quick: questions, to stay under a minute locally)",
+    )
     args = parser.parse_args(argv)
     common.force_offline()
     from pipelines.answers import answer_question, whole_document_candidates
@@ -97,24 +109,54 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         titles = {doc.document.id: doc.document.filename}  # as the service labels documents
 
         def candidates(question: str) -> list[Any]:
-            return whole_document_candidates(question, doc.chunks, counter=counter,
-                                             budget=budget, titles=titles) or \
-                ac.whole_document(doc.chunks)
+            return whole_document_candidates(
+                question, doc.chunks, counter=counter, budget=budget, titles=titles
+            ) or ac.whole_document(doc.chunks)
 
-        steps = (args.steps or ("questions" if args.quick else "summary,risks,questions"))
+        steps = args.steps or ("questions" if args.quick else "summary,risks,questions")
         calls: list[tuple[str, Callable[[], object]]] = [
-            ("summary", lambda: summarize(doc.document, doc.chunks, kind="contract", llm=llm,
-                                          counter=counter, budget=budget, cache_salt=SALT)),
-            ("risks", lambda: extract_risks(doc.document, doc.chunks, kind="contract",
-                                            llm=llm, budget=budget, cache_salt=SALT,
-                                            candidates=lexical_candidates(doc.chunks),
-                                            page_starts=doc.page_starts)),
+            (
+                "summary",
+                lambda: summarize(
+                    doc.document,
+                    doc.chunks,
+                    kind="contract",
+                    llm=llm,
+                    counter=counter,
+                    budget=budget,
+                    cache_salt=SALT,
+                ),
+            ),
+            (
+                "risks",
+                lambda: extract_risks(
+                    doc.document,
+                    doc.chunks,
+                    kind="contract",
+                    llm=llm,
+                    budget=budget,
+                    cache_salt=SALT,
+                    candidates=lexical_candidates(doc.chunks),
+                    page_starts=doc.page_starts,
+                ),
+            ),
         ]
         calls = [(name, call) for name, call in calls if name in steps.split(",")]
         for n, question in enumerate(QUESTIONS if "questions" in steps else (), 1):
-            calls.append((f"question {n}", lambda q=question: answer_question(
-                q, candidates(q), llm=llm, counter=counter, budget=budget, titles=titles,
-                cache_salt=SALT)))
+            calls.append(
+                (
+                    f"question {n}",
+                    lambda q=question: answer_question(
+                        q,
+                        candidates(q),
+                        llm=llm,
+                        counter=counter,
+                        budget=budget,
+                        titles=titles,
+                        cache_salt=SALT,
+                    ),
+                )
+            )
         rows = measure(calls, llm)
         model = llm.name
     finally:
@@ -122,19 +164,44 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     sent = sum(row["sent"] for row in rows)
     cached = sum(row["cached"] for row in rows)
     ratio = round((sent - cached) / sent, 3) if sent else 0.0
-    print(f"document: {pdf.name} ({len(doc.pages)} pages, {len(doc.chunks)} chunks); "
-          f"model {model}; budget {budget}")
-    common.print_table(["call", "requests", "sent", "cached", "evaluated", "completion",
-                        "seconds", "error"],
-                       [[r[k] or "" if k == "error" else r[k] for k in
-                         ("call", "requests", "sent", "cached", "evaluated", "completion",
-                          "seconds", "error")] for r in rows])
+    print(
+        f"document: {pdf.name} ({len(doc.pages)} pages, {len(doc.chunks)} chunks); "
+        f"model {model}; budget {budget}"
+    )
+    common.print_table(
+        ["call", "requests", "sent", "cached", "evaluated", "completion", "seconds", "error"],
+        [
+            [
+                r[k] or "" if k == "error" else r[k]
+                for k in (
+                    "call",
+                    "requests",
+                    "sent",
+                    "cached",
+                    "evaluated",
+                    "completion",
+                    "seconds",
+                    "error",
+                )
+            ]
+            for r in rows
+        ],
+    )
     print(f"evaluated / sent = {sent - cached} / {sent} = {ratio} (target < 0.3)")
-    result = {"benchmark": "prefix_cache", "steps": steps, "document": pdf.name, "model": model,
-              "local": args.llm_url is None, "calls": rows, "prompt_tokens_sent": sent,
-              "prompt_tokens_cached": cached, "prompt_tokens_evaluated": sent - cached,
-              "evaluated_ratio": ratio, "target_ratio": 0.3,
-              "max_output_tokens": budget.max_output_tokens}
+    result = {
+        "benchmark": "prefix_cache",
+        "steps": steps,
+        "document": pdf.name,
+        "model": model,
+        "local": args.llm_url is None,
+        "calls": rows,
+        "prompt_tokens_sent": sent,
+        "prompt_tokens_cached": cached,
+        "prompt_tokens_evaluated": sent - cached,
+        "evaluated_ratio": ratio,
+        "target_ratio": 0.3,
+        "max_output_tokens": budget.max_output_tokens,
+    }
     common.emit_json(result)
     return result
 

@@ -37,11 +37,18 @@ from services.app.rendering.markdown import render_markdown
 from services.app.reports import ReportService
 from services.settings import ReportSettings
 
-FALLBACK = ("The Supplier shall indemnify the Customer against all losses without limit. "
-            "This Agreement is governed by the laws of the State of New York. Either party "
-            "may terminate this Agreement for convenience on thirty days notice.")
-CATEGORIES = ("Uncapped Liability", "Governing Law", "Termination for Convenience",
-              "Audit Rights", "Exclusivity")
+FALLBACK = (
+    "The Supplier shall indemnify the Customer against all losses without limit. "
+    "This Agreement is governed by the laws of the State of New York. Either party "
+    "may terminate this Agreement for convenience on thirty days notice."
+)
+CATEGORIES = (
+    "Uncapped Liability",
+    "Governing Law",
+    "Termination for Convenience",
+    "Audit Rights",
+    "Exclusivity",
+)
 
 
 class Words:
@@ -65,16 +72,32 @@ def responder(messages: list[ChatMessage]) -> str:
     if "Task: report the risks" in prompt:
         sentences = [s.strip() + "." for s in prompt.split(".") if len(s.split()) > 6][:3]
         digest = int(hashlib.sha1(prompt.encode()).hexdigest(), 16)
-        return json.dumps({"findings": [
-            {"category": CATEGORIES[(digest + i) % len(CATEGORIES)],
-             "severity": ("high", "medium", "low")[(digest >> i) % 3],
-             "reason": "benchmark finding", "quote": s.split("\n")[-1], "page": 1}
-            for i, s in enumerate(sentences)]})
+        return json.dumps(
+            {
+                "findings": [
+                    {
+                        "category": CATEGORIES[(digest + i) % len(CATEGORIES)],
+                        "severity": ("high", "medium", "low")[(digest >> i) % 3],
+                        "reason": "benchmark finding",
+                        "quote": s.split("\n")[-1],
+                        "page": 1,
+                    }
+                    for i, s in enumerate(sentences)
+                ]
+            }
+        )
     value = {"text": "Acme Corp and Beta LLC", "pages": [1]}
     if '"key_figures"' in prompt:  # an annual report's summary
-        return json.dumps({"business": value, "outlook": value, "major_risks": [value],
-                           "key_figures": [{"name": "revenue", "value": "USD 1m",
-                                            "period": "2024", "page": 1}]})
+        return json.dumps(
+            {
+                "business": value,
+                "outlook": value,
+                "major_risks": [value],
+                "key_figures": [
+                    {"name": "revenue", "value": "USD 1m", "period": "2024", "page": 1}
+                ],
+            }
+        )
     return json.dumps({name: value for name in ContractSummary.model_fields})
 
 
@@ -82,8 +105,12 @@ def passages(data: Path) -> list[str]:
     """Paragraphs of the dev set's CUAD contract texts, if present."""
     folder = data / "cuad"
     texts = sorted(folder.rglob("*.txt"))[:40] if folder.is_dir() else []
-    out = [p.strip() for t in texts for p in t.read_text(errors="ignore").split("\n\n")
-           if 40 < len(p.split()) < 200]
+    out = [
+        p.strip()
+        for t in texts
+        for p in t.read_text(errors="ignore").split("\n\n")
+        if 40 < len(p.split()) < 200
+    ]
     return out or [FALLBACK]
 
 
@@ -93,37 +120,74 @@ def fill(store: SqlStore, n: int, texts: list[str]) -> list[str]:
         doc_id = f"doc-{n}-{i:05d}"
         body = [texts[(i * 2 + k) % len(texts)] for k in range(2)]
         body[0] = "AGREEMENT. This Agreement is made by the parties hereto. " + body[0]
-        store.add_document(Document(id=doc_id, tenant="bench", filename=f"contract_{i:05d}.pdf",
-                                    sha256=hashlib.sha256(doc_id.encode()).hexdigest(),
-                                    size_bytes=1000))
+        store.add_document(
+            Document(
+                id=doc_id,
+                tenant="bench",
+                filename=f"contract_{i:05d}.pdf",
+                sha256=hashlib.sha256(doc_id.encode()).hexdigest(),
+                size_bytes=1000,
+            )
+        )
         chunks, start = [], 0
         for k, text in enumerate(body):
-            chunks.append(Chunk(document_id=doc_id, number=k, text=text, page_start=k + 1,
-                                page_end=k + 1, char_start=start, char_end=start + len(text),
-                                token_count=len(text.split())))
+            chunks.append(
+                Chunk(
+                    document_id=doc_id,
+                    number=k,
+                    text=text,
+                    page_start=k + 1,
+                    page_end=k + 1,
+                    char_start=start,
+                    char_end=start + len(text),
+                    token_count=len(text.split()),
+                )
+            )
             start += len(text) + 2
         store.save_chunks(doc_id, chunks, page_starts=[0, len(body[0]) + 2])
-        store.update_document(doc_id, status=DocumentStatus.READY, chunks_total=2,
-                              chunks_embedded=2, pages_total=2, pages_parsed=2)
+        store.update_document(
+            doc_id,
+            status=DocumentStatus.READY,
+            chunks_total=2,
+            chunks_embedded=2,
+            pages_total=2,
+            pages_parsed=2,
+        )
         ids.append(doc_id)
     failed = f"doc-{n}-failed"
-    store.add_document(Document(id=failed, tenant="bench", filename="broken.pdf",
-                                sha256=hashlib.sha256(failed.encode()).hexdigest(),
-                                size_bytes=10))
-    store.update_document(failed, status=DocumentStatus.FAILED, error_code="corrupt",
-                          reason="the PDF is damaged")
+    store.add_document(
+        Document(
+            id=failed,
+            tenant="bench",
+            filename="broken.pdf",
+            sha256=hashlib.sha256(failed.encode()).hexdigest(),
+            size_bytes=10,
+        )
+    )
+    store.update_document(
+        failed, status=DocumentStatus.FAILED, error_code="corrupt", reason="the PDF is damaged"
+    )
     return ids
 
 
 def measure(n: int, texts: list[str], folder: Path) -> dict[str, object]:
     store = SqlStore(f"sqlite:///{folder / f'report_{n}.db'}")
     llm = FakeChatModel(responder=responder, name="bench-model")
-    analysis = AnalysisService(store=store, embedder=HashEmbedder(32), index=InMemoryIndex(32),
-                               counter=Words(), llm=Handle(llm))  # type: ignore[arg-type]
+    analysis = AnalysisService(
+        store=store,
+        embedder=HashEmbedder(32),
+        index=InMemoryIndex(32),
+        counter=Words(),
+        llm=Handle(llm),
+    )  # type: ignore[arg-type]
     jobs = SqlJobStore(store.engine)
-    service = ReportService(store=store, reports=SqlReportStore(store.engine),
-                            analysis=analysis, jobs=JobService(jobs=jobs, analysis=analysis),
-                            settings=ReportSettings())
+    service = ReportService(
+        store=store,
+        reports=SqlReportStore(store.engine),
+        analysis=analysis,
+        jobs=JobService(jobs=jobs, analysis=analysis),
+        settings=ReportSettings(),
+    )
     ids = fill(store, n, texts)
     t0 = time.perf_counter()
     for doc_id in ids:
@@ -151,12 +215,16 @@ def measure(n: int, texts: list[str], folder: Path) -> dict[str, object]:
     html = render_html(report)
     html_s = time.perf_counter() - t0
     result = {
-        "documents": n, "status": record.status, "pending": step.pending,
+        "documents": n,
+        "status": record.status,
+        "pending": step.pending,
         "jobs_submitted": step.submitted + again.submitted,
         "jobs_in_store": len(jobs.unfinished()),
-        "build_s": round(build_s, 3), "rebuild_s": round(rebuild_s, 3),
+        "build_s": round(build_s, 3),
+        "rebuild_s": round(rebuild_s, 3),
         "ms_per_document": round(1000 * build_s / n, 3),
-        "markdown_s": round(markdown_s, 4), "html_s": round(html_s, 4),
+        "markdown_s": round(markdown_s, 4),
+        "html_s": round(html_s, 4),
         "html_kb": round(len(html.encode()) / 1024, 1),
         "markdown_kb": round(len(markdown.encode()) / 1024, 1),
         "llm_calls_prefill": prefill_calls,
@@ -185,22 +253,56 @@ def main() -> None:
             log(f"{n} documents: filling the store and the cache")
             rows.append(measure(n, texts, Path(tmp)))
     print_table(
-        ["documents", "build s", "ms/doc", "rebuild s", "html s", "html KB", "LLM calls",
-         "jobs", "rows", "categories", "findings shown"],
-        [[r["documents"], r["build_s"], r["ms_per_document"], r["rebuild_s"], r["html_s"],
-          r["html_kb"], r["llm_calls_report"], r["jobs_submitted"], r["reports_rows"],
-          r["categories"], r["findings_shown"]] for r in rows])
+        [
+            "documents",
+            "build s",
+            "ms/doc",
+            "rebuild s",
+            "html s",
+            "html KB",
+            "LLM calls",
+            "jobs",
+            "rows",
+            "categories",
+            "findings shown",
+        ],
+        [
+            [
+                r["documents"],
+                r["build_s"],
+                r["ms_per_document"],
+                r["rebuild_s"],
+                r["html_s"],
+                r["html_kb"],
+                r["llm_calls_report"],
+                r["jobs_submitted"],
+                r["reports_rows"],
+                r["categories"],
+                r["findings_shown"],
+            ]
+            for r in rows
+        ],
+    )
     first, last = rows[0], rows[-1]
-    growth = (float(last["ms_per_document"]) / float(first["ms_per_document"])  # type: ignore[arg-type]
-              if float(first["ms_per_document"]) else None)  # type: ignore[arg-type]
-    emit_json({
-        "benchmark": "report", "quick": args.quick, "passages": len(texts),
-        "sizes": rows,
-        "llm_calls_report_total": sum(int(r["llm_calls_report"]) for r in rows),  # type: ignore[call-overload]
-        "repeated_analyses": sum(int(r["llm_calls_report"]) + int(r["jobs_submitted"])  # type: ignore[call-overload]
-                                 for r in rows),
-        "per_document_cost_ratio_last_vs_first": round(growth, 2) if growth else None,
-    })
+    growth = (
+        float(last["ms_per_document"]) / float(first["ms_per_document"])  # type: ignore[arg-type]
+        if float(first["ms_per_document"])
+        else None
+    )  # type: ignore[arg-type]
+    emit_json(
+        {
+            "benchmark": "report",
+            "quick": args.quick,
+            "passages": len(texts),
+            "sizes": rows,
+            "llm_calls_report_total": sum(int(r["llm_calls_report"]) for r in rows),  # type: ignore[call-overload]
+            "repeated_analyses": sum(
+                int(r["llm_calls_report"]) + int(r["jobs_submitted"])  # type: ignore[call-overload]
+                for r in rows
+            ),
+            "per_document_cost_ratio_last_vs_first": round(growth, 2) if growth else None,
+        }
+    )
 
 
 if __name__ == "__main__":

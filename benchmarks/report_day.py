@@ -36,11 +36,24 @@ def spread(n: int) -> list[Path]:
 
 def serve(data_dir: Path, env: dict[str, str]) -> tuple[subprocess.Popen[bytes], str]:
     port = 18000 + os.getpid() % 1000
-    env = os.environ | {"DOCSIGHT_DATA_DIR": str(data_dir), "DOCSIGHT_API__PORT": str(port),
-                        "DOCSIGHT_API__AUTH": "none", "HF_HUB_OFFLINE": "1"} | env
+    env = (
+        os.environ
+        | {
+            "DOCSIGHT_DATA_DIR": str(data_dir),
+            "DOCSIGHT_API__PORT": str(port),
+            "DOCSIGHT_API__AUTH": "none",
+            "HF_HUB_OFFLINE": "1",
+        }
+        | env
+    )
     log = open(data_dir / "server.log", "ab")  # noqa: SIM115 - closed with the process
-    process = subprocess.Popen([sys.executable, "-m", "services.cli.main", "serve"], cwd=REPO,
-                               env=env, stdout=log, stderr=log)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "services.cli.main", "serve"],
+        cwd=REPO,
+        env=env,
+        stdout=log,
+        stderr=log,
+    )
     url = f"http://127.0.0.1:{port}"
     for _ in range(1200):
         if process.poll() is not None:
@@ -70,8 +83,10 @@ def main() -> None:
             started = time.monotonic()
             ids = []
             for path in files:
-                body = client.post("/v1/documents", files=[
-                    ("files", (path.name, path.read_bytes(), "application/pdf"))]).json()
+                body = client.post(
+                    "/v1/documents",
+                    files=[("files", (path.name, path.read_bytes(), "application/pdf"))],
+                ).json()
                 ids.append(body["accepted"][0]["document"]["id"])
             while True:
                 docs = client.get("/v1/documents").json()["documents"]
@@ -79,31 +94,44 @@ def main() -> None:
                     break
                 time.sleep(2)
             ingested = time.monotonic() - started
-            print(f"{len(ids)} documents ingested in {ingested:.0f} s "
-                  f"(pages {[len(pdfium.PdfDocument(str(p))) for p in files]})", flush=True)
+            print(
+                f"{len(ids)} documents ingested in {ingested:.0f} s "
+                f"(pages {[len(pdfium.PdfDocument(str(p))) for p in files]})",
+                flush=True,
+            )
             day = datetime.now(UTC).date()
             asked = time.monotonic()
             first = client.post(f"/v1/reports/{day}", params={"wait": 5})
-            print(f"POST answered {first.status_code} ({first.json()['status']}) in "
-                  f"{time.monotonic() - asked:.1f} s", flush=True)
+            print(
+                f"POST answered {first.status_code} ({first.json()['status']}) in "
+                f"{time.monotonic() - asked:.1f} s",
+                flush=True,
+            )
             record = first.json()
             while record["status"] == "building" and time.monotonic() - asked < args.timeout_s:
                 time.sleep(5)
                 record = client.get(f"/v1/reports/{day}").json()
                 report = record.get("report") or {}
-                print(f"{time.monotonic() - asked:6.0f} s {record['status']}: "
-                      f"{report.get('pending')} documents pending", flush=True)
+                print(
+                    f"{time.monotonic() - asked:6.0f} s {record['status']}: "
+                    f"{report.get('pending')} documents pending",
+                    flush=True,
+                )
             elapsed = time.monotonic() - asked
             report = record.get("report") or {}
             entries = report.get("documents", [])
-            print(f"report {record['status']} after {elapsed:.0f} s: {len(entries)} ready "
-                  f"documents, {sum(bool(e['summary']) for e in entries)} summarised, "
-                  f"{sum(bool(e['findings']) or e['low_findings'] > 0 for e in entries)} with "
-                  f"risk findings, {report.get('limited')} limited, "
-                  f"{report.get('incomplete')} incomplete")
+            print(
+                f"report {record['status']} after {elapsed:.0f} s: {len(entries)} ready "
+                f"documents, {sum(bool(e['summary']) for e in entries)} summarised, "
+                f"{sum(bool(e['findings']) or e['low_findings'] > 0 for e in entries)} with "
+                f"risk findings, {report.get('limited')} limited, "
+                f"{report.get('incomplete')} incomplete"
+            )
             for e in entries:
-                print(f"  {e['filename'][:60]}: analysis {e['analysis']}, "
-                      f"summary lines {len(e['summary'])}, limited {e['limited']}")
+                print(
+                    f"  {e['filename'][:60]}: analysis {e['analysis']}, "
+                    f"summary lines {len(e['summary'])}, limited {e['limited']}"
+                )
     finally:
         process.terminate()
         process.wait(60)

@@ -92,8 +92,9 @@ def first_hit(spans: Sequence[str], chunks: Sequence[str]) -> int | None:
     return None
 
 
-def ingest_ours(contracts: Sequence[common.Contract], embedder: Any, folder: Path,
-                batch_size: int) -> tuple[Any, dict[str, list[Chunk]]]:
+def ingest_ours(
+    contracts: Sequence[common.Contract], embedder: Any, folder: Path, batch_size: int
+) -> tuple[Any, dict[str, list[Chunk]]]:
     """Index every contract with our stages (small units under contextual headers, as the
     service does); returns the index and the chunks per contract."""
     from pipelines.ingest import chunk_stage, embed_and_index_stage, parse_stage
@@ -107,18 +108,26 @@ def ingest_ours(contracts: Sequence[common.Contract], embedder: Any, folder: Pat
     for contract in contracts:
         parsed = parse_stage(parser, contract.pdf.read_bytes())
         chunks[contract.name] = chunk_stage(contract.name, parsed, counter)
-        embed_and_index_stage(TENANT, chunks[contract.name], embedder, index,
-                              batch_size=batch_size, title=contract.pdf.stem)
+        embed_and_index_stage(
+            TENANT,
+            chunks[contract.name],
+            embedder,
+            index,
+            batch_size=batch_size,
+            title=contract.pdf.stem,
+        )
     return index, chunks
 
 
-def ingest_langchain(contracts: Sequence[common.Contract], embedder: Any, folder: Path,
-                     batch_size: int) -> tuple[Any, dict[str, list[str]]]:
+def ingest_langchain(
+    contracts: Sequence[common.Contract], embedder: Any, folder: Path, batch_size: int
+) -> tuple[Any, dict[str, list[str]]]:
     """Index every contract with the tutorial pipeline; returns the store and chunk texts."""
     from benchmarks import langchain_baseline as lc
 
-    store = lc.open_store(folder / "langchain", lc.EmbedderAsLangChain(embedder),
-                          embedder.dimension)
+    store = lc.open_store(
+        folder / "langchain", lc.EmbedderAsLangChain(embedder), embedder.dimension
+    )
     texts: dict[str, list[str]] = {}
     for contract in contracts:
         splits = lc.split_pages(lc.load_pages(contract.pdf))
@@ -147,9 +156,15 @@ CV_BUDGETS = (4000, 8000)
 """Cross-validation maximises the mean hit within these character budgets."""
 
 
-def evaluate(contracts: Sequence[common.Contract], queries: dict[str, str], depth: int,
-             embedder: Any, index: Any, store: Any, source: ChunkSource,
-             ) -> tuple[list[dict[str, Any]], dict[tuple[str, str, bool], st.Candidates]]:
+def evaluate(
+    contracts: Sequence[common.Contract],
+    queries: dict[str, str],
+    depth: int,
+    embedder: Any,
+    index: Any,
+    store: Any,
+    source: ChunkSource,
+) -> tuple[list[dict[str, Any]], dict[tuple[str, str, bool], st.Candidates]]:
     """One row per (contract, category); per side, its ranked passages as (chars, is_hit).
     Also the cached candidates of every (contract, category, expand) for cross-validation."""
     from benchmarks import langchain_baseline as lc
@@ -161,36 +176,54 @@ def evaluate(contracts: Sequence[common.Contract], queries: dict[str, str], dept
             query = queries[category]
             for expand in (False, True):
                 cache[contract.name, category, expand] = st.candidates(
-                    query, expand=expand, tenant=TENANT, embedder=embedder, index=index,
-                    document_ids=[contract.name], source=source)
+                    query,
+                    expand=expand,
+                    tenant=TENANT,
+                    embedder=embedder,
+                    index=index,
+                    document_ids=[contract.name],
+                    source=source,
+                )
             row: dict[str, Any] = {"contract": contract.name, "category": category}
             for side, config in STAGES.items():
                 row[side] = score_passages(
-                    st.passages(cache[contract.name, category, config.expand], config,
-                                source, limit=depth), spans)
-            row["langchain"] = [(len(doc.page_content),
-                                 any(span_in_chunk(s, doc.page_content) for s in spans))
-                                for doc in lc.search(store, query, contract.pdf, depth)]
+                    st.passages(
+                        cache[contract.name, category, config.expand], config, source, limit=depth
+                    ),
+                    spans,
+                )
+            row["langchain"] = [
+                (len(doc.page_content), any(span_in_chunk(s, doc.page_content) for s in spans))
+                for doc in lc.search(store, query, contract.pdf, depth)
+            ]
             rows.append(row)
     return rows, cache
 
 
 def score_passages(ranked: Sequence[Any], spans: Sequence[str]) -> list[tuple[int, bool]]:
-    return [(len(p.chunk.text), any(span_in_chunk(s, p.chunk.text) for s in spans))
-            for p in ranked]
+    return [(len(p.chunk.text), any(span_in_chunk(s, p.chunk.text) for s in spans)) for p in ranked]
 
 
-def cross_validate(contracts: Sequence[common.Contract],
-                   cache: dict[tuple[str, str, bool], st.Candidates],
-                   source: ChunkSource, depth: int) -> dict[str, Any]:
+def cross_validate(
+    contracts: Sequence[common.Contract],
+    cache: dict[tuple[str, str, bool], st.Candidates],
+    source: ChunkSource,
+    depth: int,
+) -> dict[str, Any]:
     """Weights, prior and clause size chosen on 4 folds of contracts, scored on the 5th."""
     gold = {contract.name: contract.gold for contract in contracts}
 
     def score_on(config: st.Config, names: set[str]) -> float:
-        rows = [{config.label: score_passages(
-                    st.passages(cache[name, category, config.expand], config, source,
-                                limit=depth), spans)}
-                for name in sorted(names) for category, spans in gold[name].items()]
+        rows = [
+            {
+                config.label: score_passages(
+                    st.passages(cache[name, category, config.expand], config, source, limit=depth),
+                    spans,
+                )
+            }
+            for name in sorted(names)
+            for category, spans in gold[name].items()
+        ]
         return sum(hit_at_chars(rows, config.label, b) for b in CV_BUDGETS) / len(CV_BUDGETS)
 
     return st.cross_validate(sorted(gold), score_on, st.Config())
@@ -234,12 +267,15 @@ def ceiling(contracts: Sequence[common.Contract], texts: dict[str, list[str]]) -
 def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     parser = common.make_parser(__doc__.splitlines()[0])
     parser.add_argument("--k", default="1,5,10", help="comma-separated cut-offs")
-    parser.add_argument("--budgets", default="4000,8000,16000",
-                        help="comma-separated context budgets in characters")
-    parser.add_argument("--query", choices=["name+description", "name"],
-                        default="name+description")
-    parser.add_argument("--cv", action="store_true",
-                        help="also choose the reranker weights by 5-fold cross-validation")
+    parser.add_argument(
+        "--budgets", default="4000,8000,16000", help="comma-separated context budgets in characters"
+    )
+    parser.add_argument("--query", choices=["name+description", "name"], default="name+description")
+    parser.add_argument(
+        "--cv",
+        action="store_true",
+        help="also choose the reranker weights by 5-fold cross-validation",
+    )
     args = parser.parse_args(argv)
     ks = sorted({int(k) for k in args.k.split(",")})
     budgets = sorted({int(b) for b in args.budgets.split(",")})
@@ -252,8 +288,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     queries = {c: make_query(c, descriptions, args.query) for c in categories}
     embedder = common.load_our_embedder(args.embedder, args.model, args.batch_size)
     depth = max(max(ks), max(budgets) // 500)  # deep enough to fill the budgets
-    with tempfile.TemporaryDirectory(prefix="bench-retrieval-") as tmp, \
-            common.stopwatch() as wall:
+    with tempfile.TemporaryDirectory(prefix="bench-retrieval-") as tmp, common.stopwatch() as wall:
         common.log(f"indexing {len(contracts)} contracts, ours ...")
         index, texts = ingest_ours(contracts, embedder, Path(tmp), args.batch_size)
         common.log("indexing, langchain ...")
@@ -274,13 +309,17 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     for row in rows:
         by_category[row["category"]].append(row)
     groups = [*sorted(by_category.items()), ("ALL", rows)]
-    print(f"embedder: {embedder.name}; query: {args.query}; {len(contracts)} contracts; "
-          f"{len(rows)} (contract, category) pairs with gold spans")
+    print(
+        f"embedder: {embedder.name}; query: {args.query}; {len(contracts)} contracts; "
+        f"{len(rows)} (contract, category) pairs with gold spans"
+    )
     shown = ("ours", "langchain")
     common.print_table(
         ["category", "n", *[f"{side[:4]}@{k}" for side in shown for k in ks]],
-        [[name, len(group), *[hit_at_k(group, side, k) for side in shown for k in ks]]
-         for name, group in groups],
+        [
+            [name, len(group), *[hit_at_k(group, side, k) for side in shown for k in ks]]
+            for name, group in groups
+        ],
     )
     summary = {
         side: {
@@ -293,14 +332,29 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         for side in SIDES
     }
     common.print_table(
-        ["pipeline", "chunks", "ceiling", *[f"hit@{b}ch" for b in budgets],
-         *[f"chars@{k}" for k in ks]],
-        [[side, s["chunks"], s["ceiling"], *[s[f"hit@{b}chars"] for b in budgets],
-          *[s[f"mean_chars@{k}"] for k in ks]] for side, s in summary.items()],
+        [
+            "pipeline",
+            "chunks",
+            "ceiling",
+            *[f"hit@{b}ch" for b in budgets],
+            *[f"chars@{k}" for k in ks],
+        ],
+        [
+            [
+                side,
+                s["chunks"],
+                s["ceiling"],
+                *[s[f"hit@{b}chars"] for b in budgets],
+                *[s[f"mean_chars@{k}"] for k in ks],
+            ]
+            for side, s in summary.items()
+        ],
     )
     if cv is not None:
-        print(f"cross-validation (mean hit within {CV_BUDGETS} chars, held-out folds): "
-              f"{cv['held_out']} mean {cv['mean']} (min {cv['min']}, max {cv['max']})")
+        print(
+            f"cross-validation (mean hit within {CV_BUDGETS} chars, held-out folds): "
+            f"{cv['held_out']} mean {cv['mean']} (min {cv['min']}, max {cv['max']})"
+        )
     print(f"wall time {wall[0]:.1f} s")
     result: dict[str, Any] = {
         "benchmark": "retrieval_quality",
@@ -315,8 +369,8 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         "stages": {side: st.describe(config) for side, config in STAGES.items()},
         "cross_validation": cv,
         "per_category": {
-            name: {"n": len(group)} | {side: {f"hit@{k}": hit_at_k(group, side, k) for k in ks}
-                                       for side in SIDES}
+            name: {"n": len(group)}
+            | {side: {f"hit@{k}": hit_at_k(group, side, k) for k in ks} for side in SIDES}
             for name, group in sorted(by_category.items())
         },
         "seconds": round(wall[0], 1),

@@ -48,8 +48,9 @@ def query_of(category: Any, form: str) -> str:
     return category.query if form == "query" else f"{category.id}: {category.query}"
 
 
-def rank_all(contracts: Sequence[common.Contract], embedder: Any, index: Any,
-             source: Any) -> dict[str, Ranked]:
+def rank_all(
+    contracts: Sequence[common.Contract], embedder: Any, index: Any, source: Any
+) -> dict[str, Ranked]:
     from pipelines.passages import search_passages
     from pipelines.rerank import LexicalReranker
     from pipelines.risk_taxonomy import categories
@@ -59,15 +60,31 @@ def rank_all(contracts: Sequence[common.Contract], embedder: Any, index: Any,
     for contract in contracts:
         for form in FORMS:
             out[form][contract.name] = [
-                (c, search_passages(query_of(c, form), tenant=TENANT, embedder=embedder,
-                                    index=index, chunks=source, reranker=reranker,
-                                    limit=DEPTH, document_ids=[contract.name]))
-                for c in categories("contract")]
+                (
+                    c,
+                    search_passages(
+                        query_of(c, form),
+                        tenant=TENANT,
+                        embedder=embedder,
+                        index=index,
+                        chunks=source,
+                        reranker=reranker,
+                        limit=DEPTH,
+                        document_ids=[contract.name],
+                    ),
+                )
+                for c in categories("contract")
+            ]
     return out
 
 
-def score(ranked: Ranked, gold: dict[str, dict[str, list[str]]], names: Sequence[str],
-          per_category: int, min_score: float) -> dict[str, float]:
+def score(
+    ranked: Ranked,
+    gold: dict[str, dict[str, list[str]]],
+    names: Sequence[str],
+    per_category: int,
+    min_score: float,
+) -> dict[str, float]:
     from pipelines.risk_candidates import Selection, select_candidates
 
     selection = Selection(per_category=per_category, min_score=min_score)
@@ -76,28 +93,40 @@ def score(ranked: Ranked, gold: dict[str, dict[str, list[str]]], names: Sequence
         spans = gold[name]
         chosen = select_candidates(ranked[name], selection)
         passages += len(chosen)
-        absent_only += sum(all(c.id.lower() not in spans for c in cand.categories)
-                           for cand in chosen)
+        absent_only += sum(
+            all(c.id.lower() not in spans for c in cand.categories) for cand in chosen
+        )
         for category, _ in ranked[name]:
             wanted = spans.get(category.id.lower())
             if not wanted:
                 continue
             pairs += 1
-            hits += any(category in cand.categories
-                        and any(span_in_chunk(s, cand.chunk.text) for s in wanted)
-                        for cand in chosen)
+            hits += any(
+                category in cand.categories
+                and any(span_in_chunk(s, cand.chunk.text) for s in wanted)
+                for cand in chosen
+            )
     n = max(1, len(names))
-    return {"recall": hits / max(1, pairs), "passages": passages / n,
-            "absent_only": absent_only / n, "pairs": pairs}
+    return {
+        "recall": hits / max(1, pairs),
+        "passages": passages / n,
+        "absent_only": absent_only / n,
+        "pairs": pairs,
+    }
 
 
 WORDING = (1, 2, 3, 4, 5)
 """Least count of a category's own clause wording in a passage for a model-free finding."""
 
 
-def wording_findings(ranked: Ranked, gold: dict[str, dict[str, list[str]]],
-                     names: Sequence[str], per_category: int, min_score: float,
-                     least: int) -> dict[str, float]:
+def wording_findings(
+    ranked: Ranked,
+    gold: dict[str, dict[str, list[str]]],
+    names: Sequence[str],
+    per_category: int,
+    min_score: float,
+    least: int,
+) -> dict[str, float]:
     """Findings made from the wording alone (`least` phrases of the category in a kept
     passage): precision (the passage holds a gold span of that category) and recall of
     (contract, category) pairs with a gold span."""
@@ -123,21 +152,34 @@ def wording_findings(ranked: Ranked, gold: dict[str, dict[str, list[str]]],
     precision = right / made if made else 0.0
     recall = found / pairs if pairs else 0.0
     f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
-    return {"precision": precision, "recall": recall, "f1": f1,
-            "findings_per_contract": made / max(1, len(names))}
+    return {
+        "precision": precision,
+        "recall": recall,
+        "f1": f1,
+        "findings_per_contract": made / max(1, len(names)),
+    }
 
 
 def grid(ranked: dict[str, Ranked]) -> list[tuple[str, int, float]]:
-    scores = sorted(s.score for by_form in ranked.values() for rows in by_form.values()
-                    for _, hits in rows for s in hits)
-    cuts = [float("-inf")] + [round(scores[int(q * (len(scores) - 1))], 3)
-                              for q in (0.1, 0.2, 0.3, 0.4, 0.5, 0.6)]
+    scores = sorted(
+        s.score
+        for by_form in ranked.values()
+        for rows in by_form.values()
+        for _, hits in rows
+        for s in hits
+    )
+    cuts = [float("-inf")] + [
+        round(scores[int(q * (len(scores) - 1))], 3) for q in (0.1, 0.2, 0.3, 0.4, 0.5, 0.6)
+    ]
     return list(product(FORMS, PER_CATEGORY, sorted(set(cuts))))
 
 
-def choose(ranked: dict[str, Ranked], gold: dict[str, dict[str, list[str]]],
-           names: Sequence[str], options: Sequence[tuple[str, int, float]]
-           ) -> tuple[str, int, float]:
+def choose(
+    ranked: dict[str, Ranked],
+    gold: dict[str, dict[str, list[str]]],
+    names: Sequence[str],
+    options: Sequence[tuple[str, int, float]],
+) -> tuple[str, int, float]:
     def key(option: tuple[str, int, float]) -> tuple[float, float]:
         form, k, t = option
         result = score(ranked[form], gold, names, k, t)
@@ -157,8 +199,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     gold = {c.name: {k.lower(): v for k, v in c.gold.items()} for c in contracts}
     names = [c.name for c in contracts]
     embedder = common.load_our_embedder(args.embedder, args.model, args.batch_size)
-    with tempfile.TemporaryDirectory(prefix="bench-risk-cands-") as tmp, \
-            common.stopwatch() as wall:
+    with tempfile.TemporaryDirectory(prefix="bench-risk-cands-") as tmp, common.stopwatch() as wall:
         common.log(f"indexing {len(contracts)} contracts ...")
         index, texts = ingest_ours(contracts, embedder, Path(tmp), args.batch_size)
         source = MemoryChunks(c for chunks in texts.values() for c in chunks)
@@ -171,42 +212,87 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         train = [n for n in names if n not in fold]
         form, k, t = choose(ranked, gold, train, options)
         result = score(ranked[form], gold, fold, k, t)
-        held_out.append({"form": form, "per_category": k, "min_score": t,
-                         **{key: round(v, 3) for key, v in result.items()}})
+        held_out.append(
+            {
+                "form": form,
+                "per_category": k,
+                "min_score": t,
+                **{key: round(v, 3) for key, v in result.items()},
+            }
+        )
     form, k, t = choose(ranked, gold, names, options)
     everything = score(ranked[form], gold, names, k, t)
     wording_folds: list[dict[str, Any]] = []
     for fold in folds(names, 5):
         train = [n for n in names if n not in fold]
-        least = max(WORDING, key=lambda w: wording_findings(ranked[form], gold, train, k, t,
-                                                          w)["f1"])
+        least = max(
+            WORDING, key=lambda w: wording_findings(ranked[form], gold, train, k, t, w)["f1"]
+        )
         held = wording_findings(ranked[form], gold, fold, k, t, least)
         wording_folds.append({"least": least, **{key: round(v, 3) for key, v in held.items()}})
-    common.print_table(["fold", "least wording", "precision", "recall", "F1",
-                        "findings/contract"],
-                       [[i + 1, w["least"], w["precision"], w["recall"], w["f1"],
-                         w["findings_per_contract"]] for i, w in enumerate(wording_folds)])
+    common.print_table(
+        ["fold", "least wording", "precision", "recall", "F1", "findings/contract"],
+        [
+            [i + 1, w["least"], w["precision"], w["recall"], w["f1"], w["findings_per_contract"]]
+            for i, w in enumerate(wording_folds)
+        ],
+    )
     defaults = score(ranked["query"], gold, names, DEFAULT_K, MIN_SCORE)
-    rows = [[f"fold {i + 1}", h["form"], h["per_category"], h["min_score"], h["recall"],
-             h["passages"], h["absent_only"]] for i, h in enumerate(held_out)]
-    rows.append(["all (chosen)", form, k, t, round(everything["recall"], 3),
-                 round(everything["passages"], 1), round(everything["absent_only"], 1)])
-    rows.append(["all (defaults)", "query", DEFAULT_K, MIN_SCORE, round(defaults["recall"], 3),
-                 round(defaults["passages"], 1), round(defaults["absent_only"], 1)])
-    common.print_table(["", "form", "per category", "min score", "candidate recall",
-                        "passages", "absent-only"], rows)
+    rows = [
+        [
+            f"fold {i + 1}",
+            h["form"],
+            h["per_category"],
+            h["min_score"],
+            h["recall"],
+            h["passages"],
+            h["absent_only"],
+        ]
+        for i, h in enumerate(held_out)
+    ]
+    rows.append(
+        [
+            "all (chosen)",
+            form,
+            k,
+            t,
+            round(everything["recall"], 3),
+            round(everything["passages"], 1),
+            round(everything["absent_only"], 1),
+        ]
+    )
+    rows.append(
+        [
+            "all (defaults)",
+            "query",
+            DEFAULT_K,
+            MIN_SCORE,
+            round(defaults["recall"], 3),
+            round(defaults["passages"], 1),
+            round(defaults["absent_only"], 1),
+        ]
+    )
+    common.print_table(
+        ["", "form", "per category", "min score", "candidate recall", "passages", "absent-only"],
+        rows,
+    )
     recalls = [h["recall"] for h in held_out]
     result: dict[str, Any] = {
-        "benchmark": "risk_candidates", "contracts": len(contracts),
+        "benchmark": "risk_candidates",
+        "contracts": len(contracts),
         "held_out_recall_mean": round(statistics.mean(recalls), 3),
-        "held_out_recall_min": min(recalls), "held_out_recall_max": max(recalls),
+        "held_out_recall_min": min(recalls),
+        "held_out_recall_max": max(recalls),
         "folds": held_out,
         "chosen_on_all": {"form": form, "per_category": k, "min_score": t, **everything},
-        "defaults": defaults, "seconds": round(wall[0], 1),
+        "defaults": defaults,
+        "seconds": round(wall[0], 1),
         "wording_findings_folds": wording_folds,
     }
-    print(f"held-out candidate recall {result['held_out_recall_mean']} "
-          f"(folds {result['held_out_recall_min']}-{result['held_out_recall_max']})")
+    print(
+        f"held-out candidate recall {result['held_out_recall_mean']} "
+        f"(folds {result['held_out_recall_min']}-{result['held_out_recall_max']})"
+    )
     common.emit_json(result)
     return result
 

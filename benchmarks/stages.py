@@ -75,11 +75,16 @@ class Config:
 
     @property
     def label(self) -> str:
-        parts = ["expand" if self.expand else "-", "rerank" if self.rerank else "-",
-                 f"parent{self.parent_tokens}" if self.parent_tokens else "units"]
+        parts = [
+            "expand" if self.expand else "-",
+            "rerank" if self.rerank else "-",
+            f"parent{self.parent_tokens}" if self.parent_tokens else "units",
+        ]
         if self.table_pages and self.rerank:
-            parts.append(f"pages{self.page_whole:g}/{self.page_bonus:g}/{self.page_tokens}/{self.page_pool}/"
-                         f"{self.table_share:g}")
+            parts.append(
+                f"pages{self.page_whole:g}/{self.page_bonus:g}/{self.page_tokens}/{self.page_pool}/"
+                f"{self.table_share:g}"
+            )
         return "+".join(parts)
 
 
@@ -87,16 +92,28 @@ PAGE_SHARE_FLOOR = 0.3
 """Cached table pages: the lowest `table_share` the cross-validation tries."""
 
 
-def candidates(query: str, *, expand: bool, tenant: str, embedder: Any, index: Any,
-               document_ids: Sequence[str] | None, depth: int = DEPTH,
-               source: ChunkSource | None = None) -> Candidates:
+def candidates(
+    query: str,
+    *,
+    expand: bool,
+    tenant: str,
+    embedder: Any,
+    index: Any,
+    document_ids: Sequence[str] | None,
+    depth: int = DEPTH,
+    source: ChunkSource | None = None,
+) -> Candidates:
     """Stages 1-2 of `search_passages` and the reranker's features of each unit, and with
     `source` the table pages of every hit with their features (`search_passages` looks at
     those of the top `page_pool` reranked units: `Config` picks them from these)."""
     plan = plan_query(query, expand=expand)
-    hits = index.search(tenant=tenant, dense=embedder.embed_query(plan.dense_text()),
-                        sparse=encode_sparse_query(plan.sparse_text()), limit=depth,
-                        document_ids=document_ids)
+    hits = index.search(
+        tenant=tenant,
+        dense=embedder.embed_query(plan.dense_text()),
+        sparse=encode_sparse_query(plan.sparse_text()),
+        limit=depth,
+        document_ids=document_ids,
+    )
     # The reranker always sees the full plan (its own query understanding).
     full = plan_query(query)
     texts = [passage_text(hit) for hit in hits]
@@ -105,9 +122,14 @@ def candidates(query: str, *, expand: bool, tenant: str, embedder: Any, index: A
         return Candidates(hits, rows)
     pages = find_table_pages(hits, hits, source, PAGE_SHARE_FLOOR)
     page_rows = features(full, [page.text for page in pages], background=texts)
-    unit_rows = [features(full, [passage_text(ScoredChunk(chunk=row, score=0.0))
-                                 for row in tables.page_rows(page)], background=texts)
-                 for page in pages]
+    unit_rows = [
+        features(
+            full,
+            [passage_text(ScoredChunk(chunk=row, score=0.0)) for row in tables.page_rows(page)],
+            background=texts,
+        )
+        for page in pages
+    ]
     return Candidates(hits, rows, pages, page_rows, unit_rows)
 
 
@@ -118,39 +140,48 @@ def ranked_units(cands: Candidates, config: Config) -> list[ScoredChunk]:
     weights = dict(config.weights)
     count = len(cands.hits)
     scored = [
-        ScoredChunk(chunk=hit.chunk,
-                    score=weighted(row, weights) + config.prior_weight * (1 - rank / count))
+        ScoredChunk(
+            chunk=hit.chunk, score=weighted(row, weights) + config.prior_weight * (1 - rank / count)
+        )
         for rank, (hit, row) in enumerate(zip(cands.hits, cands.rows, strict=True))
     ]
     return sorted(scored, key=lambda s: -s.score)
 
 
-def _chosen_pages(cands: Candidates, config: Config,
-                  units: Sequence[ScoredChunk]) -> list[int]:
+def _chosen_pages(cands: Candidates, config: Config, units: Sequence[ScoredChunk]) -> list[int]:
     """Indexes of the cached pages `search_passages` looks at with `config`."""
     if not (config.table_pages and config.rerank and cands.pages):
         return []
     pool = {(u.chunk.document_id, u.chunk.page_start) for u in units[: config.page_pool]}
-    return [n for n, page in enumerate(cands.pages)
-            if (page.document_id, page.page) in pool and page.share >= config.table_share]
+    return [
+        n
+        for n, page in enumerate(cands.pages)
+        if (page.document_id, page.page) in pool and page.share >= config.table_share
+    ]
 
 
-def ranked_pages(cands: Candidates, config: Config,
-                 units: Sequence[ScoredChunk]) -> list[ScoredChunk]:
+def ranked_pages(
+    cands: Candidates, config: Config, units: Sequence[ScoredChunk]
+) -> list[ScoredChunk]:
     """Stage 3b with `config` (the choice and formula of `passages.table_pages`)."""
     if config.page_rows:
         return []
     weights = dict(config.weights)
     chosen = _chosen_pages(cands, config, units)
-    return rank_pages([cands.pages[n] for n in chosen],
-                      [weighted(cands.page_rows[n], weights) for n in chosen], units,
-                      candidates=len(cands.hits), prior_weight=config.prior_weight,
-                      whole=config.page_whole, bonus=config.page_bonus,
-                      count=config.page_count, max_tokens=config.page_tokens)
+    return rank_pages(
+        [cands.pages[n] for n in chosen],
+        [weighted(cands.page_rows[n], weights) for n in chosen],
+        units,
+        candidates=len(cands.hits),
+        prior_weight=config.prior_weight,
+        whole=config.page_whole,
+        bonus=config.page_bonus,
+        count=config.page_count,
+        max_tokens=config.page_tokens,
+    )
 
 
-def with_rows(cands: Candidates, config: Config,
-              units: list[ScoredChunk]) -> list[ScoredChunk]:
+def with_rows(cands: Candidates, config: Config, units: list[ScoredChunk]) -> list[ScoredChunk]:
     """Stage 3b by rows with `config` (`passages.table_rows`)."""
     if not config.page_rows:
         return units
@@ -159,18 +190,28 @@ def with_rows(cands: Candidates, config: Config,
     if not chosen:
         return units
     return tables.add_page_rows(
-        units, [cands.pages[n] for n in chosen],
+        units,
+        [cands.pages[n] for n in chosen],
         [[weighted(row, weights) for row in cands.unit_rows[n]] for n in chosen],
-        candidates=len(cands.hits), prior_weight=config.prior_weight, bonus=config.page_bonus,
-        count=config.row_count)
+        candidates=len(cands.hits),
+        prior_weight=config.prior_weight,
+        bonus=config.page_bonus,
+        count=config.row_count,
+    )
 
 
-def passages(cands: Candidates, config: Config, source: ChunkSource,
-             limit: int = 20) -> list[ScoredChunk]:
+def passages(
+    cands: Candidates, config: Config, source: ChunkSource, limit: int = 20
+) -> list[ScoredChunk]:
     """What the service returns for this query and `config` (stage 4 included)."""
     units = with_rows(cands, config, ranked_units(cands, config))
-    return to_passages(units, source, limit=limit, parent_tokens=config.parent_tokens,
-                       pages=ranked_pages(cands, config, units))
+    return to_passages(
+        units,
+        source,
+        limit=limit,
+        parent_tokens=config.parent_tokens,
+        pages=ranked_pages(cands, config, units),
+    )
 
 
 # --- cross-validation ---------------------------------------------------------------------
@@ -230,13 +271,24 @@ def page_grid(start: Config) -> list[Config]:
     constants: in order of the characters they add, so that the cheaper wins a tie (the
     cross-validation takes the first best). The reranker's own weights stay as chosen on
     the contracts."""
-    return [replace(start, table_pages=False), *(
-        replace(start, table_pages=True, page_rows=True,
-                **dict(zip(ROWS_GRID, values, strict=True)))
-        for values in itertools.product(*ROWS_GRID.values())), *(
-        replace(start, table_pages=True, page_rows=False,
-                **dict(zip(PAGE_GRID, values, strict=True)))
-        for values in itertools.product(*PAGE_GRID.values()))]
+    return [
+        replace(start, table_pages=False),
+        *(
+            replace(
+                start, table_pages=True, page_rows=True, **dict(zip(ROWS_GRID, values, strict=True))
+            )
+            for values in itertools.product(*ROWS_GRID.values())
+        ),
+        *(
+            replace(
+                start,
+                table_pages=True,
+                page_rows=False,
+                **dict(zip(PAGE_GRID, values, strict=True)),
+            )
+            for values in itertools.product(*PAGE_GRID.values())
+        ),
+    ]
 
 
 def median_config(configs: Sequence[Config], start: Config) -> Config:
@@ -263,15 +315,22 @@ def folds(names: Sequence[str], count: int, seed: int = 7) -> list[list[str]]:
     return [shuffled[i::count] for i in range(count)]
 
 
-def cross_validate(names: Sequence[str], score_on: Callable[[Config, set[str]], float],
-                   start: Config, count: int = 5) -> dict[str, Any]:
+def cross_validate(
+    names: Sequence[str],
+    score_on: Callable[[Config, set[str]], float],
+    start: Config,
+    count: int = 5,
+) -> dict[str, Any]:
     """Tune on all folds but one, score the held-out fold; the spread across folds."""
     return cross_validate_with(names, score_on, start, count)[0]
 
 
 def cross_validate_with(
-    names: Sequence[str], score_on: Callable[[Config, set[str]], float], start: Config,
-    count: int = 5, tuner: Callable[[Callable[[Config], float], Config], Config] = tune,
+    names: Sequence[str],
+    score_on: Callable[[Config, set[str]], float],
+    start: Config,
+    count: int = 5,
+    tuner: Callable[[Callable[[Config], float], Config], Config] = tune,
 ) -> tuple[dict[str, Any], list[Config]]:
     """`cross_validate` with another `tuner`; also the configuration each fold chose."""
     held_out: list[float] = []
@@ -293,10 +352,19 @@ def cross_validate_with(
 
 
 def describe(config: Config) -> dict[str, Any]:
-    return {"weights": dict(config.weights), "prior_weight": config.prior_weight,
-            "parent_tokens": config.parent_tokens, "expand": config.expand,
-            "rerank": config.rerank, "table_pages": config.table_pages,
-            "page_whole": config.page_whole, "page_bonus": config.page_bonus,
-            "page_tokens": config.page_tokens, "page_pool": config.page_pool,
-            "page_count": config.page_count, "table_share": config.table_share,
-            "page_rows": config.page_rows, "row_count": config.row_count}
+    return {
+        "weights": dict(config.weights),
+        "prior_weight": config.prior_weight,
+        "parent_tokens": config.parent_tokens,
+        "expand": config.expand,
+        "rerank": config.rerank,
+        "table_pages": config.table_pages,
+        "page_whole": config.page_whole,
+        "page_bonus": config.page_bonus,
+        "page_tokens": config.page_tokens,
+        "page_pool": config.page_pool,
+        "page_count": config.page_count,
+        "table_share": config.table_share,
+        "page_rows": config.page_rows,
+        "row_count": config.row_count,
+    }

@@ -44,41 +44,55 @@ def tally(summary: Any, counts: dict[str, dict[str, int]]) -> None:
 def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     parser = common.make_parser(__doc__.splitlines()[0])
     ac.add_llm_flags(parser)
-    parser.add_argument("--max-pages", type=int, default=3,
-                        help="only contracts of at most this many pages")
-    parser.add_argument("--report-pages", type=int, default=12,
-                        help="first pages of the Chinese annual report to summarise (0: none)")
+    parser.add_argument(
+        "--max-pages", type=int, default=3, help="only contracts of at most this many pages"
+    )
+    parser.add_argument(
+        "--report-pages",
+        type=int,
+        default=12,
+        help="first pages of the Chinese annual report to summarise (0: none)",
+    )
     args = parser.parse_args(argv)
     common.force_offline()
     from pipelines.summaries import summarize
     from services.adapters.tokens import load_token_counter
 
     data = args.data.resolve()
-    contracts = pick(data, False, 1 if args.quick else args.limit, [],
-                     2 if args.quick else args.max_pages)
+    contracts = pick(
+        data, False, 1 if args.quick else args.limit, [], 2 if args.quick else args.max_pages
+    )
     documents: list[tuple[str, Path, Any]] = [(c.name, c.pdf, "contract") for c in contracts]
     counter = load_token_counter()
     handle = ac.open_bench_llm(args)
     budget = ac.bench_budget(handle, args.max_output_tokens)
     counts: dict[str, dict[str, dict[str, int]]] = {
         "contract": defaultdict(lambda: defaultdict(int)),
-        "annual_report": defaultdict(lambda: defaultdict(int))}
+        "annual_report": defaultdict(lambda: defaultdict(int)),
+    }
     seconds: list[float] = []
     failed = 0
     try:
         llm = handle.require()
         with tempfile.TemporaryDirectory(prefix="bench-summary-") as folder:
             if args.report_pages and not args.quick:
-                report = common.pdf_prefix(data / common.CHINESE_REPORT, args.report_pages,
-                                           Path(folder))
+                report = common.pdf_prefix(
+                    data / common.CHINESE_REPORT, args.report_pages, Path(folder)
+                )
                 documents.append((report.name, report, "annual_report"))
             for n, (name, pdf, kind) in enumerate(documents):
                 doc = ac.parse_pdf(pdf, f"s{n:03d}", counter)
                 with common.stopwatch() as took:
                     try:
-                        summary = summarize(doc.document, doc.chunks, kind=kind, llm=llm,
-                                            counter=counter, budget=budget,
-                                            page_starts=doc.page_starts)
+                        summary = summarize(
+                            doc.document,
+                            doc.chunks,
+                            kind=kind,
+                            llm=llm,
+                            counter=counter,
+                            budget=budget,
+                            page_starts=doc.page_starts,
+                        )
                     except DocsightError as exc:
                         common.log(f"{name}: {type(exc).__name__}: {exc}")
                         failed += 1
@@ -91,8 +105,14 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     return report_table(counts, args, llm.name, seconds, failed, len(documents))
 
 
-def report_table(counts: dict[str, dict[str, dict[str, int]]], args: Any, model: str,
-                 seconds: Sequence[float], failed: int, documents: int) -> dict[str, Any]:
+def report_table(
+    counts: dict[str, dict[str, dict[str, int]]],
+    args: Any,
+    model: str,
+    seconds: Sequence[float],
+    failed: int,
+    documents: int,
+) -> dict[str, Any]:
     def share(a: int, b: int) -> float | None:
         return round(a / b, 3) if b else None
 
@@ -100,15 +120,27 @@ def report_table(counts: dict[str, dict[str, dict[str, int]]], args: Any, model:
     for kind, fields in counts.items():
         for name, row in sorted(fields.items()):
             per_field[f"{kind}.{name}"] = {**row, "share": share(row["verified"], row["stated"])}
-            rows.append([f"{kind}.{name}", row["stated"], row["verified"],
-                         share(row["verified"], row["stated"]) or "-"])
+            rows.append(
+                [
+                    f"{kind}.{name}",
+                    row["stated"],
+                    row["verified"],
+                    share(row["verified"], row["stated"]) or "-",
+                ]
+            )
     common.print_table(["field", "stated", "verified", "share"], rows)
     stated = sum(r["stated"] for f in counts.values() for r in f.values())
     verified = sum(r["verified"] for f in counts.values() for r in f.values())
     result: dict[str, Any] = {
-        "benchmark": "summary_evidence", "model": model, "local": args.llm_url is None,
-        "documents": documents, "failed": failed, "stated": stated, "verified": verified,
-        "verified_share": share(verified, stated), "per_field": per_field,
+        "benchmark": "summary_evidence",
+        "model": model,
+        "local": args.llm_url is None,
+        "documents": documents,
+        "failed": failed,
+        "stated": stated,
+        "verified": verified,
+        "verified_share": share(verified, stated),
+        "per_field": per_field,
         "seconds_per_document": list(seconds),
     }
     print(f"verified {verified} of {stated} statements ({result['verified_share']})")

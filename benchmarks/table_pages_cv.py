@@ -39,9 +39,11 @@ Hit = Callable[[Sequence[ScoredChunk]], bool]
 
 def finance_hit(gold: set[int], chars: int) -> Hit:
     def hit(passages: Sequence[ScoredChunk]) -> bool:
-        pages = within_chars([((p.chunk.page_start, p.chunk.page_end), len(p.chunk.text))
-                              for p in passages], chars)
+        pages = within_chars(
+            [((p.chunk.page_start, p.chunk.page_end), len(p.chunk.text)) for p in passages], chars
+        )
         return near(pages, gold)
+
     return hit
 
 
@@ -55,6 +57,7 @@ def chinese_hit(phrase: str) -> Hit:
             if cr.contains(passage.chunk.text, phrase):
                 return True
         return False
+
     return hit
 
 
@@ -69,46 +72,66 @@ def run_cv(args: Any) -> dict[str, Any]:
     embedder = common.load_our_embedder(args.embedder, args.model, args.batch_size)
     store = ac.MemoryChunks()
     cases: dict[str, tuple[st.Candidates, Hit, int]] = {}
-    with tempfile.TemporaryDirectory(prefix="bench-table-pages-") as folder, \
-            common.stopwatch() as wall:
+    with (
+        tempfile.TemporaryDirectory(prefix="bench-table-pages-") as folder,
+        common.stopwatch() as wall,
+    ):
         index = EdgeIndex(Path(folder) / "finance", embedder.dimension)
         done: set[str] = set()
         for q in pick_questions(data, args.quick, args.limit):
             name = q["doc_name"]
             if name not in done:
-                doc = ac.parse_pdf(data / "financebench" / "pdfs" / f"{name}.pdf", name,
-                                   counter)
-                embed_and_index_stage(ac.TENANT, doc.chunks, embedder, index,
-                                      batch_size=args.batch_size, title=name)
+                doc = ac.parse_pdf(data / "financebench" / "pdfs" / f"{name}.pdf", name, counter)
+                embed_and_index_stage(
+                    ac.TENANT, doc.chunks, embedder, index, batch_size=args.batch_size, title=name
+                )
                 store.add(doc.chunks)
                 done.add(name)
-            gold = {e["evidence_page_num"] + 1 for e in q["evidence"]
-                    if e.get("doc_name", name) == name}
-            cands = st.candidates(q["question"], expand=True, tenant=ac.TENANT,
-                                  embedder=embedder, index=index, document_ids=[name],
-                                  depth=st.DEPTH, source=store)
+            gold = {
+                e["evidence_page_num"] + 1 for e in q["evidence"] if e.get("doc_name", name) == name
+            }
+            cands = st.candidates(
+                q["question"],
+                expand=True,
+                tenant=ac.TENANT,
+                embedder=embedder,
+                index=index,
+                document_ids=[name],
+                depth=st.DEPTH,
+                source=store,
+            )
             cases[q["financebench_id"]] = (cands, finance_hit(gold, args.chars), FINANCE_LIMIT)
         index.close()
         common.log(f"finance: {len(cases)} questions searched; the Chinese report ...")
         cn_folder = Path(folder) / "cn"
         cn_folder.mkdir()
-        cn_index, cn_chunks = cr.index_ours(data / common.CHINESE_REPORT, embedder, cn_folder,
-                                            args.batch_size)
+        cn_index, cn_chunks = cr.index_ours(
+            data / common.CHINESE_REPORT, embedder, cn_folder, args.batch_size
+        )
         store.add(cn_chunks)
         candidates = Settings().reranker.candidates  # as `chinese_retrieval` asks
         for q in cr.load_questions(quick=args.quick):
-            cands = st.candidates(q["question"], expand=True, tenant=cr.TENANT,
-                                  embedder=embedder, index=cn_index,
-                                  document_ids=[cr.DOCUMENT_ID],
-                                  depth=max(candidates, CN_LIMIT), source=store)
+            cands = st.candidates(
+                q["question"],
+                expand=True,
+                tenant=cr.TENANT,
+                embedder=embedder,
+                index=cn_index,
+                document_ids=[cr.DOCUMENT_ID],
+                depth=max(candidates, CN_LIMIT),
+                source=store,
+            )
             cases[q["id"]] = (cands, chinese_hit(q["must_find"]), CN_LIMIT)
         cn_index.close()
         common.log(f"{len(cases)} questions searched; cross-validating ...")
 
         def hits(config: st.Config, names: set[str]) -> dict[str, bool]:
-            return {name: cases[name][1](st.passages(cases[name][0], config, store,
-                                                     limit=cases[name][2]))
-                    for name in sorted(names)}
+            return {
+                name: cases[name][1](
+                    st.passages(cases[name][0], config, store, limit=cases[name][2])
+                )
+                for name in sorted(names)
+            }
 
         names = sorted(cases)
         grid = st.page_grid(st.Config())
@@ -122,13 +145,13 @@ def run_cv(args: Any) -> dict[str, Any]:
         def best_of_grid(score: Callable[[st.Config], float], _: st.Config) -> st.Config:
             return max(grid, key=score)  # the first best: the stage off wins ties
 
-        cv, chosen = st.cross_validate_with(names, score_on, st.Config(), FOLDS,
-                                            tuner=best_of_grid)
+        cv, chosen = st.cross_validate_with(names, score_on, st.Config(), FOLDS, tuner=best_of_grid)
         held: dict[str, bool] = {}
         for fold, config in zip(st.folds(names, FOLDS), chosen, strict=True):
             held |= {name: results[config][name] for name in fold}
-        cv["off_held_out"] = [round(score_on(grid[0], set(fold)), 3)
-                              for fold in st.folds(names, FOLDS)]
+        cv["off_held_out"] = [
+            round(score_on(grid[0], set(fold)), 3) for fold in st.folds(names, FOLDS)
+        ]
         median = st.median_config(chosen, st.Config())
         configs = {"off": grid[0], "defaults": st.Config(), "folds' choice": median}
         whole = {label: hits(config, set(names)) for label, config in configs.items()}
@@ -140,15 +163,26 @@ def _rate(found: dict[str, bool], chinese: bool) -> float:
     return round(statistics.mean(picked), 3) if picked else 0.0
 
 
-def report(cv: dict[str, Any], held: dict[str, bool], whole: dict[str, dict[str, bool]],
-           chosen: Sequence[st.Config], median: st.Config, seconds: float) -> dict[str, Any]:
+def report(
+    cv: dict[str, Any],
+    held: dict[str, bool],
+    whole: dict[str, dict[str, bool]],
+    chosen: Sequence[st.Config],
+    median: st.Config,
+    seconds: float,
+) -> dict[str, Any]:
     common.print_table(
         ["fold", "held-out", "table_pages", "page_rows", *COLUMNS],
-        [[n + 1, score, c.table_pages, c.page_rows, *[getattr(c, name) for name in COLUMNS]]
-         for n, (score, c) in enumerate(zip(cv["held_out"], chosen, strict=True))])
-    print(f"held-out folds: {cv['held_out']} mean {cv['mean']} (min {cv['min']}, "
-          f"max {cv['max']}, spread {round(cv['max'] - cv['min'], 3)}); the same folds with "
-          f"the stage off: {cv['off_held_out']}")
+        [
+            [n + 1, score, c.table_pages, c.page_rows, *[getattr(c, name) for name in COLUMNS]]
+            for n, (score, c) in enumerate(zip(cv["held_out"], chosen, strict=True))
+        ],
+    )
+    print(
+        f"held-out folds: {cv['held_out']} mean {cv['mean']} (min {cv['min']}, "
+        f"max {cv['max']}, spread {round(cv['max'] - cv['min'], 3)}); the same folds with "
+        f"the stage off: {cv['off_held_out']}"
+    )
     rows = [["cross-validated (held out)", _rate(held, False), _rate(held, True)]]
     rows += [[label, _rate(found, False), _rate(found, True)] for label, found in whole.items()]
     common.print_table(["table pages", "FinanceBench page@8k", "Chinese hit@4k"], rows)
@@ -159,8 +193,10 @@ def report(cv: dict[str, Any], held: dict[str, bool], whole: dict[str, dict[str,
         "questions": len(held),
         "cross_validation": cv,
         "held_out": {"finance": _rate(held, False), "chinese": _rate(held, True)},
-        "whole": {label: {"finance": _rate(found, False), "chinese": _rate(found, True)}
-                  for label, found in whole.items()},
+        "whole": {
+            label: {"finance": _rate(found, False), "chinese": _rate(found, True)}
+            for label, found in whole.items()
+        },
         "median": st.describe(median),
         "seconds": round(seconds, 1),
     }

@@ -35,7 +35,10 @@ from pipelines.prompts import ANALYST_INSTRUCTIONS, chat_messages
 NOT_FOUND = "Not found in the documents."
 """The whole answer when the passages do not contain it."""
 _NOT_FOUND_FORMS = (
-    "not found in the documents", "文档中未找到", "在文档中未找到", "未在文档中找到",
+    "not found in the documents",
+    "文档中未找到",
+    "在文档中未找到",
+    "未在文档中找到",
 )
 _BRACKET = re.compile(r"\[\s*doc\s*:[^\[\]]{0,400}\]")
 _PARTIAL = re.compile(r"\[\s*(?:d(?:o(?:c(?:\s*(?::[^\[\]]*)?)?)?)?)?\Z")
@@ -104,8 +107,12 @@ def pack_question(
 ) -> PackedContext:
     """The prompt `answer_question` sends (the best candidates that fit the budget)."""
     return pack_context(
-        ANALYST_INSTRUCTIONS, candidates, question_task(question),
-        counter=counter, budget=budget, titles=titles,
+        ANALYST_INSTRUCTIONS,
+        candidates,
+        question_task(question),
+        counter=counter,
+        budget=budget,
+        titles=titles,
     )
 
 
@@ -158,8 +165,10 @@ def answer_question(
     if not packed.chunks:
         return not_found()
     reply = llm.complete(
-        chat_messages(packed.messages), thinking=thinking,
-        max_tokens=packed.max_output_tokens, cache_salt=cache_salt,
+        chat_messages(packed.messages),
+        thinking=thinking,
+        max_tokens=packed.max_output_tokens,
+        cache_salt=cache_salt,
     )
     writer = _AnswerWriter(packed.citations)
     writer.feed(reply.text)
@@ -240,8 +249,10 @@ def stream_answer(
     if not packed.chunks:
         return AnswerStream(iter([NOT_FOUND]), writer)
     deltas = llm.stream(
-        chat_messages(packed.messages), thinking=thinking,
-        max_tokens=packed.max_output_tokens, cache_salt=cache_salt,
+        chat_messages(packed.messages),
+        thinking=thinking,
+        max_tokens=packed.max_output_tokens,
+        cache_salt=cache_salt,
     )
     return AnswerStream(deltas, writer)
 
@@ -334,13 +345,18 @@ class _AnswerWriter:
             return not_found()
         citations = [
             AnswerCitation(
-                marker=c.marker, document_id=c.document_id, page_start=c.page_start,
-                page_end=c.page_end, chunk_numbers=list(c.chunk_numbers),
+                marker=c.marker,
+                document_id=c.document_id,
+                page_start=c.page_start,
+                page_end=c.page_end,
+                chunk_numbers=list(c.chunk_numbers),
             )
             for c in self.cited
         ]
         return Answer(
-            text="".join(self.shown), found=True, citations=citations,
+            text="".join(self.shown),
+            found=True,
+            citations=citations,
             removed_markers=self.removed,
         )
 
@@ -393,8 +409,9 @@ class _AnswerWriter:
             self.space = ""  # "claim [doc:zz, p.9]." -> "claim."
             return ""
         self.cited.extend(c for c in found if c not in self.cited)
-        return self._show(self.space + (" ".join(c.marker for c in found) if unresolved
-                                         else bracket))
+        return self._show(
+            self.space + (" ".join(c.marker for c in found) if unresolved else bracket)
+        )
 
     def _show(self, text: str) -> str:
         self.space = ""

@@ -27,8 +27,10 @@ from pipelines.packing import PARAGRAPH, SECTION, SENTENCE, Atom, pack_atoms
 from pipelines.ports import TokenCounter
 
 PAGE_SEPARATOR = "\n\n"
-_SENTENCE_END = re.compile(r"[。！？；]+[”’」』)\]]*|[!?;]+[”’\")\]]*(?=\s|$|[^\x00-\x7f])"
-                           r"|(?<![\s.])\.+[”’\")\]]*(?=\s|$)")
+_SENTENCE_END = re.compile(
+    r"[。！？；]+[”’」』)\]]*|[!?;]+[”’\")\]]*(?=\s|$|[^\x00-\x7f])"
+    r"|(?<![\s.])\.+[”’\")\]]*(?=\s|$)"
+)
 _CLAUSE_END = re.compile(r"[,，、:：]+\s*|\s+")
 _TERMINAL = tuple(".。!?;:！？；：")
 
@@ -87,9 +89,7 @@ def chunk_pages(
     return chunks
 
 
-def _atoms(
-    text: str, sections: Sequence[Section], counter: TokenCounter, limit: int
-) -> list[Atom]:
+def _atoms(text: str, sections: Sequence[Section], counter: TokenCounter, limit: int) -> list[Atom]:
     width = typical_width(text.split("\n"))
     atoms: list[Atom] = []
     previous_end = 0
@@ -163,7 +163,7 @@ def _merge(
     while index < len(bounds) - 1:
         begin = _skip_space(text, bounds[index], bounds[-1])
         stop = index + 1
-        while stop + 1 < len(bounds) and counter.count(text[begin:bounds[stop + 1]]) <= limit:
+        while stop + 1 < len(bounds) and counter.count(text[begin : bounds[stop + 1]]) <= limit:
             stop += 1
         finish = _trim_end(text, begin, bounds[stop])
         if finish > begin:

@@ -52,8 +52,9 @@ DOCUMENT_RULES = (
     "marker exactly, right after the sentence it supports."
 )
 _GENERATION_PROMPT = "<|im_start|>assistant\n<think>\n\n</think>\n\n"
-_TAG_OPEN = re.compile(r"<(?=\s*/?\s*(?:\||document|think\b|tool_call\b|tool_response\b))",
-                       re.IGNORECASE)
+_TAG_OPEN = re.compile(
+    r"<(?=\s*/?\s*(?:\||document|think\b|tool_call\b|tool_response\b))", re.IGNORECASE
+)
 """The `<` of chat-template tokens (`<|im_start|>`) and of the fence's and Qwen's tags, in
 any case and spacing (`</document>`, `< / DOCUMENTS >`, `<think>`): written as `‹`."""
 _MARKER_OPEN = re.compile(r"\[(?=\s*doc\s*:)", re.IGNORECASE)
@@ -208,15 +209,21 @@ class _Layout:
                 old = citations.get(marker)
                 numbers = (old.chunk_numbers if old else ()) + (chunk.number,)
                 citations[marker] = Citation(
-                    marker, refs[document_id], document_id, chunk.page_start, chunk.page_end,
+                    marker,
+                    refs[document_id],
+                    document_id,
+                    chunk.page_start,
+                    chunk.page_end,
                     numbers,
                 )
-            blocks.append(self._header(refs[document_id], document_id)
-                          + "\n\n".join(passages) + "\n</document>")
+            blocks.append(
+                self._header(refs[document_id], document_id)
+                + "\n\n".join(passages)
+                + "\n</document>"
+            )
         documents = "<documents>\n" + "".join(block + "\n" for block in blocks) + "</documents>"
-        prefix = (f"<|im_start|>system\n{self.system}<|im_end|>\n"
-                  f"<|im_start|>user\n{documents}\n\n")
-        task = (f"{part_note(*part)}\n{self.question}" if part[1] > 1 else self.question)
+        prefix = f"<|im_start|>system\n{self.system}<|im_end|>\n<|im_start|>user\n{documents}\n\n"
+        task = f"{part_note(*part)}\n{self.question}" if part[1] > 1 else self.question
         prompt = f"{prefix}{task}<|im_end|>\n{_GENERATION_PROMPT}"
         return PackedContext(
             messages=[

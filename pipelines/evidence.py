@@ -54,15 +54,19 @@ class Evidence(BaseModel):
     char_start: int
     char_end: int
     score: float = Field(description="retrieval score (reranked), higher is better")
-    relevance: float = Field(description="model-free relevance to the question (see "
-                                         "pipelines.evidence)")
+    relevance: float = Field(
+        description="model-free relevance to the question (see pipelines.evidence)"
+    )
 
 
-_QUESTION_TERMS = frozenset(tokenize(
-    "what which who whom whose when where why how does do did doe is are was were be any "
-    "there this that these those it its can could should would will shall may might must "
-    "get gets got give gives say says said tell show find me our their about under "
-    "clause clauses contract contracts agreement provision document please"))
+_QUESTION_TERMS = frozenset(
+    tokenize(
+        "what which who whom whose when where why how does do did doe is are was were be any "
+        "there this that these those it its can could should would will shall may might must "
+        "get gets got give gives say says said tell show find me our their about under "
+        "clause clauses contract contracts agreement provision document please"
+    )
+)
 
 
 def relevance(plan: QueryPlan, passage: ScoredChunk) -> float:
@@ -73,13 +77,15 @@ def relevance(plan: QueryPlan, passage: ScoredChunk) -> float:
     row = list(features(plan, [text])[0])
     terms = [t for t in dict.fromkeys(tokenize(plan.text)) if t not in _QUESTION_TERMS]
     present = set(tokenize(text))
-    row[FEATURES.index("coverage")] = (sum(t in present for t in terms) / len(terms)
-                                       if terms else 0.0)
+    row[FEATURES.index("coverage")] = (
+        sum(t in present for t in terms) / len(terms) if terms else 0.0
+    )
     return round(weighted(row, WEIGHTS), 4)
 
 
-def best_relevance(question: str, passages: Sequence[ScoredChunk],
-                   depth: int = RELEVANCE_DEPTH) -> float:
+def best_relevance(
+    question: str, passages: Sequence[ScoredChunk], depth: int = RELEVANCE_DEPTH
+) -> float:
     """The highest `relevance` among the first `depth` passages (0 when there are none)."""
     plan = plan_query(question)
     return max((relevance(plan, p) for p in passages[:depth]), default=0.0)
@@ -101,28 +107,57 @@ def collect_evidence(
     shown: list[Evidence] = []
     for passage in passages[:limit]:
         chunk = passage.chunk
-        shown.append(Evidence(
-            document_id=chunk.document_id, filename=titles.get(chunk.document_id, ""),
-            chunk_number=chunk.number, page_start=chunk.page_start, page_end=chunk.page_end,
-            section_path=list(chunk.section_path),
-            excerpt=excerpt(chunk.text, plan.phrases, _words(plan.text)),
-            char_start=chunk.char_start, char_end=chunk.char_end,
-            score=round(passage.score, 4), relevance=relevance(plan, passage),
-        ))
+        shown.append(
+            Evidence(
+                document_id=chunk.document_id,
+                filename=titles.get(chunk.document_id, ""),
+                chunk_number=chunk.number,
+                page_start=chunk.page_start,
+                page_end=chunk.page_end,
+                section_path=list(chunk.section_path),
+                excerpt=excerpt(chunk.text, plan.phrases, _words(plan.text)),
+                char_start=chunk.char_start,
+                char_end=chunk.char_end,
+                score=round(passage.score, 4),
+                relevance=relevance(plan, passage),
+            )
+        )
     return shown
 
 
 def _words(query: str) -> list[str]:
-    return [w.strip("?.,;:!\"'") for w in query.split()
-            if len(w) > 3 and w.casefold().strip("?.,;:!") not in _STOP]
+    return [
+        w.strip("?.,;:!\"'")
+        for w in query.split()
+        if len(w) > 3 and w.casefold().strip("?.,;:!") not in _STOP
+    ]
 
 
-_STOP = frozenset({"what", "which", "when", "where", "does", "there", "this", "that", "with",
-                   "from", "about", "agreement", "contract", "document", "clause", "under"})
+_STOP = frozenset(
+    {
+        "what",
+        "which",
+        "when",
+        "where",
+        "does",
+        "there",
+        "this",
+        "that",
+        "with",
+        "from",
+        "about",
+        "agreement",
+        "contract",
+        "document",
+        "clause",
+        "under",
+    }
+)
 
 
-def excerpt(text: str, phrases: Sequence[str] = (), words: Sequence[str] = (),
-            limit: int = EXCERPT_CHARS) -> str:
+def excerpt(
+    text: str, phrases: Sequence[str] = (), words: Sequence[str] = (), limit: int = EXCERPT_CHARS
+) -> str:
     """About `limit` characters of `text`, whitespace collapsed, cut at word boundaries;
     it starts a little before the first clause phrase found (else the first query word)
     when that lies further in. Cut ends are marked with "…"."""
@@ -145,7 +180,7 @@ def excerpt(text: str, phrases: Sequence[str] = (), words: Sequence[str] = (),
     if start and flat[start - 1] != " ":  # moved back to the end: still a word boundary
         space = flat.find(" ", start)
         start = space + 1 if space >= 0 else start
-    cut = flat[start:start + limit]
+    cut = flat[start : start + limit]
     if start + limit < len(flat):
         space = cut.rfind(" ")
         cut = (cut[:space] if space > limit // 2 else cut) + " …"
@@ -153,7 +188,7 @@ def excerpt(text: str, phrases: Sequence[str] = (), words: Sequence[str] = (),
 
 
 def pages_label(page_start: int, page_end: int) -> str:
-    """"p.3" or "pp.3-4"; empty when the pages are unknown (never a bare "p.")."""
+    """ "p.3" or "pp.3-4"; empty when the pages are unknown (never a bare "p.")."""
     if page_start <= 0:
         return ""
     return f"p.{page_start}" if page_end <= page_start else f"pp.{page_start}-{page_end}"
@@ -161,8 +196,10 @@ def pages_label(page_start: int, page_end: int) -> str:
 
 def describe(evidence: Evidence) -> str:
     """A short reference to a passage: file, pages and section."""
-    parts = [evidence.filename or evidence.document_id[:8],
-             pages_label(evidence.page_start, evidence.page_end)]
+    parts = [
+        evidence.filename or evidence.document_id[:8],
+        pages_label(evidence.page_start, evidence.page_end),
+    ]
     if evidence.section_path:
         parts.append(f"({evidence.section_path[-1]})")
     return " ".join(p for p in parts if p)

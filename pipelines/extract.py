@@ -34,8 +34,11 @@ from pipelines.models import Chunk
 from pipelines.passages import merge
 from pipelines.ports import ChunkSource
 
-FIELDS = {"Governing Law": "governing_law", "Agreement Date": "agreement_date",
-          "Effective Date": "effective_date"}
+FIELDS = {
+    "Governing Law": "governing_law",
+    "Agreement Date": "agreement_date",
+    "Effective Date": "effective_date",
+}
 """Clause category -> the field extracted for it."""
 OPENING_UNITS = 6
 """Units from the start of a document searched for its dates (title, parties, preamble)."""
@@ -64,51 +67,134 @@ def fields_for(categories: Iterable[ClauseTerms]) -> list[str]:
 # --- governing law ----------------------------------------------------------------------
 
 _US_STATES = (
-    "Alabama", "Alaska", "Arizona", "Arkansas", "California", "Colorado", "Connecticut",
-    "Delaware", "Florida", "Georgia", "Hawaii", "Idaho", "Illinois", "Indiana", "Iowa",
-    "Kansas", "Kentucky", "Louisiana", "Maine", "Maryland", "Massachusetts", "Michigan",
-    "Minnesota", "Mississippi", "Missouri", "Montana", "Nebraska", "Nevada", "New Hampshire",
-    "New Jersey", "New Mexico", "New York", "North Carolina", "North Dakota", "Ohio",
-    "Oklahoma", "Oregon", "Pennsylvania", "Rhode Island", "South Carolina", "South Dakota",
-    "Tennessee", "Texas", "Utah", "Vermont", "Virginia", "Washington", "West Virginia",
-    "Wisconsin", "Wyoming", "District of Columbia",
+    "Alabama",
+    "Alaska",
+    "Arizona",
+    "Arkansas",
+    "California",
+    "Colorado",
+    "Connecticut",
+    "Delaware",
+    "Florida",
+    "Georgia",
+    "Hawaii",
+    "Idaho",
+    "Illinois",
+    "Indiana",
+    "Iowa",
+    "Kansas",
+    "Kentucky",
+    "Louisiana",
+    "Maine",
+    "Maryland",
+    "Massachusetts",
+    "Michigan",
+    "Minnesota",
+    "Mississippi",
+    "Missouri",
+    "Montana",
+    "Nebraska",
+    "Nevada",
+    "New Hampshire",
+    "New Jersey",
+    "New Mexico",
+    "New York",
+    "North Carolina",
+    "North Dakota",
+    "Ohio",
+    "Oklahoma",
+    "Oregon",
+    "Pennsylvania",
+    "Rhode Island",
+    "South Carolina",
+    "South Dakota",
+    "Tennessee",
+    "Texas",
+    "Utah",
+    "Vermont",
+    "Virginia",
+    "Washington",
+    "West Virginia",
+    "Wisconsin",
+    "Wyoming",
+    "District of Columbia",
 )
 _OTHER = (
-    "England and Wales", "England", "Scotland", "Ireland", "Hong Kong", "Singapore", "Japan",
-    "Germany", "France", "Switzerland", "the Netherlands", "Israel", "India", "Canada",
-    "Ontario", "British Columbia", "Quebec", "Alberta", "Australia", "New South Wales",
-    "Victoria", "Sweden", "Denmark", "Norway", "Finland", "Italy", "Spain", "Luxembourg",
-    "the Cayman Islands", "Bermuda", "Korea", "Taiwan", "Macau", "United Kingdom",
+    "England and Wales",
+    "England",
+    "Scotland",
+    "Ireland",
+    "Hong Kong",
+    "Singapore",
+    "Japan",
+    "Germany",
+    "France",
+    "Switzerland",
+    "the Netherlands",
+    "Israel",
+    "India",
+    "Canada",
+    "Ontario",
+    "British Columbia",
+    "Quebec",
+    "Alberta",
+    "Australia",
+    "New South Wales",
+    "Victoria",
+    "Sweden",
+    "Denmark",
+    "Norway",
+    "Finland",
+    "Italy",
+    "Spain",
+    "Luxembourg",
+    "the Cayman Islands",
+    "Bermuda",
+    "Korea",
+    "Taiwan",
+    "Macau",
+    "United Kingdom",
 )
 _ALIASES = {
     "people's republic of china": "People's Republic of China",
     "peoples republic of china": "People's Republic of China",
     "the people's republic of china": "People's Republic of China",
-    "prc": "People's Republic of China", "p.r.c.": "People's Republic of China",
-    "china": "People's Republic of China", "中华人民共和国": "People's Republic of China",
-    "中国": "People's Republic of China", "香港": "Hong Kong", "香港特别行政区": "Hong Kong",
-    "the netherlands": "Netherlands", "the cayman islands": "Cayman Islands",
+    "prc": "People's Republic of China",
+    "p.r.c.": "People's Republic of China",
+    "china": "People's Republic of China",
+    "中华人民共和国": "People's Republic of China",
+    "中国": "People's Republic of China",
+    "香港": "Hong Kong",
+    "香港特别行政区": "Hong Kong",
+    "the netherlands": "Netherlands",
+    "the cayman islands": "Cayman Islands",
 }
-_PLACES = sorted((*_US_STATES, *_OTHER, "People['’]?s Republic of China", "P\\.?R\\.?C\\.?",
-                  "China"), key=len, reverse=True)
-_PLACE = "|".join(p if "\\" in p or "[" in p else re.escape(p).replace("\\ ", r"\s+")
-                  for p in _PLACES)
+_PLACES = sorted(
+    (*_US_STATES, *_OTHER, "People['’]?s Republic of China", "P\\.?R\\.?C\\.?", "China"),
+    key=len,
+    reverse=True,
+)
+_PLACE = "|".join(
+    p if "\\" in p or "[" in p else re.escape(p).replace("\\ ", r"\s+") for p in _PLACES
+)
 _GOVERN = re.compile(
     r"\b(?:govern(?:ed|s|ing)?|constru(?:ed|e)|interpret(?:ed)?|enforced|applicable\s+law"
     r"|reference\s+to|application\s+of)\b",
-    re.IGNORECASE)
+    re.IGNORECASE,
+)
 _LAWS_OF = re.compile(
     r"\blaws?\s+(?:(?:of|in(?:\s+force\s+in)?)\s+)?(?:the\s+)?"
     r"(?:(?:state|commonwealth|province|republic|kingdom)\s+of\s+)?"
-    rf"(?P<place>{_PLACE})\b", re.IGNORECASE)
-_STATE_OF = re.compile(rf"\b(?:state|commonwealth)\s+of\s+(?P<place>{_PLACE})\b",
-                       re.IGNORECASE)
-_THEREOF = re.compile(r"\blaws\s+(?:thereof|of\s+(?:such|that|said)\s+state)\b",
-                      re.IGNORECASE)
-_PLACE_LAW = re.compile(rf"\b(?P<place>{_PLACE})\s+law\b(?=[^.;]{{0,40}}\bgovern)",
-                        re.IGNORECASE)
-_ZH_LAW = re.compile(r"(?:适用|受|依据|依照|按照)(?P<place>中华人民共和国|中国|香港特别行政区|香港)"
-                     r"(?:现行)?(?:的)?法律")
+    rf"(?P<place>{_PLACE})\b",
+    re.IGNORECASE,
+)
+_STATE_OF = re.compile(rf"\b(?:state|commonwealth)\s+of\s+(?P<place>{_PLACE})\b", re.IGNORECASE)
+_THEREOF = re.compile(r"\blaws\s+(?:thereof|of\s+(?:such|that|said)\s+state)\b", re.IGNORECASE)
+_PLACE_LAW = re.compile(rf"\b(?P<place>{_PLACE})\s+law\b(?=[^.;]{{0,40}}\bgovern)", re.IGNORECASE)
+_ZH_LAW = re.compile(
+    r"(?:适用|受|依据|依照|按照)(?P<place>中华人民共和国|中国|香港特别行政区|香港)"
+    r"(?:现行)?(?:的)?法律"
+)
 _GOVERN_WINDOW = 260
 
 
@@ -128,9 +214,9 @@ def find_governing_law(text: str) -> tuple[str, int, int] | None:
     for match in _ZH_LAW.finditer(text):
         return _place_name(match.group("place")), match.start("place"), match.end("place")
     for trigger in _GOVERN.finditer(text):
-        window = text[trigger.start():trigger.end() + _GOVERN_WINDOW]
+        window = text[trigger.start() : trigger.end() + _GOVERN_WINDOW]
         law = _LAWS_OF.search(window)
-        if law is not None and ";" not in window[:law.start()].replace("; and", ""):
+        if law is not None and ";" not in window[: law.start()].replace("; and", ""):
             start = trigger.start() + law.start("place")
             return _place_name(law.group("place")), start, trigger.start() + law.end("place")
         if _THEREOF.search(window):  # "accepted in the State of Nevada and governed by the
@@ -138,8 +224,7 @@ def find_governing_law(text: str) -> tuple[str, int, int] | None:
             named = list(_STATE_OF.finditer(text, before, trigger.start()))
             if named:
                 place = named[-1]
-                return _place_name(place.group("place")), place.start("place"), \
-                    place.end("place")
+                return _place_name(place.group("place")), place.start("place"), place.end("place")
     law = _PLACE_LAW.search(text)
     if law is not None:
         return _place_name(law.group("place")), law.start("place"), law.end("place")
@@ -148,11 +233,30 @@ def find_governing_law(text: str) -> tuple[str, int, int] | None:
 
 # --- dates ----------------------------------------------------------------------------
 
-_MONTHS = {m: i for i, m in enumerate(
-    ("january", "february", "march", "april", "may", "june", "july", "august", "september",
-     "october", "november", "december"), 1)}
-_MONTH = (r"(?P<month>jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?"
-          r"|aug(?:ust)?|sept?(?:ember)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)\.?")
+_MONTHS = {
+    m: i
+    for i, m in enumerate(
+        (
+            "january",
+            "february",
+            "march",
+            "april",
+            "may",
+            "june",
+            "july",
+            "august",
+            "september",
+            "october",
+            "november",
+            "december",
+        ),
+        1,
+    )
+}
+_MONTH = (
+    r"(?P<month>jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?"
+    r"|aug(?:ust)?|sept?(?:ember)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)\.?"
+)
 _ORDINAL = r"(?:\s?(?:s\s?t|n\s?d|r\s?d|t\s?h))?"
 _DATE = re.compile(
     rf"\b{_MONTH}\s+(?P<d1>\d{{1,2}}){_ORDINAL}\s*,?\s*(?P<y1>(?:19|20)\d{{2}})\b"
@@ -160,15 +264,20 @@ _DATE = re.compile(
     rf"\s*,?\s*(?:A\.?D\.?\s*)?(?P<y2>(?:19|20)\d{{2}})\b"
     r"|\b(?P<m3>\d{1,2})/(?P<d3>\d{1,2})/(?P<y3>(?:19|20)?\d{2})\b"
     r"|(?P<y4>(?:19|20)\d{2})\s*年\s*(?P<m4>\d{1,2})\s*月\s*(?P<d4>\d{1,2})\s*日",
-    re.IGNORECASE)
+    re.IGNORECASE,
+)
 _AGREEMENT_CUE = re.compile(
     r"\b(?:dated|as\s+of|made|entered\s+into|executed|day\s+of|effective|agreement\s+date)\b"
-    r"|签订|签署|订立", re.IGNORECASE)
+    r"|签订|签署|订立",
+    re.IGNORECASE,
+)
 _EFFECTIVE_BEFORE = re.compile(
     r"\beffective(?:\s+date)?\b|\bcommenc\w*\s+(?:on|as\s+of)\b|\bbegin\w*\s+on\b|生效",
-    re.IGNORECASE)
-_EFFECTIVE_AFTER = re.compile(r"^[\s,]*\(\s*(?:the\s+|this\s+)?[\"“”']?\s*effective\s+date",
-                              re.IGNORECASE)
+    re.IGNORECASE,
+)
+_EFFECTIVE_AFTER = re.compile(
+    r"^[\s,]*\(\s*(?:the\s+|this\s+)?[\"“”']?\s*effective\s+date", re.IGNORECASE
+)
 _CUE_WINDOW = 100
 
 
@@ -210,7 +319,7 @@ def find_agreement_date(text: str) -> tuple[date, int, int] | None:
     before it), else the first date of `text`."""
     dates = find_dates(text)
     for value, start, end in dates:
-        if _AGREEMENT_CUE.search(text[max(0, start - _CUE_WINDOW):start]):
+        if _AGREEMENT_CUE.search(text[max(0, start - _CUE_WINDOW) : start]):
             return value, start, end
     return dates[0] if dates else None
 
@@ -218,8 +327,8 @@ def find_agreement_date(text: str) -> tuple[date, int, int] | None:
 def find_effective_date(text: str) -> tuple[date, int, int] | None:
     """The first date named as effective or commencement date in `text`, or None."""
     for value, start, end in find_dates(text):
-        before = text[max(0, start - _CUE_WINDOW):start]
-        if _EFFECTIVE_BEFORE.search(before) or _EFFECTIVE_AFTER.match(text[end:end + 60]):
+        before = text[max(0, start - _CUE_WINDOW) : start]
+        if _EFFECTIVE_BEFORE.search(before) or _EFFECTIVE_AFTER.match(text[end : end + 60]):
             return value, start, end
     return None
 
@@ -236,13 +345,13 @@ def readable(passages: Sequence[Chunk], source: ChunkSource) -> list[Chunk]:
     clause may run on into the next unit. Offsets stay exact (`pipelines.passages.merge`)."""
     restored: list[Chunk] = []
     for passage in passages:
-        units = source.get_chunks(passage.document_id,
-                                  list(range(passage.number, passage.number + READ_UNITS)))
+        units = source.get_chunks(
+            passage.document_id, list(range(passage.number, passage.number + READ_UNITS))
+        )
         inside = [u for u in units if u.char_start < passage.char_end]
         after = [u for u in units if u.char_start >= passage.char_end][:1]
         restored.append(merge([*inside, *after]) if inside else passage)
     return restored
-
 
 
 def extract_fields(
@@ -261,11 +370,10 @@ def extract_fields(
         elif field == "agreement_date":
             hit = _first(find_agreement_date, [*openings, *passages], page_starts, field)
         elif field == "effective_date":  # else the date it was made, named as such
-            hit = (_first(find_effective_date, [*openings, *passages], page_starts, field)
-                   or _first(find_agreement_date, [*openings, *passages], page_starts,
-                             "agreement_date"))
-            if hit is not None and hit.field == "agreement_date" and (
-                    "agreement_date" in fields):
+            hit = _first(find_effective_date, [*openings, *passages], page_starts, field) or _first(
+                find_agreement_date, [*openings, *passages], page_starts, "agreement_date"
+            )
+            if hit is not None and hit.field == "agreement_date" and ("agreement_date" in fields):
                 continue
         else:
             continue
@@ -278,8 +386,12 @@ def _law(text: str) -> tuple[str, int, int] | None:
     return find_governing_law(text)
 
 
-def _first(find: Callable[[str], tuple[object, int, int] | None], chunks: Sequence[Chunk],
-           page_starts: Sequence[int] | None, field: str) -> Extracted | None:
+def _first(
+    find: Callable[[str], tuple[object, int, int] | None],
+    chunks: Sequence[Chunk],
+    page_starts: Sequence[int] | None,
+    field: str,
+) -> Extracted | None:
     for chunk in chunks:
         hit = find(chunk.text)
         if hit is None:
@@ -293,8 +405,14 @@ def _first(find: Callable[[str], tuple[object, int, int] | None], chunks: Sequen
 _SENTENCE_END = re.compile(r"(?<![A-Z])[.;。；](?=\s|$)|\n\s*\n")
 
 
-def locate(field: str, value: str, chunk: Chunk, start: int, end: int,
-           page_starts: Sequence[int] | None = None) -> Extracted:
+def locate(
+    field: str,
+    value: str,
+    chunk: Chunk,
+    start: int,
+    end: int,
+    page_starts: Sequence[int] | None = None,
+) -> Extracted:
     """`value` read at `chunk.text[start:end]`: its sentence as the quote, the quote's
     offsets in the document text and its pages."""
     text = chunk.text
@@ -309,10 +427,14 @@ def locate(field: str, value: str, chunk: Chunk, start: int, end: int,
         q_end -= 1
     char_start, char_end = chunk.char_start + q_start, chunk.char_start + q_end
     return Extracted(
-        field=field, value=value, quote=text[q_start:q_end], document_id=chunk.document_id,
+        field=field,
+        value=value,
+        quote=text[q_start:q_end],
+        document_id=chunk.document_id,
         page_start=page_of(chunk, char_start, page_starts),
         page_end=page_of(chunk, char_end - 1, page_starts),
-        char_start=char_start, char_end=char_end,
+        char_start=char_start,
+        char_end=char_end,
     )
 
 

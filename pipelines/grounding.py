@@ -146,7 +146,7 @@ class SourceText:
 
     def text_at(self, start: int, end: int) -> str:
         """The document's own text between document offsets `start` and `end`."""
-        return self.text[bisect_left(self._offsets, start):bisect_left(self._offsets, end)]
+        return self.text[bisect_left(self._offsets, start) : bisect_left(self._offsets, end)]
 
     def page_of(self, offset: int) -> int:
         """The page holding document offset `offset`, from the nearest known place before."""
@@ -182,8 +182,14 @@ class SourceText:
         first = self._offsets[self._where[start]]
         last = self._offsets[self._where[end - 1]]
         page = self.page_of(first)
-        return QuoteMatch(self.document_id, page, max(page, self.page_of(last)), first,
-                          last + 1, max(page, self.latest_page_of(first)))
+        return QuoteMatch(
+            self.document_id,
+            page,
+            max(page, self.page_of(last)),
+            first,
+            last + 1,
+            max(page, self.latest_page_of(first)),
+        )
 
 
 def find_quote(

@@ -18,14 +18,21 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 _CN = "[一二三四五六七八九十百零〇两\\d]+"
-_WORDS = ("(?:ONE|TWO|THREE|FOUR|FIVE|SIX|SEVEN|EIGHT|NINE|TEN|ELEVEN|TWELVE|THIRTEEN|FOURTEEN"
-          "|FIFTEEN|SIXTEEN|SEVENTEEN|EIGHTEEN|NINETEEN|TWENTY(?:-[A-Z]+)?)")
+_WORDS = (
+    "(?:ONE|TWO|THREE|FOUR|FIVE|SIX|SEVEN|EIGHT|NINE|TEN|ELEVEN|TWELVE|THIRTEEN|FOURTEEN"
+    "|FIFTEEN|SIXTEEN|SEVENTEEN|EIGHTEEN|NINETEEN|TWENTY(?:-[A-Z]+)?)"
+)
 _STRONG: tuple[tuple[int, re.Pattern[str]], ...] = (
     (0, re.compile(rf"^(?:第{_CN}[编部](?:分)?|PART\s+(?:[IVX]+|\d+)\b|Part\s+(?:[IVX]+|\d+)\b)")),
     (1, re.compile(rf"^第{_CN}章(?![的中之所])")),
     (1, re.compile(rf"^(?:ARTICLE|Article)\s+(?:[IVXLC]+|\d{{1,2}}|{_WORDS})\b\.?(?!\d)", re.I)),
-    (1, re.compile(r"^(?:EXHIBIT|Exhibit|SCHEDULE|Schedule|ANNEX|Annex|APPENDIX|Appendix)"
-                   r"\s+[A-Z0-9][\w.\-]*")),
+    (
+        1,
+        re.compile(
+            r"^(?:EXHIBIT|Exhibit|SCHEDULE|Schedule|ANNEX|Annex|APPENDIX|Appendix)"
+            r"\s+[A-Z0-9][\w.\-]*"
+        ),
+    ),
     (1, re.compile(r"^(?:ITEM|Item)\s+\d{1,2}[A-C]?\.")),
     (2, re.compile(rf"^第{_CN}节(?![的中之所])")),
     (2, re.compile(rf"^(?:SECTION|Section)\s+(?:\d{{1,2}}(?:\.\d{{1,3}})*|{_WORDS})\.?(?=\s|$)")),
@@ -49,8 +56,31 @@ _CJK_BAD = re.compile(r"[,;:。!?，；：！？]")
 _CONTINUED = re.compile(r"\s*[(（](?:续|cont(?:inued|'d)?\.?)[)）]\s*$", re.IGNORECASE)
 _NUMERIC = re.compile(r"^[(\-]?[\d,.]+%?\)?$|^-$")
 _COMPANY = re.compile(r"\b(?:INC|LLC|LTD|CORP|CORPORATION|COMPANY|L\.?P|N\.?A|PLC|LIMITED)\.?$")
-_SMALL_WORDS = {"a", "an", "and", "as", "at", "by", "for", "in", "of", "on", "or", "the", "to",
-                "with", "from", "into", "upon", "under", "its", "vs", "per", "be", "not"}
+_SMALL_WORDS = {
+    "a",
+    "an",
+    "and",
+    "as",
+    "at",
+    "by",
+    "for",
+    "in",
+    "of",
+    "on",
+    "or",
+    "the",
+    "to",
+    "with",
+    "from",
+    "into",
+    "upon",
+    "under",
+    "its",
+    "vs",
+    "per",
+    "be",
+    "not",
+}
 
 
 @dataclass(frozen=True)
@@ -158,7 +188,7 @@ def _match(line: str, boilerplate: set[str]) -> tuple[int, str, bool] | None:
     for rank, pattern in _STRONG:
         m = pattern.match(line)
         if m:
-            rest = line[m.end():].strip(" .:-–—\t")
+            rest = line[m.end() :].strip(" .:-–—\t")
             if not rest:
                 return rank, m.group(0).rstrip("."), True
             if rank == 3:  # 第X条: the clause text may follow on the same line
@@ -171,7 +201,7 @@ def _match(line: str, boilerplate: set[str]) -> tuple[int, str, bool] | None:
     for rank, pattern in _WEAK:
         m = pattern.match(line)
         if m:
-            rest = line[m.end():].strip(" \t")
+            rest = line[m.end() :].strip(" \t")
             title = _title(rest) if rest else None
             return None if title is None else (rank, f"{m.group(0).strip()} {title}", False)
     if _is_caps_heading(line) and _norm(line) not in boilerplate:
@@ -186,8 +216,12 @@ def _title(rest: str) -> str | None:
     if sum(1 for word in rest.split() if _NUMERIC.match(word)) >= 2:
         return None  # a table row: "其他综合收益 47 - - (374)"
     if _CJK.search(rest):
-        ok = (len(rest) <= 40 and not _CJK_BAD.search(rest) and not rest.endswith(":")
-              and sum(c.isdigit() for c in rest) <= len(rest) // 2)
+        ok = (
+            len(rest) <= 40
+            and not _CJK_BAD.search(rest)
+            and not rest.endswith(":")
+            and sum(c.isdigit() for c in rest) <= len(rest) // 2
+        )
         return rest if ok else None
     head = rest.split(". ", 1)[0].rstrip(".")  # run-in title: "Indirect Taxes. Except ..."
     return head if _title_case(head) else None
@@ -197,10 +231,10 @@ def _title_case(text: str) -> bool:
     words = [w for w in re.split(r"[\s/]+", text) if w]
     if not words or len(words) > 12 or len(text) > 100 or text.endswith((",", ";", ":")):
         return False
-    if not words[0][:1].isupper() and words[0][:1] not in "“\"([":
+    if not words[0][:1].isupper() and words[0][:1] not in '“"([':
         return False
     counted = [w for w in words if w.lower().strip("(),") not in _SMALL_WORDS]
-    capitals = sum(1 for w in counted if w.lstrip("“\"([")[:1].isupper() or w[:1].isdigit())
+    capitals = sum(1 for w in counted if w.lstrip('“"([')[:1].isupper() or w[:1].isdigit())
     return bool(counted) and capitals >= 0.8 * len(counted)
 
 
@@ -236,8 +270,11 @@ def _title_lines(lines: Sequence[str], index: int) -> tuple[str, int]:
             break
         if any(p.match(line) for _, p in _STRONG + _WEAK):
             break
-        if not (line.isupper() or (_CJK.search(line) and not _CJK_BAD.search(line))
-                or (offset == 0 and _title_case(line))):
+        if not (
+            line.isupper()
+            or (_CJK.search(line) and not _CJK_BAD.search(line))
+            or (offset == 0 and _title_case(line))
+        ):
             break
         if line not in parts:
             parts.append(line)

@@ -47,7 +47,8 @@ def chunk_payload(tenant: str, chunk: Chunk) -> dict[str, Any]:
 def chunk_from_payload(payload: Mapping[str, Any]) -> Chunk:
     """Rebuild the chunk stored by `chunk_payload`."""
     return Chunk.model_validate(
-        {key: payload[key] for key in PAYLOAD_KEYS if key != "tenant" and key in payload})
+        {key: payload[key] for key in PAYLOAD_KEYS if key != "tenant" and key in payload}
+    )
 
 
 def _key(chunk: Chunk) -> tuple[str, int]:

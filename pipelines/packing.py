@@ -106,7 +106,7 @@ class _Packer:
 
     def _start(self, lo: int, head: int | None, head_tokens: int) -> None:
         self.lo, self.head, self.head_tokens = lo, head, head_tokens
-        self.tokens = sum(atom.tokens for atom in self.atoms[lo:self.hi])
+        self.tokens = sum(atom.tokens for atom in self.atoms[lo : self.hi])
 
     def _choose_cut(self, index: int) -> int:
         """End (exclusive atom index) of the chunk to emit before atoms[index] is added."""
@@ -171,7 +171,7 @@ class _Packer:
     def _overlap(self, end: int, index: int) -> tuple[int | None, int]:
         """Start and tokens of the overlap head for a chunk whose first new atom is `end`."""
         following = self.atoms[end] if end < self.hi else self.atoms[index]
-        carried = sum(atom.tokens for atom in self.atoms[end:self.hi])
+        carried = sum(atom.tokens for atom in self.atoms[end : self.hi])
         budget = min(self.overlap, self.limit - carried - self.atoms[index].tokens)
         if budget <= 0 or following.strength >= SECTION:
             return None, 0
@@ -191,13 +191,13 @@ class _Packer:
     def _clause_tail(self, atom: Atom, budget: int) -> tuple[int | None, int]:
         """The longest tail of an atom starting after a clause mark that fits the budget."""
         best: tuple[int | None, int] = (None, 0)
-        if " | " in self.text[atom.start:atom.end]:
+        if " | " in self.text[atom.start : atom.end]:
             return best  # never start inside a table row
         bounds = [m.end() for m in _CLAUSE_END.finditer(self.text, atom.start, atom.end)]
         for bound in reversed(bounds):
             if bound >= atom.end:
                 continue
-            tokens = self.counter.count(self.text[bound:atom.end])
+            tokens = self.counter.count(self.text[bound : atom.end])
             if tokens > budget:
                 break
             best = (bound, tokens)

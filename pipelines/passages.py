@@ -110,8 +110,15 @@ def search_passages(
 ) -> list[ScoredChunk]:
     """The best `limit` passages for `query` in the tenant's documents, best first."""
     hits, units = first_stage_and_rerank(
-        query, tenant=tenant, embedder=embedder, index=index, reranker=reranker,
-        document_ids=document_ids, candidates=max(candidates, limit), options=options)
+        query,
+        tenant=tenant,
+        embedder=embedder,
+        index=index,
+        reranker=reranker,
+        document_ids=document_ids,
+        candidates=max(candidates, limit),
+        options=options,
+    )
     if per_document is not None:
         units = _per_document(units, per_document)
     pages: list[ScoredChunk] = []
@@ -120,34 +127,56 @@ def search_passages(
             units = table_rows(query, hits, units, chunks, reranker, options)
         else:
             pages = table_pages(query, hits, units, chunks, reranker, options)
-    return to_passages(units, chunks, limit=limit, parent_tokens=options.parent_tokens,
-                       pages=pages)
+    return to_passages(units, chunks, limit=limit, parent_tokens=options.parent_tokens, pages=pages)
 
 
-def table_pages(query: str, hits: Sequence[ScoredChunk], units: Sequence[ScoredChunk],
-                chunks: ChunkSource, reranker: Reranker,
-                options: SearchOptions) -> list[ScoredChunk]:
+def table_pages(
+    query: str,
+    hits: Sequence[ScoredChunk],
+    units: Sequence[ScoredChunk],
+    chunks: ChunkSource,
+    reranker: Reranker,
+    options: SearchOptions,
+) -> list[ScoredChunk]:
     """Stage 3b: the table pages of the top `page_pool` units, each scored as a whole by
     the reranker (plus the rank prior of its best first-stage unit and `page_bonus`), as
     bounded passages, best first (`pipelines.tables`)."""
     found = find_table_pages(hits, units[: options.page_pool], chunks, options.table_share)
     prior = reranker.prior_weight if options.prior_weight is None else options.prior_weight
-    return rank_pages(found, score_pages(plan_query(query).text, found, hits, reranker), units,
-                      candidates=len(hits), prior_weight=prior, whole=options.page_whole,
-                      bonus=options.page_bonus, count=options.page_count,
-                      max_tokens=options.page_tokens)
+    return rank_pages(
+        found,
+        score_pages(plan_query(query).text, found, hits, reranker),
+        units,
+        candidates=len(hits),
+        prior_weight=prior,
+        whole=options.page_whole,
+        bonus=options.page_bonus,
+        count=options.page_count,
+        max_tokens=options.page_tokens,
+    )
 
 
-def table_rows(query: str, hits: Sequence[ScoredChunk], units: Sequence[ScoredChunk],
-               chunks: ChunkSource, reranker: Reranker,
-               options: SearchOptions) -> list[ScoredChunk]:
+def table_rows(
+    query: str,
+    hits: Sequence[ScoredChunk],
+    units: Sequence[ScoredChunk],
+    chunks: ChunkSource,
+    reranker: Reranker,
+    options: SearchOptions,
+) -> list[ScoredChunk]:
     """Stage 3b, by rows: the units with every unit of the table pages of the top
     `page_pool` units scored as candidates too (`pipelines.tables.add_page_rows`)."""
     found = find_table_pages(hits, units[: options.page_pool], chunks, options.table_share)
     prior = reranker.prior_weight if options.prior_weight is None else options.prior_weight
-    return add_page_rows(units, found, score_rows(plan_query(query).text, found, hits, reranker),
-                         candidates=len(hits), prior_weight=prior, bonus=options.page_bonus,
-                         count=options.row_count)
+    return add_page_rows(
+        units,
+        found,
+        score_rows(plan_query(query).text, found, hits, reranker),
+        candidates=len(hits),
+        prior_weight=prior,
+        bonus=options.page_bonus,
+        count=options.row_count,
+    )
 
 
 def first_stage_and_rerank(
@@ -178,7 +207,11 @@ def first_stage_and_rerank(
 
 
 def to_passages(
-    units: Sequence[ScoredChunk], chunks: ChunkSource, *, limit: int, parent_tokens: int,
+    units: Sequence[ScoredChunk],
+    chunks: ChunkSource,
+    *,
+    limit: int,
+    parent_tokens: int,
     pages: Sequence[ScoredChunk] = (),
 ) -> list[ScoredChunk]:
     """Stage 4: the units, best first, grown into clauses, and the table `pages` (already
@@ -196,7 +229,8 @@ def to_passages(
         if parent_tokens > 0 and not whole:
             number = unit.chunk.number
             by_document[unit.chunk.document_id].update(
-                range(max(0, number - PARENT_RADIUS), number + PARENT_RADIUS + 1))
+                range(max(0, number - PARENT_RADIUS), number + PARENT_RADIUS + 1)
+            )
     around = {
         document_id: {c.number: c for c in chunks.get_chunks(document_id, sorted(numbers))}
         for document_id, numbers in sorted(by_document.items())
@@ -206,8 +240,11 @@ def to_passages(
         spans = covered[chunk.document_id]
         if any(start <= chunk.char_start and chunk.char_end <= end for start, end in spans):
             continue
-        parent = chunk if whole or parent_tokens <= 0 else enclose(
-            chunk, around[chunk.document_id], parent_tokens)
+        parent = (
+            chunk
+            if whole or parent_tokens <= 0
+            else enclose(chunk, around[chunk.document_id], parent_tokens)
+        )
         spans.append((parent.char_start, parent.char_end))
         passages.append(ScoredChunk(chunk=parent, score=unit.score))
         if len(passages) >= limit:

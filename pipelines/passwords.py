@@ -31,9 +31,7 @@ def saslprep(text: str) -> str:
     Raises ValueError for a prohibited character or a bidi violation (RFC 3454 6).
     """
     mapped = "".join(
-        " " if stringprep.in_table_c12(ch) else ch
-        for ch in text
-        if not stringprep.in_table_b1(ch)
+        " " if stringprep.in_table_c12(ch) else ch for ch in text if not stringprep.in_table_b1(ch)
     )
     prepared = unicodedata.normalize("NFKC", mapped)
     for ch in prepared:

@@ -77,9 +77,13 @@ class DocumentFilter(BaseModel):
     @property
     def restricts(self) -> bool:
         """True when the search covers less than every document of the tenant."""
-        return (self.document_ids is not None or self.kind is not None
-                or self.uploaded_after is not None or self.uploaded_before is not None
-                or bool(self.metadata))
+        return (
+            self.document_ids is not None
+            or self.kind is not None
+            or self.uploaded_after is not None
+            or self.uploaded_before is not None
+            or bool(self.metadata)
+        )
 
 
 def unique_ids(ids: Sequence[str]) -> list[str]:

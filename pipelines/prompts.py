@@ -39,9 +39,7 @@ def chat_messages(messages: Sequence[Mapping[str, str]]) -> list[ChatMessage]:
 def prompt_tokens(messages: Sequence[ChatMessage], counter: TokenCounter) -> int:
     """Exact tokens of `messages` rendered as Qwen3's ChatML prompt with thinking off (the
     same rendering `pipelines.context` counts)."""
-    rendered = "".join(
-        f"<|im_start|>{m.role}\n{m.content}<|im_end|>\n" for m in messages
-    )
+    rendered = "".join(f"<|im_start|>{m.role}\n{m.content}<|im_end|>\n" for m in messages)
     return counter.count(rendered + _GENERATION_PROMPT)
 
 
@@ -56,7 +54,7 @@ def _is_cjk(char: str) -> bool:
 
 
 def detect_language(chunks: Sequence[Chunk]) -> Language:
-    """"zh" when CJK ideographs make at least a fifth of the letters of the text (its first
+    """ "zh" when CJK ideographs make at least a fifth of the letters of the text (its first
     ~40,000 characters), else "en". Digits, punctuation and spaces are not counted, so a
     Chinese annual report full of figures and English terms is still Chinese."""
     cjk = latin = seen = 0

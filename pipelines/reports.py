@@ -156,13 +156,15 @@ class AnalysisLimits:
     max_documents: int = 0
 
 
-def analyses_wanted(kind: DocumentKind, pages: int | None,
-                    limits: AnalysisLimits) -> dict[JobKind, str | None]:
+def analyses_wanted(
+    kind: DocumentKind, pages: int | None, limits: AnalysisLimits
+) -> dict[JobKind, str | None]:
     """For each analysis kind, None when a report asks for it, else why not (the limit)."""
     summary: str | None = None
     if limits.summary_max_pages and (pages or 0) > limits.summary_max_pages:
-        summary = (f"not analysed (limit): {pages} pages, summaries only up to "
-                   f"{limits.summary_max_pages}")
+        summary = (
+            f"not analysed (limit): {pages} pages, summaries only up to {limits.summary_max_pages}"
+        )
     risks: str | None = None
     if limits.risks_for == "none":
         risks = "not analysed (limit): risks are not part of reports"
@@ -177,7 +179,7 @@ def over_document_limit(documents: Sequence[Document], limits: AnalysisLimits) -
     if not limits.max_documents or len(ready) <= limits.max_documents:
         return set()
     ordered = sorted(ready, key=lambda d: (d.pages_total or 0, d.filename, d.id))
-    return {d.id for d in ordered[limits.max_documents:]}
+    return {d.id for d in ordered[limits.max_documents :]}
 
 
 def report_window(day: date, timezone: str) -> tuple[datetime, datetime]:
@@ -216,19 +218,33 @@ def build_report(
         by_kind[kind] = by_kind.get(kind, 0) + 1
         by_status[doc.status.value] = by_status.get(doc.status.value, 0) + 1
         if doc.status is DocumentStatus.FAILED:
-            failures.append(Failure(document_id=doc.id, filename=doc.filename,
-                                    error_code=doc.error_code, reason=doc.reason))
+            failures.append(
+                Failure(
+                    document_id=doc.id,
+                    filename=doc.filename,
+                    error_code=doc.error_code,
+                    reason=doc.reason,
+                )
+            )
         elif doc.status is DocumentStatus.READY:
             entries.append(_entry(item, kind))
             if item.risks is not None:
                 _count(counts, item.risks)
-    categories = sorted(counts.values(), key=lambda c: (-c.high, -c.medium, -c.total,
-                                                        c.category))
+    categories = sorted(counts.values(), key=lambda c: (-c.high, -c.medium, -c.total, c.category))
     return Report(
-        tenant=tenant, date=day, timezone=timezone, window_start=start, window_end=end,
-        generated_at=generated_at, status=status, total_documents=len(items),
-        by_kind=dict(sorted(by_kind.items())), by_status=dict(sorted(by_status.items())),
-        failures=failures, documents=entries, categories=categories,
+        tenant=tenant,
+        date=day,
+        timezone=timezone,
+        window_start=start,
+        window_end=end,
+        generated_at=generated_at,
+        status=status,
+        total_documents=len(items),
+        by_kind=dict(sorted(by_kind.items())),
+        by_status=dict(sorted(by_status.items())),
+        failures=failures,
+        documents=entries,
+        categories=categories,
         ungrounded_total=sum(e.ungrounded for e in entries),
         incomplete=sum(e.analysis != "done" for e in entries),
         pending=sum(bool(e.pending) for e in entries),
@@ -237,23 +253,32 @@ def build_report(
 
 
 def _entry(item: DocumentAnalysis, kind: KindLabel) -> DocumentEntry:
-    entry = DocumentEntry(document_id=item.document.id, filename=item.document.filename,
-                          kind=kind, analysis=item.state, analysis_note=item.note,
-                          pending=list(item.pending), limited=list(item.limited))
+    entry = DocumentEntry(
+        document_id=item.document.id,
+        filename=item.document.filename,
+        kind=kind,
+        analysis=item.state,
+        analysis_note=item.note,
+        pending=list(item.pending),
+        limited=list(item.limited),
+    )
     if item.summary is not None:
         entry.summary = summary_lines(item.summary)
     if item.risks is not None:
         grounded = [f for f in item.risks.findings if f.grounded]
         entry.findings = [
-            ReportFinding(category=f.category, severity=f.severity, reason=f.reason,
-                          quote=f.quote, page=f.page)
-            for f in sorted(grounded, key=lambda f: (SEVERITIES.index(f.severity),
-                                                     f.page or 0))
+            ReportFinding(
+                category=f.category,
+                severity=f.severity,
+                reason=f.reason,
+                quote=f.quote,
+                page=f.page,
+            )
+            for f in sorted(grounded, key=lambda f: (SEVERITIES.index(f.severity), f.page or 0))
             if f.severity in SHOWN
         ]
         entry.low_findings = sum(f.severity == "low" for f in grounded)
-        entry.ungrounded = (len(item.risks.findings) - len(grounded)
-                            + item.risks.unverified_hidden)
+        entry.ungrounded = len(item.risks.findings) - len(grounded) + item.risks.unverified_hidden
         entry.not_analysed = list(item.risks.failed)
     return entry
 
@@ -274,25 +299,46 @@ def summary_lines(summary: ContractSummary | ReportSummary) -> list[SummaryLine]
     """A few key fields of a summary (empty statements left out)."""
     lines: list[SummaryLine] = []
     if isinstance(summary, ContractSummary):
-        for label, value in (("Parties", summary.parties), ("Subject", summary.subject),
-                             ("Term", summary.term_and_renewal),
-                             ("Payment", summary.payment)):
+        for label, value in (
+            ("Parties", summary.parties),
+            ("Subject", summary.subject),
+            ("Term", summary.term_and_renewal),
+            ("Payment", summary.payment),
+        ):
             if value.text.strip():
-                lines.append(SummaryLine(label=label, text=value.text, pages=value.pages,
-                                         verified=value.verified))
+                lines.append(
+                    SummaryLine(
+                        label=label, text=value.text, pages=value.pages, verified=value.verified
+                    )
+                )
         return lines
     if summary.business.text.strip():
-        lines.append(SummaryLine(label="Business", text=summary.business.text,
-                                 pages=summary.business.pages,
-                                 verified=summary.business.verified))
+        lines.append(
+            SummaryLine(
+                label="Business",
+                text=summary.business.text,
+                pages=summary.business.pages,
+                verified=summary.business.verified,
+            )
+        )
     for figure in summary.key_figures[:3]:
-        lines.append(SummaryLine(label=figure.name, text=f"{figure.value} ({figure.period})",
-                                 pages=[figure.page] if figure.page else [],
-                                 verified=figure.verified))
+        lines.append(
+            SummaryLine(
+                label=figure.name,
+                text=f"{figure.value} ({figure.period})",
+                pages=[figure.page] if figure.page else [],
+                verified=figure.verified,
+            )
+        )
     if summary.outlook.text.strip():
-        lines.append(SummaryLine(label="Outlook", text=summary.outlook.text,
-                                 pages=summary.outlook.pages,
-                                 verified=summary.outlook.verified))
+        lines.append(
+            SummaryLine(
+                label="Outlook",
+                text=summary.outlook.text,
+                pages=summary.outlook.pages,
+                verified=summary.outlook.verified,
+            )
+        )
     return lines
 
 
@@ -321,17 +367,19 @@ def without_documents(report: Report, document_ids: set[str]) -> Report | None:
         for category in {f.category for f in entry.findings}:
             if category in counts:
                 counts[category].documents = max(0, counts[category].documents - 1)
-    return report.model_copy(update={
-        "total_documents": max(0, report.total_documents - len(removed)),
-        "by_kind": {k: v for k, v in by_kind.items() if v > 0},
-        "by_status": {k: v for k, v in by_status.items() if v > 0},
-        "failures": [f for f in report.failures if f.document_id not in document_ids],
-        "documents": [e for e in report.documents if e.document_id not in document_ids],
-        "categories": [c for c in counts.values() if c.total or c.documents],
-        "ungrounded_total": max(0, report.ungrounded_total - sum(e.ungrounded
-                                                                  for e in entries)),
-        "incomplete": max(0, report.incomplete - sum(e.analysis != "done" for e in entries)),
-        "pending": max(0, report.pending - sum(bool(e.pending) for e in entries)),
-        "limited": max(0, report.limited - sum(bool(e.limited) for e in entries)),
-    })
-
+    return report.model_copy(
+        update={
+            "total_documents": max(0, report.total_documents - len(removed)),
+            "by_kind": {k: v for k, v in by_kind.items() if v > 0},
+            "by_status": {k: v for k, v in by_status.items() if v > 0},
+            "failures": [f for f in report.failures if f.document_id not in document_ids],
+            "documents": [e for e in report.documents if e.document_id not in document_ids],
+            "categories": [c for c in counts.values() if c.total or c.documents],
+            "ungrounded_total": max(
+                0, report.ungrounded_total - sum(e.ungrounded for e in entries)
+            ),
+            "incomplete": max(0, report.incomplete - sum(e.analysis != "done" for e in entries)),
+            "pending": max(0, report.pending - sum(bool(e.pending) for e in entries)),
+            "limited": max(0, report.limited - sum(bool(e.limited) for e in entries)),
+        }
+    )

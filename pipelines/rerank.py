@@ -40,7 +40,11 @@ from pipelines.sparse import tokenize
 
 FEATURES = ("coverage", "proximity", "phrases", "heading", "names", "exact")
 WEIGHTS: Mapping[str, float] = {
-    "coverage": 1.0, "proximity": 4.0, "phrases": 2.0, "heading": 0.5, "names": 0.0,
+    "coverage": 1.0,
+    "proximity": 4.0,
+    "phrases": 2.0,
+    "heading": 0.5,
+    "names": 0.0,
     "exact": 1.0,
 }
 PRIOR_WEIGHT = 4.0
@@ -49,12 +53,69 @@ PRIOR_WEIGHT = 4.0
 HEADER_CHARS = 160
 """How much of a passage counts as its header (section path and first line)."""
 _QUESTION_WORDS = frozenset(
-    {"which", "what", "who", "when", "where", "how", "does", "do", "did", "any", "there",
-     "clause", "clauses", "contract", "contracts", "agreement", "provision", "document",
-     "about", "can", "our", "their", "much", "many", "under", "me", "show", "find"}
-    | {"多少", "什么", "哪些", "哪个", "是否", "如何", "怎么", "怎样", "为何", "为什么", "请问",
-       "多", "少", "什", "么", "哪", "些", "吗", "呢", "的", "是", "了", "有", "在", "和", "与",
-       "及", "其", "何", "请", "问"}
+    {
+        "which",
+        "what",
+        "who",
+        "when",
+        "where",
+        "how",
+        "does",
+        "do",
+        "did",
+        "any",
+        "there",
+        "clause",
+        "clauses",
+        "contract",
+        "contracts",
+        "agreement",
+        "provision",
+        "document",
+        "about",
+        "can",
+        "our",
+        "their",
+        "much",
+        "many",
+        "under",
+        "me",
+        "show",
+        "find",
+    }
+    | {
+        "多少",
+        "什么",
+        "哪些",
+        "哪个",
+        "是否",
+        "如何",
+        "怎么",
+        "怎样",
+        "为何",
+        "为什么",
+        "请问",
+        "多",
+        "少",
+        "什",
+        "么",
+        "哪",
+        "些",
+        "吗",
+        "呢",
+        "的",
+        "是",
+        "了",
+        "有",
+        "在",
+        "和",
+        "与",
+        "及",
+        "其",
+        "何",
+        "请",
+        "问",
+    }
 )
 _SPACE = re.compile(r"\s+")
 _STEMMER = snowballstemmer.stemmer("english")
@@ -64,8 +125,9 @@ _STEMMER_LOCK = threading.Lock()  # a Snowball stemmer keeps state while it work
 class LexicalReranker:
     """Lexical and structural reranker (see the module docstring); implements `Reranker`."""
 
-    def __init__(self, weights: Mapping[str, float] | None = None,
-                 prior_weight: float = PRIOR_WEIGHT) -> None:
+    def __init__(
+        self, weights: Mapping[str, float] | None = None, prior_weight: float = PRIOR_WEIGHT
+    ) -> None:
         self.weights = dict(WEIGHTS if weights is None else weights)
         self._prior_weight = prior_weight
 
@@ -80,8 +142,9 @@ class LexicalReranker:
     def score(self, query: str, passages: Sequence[str]) -> list[float]:
         return [weighted(row, self.weights) for row in features(plan_query(query), passages)]
 
-    def score_among(self, query: str, passages: Sequence[str],
-                    background: Sequence[str]) -> list[float]:
+    def score_among(
+        self, query: str, passages: Sequence[str], background: Sequence[str]
+    ) -> list[float]:
         """`passages` scored with term rarity counted among `background` (the candidates
         they compete with), so that each is scored as one more candidate."""
         rows = features(plan_query(query), passages, background=background)
@@ -93,8 +156,9 @@ def weighted(row: Sequence[float], weights: Mapping[str, float]) -> float:
     return sum(weights.get(name, 0.0) * value for name, value in zip(FEATURES, row, strict=True))
 
 
-def features(plan: QueryPlan, passages: Sequence[str],
-             background: Sequence[str] | None = None) -> list[tuple[float, ...]]:
+def features(
+    plan: QueryPlan, passages: Sequence[str], background: Sequence[str] | None = None
+) -> list[tuple[float, ...]]:
     """One row of `FEATURES` values per passage; term rarity is counted among `background`
     (default: the passages themselves)."""
     terms = [stem(t) for t in dict.fromkeys(tokenize(plan.text)) if t not in _QUESTION_WORDS]
@@ -106,22 +170,27 @@ def features(plan: QueryPlan, passages: Sequence[str],
     exact = [_norm(e) for e in plan.exact]
     tokenized = [[stem(t) for t in tokenize(passage)] for passage in passages]
     present_in = [set(tokens) for tokens in tokenized]
-    pool = present_in if background is None else [
-        {stem(t) for t in tokenize(passage)} for passage in background]
+    pool = (
+        present_in
+        if background is None
+        else [{stem(t) for t in tokenize(passage)} for passage in background]
+    )
     weight = {t: math.log(1 + len(pool) / (1 + sum(t in p for p in pool))) for t in terms}
     rows: list[tuple[float, ...]] = []
     for passage, tokens, present in zip(passages, tokenized, present_in, strict=True):
         text = _norm(passage)
         adjacent = set(zip(tokens, tokens[1:], strict=False))
         header = text[:HEADER_CHARS]
-        rows.append((
-            _share(sum(weight[t] for t in terms if t in present), sum(weight.values())),
-            _share(sum(p in adjacent for p in pairs), len(pairs)),
-            min(3, sum(p in text for p in phrases)) / 3 if phrases else 0.0,
-            1.0 if any(h in header for h in headings) else 0.0,
-            1.0 if any(n in text for n in names) else 0.0,
-            _share(sum(e in text for e in exact), len(exact)),
-        ))
+        rows.append(
+            (
+                _share(sum(weight[t] for t in terms if t in present), sum(weight.values())),
+                _share(sum(p in adjacent for p in pairs), len(pairs)),
+                min(3, sum(p in text for p in phrases)) / 3 if phrases else 0.0,
+                1.0 if any(h in header for h in headings) else 0.0,
+                1.0 if any(n in text for n in names) else 0.0,
+                _share(sum(e in text for e in exact), len(exact)),
+            )
+        )
     return rows
 
 

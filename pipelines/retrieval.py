@@ -98,9 +98,7 @@ def _keep_best(best: dict[tuple[str, int], ScoredChunk], scored: ScoredChunk) ->
         best[key] = scored
 
 
-def _largest_free(
-    start: int, end: int, taken: Sequence[tuple[int, int]]
-) -> tuple[int, int] | None:
+def _largest_free(start: int, end: int, taken: Sequence[tuple[int, int]]) -> tuple[int, int] | None:
     """The longest part of [start, end) that no span in `taken` covers."""
     pieces = [(start, end)]
     for t_start, t_end in taken:

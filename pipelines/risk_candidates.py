@@ -91,10 +91,12 @@ def select_candidates(
     ranked: Sequence[tuple[RiskCategory, Sequence[ScoredChunk]]], selection: Selection
 ) -> list[Candidate]:
     """The passages to classify, in document order (see the module doc)."""
-    pairs = [(scored.score, rank, category, scored.chunk)
-             for category, hits in ranked
-             for rank, scored in enumerate(hits[: selection.per_category])
-             if scored.score >= selection.min_score]
+    pairs = [
+        (scored.score, rank, category, scored.chunk)
+        for category, hits in ranked
+        for rank, scored in enumerate(hits[: selection.per_category])
+        if scored.score >= selection.min_score
+    ]
     pairs.sort(key=lambda p: (-p[0], p[1], p[2].id, p[3].char_start))
     taken: list[Candidate] = []
     for score, _, category, chunk in pairs:
@@ -120,8 +122,9 @@ def _phrases(category_id: str) -> tuple[str, ...]:
     terms = lookup(category_id)
     if terms is None:
         return ()
-    wanted = dict.fromkeys(normalise_text(t) for t in
-                           (*terms.names, *terms.phrases_en, *terms.phrases_zh))
+    wanted = dict.fromkeys(
+        normalise_text(t) for t in (*terms.names, *terms.phrases_en, *terms.phrases_zh)
+    )
     return tuple(t for t in wanted if t)
 
 
@@ -131,28 +134,40 @@ def batches(candidates: Sequence[Candidate], size: int) -> list[list[Candidate]]
     return [list(candidates[i : i + step]) for i in range(0, len(candidates), step)]
 
 
-def batch_messages(batch: Sequence[Candidate], kind: DocumentKind, title: str
-                   ) -> list[ChatMessage]:
+def batch_messages(batch: Sequence[Candidate], kind: DocumentKind, title: str) -> list[ChatMessage]:
     """One classification request over `batch`; passages are numbered from 1."""
     blocks = []
     for n, candidate in enumerate(batch, 1):
         chunk = candidate.chunk
-        pages = (f"{chunk.page_start}" if chunk.page_start == chunk.page_end
-                 else f"{chunk.page_start}-{chunk.page_end}")
-        blocks.append(f"<passage n=\"{n}\" page=\"{pages}\">\n{neutralise(chunk.text)}\n"
-                      "</passage>")
+        pages = (
+            f"{chunk.page_start}"
+            if chunk.page_start == chunk.page_end
+            else f"{chunk.page_start}-{chunk.page_end}"
+        )
+        blocks.append(f'<passage n="{n}" page="{pages}">\n{neutralise(chunk.text)}\n</passage>')
     named = {c.id: c for candidate in batch for c in candidate.categories}
-    lines = [f"<passages document=\"{_attribute(title)}\">", *blocks, "</passages>", "",
-             TASK.format(kind=kind.replace("_", " ")), "Categories:"]
+    lines = [
+        f'<passages document="{_attribute(title)}">',
+        *blocks,
+        "</passages>",
+        "",
+        TASK.format(kind=kind.replace("_", " ")),
+        "Categories:",
+    ]
     lines += [f"- {c.id}: {c.description} Severity: {c.severity}." for c in named.values()]
     lines.append("Passages and the categories to check in each:")
-    lines += [f"- passage {n}: " + "; ".join(c.id for c in candidate.categories)
-              for n, candidate in enumerate(batch, 1)]
+    lines += [
+        f"- passage {n}: " + "; ".join(c.id for c in candidate.categories)
+        for n, candidate in enumerate(batch, 1)
+    ]
     lines.append(
         'Reply as {"findings": [{"passage": 1, "category": ..., "severity": "high"|"medium"|'
-        '"low", "reason": ..., "quote": ...}]}; {"findings": []} when no passage holds one.')
-    return [ChatMessage(role="system", content=f"{ANALYST_INSTRUCTIONS}\n\n{PASSAGE_RULES}"),
-            ChatMessage(role="user", content="\n".join(lines))]
+        '"low", "reason": ..., "quote": ...}]}; {"findings": []} when no passage holds one.'
+    )
+    return [
+        ChatMessage(role="system", content=f"{ANALYST_INSTRUCTIONS}\n\n{PASSAGE_RULES}"),
+        ChatMessage(role="user", content="\n".join(lines)),
+    ]
 
 
 def output_tokens(batch: Sequence[Candidate], ceiling: int) -> int:
@@ -160,8 +175,9 @@ def output_tokens(batch: Sequence[Candidate], ceiling: int) -> int:
 
 
 def _overlap(a: Chunk, b: Chunk) -> bool:
-    return a.document_id == b.document_id and a.char_start < b.char_end \
-        and b.char_start < a.char_end
+    return (
+        a.document_id == b.document_id and a.char_start < b.char_end and b.char_start < a.char_end
+    )
 
 
 def _attribute(value: str) -> str:

@@ -104,9 +104,12 @@ class RiskReport(BaseModel):
         if include_unverified:
             return self
         kept = [f for f in self.findings if f.grounded]
-        return self.model_copy(update={
-            "findings": kept,
-            "unverified_hidden": self.unverified_hidden + len(self.findings) - len(kept)})
+        return self.model_copy(
+            update={
+                "findings": kept,
+                "unverified_hidden": self.unverified_hidden + len(self.findings) - len(kept),
+            }
+        )
 
 
 class _OutBase(BaseModel):
@@ -168,8 +171,7 @@ def extract_risks(
     pages exact.
     """
     asked = _asked(kind, only)
-    ranked = [(c, [s for s in candidates(c) if s.chunk.document_id == document.id])
-              for c in asked]
+    ranked = [(c, [s for s in candidates(c) if s.chunk.document_id == document.id]) for c in asked]
     chosen = select_candidates(ranked, selection)
     queue = batches(chosen, selection.batch_size)
     source = SourceText(chunks, page_starts)
@@ -179,14 +181,20 @@ def extract_risks(
     while queue:
         batch = queue.pop(0)
         if progress is not None:
-            progress(done, done + len(queue) + 1,
-                     f"classifying {len(batch)} passage(s), page {batch[0].chunk.page_start}")
+            progress(
+                done,
+                done + len(queue) + 1,
+                f"classifying {len(batch)} passage(s), page {batch[0].chunk.page_start}",
+            )
         requests += 1
         try:
-            reply = llm.structured(batch_messages(batch, kind, document.filename),
-                                   _SCHEMAS[kind], thinking=False,
-                                   max_tokens=output_tokens(batch, budget.max_output_tokens),
-                                   cache_salt=cache_salt)
+            reply = llm.structured(
+                batch_messages(batch, kind, document.filename),
+                _SCHEMAS[kind],
+                thinking=False,
+                max_tokens=output_tokens(batch, budget.max_output_tokens),
+                cache_salt=cache_salt,
+            )
         except (LlmTimeout, LlmOutputInvalid) as exc:
             if len(batch) > 1:
                 half = len(batch) // 2
@@ -201,12 +209,19 @@ def extract_risks(
         findings.extend(_located(reply.model_dump()["findings"], batch, source))
     if progress is not None:
         progress(done, done, "done")
-    return RiskReport(document_id=document.id, kind=kind, findings=_merged(findings),
-                      requests=requests, passages=len(chosen), failed=failed)
+    return RiskReport(
+        document_id=document.id,
+        kind=kind,
+        findings=_merged(findings),
+        requests=requests,
+        passages=len(chosen),
+        failed=failed,
+    )
 
 
-def _located(raw: Sequence[dict[str, object]], batch: Sequence[Candidate],
-             source: SourceText) -> list[Finding]:
+def _located(
+    raw: Sequence[dict[str, object]], batch: Sequence[Candidate], source: SourceText
+) -> list[Finding]:
     """The model's items -> findings quoting the document's own text."""
     out: list[Finding] = []
     for item in raw:
@@ -221,17 +236,29 @@ def _located(raw: Sequence[dict[str, object]], batch: Sequence[Candidate],
         match = source.find(pointer, within=span) if pointer else None  # what it was shown
         if match is None:
             start, end = _closest_sentence(candidate.chunk, pointer)
-            quote, page, grounded = (candidate.chunk.text[start - candidate.chunk.char_start:
-                                                          end - candidate.chunk.char_start],
-                                     source.page_of(start), False)
+            quote, page, grounded = (
+                candidate.chunk.text[
+                    start - candidate.chunk.char_start : end - candidate.chunk.char_start
+                ],
+                source.page_of(start),
+                False,
+            )
         else:
             start, end = match.char_start, match.char_end
             quote, page, grounded = source.text_at(start, end), match.page, True
-        out.append(Finding(
-            category=str(item["category"]), severity=_severity(item.get("severity")),
-            reason=" ".join(str(item.get("reason", "")).split())[:300],
-            quote=" ".join(quote.split()), page=page, document_id=candidate.chunk.document_id,
-            grounded=grounded, char_start=start, char_end=end))
+        out.append(
+            Finding(
+                category=str(item["category"]),
+                severity=_severity(item.get("severity")),
+                reason=" ".join(str(item.get("reason", "")).split())[:300],
+                quote=" ".join(quote.split()),
+                page=page,
+                document_id=candidate.chunk.document_id,
+                grounded=grounded,
+                char_start=start,
+                char_end=end,
+            )
+        )
     return out
 
 
@@ -246,12 +273,20 @@ def _worded(chosen: Sequence[Candidate], least: int, source: SourceText) -> list
                 continue
             start, end = _closest_sentence(candidate.chunk, " ".join(words))
             offset = candidate.chunk.char_start
-            out.append(Finding(
-                category=category.id, severity="medium",
-                reason="the clause's own wording: " + ", ".join(f"'{w}'" for w in words[:4]),
-                quote=" ".join(candidate.chunk.text[start - offset:end - offset].split()),
-                page=source.page_of(start), document_id=candidate.chunk.document_id,
-                grounded=True, char_start=start, char_end=end, method="wording"))
+            out.append(
+                Finding(
+                    category=category.id,
+                    severity="medium",
+                    reason="the clause's own wording: " + ", ".join(f"'{w}'" for w in words[:4]),
+                    quote=" ".join(candidate.chunk.text[start - offset : end - offset].split()),
+                    page=source.page_of(start),
+                    document_id=candidate.chunk.document_id,
+                    grounded=True,
+                    char_start=start,
+                    char_end=end,
+                    method="wording",
+                )
+            )
     return out
 
 
@@ -284,12 +319,13 @@ def _merged(findings: Sequence[Finding]) -> list[Finding]:
             out = [_stronger(finding, s) if _same(finding, s) else s for s in out]
         else:
             out.append(finding)
-    return sorted(out, key=lambda f: (not f.grounded, _RANK[f.severity], f.page or 0,
-                                      f.char_start or 0))
+    return sorted(
+        out, key=lambda f: (not f.grounded, _RANK[f.severity], f.page or 0, f.char_start or 0)
+    )
 
 
 def detect_kind(chunks: Sequence[Chunk]) -> DocumentKind:
-    """"annual_report" when the opening text reads like one (10-K, 年度报告, annual report,
+    """ "annual_report" when the opening text reads like one (10-K, 年度报告, annual report,
     financial statements), else "contract" (agreement terms, 协议/合同 parties)."""
     ordered = sorted(chunks, key=lambda c: c.number)
     opening = " ".join(c.text for c in ordered[:8]).casefold()
@@ -302,12 +338,33 @@ def detect_kind(chunks: Sequence[Chunk]) -> DocumentKind:
 
 
 _ANNUAL_TITLE = ("annual report", "form 10-k", "年度报告", "年报", "annual results")
-_ANNUAL_BODY = ("fiscal year ended", "consolidated balance sheet", "risk factors",
-                "management's discussion", "shareholders", "合并资产负债表", "营业收入",
-                "归属于上市公司股东", "净利润", "董事会报告", "income statement")
+_ANNUAL_BODY = (
+    "fiscal year ended",
+    "consolidated balance sheet",
+    "risk factors",
+    "management's discussion",
+    "shareholders",
+    "合并资产负债表",
+    "营业收入",
+    "归属于上市公司股东",
+    "净利润",
+    "董事会报告",
+    "income statement",
+)
 _CONTRACT_TITLE = ("agreement", "协议", "合同", "contract")
-_CONTRACT_BODY = ("whereas", "hereby", "hereinafter", "in witness whereof", "party hereto",
-                  "parties hereto", "shall", "甲方", "乙方", "本协议", "本合同")
+_CONTRACT_BODY = (
+    "whereas",
+    "hereby",
+    "hereinafter",
+    "in witness whereof",
+    "party hereto",
+    "parties hereto",
+    "shall",
+    "甲方",
+    "乙方",
+    "本协议",
+    "本合同",
+)
 
 
 def _asked(kind: DocumentKind, only: Collection[str] | None) -> list[RiskCategory]:
@@ -337,6 +394,7 @@ def _same(a: Finding, b: Finding) -> bool:
 
 def _stronger(a: Finding, b: Finding) -> Finding:
     """The more severe; on a tie the model's (it graded the clause), then the longer."""
+
     def rank(f: Finding) -> tuple[int, bool, int]:
         return _RANK[f.severity], f.method != "model", -len(f.quote)
 

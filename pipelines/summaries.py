@@ -53,7 +53,7 @@ _SHAPES: dict[SummaryKind, str] = {
         '{"parties": S, "subject": S, "term_and_renewal": S, "payment": S, '
         '"obligations": S, "liability_and_indemnity": S, "termination": S, '
         '"governing_law": S}\nwhere each S is {"text": "...", "quotes": ["...", ...]}: "parties" '
-        "names who signs and in what role; \"subject\" what the contract is about; "
+        'names who signs and in what role; "subject" what the contract is about; '
         '"term_and_renewal" its duration, renewal and notice periods; "payment" prices, fees '
         'and payment terms; "obligations" the main duties of each party; '
         '"liability_and_indemnity" caps, exclusions and indemnities; "termination" who may '
@@ -76,8 +76,8 @@ def summary_task(kind: SummaryKind, language: Language) -> str:
         "(a line before this task says so): then summarise only the text you are given. "
         "Reply with one "
         f"JSON object shaped as\n{_SHAPES[kind]}\nKeep every text to one or two sentences. "
-        f"In \"quotes\" copy, word for word, up to {MAX_EVIDENCE} short sentences of the "
-        "document that show each statement (a figure's \"quote\": the sentence or table row "
+        f'In "quotes" copy, word for word, up to {MAX_EVIDENCE} short sentences of the '
+        'document that show each statement (a figure\'s "quote": the sentence or table row '
         "that gives it). When the text does not say, give an empty text and no quotes. "
         f"{language_rule(language)}"
     )
@@ -95,17 +95,31 @@ def _merge_task(kind: SummaryKind, language: Language, parts: int) -> str:
 
 @overload
 def summarize(
-    document: Document, chunks: Sequence[Chunk], *, kind: Literal["contract"],
-    llm: ChatModel, counter: TokenCounter, budget: Budget, cache_salt: str | None = None,
-    progress: Progress | None = None, page_starts: Sequence[int] | None = None,
+    document: Document,
+    chunks: Sequence[Chunk],
+    *,
+    kind: Literal["contract"],
+    llm: ChatModel,
+    counter: TokenCounter,
+    budget: Budget,
+    cache_salt: str | None = None,
+    progress: Progress | None = None,
+    page_starts: Sequence[int] | None = None,
 ) -> ContractSummary: ...
 
 
 @overload
 def summarize(
-    document: Document, chunks: Sequence[Chunk], *, kind: Literal["annual_report"],
-    llm: ChatModel, counter: TokenCounter, budget: Budget, cache_salt: str | None = None,
-    progress: Progress | None = None, page_starts: Sequence[int] | None = None,
+    document: Document,
+    chunks: Sequence[Chunk],
+    *,
+    kind: Literal["annual_report"],
+    llm: ChatModel,
+    counter: TokenCounter,
+    budget: Budget,
+    cache_salt: str | None = None,
+    progress: Progress | None = None,
+    page_starts: Sequence[int] | None = None,
 ) -> ReportSummary: ...
 
 
@@ -201,13 +215,20 @@ class _Summarizer:
 
     def _pack(self, chunks: Sequence[Chunk]) -> list[PackedContext]:
         return pack_document(
-            ANALYST_INSTRUCTIONS, chunks, summary_task(self.kind, self.language),
-            counter=self.counter, budget=self.budget, title=self.title,
+            ANALYST_INSTRUCTIONS,
+            chunks,
+            summary_task(self.kind, self.language),
+            counter=self.counter,
+            budget=self.budget,
+            title=self.title,
         )
 
     def _ask(self, messages: list[ChatMessage]) -> Reply:
         return self.llm.structured(
-            messages, self.schema, thinking=False, max_tokens=self.budget.max_output_tokens,
+            messages,
+            self.schema,
+            thinking=False,
+            max_tokens=self.budget.max_output_tokens,
             cache_salt=self.cache_salt,
         )
 
@@ -221,16 +242,16 @@ class _Summarizer:
                 raise
             half = len(part.chunks) // 2
             self.steps.total += 1  # two requests instead of one (merges are counted later)
-            return [summary for n, chunks in enumerate((part.chunks[:half],
-                                                        part.chunks[half:]), 1)
-                    for packed in self._pack(chunks)
-                    for summary in self._map(packed, f"{label} (half {n}/2 after a timeout)")]
+            return [
+                summary
+                for n, chunks in enumerate((part.chunks[:half], part.chunks[half:]), 1)
+                for packed in self._pack(chunks)
+                for summary in self._map(packed, f"{label} (half {n}/2 after a timeout)")
+            ]
         self.steps.finish()
         return [partial]
 
-    def _merge_messages(
-        self, batch: Sequence[BaseModel], language: Language
-    ) -> list[ChatMessage]:
+    def _merge_messages(self, batch: Sequence[BaseModel], language: Language) -> list[ChatMessage]:
         body = "\n".join(
             f"Part {n}: {partial.model_dump_json()}" for n, partial in enumerate(batch, 1)
         )
@@ -241,17 +262,17 @@ class _Summarizer:
             ),
         ]
 
-    def _batches(
-        self, partials: Sequence[Reply], language: Language
-    ) -> list[list[Reply]]:
+    def _batches(self, partials: Sequence[Reply], language: Language) -> list[list[Reply]]:
         """Consecutive partials grouped so that each merge prompt fits the budget."""
         limit = self.budget.prompt_limit
         batches: list[list[Reply]] = []
         current: list[Reply] = []
         for partial in partials:
             trial = [*current, partial]
-            if current and prompt_tokens(self._merge_messages(trial, language),
-                                         self.counter) > limit:
+            if (
+                current
+                and prompt_tokens(self._merge_messages(trial, language), self.counter) > limit
+            ):
                 batches.append(current)
                 trial = [partial]
             current = trial
@@ -274,7 +295,6 @@ class _Summarizer:
                 raise
             half = len(batch) // 2
             self.steps.total += 1
-            return [*self._reduce(batch[:half], language),
-                    *self._reduce(batch[half:], language)]
+            return [*self._reduce(batch[:half], language), *self._reduce(batch[half:], language)]
         self.steps.finish()
         return [merged]

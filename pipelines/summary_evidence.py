@@ -35,8 +35,7 @@ MAX_FIGURES, MAX_RISKS = 10, 6
 _NUMBER = re.compile(r"\d(?:[\d,.]*\d)?")
 
 
-def locate(source: SourceText, quotes: Iterable[str],
-           limit: int = MAX_EVIDENCE) -> list[Evidence]:
+def locate(source: SourceText, quotes: Iterable[str], limit: int = MAX_EVIDENCE) -> list[Evidence]:
     """The first `limit` distinct places where one of `quotes` occurs (in their order)."""
     found: list[Evidence] = []
     seen: set[tuple[int, int]] = set()
@@ -47,9 +46,15 @@ def locate(source: SourceText, quotes: Iterable[str],
         if match is None or (match.char_start, match.char_end) in seen:
             continue
         seen.add((match.char_start, match.char_end))
-        found.append(Evidence(quote=source.text_at(match.char_start, match.char_end),
-                              page=match.page, page_end=match.page_end,
-                              char_start=match.char_start, char_end=match.char_end))
+        found.append(
+            Evidence(
+                quote=source.text_at(match.char_start, match.char_end),
+                page=match.page,
+                page_end=match.page_end,
+                char_start=match.char_start,
+                char_end=match.char_end,
+            )
+        )
     return found
 
 
@@ -85,8 +90,9 @@ def ground(reply: Reply, source: SourceText, partials: Sequence[Reply] = ()) -> 
         return statement(getattr(reply, name), source, earlier)
 
     if isinstance(reply, ContractReply):
-        return ContractSummary.model_validate({name: point(name)
-                                               for name in ContractReply.model_fields})
+        return ContractSummary.model_validate(
+            {name: point(name) for name in ContractReply.model_fields}
+        )
     risks = [statement(r, source) for r in reply.major_risks if r.text.strip()]
     return ReportSummary(
         business=point("business"),
@@ -96,8 +102,9 @@ def ground(reply: Reply, source: SourceText, partials: Sequence[Reply] = ()) -> 
     )
 
 
-def statement(reply: StatementReply, source: SourceText,
-              earlier: Sequence[str] = ()) -> SourcedText:
+def statement(
+    reply: StatementReply, source: SourceText, earlier: Sequence[str] = ()
+) -> SourcedText:
     """A statement with the evidence of its quotes, then of its text, then `earlier` quotes."""
     text = reply.text.strip()
     if not text:
@@ -105,14 +112,19 @@ def statement(reply: StatementReply, source: SourceText,
     evidence = locate(source, [*reply.quotes, text])
     if not evidence:
         evidence = locate(source, earlier)
-    return SourcedText(text=text, verified=bool(evidence), evidence=evidence,
-                       pages=pages_of(evidence))
+    return SourcedText(
+        text=text, verified=bool(evidence), evidence=evidence, pages=pages_of(evidence)
+    )
 
 
 def figure(reply: FigureReply, source: SourceText) -> KeyFigure:
     """A figure verified by its located quote when the quote shows the value."""
-    evidence = [e for e in locate(source, [reply.quote], limit=1)
-                if figure_shown(reply.value, e)]
-    return KeyFigure(name=reply.name.strip(), value=reply.value.strip(),
-                     period=reply.period.strip(), page=evidence[0].page if evidence else None,
-                     verified=bool(evidence), evidence=evidence)
+    evidence = [e for e in locate(source, [reply.quote], limit=1) if figure_shown(reply.value, e)]
+    return KeyFigure(
+        name=reply.name.strip(),
+        value=reply.value.strip(),
+        period=reply.period.strip(),
+        page=evidence[0].page if evidence else None,
+        verified=bool(evidence),
+        evidence=evidence,
+    )

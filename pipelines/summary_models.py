@@ -31,12 +31,15 @@ class StatementReply(BaseModel):
 
     model_config = ConfigDict(json_schema_extra={"required": ["text", "quotes"]})
 
-    text: str = Field(description="one or two sentences; empty when the document does not say",
-                      json_schema_extra={"maxLength": TEXT_CHARS})
+    text: str = Field(
+        description="one or two sentences; empty when the document does not say",
+        json_schema_extra={"maxLength": TEXT_CHARS},
+    )
     quotes: list[str] = Field(
         default_factory=list,
         description="the document's own words that show the statement, copied exactly",
-        json_schema_extra={"maxItems": MAX_EVIDENCE, "items": {"maxLength": QUOTE_CHARS}})
+        json_schema_extra={"maxItems": MAX_EVIDENCE, "items": {"maxLength": QUOTE_CHARS}},
+    )
 
 
 class ContractReply(BaseModel):
@@ -55,14 +58,16 @@ class ContractReply(BaseModel):
 class FigureReply(BaseModel):
     """One reported figure as the model writes it."""
 
-    model_config = ConfigDict(json_schema_extra={"required": ["name", "value", "period",
-                                                              "quote"]})
+    model_config = ConfigDict(json_schema_extra={"required": ["name", "value", "period", "quote"]})
 
     name: str = Field(description="what is measured, e.g. revenue, net profit, total assets")
     value: str = Field(description="the value with its unit and currency, as written")
     period: str = Field(description="the year or period it refers to")
-    quote: str = Field(default="", description="the sentence or table row giving the value, "
-                       "copied exactly", json_schema_extra={"maxLength": QUOTE_CHARS})
+    quote: str = Field(
+        default="",
+        description="the sentence or table row giving the value, copied exactly",
+        json_schema_extra={"maxLength": QUOTE_CHARS},
+    )
 
 
 class ReportReply(BaseModel):

@@ -99,8 +99,12 @@ def row_share(text: str) -> float:
     return sum(len(line) for line in lines if is_row(line)) / total if total else 0.0
 
 
-def find_table_pages(hits: Sequence[ScoredChunk], chosen: Sequence[ScoredChunk],
-                     chunks: ChunkSource, min_share: float) -> list[TablePage]:
+def find_table_pages(
+    hits: Sequence[ScoredChunk],
+    chosen: Sequence[ScoredChunk],
+    chunks: ChunkSource,
+    min_share: float,
+) -> list[TablePage]:
     """The table pages (row share >= `min_share`) of the `chosen` units; `hits` are the
     first-stage candidates in their order (for each page's prior)."""
     first: dict[tuple[str, int], tuple[int, Chunk]] = {}
@@ -114,8 +118,10 @@ def find_table_pages(hits: Sequence[ScoredChunk], chosen: Sequence[ScoredChunk],
     for (document_id, _), (_, anchor) in wanted.items():
         n = anchor.number
         numbers[document_id].update(range(max(0, n - PAGE_RADIUS), n + PAGE_RADIUS + 1))
-    around = {document_id: {c.number: c for c in chunks.get_chunks(document_id, sorted(found))}
-              for document_id, found in sorted(numbers.items())}
+    around = {
+        document_id: {c.number: c for c in chunks.get_chunks(document_id, sorted(found))}
+        for document_id, found in sorted(numbers.items())
+    }
     pages: list[TablePage] = []
     for (document_id, page), (rank, anchor) in wanted.items():
         units = _page_units(anchor, around[document_id])
@@ -144,15 +150,23 @@ def page_rows(page: TablePage) -> list[Chunk]:
     rows: list[Chunk] = []
     for unit in page.units:
         table = table_header(before, unit.text)
-        rows.append(unit.model_copy(
-            update={"context": "\n".join(part for part in (path, table) if part)}))
+        rows.append(
+            unit.model_copy(update={"context": "\n".join(part for part in (path, table) if part)})
+        )
         before.extend(unit.text.splitlines())
     return rows
 
 
-def add_page_rows(units: Sequence[ScoredChunk], pages: Sequence[TablePage],
-                  scores: Sequence[Sequence[float]], *, candidates: int, prior_weight: float,
-                  bonus: float, count: int) -> list[ScoredChunk]:
+def add_page_rows(
+    units: Sequence[ScoredChunk],
+    pages: Sequence[TablePage],
+    scores: Sequence[Sequence[float]],
+    *,
+    candidates: int,
+    prior_weight: float,
+    bonus: float,
+    count: int,
+) -> list[ScoredChunk]:
     """`units` (reranked) with the best `count` units of each table page in `pages` as
     candidates too, scored (`scores`: the reranker's, page by page) plus the rank prior of
     its page's best first-stage unit and `bonus`; a unit found twice keeps its better
@@ -169,8 +183,9 @@ def add_page_rows(units: Sequence[ScoredChunk], pages: Sequence[TablePage],
     return sorted(best.values(), key=lambda s: (-s.score, s.chunk.document_id, s.chunk.number))
 
 
-def score_rows(query: str, pages: Sequence[TablePage], hits: Sequence[ScoredChunk],
-               reranker: Reranker) -> list[list[float]]:
+def score_rows(
+    query: str, pages: Sequence[TablePage], hits: Sequence[ScoredChunk], reranker: Reranker
+) -> list[list[float]]:
     """The reranker's score of each unit of each page, as one more candidate among `hits`."""
     rows = [page_rows(page) for page in pages]
     texts = [passage_text(ScoredChunk(chunk=row, score=0.0)) for page in rows for row in page]
@@ -182,13 +197,14 @@ def score_rows(query: str, pages: Sequence[TablePage], hits: Sequence[ScoredChun
         flat = reranker.score(query, texts)
     out: list[list[float]] = []
     for page in rows:
-        out.append(flat[:len(page)])
-        flat = flat[len(page):]
+        out.append(flat[: len(page)])
+        flat = flat[len(page) :]
     return out
 
 
-def score_pages(query: str, pages: Sequence[TablePage], hits: Sequence[ScoredChunk],
-                reranker: Reranker) -> list[float]:
+def score_pages(
+    query: str, pages: Sequence[TablePage], hits: Sequence[ScoredChunk], reranker: Reranker
+) -> list[float]:
     """The reranker's score of each page as a whole, as one more candidate among `hits`."""
     if not pages:
         return []
@@ -198,9 +214,18 @@ def score_pages(query: str, pages: Sequence[TablePage], hits: Sequence[ScoredChu
     return reranker.score(query, texts)
 
 
-def rank_pages(pages: Sequence[TablePage], scores: Sequence[float], units: Sequence[ScoredChunk],
-               *, candidates: int, prior_weight: float, whole: float, bonus: float,
-               max_tokens: int, count: int) -> list[ScoredChunk]:
+def rank_pages(
+    pages: Sequence[TablePage],
+    scores: Sequence[float],
+    units: Sequence[ScoredChunk],
+    *,
+    candidates: int,
+    prior_weight: float,
+    whole: float,
+    bonus: float,
+    max_tokens: int,
+    count: int,
+) -> list[ScoredChunk]:
     """Each page as a passage (`page_passage` around its best unit in `units`, the reranked
     candidates), best first. Its score: `whole` parts the page's own (its reranker score
     `scores` plus the rank prior of its best first-stage unit among `candidates`) and
@@ -215,8 +240,12 @@ def rank_pages(pages: Sequence[TablePage], scores: Sequence[float], units: Seque
         if top is None:
             continue
         own = score + prior_weight * (1 - page.first_rank / max(1, candidates))
-        ranked.append(ScoredChunk(chunk=page_passage(page, top.chunk, max_tokens),
-                                  score=whole * own + (1 - whole) * top.score + bonus))
+        ranked.append(
+            ScoredChunk(
+                chunk=page_passage(page, top.chunk, max_tokens),
+                score=whole * own + (1 - whole) * top.score + bonus,
+            )
+        )
     return sorted(ranked, key=lambda s: -s.score)[:count]
 
 
@@ -229,8 +258,9 @@ def page_passage(page: TablePage, unit: Chunk, max_tokens: int) -> Chunk:
     return grow(units[unit.number], units, max_tokens, lambda u: True)
 
 
-def grow(unit: Chunk, neighbours: dict[int, Chunk], max_tokens: int,
-         same: Callable[[Chunk], bool]) -> Chunk:
+def grow(
+    unit: Chunk, neighbours: dict[int, Chunk], max_tokens: int, same: Callable[[Chunk], bool]
+) -> Chunk:
     """`unit` grown over adjacent `neighbours` for which `same` holds, backwards first,
     within `max_tokens`."""
     first = last = unit
@@ -260,11 +290,13 @@ def merge_units(units: Sequence[Chunk]) -> Chunk:
             rows = is_row(text.rsplit("\n", 1)[-1]) or is_row(unit.text.split("\n", 1)[0])
             text += ("\n" if gap > 1 or rows else " ") * gap + unit.text
         else:  # overlapping units: keep the new part only
-            text += unit.text[end - unit.char_start:]
+            text += unit.text[end - unit.char_start :]
         end = max(end, unit.char_end)
-    return units[0].model_copy(update={
-        "text": text,
-        "char_end": end,
-        "page_end": max(u.page_end for u in units),
-        "token_count": sum(u.token_count for u in units),
-    })
+    return units[0].model_copy(
+        update={
+            "text": text,
+            "char_end": end,
+            "page_end": max(u.page_end for u in units),
+            "token_count": sum(u.token_count for u in units),
+        }
+    )

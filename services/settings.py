@@ -167,6 +167,7 @@ class LlmSettings(BaseModel):
         if self.local_parallel is not None:
             return self.local_parallel
         return 1 if usable_cpus() <= 2 else 2
+
     cache_dir: Path = Path(".cache")  # llama-server binary and the assembled model
 
 
@@ -211,8 +212,11 @@ class ReportSettings(BaseModel):
 
     @property
     def limits(self) -> AnalysisLimits:
-        return AnalysisLimits(summary_max_pages=self.summary_max_pages,
-                              risks_for=self.risks_for, max_documents=self.max_documents)
+        return AnalysisLimits(
+            summary_max_pages=self.summary_max_pages,
+            risks_for=self.risks_for,
+            max_documents=self.max_documents,
+        )
 
     @field_validator("timezone")
     @classmethod
@@ -220,8 +224,9 @@ class ReportSettings(BaseModel):
         try:
             ZoneInfo(value)
         except (ZoneInfoNotFoundError, ValueError) as exc:
-            raise ValueError(f"unknown time zone {value!r} (an IANA name such as "
-                             "Asia/Shanghai)") from exc
+            raise ValueError(
+                f"unknown time zone {value!r} (an IANA name such as Asia/Shanghai)"
+            ) from exc
         return value
 
 
@@ -265,8 +270,10 @@ class Settings(BaseSettings):
                 "run the worker embedded (worker.embedded=true) or use a Qdrant server"
             )
         if self.api.auth == "none" and self.api.host not in LOOPBACK_HOSTS:
-            raise ValueError("api.auth=none serves every caller as the default tenant: "
-                             "only on a loopback host (api.host=127.0.0.1)")
+            raise ValueError(
+                "api.auth=none serves every caller as the default tenant: "
+                "only on a loopback host (api.host=127.0.0.1)"
+            )
         if self.broker.mode == "filesystem" and not self.worker.embedded:
             raise ValueError("the filesystem broker is for the embedded worker only; use Redis")
         return self

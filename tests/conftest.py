@@ -30,6 +30,5 @@ def llm_speed(llm_url: str) -> Throughput:
     """The session's llama-server speed, measured once with a tiny request; model-backed
     tests derive their timeouts from it (`tests.llm.chat_model`)."""
     speed = measure_speed(llm_url)
-    print(f"llama-server: {speed.prompt_tps:.0f} prompt, {speed.output_tps:.1f} generated "
-          "tokens/s")
+    print(f"llama-server: {speed.prompt_tps:.0f} prompt, {speed.output_tps:.1f} generated tokens/s")
     return speed

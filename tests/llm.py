@@ -55,24 +55,40 @@ def measure_speed(base_url: str) -> Throughput:
     request (about 100 prompt tokens, 16 generated) timed by llama.cpp itself."""
     words = " ".join(f"clause {n} applies;" for n in range(30))
     started = time.monotonic()
-    reply = httpx.post(f"{base_url}/chat/completions", timeout=CEILING_S, json={
-        "model": MODEL_NAME, "max_tokens": 16, "temperature": 0, "ignore_eos": True,
-        "cache_prompt": False,
-        "messages": [{"role": "user", "content": f"{words}\nRepeat the first clause."}],
-    })
+    reply = httpx.post(
+        f"{base_url}/chat/completions",
+        timeout=CEILING_S,
+        json={
+            "model": MODEL_NAME,
+            "max_tokens": 16,
+            "temperature": 0,
+            "ignore_eos": True,
+            "cache_prompt": False,
+            "messages": [{"role": "user", "content": f"{words}\nRepeat the first clause."}],
+        },
+    )
     reply.raise_for_status()
     timings = reply.json().get("timings") or {}
     elapsed = time.monotonic() - started
     prompt_ms = timings.get("prompt_ms") or elapsed * 500
     output_ms = timings.get("predicted_ms") or elapsed * 500
-    return Throughput(timings.get("prompt_n", 100) / (prompt_ms / 1000),
-                      timings.get("predicted_n", 16) / (output_ms / 1000))
+    return Throughput(
+        timings.get("prompt_n", 100) / (prompt_ms / 1000),
+        timings.get("predicted_n", 16) / (output_ms / 1000),
+    )
 
 
-def chat_model(base_url: str, speed: Throughput, model: str = MODEL_NAME,
-               **options: Any) -> OpenAiChatModel:
+def chat_model(
+    base_url: str, speed: Throughput, model: str = MODEL_NAME, **options: Any
+) -> OpenAiChatModel:
     """The adapter for a model-backed test: timeouts of `LOAD_MARGIN` times the measured
     `speed` (a copy: what one test learns stays in it), at least `FLOOR_S`."""
     return OpenAiChatModel(
-        base_url, model, speed=Throughput(speed.prompt_tps, speed.output_tps),
-        timeout_factor=LOAD_MARGIN, timeout_min_s=FLOOR_S, timeout_s=CEILING_S, **options)
+        base_url,
+        model,
+        speed=Throughput(speed.prompt_tps, speed.output_tps),
+        timeout_factor=LOAD_MARGIN,
+        timeout_min_s=FLOOR_S,
+        timeout_s=CEILING_S,
+        **options,
+    )

@@ -93,8 +93,21 @@ def redis_server() -> Iterator[str]:
     root = Path(tempfile.mkdtemp(prefix="docsight-redis-"))
     port = free_port()
     process = subprocess.Popen(
-        [str(binary), "--port", str(port), "--bind", "127.0.0.1", "--dir", str(root),
-         "--save", "", "--appendonly", "no", "--daemonize", "no"],
+        [
+            str(binary),
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--dir",
+            str(root),
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--daemonize",
+            "no",
+        ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )

@@ -22,8 +22,14 @@ from workers.names import (
 from workers.reports import beat_config
 from workers.tasks import register_tasks
 
-__all__ = ["ANALYSIS_QUEUE", "INGEST_QUEUE", "QUEUES", "REPORT_QUEUE", "broker_config",
-           "create_celery"]
+__all__ = [
+    "ANALYSIS_QUEUE",
+    "INGEST_QUEUE",
+    "QUEUES",
+    "REPORT_QUEUE",
+    "broker_config",
+    "create_celery",
+]
 
 
 def broker_config(settings: Settings) -> dict[str, Any]:
@@ -49,8 +55,9 @@ def broker_config(settings: Settings) -> dict[str, Any]:
     }
 
 
-def create_celery(settings: Settings | None = None, *, default: bool = True,
-                  context: ContextSource = NO_CONTEXT) -> Celery:
+def create_celery(
+    settings: Settings | None = None, *, default: bool = True, context: ContextSource = NO_CONTEXT
+) -> Celery:
     """Build the Celery app for these settings, with its tasks registered: ingestion on the
     `ingest` queue, analysis jobs (minutes of LLM time each) on `analysis`, daily report
     builds (short steps) on `reports`, whose own workers never wait behind the others.
@@ -65,9 +72,11 @@ def create_celery(settings: Settings | None = None, *, default: bool = True,
     app.conf.update(
         **broker_config(settings),
         task_default_queue=INGEST_QUEUE,
-        task_routes={ANALYSIS_TASK: {"queue": ANALYSIS_QUEUE},
-                     REPORT_TASK: {"queue": REPORT_QUEUE},
-                     DISPATCH_REPORTS_TASK: {"queue": REPORT_QUEUE}},
+        task_routes={
+            ANALYSIS_TASK: {"queue": ANALYSIS_QUEUE},
+            REPORT_TASK: {"queue": REPORT_QUEUE},
+            DISPATCH_REPORTS_TASK: {"queue": REPORT_QUEUE},
+        },
         task_ignore_result=True,
         task_acks_late=True,
         task_reject_on_worker_lost=True,
@@ -90,4 +99,3 @@ def create_celery(settings: Settings | None = None, *, default: bool = True,
     register_tasks(app, settings, context)
     connect_signals()  # task durations and log ids (workers/metrics.py)
     return app
-

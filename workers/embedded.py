@@ -21,8 +21,13 @@ log = logging.getLogger(__name__)
 
 class EmbeddedWorker:
     def __init__(
-        self, app: Celery, *, concurrency: int = 2, queues: Sequence[str] = ("ingest",),
-        name: str = "embedded", event_loop: bool = True,
+        self,
+        app: Celery,
+        *,
+        concurrency: int = 2,
+        queues: Sequence[str] = ("ingest",),
+        name: str = "embedded",
+        event_loop: bool = True,
     ) -> None:
         self.app = app
         self.name = name
@@ -49,8 +54,12 @@ class EmbeddedWorker:
             target=self._controller.start, name=f"docsight-{self.name}", daemon=True
         )
         self._thread.start()
-        log.info("embedded worker %s started (%d threads, queues %s)", self.name,
-                 self.concurrency, ",".join(self.queues))
+        log.info(
+            "embedded worker %s started (%d threads, queues %s)",
+            self.name,
+            self.concurrency,
+            ",".join(self.queues),
+        )
 
     def is_alive(self) -> bool:
         return self._thread is not None and self._thread.is_alive()

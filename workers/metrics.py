@@ -80,7 +80,7 @@ class QueueDepths:
         lengths = pipe.execute()
         per_queue = 1 + len(_REDIS_PRIORITIES)
         return {
-            queue: sum(lengths[i * per_queue:(i + 1) * per_queue])
+            queue: sum(lengths[i * per_queue : (i + 1) * per_queue])
             for i, queue in enumerate(self.queues)
         }
 
@@ -112,8 +112,9 @@ def _ids(task_name: str, args: Any, kwargs: Any) -> dict[str, str | None]:
     return {name: str(value)} if value is not None else {}
 
 
-def _on_prerun(task_id: str | None = None, task: Any = None, args: Any = None,
-               kwargs: Any = None, **_: Any) -> None:
+def _on_prerun(
+    task_id: str | None = None, task: Any = None, args: Any = None, kwargs: Any = None, **_: Any
+) -> None:
     if task_id is None or task is None:
         return
     tokens = logs.bind(**_ids(task.name, args, kwargs))
@@ -121,8 +122,9 @@ def _on_prerun(task_id: str | None = None, task: Any = None, args: Any = None,
         _running[task_id] = (time.perf_counter(), tokens)
 
 
-def _on_postrun(task_id: str | None = None, task: Any = None, state: str | None = None,
-                **_: Any) -> None:
+def _on_postrun(
+    task_id: str | None = None, task: Any = None, state: str | None = None, **_: Any
+) -> None:
     if task_id is None or task is None:
         return
     with _lock:
@@ -166,8 +168,11 @@ def _on_worker_init(sender: Any = None, **_: Any) -> None:
         return
     pool = str(sender.pool_cls)
     if "prefork" in pool or "processes" in pool:
-        log.warning("worker metrics: tasks run in prefork children whose series are not "
-                    "served here (pool %s); run the worker with --pool threads", pool)
+        log.warning(
+            "worker metrics: tasks run in prefork children whose series are not "
+            "served here (pool %s); run the worker with --pool threads",
+            pool,
+        )
     serve_worker_metrics(sender.app, settings.worker.metrics_port)
 
 
@@ -187,8 +192,10 @@ def connect_signals() -> None:
             return
         signals.task_prerun.connect(_on_prerun, weak=False, dispatch_uid="docsight.prerun")
         signals.task_postrun.connect(_on_postrun, weak=False, dispatch_uid="docsight.postrun")
-        signals.worker_init.connect(_on_worker_init, weak=False,
-                                    dispatch_uid="docsight.worker_init")
-        signals.setup_logging.connect(_on_setup_logging, weak=False,
-                                      dispatch_uid="docsight.setup_logging")
+        signals.worker_init.connect(
+            _on_worker_init, weak=False, dispatch_uid="docsight.worker_init"
+        )
+        signals.setup_logging.connect(
+            _on_setup_logging, weak=False, dispatch_uid="docsight.setup_logging"
+        )
         _connected = True

@@ -19,8 +19,12 @@ from pipelines.errors import BackendUnavailable
 from workers.names import ANALYSIS_TASK, INDEX_TASK, PARSE_TASK, REPORT_TASK
 
 PATIENT_S = 300.0
-_PATIENT = {"max_retries": int(PATIENT_S), "interval_start": 0.5, "interval_step": 0.5,
-            "interval_max": 1.0}
+_PATIENT = {
+    "max_retries": int(PATIENT_S),
+    "interval_start": 0.5,
+    "interval_step": 0.5,
+    "interval_max": 1.0,
+}
 
 
 class CeleryTaskQueue:
@@ -47,7 +51,11 @@ class CeleryTaskQueue:
     def enqueue_analysis(self, job_id: str) -> None:
         self._send(ANALYSIS_TASK, [job_id])
 
-    def enqueue_report(self, tenant: str, day: date, *, resume: bool = False,
-                       refresh: bool = False) -> None:
-        self.app.send_task(REPORT_TASK, args=[tenant, day.isoformat()],
-                           kwargs={"resume": resume, "refresh": refresh})
+    def enqueue_report(
+        self, tenant: str, day: date, *, resume: bool = False, refresh: bool = False
+    ) -> None:
+        self.app.send_task(
+            REPORT_TASK,
+            args=[tenant, day.isoformat()],
+            kwargs={"resume": resume, "refresh": refresh},
+        )

@@ -35,11 +35,15 @@ def beat_config(settings: Settings) -> dict[str, Any]:
     schedule: dict[str, Any] = {}
     if settings.reports.enabled:
         hour, minute = (int(part) for part in settings.reports.time.split(":"))
-        schedule["daily-reports"] = {"task": DISPATCH_REPORTS_TASK,
-                                     "schedule": crontab(hour=hour, minute=minute)}
+        schedule["daily-reports"] = {
+            "task": DISPATCH_REPORTS_TASK,
+            "schedule": crontab(hour=hour, minute=minute),
+        }
     if not settings.worker.embedded:
-        schedule["sweep-stuck-work"] = {"task": SWEEP_TASK,
-                                        "schedule": settings.worker.sweep_every_s}
+        schedule["sweep-stuck-work"] = {
+            "task": SWEEP_TASK,
+            "schedule": settings.worker.sweep_every_s,
+        }
     return {
         "timezone": settings.reports.timezone,
         "beat_schedule_filename": str((settings.data_dir / "celerybeat-schedule").resolve()),
@@ -47,15 +51,17 @@ def beat_config(settings: Settings) -> dict[str, Any]:
     }
 
 
-def run_build_step(service: ReportService, task: Any, tenant: str, day: str,
-                   resume: bool, refresh: bool = False) -> None:
+def run_build_step(
+    service: ReportService, task: Any, tenant: str, day: str, resume: bool, refresh: bool = False
+) -> None:
     """One build step; retried after `poll_s` while analyses are outstanding or a backend
     is down (the report row says where it is). A `refresh` step (an analysis ended) is not
     retried: the build's own chain of checks goes on."""
     poll = service.settings.poll_s
     try:
-        step = service.step(tenant, date.fromisoformat(day),
-                            resume=resume or task.request.retries > 0)
+        step = service.step(
+            tenant, date.fromisoformat(day), resume=resume or task.request.retries > 0
+        )
     except BackendUnavailable as exc:
         if refresh:
             log.warning("report %s/%s not refreshed: %s", tenant, day, exc)
@@ -66,8 +72,14 @@ def run_build_step(service: ReportService, task: Any, tenant: str, day: str,
         log.info("report %s/%s refreshed: %d analyses pending", tenant, day, step.pending)
         return
     if step.pending:
-        log.info("report %s/%s: %d analyses pending (%d submitted); next check in %.0f s",
-                 tenant, day, step.pending, step.submitted, poll)
+        log.info(
+            "report %s/%s: %d analyses pending (%d submitted); next check in %.0f s",
+            tenant,
+            day,
+            step.pending,
+            step.submitted,
+            poll,
+        )
         raise task.retry(countdown=poll)
     status = step.record.status if step.record else "gone"
     log.info("report %s/%s: %s", tenant, day, status)

@@ -25,8 +25,15 @@ from workers.names import (
 )
 from workers.reports import run_build_step
 
-__all__ = ["ANALYSIS_TASK", "DISPATCH_REPORTS_TASK", "INDEX_TASK", "PARSE_TASK",
-           "REPORT_TASK", "SWEEP_TASK", "register_tasks"]
+__all__ = [
+    "ANALYSIS_TASK",
+    "DISPATCH_REPORTS_TASK",
+    "INDEX_TASK",
+    "PARSE_TASK",
+    "REPORT_TASK",
+    "SWEEP_TASK",
+    "register_tasks",
+]
 
 _RETRY = {
     "autoretry_for": (BackendUnavailable,),
@@ -57,8 +64,9 @@ def register_tasks(app: Celery, settings: Settings, context: ContextSource) -> N
         tasks.jobs.run(job_id)
         tasks.reports.refresh_for_job(job_id)  # its day's report shows it at once
 
-    def build_report(task: Any, tenant: str, day: str, resume: bool = False,
-                     refresh: bool = False) -> None:
+    def build_report(
+        task: Any, tenant: str, day: str, resume: bool = False, refresh: bool = False
+    ) -> None:
         run_build_step(context().reports, task, tenant, day, resume, refresh)
 
     def dispatch_reports() -> None:
@@ -68,8 +76,11 @@ def register_tasks(app: Celery, settings: Settings, context: ContextSource) -> N
     app.task(name=PARSE_TASK, shared=False, **_RETRY)(parse_document)
     app.task(name=INDEX_TASK, shared=False, **_RETRY)(index_document)
     app.task(
-        name=ANALYSIS_TASK, shared=False, autoretry_for=(BackendUnavailable,),
-        retry_backoff=True, retry_backoff_max=worker.analysis_retry_max_s,
+        name=ANALYSIS_TASK,
+        shared=False,
+        autoretry_for=(BackendUnavailable,),
+        retry_backoff=True,
+        retry_backoff_max=worker.analysis_retry_max_s,
         max_retries=None,  # the budget is the job row's attempts (JobService.max_attempts)
     )(run_analysis_job)
     app.task(name=REPORT_TASK, shared=False, bind=True, max_retries=None)(build_report)

@@ -29,9 +29,10 @@ def forget_in(conn: Connection, document_id: str) -> int:
     keys = sorted({str(row[0]) for row in conn.execute(own.union(citing)).all()})
     removed = 0
     for i in range(0, len(keys), 500):
-        part = keys[i:i + 500]
-        removed += int(conn.execute(delete(analysis_cache).where(
-            analysis_cache.c.key.in_(part))).rowcount or 0)
+        part = keys[i : i + 500]
+        removed += int(
+            conn.execute(delete(analysis_cache).where(analysis_cache.c.key.in_(part))).rowcount or 0
+        )
         conn.execute(delete(cited).where(cited.c.key.in_(part)))
     return removed
 
@@ -51,7 +52,13 @@ class SqlAnalysisCache:
         return None if row is None else str(row[0])
 
     def put(
-        self, key: str, value: str, *, kind: str, tenant: str, document_id: str | None = None,
+        self,
+        key: str,
+        value: str,
+        *,
+        kind: str,
+        tenant: str,
+        document_id: str | None = None,
         document_ids: Sequence[str] = (),
     ) -> None:
         """Store (or replace) one entry; `document_ids`: the documents it cites."""
@@ -60,13 +67,19 @@ class SqlAnalysisCache:
             conn.execute(delete(cited).where(cited.c.key == key))
             conn.execute(
                 analysis_cache.insert().values(
-                    key=key, kind=kind, tenant=tenant, document_id=document_id, value=value,
+                    key=key,
+                    kind=kind,
+                    tenant=tenant,
+                    document_id=document_id,
+                    value=value,
                     created_at=datetime.now(UTC),
                 )
             )
             if document_ids:
-                conn.execute(cited.insert(), [{"key": key, "document_id": d}
-                                              for d in dict.fromkeys(document_ids)])
+                conn.execute(
+                    cited.insert(),
+                    [{"key": key, "document_id": d} for d in dict.fromkeys(document_ids)],
+                )
 
     def forget_document(self, document_id: str) -> int:
         """Remove the entries of one document (its summaries, risk reports, steps) and the

@@ -58,7 +58,9 @@ class RedisAnalysisCache:
         self.prefix = prefix
         with _converted():
             self.client = redis.Redis.from_url(
-                url, decode_responses=True, socket_timeout=timeout_s,
+                url,
+                decode_responses=True,
+                socket_timeout=timeout_s,
                 socket_connect_timeout=timeout_s,
             )
             self._delete_indexed = self.client.register_script(_DELETE_INDEXED)
@@ -70,7 +72,13 @@ class RedisAnalysisCache:
         return None if value is None else str(value)
 
     def put(
-        self, key: str, value: str, *, kind: str, tenant: str, document_id: str | None = None,
+        self,
+        key: str,
+        value: str,
+        *,
+        kind: str,
+        tenant: str,
+        document_id: str | None = None,
         document_ids: Sequence[str] = (),
     ) -> None:
         """Store (or replace) one entry, indexed by tenant and by each of its documents

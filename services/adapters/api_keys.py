@@ -57,15 +57,16 @@ class SqlApiKeyStore:
     def revoke(self, key_id: str, when: datetime) -> bool:
         """Revoke an active key; False if it is unknown or already revoked."""
         with self._begin() as conn:
-            result = conn.execute(update(api_keys)
-                                  .where(api_keys.c.id == key_id, api_keys.c.revoked_at.is_(None))
-                                  .values(revoked_at=when))
+            result = conn.execute(
+                update(api_keys)
+                .where(api_keys.c.id == key_id, api_keys.c.revoked_at.is_(None))
+                .values(revoked_at=when)
+            )
         return bool(result.rowcount)
 
     def touch(self, key_id: str, when: datetime) -> None:
         with self._begin() as conn:
-            conn.execute(update(api_keys).where(api_keys.c.id == key_id)
-                         .values(last_used_at=when))
+            conn.execute(update(api_keys).where(api_keys.c.id == key_id).values(last_used_at=when))
 
     def _connect(self) -> Any:
         return _guarded(self.engine.connect)

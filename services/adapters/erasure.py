@@ -37,19 +37,30 @@ class SqlEraser:
         """Remove the document's row and every row derived from it; record the erasure
         until `finish` (idempotent)."""
         with self._begin() as conn:
-            conn.execute(delete(documents).where(documents.c.id == document_id,
-                                                 documents.c.tenant == tenant))
+            conn.execute(
+                delete(documents).where(documents.c.id == document_id, documents.c.tenant == tenant)
+            )
             for table in (chunks, page_layouts, document_meta):
                 conn.execute(delete(table).where(table.c.document_id == document_id))
-            conn.execute(delete(jobs.jobs).where(jobs.jobs.c.document_id == document_id,
-                                                 jobs.jobs.c.tenant == tenant))
+            conn.execute(
+                delete(jobs.jobs).where(
+                    jobs.jobs.c.document_id == document_id, jobs.jobs.c.tenant == tenant
+                )
+            )
             analysis_cache.forget_in(conn, document_id)
             page_usage.anonymise_in(conn, document_id)
             reports.redact_in(conn, tenant, document_id)
-            if conn.execute(select(erasures.c.document_id).where(
-                    erasures.c.document_id == document_id)).first() is None:
-                conn.execute(erasures.insert().values(
-                    document_id=document_id, tenant=tenant, started_at=datetime.now(UTC)))
+            if (
+                conn.execute(
+                    select(erasures.c.document_id).where(erasures.c.document_id == document_id)
+                ).first()
+                is None
+            ):
+                conn.execute(
+                    erasures.insert().values(
+                        document_id=document_id, tenant=tenant, started_at=datetime.now(UTC)
+                    )
+                )
 
     def pending(self, tenant: str | None = None) -> list[tuple[str, str]]:
         """(tenant, document id) of erasures not finished (of one tenant, or all)."""

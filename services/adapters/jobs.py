@@ -61,9 +61,12 @@ class SqlJobStore:
         with transaction(self.engine, "job store") as conn:
             row = conn.execute(
                 select(jobs)
-                .where(jobs.c.tenant == tenant, jobs.c.kind == kind,
-                       jobs.c.document_id == document_id,
-                       jobs.c.status.in_([s.value for s in ACTIVE]))
+                .where(
+                    jobs.c.tenant == tenant,
+                    jobs.c.kind == kind,
+                    jobs.c.document_id == document_id,
+                    jobs.c.status.in_([s.value for s in ACTIVE]),
+                )
                 .order_by(jobs.c.created_at)
             ).first()
         return None if row is None else _job(row._mapping)
@@ -86,8 +89,9 @@ class SqlJobStore:
             rows = conn.execute(query.order_by(jobs.c.created_at)).all()
         return [_job(row._mapping) for row in rows]
 
-    def transition(self, job_id: str, from_status: Sequence[JobStatus], to_status: JobStatus,
-                   **fields: Any) -> bool:
+    def transition(
+        self, job_id: str, from_status: Sequence[JobStatus], to_status: JobStatus, **fields: Any
+    ) -> bool:
         """Move the job to `to_status` only if it is in one of `from_status`; True if moved."""
         with transaction(self.engine, "job store") as conn:
             result = conn.execute(
@@ -103,8 +107,12 @@ class SqlJobStore:
             result = conn.execute(
                 update(jobs)
                 .where(jobs.c.id == job_id, jobs.c.status == JobStatus.RUNNING.value)
-                .values(steps_done=done, steps_total=total, step=step[:200],
-                        updated_at=datetime.now(UTC))
+                .values(
+                    steps_done=done,
+                    steps_total=total,
+                    step=step[:200],
+                    updated_at=datetime.now(UTC),
+                )
             )
         return bool(result.rowcount)
 

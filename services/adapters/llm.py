@@ -296,13 +296,15 @@ class OpenAiChatModel:
         self._observe(started, completion)
         return completion
 
-    def _stream(self, prompt: list[BaseMessage], kwargs: dict[str, Any],
-                size: tuple[int, int]) -> Iterator[str]:
+    def _stream(
+        self, prompt: list[BaseMessage], kwargs: dict[str, Any], size: tuple[int, int]
+    ) -> Iterator[str]:
         with self._slots:
             started = time.perf_counter()
             try:
                 chunks, chunk = self._with_retries(
-                    lambda timeout_s: self._open_stream(prompt, kwargs, timeout_s), size)
+                    lambda timeout_s: self._open_stream(prompt, kwargs, timeout_s), size
+                )
             except DocsightError:
                 self._observe(started, None)
                 raise
@@ -332,15 +334,17 @@ class OpenAiChatModel:
                     self._count(done)
                     timings = total.response_metadata.get("timings")
                     if isinstance(timings, dict):  # wall time includes the reader's pauses
-                        self.speed.observe(prompt_tokens=0, output_tokens=0, seconds=0,
-                                           timings=timings)
+                        self.speed.observe(
+                            prompt_tokens=0, output_tokens=0, seconds=0, timings=timings
+                        )
                 self._observe(started, done)
 
     def _open_stream(
         self, prompt: list[BaseMessage], kwargs: dict[str, Any], timeout_s: float
     ) -> tuple[Iterator[AIMessageChunk], AIMessageChunk | None]:
         chunks: Iterator[AIMessageChunk] = iter(
-            self._chat.stream(prompt, timeout=self._timeout(timeout_s), **kwargs))
+            self._chat.stream(prompt, timeout=self._timeout(timeout_s), **kwargs)
+        )
         return chunks, next(chunks, None)
 
     def _timeout(self, timeout_s: float) -> httpx.Timeout:
@@ -354,8 +358,10 @@ class OpenAiChatModel:
         timings = message.response_metadata.get("timings")
         self.speed.observe(
             prompt_tokens=completion.prompt_tokens - (completion.cached_prompt_tokens or 0),
-            output_tokens=completion.completion_tokens, seconds=seconds,
-            timings=timings if isinstance(timings, dict) else None)
+            output_tokens=completion.completion_tokens,
+            seconds=seconds,
+            timings=timings if isinstance(timings, dict) else None,
+        )
 
     def _with_retries(self, attempt: Callable[[float], T], size: tuple[int, int]) -> T:
         """`attempt(timeout_s)` with bounded retries; after a timeout the next attempt gets
@@ -369,8 +375,11 @@ class OpenAiChatModel:
             except openai.OpenAIError as exc:
                 error = self._convert(exc, timeout_s=timeout_s)
                 if isinstance(error, LlmTimeout):
-                    self.speed.timed_out(prompt_tokens=size[0], output_tokens=size[1],
-                                         waited_s=time.perf_counter() - started)
+                    self.speed.timed_out(
+                        prompt_tokens=size[0],
+                        output_tokens=size[1],
+                        waited_s=time.perf_counter() - started,
+                    )
                     timeouts += 1
                     if timeout_s >= self._policy.ceiling_s:
                         raise error from exc  # too big for the longest wait: split it
@@ -385,14 +394,17 @@ class OpenAiChatModel:
                 time.sleep(delay)
         raise AssertionError("unreachable")
 
-    def _convert(self, exc: openai.OpenAIError, mid_stream: bool = False,
-                 timeout_s: float | None = None) -> DocsightError:
+    def _convert(
+        self, exc: openai.OpenAIError, mid_stream: bool = False, timeout_s: float | None = None
+    ) -> DocsightError:
         where = self.base_url
         if isinstance(exc, openai.APITimeoutError):
             if isinstance(exc.__cause__, httpx.ConnectTimeout):
                 return LlmUnavailable(f"no LLM reachable at {where} (connect timed out)")
-            return LlmTimeout(f"the LLM at {where} did not answer within "
-                              f"{round(timeout_s or self._policy.ceiling_s, 2)}s")
+            return LlmTimeout(
+                f"the LLM at {where} did not answer within "
+                f"{round(timeout_s or self._policy.ceiling_s, 2)}s"
+            )
         if isinstance(exc, openai.APIConnectionError):
             broke = "the connection to the LLM broke mid-answer" if mid_stream else None
             return LlmUnavailable(broke or f"no LLM reachable at {where}")

@@ -51,8 +51,14 @@ class Throughput:
         with self._lock:
             return prompt_tokens / self.prompt_tps + output_tokens / self.output_tps
 
-    def observe(self, *, prompt_tokens: int, output_tokens: int, seconds: float,
-                timings: dict[str, float] | None = None) -> None:
+    def observe(
+        self,
+        *,
+        prompt_tokens: int,
+        output_tokens: int,
+        seconds: float,
+        timings: dict[str, float] | None = None,
+    ) -> None:
         """Learn from a finished request: `prompt_tokens` evaluated (cached ones left out),
         `output_tokens` generated in `seconds`; llama.cpp's `timings` when present."""
         prompt_rate = output_rate = None
@@ -63,8 +69,9 @@ class Throughput:
                 prompt_rate = prompt_n / (prompt_ms / 1000)
             if output_n >= _MIN_OUTPUT_SAMPLE and output_ms > 0:
                 output_rate = output_n / (output_ms / 1000)
-        elif seconds > 0 and (prompt_tokens >= _MIN_PROMPT_SAMPLE
-                              or output_tokens >= _MIN_OUTPUT_SAMPLE):
+        elif seconds > 0 and (
+            prompt_tokens >= _MIN_PROMPT_SAMPLE or output_tokens >= _MIN_OUTPUT_SAMPLE
+        ):
             expected = self.expected_s(prompt_tokens, output_tokens)
             factor = seconds / expected if expected > 0 else 1.0
             with self._lock:
@@ -74,11 +81,13 @@ class Throughput:
         with self._lock:  # averaged as seconds per token: a slow request weighs more
             weight = max(self.weight, 0.5) if self.samples == 0 else self.weight
             if prompt_rate is not None:
-                self.prompt_tps = 1 / (1 / self.prompt_tps
-                                       + weight * (1 / prompt_rate - 1 / self.prompt_tps))
+                self.prompt_tps = 1 / (
+                    1 / self.prompt_tps + weight * (1 / prompt_rate - 1 / self.prompt_tps)
+                )
             if output_rate is not None:
-                self.output_tps = 1 / (1 / self.output_tps
-                                       + weight * (1 / output_rate - 1 / self.output_tps))
+                self.output_tps = 1 / (
+                    1 / self.output_tps + weight * (1 / output_rate - 1 / self.output_tps)
+                )
             self.samples += 1
 
     def timed_out(self, *, prompt_tokens: int, output_tokens: int, waited_s: float) -> None:
@@ -106,8 +115,9 @@ class TimeoutPolicy:
         if self.factor < 1 or not 0 < self.floor_s <= self.ceiling_s:
             raise ValueError(f"factor >= 1 and 0 < floor <= ceiling: {self}")
 
-    def timeout_s(self, speed: Throughput, prompt_tokens: int, max_tokens: int,
-                  attempt: int = 0) -> float:
+    def timeout_s(
+        self, speed: Throughput, prompt_tokens: int, max_tokens: int, attempt: int = 0
+    ) -> float:
         """The timeout of `attempt` (0: the first; n: after n timeouts)."""
         grow = float(2**attempt)
         wanted = speed.expected_s(prompt_tokens, max_tokens) * self.factor * grow

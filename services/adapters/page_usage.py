@@ -34,8 +34,11 @@ def _utc(value: datetime) -> datetime:
 
 def anonymise_in(conn: Connection, document_id: str) -> None:
     """In `conn`'s transaction, keep the document's pages counted under a random id."""
-    conn.execute(update(page_usage).where(page_usage.c.document_id == document_id)
-                 .values(document_id=str(uuid.uuid4())))
+    conn.execute(
+        update(page_usage)
+        .where(page_usage.c.document_id == document_id)
+        .values(document_id=str(uuid.uuid4()))
+    )
 
 
 class SqlPageLedger:
@@ -51,8 +54,11 @@ class SqlPageLedger:
             with self._begin() as conn:
                 if not document_alive(conn, document_id):
                     return  # deleted meanwhile
-                conn.execute(page_usage.insert().values(
-                    document_id=document_id, tenant=tenant, pages=pages, parsed_at=now))
+                conn.execute(
+                    page_usage.insert().values(
+                        document_id=document_id, tenant=tenant, pages=pages, parsed_at=now
+                    )
+                )
         except IntegrityError:
             return  # already counted
         with self._begin() as conn:
@@ -60,9 +66,9 @@ class SqlPageLedger:
 
     def used_since(self, tenant: str, since: datetime) -> tuple[int, datetime | None]:
         """Pages parsed for `tenant` since `since`, and the oldest of those parses."""
-        query = select(func.coalesce(func.sum(page_usage.c.pages), 0),
-                       func.min(page_usage.c.parsed_at)).where(
-            page_usage.c.tenant == tenant, page_usage.c.parsed_at >= since)
+        query = select(
+            func.coalesce(func.sum(page_usage.c.pages), 0), func.min(page_usage.c.parsed_at)
+        ).where(page_usage.c.tenant == tenant, page_usage.c.parsed_at >= since)
         with self._begin() as conn:
             pages, oldest = conn.execute(query).one()
         return int(pages), None if oldest is None else _utc(oldest)

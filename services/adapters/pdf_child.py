@@ -103,8 +103,10 @@ def open_document(data: bytes, password: str | None) -> pdfium.PdfDocument:
             ) from None
 
 
-_HOW_TO_GIVE_PASSWORD = ("Upload it again with its password: the `password` form field of "
-                         "POST /v1/documents, or `docsight ingest --password PASSWORD FILE`.")
+_HOW_TO_GIVE_PASSWORD = (
+    "Upload it again with its password: the `password` form field of "
+    "POST /v1/documents, or `docsight ingest --password PASSWORD FILE`."
+)
 
 
 def _load(data: bytes, password: str | None) -> pdfium.PdfDocument:
@@ -125,10 +127,14 @@ def _load_failure(data: bytes, code: int | None, has_password: bool, exc: Except
     """pdfium's load error -> a code; a format error is explained from the file's structure."""
     if code == pdfium_c.FPDF_ERR_PASSWORD:
         if has_password:
-            return _Fail("encrypted", "The password given for this PDF is wrong. "
-                         + _HOW_TO_GIVE_PASSWORD)
-        return _Fail("encrypted", "This PDF is password-protected: a password is required "
-                     "to open it. " + _HOW_TO_GIVE_PASSWORD)
+            return _Fail(
+                "encrypted", "The password given for this PDF is wrong. " + _HOW_TO_GIVE_PASSWORD
+            )
+        return _Fail(
+            "encrypted",
+            "This PDF is password-protected: a password is required "
+            "to open it. " + _HOW_TO_GIVE_PASSWORD,
+        )
     if code == pdfium_c.FPDF_ERR_SECURITY:
         return _Fail("unsupported", "This PDF uses an unsupported encryption (security handler).")
     if filters := unsupported_filters(data):
@@ -171,14 +177,20 @@ def _send_pages(
         ocr = False
         if garbled:
             bad, visible = garbled_share(raw)
-            note = (f"Page {index + 1}: the text layer is garbled ({bad} of {visible} "
-                    "characters are unmapped glyphs, private-use or replacement characters)")
+            note = (
+                f"Page {index + 1}: the text layer is garbled ({bad} of {visible} "
+                "characters are unmapped glyphs, private-use or replacement characters)"
+            )
             if ocr_ready:
                 conn.send(("warning", note + "; the page was read by OCR."))
             else:
                 text = strip_garbled(text)
-                conn.send(("warning", note + "; OCR is not available, so its text may be "
-                           "incomplete or wrong."))
+                conn.send(
+                    (
+                        "warning",
+                        note + "; OCR is not available, so its text may be incomplete or wrong.",
+                    )
+                )
         if (scan or garbled) and ocr_ready:
             ocr_tried += 1
             try:
@@ -193,10 +205,14 @@ def _send_pages(
     if failed == total:
         raise _Fail("corrupt", "The PDF is damaged: none of its pages can be read.")
     if skipped_ocr:
-        why = ("OCR is turned off" if not opts["ocr"] else
-               "OCR needs the `tesseract` program, which is not installed")
-        conn.send(("warning", f"{skipped_ocr} page(s) have no text layer and were left empty: "
-                   f"{why}."))
+        why = (
+            "OCR is turned off"
+            if not opts["ocr"]
+            else "OCR needs the `tesseract` program, which is not installed"
+        )
+        conn.send(
+            ("warning", f"{skipped_ocr} page(s) have no text layer and were left empty: {why}.")
+        )
     elif not with_text:
         raise _no_text(total, ocr_tried, data)
 
@@ -205,10 +221,16 @@ def _no_text(total: int, ocr_tried: int, data: bytes) -> _Fail:
     """A document without a character of text and without an image left for OCR to read."""
     if filters := unsupported_filters(data):
         return _Fail("unsupported", _filters_message(filters) + " No text could be read.")
-    what = ("OCR of its images found no text either" if ocr_tried
-            else "its pages have no text layer and no image to read by OCR")
-    return _Fail("no_text", f"The PDF has {total} page(s) but no extractable text: {what} "
-                 "(a blank or drawing-only file, or a damaged one read as empty pages).")
+    what = (
+        "OCR of its images found no text either"
+        if ocr_tried
+        else "its pages have no text layer and no image to read by OCR"
+    )
+    return _Fail(
+        "no_text",
+        f"The PDF has {total} page(s) but no extractable text: {what} "
+        "(a blank or drawing-only file, or a damaged one read as empty pages).",
+    )
 
 
 def page_chars(page: pdfium.PdfPage) -> list[Char]:

@@ -116,7 +116,8 @@ class EdgeIndex:
         self._optimizer: threading.Thread | None = None
         if optimize_idle_s is not None:
             self._optimizer = threading.Thread(
-                target=self._optimize_when_idle, name=f"edge-optimize-{self.path.name}",
+                target=self._optimize_when_idle,
+                name=f"edge-optimize-{self.path.name}",
                 daemon=True,
             )
             self._optimizer.start()
@@ -237,8 +238,12 @@ class EdgeIndex:
                 log.warning("background optimise of %s failed: %s", self.path, exc)
                 self._last_used = time.monotonic()
                 continue
-            log.info("optimised %s in %.1f s (changed: %s)", self.path,
-                     time.perf_counter() - started, changed)
+            log.info(
+                "optimised %s in %.1f s (changed: %s)",
+                self.path,
+                time.perf_counter() - started,
+                changed,
+            )
 
     def close(self) -> None:
         """Stop the background optimise, flush to disk and release the folder lock. Safe to

@@ -23,8 +23,14 @@ log = logging.getLogger(__name__)
 class RedisRateLimiter:
     """`take(key_id)`: `per_minute` requests per key and minute across processes."""
 
-    def __init__(self, url: str, per_minute: int, *, prefix: str = "docsight:rate",
-                 clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        url: str,
+        per_minute: int,
+        *,
+        prefix: str = "docsight:rate",
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self.per_minute = per_minute
         self._redis = redis.Redis.from_url(url, socket_timeout=1, socket_connect_timeout=1)
         self._prefix, self._clock = prefix, clock
@@ -45,8 +51,11 @@ class RedisRateLimiter:
             return
         if int(count) > self.per_minute:
             wait = max(1.0, (window + 1) * 60 - now)
-            raise RateLimited(f"rate limit of {self.per_minute} requests per minute reached; "
-                              f"retry in {wait:.0f} s", retry_after_s=wait)
+            raise RateLimited(
+                f"rate limit of {self.per_minute} requests per minute reached; "
+                f"retry in {wait:.0f} s",
+                retry_after_s=wait,
+            )
 
     def close(self) -> None:
         self._redis.close()

@@ -46,16 +46,23 @@ class SqlReportStore:
         """Mark the report `building` (inserted if new); a build already running is left
         alone. Returns the row and whether a new build started."""
         now = datetime.now(UTC)
-        insert = (postgresql.insert if self.engine.dialect.name == "postgresql"
-                  else sqlite.insert)
+        insert = postgresql.insert if self.engine.dialect.name == "postgresql" else sqlite.insert
         statement = insert(reports).values(
-            tenant=tenant, day=day.isoformat(), status="building", started_at=now,
+            tenant=tenant,
+            day=day.isoformat(),
+            status="building",
+            started_at=now,
             updated_at=now,
         )
         statement = statement.on_conflict_do_update(
             index_elements=[reports.c.tenant, reports.c.day],
-            set_={"status": "building", "started_at": now, "updated_at": now,
-                  "error_code": None, "reason": None},
+            set_={
+                "status": "building",
+                "started_at": now,
+                "updated_at": now,
+                "error_code": None,
+                "reason": None,
+            },
             where=reports.c.status != "building",
         )
         with self._begin() as conn:
@@ -64,8 +71,9 @@ class SqlReportStore:
         assert record is not None
         return record, record.started_at == now
 
-    def touch(self, tenant: str, day: date, reason: str | None = None,
-              report: Report | None = None) -> None:
+    def touch(
+        self, tenant: str, day: date, reason: str | None = None, report: Report | None = None
+    ) -> None:
         """A building report made progress (`updated_at`, what it waits for, and the
         report as it stands, readable while the rest is pending)."""
         self._set(tenant, day, ["building"], reason=reason, report=report)
@@ -73,21 +81,30 @@ class SqlReportStore:
     def building_of(self, tenant: str) -> list[date]:
         """The dates of the tenant's reports being built."""
         with self._begin() as conn:
-            rows = conn.execute(select(reports.c.day).where(
-                reports.c.tenant == tenant, reports.c.status == "building")).all()
+            rows = conn.execute(
+                select(reports.c.day).where(
+                    reports.c.tenant == tenant, reports.c.status == "building"
+                )
+            ).all()
         return [date.fromisoformat(row.day) for row in rows]
 
     def finish(self, tenant: str, day: date, report: Report) -> bool:
         """Store the finished report; False if the row was not building any more."""
-        return self._set(tenant, day, ["building"], status="done", report=report,
-                         error_code=None, reason=None)
+        return self._set(
+            tenant, day, ["building"], status="done", report=report, error_code=None, reason=None
+        )
 
     def fail(self, tenant: str, day: date, code: str, reason: str) -> bool:
-        return self._set(tenant, day, ["building"], status="failed", error_code=code,
-                         reason=reason)
+        return self._set(tenant, day, ["building"], status="failed", error_code=code, reason=reason)
 
-    def _set(self, tenant: str, day: date, from_status: Sequence[str],
-             report: Report | None = None, **values: Any) -> bool:
+    def _set(
+        self,
+        tenant: str,
+        day: date,
+        from_status: Sequence[str],
+        report: Report | None = None,
+        **values: Any,
+    ) -> bool:
         with self._begin() as conn:
             if report is not None:  # documents deleted while it was built are left out
                 listed = {e.document_id for e in report.documents}
@@ -97,24 +114,30 @@ class SqlReportStore:
                 values["report"] = report.model_dump_json()
             result = conn.execute(
                 update(reports)
-                .where(reports.c.tenant == tenant, reports.c.day == day.isoformat(),
-                       reports.c.status.in_(from_status))
+                .where(
+                    reports.c.tenant == tenant,
+                    reports.c.day == day.isoformat(),
+                    reports.c.status.in_(from_status),
+                )
                 .values(updated_at=datetime.now(UTC), **values)
             )
         return bool(result.rowcount)
 
     def get(self, tenant: str, day: date) -> ReportRecord | None:
         with self._begin() as conn:
-            row = conn.execute(select(reports).where(
-                reports.c.tenant == tenant, reports.c.day == day.isoformat())).first()
+            row = conn.execute(
+                select(reports).where(reports.c.tenant == tenant, reports.c.day == day.isoformat())
+            ).first()
         return None if row is None else _record(row._mapping)
 
     def list_reports(self, tenant: str, limit: int = 100) -> list[ReportRecord]:
         """The tenant's latest reports, newest date first, without their content."""
         with self._begin() as conn:
             rows = conn.execute(
-                select(*_SUMMARY).where(reports.c.tenant == tenant)
-                .order_by(reports.c.day.desc()).limit(limit)
+                select(*_SUMMARY)
+                .where(reports.c.tenant == tenant)
+                .order_by(reports.c.day.desc())
+                .limit(limit)
             ).all()
         return [_record(row._mapping) for row in rows]
 
@@ -132,14 +155,21 @@ class SqlReportStore:
             for i in range(0, len(ids), 500):
                 rows = conn.execute(
                     select(jobs_table)
-                    .where(jobs_table.c.tenant == tenant,
-                           jobs_table.c.document_id.in_(ids[i:i + 500]))
+                    .where(
+                        jobs_table.c.tenant == tenant,
+                        jobs_table.c.document_id.in_(ids[i : i + 500]),
+                    )
                     .order_by(jobs_table.c.created_at)
                 ).all()
                 for row in rows:
-                    job = Job.model_validate(dict(row._mapping) | {
-                        "refresh": bool(row.refresh), "created_at": utc(row.created_at),
-                        "updated_at": utc(row.updated_at)})
+                    job = Job.model_validate(
+                        dict(row._mapping)
+                        | {
+                            "refresh": bool(row.refresh),
+                            "created_at": utc(row.created_at),
+                            "updated_at": utc(row.updated_at),
+                        }
+                    )
                     out[(job.document_id, job.kind)] = job  # later rows replace earlier
         return out
 
@@ -148,27 +178,38 @@ def redact_in(conn: Connection, tenant: str, document_id: str) -> int:
     """In `conn`'s transaction, take the document out of the tenant's stored reports (its
     entry, file name, summary and quotes; a reason naming it); returns how many changed."""
     pattern = f"%{document_id}%"
-    rows = conn.execute(select(reports).where(
-        reports.c.tenant == tenant,
-        reports.c.report.like(pattern) | reports.c.reason.like(pattern))).all()
+    rows = conn.execute(
+        select(reports).where(
+            reports.c.tenant == tenant,
+            reports.c.report.like(pattern) | reports.c.reason.like(pattern),
+        )
+    ).all()
     for row in rows:
         values: dict[str, Any] = {}
         if row.report and document_id in row.report:
             report = Report.model_validate_json(row.report)
-            values["report"] = (without_documents(report, {document_id}) or report
-                                ).model_dump_json()
+            values["report"] = (
+                without_documents(report, {document_id}) or report
+            ).model_dump_json()
         if row.reason and document_id in row.reason:
             values["reason"] = row.reason.replace(document_id, "(a deleted document)")
-        conn.execute(update(reports).where(reports.c.tenant == tenant, reports.c.day == row.day)
-                     .values(**values))
+        conn.execute(
+            update(reports)
+            .where(reports.c.tenant == tenant, reports.c.day == row.day)
+            .values(**values)
+        )
     return len(rows)
 
 
 def _record(row: Any) -> ReportRecord:
     body = row.get("report")
     return ReportRecord(
-        tenant=row["tenant"], date=date.fromisoformat(row["day"]), status=row["status"],
+        tenant=row["tenant"],
+        date=date.fromisoformat(row["day"]),
+        status=row["status"],
         report=Report.model_validate_json(body) if body else None,
-        error_code=row["error_code"], reason=row["reason"],
-        started_at=utc(row["started_at"]), updated_at=utc(row["updated_at"]),
+        error_code=row["error_code"],
+        reason=row["reason"],
+        started_at=utc(row["started_at"]),
+        updated_at=utc(row["updated_at"]),
     )

@@ -120,8 +120,7 @@ class HttpReranker:
             raise _Retryable(f"the reranker at {url} is unavailable (HTTP {status})")
         if status >= 400:  # bad key, unknown model, a request it refuses: retrying won't help
             raise BackendUnavailable(
-                f"the reranker at {url} rejected the request (HTTP {status}): "
-                f"{response.text[:300]}"
+                f"the reranker at {url} rejected the request (HTTP {status}): {response.text[:300]}"
             )
         try:
             return response.json()

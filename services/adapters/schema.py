@@ -233,7 +233,8 @@ def prepare(engine: Engine, *, upgrade: bool) -> None:
         if found != head():
             raise SchemaMismatch(
                 f"the metadata store's schema is at {found or 'none (never migrated)'}, "
-                f"this release needs {head()}: run `docsight db upgrade`")
+                f"this release needs {head()}: run `docsight db upgrade`"
+            )
         return
     for attempt in range(1, _ATTEMPTS + 1):
         try:
@@ -279,4 +280,5 @@ def _complete_legacy_tables(conn: Connection) -> None:
         if not expected <= present:
             raise SchemaMismatch(
                 f"table {table.name} is not the schema of any release (missing "
-                f"{sorted(expected - present)}): cannot migrate it")
+                f"{sorted(expected - present)}): cannot migrate it"
+            )

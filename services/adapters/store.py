@@ -74,8 +74,11 @@ def document_alive(conn: Connection, document_id: str) -> bool:
     first (`services.adapters.erasure`), so a task still running on a deleted document
     writes nothing, and one that wrote before has its rows erased with it. A no-op UPDATE
     takes the row lock on PostgreSQL and the write lock on SQLite."""
-    result = conn.execute(update(documents).where(documents.c.id == document_id)
-                          .values(updated_at=documents.c.updated_at))
+    result = conn.execute(
+        update(documents)
+        .where(documents.c.id == document_id)
+        .values(updated_at=documents.c.updated_at)
+    )
     return bool(result.rowcount)
 
 
@@ -84,11 +87,16 @@ def documents_alive(conn: Connection, document_ids: Sequence[str]) -> set[str]:
     ids = list(dict.fromkeys(document_ids))
     found: set[str] = set()
     for i in range(0, len(ids), 500):
-        part = ids[i:i + 500]
-        conn.execute(update(documents).where(documents.c.id.in_(part))
-                     .values(updated_at=documents.c.updated_at))
-        found.update(str(row[0]) for row in conn.execute(
-            select(documents.c.id).where(documents.c.id.in_(part))).all())
+        part = ids[i : i + 500]
+        conn.execute(
+            update(documents)
+            .where(documents.c.id.in_(part))
+            .values(updated_at=documents.c.updated_at)
+        )
+        found.update(
+            str(row[0])
+            for row in conn.execute(select(documents.c.id).where(documents.c.id.in_(part))).all()
+        )
     return found
 
 
@@ -113,8 +121,10 @@ class SqlStore:
         self.url = url
         is_sqlite = url.startswith("sqlite")
         # JSON as written (no \u escapes): SQLite's JSON paths match keys by their raw text.
-        kwargs: dict[str, Any] = {"pool_pre_ping": True,
-                                  "json_serializer": partial(json.dumps, ensure_ascii=False)}
+        kwargs: dict[str, Any] = {
+            "pool_pre_ping": True,
+            "json_serializer": partial(json.dumps, ensure_ascii=False),
+        }
         if is_sqlite:
             kwargs["connect_args"] = {"check_same_thread": False, "timeout": 30}
         self.engine: Engine = create_engine(url, **kwargs)
@@ -150,8 +160,11 @@ class SqlStore:
             with self._begin() as conn:
                 conn.execute(insert(documents).values(**row))
                 if metadata:
-                    conn.execute(insert(document_meta).values(
-                        document_id=document.id, kind=None, metadata=dict(metadata)))
+                    conn.execute(
+                        insert(document_meta).values(
+                            document_id=document.id, kind=None, metadata=dict(metadata)
+                        )
+                    )
         except IntegrityError as exc:
             raise Duplicate(f"document with sha256 {document.sha256} exists") from exc
         return document
@@ -231,8 +244,12 @@ class SqlStore:
         found: set[str] = set()
         with self._begin() as conn:
             for i in range(0, len(ids), 500):
-                found.update(str(row[0]) for row in conn.execute(
-                    select(documents.c.id).where(documents.c.id.in_(ids[i:i + 500]))).all())
+                found.update(
+                    str(row[0])
+                    for row in conn.execute(
+                        select(documents.c.id).where(documents.c.id.in_(ids[i : i + 500]))
+                    ).all()
+                )
         return found
 
     def set_kind(self, document_id: str, kind: str) -> None:
@@ -252,10 +269,14 @@ class SqlStore:
                     if not document_alive(conn, document_id):
                         return  # deleted meanwhile: nothing is written back
                     where = document_meta.c.document_id == document_id
-                    if not conn.execute(update(document_meta).where(where).values(**values)
-                                        ).rowcount:
-                        conn.execute(insert(document_meta).values(
-                            document_id=document_id, **defaults, **values))
+                    if not conn.execute(
+                        update(document_meta).where(where).values(**values)
+                    ).rowcount:
+                        conn.execute(
+                            insert(document_meta).values(
+                                document_id=document_id, **defaults, **values
+                            )
+                        )
                 return
             except IntegrityError:
                 if attempt:
@@ -266,10 +287,14 @@ class SqlStore:
         with self._begin() as conn:
             rows = conn.execute(
                 select(documents.c.id)
-                .select_from(documents.outerjoin(
-                    document_meta, document_meta.c.document_id == documents.c.id))
-                .where(documents.c.status == DocumentStatus.READY.value,
-                       document_meta.c.kind.is_(None))
+                .select_from(
+                    documents.outerjoin(
+                        document_meta, document_meta.c.document_id == documents.c.id
+                    )
+                )
+                .where(
+                    documents.c.status == DocumentStatus.READY.value, document_meta.c.kind.is_(None)
+                )
             ).all()
         return [str(row[0]) for row in rows]
 
@@ -314,7 +339,8 @@ class SqlStore:
             query = select(documents.c.id, true()).where(documents.c.tenant == tenant, matches)
         else:
             query = select(documents.c.id, case((matches, True), else_=False)).where(
-                documents.c.tenant == tenant, documents.c.id.in_(list(where.document_ids)))
+                documents.c.tenant == tenant, documents.c.id.in_(list(where.document_ids))
+            )
         with self._begin() as conn:
             rows = conn.execute(query.select_from(joined)).all()
         return {str(document_id): bool(matched) for document_id, matched in rows}
@@ -338,8 +364,11 @@ class SqlStore:
         with self._begin() as conn:
             rows = conn.execute(
                 select(documents)
-                .where(documents.c.tenant == tenant, documents.c.created_at >= start,
-                       documents.c.created_at < end)
+                .where(
+                    documents.c.tenant == tenant,
+                    documents.c.created_at >= start,
+                    documents.c.created_at < end,
+                )
                 .order_by(documents.c.created_at, documents.c.id)
             ).all()
         return [_document(row._mapping) for row in rows]
@@ -393,9 +422,7 @@ class SqlStore:
         page offsets were kept: pages then come from the chunks' page spans)."""
         with self._begin() as conn:
             value = conn.execute(
-                select(page_layouts.c.page_starts).where(
-                    page_layouts.c.document_id == document_id
-                )
+                select(page_layouts.c.page_starts).where(page_layouts.c.document_id == document_id)
             ).scalar_one_or_none()
         return None if value is None else [int(v) for v in value]
 
@@ -416,9 +443,11 @@ class SqlStore:
             return []
         try:
             with self.engine.connect() as conn:
-                rows = conn.execute(
-                    _CHUNKS_BY_NUMBER, {"document_id": document_id, "numbers": wanted}
-                ).mappings().all()
+                rows = (
+                    conn.execute(_CHUNKS_BY_NUMBER, {"document_id": document_id, "numbers": wanted})
+                    .mappings()
+                    .all()
+                )
         except OperationalError as exc:
             raise BackendUnavailable(f"metadata store unavailable: {exc.orig}") from exc
         return [Chunk.model_validate(row) for row in rows]
@@ -433,5 +462,6 @@ def _document(row: Any) -> Document:
 
 
 def _facts(row: Any) -> DocumentFacts:
-    return DocumentFacts(kind=row["kind"], metadata=row["metadata"] or {},
-                         created_at=row["created_at"])
+    return DocumentFacts(
+        kind=row["kind"], metadata=row["metadata"] or {}, created_at=row["created_at"]
+    )

@@ -28,8 +28,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.container = container
         app.state.runtime = running
         key = settings.llm.api_key
-        app.state.llm_probe = LlmProbe(container.llm,  # /ready asks the LLM every 10 s at most
-                                       api_key=key.get_secret_value() if key else None)
+        app.state.llm_probe = LlmProbe(
+            container.llm,  # /ready asks the LLM every 10 s at most
+            api_key=key.get_secret_value() if key else None,
+        )
         try:
             yield
         finally:

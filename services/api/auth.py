@@ -68,8 +68,10 @@ class ApiKeyMiddleware:
             await self.app(scope, receive, send)
             return
         headers = scope.get("headers", [])
-        if len(headers) > MAX_HEADERS or sum(len(k) + len(v) for k, v in headers) > \
-                MAX_HEADER_BYTES:
+        if (
+            len(headers) > MAX_HEADERS
+            or sum(len(k) + len(v) for k, v in headers) > MAX_HEADER_BYTES
+        ):
             await _refuse_headers(send)
             return
         if scope["path"] in OPEN_PATHS or is_docs_path(scope["path"]):
@@ -86,8 +88,7 @@ class ApiKeyMiddleware:
                 strangers.check(address)
                 keys, limiter = key_service(application)
                 try:
-                    key = await anyio.to_thread.run_sync(
-                        keys.authenticate, presented_key(headers))
+                    key = await anyio.to_thread.run_sync(keys.authenticate, presented_key(headers))
                 except Unauthenticated:
                     strangers.take(address)
                     raise
@@ -111,9 +112,19 @@ class ApiKeyMiddleware:
 
 
 async def _refuse_headers(send: Send) -> None:
-    body = (b'{"error_code": "headers_too_large", "detail": "at most %d headers of %d bytes '
-            b'in all"}' % (MAX_HEADERS, MAX_HEADER_BYTES))
-    await send({"type": "http.response.start", "status": 431, "headers": [
-        (b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
-        (b"connection", b"close")]})
+    body = (
+        b'{"error_code": "headers_too_large", "detail": "at most %d headers of %d bytes '
+        b'in all"}' % (MAX_HEADERS, MAX_HEADER_BYTES)
+    )
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 431,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+                (b"connection", b"close"),
+            ],
+        }
+    )
     await send({"type": "http.response.body", "body": body})

@@ -28,10 +28,17 @@ ASSETS_DIR = Path(fastapi_offline.__file__).resolve().parent / "static"
 REDOC_LOGO = b"https://cdn.redoc.ly/redoc/logo-mini.svg"
 DOCS_PATHS = frozenset({"/docs", "/docs/oauth2-redirect", "/redoc", "/openapi.json"})
 SECURITY_SCHEMES: dict[str, dict[str, str]] = {
-    "bearer": {"type": "http", "scheme": "bearer",
-               "description": "Authorization: Bearer <key> (the first key: var/api_key)"},
-    "apiKey": {"type": "apiKey", "in": "header", "name": "X-API-Key",
-               "description": "X-API-Key: <key>, the same key as the bearer token"},
+    "bearer": {
+        "type": "http",
+        "scheme": "bearer",
+        "description": "Authorization: Bearer <key> (the first key: var/api_key)",
+    },
+    "apiKey": {
+        "type": "apiKey",
+        "in": "header",
+        "name": "X-API-Key",
+        "description": "X-API-Key: <key>, the same key as the bearer token",
+    },
 }
 
 
@@ -48,15 +55,19 @@ def install_docs(app: FastAPI, open_paths: Collection[str]) -> None:
 
     @app.get(f"{ASSETS_URL}/redoc.offline.js", include_in_schema=False)  # before the mount
     def redoc_script() -> Response:
-        return Response(_redoc_offline_js(), media_type="text/javascript",
-                        headers={"cache-control": "public, max-age=86400"})
+        return Response(
+            _redoc_offline_js(),
+            media_type="text/javascript",
+            headers={"cache-control": "public, max-age=86400"},
+        )
 
     app.mount(ASSETS_URL, StaticFiles(directory=ASSETS_DIR), name="docs-assets")
 
     @app.get("/docs", include_in_schema=False)
     def swagger_ui() -> HTMLResponse:
         return get_swagger_ui_html(
-            openapi_url="/openapi.json", title=f"{title} - Swagger UI",
+            openapi_url="/openapi.json",
+            title=f"{title} - Swagger UI",
             oauth2_redirect_url="/docs/oauth2-redirect",
             swagger_js_url=f"{ASSETS_URL}/swagger-ui-bundle.js",
             swagger_css_url=f"{ASSETS_URL}/swagger-ui.css",
@@ -71,16 +82,24 @@ def install_docs(app: FastAPI, open_paths: Collection[str]) -> None:
     @app.get("/redoc", include_in_schema=False)
     def redoc() -> HTMLResponse:
         return get_redoc_html(
-            openapi_url="/openapi.json", title=f"{title} - ReDoc",
+            openapi_url="/openapi.json",
+            title=f"{title} - ReDoc",
             redoc_js_url=f"{ASSETS_URL}/redoc.offline.js",
-            redoc_favicon_url=f"{ASSETS_URL}/favicon.png", with_google_fonts=False,
+            redoc_favicon_url=f"{ASSETS_URL}/favicon.png",
+            with_google_fonts=False,
         )
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
-            app.openapi_schema = with_security(get_openapi(
-                title=app.title, version=app.version, description=app.description,
-                routes=app.routes), open_paths)
+            app.openapi_schema = with_security(
+                get_openapi(
+                    title=app.title,
+                    version=app.version,
+                    description=app.description,
+                    routes=app.routes,
+                ),
+                open_paths,
+            )
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]  # FastAPI's documented override

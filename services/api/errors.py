@@ -55,8 +55,11 @@ def error_response(exc: errors.DocsightError) -> JSONResponse:
     retry_after = getattr(exc, "retry_after_s", None)
     if retry_after is not None:
         headers["Retry-After"] = str(max(1, math.ceil(retry_after)))
-    return JSONResponse(status_code=status_for(exc), headers=headers,
-                        content={"error_code": exc.code, "detail": str(exc)})
+    return JSONResponse(
+        status_code=status_for(exc),
+        headers=headers,
+        content={"error_code": exc.code, "detail": str(exc)},
+    )
 
 
 async def _handle(_request: Request, exc: Exception) -> JSONResponse:
@@ -65,9 +68,16 @@ async def _handle(_request: Request, exc: Exception) -> JSONResponse:
 
 
 INVALID_REQUEST = "invalid_request"
-_CODES_BY_STATUS = {400: "bad_request", 401: "unauthenticated", 403: "forbidden",
-                    404: "not_found", 405: "method_not_allowed", 413: "too_large",
-                    415: "unsupported_media_type", 422: INVALID_REQUEST}
+_CODES_BY_STATUS = {
+    400: "bad_request",
+    401: "unauthenticated",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    413: "too_large",
+    415: "unsupported_media_type",
+    422: INVALID_REQUEST,
+}
 
 
 def _text(value: object) -> str:
@@ -80,11 +90,15 @@ async def _invalid(_request: Request, exc: Exception) -> JSONResponse:
     a number is expected, lone surrogates, a date out of range): 422 with `error_code`.
     Only where and what is said, never the input, so nothing in it can break the reply."""
     assert isinstance(exc, RequestValidationError)
-    detail = [{"loc": [_text(part) for part in error.get("loc", ())],
-               "msg": _text(error.get("msg", "")), "type": _text(error.get("type", ""))}
-              for error in exc.errors()[:20]]
-    return JSONResponse(status_code=422,
-                        content={"error_code": INVALID_REQUEST, "detail": detail})
+    detail = [
+        {
+            "loc": [_text(part) for part in error.get("loc", ())],
+            "msg": _text(error.get("msg", "")),
+            "type": _text(error.get("type", "")),
+        }
+        for error in exc.errors()[:20]
+    ]
+    return JSONResponse(status_code=422, content={"error_code": INVALID_REQUEST, "detail": detail})
 
 
 async def _http(_request: Request, exc: Exception) -> JSONResponse:
@@ -92,8 +106,11 @@ async def _http(_request: Request, exc: Exception) -> JSONResponse:
     `error_code` like every other error."""
     assert isinstance(exc, HTTPException)
     code = _CODES_BY_STATUS.get(exc.status_code, f"http_{exc.status_code}")
-    return JSONResponse(status_code=exc.status_code, headers=exc.headers,
-                        content={"error_code": code, "detail": _text(exc.detail)})
+    return JSONResponse(
+        status_code=exc.status_code,
+        headers=exc.headers,
+        content={"error_code": code, "detail": _text(exc.detail)},
+    )
 
 
 def install_error_handlers(app: FastAPI) -> None:

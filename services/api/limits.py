@@ -33,18 +33,23 @@ class BodyLimitMiddleware:
             return
         settings = scope["app"].state.settings.api
         upload = scope["method"] == "POST" and scope["path"].rstrip("/") == UPLOAD_PATH
-        limit = int(settings.max_request_mb * 1024 * 1024 if upload
-                    else settings.max_body_kb * 1024)
+        limit = int(
+            settings.max_request_mb * 1024 * 1024 if upload else settings.max_body_kb * 1024
+        )
         declared = _content_length(scope)
         if declared is not None and declared > limit:
             await _refuse(send, 413, "too_large", _too_large(limit))
             return
         tenant = str(scope.get("state", {}).get("tenant", ""))
         if upload and not self._enter(tenant, settings.max_uploads_per_tenant):
-            await _refuse(send, 429, "too_many_uploads",
-                          f"at most {settings.max_uploads_per_tenant} uploads of one tenant "
-                          "are received at once; retry when one has finished",
-                          {"retry-after": "2"})
+            await _refuse(
+                send,
+                429,
+                "too_many_uploads",
+                f"at most {settings.max_uploads_per_tenant} uploads of one tenant "
+                "are received at once; retry when one has finished",
+                {"retry-after": "2"},
+            )
             return
         try:
             await self._bounded(scope, receive, send, limit)
@@ -115,11 +120,15 @@ def _too_large(limit: int) -> str:
     return f"the request body is larger than the limit of {limit / 1e6:.1f} MB"
 
 
-async def _refuse(send: Send, status: int, code: str, detail: str,
-                  headers: dict[str, str] | None = None) -> None:
+async def _refuse(
+    send: Send, status: int, code: str, detail: str, headers: dict[str, str] | None = None
+) -> None:
     body = json.dumps({"error_code": code, "detail": detail}).encode()
-    raw = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
-           (b"connection", b"close")]
+    raw = [
+        (b"content-type", b"application/json"),
+        (b"content-length", str(len(body)).encode()),
+        (b"connection", b"close"),
+    ]
     raw += [(k.encode(), v.encode()) for k, v in (headers or {}).items()]
     await send({"type": "http.response.start", "status": status, "headers": raw})
     await send({"type": "http.response.body", "body": body})

@@ -45,7 +45,8 @@ class DocumentOut(BaseModel):
     reason: str | None = None
     progress: Progress
     kind: DocumentKind | None = Field(
-        default=None, description="contract or annual_report; known once indexed")
+        default=None, description="contract or annual_report; known once indexed"
+    )
     metadata: dict[str, str] = Field(default_factory=dict, description="given at upload")
     created_at: UtcDatetime | None = Field(default=None, description="upload time")
     warnings: list[str] = Field(default_factory=list, description="the parser's, once parsed")
@@ -102,9 +103,11 @@ def _once(ids: list[str]) -> list[str]:
 
 DocumentIds = Annotated[
     list[Annotated[str, Field(min_length=1, max_length=64)]],
-    Field(max_length=MAX_DOCUMENT_IDS,
-          description=f"only these documents (at most {MAX_DOCUMENT_IDS}; repeats ignored; "
-                      "an unknown id is a 404)"),
+    Field(
+        max_length=MAX_DOCUMENT_IDS,
+        description=f"only these documents (at most {MAX_DOCUMENT_IDS}; repeats ignored; "
+        "an unknown id is a 404)",
+    ),
     AfterValidator(_once),
 ]
 """Every list of document ids in a request: bounded, each id bounded, repeats dropped."""
@@ -117,17 +120,23 @@ class SearchIn(BaseModel):
     group_by: GroupBy = Field(
         default="chunk",
         description="chunk: the best passages; document: the best documents, each with "
-                    "its best passage")
+        "its best passage",
+    )
     kind: DocumentKind | None = None
     uploaded_after: AwareDatetime | None = Field(default=None, description="inclusive")
     uploaded_before: AwareDatetime | None = Field(default=None, description="exclusive")
     metadata: Metadata | None = Field(
-        default=None, description="documents whose metadata has every one of these values")
+        default=None, description="documents whose metadata has every one of these values"
+    )
 
     def where(self) -> DocumentFilter:
         return DocumentFilter(
-            document_ids=self.document_ids, kind=self.kind, uploaded_after=self.uploaded_after,
-            uploaded_before=self.uploaded_before, metadata=self.metadata or {})
+            document_ids=self.document_ids,
+            kind=self.kind,
+            uploaded_after=self.uploaded_after,
+            uploaded_before=self.uploaded_before,
+            metadata=self.metadata or {},
+        )
 
 
 class SearchHit(BaseModel):
@@ -166,7 +175,8 @@ class SearchHit(BaseModel):
 class SearchOut(BaseModel):
     group_by: GroupBy = "chunk"
     hits: list[SearchHit] = Field(
-        description="best first; with group_by document, one per document (its best passage)")
+        description="best first; with group_by document, one per document (its best passage)"
+    )
 
 
 class ComponentStatus(BaseModel):
@@ -204,15 +214,18 @@ class AnswerOut(BaseModel):
     evidence: list[Evidence] = Field(
         default_factory=list,
         description="the passages the model was given, or the best ones retrieval found, "
-                    "best first: document, file name, pages, section, excerpt, offsets, score")
+        "best first: document, file name, pages, section, excerpt, offsets, score",
+    )
     extracted: list[Extracted] = Field(
         default_factory=list,
         description="values read without the model (governing law, agreement and effective "
-                    "date) when the question asks for them, each with its located quote")
+        "date) when the question asks for them, each with its located quote",
+    )
     not_found_checked: NotFoundCheck | None = Field(
         default=None,
         description="when not found: absent (no passage looks relevant) or "
-                    "model_could_not_answer (the best passages look relevant: read them)")
+        "model_could_not_answer (the best passages look relevant: read them)",
+    )
     model: str
     cached: bool
 
@@ -228,13 +241,16 @@ class JobOut(BaseModel):
     error_code: str | None = None
     reason: str | None = None
     steps_done: int | None = Field(
-        default=None, description="model requests finished (of steps_total), steps kept "
-                                  "from an earlier attempt included; null before the first")
+        default=None,
+        description="model requests finished (of steps_total), steps kept "
+        "from an earlier attempt included; null before the first",
+    )
     steps_total: int | None = Field(
-        default=None, description="model requests the job needs as far as known (it grows "
-                                  "when a request that timed out is split)")
-    step: str | None = Field(default=None, description="what runs now, e.g. "
-                                                        "\"summarising part 2/4\"")
+        default=None,
+        description="model requests the job needs as far as known (it grows "
+        "when a request that timed out is split)",
+    )
+    step: str | None = Field(default=None, description='what runs now, e.g. "summarising part 2/4"')
     created_at: UtcDatetime
     updated_at: UtcDatetime
     result: SummaryResult | RisksResult | None = None
@@ -245,9 +261,25 @@ class JobOut(BaseModel):
         result = result_of(job)
         if isinstance(result, RisksResult):
             result = result.shown(include_unverified)
-        return cls(result=result, **job.model_dump(
-            include={"id", "kind", "document_id", "status", "attempts", "error_code", "reason",
-                     "steps_done", "steps_total", "step", "created_at", "updated_at"}))
+        return cls(
+            result=result,
+            **job.model_dump(
+                include={
+                    "id",
+                    "kind",
+                    "document_id",
+                    "status",
+                    "attempts",
+                    "error_code",
+                    "reason",
+                    "steps_done",
+                    "steps_total",
+                    "step",
+                    "created_at",
+                    "updated_at",
+                }
+            ),
+        )
 
 
 class JobList(BaseModel):

@@ -22,8 +22,7 @@ FIRST_POLL_S = 0.2
 MAX_POLL_S = 1.0
 
 
-async def poll_until(read: Callable[[], T], finished: Callable[[T], bool],
-                     timeout_s: float) -> T:
+async def poll_until(read: Callable[[], T], finished: Callable[[T], bool], timeout_s: float) -> T:
     """`read()` until `finished` says so or `timeout_s` passed; the last value read."""
     deadline = time.monotonic() + timeout_s
     value = await run_in_threadpool(read)

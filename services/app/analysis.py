@@ -185,13 +185,17 @@ class AnalysisService:
         key = self._answer_key(tenant, question, scope, model.name, thinking)
         hit = self._lookup("answers", key, tenant)
         if hit is not None:
-            return AskResult(answer=Answer.model_validate_json(hit), model=model.name,
-                             cached=True)
+            return AskResult(answer=Answer.model_validate_json(hit), model=model.name, cached=True)
         candidates, evidence = self._candidates(tenant, question, scope)
         answer = answer_question(
-            question, candidates, llm=model,
-            counter=self.counter, budget=self.llm.budget, titles=_titles(scope),
-            thinking=thinking, cache_salt=tenant,
+            question,
+            candidates,
+            llm=model,
+            counter=self.counter,
+            budget=self.llm.budget,
+            titles=_titles(scope),
+            thinking=thinking,
+            cache_salt=tenant,
         )
         answer = self._with_evidence(answer, tenant, question, scope, evidence)
         self._put_answer(key, answer, tenant, scope, [*candidates, *evidence])
@@ -217,9 +221,14 @@ class AnalysisService:
             return CachedStream(iter([answer.text]), iter([result]))
         candidates, evidence = self._candidates(tenant, question, scope)
         stream: AnswerStream = stream_answer(
-            question, candidates, llm=model,
-            counter=self.counter, budget=self.llm.budget, titles=_titles(scope),
-            thinking=thinking, cache_salt=tenant,
+            question,
+            candidates,
+            llm=model,
+            counter=self.counter,
+            budget=self.llm.budget,
+            titles=_titles(scope),
+            thinking=thinking,
+            cache_salt=tenant,
         )
 
         def finish() -> Iterator[AskResult]:
@@ -236,16 +245,14 @@ class AnalysisService:
         hit = None if refresh else self.cached_summary(tenant, document_id)
         if refresh:
             self.metrics.record("summaries", hit=False, tenant=tenant)
-        return hit or self.compute_summary(tenant, document_id,
-                                           steps_scope=None if refresh else "")
+        return hit or self.compute_summary(tenant, document_id, steps_scope=None if refresh else "")
 
     def risks(self, tenant: str, document_id: str, *, refresh: bool = False) -> RisksResult:
         """The document's risk findings (grounded quotes first), cached per model."""
         hit = None if refresh else self.cached_risks(tenant, document_id)
         if refresh:
             self.metrics.record("risks", hit=False, tenant=tenant)
-        return hit or self.compute_risks(tenant, document_id,
-                                         steps_scope=None if refresh else "")
+        return hit or self.compute_risks(tenant, document_id, steps_scope=None if refresh else "")
 
     def cached_summary(self, tenant: str, document_id: str) -> SummaryResult | None:
         """The cached summary of the ready document for the current model, or None."""
@@ -257,15 +264,21 @@ class AnalysisService:
 
     def cached_risks(self, tenant: str, document_id: str) -> RisksResult | None:
         """The cached risk report of the ready document for the current model, or None."""
-        hit = self._lookup("risks", self._document_key(f"risks-{RISKS_FORMAT}", tenant,
-                                                         document_id), tenant)
+        hit = self._lookup(
+            "risks", self._document_key(f"risks-{RISKS_FORMAT}", tenant, document_id), tenant
+        )
         if hit is None:
             return None
         return RisksResult.model_validate_json(hit).model_copy(update={"cached": True})
 
-    def compute_summary(self, tenant: str, document_id: str, *,
-                        progress: Progress | None = None,
-                        steps_scope: str | None = "") -> SummaryResult:
+    def compute_summary(
+        self,
+        tenant: str,
+        document_id: str,
+        *,
+        progress: Progress | None = None,
+        steps_scope: str | None = "",
+    ) -> SummaryResult:
         """Summarise the document now (no cache lookup) and cache the result. Model replies
         of steps done before under `steps_scope` are reused (`services.app.step_cache`; None:
         none reused or kept)."""
@@ -275,21 +288,39 @@ class AnalysisService:
             chunks = self.store.load_chunks(document.id)
             kind = detect_kind(chunks)
             steps = self._steps(model, tenant, document.id, steps_scope)
-            summary = summarize(document, chunks, kind=kind, llm=steps, counter=self.counter,
-                                budget=self.llm.budget, cache_salt=tenant, progress=progress,
-                                page_starts=self.store.load_page_starts(document.id))
-            result = SummaryResult(document_id=document.id, kind=kind, summary=summary,
-                                   model=model.name, cached=False)
-            self.cache.put(self._document_key(f"summary-{SUMMARY_FORMAT}", tenant, document_id),
-                           result.model_dump_json(), kind="summaries", tenant=tenant,
-                           document_id=document.id)
+            summary = summarize(
+                document,
+                chunks,
+                kind=kind,
+                llm=steps,
+                counter=self.counter,
+                budget=self.llm.budget,
+                cache_salt=tenant,
+                progress=progress,
+                page_starts=self.store.load_page_starts(document.id),
+            )
+            result = SummaryResult(
+                document_id=document.id, kind=kind, summary=summary, model=model.name, cached=False
+            )
+            self.cache.put(
+                self._document_key(f"summary-{SUMMARY_FORMAT}", tenant, document_id),
+                result.model_dump_json(),
+                kind="summaries",
+                tenant=tenant,
+                document_id=document.id,
+            )
         finally:
             self._forget_if_deleted(document.id)
         return result
 
-    def compute_risks(self, tenant: str, document_id: str, *,
-                      progress: Progress | None = None,
-                      steps_scope: str | None = "") -> RisksResult:
+    def compute_risks(
+        self,
+        tenant: str,
+        document_id: str,
+        *,
+        progress: Progress | None = None,
+        steps_scope: str | None = "",
+    ) -> RisksResult:
         """Extract the document's risks now (no cache lookup) and cache the result. Model
         replies of steps done before under `steps_scope` are reused (None: none)."""
         model = self.llm.require()
@@ -299,8 +330,14 @@ class AnalysisService:
         finally:
             self._forget_if_deleted(document.id)
 
-    def _compute_risks(self, model: ChatModel, tenant: str, document: Document,
-                       progress: Progress | None, steps_scope: str | None) -> RisksResult:
+    def _compute_risks(
+        self,
+        model: ChatModel,
+        tenant: str,
+        document: Document,
+        progress: Progress | None,
+        steps_scope: str | None,
+    ) -> RisksResult:
         chunks = self.store.load_chunks(document.id)
         steps = self._steps(model, tenant, document.id, steps_scope)
 
@@ -308,25 +345,41 @@ class AnalysisService:
             return self._search(tenant, category.query, [document.id], limit=PER_CATEGORY)
 
         # MIN_SCORE is on the lexical reranker's scale; another reranker keeps every one
-        selection = (Selection() if isinstance(self.reranker, LexicalReranker)
-                     else Selection(min_score=float("-inf")))
-        report = extract_risks(document, chunks, kind=detect_kind(chunks), llm=steps,
-                               budget=self.llm.budget, selection=selection,
-                               candidates=candidates, cache_salt=tenant,
-                               page_starts=self.store.load_page_starts(document.id),
-                               progress=progress)
+        selection = (
+            Selection()
+            if isinstance(self.reranker, LexicalReranker)
+            else Selection(min_score=float("-inf"))
+        )
+        report = extract_risks(
+            document,
+            chunks,
+            kind=detect_kind(chunks),
+            llm=steps,
+            budget=self.llm.budget,
+            selection=selection,
+            candidates=candidates,
+            cache_salt=tenant,
+            page_starts=self.store.load_page_starts(document.id),
+            progress=progress,
+        )
         result = RisksResult(report=report, model=model.name, cached=False)
-        self.cache.put(self._document_key(f"risks-{RISKS_FORMAT}", tenant, document.id),
-                       result.model_dump_json(), kind="risks", tenant=tenant,
-                       document_id=document.id)
+        self.cache.put(
+            self._document_key(f"risks-{RISKS_FORMAT}", tenant, document.id),
+            result.model_dump_json(),
+            kind="risks",
+            tenant=tenant,
+            document_id=document.id,
+        )
         return result
 
-    def _steps(self, model: ChatModel, tenant: str, document_id: str,
-               scope: str | None) -> ChatModel:
+    def _steps(
+        self, model: ChatModel, tenant: str, document_id: str, scope: str | None
+    ) -> ChatModel:
         if scope is None:
             return model
-        return StepCachedModel(model, self.cache, tenant=tenant, document_id=document_id,
-                               scope=scope)
+        return StepCachedModel(
+            model, self.cache, tenant=tenant, document_id=document_id, scope=scope
+        )
 
     def forget_document(self, document_id: str) -> None:
         """Drop the cached analyses of a deleted document and the answers citing it."""
@@ -339,14 +392,23 @@ class AnalysisService:
             self.cache.forget_document(document_id)
             raise NotFound(f"no document {document_id}: deleted while it was analysed")
 
-    def _put_answer(self, key: str, answer: Answer, tenant: str, scope: Sequence[Document],
-                    passages: Sequence[ScoredChunk]) -> None:
+    def _put_answer(
+        self,
+        key: str,
+        answer: Answer,
+        tenant: str,
+        scope: Sequence[Document],
+        passages: Sequence[ScoredChunk],
+    ) -> None:
         """Cache the answer with the documents it cites: those of the passages the model
         saw or shown as evidence, and any of the scope it names (values read, citations).
         One deleted meanwhile forgets it again."""
         text = answer.model_dump_json()
-        cited = list(dict.fromkeys([*(p.chunk.document_id for p in passages),
-                                    *(d.id for d in scope if d.id in text)]))
+        cited = list(
+            dict.fromkeys(
+                [*(p.chunk.document_id for p in passages), *(d.id for d in scope if d.id in text)]
+            )
+        )
         self.cache.put(key, text, kind="answers", tenant=tenant, document_ids=cited)
         for gone in set(cited) - self.store.existing_ids(cited):
             self.cache.forget_document(gone)
@@ -363,8 +425,9 @@ class AnalysisService:
         Raises `LlmUnavailable` without a model, `NotFound` / `DocumentNotReady`."""
         model = self.llm.require()
         document = self._ready(tenant, document_id)
-        return _digest(kind, tenant, document.id, document.sha256, document.chunks_total,
-                       model.name)
+        return _digest(
+            kind, tenant, document.id, document.sha256, document.chunks_total, model.name
+        )
 
     def require_ready(self, tenant: str, document_id: str) -> Document:
         """The tenant's ready document, with a model to analyse it. Raises `LlmUnavailable`,
@@ -387,18 +450,27 @@ class AnalysisService:
             return [self._ready(tenant, i) for i in dict.fromkeys(document_ids)]
         return self.store.list_documents(tenant, DocumentStatus.READY)
 
-    def _answer_key(self, tenant: str, question: str, scope: Sequence[Document], model: str,
-                    thinking: bool) -> str:
-        return _digest("answer", ANSWER_FORMAT, tenant, normalise_question(question),
-                       documents_version(scope), model, thinking)
+    def _answer_key(
+        self, tenant: str, question: str, scope: Sequence[Document], model: str, thinking: bool
+    ) -> str:
+        return _digest(
+            "answer",
+            ANSWER_FORMAT,
+            tenant,
+            normalise_question(question),
+            documents_version(scope),
+            model,
+            thinking,
+        )
 
     def _whole_scope_chunks(self) -> int:
         """Scopes of at most this many chunks are loaded and tried whole (packed like the
         summary) before retrieval; a bound on what is worth loading to find out."""
         return max(1, self.llm.budget.prompt_limit // 64)
 
-    def _candidates(self, tenant: str, question: str, scope: Sequence[Document]
-                    ) -> tuple[list[ScoredChunk], list[ScoredChunk]]:
+    def _candidates(
+        self, tenant: str, question: str, scope: Sequence[Document]
+    ) -> tuple[list[ScoredChunk], list[ScoredChunk]]:
         """What the model is given, and the passages shown as evidence: the candidates
         retrieved, or (when whole documents are packed) the best passages retrieval finds."""
         if not scope:
@@ -406,46 +478,72 @@ class AnalysisService:
         ids = [d.id for d in scope]
         if sum(d.chunks_total or 0 for d in scope) <= self._whole_scope_chunks():
             chunks = [c for d in scope for c in self.store.load_chunks(d.id)]
-            whole = whole_document_candidates(question, chunks, counter=self.counter,
-                                              budget=self.llm.budget, titles=_titles(scope))
+            whole = whole_document_candidates(
+                question,
+                chunks,
+                counter=self.counter,
+                budget=self.llm.budget,
+                titles=_titles(scope),
+            )
             if whole is not None:  # packed like the summary: its cached prefix is reused
                 return whole, self._search(tenant, question, ids, EVIDENCE_LIMIT)
         found = self._search(tenant, question, ids, self.retrieval_limit)
         return found, found
 
-    def _with_evidence(self, answer: Answer, tenant: str, question: str,
-                       scope: Sequence[Document], passages: Sequence[ScoredChunk]) -> Answer:
+    def _with_evidence(
+        self,
+        answer: Answer,
+        tenant: str,
+        question: str,
+        scope: Sequence[Document],
+        passages: Sequence[ScoredChunk],
+    ) -> Answer:
         """The answer with its evidence, the values read without the model, and a "not
         found" checked against the passages' relevance."""
         evidence = collect_evidence(question, passages, _titles(scope))
-        return with_evidence(answer, evidence, self._extract(question, scope, passages),
-                             relevance=best_relevance(question, passages))
+        return with_evidence(
+            answer,
+            evidence,
+            self._extract(question, scope, passages),
+            relevance=best_relevance(question, passages),
+        )
 
-    def _extract(self, question: str, scope: Sequence[Document],
-                 passages: Sequence[ScoredChunk]) -> list[Extracted]:
+    def _extract(
+        self, question: str, scope: Sequence[Document], passages: Sequence[ScoredChunk]
+    ) -> list[Extracted]:
         """Governing law and dates the question asks about, from each document's best
         passages and opening units (documents among the passages first, at most 5)."""
         fields = fields_for(plan_query(question).categories)
         if not fields:
             return []
-        order = [*dict.fromkeys(p.chunk.document_id for p in passages),
-                 *(d.id for d in scope)]
+        order = [*dict.fromkeys(p.chunk.document_id for p in passages), *(d.id for d in scope)]
         found: list[Extracted] = []
         for document_id in list(dict.fromkeys(order))[:EVIDENCE_LIMIT]:
             openings = self.store.get_chunks(document_id, list(range(OPENING_UNITS)))
             found += extract_fields(
-                fields, readable([p.chunk for p in passages
-                                  if p.chunk.document_id == document_id], self.store),
-                openings, self.store.load_page_starts(document_id))
+                fields,
+                readable(
+                    [p.chunk for p in passages if p.chunk.document_id == document_id], self.store
+                ),
+                openings,
+                self.store.load_page_starts(document_id),
+            )
         return found
 
-    def _search(self, tenant: str, query: str, document_ids: Sequence[str],
-                limit: int) -> list[ScoredChunk]:
+    def _search(
+        self, tenant: str, query: str, document_ids: Sequence[str], limit: int
+    ) -> list[ScoredChunk]:
         """Clauses for a prompt: hybrid candidates, reranked, grown to their clause."""
         return search_passages(
-            query, tenant=tenant, embedder=self.embedder, index=self.index,
-            chunks=self.store, reranker=self.reranker, limit=limit,
-            document_ids=document_ids, candidates=self.candidates,
+            query,
+            tenant=tenant,
+            embedder=self.embedder,
+            index=self.index,
+            chunks=self.store,
+            reranker=self.reranker,
+            limit=limit,
+            document_ids=document_ids,
+            candidates=self.candidates,
         )
 
 

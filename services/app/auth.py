@@ -59,8 +59,13 @@ class KeyService:
         if len(name) > 128:
             raise ValueError("a key name is at most 128 characters")
         plaintext = new_key()
-        row = ApiKey(id=str(uuid.uuid4()), tenant=tenant, name=name or "unnamed",
-                     key_hash=hash_key(plaintext), created_at=datetime.now(UTC))
+        row = ApiKey(
+            id=str(uuid.uuid4()),
+            tenant=tenant,
+            name=name or "unnamed",
+            key_hash=hash_key(plaintext),
+            created_at=datetime.now(UTC),
+        )
         self.store.add(row)
         return row, plaintext
 
@@ -81,7 +86,8 @@ class KeyService:
         """The active key row of `key`; `Unauthenticated` when missing, unknown or revoked."""
         if not key:
             raise Unauthenticated(
-                "missing API key: send 'Authorization: Bearer <key>' or 'X-API-Key: <key>'")
+                "missing API key: send 'Authorization: Bearer <key>' or 'X-API-Key: <key>'"
+            )
         if not key.startswith(PREFIX) or len(key) > _MAX_KEY_CHARS:
             raise Unauthenticated("invalid API key")
         digest = hash_key(key)
@@ -159,11 +165,16 @@ class RateLimiter:
                 wait = (1.0 - tokens) / rate
                 raise RateLimited(
                     f"rate limit of {self.per_minute} requests per minute reached; retry "
-                    f"in {wait:.1f} s", retry_after_s=wait)
+                    f"in {wait:.1f} s",
+                    retry_after_s=wait,
+                )
             self._buckets[key_id] = (tokens - cost, now)
             if len(self._buckets) > _MAX_BUCKETS:  # refilled buckets tell nothing: forget
-                full = [k for k, (t, at) in self._buckets.items()
-                        if t + (now - at) * rate >= self.per_minute]
+                full = [
+                    k
+                    for k, (t, at) in self._buckets.items()
+                    if t + (now - at) * rate >= self.per_minute
+                ]
                 for k in full:
                     del self._buckets[k]
 

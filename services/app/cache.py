@@ -38,13 +38,16 @@ class CacheMetrics:
         self._counts = {k: {"hits": 0, "misses": 0} for k in KINDS}
         self._tenants: dict[str, dict[str, dict[str, int]]] = {}
         self._requests = Counter(
-            "docsight_analysis_cache_requests", "Analysis cache lookups by kind and result.",
-            ["kind", "result"], registry=self.registry,
+            "docsight_analysis_cache_requests",
+            "Analysis cache lookups by kind and result.",
+            ["kind", "result"],
+            registry=self.registry,
         )
         self._ratio = Gauge(
             "docsight_analysis_cache_hit_ratio",
             "Hits over lookups of the analysis cache per kind since the process started.",
-            ["kind"], registry=self.registry,
+            ["kind"],
+            registry=self.registry,
         )
         for kind in KINDS:  # every series exists from the start, at zero
             for result in ("hit", "miss"):
@@ -55,8 +58,7 @@ class CacheMetrics:
             counts = self._counts[kind]
             counts["hits" if hit else "misses"] += 1
             if tenant is not None:
-                own = self._tenants.setdefault(
-                    tenant, {k: {"hits": 0, "misses": 0} for k in KINDS})
+                own = self._tenants.setdefault(tenant, {k: {"hits": 0, "misses": 0} for k in KINDS})
                 own[kind]["hits" if hit else "misses"] += 1
             self._requests.labels(kind=kind, result="hit" if hit else "miss").inc()
             self._ratio.labels(kind=kind).set(hit_rate(counts["hits"], counts["misses"]) or 0.0)

@@ -103,7 +103,11 @@ class DocumentService:
     # --- API-facing use cases -------------------------------------------------------
 
     def upload(
-        self, tenant: str, filename: str, data: bytes, password: str | None = None,
+        self,
+        tenant: str,
+        filename: str,
+        data: bytes,
+        password: str | None = None,
         metadata: Mapping[str, str] | None = None,
     ) -> Upload:
         """Check, store and queue one file. The same bytes twice give the same document;
@@ -144,8 +148,13 @@ class DocumentService:
             raise
         return Upload(*self.describe(tenant, document.id), duplicate=False)
 
-    def _again(self, tenant: str, existing: Document, password: str | None,
-               metadata: Mapping[str, str] | None) -> Upload:
+    def _again(
+        self,
+        tenant: str,
+        existing: Document,
+        password: str | None,
+        metadata: Mapping[str, str] | None,
+    ) -> Upload:
         """The same bytes uploaded again: the same document (a failed one is retried)."""
         if metadata is not None:
             self.store.set_metadata(existing.id, metadata)
@@ -174,7 +183,8 @@ class DocumentService:
             raise PagesPerMinuteExceeded(
                 f"tenant {tenant!r} had {used} pages parsed in the last minute; the limit is "
                 f"{limit} pages per minute (parser.pages_per_minute); retry in {wait:.0f} s",
-                retry_after_s=wait)
+                retry_after_s=wait,
+            )
 
     def get(self, tenant: str, document_id: str) -> Document:
         return self.store.get_document(tenant, document_id)
@@ -223,8 +233,9 @@ class DocumentService:
         for tenant, document_id in self.eraser.pending():
             self._finish_erasure(tenant, document_id)
         for document_id in self.store.ready_without_kind():
-            self.store.set_kind(document_id, detect_kind(
-                self.store.get_chunks(document_id, range(KIND_CHUNKS))))
+            self.store.set_kind(
+                document_id, detect_kind(self.store.get_chunks(document_id, range(KIND_CHUNKS)))
+            )
         return self._resend(None)
 
     def resend_stuck(self, idle_for_s: float) -> int:
@@ -251,14 +262,18 @@ class DocumentService:
         except NotFound:
             return
         except PagesPerMinuteExceeded as exc:
-            self.store.transition(document_id, [S.QUEUED], S.QUEUED, error_code=exc.code,
-                                  reason=f"waiting: {exc}")
+            self.store.transition(
+                document_id, [S.QUEUED], S.QUEUED, error_code=exc.code, reason=f"waiting: {exc}"
+            )
             self._queue().enqueue_parse_later(document_id, exc.retry_after_s or 60.0)
             return
-        if not self.store.transition(document_id, [S.QUEUED, S.PARSING], S.PARSING,
-                                     error_code=None, reason=None):
-            if document_id in self.store.existing_ids([document_id]) and \
-                    self.store.get_by_id(document_id).status is S.INDEXING:
+        if not self.store.transition(
+            document_id, [S.QUEUED, S.PARSING], S.PARSING, error_code=None, reason=None
+        ):
+            if (
+                document_id in self.store.existing_ids([document_id])
+                and self.store.get_by_id(document_id).status is S.INDEXING
+            ):
                 # A retried parse that moved the document on and then failed (store or
                 # broker down) may never have sent the index message; indexing is
                 # idempotent, so send it again rather than strand the document.
@@ -326,8 +341,9 @@ class DocumentService:
                 batch_size=self.settings.embedder.batch_size,
                 title=PurePath(document.filename).stem,
                 on_chunks=_throttled(
-                    lambda done, _total: self.store.update_document(document_id,
-                                                                    chunks_embedded=done)
+                    lambda done, _total: self.store.update_document(
+                        document_id, chunks_embedded=done
+                    )
                 ),
             )
         finally:  # points written after a delete (which removes the row first) go too

@@ -30,9 +30,15 @@ Result = SummaryResult | RisksResult
 
 
 class JobService:
-    def __init__(self, *, jobs: JobStore, analysis: AnalysisService,
-                 queue: JobQueue | None = None, max_active_per_tenant: int = 0,
-                 max_attempts: int = 0) -> None:
+    def __init__(
+        self,
+        *,
+        jobs: JobStore,
+        analysis: AnalysisService,
+        queue: JobQueue | None = None,
+        max_active_per_tenant: int = 0,
+        max_attempts: int = 0,
+    ) -> None:
         self.jobs = jobs
         self.analysis = analysis
         self.queue = queue
@@ -41,21 +47,32 @@ class JobService:
 
     # --- API-facing -----------------------------------------------------------------
 
-    def request(self, tenant: str, kind: JobKind, document_id: str, *,
-                refresh: bool = False) -> Result | Job:
+    def request(
+        self, tenant: str, kind: JobKind, document_id: str, *, refresh: bool = False
+    ) -> Result | Job:
         """The cached result, or the job that computes it (queued now or already active).
         Raises `LlmUnavailable` when no LLM is configured, `NotFound`, `DocumentNotReady`."""
         if not refresh:
-            hit = (self.analysis.cached_summary(tenant, document_id) if kind == "summary"
-                   else self.analysis.cached_risks(tenant, document_id))
+            hit = (
+                self.analysis.cached_summary(tenant, document_id)
+                if kind == "summary"
+                else self.analysis.cached_risks(tenant, document_id)
+            )
             if hit is not None:
                 return hit
         else:  # no cache lookup to check it: an unknown or unready id must not get a job
             self.analysis.require_ready(tenant, document_id)
         return self.submit(tenant, kind, document_id, refresh=refresh, limited=True)
 
-    def submit(self, tenant: str, kind: JobKind, document_id: str, *,
-               refresh: bool = False, limited: bool = False) -> Job:
+    def submit(
+        self,
+        tenant: str,
+        kind: JobKind,
+        document_id: str,
+        *,
+        refresh: bool = False,
+        limited: bool = False,
+    ) -> Job:
         """The active job of this kind on this document, or a new queued one. `limited`
         (API requests): `TooManyJobs` when the tenant already has `max_active_per_tenant`
         active jobs (daily reports bound their own fan-out and are not limited here)."""
@@ -65,9 +82,17 @@ class JobService:
         if limited and self.max_active_per_tenant > 0:
             self._check_limit(tenant)
         now = datetime.now(UTC)
-        job = self.jobs.add(Job(id=str(uuid.uuid4()), tenant=tenant, kind=kind,
-                                document_id=document_id, refresh=refresh, created_at=now,
-                                updated_at=now))
+        job = self.jobs.add(
+            Job(
+                id=str(uuid.uuid4()),
+                tenant=tenant,
+                kind=kind,
+                document_id=document_id,
+                refresh=refresh,
+                created_at=now,
+                updated_at=now,
+            )
+        )
         self._queue().enqueue_analysis(job.id)
         return job
 
@@ -77,12 +102,15 @@ class JobService:
     def _check_limit(self, tenant: str) -> None:
         """A soft bound: two requests at the same instant may both pass it."""
         limit = self.max_active_per_tenant
-        active = sum(len(self.jobs.list(tenant, status, limit=limit))
-                     for status in ACTIVE_JOB_STATUSES)
+        active = sum(
+            len(self.jobs.list(tenant, status, limit=limit)) for status in ACTIVE_JOB_STATUSES
+        )
         if active >= limit:
             raise TooManyJobs(
                 f"limit of {limit} active analysis jobs per tenant reached ({active} queued, "
-                "running or waiting); retry when one finishes", retry_after_s=10)
+                "running or waiting); retry when one finishes",
+                retry_after_s=10,
+            )
 
     def list(self, tenant: str, status: JobStatus | None = None) -> list[Job]:
         return self.jobs.list(tenant, status)
@@ -90,8 +118,7 @@ class JobService:
     def resume_unfinished(self, idle_for_s: float | None = None) -> int:
         """Re-send every job a stopped process left queued, running or waiting; with
         `idle_for_s`, only those whose row has not moved for that long (a lost message)."""
-        since = None if idle_for_s is None else (datetime.now(UTC)
-                                                 - timedelta(seconds=idle_for_s))
+        since = None if idle_for_s is None else (datetime.now(UTC) - timedelta(seconds=idle_for_s))
         pending = self.jobs.unfinished(since)
         for job in pending:
             self._queue().enqueue_analysis(job.id)
@@ -113,17 +140,22 @@ class JobService:
         progress = self._progress(job)
         scope = job.id if job.refresh else ""  # a refresh recomputes each step once
         try:
-            result = (self.analysis.compute_summary(job.tenant, job.document_id,
-                                                    progress=progress, steps_scope=scope)
-                      if job.kind == "summary"
-                      else self.analysis.compute_risks(job.tenant, job.document_id,
-                                                       progress=progress, steps_scope=scope))
+            result = (
+                self.analysis.compute_summary(
+                    job.tenant, job.document_id, progress=progress, steps_scope=scope
+                )
+                if job.kind == "summary"
+                else self.analysis.compute_risks(
+                    job.tenant, job.document_id, progress=progress, steps_scope=scope
+                )
+            )
         except BackendUnavailable as exc:
             if 0 < self.max_attempts <= job.attempts + 1:
                 self._fail(job, exc)
                 return
-            self.jobs.transition(job_id, [J.RUNNING], J.WAITING, error_code=exc.code,
-                                 reason=f"will retry: {exc}")
+            self.jobs.transition(
+                job_id, [J.RUNNING], J.WAITING, error_code=exc.code, reason=f"will retry: {exc}"
+            )
             raise
         except DocsightError as exc:
             self._fail(job, exc)
@@ -131,8 +163,14 @@ class JobService:
         except Exception as exc:
             self._fail(job, exc)
             raise
-        self.jobs.transition(job_id, [J.RUNNING], J.DONE, result=result.model_dump_json(),
-                             error_code=None, reason=None)
+        self.jobs.transition(
+            job_id,
+            [J.RUNNING],
+            J.DONE,
+            result=result.model_dump_json(),
+            error_code=None,
+            reason=None,
+        )
 
     def _progress(self, job: Job) -> Progress:
         """Writes the pipeline's steps to the job's row (a failed write is logged: progress
@@ -148,8 +186,9 @@ class JobService:
 
     def _fail(self, job: Job, exc: Exception) -> None:
         code = getattr(exc, "code", "internal")
-        log.warning("job %s (%s of %s) failed (%s): %s", job.id, job.kind, job.document_id,
-                    code, exc)
+        log.warning(
+            "job %s (%s of %s) failed (%s): %s", job.id, job.kind, job.document_id, code, exc
+        )
         self.jobs.transition(job.id, [J.RUNNING], J.FAILED, error_code=code, reason=str(exc))
 
     def _queue(self) -> JobQueue:

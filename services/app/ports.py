@@ -33,11 +33,34 @@ from pipelines.ports import (
 from pipelines.reports import Report, ReportRecord
 
 __all__ = [
-    "AnalysisCache", "AnalysisStore", "ApiKey", "BlobStore", "ChatModel", "ChunkSource",
-    "DocumentQueue", "DocumentStore", "Embedder", "Eraser", "JobQueue", "JobStore",
-    "KeyStore", "Limiter", "LlmSource", "PageLedger", "PdfParser", "Progress", "Reranker",
-    "ReportDocuments", "ReportQueue", "ReportStore", "SearchStore", "Store", "TaskMetrics",
-    "TaskQueue", "TokenCounter", "VectorIndex",
+    "AnalysisCache",
+    "AnalysisStore",
+    "ApiKey",
+    "BlobStore",
+    "ChatModel",
+    "ChunkSource",
+    "DocumentQueue",
+    "DocumentStore",
+    "Embedder",
+    "Eraser",
+    "JobQueue",
+    "JobStore",
+    "KeyStore",
+    "Limiter",
+    "LlmSource",
+    "PageLedger",
+    "PdfParser",
+    "Progress",
+    "Reranker",
+    "ReportDocuments",
+    "ReportQueue",
+    "ReportStore",
+    "SearchStore",
+    "Store",
+    "TaskMetrics",
+    "TaskQueue",
+    "TokenCounter",
+    "VectorIndex",
 ]
 
 
@@ -57,8 +80,9 @@ class JobQueue(Protocol):
 
 
 class ReportQueue(Protocol):
-    def enqueue_report(self, tenant: str, day: date, *, resume: bool = False,
-                       refresh: bool = False) -> None:
+    def enqueue_report(
+        self, tenant: str, day: date, *, resume: bool = False, refresh: bool = False
+    ) -> None:
         """`refresh`: one step of a running build, which does not re-schedule itself."""
 
 
@@ -80,8 +104,12 @@ class TaskMetrics(Protocol):
 class DocumentStore(Store, Protocol):
     """The store with the kind and metadata of documents (`SqlStore`)."""
 
-    def add_document(self, document: Document, password: str | None = None,
-                     metadata: Mapping[str, str] | None = None) -> Document: ...
+    def add_document(
+        self,
+        document: Document,
+        password: str | None = None,
+        metadata: Mapping[str, str] | None = None,
+    ) -> Document: ...
 
     def set_kind(self, document_id: str, kind: str) -> None: ...
 
@@ -90,7 +118,10 @@ class DocumentStore(Store, Protocol):
     def ready_without_kind(self) -> list[str]: ...
 
     def describe_documents(
-        self, tenant: str, *, document_ids: Sequence[str] | None = None,
+        self,
+        tenant: str,
+        *,
+        document_ids: Sequence[str] | None = None,
         status: DocumentStatus | None = None,
     ) -> list[tuple[Document, DocumentFacts]]: ...
 
@@ -140,7 +171,13 @@ class AnalysisCache(Protocol):
     def get(self, key: str) -> str | None: ...
 
     def put(
-        self, key: str, value: str, *, kind: str, tenant: str, document_id: str | None = None,
+        self,
+        key: str,
+        value: str,
+        *,
+        kind: str,
+        tenant: str,
+        document_id: str | None = None,
         document_ids: Sequence[str] = (),
     ) -> None:
         """`document_id`: the entry's document; `document_ids`: those it cites (answers)."""
@@ -191,13 +228,13 @@ class JobStore(Protocol):
 
     def unfinished(self, idle_since: datetime | None = None) -> list[Job]: ...
 
-    def transition(self, job_id: str, from_status: Sequence[JobStatus], to_status: JobStatus,
-                   **fields: Any) -> bool: ...
+    def transition(
+        self, job_id: str, from_status: Sequence[JobStatus], to_status: JobStatus, **fields: Any
+    ) -> bool: ...
 
     def progress(self, job_id: str, done: int, total: int, step: str) -> bool: ...
 
-    def list(self, tenant: str, status: JobStatus | None = None,
-             limit: int = 100) -> list[Job]: ...
+    def list(self, tenant: str, status: JobStatus | None = None, limit: int = 100) -> list[Job]: ...
 
 
 class ReportStore(Protocol):
@@ -205,8 +242,9 @@ class ReportStore(Protocol):
 
     def start(self, tenant: str, day: date) -> tuple[ReportRecord, bool]: ...
 
-    def touch(self, tenant: str, day: date, reason: str | None = None,
-              report: Report | None = None) -> None: ...
+    def touch(
+        self, tenant: str, day: date, reason: str | None = None, report: Report | None = None
+    ) -> None: ...
 
     def building_of(self, tenant: str) -> list[date]: ...
 
@@ -220,8 +258,9 @@ class ReportStore(Protocol):
 
     def building(self) -> list[ReportRecord]: ...
 
-    def latest_jobs(self, tenant: str,
-                    document_ids: Sequence[str]) -> dict[tuple[str, str], Job]: ...
+    def latest_jobs(
+        self, tenant: str, document_ids: Sequence[str]
+    ) -> dict[tuple[str, str], Job]: ...
 
 
 class ReportDocuments(Protocol):

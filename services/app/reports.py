@@ -68,10 +68,17 @@ class _Gathered:
 
 
 class ReportService:
-    def __init__(self, *, store: ReportDocuments, reports: ReportStore,
-                 analysis: AnalysisService,
-                 jobs: JobService, settings: ReportSettings, queue: ReportQueue | None = None,
-                 clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+    def __init__(
+        self,
+        *,
+        store: ReportDocuments,
+        reports: ReportStore,
+        analysis: AnalysisService,
+        jobs: JobService,
+        settings: ReportSettings,
+        queue: ReportQueue | None = None,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
         self.store = store
         self.reports = reports
         self.analysis = analysis
@@ -142,12 +149,21 @@ class ReportService:
             final = self.clock() - record.started_at >= timedelta(seconds=self.settings.max_wait_s)
             got = self._gather(tenant, documents, record.started_at, final=final)
             waiting = got.pending and not final
-            report = build_report(tenant, day, self.settings.timezone, got.items,
-                                  generated_at=self.clock(),
-                                  status="building" if waiting else "done")
+            report = build_report(
+                tenant,
+                day,
+                self.settings.timezone,
+                got.items,
+                generated_at=self.clock(),
+                status="building" if waiting else "done",
+            )
             if waiting:
-                self.reports.touch(tenant, day, reason=f"waiting for analyses of "
-                                   f"{got.pending} document(s)", report=report)
+                self.reports.touch(
+                    tenant,
+                    day,
+                    reason=f"waiting for analyses of {got.pending} document(s)",
+                    report=report,
+                )
                 return Step(self.reports.get(tenant, day), got.pending, got.submitted)
             self.reports.finish(tenant, day, report)
         except BackendUnavailable:
@@ -159,8 +175,9 @@ class ReportService:
             raise
         return Step(self.reports.get(tenant, day))
 
-    def _gather(self, tenant: str, documents: list[Document], started: datetime, *,
-                final: bool) -> _Gathered:
+    def _gather(
+        self, tenant: str, documents: list[Document], started: datetime, *, final: bool
+    ) -> _Gathered:
         ready = [d for d in documents if d.status is DocumentStatus.READY]
         latest = self.reports.latest_jobs(tenant, [d.id for d in ready])
         outstanding = sum(j.status in ACTIVE_JOB_STATUSES for j in latest.values())
@@ -178,12 +195,14 @@ class ReportService:
                 continue
             found: dict[JobKind, SummaryResult | RisksResult | None] = {
                 kind: self._cached(tenant, kind, doc.id, no_llm, latest.get((doc.id, kind)))
-                for kind in KINDS}
+                for kind in KINDS
+            }
             doc_kind = _kind_of(found) or detect_kind(self.store.load_chunks(doc.id))
             wanted = analyses_wanted(doc_kind, doc.pages_total, limits)
             if doc.id in over:
-                wanted = dict.fromkeys(KINDS, f"not analysed (limit): only "
-                                              f"{limits.max_documents} documents a day")
+                wanted = dict.fromkeys(
+                    KINDS, f"not analysed (limit): only {limits.max_documents} documents a day"
+                )
             notes: list[str] = []
             limited: list[str] = []
             pending: list[JobKind] = []
@@ -196,8 +215,9 @@ class ReportService:
                     limited.append(f"{kind} {why_not}")
                 elif job is not None and job.status in ACTIVE_JOB_STATUSES:
                     pending.append(kind)
-                elif job is not None and job.status is JobStatus.FAILED and \
-                        job.created_at >= started:
+                elif (
+                    job is not None and job.status is JobStatus.FAILED and job.created_at >= started
+                ):
                     notes.append(f"{kind} failed ({job.error_code}): {job.reason}")
                 elif no_llm is not None:
                     notes.append(f"{kind}: {no_llm}")
@@ -213,18 +233,21 @@ class ReportService:
                         outstanding += 1
                         got.submitted += 1
             got.pending += bool(pending)
-            got.items.append(_item(doc, doc_kind, found, notes, pending, limited, final,
-                                   no_llm))
+            got.items.append(_item(doc, doc_kind, found, notes, pending, limited, final, no_llm))
         return got
 
-    def _cached(self, tenant: str, kind: JobKind, document_id: str, no_llm: str | None,
-                job: Job | None) -> SummaryResult | RisksResult | None:
+    def _cached(
+        self, tenant: str, kind: JobKind, document_id: str, no_llm: str | None, job: Job | None
+    ) -> SummaryResult | RisksResult | None:
         """The cached analysis, else a finished job's result (a cache entry may expire)."""
         hit: SummaryResult | RisksResult | None = None
         if no_llm is None:
             try:
-                hit = (self.analysis.cached_summary(tenant, document_id) if kind == "summary"
-                       else self.analysis.cached_risks(tenant, document_id))
+                hit = (
+                    self.analysis.cached_summary(tenant, document_id)
+                    if kind == "summary"
+                    else self.analysis.cached_risks(tenant, document_id)
+                )
             except LlmUnavailable:
                 hit = None
             except BackendUnavailable:
@@ -248,10 +271,16 @@ def _kind_of(found: dict[JobKind, SummaryResult | RisksResult | None]) -> Docume
     return None
 
 
-def _item(doc: Document, kind: DocumentKind,
-          found: dict[JobKind, SummaryResult | RisksResult | None], notes: list[str],
-          pending: list[JobKind], limited: list[str], final: bool,
-          no_llm: str | None) -> DocumentAnalysis:
+def _item(
+    doc: Document,
+    kind: DocumentKind,
+    found: dict[JobKind, SummaryResult | RisksResult | None],
+    notes: list[str],
+    pending: list[JobKind],
+    limited: list[str],
+    final: bool,
+    no_llm: str | None,
+) -> DocumentAnalysis:
     summary_result, risks_result = found["summary"], found["risks"]
     summary: ContractSummary | ReportSummary | None = None
     risks: RiskReport | None = None
@@ -263,10 +292,12 @@ def _item(doc: Document, kind: DocumentKind,
     note: str | None = None
     if pending:
         state = "pending"
-        note = ("not finished within the report's wait" if final
-                else "analysis jobs are queued or running")
+        note = (
+            "not finished within the report's wait"
+            if final
+            else "analysis jobs are queued or running"
+        )
     elif notes:
         state = "unavailable" if no_llm is not None else "failed"
         note = "; ".join(notes)
-    return DocumentAnalysis(doc, kind, summary, risks, state, note, tuple(pending),
-                            tuple(limited))
+    return DocumentAnalysis(doc, kind, summary, risks, state, note, tuple(pending), tuple(limited))

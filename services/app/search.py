@@ -67,10 +67,15 @@ def search(
         per_document=1 if group_by == "document" else None,
     )
     hit_ids = unique_ids([p.chunk.document_id for p in passages])
-    described = {doc.id: (doc, facts)
-                 for doc, facts in store.describe_documents(tenant, document_ids=hit_ids)}
-    return [Hit(p, *described[p.chunk.document_id])
-            for p in passages if p.chunk.document_id in described]  # deleted meanwhile: gone
+    described = {
+        doc.id: (doc, facts)
+        for doc, facts in store.describe_documents(tenant, document_ids=hit_ids)
+    }
+    return [
+        Hit(p, *described[p.chunk.document_id])
+        for p in passages
+        if p.chunk.document_id in described
+    ]  # deleted meanwhile: gone
 
 
 def candidates_for(group_by: GroupBy, limit: int, candidates: int) -> int:
@@ -79,9 +84,7 @@ def candidates_for(group_by: GroupBy, limit: int, candidates: int) -> int:
     return max(candidates, limit * UNITS_PER_DOCUMENT) if group_by == "document" else candidates
 
 
-def documents_to_search(
-    tenant: str, where: DocumentFilter, store: SearchStore
-) -> list[str] | None:
+def documents_to_search(tenant: str, where: DocumentFilter, store: SearchStore) -> list[str] | None:
     """The ids of the tenant's ready documents that `where` selects (given ids keep their
     order), or None when it selects every document (the search then needs no filter)."""
     if not where.restricts:

@@ -32,8 +32,15 @@ KIND = "steps"
 class StepCachedModel:
     """`pipelines.ports.ChatModel` answering requests made before from the cache."""
 
-    def __init__(self, model: ChatModel, cache: AnalysisCache, *, tenant: str,
-                 document_id: str, scope: str = "") -> None:
+    def __init__(
+        self,
+        model: ChatModel,
+        cache: AnalysisCache,
+        *,
+        tenant: str,
+        document_id: str,
+        scope: str = "",
+    ) -> None:
         self.model, self.cache = model, cache
         self.tenant, self.document_id, self.scope = tenant, document_id, scope
         self.hits = 0
@@ -46,39 +53,67 @@ class StepCachedModel:
     def usage(self) -> LlmUsage:
         return self.model.usage()
 
-    def complete(self, messages: Sequence[ChatMessage], *, thinking: bool = False,
-                 max_tokens: int | None = None, cache_salt: str | None = None) -> Completion:
+    def complete(
+        self,
+        messages: Sequence[ChatMessage],
+        *,
+        thinking: bool = False,
+        max_tokens: int | None = None,
+        cache_salt: str | None = None,
+    ) -> Completion:
         key = self._key("complete", messages, thinking, max_tokens, cache_salt)
         kept = self._get(key)
         if kept is not None:
             return Completion.model_validate_json(kept)
-        reply = self.model.complete(messages, thinking=thinking, max_tokens=max_tokens,
-                                    cache_salt=cache_salt)
+        reply = self.model.complete(
+            messages, thinking=thinking, max_tokens=max_tokens, cache_salt=cache_salt
+        )
         if reply.finish_reason != "length":  # a cut-off reply is not worth keeping
             self._put(key, reply.model_dump_json())
         return reply
 
-    def structured(self, messages: Sequence[ChatMessage], schema: type[ModelT], *,
-                   thinking: bool = False, max_tokens: int | None = None,
-                   cache_salt: str | None = None) -> ModelT:
-        key = self._key("structured", messages, thinking, max_tokens, cache_salt,
-                        schema.model_json_schema())
+    def structured(
+        self,
+        messages: Sequence[ChatMessage],
+        schema: type[ModelT],
+        *,
+        thinking: bool = False,
+        max_tokens: int | None = None,
+        cache_salt: str | None = None,
+    ) -> ModelT:
+        key = self._key(
+            "structured", messages, thinking, max_tokens, cache_salt, schema.model_json_schema()
+        )
         kept = self._get(key)
         if kept is not None:
             return schema.model_validate_json(kept)
-        reply = self.model.structured(messages, schema, thinking=thinking,
-                                      max_tokens=max_tokens, cache_salt=cache_salt)
+        reply = self.model.structured(
+            messages, schema, thinking=thinking, max_tokens=max_tokens, cache_salt=cache_salt
+        )
         self._put(key, reply.model_dump_json())
         return reply
 
-    def stream(self, messages: Sequence[ChatMessage], *, thinking: bool = False,
-               max_tokens: int | None = None, cache_salt: str | None = None) -> Iterator[str]:
-        return self.model.stream(messages, thinking=thinking, max_tokens=max_tokens,
-                                 cache_salt=cache_salt)
+    def stream(
+        self,
+        messages: Sequence[ChatMessage],
+        *,
+        thinking: bool = False,
+        max_tokens: int | None = None,
+        cache_salt: str | None = None,
+    ) -> Iterator[str]:
+        return self.model.stream(
+            messages, thinking=thinking, max_tokens=max_tokens, cache_salt=cache_salt
+        )
 
     def _key(self, call: str, messages: Sequence[ChatMessage], *options: object) -> str:
-        request = [KIND, call, self.scope, self.model.name,
-                   [m.model_dump() for m in messages], *options]
+        request = [
+            KIND,
+            call,
+            self.scope,
+            self.model.name,
+            [m.model_dump() for m in messages],
+            *options,
+        ]
         text = json.dumps(request, ensure_ascii=False, sort_keys=True, default=str)
         return hashlib.sha256(text.encode()).hexdigest()
 
@@ -93,7 +128,6 @@ class StepCachedModel:
 
     def _put(self, key: str, value: str) -> None:
         try:
-            self.cache.put(key, value, kind=KIND, tenant=self.tenant,
-                           document_id=self.document_id)
+            self.cache.put(key, value, kind=KIND, tenant=self.tenant, document_id=self.document_id)
         except BackendUnavailable as exc:
             log.warning("step not kept (cache unavailable): %s", exc)

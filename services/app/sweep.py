@@ -22,8 +22,7 @@ class Sweep:
     """Called, re-sends the documents and jobs stuck for `stuck_after_s`; returns
     (documents, jobs) re-sent."""
 
-    def __init__(self, documents: DocumentService, jobs: JobService,
-                 stuck_after_s: float) -> None:
+    def __init__(self, documents: DocumentService, jobs: JobService, stuck_after_s: float) -> None:
         self.documents, self.jobs, self.stuck_after_s = documents, jobs, stuck_after_s
 
     def __call__(self) -> tuple[int, int]:
@@ -31,8 +30,12 @@ class Sweep:
         documents = self.documents.resend_stuck(idle)
         jobs = self.jobs.resume_unfinished(idle_for_s=idle)
         if documents or jobs:
-            log.warning("re-sent stuck work: %d documents, %d analysis jobs (no change for "
-                        "%.0f s)", documents, jobs, idle)
+            log.warning(
+                "re-sent stuck work: %d documents, %d analysis jobs (no change for %.0f s)",
+                documents,
+                jobs,
+                idle,
+            )
         return documents, jobs
 
 

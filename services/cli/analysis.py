@@ -25,15 +25,25 @@ def ask(
 ) -> None:
     """Answer a question from the ready documents, with the pages it cites."""
     with _client(url) as client:
-        body = _fail_unless_ok(_call(client, "POST", "/v1/questions", json={
-            "question": question, "document_ids": document or None, "thinking": thinking}))
+        body = _fail_unless_ok(
+            _call(
+                client,
+                "POST",
+                "/v1/questions",
+                json={"question": question, "document_ids": document or None, "thinking": thinking},
+            )
+        )
     console.print(escape(body["answer"]))
     if body["found"] and not body["grounded"]:
-        console.print("[yellow]unverified: no citation of this answer could be checked "
-                      "against the documents; do not rely on it[/yellow]")
+        console.print(
+            "[yellow]unverified: no citation of this answer could be checked "
+            "against the documents; do not rely on it[/yellow]"
+        )
     for c in body["citations"]:
-        console.print(f"[dim]{escape(c['marker'])} {c['document_id']} "
-                      f"{_span(c['page_start'], c['page_end'])} chunks {c['chunk_numbers']}[/dim]")
+        console.print(
+            f"[dim]{escape(c['marker'])} {c['document_id']} "
+            f"{_span(c['page_start'], c['page_end'])} chunks {c['chunk_numbers']}[/dim]"
+        )
     _print_extracted(body.get("extracted") or [])
     _print_evidence(body.get("evidence") or [])
     console.print(f"[dim]{body['model']}{' (cached)' if body['cached'] else ''}[/dim]")
@@ -42,11 +52,16 @@ def ask(
 def _print_extracted(values: list[dict[str, Any]]) -> None:
     """Values read without the model, each with its quote and where it is."""
     for value in values:
-        where = " ".join(p for p in (value["document_id"][:8],
-                                     _span(value["page_start"], value["page_end"])) if p)
-        console.print(f"[bold]{value['field'].replace('_', ' ')}[/bold]: "
-                      f"{escape(value['value'])}  [dim]({where})[/dim]")
-        console.print(f"   [dim]\"{escape(' '.join(value['quote'].split()))}\"[/dim]")
+        where = " ".join(
+            p
+            for p in (value["document_id"][:8], _span(value["page_start"], value["page_end"]))
+            if p
+        )
+        console.print(
+            f"[bold]{value['field'].replace('_', ' ')}[/bold]: "
+            f"{escape(value['value'])}  [dim]({where})[/dim]"
+        )
+        console.print(f'   [dim]"{escape(" ".join(value["quote"].split()))}"[/dim]')
 
 
 def _print_evidence(passages: list[dict[str, Any]]) -> None:
@@ -57,8 +72,10 @@ def _print_evidence(passages: list[dict[str, Any]]) -> None:
     for rank, e in enumerate(passages, 1):
         name = e.get("filename") or e["document_id"]
         pages = _span(e["page_start"], e["page_end"])
-        console.print(f"[bold]{rank}.[/bold] {escape(name)} [dim]({e['document_id'][:8]})[/dim]"
-                      f"{'  ' + pages if pages else ''}  score {e['score']:.3f}")
+        console.print(
+            f"[bold]{rank}.[/bold] {escape(name)} [dim]({e['document_id'][:8]})[/dim]"
+            f"{'  ' + pages if pages else ''}  score {e['score']:.3f}"
+        )
         if e["section_path"]:
             console.print(f"   [dim]{escape(' > '.join(e['section_path']))}[/dim]")
         console.print(f"   {escape(e['excerpt'])}")
@@ -87,50 +104,69 @@ def _statement(item: dict[str, Any]) -> str:
     if not item.get("verified") or not evidence:
         return f"{escape(str(text))} [yellow](unverified: no quote found in the document)[/yellow]"
     pages = _pages(item["pages"]) if "pages" in item else _pages(item.get("page"))
-    return f"{escape(str(text))} [dim]{pages} \"{escape(_excerpt(evidence[0]['quote']))}\"[/dim]"
+    return f'{escape(str(text))} [dim]{pages} "{escape(_excerpt(evidence[0]["quote"]))}"[/dim]'
 
 
 def _print_risks(body: dict[str, Any]) -> None:
     report = body["report"]
-    console.rule(f"risks ({report['kind']}, {len(report['findings'])} findings)"
-                 f"{' (cached)' if body['cached'] else ''}")
+    console.rule(
+        f"risks ({report['kind']}, {len(report['findings'])} findings)"
+        f"{' (cached)' if body['cached'] else ''}"
+    )
     for f in report["findings"]:
-        mark = "" if f["grounded"] else (" [yellow](unverified: the model's pointer was not "
-                                         "found; closest sentence shown)[/yellow]")
+        mark = (
+            ""
+            if f["grounded"]
+            else (
+                " [yellow](unverified: the model's pointer was not "
+                "found; closest sentence shown)[/yellow]"
+            )
+        )
         if f.get("method") == "wording":
             mark += " [dim](found by its wording, not by the model)[/dim]"
-        console.print(f"[bold]{f['severity']}[/bold] {f['category']} {_pages(f.get('page'))}"
-                      f"{mark}: "
-                      f"{escape(f['reason'])}\n  [dim]\"{escape(f['quote'])}\"[/dim]")
+        console.print(
+            f"[bold]{f['severity']}[/bold] {f['category']} {_pages(f.get('page'))}"
+            f"{mark}: "
+            f'{escape(f["reason"])}\n  [dim]"{escape(f["quote"])}"[/dim]'
+        )
     hidden = report.get("unverified_hidden", 0)
     if hidden:
-        console.print(f"[dim]{hidden} unverified finding(s) not shown "
-                      "(--include-unverified)[/dim]")
+        console.print(f"[dim]{hidden} unverified finding(s) not shown (--include-unverified)[/dim]")
     if report["failed"]:
         console.print(f"[yellow]not analysed: {', '.join(report['failed'])}[/yellow]")
 
 
-def _analysis(client: httpx.Client, kind: str, document_id: str,
-              refresh: bool = False, include_unverified: bool = False) -> dict[str, Any]:
+def _analysis(
+    client: httpx.Client,
+    kind: str,
+    document_id: str,
+    refresh: bool = False,
+    include_unverified: bool = False,
+) -> dict[str, Any]:
     """POST the summary or risks request; a 202 is a job, followed until it ends."""
     shown_as = {"include_unverified": include_unverified} if kind == "risks" else {}
-    response = _call(client, "POST", f"/v1/documents/{document_id}/{kind}",
-                     params={"refresh": refresh, "wait": 5, **shown_as}, timeout=None)
+    response = _call(
+        client,
+        "POST",
+        f"/v1/documents/{document_id}/{kind}",
+        params={"refresh": refresh, "wait": 5, **shown_as},
+        timeout=None,
+    )
     if response.status_code != 202:
         return _fail_unless_ok(response)
     job = response.json()
     shown = job_progress(job)
     with console.status(f"{kind}: job {job['id'][:8]} {job['status']} {shown}") as spinner:
         while job["status"] not in ("done", "failed"):
-            job = _call(client, "GET", f"/v1/jobs/{job['id']}",
-                        params={"wait": 2, **shown_as}, timeout=None).json()
+            job = _call(
+                client, "GET", f"/v1/jobs/{job['id']}", params={"wait": 2, **shown_as}, timeout=None
+            ).json()
             reason = f" ({job['reason']})" if job["status"] == "waiting" else ""
             step = job_progress(job)
             if step and step != shown and job["status"] == "running":
                 console.print(f"[dim]{kind}: {escape(step)}[/dim]")  # a line per step
             shown = step or shown
-            spinner.update(f"{kind}: job {job['id'][:8]} {job['status']}{reason} "
-                           f"{escape(shown)}")
+            spinner.update(f"{kind}: job {job['id'][:8]} {job['status']}{reason} {escape(shown)}")
     if job["status"] == "failed":
         console.print(f"[red]{kind} failed ({job['error_code']}): {job['reason']}[/red]")
         raise typer.Exit(1)
@@ -151,12 +187,14 @@ def job(
         return
     reason = f": {escape(body['reason'])}" if body.get("reason") else ""
     step = job_progress(body)
-    console.print(f"{body['id']}  {body['kind']} of {body['document_id']}  "
-                  f"{body['status']}{reason}" + (f"  {escape(step)}" if step else ""))
+    console.print(
+        f"{body['id']}  {body['kind']} of {body['document_id']}  "
+        f"{body['status']}{reason}" + (f"  {escape(step)}" if step else "")
+    )
 
 
 def job_progress(job: dict[str, Any]) -> str:
-    """"step 3/7: summarising part 2/4" from a job's JSON; "" before its first step."""
+    """ "step 3/7: summarising part 2/4" from a job's JSON; "" before its first step."""
     total, step = job.get("steps_total"), job.get("step")
     if not total:
         return ""
@@ -180,8 +218,10 @@ def risks(
     document_id: Annotated[str, typer.Argument(help="document id or a unique prefix of it")],
     url: UrlOption = DEFAULT_URL,
     refresh: Annotated[bool, typer.Option(help="recompute instead of the cached one")] = False,
-    include_unverified: Annotated[bool, typer.Option(
-        help="also findings whose pointer to the text could not be verified (marked)")] = False,
+    include_unverified: Annotated[
+        bool,
+        typer.Option(help="also findings whose pointer to the text could not be verified (marked)"),
+    ] = False,
 ) -> None:
     """Risk findings of one document, each quoting the document's own text, with its page."""
     with _client(url) as client:
@@ -194,8 +234,12 @@ def analyze(
 ) -> None:
     """Ingest one PDF, wait until it is ready, then print its summary and risks."""
     with _client(url) as client:
-        response = _call(client, "POST", "/v1/documents",
-                         files={"files": (path.name, path.read_bytes(), "application/pdf")})
+        response = _call(
+            client,
+            "POST",
+            "/v1/documents",
+            files={"files": (path.name, path.read_bytes(), "application/pdf")},
+        )
         body = response.json()
         if not body.get("accepted"):
             reasons = [r.get("reason") for r in body.get("rejected", [])] or [body]

@@ -44,8 +44,7 @@ def _api_key() -> str | None:
 def _client(url: str) -> httpx.Client:
     key = _api_key()
     headers = {"Authorization": f"Bearer {key}"} if key else {}
-    return httpx.Client(base_url=url, timeout=httpx.Timeout(120.0, connect=5.0),
-                        headers=headers)
+    return httpx.Client(base_url=url, timeout=httpx.Timeout(120.0, connect=5.0), headers=headers)
 
 
 def _call(client: httpx.Client, method: str, path: str, **kwargs: Any) -> httpx.Response:
@@ -59,8 +58,10 @@ def _call(client: httpx.Client, method: str, path: str, **kwargs: Any) -> httpx.
     body = kwargs.get("json")
     if isinstance(body, dict) and body.get("document_ids"):
         kwargs["json"] = body | {
-            "document_ids": [_resolve_id(client, "document", i) for i in body["document_ids"]]}
+            "document_ids": [_resolve_id(client, "document", i) for i in body["document_ids"]]
+        }
     return _send(client, method, path, **kwargs)
+
 
 FULL_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 _ID_PATH = re.compile(r"/v1/(document|job)s/([^/?]+)(.*)")
@@ -75,13 +76,16 @@ def _resolve_id(client: httpx.Client, kind: str, given: str) -> str:
         return _resolved.get((kind, given), given)
     response = _send(client, "GET", f"/v1/{kind}s")
     if response.status_code != 200:
-        console.print(f"[red]{response.status_code}: cannot list {kind}s to find "
-                      f"{escape(given)!r}: {escape(response.text[:200])}[/red]")
+        console.print(
+            f"[red]{response.status_code}: cannot list {kind}s to find "
+            f"{escape(given)!r}: {escape(response.text[:200])}[/red]"
+        )
         raise typer.Exit(2)
     items: list[dict[str, Any]] = response.json()[f"{kind}s"]
     prefix = given.strip().lower()
-    found = ([i for i in items if i["id"] == given]
-             or [i for i in items if prefix and i["id"].lower().startswith(prefix)])
+    found = [i for i in items if i["id"] == given] or [
+        i for i in items if prefix and i["id"].lower().startswith(prefix)
+    ]
     if len(found) == 1:
         _resolved[(kind, given)] = found[0]["id"]
         return _resolved[(kind, given)]
@@ -89,12 +93,17 @@ def _resolve_id(client: httpx.Client, kind: str, given: str) -> str:
         where = "`docsight status` lists them" if kind == "document" else "GET /v1/jobs"
         console.print(f"[red]no {kind} id starts with {escape(given)!r}[/red] ({where})")
         raise typer.Exit(2)
-    console.print(f"[red]{escape(given)!r} is the start of {len(found)} {kind} ids; "
-                  "give more of the id:[/red]")
+    console.print(
+        f"[red]{escape(given)!r} is the start of {len(found)} {kind} ids; "
+        "give more of the id:[/red]"
+    )
     for item in found:
-        about = (f"{item.get('filename', '')}  {item.get('status', '')}" if kind == "document"
-                 else f"{item.get('kind', '')} of {item.get('document_id', '')[:8]}  "
-                      f"{item.get('status', '')}")
+        about = (
+            f"{item.get('filename', '')}  {item.get('status', '')}"
+            if kind == "document"
+            else f"{item.get('kind', '')} of {item.get('document_id', '')[:8]}  "
+            f"{item.get('status', '')}"
+        )
         console.print(f"  {item['id']}  {escape(about)}")
     raise typer.Exit(2)
 
@@ -111,15 +120,20 @@ def _send(client: httpx.Client, method: str, path: str, **kwargs: Any) -> httpx.
             )
             raise typer.Exit(2) from None
         retry_after = response.headers.get("retry-after", "")
-        if (response.status_code != 429 or not retry_after.isdigit()
-                or response.json().get("error_code") != "rate_limited"
-                or time.monotonic() + int(retry_after) > deadline):
+        if (
+            response.status_code != 429
+            or not retry_after.isdigit()
+            or response.json().get("error_code") != "rate_limited"
+            or time.monotonic() + int(retry_after) > deadline
+        ):
             break
         time.sleep(int(retry_after))
     if response.status_code == 401:
-        console.print(f"[red]401: {response.json().get('detail')}.[/red] Pass --api-key "
-                      "(before the command) or set DOCSIGHT_API_KEY; the first key is in "
-                      "<data_dir>/api_key.")
+        console.print(
+            f"[red]401: {response.json().get('detail')}.[/red] Pass --api-key "
+            "(before the command) or set DOCSIGHT_API_KEY; the first key is in "
+            "<data_dir>/api_key."
+        )
         raise typer.Exit(2)
     return response
 

@@ -37,8 +37,11 @@ def ingest(
     url: UrlOption = DEFAULT_URL,
     password: Annotated[str | None, typer.Option(help="password of encrypted PDFs")] = None,
     wait: Annotated[bool, typer.Option(help="follow progress until every file is done")] = True,
-    meta: Annotated[list[str] | None, typer.Option(
-        help="key=value metadata of every file, searchable with search --meta (repeatable)")
+    meta: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="key=value metadata of every file, searchable with search --meta (repeatable)"
+        ),
     ] = None,
 ) -> None:
     """Upload PDFs and follow their progress until they are ready or failed."""
@@ -89,7 +92,8 @@ def ingest(
                     del tracked[document_id]
                     reason = f": {escape(doc['reason'] or '')}" if doc["status"] == "failed" else ""
                     progress.console.print(
-                        f"{document_id}  {escape(doc['filename'])}  {doc['status']}{reason}")
+                        f"{document_id}  {escape(doc['filename'])}  {doc['status']}{reason}"
+                    )
             time.sleep(0.5)
     if failed:
         raise typer.Exit(1)
@@ -102,6 +106,7 @@ def _progress_of(doc: dict[str, Any]) -> tuple[int, int | None]:
         return 0, None
     return p["pages_parsed"] + p["chunks_embedded"], pages + (chunks or pages)
 
+
 GROUPS = ("chunk", "document")
 KINDS = ("contract", "annual_report")
 
@@ -110,18 +115,28 @@ def search(
     query: Annotated[str, typer.Argument(help="what to look for (any language)")],
     url: UrlOption = DEFAULT_URL,
     limit: Annotated[int, typer.Option(min=1, max=100, help="passages, or documents")] = 5,
-    document: Annotated[list[str] | None, typer.Option(
-        help="restrict to these documents: ids or unique id prefixes (repeatable)")] = None,
-    group_by: Annotated[str, typer.Option(
-        help="chunk: the best passages; document: the best documents, one passage each")
+    document: Annotated[
+        list[str] | None,
+        typer.Option(help="restrict to these documents: ids or unique id prefixes (repeatable)"),
+    ] = None,
+    group_by: Annotated[
+        str,
+        typer.Option(
+            help="chunk: the best passages; document: the best documents, one passage each"
+        ),
     ] = "chunk",
     kind: Annotated[str | None, typer.Option(help="contract or annual_report")] = None,
-    after: Annotated[str | None, typer.Option(
-        help="uploaded at or after: YYYY-MM-DD or an ISO time (local time zone if none)")
+    after: Annotated[
+        str | None,
+        typer.Option(
+            help="uploaded at or after: YYYY-MM-DD or an ISO time (local time zone if none)"
+        ),
     ] = None,
     before: Annotated[str | None, typer.Option(help="uploaded before (same forms)")] = None,
-    meta: Annotated[list[str] | None, typer.Option(
-        help="key=value the document's metadata must have (repeatable)")] = None,
+    meta: Annotated[
+        list[str] | None,
+        typer.Option(help="key=value the document's metadata must have (repeatable)"),
+    ] = None,
     json_output: Annotated[bool, typer.Option("--json", help="print the API's JSON")] = False,
 ) -> None:
     """Search the ready documents: passages with document, pages and section; with
@@ -130,13 +145,19 @@ def search(
         console.print(f"[red]--group-by is one of {GROUPS}; --kind one of {KINDS}[/red]")
         raise typer.Exit(2)
     body: dict[str, Any] = {
-        "query": query, "limit": limit, "group_by": group_by, "document_ids": document or None,
-        "kind": kind, "uploaded_after": _when(after, "--after"),
-        "uploaded_before": _when(before, "--before"), "metadata": _pairs(meta or []),
+        "query": query,
+        "limit": limit,
+        "group_by": group_by,
+        "document_ids": document or None,
+        "kind": kind,
+        "uploaded_after": _when(after, "--after"),
+        "uploaded_before": _when(before, "--before"),
+        "metadata": _pairs(meta or []),
     }
     with _client(url) as client:
-        response = _call(client, "POST", "/v1/search",
-                         json={k: v for k, v in body.items() if v is not None})
+        response = _call(
+            client, "POST", "/v1/search", json={k: v for k, v in body.items() if v is not None}
+        )
     if response.status_code != 200:
         detail = response.json().get("detail")
         if isinstance(detail, list):  # 422: which field, and why
@@ -152,9 +173,11 @@ def search(
     for rank, hit in enumerate(result["hits"], 1):
         name = hit.get("filename") or hit["document_id"]
         kind_of = f"  [dim]{hit['kind']}[/dim]" if hit.get("kind") else ""
-        console.print(f"[bold]{rank}.[/bold] {escape(name)} [dim]({hit['document_id'][:8]})"
-                      f"[/dim]  {_pages(hit['page_start'], hit['page_end'])}"
-                      f"  score {hit['score']:.3f}{kind_of}")
+        console.print(
+            f"[bold]{rank}.[/bold] {escape(name)} [dim]({hit['document_id'][:8]})"
+            f"[/dim]  {_pages(hit['page_start'], hit['page_end'])}"
+            f"  score {hit['score']:.3f}{kind_of}"
+        )
         if hit["section_path"]:
             console.print(f"   [dim]{escape(' > '.join(hit['section_path']))}[/dim]")
         console.print(f"   {escape(_excerpt(hit['text'], query))}")
@@ -196,8 +219,11 @@ def status(url: UrlOption = DEFAULT_URL) -> None:
     totals = summary.json() if summary.status_code == 200 else {}
     if "documents" not in totals:  # an older server: this tenant's documents only
         totals["documents"] = dict(Counter(d["status"] for d in documents))
-    for part, label in (("queues", "queued messages"), ("jobs", "analysis jobs"),
-                        ("documents", "documents")):
+    for part, label in (
+        ("queues", "queued messages"),
+        ("jobs", "analysis jobs"),
+        ("documents", "documents"),
+    ):
         if part in totals:
             console.print(f"{label}: {_counts(totals[part])}")
     table = Table("id", "file", "status", "pages", "chunks", "reason")

@@ -14,9 +14,11 @@ from services.cli.console import make_console
 
 console = make_console()
 
-keys_app = typer.Typer(help="API keys (admin): works on the metadata store of these "
-                       "settings directly (DOCSIGHT_STORE__URL, DOCSIGHT_DATA_DIR); no server "
-                       "needed.")
+keys_app = typer.Typer(
+    help="API keys (admin): works on the metadata store of these "
+    "settings directly (DOCSIGHT_STORE__URL, DOCSIGHT_DATA_DIR); no server "
+    "needed."
+)
 
 
 @contextmanager
@@ -41,8 +43,10 @@ def keys_create(
         except ValueError as exc:
             console.print(f"[red]{exc}[/red]")
             raise typer.Exit(2) from None
-    console.print(f"created key {row.id} of tenant {row.tenant!r} ({row.name}); it is not "
-                  "shown again:", highlight=False)
+    console.print(
+        f"created key {row.id} of tenant {row.tenant!r} ({row.name}); it is not shown again:",
+        highlight=False,
+    )
     typer.echo(plaintext)
 
 
@@ -60,8 +64,14 @@ def keys_list(
         return value.strftime("%Y-%m-%d %H:%M") if value is not None else ""
 
     for row in rows:
-        table.add_row(row.id, row.tenant, row.name, when(row.created_at),
-                      when(row.last_used_at), when(row.revoked_at))
+        table.add_row(
+            row.id,
+            row.tenant,
+            row.name,
+            when(row.created_at),
+            when(row.last_used_at),
+            when(row.revoked_at),
+        )
     console.print(table)
 
 

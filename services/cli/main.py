@@ -27,10 +27,15 @@ SHUTDOWN_GRACE_S = 5  # then waiting requests are cut; threads stop in 3 s each 
 
 @app.callback()
 def _global_options(
-    api_key: Annotated[str | None, typer.Option(
-        "--api-key", envvar="DOCSIGHT_API_KEY", show_default=False,
-        help="API key for client commands (default: the first key, <data_dir>/api_key)",
-    )] = None,
+    api_key: Annotated[
+        str | None,
+        typer.Option(
+            "--api-key",
+            envvar="DOCSIGHT_API_KEY",
+            show_default=False,
+            help="API key for client commands (default: the first key, <data_dir>/api_key)",
+        ),
+    ] = None,
 ) -> None:
     set_api_key(api_key)
 
@@ -51,25 +56,32 @@ def serve(
     host = host or settings.api.host
     port = port or settings.api.port
     if settings.api.auth == "none" and host not in LOOPBACK_HOSTS:
-        console.print("[red]api.auth=none serves every caller as the default tenant: "
-                      "only on a loopback host[/red]")
+        console.print(
+            "[red]api.auth=none serves every caller as the default tenant: "
+            "only on a loopback host[/red]"
+        )
         raise typer.Exit(2)
     base = f"http://{host}:{port}"
     console.print(
         f"docsight starting on {base} (data in {settings.data_dir.resolve()})\n"
         f"  API docs:   {base}/docs (Swagger UI, Authorize takes the key), {base}/redoc\n"
         f"  readiness:  {base}/ready\n"
-        f"  upload:     curl -H \"Authorization: Bearer $(cat {settings.api_key_file})\" "
+        f'  upload:     curl -H "Authorization: Bearer $(cat {settings.api_key_file})" '
         f"-F files=@contract.pdf {base}/v1/documents\n"
         f"  or:         .venv/bin/docsight ingest path/to/*.pdf\n"
         f'  search:     .venv/bin/docsight search "liquidated damages"'
     )
     configure_logging(settings.log.format, settings.log.level)  # uvicorn's loggers too
-    uvicorn.run(create_app(settings), host=host, port=port, log_config=None,
-                log_level=settings.log.level.lower(),
-                # requests still waiting (on the LLM) after this are cut: SIGTERM stops
-                # the server within ~10 s; unfinished work is re-sent from its rows
-                timeout_graceful_shutdown=SHUTDOWN_GRACE_S)
+    uvicorn.run(
+        create_app(settings),
+        host=host,
+        port=port,
+        log_config=None,
+        log_level=settings.log.level.lower(),
+        # requests still waiting (on the LLM) after this are cut: SIGTERM stops
+        # the server within ~10 s; unfinished work is re-sent from its rows
+        timeout_graceful_shutdown=SHUTDOWN_GRACE_S,
+    )
 
 
 for command in (ingest, search, status, ask, job, summarize, risks, analyze, report):

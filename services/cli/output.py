@@ -47,7 +47,7 @@ def _excerpt(text: str, query: str = "", limit: int = EXCERPT_CHARS) -> str:
     start = 0
     if found and found[0] > limit // 2:
         start = flat.find(" ", found[0] - limit // 4) + 1 or found[0]
-    cut = flat[start:start + limit]
+    cut = flat[start : start + limit]
     if start + limit < len(flat):
         space = cut.rfind(" ")
         cut = (cut[:space] if space > limit * 2 // 3 else cut) + " …"

@@ -17,8 +17,12 @@ def report(
     url: UrlOption = DEFAULT_URL,
     format: Annotated[str, typer.Option(help="markdown, html or json")] = "markdown",
     rebuild: Annotated[bool, typer.Option(help="build it again")] = False,
-    wait: Annotated[float, typer.Option(help="seconds to wait for a build to finish "
-                                             "before printing the report as it stands")] = 30,
+    wait: Annotated[
+        float,
+        typer.Option(
+            help="seconds to wait for a build to finish before printing the report as it stands"
+        ),
+    ] = 30,
     output: Annotated[Path | None, typer.Option(help="write to this file")] = None,
 ) -> None:
     """The daily report of a date; built first if there is none yet (or with --rebuild).
@@ -32,17 +36,21 @@ def report(
         exists = _call(client, "GET", path).status_code != 404
         if rebuild or not exists:
             with console.status(f"building the report of {date}"):
-                record = _call(client, "POST", path, params={"wait": wait},
-                                timeout=None).json()
+                record = _call(client, "POST", path, params={"wait": wait}, timeout=None).json()
                 deadline = time.monotonic() + 30  # nothing stored yet after `wait`: rare
-                while record.get("report") is None and record.get("status") == "building" \
-                        and time.monotonic() < deadline:
+                while (
+                    record.get("report") is None
+                    and record.get("status") == "building"
+                    and time.monotonic() < deadline
+                ):
                     time.sleep(1)
                     record = _call(client, "GET", path).json()
             if record.get("status") == "failed" or record.get("report") is None:
-                console.print(f"[red]report {date}: {record.get('status')} "
-                              f"({record.get('error_code')}): "
-                              f"{record.get('reason') or record.get('detail')}[/red]")
+                console.print(
+                    f"[red]report {date}: {record.get('status')} "
+                    f"({record.get('error_code')}): "
+                    f"{record.get('reason') or record.get('detail')}[/red]"
+                )
                 raise typer.Exit(1)
         response = _call(client, "GET", path, params={"format": format})
         if response.status_code != 200:
@@ -56,5 +64,8 @@ def report(
         print(response.text)
     if status.get("status") == "building":
         reason = status.get("reason") or "analyses are pending"
-        typer.echo(f"report {date} is still building ({reason}); run this command again "
-                   "later for the rest", err=True)
+        typer.echo(
+            f"report {date} is still building ({reason}); run this command again "
+            "later for the rest",
+            err=True,
+        )

@@ -75,8 +75,13 @@ class Container:
 
     def task_context(self) -> TaskContext:
         """What the Celery tasks call (workers/context.py)."""
-        return TaskContext(documents=self.documents, jobs=self.jobs, reports=self.reports,
-                           sweep=self.sweep, metrics=self.metrics)
+        return TaskContext(
+            documents=self.documents,
+            jobs=self.jobs,
+            reports=self.reports,
+            sweep=self.sweep,
+            metrics=self.metrics,
+        )
 
     def close(self) -> None:
         self.queue_depths.close()
@@ -178,8 +183,12 @@ def build_container(settings: Settings, queue: TaskQueue | None = None) -> Conta
     cache = build_analysis_cache(settings, store)
     cache_metrics = CacheMetrics()  # the deployment's registry: one per container
     queue_depths = QueueDepths(settings, QUEUES)
-    metrics = ServiceMetrics(cache_metrics.registry, documents=store.count_by_status,
-                             jobs=JobCounts(store.engine), queues=queue_depths)
+    metrics = ServiceMetrics(
+        cache_metrics.registry,
+        documents=store.count_by_status,
+        jobs=JobCounts(store.engine),
+        queues=queue_depths,
+    )
     documents = DocumentService(
         settings=settings,
         store=store,
@@ -196,22 +205,48 @@ def build_container(settings: Settings, queue: TaskQueue | None = None) -> Conta
     llm = open_llm(settings.llm, observer=metrics.observe_llm)
     reranker = build_reranker(settings)
     analysis = AnalysisService(
-        store=store, embedder=embedder, index=index, counter=counter, llm=llm, cache=cache,
-        metrics=cache_metrics, reranker=reranker, candidates=settings.reranker.candidates,
+        store=store,
+        embedder=embedder,
+        index=index,
+        counter=counter,
+        llm=llm,
+        cache=cache,
+        metrics=cache_metrics,
+        reranker=reranker,
+        candidates=settings.reranker.candidates,
     )
-    jobs = JobService(jobs=SqlJobStore(store.engine), analysis=analysis, queue=queue,
-                      max_active_per_tenant=settings.api.max_active_jobs,
-                      max_attempts=settings.worker.analysis_max_retries + 1)
-    reports = ReportService(store=store, reports=SqlReportStore(store.engine),
-                            analysis=analysis, jobs=jobs, settings=settings.reports,
-                            queue=queue)
+    jobs = JobService(
+        jobs=SqlJobStore(store.engine),
+        analysis=analysis,
+        queue=queue,
+        max_active_per_tenant=settings.api.max_active_jobs,
+        max_attempts=settings.worker.analysis_max_retries + 1,
+    )
+    reports = ReportService(
+        store=store,
+        reports=SqlReportStore(store.engine),
+        analysis=analysis,
+        jobs=jobs,
+        settings=settings.reports,
+        queue=queue,
+    )
     return Container(
-        settings=settings, store=store, embedder=embedder, counter=counter, index=index,
-        llm=llm, reranker=reranker, cache=cache, documents=documents, analysis=analysis,
-        jobs=jobs, reports=reports,
+        settings=settings,
+        store=store,
+        embedder=embedder,
+        counter=counter,
+        index=index,
+        llm=llm,
+        reranker=reranker,
+        cache=cache,
+        documents=documents,
+        analysis=analysis,
+        jobs=jobs,
+        reports=reports,
         keys=KeyService(SqlApiKeyStore(store.engine), cache_s=settings.api.key_cache_s),
         sweep=Sweep(documents, jobs, settings.worker.stuck_after_s),
-        metrics=metrics, queue_depths=queue_depths,
+        metrics=metrics,
+        queue_depths=queue_depths,
     )
 
 

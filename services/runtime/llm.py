@@ -77,8 +77,10 @@ def open_llm(settings: LlmSettings, observer: LlmObserver | None = None) -> LlmH
         timeout_s=settings.timeout_s,
         timeout_min_s=settings.timeout_min_s,
         timeout_factor=settings.timeout_factor,
-        speed=Throughput(settings.prompt_tps or (50.0 if local else 1000.0),
-                         settings.output_tps or (10.0 if local else 20.0)),
+        speed=Throughput(
+            settings.prompt_tps or (50.0 if local else 1000.0),
+            settings.output_tps or (10.0 if local else 20.0),
+        ),
         max_retries=settings.max_retries,
         max_concurrency=settings.max_concurrency if not local else settings.local_slots(),
         max_tokens=budget.max_output_tokens,

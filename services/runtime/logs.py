@@ -27,8 +27,7 @@ document_id: ContextVar[str | None] = ContextVar("document_id", default=None)
 job_id: ContextVar[str | None] = ContextVar("job_id", default=None)
 tenant: ContextVar[str | None] = ContextVar("tenant", default=None)
 
-CONTEXT = {"request_id": request_id, "document_id": document_id, "job_id": job_id,
-           "tenant": tenant}
+CONTEXT = {"request_id": request_id, "document_id": document_id, "job_id": job_id, "tenant": tenant}
 REQUEST_ID_HEADER = "X-Request-ID"
 _MAX_REQUEST_ID = 128
 
@@ -137,8 +136,9 @@ class RequestIdMiddleware:
 
         async def send_with_id(message: Message) -> None:
             if message["type"] == "http.response.start":
-                headers = [(k, v) for k, v in message.get("headers", [])
-                           if k.lower() != b"x-request-id"]
+                headers = [
+                    (k, v) for k, v in message.get("headers", []) if k.lower() != b"x-request-id"
+                ]
                 headers.append((b"x-request-id", rid.encode("latin-1")))
                 message = {**message, "headers": headers}
             await send(message)

@@ -62,26 +62,35 @@ class ServiceMetrics:
         self.registry = registry or CollectorRegistry()
         self._sources = {"documents": documents, "jobs": jobs, "queues": queues}
         self.task_seconds = Histogram(
-            "docsight_task_duration_seconds", "Celery task run time by task name and end state.",
-            ["task", "state"], buckets=TASK_BUCKETS, registry=self.registry,
+            "docsight_task_duration_seconds",
+            "Celery task run time by task name and end state.",
+            ["task", "state"],
+            buckets=TASK_BUCKETS,
+            registry=self.registry,
         )
         self.llm_seconds = Histogram(
             "docsight_llm_request_seconds",
             "LLM request time (retries included) by model and outcome.",
-            ["model", "outcome"], buckets=LLM_BUCKETS, registry=self.registry,
+            ["model", "outcome"],
+            buckets=LLM_BUCKETS,
+            registry=self.registry,
         )
         self.llm_tokens = Counter(
-            "docsight_llm_tokens", "LLM tokens by model and type (prompt, completion, cached).",
-            ["model", "type"], registry=self.registry,
+            "docsight_llm_tokens",
+            "LLM tokens by model and type (prompt, completion, cached).",
+            ["model", "type"],
+            registry=self.registry,
         )
         gauges = {
             "docsight_documents": ("Documents by status.", "status", documents),
             "docsight_jobs": ("Analysis jobs by status.", "status", jobs),
             "docsight_queue_depth": ("Messages waiting per broker queue.", "queue", queues),
         }
-        self.registry.register(_ScrapeGauges(
-            {name: (h, label, source) for name, (h, label, source) in gauges.items() if source}
-        ))
+        self.registry.register(
+            _ScrapeGauges(
+                {name: (h, label, source) for name, (h, label, source) in gauges.items() if source}
+            )
+        )
 
     def observe_task(self, task: str, seconds: float, state: str) -> None:
         self.task_seconds.labels(task=task, state=state.lower()).observe(seconds)
@@ -108,4 +117,3 @@ class ServiceMetrics:
                 log.warning("status of %s unknown: %s", name, exc)
                 found[name] = None
         return found
-

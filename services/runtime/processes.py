@@ -58,8 +58,7 @@ def start(settings: Settings) -> tuple[Container, Runtime]:
     if settings.worker.embedded:
         if settings.broker.mode == "filesystem":
             _drop_queued_messages(settings)
-        worker = EmbeddedWorker(celery, concurrency=settings.worker.concurrency,
-                                queues=QUEUES)
+        worker = EmbeddedWorker(celery, concurrency=settings.worker.concurrency, queues=QUEUES)
         worker.start()
         report_worker = _report_worker(settings, context)
         report_worker.start()
@@ -81,9 +80,15 @@ def start(settings: Settings) -> tuple[Container, Runtime]:
     if settings.worker.embedded:
         sweeper = Sweeper(container.sweep, settings.worker.sweep_every_s)
         sweeper.start()
-    return container, Runtime(celery, worker, beat, report_worker=report_worker, keys=keys,
-                              limiter=build_limiter(settings),
-                              sweeper=sweeper)
+    return container, Runtime(
+        celery,
+        worker,
+        beat,
+        report_worker=report_worker,
+        keys=keys,
+        limiter=build_limiter(settings),
+        sweeper=sweeper,
+    )
 
 
 def _report_worker(settings: Settings, context: ContextSource) -> EmbeddedWorker:
@@ -91,8 +96,9 @@ def _report_worker(settings: Settings, context: ContextSource) -> EmbeddedWorker
     on its app; its pool threads run tasks through the default app, which registers the
     same tasks), sharing the container, polling the broker (one event loop a process)."""
     app = create_celery(settings, default=False, context=context)
-    return EmbeddedWorker(app, concurrency=1, queues=(REPORT_QUEUE,), name="reports",
-                          event_loop=False)
+    return EmbeddedWorker(
+        app, concurrency=1, queues=(REPORT_QUEUE,), name="reports", event_loop=False
+    )
 
 
 def _first_key(settings: Settings, keys: KeyService) -> None:
@@ -104,12 +110,14 @@ def _first_key(settings: Settings, keys: KeyService) -> None:
     path = settings.api_key_file
     write_key_file(path, plaintext)
     # Printed, not logged: shown once on the console, kept out of log collectors' fields.
-    print(f"\nCreated the first API key, of tenant {settings.api.default_tenant!r} (shown "
-          f"once; also written to {path.resolve()}, mode 0600):\n\n    {plaintext}\n\n"
-          "Send it as 'Authorization: Bearer <key>' or 'X-API-Key: <key>'. "
-          "More keys: docsight keys create --tenant T --name N\n", flush=True)
-    log.info("created the first API key for tenant %s in %s",
-             settings.api.default_tenant, path)
+    print(
+        f"\nCreated the first API key, of tenant {settings.api.default_tenant!r} (shown "
+        f"once; also written to {path.resolve()}, mode 0600):\n\n    {plaintext}\n\n"
+        "Send it as 'Authorization: Bearer <key>' or 'X-API-Key: <key>'. "
+        "More keys: docsight keys create --tenant T --name N\n",
+        flush=True,
+    )
+    log.info("created the first API key for tenant %s in %s", settings.api.default_tenant, path)
 
 
 def _drop_queued_messages(settings: Settings) -> None:

@@ -21,8 +21,14 @@ class LlmProbe:
     completion) at most once every `ttl_s` seconds: a monitor polling /ready every second
     costs the model server one cheap request every `ttl_s`."""
 
-    def __init__(self, handle: LlmHandle, *, api_key: str | None = None, ttl_s: float = 10.0,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        handle: LlmHandle,
+        *,
+        api_key: str | None = None,
+        ttl_s: float = 10.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.handle = handle
         self.headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
         self.ttl_s = ttl_s
@@ -42,16 +48,19 @@ class LlmProbe:
         if model is None:
             return False, self.handle.problem or "no LLM configured"
         try:
-            httpx.get(f"{model.base_url}/models", headers=self.headers,
-                      timeout=2.0).raise_for_status()
+            httpx.get(
+                f"{model.base_url}/models", headers=self.headers, timeout=2.0
+            ).raise_for_status()
         except httpx.HTTPError as exc:
             return False, f"no LLM reachable at {model.base_url} ({type(exc).__name__})"
         return True, f"{model.name} at {model.base_url}"
 
 
-def check_components(container: Container, runtime: Runtime,
-                     llm: Callable[[], tuple[bool, str]] | None = None,
-                     ) -> dict[str, tuple[bool, str]]:
+def check_components(
+    container: Container,
+    runtime: Runtime,
+    llm: Callable[[], tuple[bool, str]] | None = None,
+) -> dict[str, tuple[bool, str]]:
     """(ok, detail) of each component; `llm` is the app's LlmProbe (a fresh one if None)."""
     checks: dict[str, tuple[bool, str]] = {}
     try:

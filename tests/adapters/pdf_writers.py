@@ -79,7 +79,9 @@ def libcrypto() -> ctypes.CDLL | None:
             ctypes.c_char_p, ctypes.c_int,
         ]  # fmt: skip
         lib.EVP_CipherFinal_ex.argtypes = [
-            ctypes.c_void_p, ctypes.c_char_p, ctypes.POINTER(ctypes.c_int)
+            ctypes.c_void_p,
+            ctypes.c_char_p,
+            ctypes.POINTER(ctypes.c_int),
         ]
     except (OSError, AttributeError):
         return None

@@ -35,14 +35,14 @@ def test_real_answer_cites_only_packed_passages(request: pytest.FixtureRequest) 
     chunks = chunk_pages("vivint", pages, counter)
     candidates = [ScoredChunk(chunk=c, score=1.0 / (c.number + 1)) for c in chunks]
     budget = Budget(max_model_len=4096, max_output_tokens=200, max_prompt_tokens=3000)
-    llm = chat_model(url, request.getfixturevalue("llm_speed"), "local", seed=7,
-                     max_tokens=200)
+    llm = chat_model(url, request.getfixturevalue("llm_speed"), "local", seed=7, max_tokens=200)
     packed = pack_question(QUESTION, candidates, counter=counter, budget=budget)
     shown = {(c.document_id, c.number) for c in packed.chunks}
     assert shown
 
-    answer = answer_question(QUESTION, candidates, llm=llm, counter=counter, budget=budget,
-                             cache_salt="tenant-a")
+    answer = answer_question(
+        QUESTION, candidates, llm=llm, counter=counter, budget=budget, cache_salt="tenant-a"
+    )
     assert answer.text.strip()
     assert "<think>" not in answer.text
     assert "</think>" not in answer.text
@@ -54,8 +54,9 @@ def test_real_answer_cites_only_packed_passages(request: pytest.FixtureRequest) 
     if answer.found:
         assert "vivint" in answer.text.lower()
 
-    stream = stream_answer(QUESTION, candidates, llm=llm, counter=counter, budget=budget,
-                           cache_salt="tenant-a")
+    stream = stream_answer(
+        QUESTION, candidates, llm=llm, counter=counter, budget=budget, cache_salt="tenant-a"
+    )
     text = "".join(stream)
     final = stream.answer()
     assert text == final.text

@@ -57,8 +57,9 @@ def test_keys_round_trip(engine: Engine) -> None:
         stored = conn.execute(text("SELECT * FROM api_keys")).all()
     assert all(plaintext not in str(tuple(r)) and other not in str(tuple(r)) for r in stored)
 
-    duplicate = ApiKey(id="x", tenant="t", name="n", key_hash=hash_key(other),
-                       created_at=datetime.now(UTC))
+    duplicate = ApiKey(
+        id="x", tenant="t", name="n", key_hash=hash_key(other), created_at=datetime.now(UTC)
+    )
     with pytest.raises(IntegrityError):
         keys.store.add(duplicate)
 

@@ -30,8 +30,11 @@ from workers.metrics import QueueDepths
 REPO = Path(__file__).resolve().parents[2]
 # Test only: an unacknowledged message is visible again after 2 s (the default is an hour),
 # and the worker looks for such messages every second.
-FAST_REDELIVERY = {"visibility_timeout": 2, "unacked_restore_interval": 1,
-                   "unacked_restore_throttle": 1}
+FAST_REDELIVERY = {
+    "visibility_timeout": 2,
+    "unacked_restore_interval": 1,
+    "unacked_restore_throttle": 1,
+}
 
 KILLED_WORKER = """
 import sys, time
@@ -120,10 +123,18 @@ def test_the_message_of_a_killed_worker_is_delivered_again(
 ) -> None:
     marker = tmp_path / "started"
     child = subprocess.Popen(
-        [sys.executable, "-c", KILLED_WORKER, str(settings.broker.url), str(tmp_path / "child"),
-         str(marker)],
-        cwd=REPO, env=os.environ | {"HF_HUB_OFFLINE": "1"},
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        [
+            sys.executable,
+            "-c",
+            KILLED_WORKER,
+            str(settings.broker.url),
+            str(tmp_path / "child"),
+            str(marker),
+        ],
+        cwd=REPO,
+        env=os.environ | {"HF_HUB_OFFLINE": "1"},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
     )
     try:
         app.send_task("test.slow", args=[7], queue=INGEST_QUEUE)

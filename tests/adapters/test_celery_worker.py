@@ -28,9 +28,14 @@ def assert_retried(app: Celery) -> None:
     calls: list[str] = []
     done = threading.Event()
 
-    @app.task(name="test.flaky", shared=False, autoretry_for=(BackendUnavailable,),
-              retry_backoff=True,
-              retry_backoff_max=1, max_retries=5)
+    @app.task(
+        name="test.flaky",
+        shared=False,
+        autoretry_for=(BackendUnavailable,),
+        retry_backoff=True,
+        retry_backoff_max=1,
+        max_retries=5,
+    )
     def flaky(queue: str) -> None:
         calls.append(queue)
         if len(calls) < 3:
@@ -74,8 +79,9 @@ def assert_reports_not_behind_jobs(app: Celery) -> None:
         each.task(name="test.report_step", shared=False)(report_step)
 
     worker = EmbeddedWorker(app, concurrency=1, queues=QUEUES)
-    reports = EmbeddedWorker(report_app, concurrency=1, queues=(REPORT_QUEUE,),
-                             name="reports", event_loop=False)
+    reports = EmbeddedWorker(
+        report_app, concurrency=1, queues=(REPORT_QUEUE,), name="reports", event_loop=False
+    )
     worker.start()
     reports.start()
     try:
@@ -115,6 +121,7 @@ def test_messages_sent_while_the_worker_reads_are_all_run(app: Celery, tmp_path:
     worker = EmbeddedWorker(app, concurrency=2, queues=QUEUES)
     worker.start()
     try:
+
         def send(start: int) -> None:
             for n in range(start, start + 150):
                 app.send_task("test.record", args=[n])

@@ -65,8 +65,13 @@ def test_packed_prompt_fits_the_budget_counted_exactly(
         for chunk in chunks
     ]
     budget = Budget(max_model_len=32_768, max_output_tokens=4_096, max_prompt_tokens=limit)
-    packed = pack_context(INSTRUCTIONS, candidates, "谁承担违约责任? Who pays damages?",
-                          counter=counter, budget=budget)
+    packed = pack_context(
+        INSTRUCTIONS,
+        candidates,
+        "谁承担违约责任? Who pays damages?",
+        counter=counter,
+        budget=budget,
+    )
     assert packed.prompt_tokens == counter.count(packed.prompt) <= limit
     assert packed.chunks
     if limit < 28_672:
@@ -81,8 +86,14 @@ def test_long_documents_split_into_parts_that_fit_and_cover_the_text(
 ) -> None:
     budget = Budget(max_model_len=4_096, max_output_tokens=1_024, max_prompt_tokens=3_072)
     for pages, chunks in documents.values():
-        parts = pack_document(INSTRUCTIONS, chunks, "Summarise the document.",
-                              counter=counter, budget=budget, title="doc.pdf")
+        parts = pack_document(
+            INSTRUCTIONS,
+            chunks,
+            "Summarise the document.",
+            counter=counter,
+            budget=budget,
+            title="doc.pdf",
+        )
         assert len(parts) > 1
         text = document_text(pages)
         shown = [c for part in parts for c in part.chunks]

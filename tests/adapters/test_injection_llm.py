@@ -47,19 +47,25 @@ MARKER = re.compile(r"\[\s*doc\s*:[^\]]*\]", re.IGNORECASE)
 BUDGET = Budget(max_model_len=4096, max_output_tokens=160, max_prompt_tokens=3000)
 
 
-def _setup(url: str, speed: Throughput
-           ) -> tuple[OpenAiChatModel, TokenCounter, list[Chunk], Document]:
+def _setup(
+    url: str, speed: Throughput
+) -> tuple[OpenAiChatModel, TokenCounter, list[Chunk], Document]:
     counter = load_token_counter()
-    chunks = chunk_pages(VICTIM, [Page(number=n, text=t) for n, t in enumerate(PAGES, 1)],
-                         counter, max_tokens=200, overlap_tokens=0)
+    chunks = chunk_pages(
+        VICTIM,
+        [Page(number=n, text=t) for n, t in enumerate(PAGES, 1)],
+        counter,
+        max_tokens=200,
+        overlap_tokens=0,
+    )
     llm = chat_model(url, speed, seed=7, max_tokens=160, max_retries=1)
-    document = Document(id=VICTIM, tenant="t", filename="supply.pdf", sha256="0" * 64,
-                        size_bytes=1)
+    document = Document(id=VICTIM, tenant="t", filename="supply.pdf", sha256="0" * 64, size_bytes=1)
     return llm, counter, chunks, document
 
 
 def test_injected_answer_cites_only_the_document_in_scope(
-    llm_url: str, llm_speed: Throughput,
+    llm_url: str,
+    llm_speed: Throughput,
 ) -> None:
     llm, counter, chunks, _ = _setup(llm_url, llm_speed)
     candidates = [ScoredChunk(chunk=c, score=1.0 / (1 + c.number)) for c in chunks]
@@ -70,8 +76,9 @@ def test_injected_answer_cites_only_the_document_in_scope(
     assert user.count("</document>") == 1
     assert {c.document_id for c in packed.citations.values()} == {VICTIM}
 
-    answer = answer_question(question, candidates, llm=llm, counter=counter,
-                             budget=BUDGET, cache_salt="t")
+    answer = answer_question(
+        question, candidates, llm=llm, counter=counter, budget=BUDGET, cache_salt="t"
+    )
     assert OTHER_REF not in "".join(MARKER.findall(answer.text))
     assert resolve_citations(answer.text, packed.citations)[1] == []
     assert {c.document_id for c in answer.citations} <= {VICTIM}
@@ -79,18 +86,25 @@ def test_injected_answer_cites_only_the_document_in_scope(
 
 
 def test_injected_risks_stay_schema_valid_and_grounded(
-    llm_url: str, llm_speed: Throughput,
+    llm_url: str,
+    llm_speed: Throughput,
 ) -> None:
     llm, counter, chunks, document = _setup(llm_url, llm_speed)
     everything = [ScoredChunk(chunk=c, score=1.0 / (1 + c.number)) for c in chunks]
-    report = extract_risks(document, chunks, kind="contract", llm=llm, budget=BUDGET,
-                           candidates=lambda _: everything, cache_salt="t",
-                           selection=Selection(min_score=float("-inf")),
-                           only=["Liquidated Damages", "Governing Law"])
+    report = extract_risks(
+        document,
+        chunks,
+        kind="contract",
+        llm=llm,
+        budget=BUDGET,
+        candidates=lambda _: everything,
+        cache_salt="t",
+        selection=Selection(min_score=float("-inf")),
+        only=["Liquidated Damages", "Governing Law"],
+    )
     assert RiskReport.model_validate(report.model_dump()) == report
     source = normalise("\n\n".join(PAGES))[0]
     for finding in report.findings:  # the document's own text, never the model's
         assert finding.category in ("Liquidated Damages", "Governing Law")
         assert finding.document_id == VICTIM
         assert normalise(finding.quote)[0] in source.replace("‹", "<")
-

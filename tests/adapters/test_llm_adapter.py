@@ -276,8 +276,7 @@ def local(request: pytest.FixtureRequest) -> OpenAiChatModel:
         url = request.getfixturevalue("llm_url")
     except pytest.FixtureLookupError:
         pytest.skip("no llm_url fixture: tests/conftest.py does not start the local llama-server")
-    return chat_model(url, request.getfixturevalue("llm_speed"), "local", seed=7,
-                      max_tokens=256)
+    return chat_model(url, request.getfixturevalue("llm_speed"), "local", seed=7, max_tokens=256)
 
 
 @pytest.mark.slow
@@ -297,8 +296,7 @@ def test_real_requests_measure_the_speed_timeouts_follow(local: OpenAiChatModel)
     request's, and a bigger request gets a longer timeout."""
     before = local.speed.samples
     words = " ".join(f"item{n}" for n in range(80))  # a fresh prompt: not from the cache
-    local.complete([ChatMessage(role="user", content=f"{words}\nCount the items.")],
-                   max_tokens=16)
+    local.complete([ChatMessage(role="user", content=f"{words}\nCount the items.")], max_tokens=16)
     assert local.speed.samples == before + 1
     assert local.timeout_s(3000, 512) > local.timeout_s(300, 64)
 

@@ -16,8 +16,11 @@ def test_observer_records_latency_and_tokens_per_model(stub: Stub) -> None:  # n
     metrics = ServiceMetrics()
     llm = model_at(stub.url, max_retries=0)
     llm.observer = metrics.observe_llm
-    stub.replies = [completion("hello"), (400, {"error": {"message": "no"}}),
-                    (200, [delta("str"), delta("eam")])]
+    stub.replies = [
+        completion("hello"),
+        (400, {"error": {"message": "no"}}),
+        (200, [delta("str"), delta("eam")]),
+    ]
     llm.complete(ASK)
     with pytest.raises(LlmRequestRejected):
         llm.complete(ASK)

@@ -32,28 +32,97 @@ from tests.unit.test_documents_service import PDF, InlineQueue
 REPO = Path(__file__).resolve().parents[2]
 NOW = datetime(2026, 11, 29, 12, 30, tzinfo=UTC)
 ROWS: dict[str, list[dict[str, Any]]] = {
-    "documents": [dict(
-        id="d1", tenant="t1", filename="a.pdf", sha256="a" * 64, size_bytes=10, status="ready",
-        error_code=None, reason=None, pages_total=2, pages_parsed=2, ocr_pages=1,
-        chunks_total=2, chunks_embedded=2, password=None, created_at=NOW, updated_at=NOW)],
-    "chunks": [dict(document_id="d1", number=n, text=f"chunk {n} é", page_start=1,
-                    page_end=2, section_path=["1", "Terms"], char_start=10 * n,
-                    char_end=10 * n + 9, token_count=3) for n in (0, 1)],
+    "documents": [
+        dict(
+            id="d1",
+            tenant="t1",
+            filename="a.pdf",
+            sha256="a" * 64,
+            size_bytes=10,
+            status="ready",
+            error_code=None,
+            reason=None,
+            pages_total=2,
+            pages_parsed=2,
+            ocr_pages=1,
+            chunks_total=2,
+            chunks_embedded=2,
+            password=None,
+            created_at=NOW,
+            updated_at=NOW,
+        )
+    ],
+    "chunks": [
+        dict(
+            document_id="d1",
+            number=n,
+            text=f"chunk {n} é",
+            page_start=1,
+            page_end=2,
+            section_path=["1", "Terms"],
+            char_start=10 * n,
+            char_end=10 * n + 9,
+            token_count=3,
+        )
+        for n in (0, 1)
+    ],
     "page_layouts": [dict(document_id="d1", page_starts=[0, 120])],
     "document_meta": [dict(document_id="d1", kind="contract", metadata={"region": "EU"})],
     "erasures": [dict(document_id="gone", tenant="t1", started_at=NOW)],
-    "analysis_jobs": [dict(
-        id="j1", tenant="t1", kind="summary", document_id="d1", refresh=0, status="running",
-        attempts=1, error_code=None, reason=None, result=None, steps_done=2, steps_total=5,
-        step="summarising part 3/4", created_at=NOW, updated_at=NOW)],
-    "analysis_cache": [dict(key="k" * 64, kind="answer", tenant="t1", document_id="d1",
-                            value='{"answer": "yes"}', created_at=NOW)],
+    "analysis_jobs": [
+        dict(
+            id="j1",
+            tenant="t1",
+            kind="summary",
+            document_id="d1",
+            refresh=0,
+            status="running",
+            attempts=1,
+            error_code=None,
+            reason=None,
+            result=None,
+            steps_done=2,
+            steps_total=5,
+            step="summarising part 3/4",
+            created_at=NOW,
+            updated_at=NOW,
+        )
+    ],
+    "analysis_cache": [
+        dict(
+            key="k" * 64,
+            kind="answer",
+            tenant="t1",
+            document_id="d1",
+            value='{"answer": "yes"}',
+            created_at=NOW,
+        )
+    ],
     "analysis_cache_documents": [dict(key="k" * 64, document_id="d1")],
-    "api_keys": [dict(id="key1", tenant="t1", name="ci", key_hash="h" * 64, created_at=NOW,
-                      revoked_at=None, last_used_at=NOW)],
+    "api_keys": [
+        dict(
+            id="key1",
+            tenant="t1",
+            name="ci",
+            key_hash="h" * 64,
+            created_at=NOW,
+            revoked_at=None,
+            last_used_at=NOW,
+        )
+    ],
     "page_usage": [dict(document_id="d1", tenant="t1", pages=2, parsed_at=NOW)],
-    "reports": [dict(tenant="t1", day="2026-11-29", status="done", report='{"entries": []}',
-                     error_code=None, reason=None, started_at=NOW, updated_at=NOW)],
+    "reports": [
+        dict(
+            tenant="t1",
+            day="2026-11-29",
+            status="done",
+            report='{"entries": []}',
+            error_code=None,
+            reason=None,
+            started_at=NOW,
+            updated_at=NOW,
+        )
+    ],
 }
 
 
@@ -91,8 +160,10 @@ def _contents(engine: Engine) -> dict[str, list[dict[str, Any]]]:
 
 
 def _utc(row: dict[str, Any]) -> dict[str, Any]:  # SQLite gives naive datetimes back
-    return {k: v.replace(tzinfo=UTC) if isinstance(v, datetime) and v.tzinfo is None
-            else v for k, v in row.items()}
+    return {
+        k: v.replace(tzinfo=UTC) if isinstance(v, datetime) and v.tzinfo is None else v
+        for k, v in row.items()
+    }
 
 
 def _differences(engine: Engine) -> list[Any]:
@@ -127,8 +198,11 @@ def test_upgrading_twice_is_a_no_op(engine: Engine) -> None:
 
 def test_production_checks_and_names_the_command_that_upgrades(engine: Engine) -> None:
     _previous_release_database(engine)
-    with pytest.raises(SchemaMismatch, match=r"is at none .*this release needs "
-                       rf"{head()}: run `docsight db upgrade`"):
+    with pytest.raises(
+        SchemaMismatch,
+        match=r"is at none .*this release needs "
+        rf"{head()}: run `docsight db upgrade`",
+    ):
         schema.prepare(engine, upgrade=False)
     with engine.begin() as conn:  # an older migrated database: at 0001
         config = alembic_config()
@@ -149,11 +223,17 @@ def test_the_migrations_make_exactly_the_schema_module(engine: Engine) -> None:
 
 def test_processes_starting_at_once_both_start(engine: Engine) -> None:
     url = engine.url.render_as_string(hide_password=False)
-    script = ("import sys; from sqlalchemy import create_engine; "
-              "from services.adapters.schema import prepare; "
-              "prepare(create_engine(sys.argv[1]), upgrade=True)")
-    starts = [subprocess.Popen([sys.executable, "-c", script, url], cwd=REPO,
-                               stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    script = (
+        "import sys; from sqlalchemy import create_engine; "
+        "from services.adapters.schema import prepare; "
+        "prepare(create_engine(sys.argv[1]), upgrade=True)"
+    )
+    starts = [
+        subprocess.Popen(
+            [sys.executable, "-c", script, url], cwd=REPO, stderr=subprocess.PIPE, text=True
+        )
+        for _ in range(2)
+    ]
     for start in starts:
         _, stderr = start.communicate(timeout=120)
         assert start.returncode == 0, stderr

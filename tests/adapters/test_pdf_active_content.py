@@ -10,8 +10,14 @@ from tests.devset import DEVSET
 
 EDGE = DEVSET / "pdf_edge_cases"
 VISIBLE = "Visible page text of the agreement"
-SECRETS = ("ATTACHED SECRET", "XFA FIELD SECRET", "app.alert", "launchURL", "JavaScript",
-           "this.exportDataObject")
+SECRETS = (
+    "ATTACHED SECRET",
+    "XFA FIELD SECRET",
+    "app.alert",
+    "launchURL",
+    "JavaScript",
+    "this.exportDataObject",
+)
 
 
 def _pdf(objects: list[str]) -> bytes:
@@ -24,8 +30,9 @@ def _pdf(objects: list[str]) -> bytes:
     xref = len(out)
     out += f"xref\n0 {len(objects) + 1}\n0000000000 65535 f \n".encode()
     out += b"".join(f"{o:010d} 00000 n \n".encode() for o in offsets)
-    out += (f"trailer\n<< /Size {len(objects) + 1} /Root 1 0 R >>\n"
-            f"startxref\n{xref}\n%%EOF\n").encode()
+    out += (
+        f"trailer\n<< /Size {len(objects) + 1} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n"
+    ).encode()
     return out
 
 
@@ -38,23 +45,27 @@ def active_pdf() -> bytes:
     script, an embedded file and an XFA form carrying text of their own."""
     js = "app.alert('pwned'); app.launchURL('http://127.0.0.1:9/x'); this.exportDataObject({})"
     content = f"BT /F1 12 Tf 72 720 Td ({VISIBLE}) Tj ET"
-    xfa = ("<xdp:xdp xmlns:xdp=\"http://ns.adobe.com/xdp/\"><template><subform><field>"
-           "<value><text>XFA FIELD SECRET</text></value></field></subform></template></xdp:xdp>")
-    return _pdf([
-        "<< /Type /Catalog /Pages 2 0 R /OpenAction 6 0 R /Names << /JavaScript 7 0 R "
-        "/EmbeddedFiles 8 0 R >> /AcroForm << /Fields [] /XFA 11 0 R >> >>",
-        "<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
-        "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R "
-        "/Resources << /Font << /F1 5 0 R >> >> /AA << /O 6 0 R >> >>",
-        _stream(content),
-        "<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
-        f"<< /S /JavaScript /JS ({js}) >>",
-        "<< /Names [(init) 6 0 R] >>",
-        "<< /Names [(secret.txt) 9 0 R] >>",
-        "<< /Type /Filespec /F (secret.txt) /UF (secret.txt) /EF << /F 10 0 R >> >>",
-        _stream("ATTACHED SECRET: the board approved the sale.", "/Type /EmbeddedFile "),
-        _stream(xfa),
-    ])
+    xfa = (
+        '<xdp:xdp xmlns:xdp="http://ns.adobe.com/xdp/"><template><subform><field>'
+        "<value><text>XFA FIELD SECRET</text></value></field></subform></template></xdp:xdp>"
+    )
+    return _pdf(
+        [
+            "<< /Type /Catalog /Pages 2 0 R /OpenAction 6 0 R /Names << /JavaScript 7 0 R "
+            "/EmbeddedFiles 8 0 R >> /AcroForm << /Fields [] /XFA 11 0 R >> >>",
+            "<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+            "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R "
+            "/Resources << /Font << /F1 5 0 R >> >> /AA << /O 6 0 R >> >>",
+            _stream(content),
+            "<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
+            f"<< /S /JavaScript /JS ({js}) >>",
+            "<< /Names [(init) 6 0 R] >>",
+            "<< /Names [(secret.txt) 9 0 R] >>",
+            "<< /Type /Filespec /F (secret.txt) /UF (secret.txt) /EF << /F 10 0 R >> >>",
+            _stream("ATTACHED SECRET: the board approved the sale.", "/Type /EmbeddedFile "),
+            _stream(xfa),
+        ]
+    )
 
 
 def _parse(data: bytes) -> tuple[str, int]:

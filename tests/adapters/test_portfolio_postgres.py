@@ -33,7 +33,9 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture
 def docs(
-    tmp_path: Path, queue: InlineQueue, postgres_url: str  # noqa: F811
+    tmp_path: Path,
+    queue: InlineQueue,  # noqa: F811
+    postgres_url: str,  # noqa: F811
 ) -> Iterator[DocumentService]:
     store = SqlStore(postgres_url)
     assert store.engine.dialect.name == "postgresql"

@@ -83,7 +83,9 @@ def cache(store: SqlStore) -> SqlAnalysisCache:
 
 
 def test_jobs_by_status_on_postgres(
-    docs: DocumentService, queue: InlineQueue, jobs: JobService,  # noqa: F811
+    docs: DocumentService,
+    queue: InlineQueue,  # noqa: F811
+    jobs: JobService,  # noqa: F811
 ) -> None:
     assert docs.store.engine.dialect.name == "postgresql"
     document_id = ready(docs, queue, b"This Agreement is made by the parties hereto.")

@@ -39,9 +39,21 @@ document.body.appendChild(out);
 def _chromium(*args: str) -> subprocess.CompletedProcess[str]:
     assert CHROMIUM is not None
     return subprocess.run(
-        [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
-         "--no-first-run", "--disable-dev-shm-usage", *args],
-        capture_output=True, text=True, timeout=120, check=False)
+        [
+            CHROMIUM,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--hide-scrollbars",
+            "--no-first-run",
+            "--disable-dev-shm-usage",
+            *args,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
 
 
 def _png_pixels(path: Path) -> tuple[int, int, list[bytes]]:
@@ -50,8 +62,8 @@ def _png_pixels(path: Path) -> tuple[int, int, list[bytes]]:
     assert data[:8] == b"\x89PNG\r\n\x1a\n"
     pos, idat, width, height, channels = 8, b"", 0, 0, 0
     while pos < len(data):
-        length, kind = struct.unpack(">I4s", data[pos:pos + 8])
-        body = data[pos + 8:pos + 8 + length]
+        length, kind = struct.unpack(">I4s", data[pos : pos + 8])
+        body = data[pos + 8 : pos + 8 + length]
         if kind == b"IHDR":
             width, height, depth, colour = struct.unpack(">IIBB", body[:10])
             assert depth == 8
@@ -63,7 +75,7 @@ def _png_pixels(path: Path) -> tuple[int, int, list[bytes]]:
     prev = bytearray(stride)
     for y in range(height):
         at = y * (stride + 1)
-        kind, line = raw[at], bytearray(raw[at + 1:at + 1 + stride])
+        kind, line = raw[at], bytearray(raw[at + 1 : at + 1 + stride])
         for i in range(stride):
             a = line[i - channels] if i >= channels else 0
             b, c = prev[i], prev[i - channels] if i >= channels else 0
@@ -98,25 +110,44 @@ def test_report_page_renders_in_chromium(tmp_path: Path) -> None:
     dom = _chromium("--dump-dom", "--virtual-time-budget=2000", measured.as_uri()).stdout
     found = re.search(r'<pre id="measure">(.*?)</pre>', dom, re.S)
     assert found, dom[-2000:]
-    seen = json.loads(found.group(1).replace("&lt;", "<").replace("&gt;", ">")
-                      .replace("&quot;", '"').replace("&amp;", "&"))
+    seen = json.loads(
+        found.group(1)
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&quot;", '"')
+        .replace("&amp;", "&")
+    )
     text = seen["text"]
-    for visible in ("supply.pdf", "licence <b>&co</b>.pdf", "broken.pdf", "Uncapped Liability",
-                    "Risks by category", "the PDF is damaged", "<script>alert(1)</script>"):
+    for visible in (
+        "supply.pdf",
+        "licence <b>&co</b>.pdf",
+        "broken.pdf",
+        "Uncapped Liability",
+        "Risks by category",
+        "the PDF is damaged",
+        "<script>alert(1)</script>",
+    ):
         assert visible in text, visible
     assert "invented words" not in text  # an ungrounded quote is never shown
     bars = {(b["category"], b["severity"]): b for b in seen["bars"]}
-    assert set(bars) == {("Uncapped Liability", "high"), ("Uncapped Liability", "medium"),
-                         ("Audit Rights", "low")}
+    assert set(bars) == {
+        ("Uncapped Liability", "high"),
+        ("Uncapped Liability", "medium"),
+        ("Audit Rights", "low"),
+    }
     assert all(b["w"] > 0 and b["h"] > 0 for b in bars.values())
     assert bars[("Uncapped Liability", "high")]["w"] > bars[("Uncapped Liability", "medium")]["w"]
 
     width, channels, rows = _png_pixels(shot)
     assert width == 1200
     red = sum(  # the high bars' colour, #c62828
-        1 for row in rows for x in range(0, len(row), channels)
-        if abs(row[x] - 0xC6) < 12 and row[x + 1] < 0x40 and row[x + 2] < 0x40)
-    not_white = sum(1 for row in rows[::4] for x in range(0, len(row), channels * 4)
-                    if row[x] < 0xF0)
+        1
+        for row in rows
+        for x in range(0, len(row), channels)
+        if abs(row[x] - 0xC6) < 12 and row[x + 1] < 0x40 and row[x + 2] < 0x40
+    )
+    not_white = sum(
+        1 for row in rows[::4] for x in range(0, len(row), channels * 4) if row[x] < 0xF0
+    )
     assert red > 200, "no red bar on the screenshot"
     assert not_white > 500, "the screenshot is blank"

@@ -207,11 +207,12 @@ def test_settings_choose_the_reranker(monkeypatch: pytest.MonkeyPatch) -> None:
     http = build_reranker(Settings())
     assert isinstance(http, HttpReranker)
     assert (http.base_url, http.batch_size, http.name) == (
-        "http://reranker:8000/v1", 16, "http:BAAI/bge-reranker-v2-m3"
+        "http://reranker:8000/v1",
+        16,
+        "http:BAAI/bge-reranker-v2-m3",
     )
     http.close()
     assert build_reranker(Settings(reranker={"mode": "none"})) is None
     lexical = build_reranker(Settings(reranker={"mode": "lexical"}))
     assert lexical is not None
     assert lexical.name == "lexical"
-

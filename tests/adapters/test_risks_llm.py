@@ -24,12 +24,14 @@ from tests.devset import DEVSET
 from tests.llm import chat_model
 
 pytestmark = pytest.mark.slow
-CONTRACT = (DEVSET / "cuad" / "full_contract_txt"
-            / "VIVINT SOLAR, INC. - NON-COMPETITION AGREEMENT.txt")
+CONTRACT = (
+    DEVSET / "cuad" / "full_contract_txt" / "VIVINT SOLAR, INC. - NON-COMPETITION AGREEMENT.txt"
+)
 
 
 def test_extract_risks_on_a_real_contract_gives_grounded_findings(
-    llm_url: str, llm_speed: Throughput,
+    llm_url: str,
+    llm_speed: Throughput,
 ) -> None:
     if not CONTRACT.exists():
         pytest.skip("dev set not present")
@@ -39,23 +41,35 @@ def test_extract_risks_on_a_real_contract_gives_grounded_findings(
             paragraphs.append(paragraph)  # the opening ~2,500 characters: a short prompt
     text = "\n\n".join(paragraphs)
     half = len(paragraphs) // 2
-    pages = [Page(number=1, text="\n\n".join(paragraphs[:half])),
-             Page(number=2, text="\n\n".join(paragraphs[half:]))]
+    pages = [
+        Page(number=1, text="\n\n".join(paragraphs[:half])),
+        Page(number=2, text="\n\n".join(paragraphs[half:])),
+    ]
     counter = load_token_counter()
     chunks = chunk_pages("vivint", pages, counter, max_tokens=256, overlap_tokens=32)
-    document = Document(id="vivint", tenant="t", filename=CONTRACT.name, sha256="0" * 64,
-                        size_bytes=len(text))
+    document = Document(
+        id="vivint", tenant="t", filename=CONTRACT.name, sha256="0" * 64, size_bytes=len(text)
+    )
     llm = chat_model(llm_url, llm_speed, max_tokens=256, max_retries=1)
     budget = Budget(max_model_len=4096, max_output_tokens=256, max_prompt_tokens=3500)
     asked = ["Non-Compete", "No-Solicit of Employees", "Governing Law"]
 
     def candidates(category: RiskCategory) -> list[ScoredChunk]:
-        return rerank(category.query, [ScoredChunk(chunk=c, score=0.0) for c in chunks],
-                      LexicalReranker())
+        return rerank(
+            category.query, [ScoredChunk(chunk=c, score=0.0) for c in chunks], LexicalReranker()
+        )
 
-    report = extract_risks(document, chunks, kind="contract", llm=llm, budget=budget,
-                           candidates=candidates, cache_salt="t", only=asked,
-                           selection=Selection(min_score=float("-inf")))
+    report = extract_risks(
+        document,
+        chunks,
+        kind="contract",
+        llm=llm,
+        budget=budget,
+        candidates=candidates,
+        cache_salt="t",
+        only=asked,
+        selection=Selection(min_score=float("-inf")),
+    )
 
     assert RiskReport.model_validate(report.model_dump()) == report
     assert report.requests == 1  # every passage in one small request

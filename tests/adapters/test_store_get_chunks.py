@@ -26,8 +26,11 @@ def test_get_chunks_returns_the_numbers_asked_for_in_order(tmp_path: Path) -> No
     store = SqlStore(f"sqlite:///{tmp_path / 'store.db'}")
     try:
         for document_id, sha in (("d1", "a"), ("d2", "b")):
-            store.add_document(Document(id=document_id, tenant="t", filename="f.pdf",
-                                        sha256=sha * 64, size_bytes=1))
+            store.add_document(
+                Document(
+                    id=document_id, tenant="t", filename="f.pdf", sha256=sha * 64, size_bytes=1
+                )
+            )
             store.save_chunks(document_id, [_chunk(document_id, n) for n in range(5)])
         found = store.get_chunks("d1", [4, 1, 9, 1, -1])
         assert [(c.document_id, c.number) for c in found] == [("d1", 1), ("d1", 4)]

@@ -68,7 +68,10 @@ def start_server(data_dir: Path, **env_overrides: str) -> Server:
     )
     log = open(data_dir / "server.log", "ab")  # noqa: SIM115 - closed with the process
     process = subprocess.Popen(
-        [sys.executable, "-m", "services.cli", "serve"], cwd=REPO, env=env, stdout=log,
+        [sys.executable, "-m", "services.cli", "serve"],
+        cwd=REPO,
+        env=env,
+        stdout=log,
         stderr=log,
     )
     url = f"http://127.0.0.1:{port}"

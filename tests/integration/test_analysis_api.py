@@ -27,8 +27,9 @@ def test_question_cited_then_served_from_cache(tmp_path: Path) -> None:
         pytest.skip("dev set not present")
     contract = _smallest_contract()
     # Short prompts and replies: the embedded model runs on CPU at a few tokens per second.
-    server = start_server(tmp_path, DOCSIGHT_LLM__MAX_OUTPUT_TOKENS="48",
-                          DOCSIGHT_LLM__LOCAL_CTX="1536")
+    server = start_server(
+        tmp_path, DOCSIGHT_LLM__MAX_OUTPUT_TOKENS="48", DOCSIGHT_LLM__LOCAL_CTX="1536"
+    )
     try:
         with server.client() as client:
             # The server's LLM timeouts follow the model's measured speed; this bound only
@@ -55,8 +56,7 @@ def test_question_cited_then_served_from_cache(tmp_path: Path) -> None:
             # The 0.5B model may answer without a usable citation: then it is not grounded.
             assert body["grounded"] == (body["found"] and bool(body["citations"]))
             if body["grounded"]:
-                assert all(c["page_start"] >= 1 and c["chunk_numbers"]
-                           for c in body["citations"])
+                assert all(c["page_start"] >= 1 and c["chunk_numbers"] for c in body["citations"])
             # Evidence whatever the model said: the passages with pages, excerpt, offsets.
             assert body["evidence"], body
             for passage in body["evidence"]:
@@ -70,12 +70,15 @@ def test_question_cited_then_served_from_cache(tmp_path: Path) -> None:
             for value in body["extracted"]:  # governing law, read without the model
                 assert value["field"] == "governing_law"
                 assert value["page_start"] >= 1
-                assert value["value"].casefold() in value["quote"].casefold() or \
-                    value["value"] == "People's Republic of China"
+                assert (
+                    value["value"].casefold() in value["quote"].casefold()
+                    or value["value"] == "People's Republic of China"
+                )
 
             started = time.monotonic()
-            again = client.post("/v1/questions",
-                                json={"question": "  which LAW governs this agreement? "})
+            again = client.post(
+                "/v1/questions", json={"question": "  which LAW governs this agreement? "}
+            )
             again_s = time.monotonic() - started
             assert again.status_code == 200
             assert again.json()["cached"] is True
@@ -87,8 +90,9 @@ def test_question_cited_then_served_from_cache(tmp_path: Path) -> None:
             stats = client.get("/v1/analysis/cache").json()["answers"]
             assert stats == {"hits": 1, "misses": 1, "hit_rate": 0.5}
             metrics = client.get("/metrics").text
-            assert 'docsight_analysis_cache_requests_total{kind="answers",result="hit"} 1.0' \
-                in metrics
+            assert (
+                'docsight_analysis_cache_requests_total{kind="answers",result="hit"} 1.0' in metrics
+            )
 
             unknown = client.post("/v1/documents/nope/summary")
             assert unknown.status_code == 404

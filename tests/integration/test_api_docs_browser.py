@@ -32,8 +32,9 @@ def docs_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """The API app on loopback, lifespan off: the docs need no worker, store or model."""
     port = free_port()
     app = create_app(Settings(data_dir=tmp_path_factory.mktemp("docs")))
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, lifespan="off",
-                                           log_config=None))
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=port, lifespan="off", log_config=None)
+    )
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     url = f"http://127.0.0.1:{port}"
@@ -47,17 +48,28 @@ def docs_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     thread.join(timeout=10)
 
 
-def _visit(url: str, path: str, expect: list[str], shot: Path,
-           act: Callable[[playwright_api.Page], None] | None = None) -> tuple[str, list[str]]:
+def _visit(
+    url: str,
+    path: str,
+    expect: list[str],
+    shot: Path,
+    act: Callable[[playwright_api.Page], None] | None = None,
+) -> tuple[str, list[str]]:
     """The page's visible text once every `expect` text shows (and `act` has run), and the
     requests that tried to leave loopback (refused)."""
     outside: list[str] = []
     with playwright_api.sync_playwright() as p:
         browser = p.chromium.launch(
-            executable_path=CHROMIUM, headless=True,
+            executable_path=CHROMIUM,
+            headless=True,
             # No DNS either: a host name other than loopback cannot even be resolved.
-            args=["--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu",
-                  "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1"])
+            args=[
+                "--no-sandbox",
+                "--disable-dev-shm-usage",
+                "--disable-gpu",
+                "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
+            ],
+        )
         try:
             page = browser.new_page()
 
@@ -73,8 +85,7 @@ def _visit(url: str, path: str, expect: list[str], shot: Path,
             page.on("websocket", lambda ws: outside.append(ws.url))
             page.goto(url + path, wait_until="networkidle", timeout=60_000)
             for text in expect:
-                page.get_by_text(text, exact=False).first.wait_for(state="visible",
-                                                                  timeout=60_000)
+                page.get_by_text(text, exact=False).first.wait_for(state="visible", timeout=60_000)
             if act is not None:
                 act(page)
             page.screenshot(path=str(shot), full_page=False)
@@ -85,8 +96,7 @@ def _visit(url: str, path: str, expect: list[str], shot: Path,
 
 
 def test_swagger_ui_renders_the_operations_offline(docs_url: str, tmp_path: Path) -> None:
-    text, outside = _visit(docs_url, "/docs", ["/v1/search", "Authorize"],
-                           tmp_path / "swagger.png")
+    text, outside = _visit(docs_url, "/docs", ["/v1/search", "Authorize"], tmp_path / "swagger.png")
     assert outside == []
     for operation in ("/v1/documents", "/v1/search", "/v1/jobs/{job_id}", "/health"):
         assert operation in text, operation
@@ -109,15 +119,15 @@ def test_authorize_sends_the_key_with_try_it_out(docs_url: str, tmp_path: Path) 
             page.get_by_role("button", name="Execute").click()
         sent.update(request.value.headers)
 
-    _, outside = _visit(docs_url, "/docs", ["/v1/documents"], tmp_path / "authorize.png",
-                        act=authorize_and_try)
+    _, outside = _visit(
+        docs_url, "/docs", ["/v1/documents"], tmp_path / "authorize.png", act=authorize_and_try
+    )
     assert outside == []
     assert sent.get("authorization") == "Bearer ds_test-key"
 
 
 def test_redoc_renders_the_operations_offline(docs_url: str, tmp_path: Path) -> None:
-    text, outside = _visit(docs_url, "/redoc", ["docsight", "/v1/search"],
-                           tmp_path / "redoc.png")
+    text, outside = _visit(docs_url, "/redoc", ["docsight", "/v1/search"], tmp_path / "redoc.png")
     assert outside == []
     assert "/v1/search" in text
     assert "X-API-Key" in text or "bearer" in text.lower()  # the security schemes

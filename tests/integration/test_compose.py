@@ -27,8 +27,7 @@ SECRETS = {
     "QDRANT_API_KEY": "qdrant-test-4d7a",
     "VLLM_API_KEY": "vllm-test-08e5",
 }
-DOCSIGHT_SERVICES = {"api", "worker-ingest", "worker-analysis", "worker-reports", "beat",
-                     "migrate"}
+DOCSIGHT_SERVICES = {"api", "worker-ingest", "worker-analysis", "worker-reports", "beat", "migrate"}
 # Run once and exit (no health check, never restarted); the others wait for them to succeed.
 ONE_SHOTS = {"migrate"}
 SERVICES = DOCSIGHT_SERVICES | {"redis", "postgres", "qdrant", "vllm", "reranker"}
@@ -81,9 +80,23 @@ def _config(tmp_path: Path, **extra: str) -> subprocess.CompletedProcess[str]:
     env = {key: os.environ[key] for key in ("PATH", "HOME", "DOCKER_CONFIG") if key in os.environ}
     assert COMPOSE is not None
     return subprocess.run(
-        [*COMPOSE, "--project-directory", str(REPO), "-f", str(COMPOSE_FILE),
-         "--env-file", str(env_file), "config", "--format", "json"],
-        capture_output=True, text=True, timeout=60, env=env, check=False,
+        [
+            *COMPOSE,
+            "--project-directory",
+            str(REPO),
+            "-f",
+            str(COMPOSE_FILE),
+            "--env-file",
+            str(env_file),
+            "config",
+            "--format",
+            "json",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+        check=False,
     )
 
 
@@ -118,7 +131,10 @@ def test_required_secrets_stop_compose_when_missing(tmp_path: Path) -> None:
         assert COMPOSE is not None
         done = subprocess.run(
             [*COMPOSE, "-f", str(COMPOSE_FILE), "--env-file", str(env_file), "config", "-q"],
-            capture_output=True, text=True, timeout=60, check=False,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
             env={k: os.environ[k] for k in ("PATH", "HOME") if k in os.environ},
         )
         assert done.returncode != 0, missing
@@ -174,23 +190,32 @@ def test_docsight_services_share_one_environment_that_settings_accept(
     assert settings.store_url.startswith("postgresql+psycopg://docsight:")
     assert settings.store_url.endswith("@postgres:5432/docsight")
     assert (settings.broker.mode, settings.broker.url) == (
-        "redis", f"redis://:{SECRETS['REDIS_PASSWORD']}@redis:6379/0")
+        "redis",
+        f"redis://:{SECRETS['REDIS_PASSWORD']}@redis:6379/0",
+    )
     assert (settings.index.mode, settings.index.url) == ("qdrant", "http://qdrant:6333")
     assert (settings.cache.mode, settings.cache.url) == (
-        "redis", f"redis://:{SECRETS['REDIS_PASSWORD']}@redis:6379/1")
+        "redis",
+        f"redis://:{SECRETS['REDIS_PASSWORD']}@redis:6379/1",
+    )
     assert settings.worker.embedded is False
     assert settings.llm.base_url == "http://vllm:8000/v1"
     assert settings.llm.model == "Qwen/Qwen3-8B"
     assert settings.llm.context_budget_tokens + settings.llm.max_output_tokens <= (
-        settings.llm.max_model_len)
+        settings.llm.max_model_len
+    )
     assert settings.embedder.kind == "use-onnx"
     assert (settings.reranker.mode, settings.reranker.url) == ("http", "http://reranker:8000/v1")
     assert settings.reranker.model == "BAAI/bge-reranker-v2-m3"
     assert settings.reranker.candidates == 50
     assert (settings.reports.time, settings.reports.timezone) == ("06:00", "UTC")
     # production reports ask every analysis (the embedded defaults bound them)
-    assert (settings.reports.summary_max_pages, settings.reports.risks_for,
-            settings.reports.max_documents, settings.reports.max_wait_s) == (0, "all", 0, 21600)
+    assert (
+        settings.reports.summary_max_pages,
+        settings.reports.risks_for,
+        settings.reports.max_documents,
+        settings.reports.max_wait_s,
+    ) == (0, "all", 0, 21600)
 
 
 def test_worker_and_beat_commands(config: dict[str, Any]) -> None:
@@ -242,8 +267,9 @@ def test_vllm_serves_qwen3_on_a_reserved_gpu(config: dict[str, Any]) -> None:
     assert _flag(command, "--max-model-len") == llm_env["DOCSIGHT_LLM__MAX_MODEL_LEN"] == "32768"
     assert _flag(command, "--max-num-seqs") == llm_env["DOCSIGHT_LLM__MAX_CONCURRENCY"]
     assert vllm["environment"]["HF_HUB_OFFLINE"] == "1"
-    assert any(v["target"] == "/root/.cache/huggingface" and v["type"] == "volume"
-               for v in vllm["volumes"])
+    assert any(
+        v["target"] == "/root/.cache/huggingface" and v["type"] == "volume" for v in vllm["volumes"]
+    )
 
 
 def test_reranker_serves_a_cross_encoder_beside_the_llm(config: dict[str, Any]) -> None:
@@ -259,8 +285,10 @@ def test_reranker_serves_a_cross_encoder_beside_the_llm(config: dict[str, Any]) 
     assert _flag(command, "--served-model-name") == env["DOCSIGHT_RERANKER__MODEL"]
     assert env["DOCSIGHT_RERANKER__URL"] == f"http://reranker:{_flag(command, '--port')}/v1"
     # two vLLMs on one GPU: their memory shares add up
-    shares = [float(_flag(services[name]["command"], "--gpu-memory-utilization"))
-              for name in ("vllm", "reranker")]
+    shares = [
+        float(_flag(services[name]["command"], "--gpu-memory-utilization"))
+        for name in ("vllm", "reranker")
+    ]
     assert sum(shares) <= 0.95 + 1e-9
     assert reranker["environment"]["HF_HUB_OFFLINE"] == "1"
     assert "/health" in " ".join(reranker["healthcheck"]["test"])
@@ -269,7 +297,7 @@ def test_reranker_serves_a_cross_encoder_beside_the_llm(config: dict[str, Any]) 
 
 def test_qwen3_reranker_recipe_in_env_example_is_valid(tmp_path: Path) -> None:
     text = ENV_EXAMPLE.read_text()
-    block = text[text.index("# --- The reranker"):text.index("# --- docsight processes")]
+    block = text[text.index("# --- The reranker") : text.index("# --- docsight processes")]
     recipe = dict(re.findall(r"^#[ ]{3}(\w+)=(.*)$", block, flags=re.M))
     assert recipe["RERANKER_MODEL"] == "Qwen/Qwen3-Reranker-0.6B"
     config = _parsed(tmp_path, **recipe)
@@ -286,8 +314,12 @@ def test_qwen3_reranker_recipe_in_env_example_is_valid(tmp_path: Path) -> None:
 
 def test_24gb_variant_is_a_matter_of_variables(tmp_path: Path) -> None:
     config = _parsed(
-        tmp_path, VLLM_MODEL="Qwen/Qwen3-14B-AWQ", LLM_MAX_MODEL_LEN="16384",
-        LLM_CONTEXT_BUDGET_TOKENS="13000", LLM_MAX_OUTPUT_TOKENS="3000", LLM_MAX_NUM_SEQS="4",
+        tmp_path,
+        VLLM_MODEL="Qwen/Qwen3-14B-AWQ",
+        LLM_MAX_MODEL_LEN="16384",
+        LLM_CONTEXT_BUDGET_TOKENS="13000",
+        LLM_MAX_OUTPUT_TOKENS="3000",
+        LLM_MAX_NUM_SEQS="4",
         VLLM_EXTRA_ARGS="--quantization awq_marlin --kv-cache-dtype fp8",
     )
     command = config["services"]["vllm"]["command"]
@@ -355,8 +387,7 @@ def _example_lines() -> list[str]:
 
 def test_env_example_names_every_variable_and_fills_the_file(tmp_path: Path) -> None:
     used = set(re.findall(r"(?<!\$)\$\{(\w+)", COMPOSE_FILE.read_text()))
-    named = {m.group(1) for line in _example_lines()
-             if (m := re.match(r"#?\s*(\w+)=", line))}
+    named = {m.group(1) for line in _example_lines() if (m := re.match(r"#?\s*(\w+)=", line))}
     assert used - named == set(), "variables missing from .env.example"
     assert set(SECRETS) <= used
     # as shipped, the secrets are empty and compose refuses to run...
@@ -365,19 +396,34 @@ def test_env_example_names_every_variable_and_fills_the_file(tmp_path: Path) -> 
     assert COMPOSE is not None
     done = subprocess.run(
         [*COMPOSE, "-f", str(COMPOSE_FILE), "--env-file", str(env_file), "config", "-q"],
-        capture_output=True, text=True, timeout=60, check=False,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
         env={k: os.environ[k] for k in ("PATH", "HOME") if k in os.environ},
     )
     assert done.returncode != 0
     assert "set in .env" in done.stderr
     # ...and once they are filled in, it gives the defaults
-    filled = [f"{line}{SECRETS[line[:-1]]}" if line[:-1] in SECRETS else line
-              for line in _example_lines()]
+    filled = [
+        f"{line}{SECRETS[line[:-1]]}" if line[:-1] in SECRETS else line for line in _example_lines()
+    ]
     env_file.write_text("\n".join(filled) + "\n")
     done = subprocess.run(
-        [*COMPOSE, "-f", str(COMPOSE_FILE), "--env-file", str(env_file), "config",
-         "--format", "json"],
-        capture_output=True, text=True, timeout=60, check=False,
+        [
+            *COMPOSE,
+            "-f",
+            str(COMPOSE_FILE),
+            "--env-file",
+            str(env_file),
+            "config",
+            "--format",
+            "json",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
         env={k: os.environ[k] for k in ("PATH", "HOME") if k in os.environ},
     )
     assert done.returncode == 0, done.stderr
@@ -388,7 +434,7 @@ def test_env_example_names_every_variable_and_fills_the_file(tmp_path: Path) -> 
 @pytest.mark.parametrize(("start", "end"), [("Option A", "Option B"), ("Option B", "Whatever")])
 def test_24gb_recipes_in_env_example_are_valid(tmp_path: Path, start: str, end: str) -> None:
     text = ENV_EXAMPLE.read_text()
-    block = text[text.index(f"# {start}"):text.index(f"# {end}")]
+    block = text[text.index(f"# {start}") : text.index(f"# {end}")]
     recipe = dict(re.findall(r"^#[ ]{3}(\w+)=(.*?)(?:[ \t]+#.*)?$", block, flags=re.M))
     assert {"VLLM_MODEL", "LLM_MAX_MODEL_LEN", "LLM_MAX_NUM_SEQS"} <= set(recipe)
     config = _parsed(tmp_path, **recipe)
@@ -397,10 +443,11 @@ def test_24gb_recipes_in_env_example_are_valid(tmp_path: Path, start: str, end: 
     assert command[0] == recipe["VLLM_MODEL"] == env["DOCSIGHT_LLM__MODEL"]
     assert _flag(command, "--max-model-len") == env["DOCSIGHT_LLM__MAX_MODEL_LEN"]
     assert int(env["DOCSIGHT_LLM__CONTEXT_BUDGET_TOKENS"]) + int(
-        env["DOCSIGHT_LLM__MAX_OUTPUT_TOKENS"]) <= int(env["DOCSIGHT_LLM__MAX_MODEL_LEN"])
+        env["DOCSIGHT_LLM__MAX_OUTPUT_TOKENS"]
+    ) <= int(env["DOCSIGHT_LLM__MAX_MODEL_LEN"])
     assert _flag(command, "--max-num-seqs") == env["DOCSIGHT_LLM__MAX_CONCURRENCY"]
     extra = recipe.get("VLLM_EXTRA_ARGS", "").split()
-    assert command[len(command) - len(extra):] == extra  # every extra flag, whole
+    assert command[len(command) - len(extra) :] == extra  # every extra flag, whole
 
 
 def test_dockerfile_builds_the_image_the_compose_file_expects() -> None:

@@ -35,10 +35,26 @@ class RestartableRedis:
 
     def start(self) -> None:
         self.process = subprocess.Popen(
-            [str(redis_bin()), "--port", str(self.port), "--bind", "127.0.0.1",
-             "--dir", str(self.root), "--save", "", "--appendonly", "yes",
-             "--appendfsync", "always", "--daemonize", "no"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            [
+                str(redis_bin()),
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--dir",
+                str(self.root),
+                "--save",
+                "",
+                "--appendonly",
+                "yes",
+                "--appendfsync",
+                "always",
+                "--daemonize",
+                "no",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         wait_port(self.port)
 
     def stop(self) -> None:
@@ -57,12 +73,27 @@ class RestartablePostgres:
         self.as_postgres = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
         if self.as_postgres:
             shutil.chown(root, "postgres")
-        subprocess.run([*self.as_postgres, str(self.bin / "initdb"), "-D", str(root / "data"),
-                        "-A", "trust", "-U", "postgres"], check=True, capture_output=True)
+        subprocess.run(
+            [
+                *self.as_postgres,
+                str(self.bin / "initdb"),
+                "-D",
+                str(root / "data"),
+                "-A",
+                "trust",
+                "-U",
+                "postgres",
+            ],
+            check=True,
+            capture_output=True,
+        )
 
     def _ctl(self, *args: str) -> None:
-        subprocess.run([*self.as_postgres, str(self.bin / "pg_ctl"), "-D",
-                        str(self.root / "data"), *args], check=True, capture_output=True)
+        subprocess.run(
+            [*self.as_postgres, str(self.bin / "pg_ctl"), "-D", str(self.root / "data"), *args],
+            check=True,
+            capture_output=True,
+        )
 
     def start(self) -> None:
         options = f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 -c fsync=off"
@@ -84,21 +115,33 @@ def backends() -> Iterator[tuple[RestartableRedis, RestartablePostgres]]:
         yield redis, postgres
     finally:
         redis.stop()
-        subprocess.run([*postgres.as_postgres, str(postgres.bin / "pg_ctl"), "-D",
-                        str(postgres.root / "data"), "-m", "immediate", "stop"],
-                       capture_output=True)
+        subprocess.run(
+            [
+                *postgres.as_postgres,
+                str(postgres.bin / "pg_ctl"),
+                "-D",
+                str(postgres.root / "data"),
+                "-m",
+                "immediate",
+                "stop",
+            ],
+            capture_output=True,
+        )
         shutil.rmtree(redis.root, ignore_errors=True)
         shutil.rmtree(postgres.root, ignore_errors=True)
 
 
 @pytest.fixture(scope="module")
-def server(backends: tuple[RestartableRedis, RestartablePostgres],
-           tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+def server(
+    backends: tuple[RestartableRedis, RestartablePostgres], tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Server]:
     redis, postgres = backends
     running = start_server(
         tmp_path_factory.mktemp("docsight"),
-        DOCSIGHT_BROKER__MODE="redis", DOCSIGHT_BROKER__URL=redis.url,
-        DOCSIGHT_STORE__URL=postgres.url, DOCSIGHT_LLM__BASE_URL="http://127.0.0.1:9/v1",
+        DOCSIGHT_BROKER__MODE="redis",
+        DOCSIGHT_BROKER__URL=redis.url,
+        DOCSIGHT_STORE__URL=postgres.url,
+        DOCSIGHT_LLM__BASE_URL="http://127.0.0.1:9/v1",
         DOCSIGHT_API__KEY_CACHE_S="0",  # every request reaches the database
     )
     yield running
@@ -117,8 +160,9 @@ def _some_unfinished(client: httpx.Client, ids: list[str]) -> list[str]:
     return [i for i, s in statuses.items() if s not in ("ready", "failed")]
 
 
-def test_broker_restart_mid_ingest(server: Server,
-                                   backends: tuple[RestartableRedis, RestartablePostgres]) -> None:
+def test_broker_restart_mid_ingest(
+    server: Server, backends: tuple[RestartableRedis, RestartablePostgres]
+) -> None:
     redis, _ = backends
     with server.client() as client:
         ids = _upload(client, _contracts(8))
@@ -145,9 +189,9 @@ def test_broker_restart_mid_ingest(server: Server,
         assert client.get("/ready").status_code == 200
 
 
-def test_database_restart_mid_ingest(server: Server,
-                                     backends: tuple[RestartableRedis, RestartablePostgres]
-                                     ) -> None:
+def test_database_restart_mid_ingest(
+    server: Server, backends: tuple[RestartableRedis, RestartablePostgres]
+) -> None:
     _, postgres = backends
     with server.client() as client:
         ids = _upload(client, _contracts(16)[8:16])

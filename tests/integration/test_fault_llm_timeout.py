@@ -88,21 +88,26 @@ def test_job_waits_on_a_hung_llm_then_completes(tmp_path: Path, llm_speed: Throu
     contract = _smallest_contract()
     llm_port = free_port()
     local = LocalLlmServer(cache_dir(), ctx=4096, parallel=1)
-    env = outage_env(llm_port, local.model_name,
-                     DOCSIGHT_LLM__MAX_OUTPUT_TOKENS=str(MAX_OUTPUT_TOKENS),
-                     DOCSIGHT_LLM__PROMPT_TPS=f"{llm_speed.prompt_tps:.3f}",
-                     DOCSIGHT_LLM__OUTPUT_TPS=f"{llm_speed.output_tps:.3f}",
-                     DOCSIGHT_LLM__TIMEOUT_FACTOR=str(POLICY.factor),
-                     DOCSIGHT_LLM__TIMEOUT_MIN_S=str(POLICY.floor_s),
-                     DOCSIGHT_LLM__TIMEOUT_S=str(POLICY.ceiling_s))
+    env = outage_env(
+        llm_port,
+        local.model_name,
+        DOCSIGHT_LLM__MAX_OUTPUT_TOKENS=str(MAX_OUTPUT_TOKENS),
+        DOCSIGHT_LLM__PROMPT_TPS=f"{llm_speed.prompt_tps:.3f}",
+        DOCSIGHT_LLM__OUTPUT_TPS=f"{llm_speed.output_tps:.3f}",
+        DOCSIGHT_LLM__TIMEOUT_FACTOR=str(POLICY.factor),
+        DOCSIGHT_LLM__TIMEOUT_MIN_S=str(POLICY.floor_s),
+        DOCSIGHT_LLM__TIMEOUT_S=str(POLICY.ceiling_s),
+    )
     # The longest first timeout: a prompt of twice the window (the adapter's token estimate
     # is from above) and the whole output.
     first_timeout_s = POLICY.timeout_s(llm_speed, 2 * 4096, MAX_OUTPUT_TOKENS)
     server: Server = start_server(tmp_path, **env)
     try:
         with server.client() as client:
-            upload = client.post("/v1/documents", files=[
-                ("files", (contract.name, contract.read_bytes(), "application/pdf"))])
+            upload = client.post(
+                "/v1/documents",
+                files=[("files", (contract.name, contract.read_bytes(), "application/pdf"))],
+            )
             document_id = upload.json()["accepted"][0]["document"]["id"]
             assert server.wait_final(client, [document_id])[document_id]["status"] == "ready"
 
@@ -118,8 +123,7 @@ def test_job_waits_on_a_hung_llm_then_completes(tmp_path: Path, llm_speed: Throu
                 assert re.search(r"did not answer within [0-9.]+s", waiting["reason"]), waiting
                 assert f"127.0.0.1:{llm_port}" in waiting["reason"]
 
-            job = job_after_llm_returns(client, job_id, local, llm_port,
-                                        answer_within_s(llm_speed))
+            job = job_after_llm_returns(client, job_id, local, llm_port, answer_within_s(llm_speed))
             if job["status"] == "done":
                 assert job["result"]["report"]["document_id"] == document_id
             print(f"job after the hung LLM: {job['status']} in {job['attempts']} attempts")

@@ -64,8 +64,9 @@ def backends(request: pytest.FixtureRequest) -> Iterator[dict[str, str]]:
         }
 
 
-def test_killed_worker_loses_and_duplicates_nothing(tmp_path: Path,
-                                                    backends: dict[str, str]) -> None:
+def test_killed_worker_loses_and_duplicates_nothing(
+    tmp_path: Path, backends: dict[str, str]
+) -> None:
     env = {"DOCSIGHT_LLM__BASE_URL": "http://127.0.0.1:9/v1", **backends}
     contracts = _contracts(COUNT)
     assert len({p.read_bytes() for p in contracts}) == COUNT
@@ -93,8 +94,9 @@ def test_killed_worker_loses_and_duplicates_nothing(tmp_path: Path,
         if server is not None:
             stop_server(server)
 
-    store = SqlStore(env.get("DOCSIGHT_STORE__URL")
-                     or f"sqlite:///{(tmp_path / 'docsight.db').resolve()}")
+    store = SqlStore(
+        env.get("DOCSIGHT_STORE__URL") or f"sqlite:///{(tmp_path / 'docsight.db').resolve()}"
+    )
     index_path = tmp_path / "index" / "docsight_chunks"
     dimension = _dimension(index_path)
     index = EdgeIndex(index_path, dimension, optimize_idle_s=None)

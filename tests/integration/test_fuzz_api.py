@@ -30,8 +30,14 @@ from tests.servers import free_port  # noqa: E402
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
-CONTRACT = (DEVSET / "cuad" / "full_contract_pdf" / "Part_I" / "Affiliate_Agreements"
-            / "SteelVaultCorp_20081224_10-K_EX-10.16_3074935_EX-10.16_Affiliate Agreement.pdf")
+CONTRACT = (
+    DEVSET
+    / "cuad"
+    / "full_contract_pdf"
+    / "Part_I"
+    / "Affiliate_Agreements"
+    / "SteelVaultCorp_20081224_10-K_EX-10.16_3074935_EX-10.16_Affiliate Agreement.pdf"
+)
 ALLOWED_5XX = {(503, "llm_unavailable")}
 
 
@@ -48,8 +54,9 @@ def fuzz_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         if CONTRACT.exists():
             with running.client() as client:
                 data = CONTRACT.read_bytes() + f"\n%{uuid.uuid4()}\n".encode()
-                response = client.post("/v1/documents",
-                                       files={"files": ("contract.pdf", data, "application/pdf")})
+                response = client.post(
+                    "/v1/documents", files={"files": ("contract.pdf", data, "application/pdf")}
+                )
                 document_id = response.json()["accepted"][0]["document"]["id"]
                 running.wait_final(client, [document_id], timeout_s=300)
         yield running
@@ -79,12 +86,19 @@ def no_server_error(ctx: CheckContext, response: Response, case: Case) -> bool |
 
 
 @schema.parametrize()
-@settings(max_examples=int(os.environ.get("FUZZ_EXAMPLES", "20")), deadline=None,
-          derandomize=os.environ.get("FUZZ_EXAMPLES") is None,
-          suppress_health_check=list(HealthCheck))
+@settings(
+    max_examples=int(os.environ.get("FUZZ_EXAMPLES", "20")),
+    deadline=None,
+    derandomize=os.environ.get("FUZZ_EXAMPLES") is None,
+    suppress_health_check=list(HealthCheck),
+)
 def test_api_never_fails_and_matches_its_schema(case: Case, fuzz_server: Server) -> None:
     with fuzz_server.client() as client:
         headers = dict(client.headers)
     auth = {"Authorization": headers["authorization"]} if "authorization" in headers else {}
-    case.call_and_validate(base_url=fuzz_server.url, headers=auth, timeout=60,
-                           checks=[no_server_error, response_schema_conformance])
+    case.call_and_validate(
+        base_url=fuzz_server.url,
+        headers=auth,
+        timeout=60,
+        checks=[no_server_error, response_schema_conformance],
+    )

@@ -12,8 +12,14 @@ from tests.integration.conftest import Server
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
-CONTRACT = (DEVSET / "cuad" / "full_contract_pdf" / "Part_I" / "Affiliate_Agreements"
-            / "SteelVaultCorp_20081224_10-K_EX-10.16_3074935_EX-10.16_Affiliate Agreement.pdf")
+CONTRACT = (
+    DEVSET
+    / "cuad"
+    / "full_contract_pdf"
+    / "Part_I"
+    / "Affiliate_Agreements"
+    / "SteelVaultCorp_20081224_10-K_EX-10.16_3074935_EX-10.16_Affiliate Agreement.pdf"
+)
 NAMES = {
     "../../etc/passwd": "passwd",
     "..\\..\\x.pdf": "x.pdf",
@@ -35,8 +41,9 @@ def test_hostile_file_names_are_stored_by_id_and_shown_sanitised(server: Server)
     ids: dict[str, str] = {}
     with server.client() as client:
         for name, shown in NAMES.items():
-            response = client.post("/v1/documents",
-                                   files={"files": (name, _variant(data), "application/pdf")})
+            response = client.post(
+                "/v1/documents", files={"files": (name, _variant(data), "application/pdf")}
+            )
             assert response.status_code == 202, response.text
             document = response.json()["accepted"][0]["document"]
             assert document["filename"] == shown

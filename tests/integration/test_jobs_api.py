@@ -28,8 +28,9 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
 FINISHED = ("done", "failed")
 
 
-def _job_until(client: httpx.Client, job_id: str, statuses: tuple[str, ...],
-               timeout_s: float) -> dict:
+def _job_until(
+    client: httpx.Client, job_id: str, statuses: tuple[str, ...], timeout_s: float
+) -> dict:
     deadline = time.monotonic() + timeout_s
     job: dict = {}
     while time.monotonic() < deadline:
@@ -40,8 +41,9 @@ def _job_until(client: httpx.Client, job_id: str, statuses: tuple[str, ...],
     raise AssertionError(f"job not {statuses} within {timeout_s}s: {job}")
 
 
-def job_after_llm_returns(client: httpx.Client, job_id: str, local: LocalLlmServer,
-                          llm_port: int, timeout_s: float) -> dict:
+def job_after_llm_returns(
+    client: httpx.Client, job_id: str, local: LocalLlmServer, llm_port: int, timeout_s: float
+) -> dict:
     """Start the real llama-server on `llm_port` and wait for the job to end. It must not be
     lost or failed for the outage; the 0.5B model may still give an unusable reply, and
     then the job says so (`llm_output_invalid`)."""
@@ -83,7 +85,8 @@ def outage_env(llm_port: int, model: str, **extra: str) -> dict[str, str]:
 # Slow under load by design: the job's requests run at whatever speed the machine allows.
 @pytest.mark.timeout(3000)
 def test_job_waits_for_the_llm_and_survives_a_killed_server(
-    tmp_path: Path, llm_speed: Throughput,
+    tmp_path: Path,
+    llm_speed: Throughput,
 ) -> None:
     contract = _smallest_contract()
     llm_port = free_port()
@@ -92,8 +95,10 @@ def test_job_waits_for_the_llm_and_survives_a_killed_server(
     server: Server | None = start_server(tmp_path, **env)
     try:
         with server.client() as client:
-            upload = client.post("/v1/documents", files=[
-                ("files", (contract.name, contract.read_bytes(), "application/pdf"))])
+            upload = client.post(
+                "/v1/documents",
+                files=[("files", (contract.name, contract.read_bytes(), "application/pdf"))],
+            )
             document_id = upload.json()["accepted"][0]["document"]["id"]
             assert server.wait_final(client, [document_id])[document_id]["status"] == "ready"
 
@@ -115,16 +120,19 @@ def test_job_waits_for_the_llm_and_survives_a_killed_server(
         server = None
         server = start_server(tmp_path, **env)
         with server.client() as client:
-            assert client.get(f"/v1/jobs/{job_id}").json()["status"] in ("queued", "running",
-                                                                        "waiting")
-            job = job_after_llm_returns(client, job_id, local, llm_port,
-                                        answer_within_s(llm_speed))
+            assert client.get(f"/v1/jobs/{job_id}").json()["status"] in (
+                "queued",
+                "running",
+                "waiting",
+            )
+            job = job_after_llm_returns(client, job_id, local, llm_port, answer_within_s(llm_speed))
             if job["status"] == "done":
                 report = job["result"]["report"]
                 assert report["document_id"] == document_id
                 assert all(f["grounded"] and f["page"] >= 1 for f in report["findings"])
-                everything = client.get(f"/v1/jobs/{job_id}",
-                                        params={"include_unverified": True}).json()
+                everything = client.get(
+                    f"/v1/jobs/{job_id}", params={"include_unverified": True}
+                ).json()
                 marked = everything["result"]["report"]["findings"]
                 assert len(marked) == len(report["findings"]) + report["unverified_hidden"]
                 assert sum(not f["grounded"] for f in marked) == report["unverified_hidden"]
@@ -132,9 +140,20 @@ def test_job_waits_for_the_llm_and_survives_a_killed_server(
                 assert cached.status_code == 200
                 assert cached.json()["cached"] is True
                 cli = subprocess.run(
-                    [sys.executable, "-m", "services.cli.main", "risks", document_id,
-                     "--url", server.url], capture_output=True, text=True, timeout=120,
-                    env=server.cli_env)
+                    [
+                        sys.executable,
+                        "-m",
+                        "services.cli.main",
+                        "risks",
+                        document_id,
+                        "--url",
+                        server.url,
+                    ],
+                    capture_output=True,
+                    text=True,
+                    timeout=120,
+                    env=server.cli_env,
+                )
                 assert cli.returncode == 0, cli.stdout + cli.stderr
                 assert f"{len(report['findings'])} findings) (cached)" in cli.stdout
             listed = client.get("/v1/jobs").json()["jobs"]

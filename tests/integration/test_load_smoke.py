@@ -28,5 +28,6 @@ def test_quick_load_run_loses_nothing_and_never_fails() -> None:
     assert operations["upload"]["ok"] == 10
     assert operations["search"]["ok"] == 40
     for name in ("upload", "search"):
-        assert 0 < operations[name]["p50_s"] <= operations[name]["p95_s"] <= operations[name][
-            "p99_s"]
+        assert (
+            0 < operations[name]["p50_s"] <= operations[name]["p95_s"] <= operations[name]["p99_s"]
+        )

@@ -28,9 +28,12 @@ def test_pages_per_minute_refuses_uploads_and_defers_parsing(tmp_path: Path) -> 
     contracts = _contracts(25)
     big = [p for p in contracts if _pages(p) > LIMIT][:2]
     small = next(p for p in contracts if _pages(p) == 1)
-    server = start_server(tmp_path, DOCSIGHT_PARSER__PAGES_PER_MINUTE=str(LIMIT),
-                          DOCSIGHT_WORKER__CONCURRENCY="1",
-                          DOCSIGHT_LLM__BASE_URL="http://127.0.0.1:9/v1")
+    server = start_server(
+        tmp_path,
+        DOCSIGHT_PARSER__PAGES_PER_MINUTE=str(LIMIT),
+        DOCSIGHT_WORKER__CONCURRENCY="1",
+        DOCSIGHT_LLM__BASE_URL="http://127.0.0.1:9/v1",
+    )
     try:
         with server.client() as client:
             accepted = _upload(client, *big)
@@ -48,8 +51,11 @@ def test_pages_per_minute_refuses_uploads_and_defers_parsing(tmp_path: Path) -> 
             rejected = refused.json()["rejected"][0]
             assert rejected["error_code"] == "pages_per_minute"
             assert f"the limit is {LIMIT} pages per minute" in rejected["reason"]
-            assert [d["id"] for d in client.get("/v1/documents").json()["documents"]
-                    if d["id"] not in ids] == []
+            assert [
+                d["id"]
+                for d in client.get("/v1/documents").json()["documents"]
+                if d["id"] not in ids
+            ] == []
 
             final = server.wait_final(client, ids, timeout_s=120)
             assert final[first]["status"] == final[waiting["id"]]["status"] == "ready"

@@ -22,12 +22,22 @@ from tests.integration.conftest import REPO, Server, start_server, stop_server
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 REPORT_PAGES = [
-    ["ACME HOLDINGS ANNUAL REPORT 2024", "FORM 10-K", "For the fiscal year ended December 31,",
-     "2024. Letter to shareholders.", "Risk Factors", "Our customers are concentrated:",
-     "two customers made 61% of revenue."],
-    ["Management's Discussion and Analysis", "Consolidated Balance Sheet",
-     "Liquidity: cash of $12.4 million at year end.", "Going concern: none identified.",
-     "Shareholders approved the dividend."],
+    [
+        "ACME HOLDINGS ANNUAL REPORT 2024",
+        "FORM 10-K",
+        "For the fiscal year ended December 31,",
+        "2024. Letter to shareholders.",
+        "Risk Factors",
+        "Our customers are concentrated:",
+        "two customers made 61% of revenue.",
+    ],
+    [
+        "Management's Discussion and Analysis",
+        "Consolidated Balance Sheet",
+        "Liquidity: cash of $12.4 million at year end.",
+        "Going concern: none identified.",
+        "Shareholders approved the dividend.",
+    ],
 ]
 
 
@@ -54,31 +64,42 @@ def _contracts() -> tuple[Path, Path]:
     rows.sort(key=lambda row: (DEVSET / "cuad" / row["pdf_path"]).stat().st_size)
     has = [bool(row["labels"].get("Change Of Control", {}).get("spans")) for row in rows]
     with_clause = next(row for row, h in zip(rows, has, strict=True) if h)
-    without = next(row for row, h in zip(rows, has, strict=True)
-                   if not h and row["labels"].get("Governing Law", {}).get("spans"))
+    without = next(
+        row
+        for row, h in zip(rows, has, strict=True)
+        if not h and row["labels"].get("Governing Law", {}).get("spans")
+    )
     return (DEVSET / "cuad" / with_clause["pdf_path"], DEVSET / "cuad" / without["pdf_path"])
 
 
 @pytest.fixture(scope="module")
 def portfolio(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Server, dict]]:
     """A server (no LLM: search needs none) holding the three documents, all ready."""
-    server = start_server(tmp_path_factory.mktemp("portfolio"),
-                          DOCSIGHT_LLM__BASE_URL="http://127.0.0.1:9/v1")
+    server = start_server(
+        tmp_path_factory.mktemp("portfolio"), DOCSIGHT_LLM__BASE_URL="http://127.0.0.1:9/v1"
+    )
     try:
         coc, other = _contracts()
         with server.client() as client:
             first = client.post(
                 "/v1/documents",
                 files=[("files", (coc.name, coc.read_bytes(), "application/pdf"))],
-                data={"metadata": json.dumps({"counterparty": "Lucid", "区域": "华东"})})
+                data={"metadata": json.dumps({"counterparty": "Lucid", "区域": "华东"})},
+            )
             assert first.status_code == 202, first.text
-            rest = client.post("/v1/documents", files=[
-                ("files", (other.name, other.read_bytes(), "application/pdf")),
-                ("files", ("acme_annual_report_2024.pdf", _report_pdf(), "application/pdf"))])
+            rest = client.post(
+                "/v1/documents",
+                files=[
+                    ("files", (other.name, other.read_bytes(), "application/pdf")),
+                    ("files", ("acme_annual_report_2024.pdf", _report_pdf(), "application/pdf")),
+                ],
+            )
             assert rest.status_code == 202, rest.text
             accepted = first.json()["accepted"] + rest.json()["accepted"]
-            ids = {name: item["document"]["id"]
-                   for name, item in zip(("coc", "other", "report"), accepted, strict=True)}
+            ids = {
+                name: item["document"]["id"]
+                for name, item in zip(("coc", "other", "report"), accepted, strict=True)
+            }
             docs = server.wait_final(client, list(ids.values()))
             assert all(d["status"] == "ready" for d in docs.values()), docs
         yield server, ids
@@ -95,8 +116,13 @@ def _search(client: httpx.Client, query: str, **body: object) -> list[dict]:
 def _cli(server: Server, *args: str) -> subprocess.CompletedProcess[str]:
     done = subprocess.run(
         [sys.executable, "-m", "services.cli.main", "search", *args, "--url", server.url],
-        cwd=REPO, env=server.cli_env | {"COLUMNS": "160"}, capture_output=True, text=True,
-        timeout=120, check=False)
+        cwd=REPO,
+        env=server.cli_env | {"COLUMNS": "160"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
     assert done.returncode == 0, done.stdout + done.stderr
     return done
 
@@ -114,7 +140,7 @@ def test_documents_show_kind_metadata_and_upload_time(portfolio: tuple[Server, d
 
 
 def test_group_by_document_one_hit_per_document_in_english_and_chinese(
-    portfolio: tuple[Server, dict]
+    portfolio: tuple[Server, dict],
 ) -> None:
     server, ids = portfolio
     with server.client() as client:
@@ -149,16 +175,34 @@ def test_kind_and_metadata_filters(portfolio: tuple[Server, dict]) -> None:
         tagged = _search(client, "governing law", metadata={"区域": "华东"}, limit=20)
         assert {h["document_id"] for h in tagged} == {ids["coc"]}
         assert _search(client, "governing law", metadata={"区域": "华北"}) == []
-        assert _search(client, "governing law", kind="contract",
-                       document_ids=[ids["report"], ids["report"]]) == []
+        assert (
+            _search(
+                client,
+                "governing law",
+                kind="contract",
+                document_ids=[ids["report"], ids["report"]],
+            )
+            == []
+        )
         later = _search(client, "governing law", uploaded_after="2999-01-01T00:00:00Z")
         assert later == []
-        assert client.post("/v1/search", json={
-            "query": "x", "uploaded_after": "2025-01-01T00:00:00"}).status_code == 422
-        assert client.post("/v1/search", json={
-            "query": "x", "document_ids": [ids["coc"], "no-such-id"]}).status_code == 404
-        bad = client.post("/v1/documents", data={"metadata": '{"k": 1}'}, files=[
-            ("files", ("r.pdf", _report_pdf(), "application/pdf"))])
+        assert (
+            client.post(
+                "/v1/search", json={"query": "x", "uploaded_after": "2025-01-01T00:00:00"}
+            ).status_code
+            == 422
+        )
+        assert (
+            client.post(
+                "/v1/search", json={"query": "x", "document_ids": [ids["coc"], "no-such-id"]}
+            ).status_code
+            == 404
+        )
+        bad = client.post(
+            "/v1/documents",
+            data={"metadata": '{"k": 1}'},
+            files=[("files", ("r.pdf", _report_pdf(), "application/pdf"))],
+        )
         assert bad.status_code == 422
         assert "metadata" in json.dumps(bad.json())
 
@@ -172,13 +216,25 @@ def test_cli_search_by_document_with_filters(portfolio: tuple[Server, dict]) -> 
         assert text.count(f"({document_id[:8]})") == 1, text
     assert _contracts()[0].name in text
     assert " p." in text
-    as_json = json.loads(_cli(server, "change of control", "--group-by", "document",
-                              "--json").stdout)
+    as_json = json.loads(
+        _cli(server, "change of control", "--group-by", "document", "--json").stdout
+    )
     assert as_json["group_by"] == "document"
     assert [h["document_id"] for h in as_json["hits"]][0] == ids["coc"]
     assert len({h["document_id"] for h in as_json["hits"]}) == len(as_json["hits"]) == 3
-    filtered = json.loads(_cli(server, "governing law", "--kind", "contract", "--meta",
-                               "counterparty=Lucid", "--after", "2020-01-01", "--json").stdout)
+    filtered = json.loads(
+        _cli(
+            server,
+            "governing law",
+            "--kind",
+            "contract",
+            "--meta",
+            "counterparty=Lucid",
+            "--after",
+            "2020-01-01",
+            "--json",
+        ).stdout
+    )
     assert {h["document_id"] for h in filtered["hits"]} == {ids["coc"]}
     report = _cli(server, "liquidity", "--kind", "annual_report", "--limit", "1").stdout
     assert "acme_annual_report_2024.pdf" in report

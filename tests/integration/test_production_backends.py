@@ -53,8 +53,11 @@ def test_a_contract_is_ingested_through_redis_into_postgres(server: Server) -> N
 
         status = client.get("/v1/status", headers={"X-Request-ID": "it-status-1"})
         assert status.headers["x-request-id"] == "it-status-1"
-        assert status.json() == {"queues": {"ingest": 0, "analysis": 0}, "jobs": {},
-                                 "documents": {"ready": 1}}
+        assert status.json() == {
+            "queues": {"ingest": 0, "analysis": 0},
+            "jobs": {},
+            "documents": {"ready": 1},
+        }
         text = client.get("/metrics").text
     assert sample(text, "docsight_documents", status="ready") == 1.0
     assert sample(text, "docsight_queue_depth", queue="ingest") == 0.0
@@ -65,17 +68,24 @@ def test_a_contract_is_ingested_through_redis_into_postgres(server: Server) -> N
 
     cli = subprocess.run(
         [sys.executable, "-m", "services.cli.main", "status", "--url", server.url],
-        cwd=REPO, env=server.cli_env | {"COLUMNS": "200"}, capture_output=True, text=True,
+        cwd=REPO,
+        env=server.cli_env | {"COLUMNS": "200"},
+        capture_output=True,
+        text=True,
         timeout=60,
     )
     assert "queued messages: analysis 0, ingest 0" in cli.stdout, cli.stdout
     assert "documents: ready 1" in cli.stdout
 
-    log_lines = [json.loads(line) for line in
-                 (server.data_dir / "server.log").read_text().splitlines()
-                 if line.startswith("{")]
-    assert any(line.get("request_id") == "it-status-1" and line["logger"] == "uvicorn.access"
-               for line in log_lines)
+    log_lines = [
+        json.loads(line)
+        for line in (server.data_dir / "server.log").read_text().splitlines()
+        if line.startswith("{")
+    ]
+    assert any(
+        line.get("request_id") == "it-status-1" and line["logger"] == "uvicorn.access"
+        for line in log_lines
+    )
     task_lines = [line for line in log_lines if line.get("document_id") == document_id]
     assert any("succeeded" in line["message"] for line in task_lines), task_lines[-5:]
 

@@ -22,10 +22,14 @@ def replicas(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Server,
     if postgres_bin() is None or redis_bin() is None:
         pytest.skip("PostgreSQL and redis-server are needed (make system-deps)")
     with redis_server() as redis_url, postgres_server() as store_url:
-        env = {"DOCSIGHT_BROKER__MODE": "redis", "DOCSIGHT_BROKER__URL": redis_url,
-               "DOCSIGHT_STORE__URL": store_url, "DOCSIGHT_EMBEDDER__KIND": "hash",
-               "DOCSIGHT_LLM__BASE_URL": "http://127.0.0.1:9/v1",
-               "DOCSIGHT_API__RATE_PER_MINUTE": str(PER_MINUTE)}
+        env = {
+            "DOCSIGHT_BROKER__MODE": "redis",
+            "DOCSIGHT_BROKER__URL": redis_url,
+            "DOCSIGHT_STORE__URL": store_url,
+            "DOCSIGHT_EMBEDDER__KIND": "hash",
+            "DOCSIGHT_LLM__BASE_URL": "http://127.0.0.1:9/v1",
+            "DOCSIGHT_API__RATE_PER_MINUTE": str(PER_MINUTE),
+        }
         first = start_server(tmp_path_factory.mktemp("replica-1"), **env)
         try:
             second = start_server(tmp_path_factory.mktemp("replica-2"), **env)

@@ -28,14 +28,17 @@ def test_reports_through_the_api_and_the_cli(tmp_path: Path) -> None:
     if not (DEVSET / "cuad_annotations.jsonl").exists():
         pytest.skip("dev set not present")
     contract = _smallest_contract()
-    server = start_server(tmp_path, **{
-        "DOCSIGHT_EMBEDDER__KIND": "hash",
-        "DOCSIGHT_LLM__BASE_URL": f"http://127.0.0.1:{free_port()}/v1",  # nothing listens
-        "DOCSIGHT_LLM__MAX_RETRIES": "0",
-        "DOCSIGHT_REPORTS__POLL_S": "0.5",
-        "DOCSIGHT_REPORTS__MAX_WAIT_S": "4",
-        "DOCSIGHT_REPORTS__RISKS_FOR": "all",  # the embedded default asks summaries only
-    })
+    server = start_server(
+        tmp_path,
+        **{
+            "DOCSIGHT_EMBEDDER__KIND": "hash",
+            "DOCSIGHT_LLM__BASE_URL": f"http://127.0.0.1:{free_port()}/v1",  # nothing listens
+            "DOCSIGHT_LLM__MAX_RETRIES": "0",
+            "DOCSIGHT_REPORTS__POLL_S": "0.5",
+            "DOCSIGHT_REPORTS__MAX_WAIT_S": "4",
+            "DOCSIGHT_REPORTS__RISKS_FOR": "all",  # the embedded default asks summaries only
+        },
+    )
     today = datetime.now(UTC).date()
     yesterday = today - timedelta(days=1)
     try:
@@ -50,8 +53,10 @@ def test_reports_through_the_api_and_the_cli(tmp_path: Path) -> None:
             assert empty.status_code == 200, empty.text
             assert empty.json()["report"]["total_documents"] == 0
 
-            upload = client.post("/v1/documents", files=[
-                ("files", (contract.name, contract.read_bytes(), "application/pdf"))])
+            upload = client.post(
+                "/v1/documents",
+                files=[("files", (contract.name, contract.read_bytes(), "application/pdf"))],
+            )
             doc_id = upload.json()["accepted"][0]["document"]["id"]
             server.wait_final(client, [doc_id])
             built = client.post(f"/v1/reports/{today}", params={"wait": 60})
@@ -73,10 +78,26 @@ def test_reports_through_the_api_and_the_cli(tmp_path: Path) -> None:
             assert [r["date"] for r in listed] == [str(today), str(yesterday)]
 
         cli = subprocess.run(
-            [sys.executable, "-m", "services.cli.main", "report", "--date", str(today),
-             "--format", "json", "--rebuild", "--url", server.url],
-            cwd=REPO, env=server.cli_env, capture_output=True, text=True, timeout=120,
-            check=False)
+            [
+                sys.executable,
+                "-m",
+                "services.cli.main",
+                "report",
+                "--date",
+                str(today),
+                "--format",
+                "json",
+                "--rebuild",
+                "--url",
+                server.url,
+            ],
+            cwd=REPO,
+            env=server.cli_env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
         assert cli.returncode == 0, cli.stdout + cli.stderr
         assert contract.name in cli.stdout
         with server.client() as client:
@@ -92,20 +113,25 @@ def test_reports_never_wait_behind_analysis_jobs(tmp_path: Path) -> None:
     # An LLM that accepts connections and never answers: each analysis job holds a worker
     # thread for the whole timeout, and the others queue behind it.
     silent = socket.create_server(("127.0.0.1", 0), backlog=64)
-    server = start_server(tmp_path, **{
-        "DOCSIGHT_EMBEDDER__KIND": "hash",
-        "DOCSIGHT_LLM__BASE_URL": f"http://127.0.0.1:{silent.getsockname()[1]}/v1",
-        "DOCSIGHT_LLM__MAX_RETRIES": "0",
-        "DOCSIGHT_LLM__TIMEOUT_S": "600",  # the jobs hang on the silent LLM all the test long
-        "DOCSIGHT_REPORTS__POLL_S": "0.5",
-        "DOCSIGHT_REPORTS__RISKS_FOR": "all",
-    })
+    server = start_server(
+        tmp_path,
+        **{
+            "DOCSIGHT_EMBEDDER__KIND": "hash",
+            "DOCSIGHT_LLM__BASE_URL": f"http://127.0.0.1:{silent.getsockname()[1]}/v1",
+            "DOCSIGHT_LLM__MAX_RETRIES": "0",
+            "DOCSIGHT_LLM__TIMEOUT_S": "600",  # the jobs hang on the silent LLM all the test long
+            "DOCSIGHT_REPORTS__POLL_S": "0.5",
+            "DOCSIGHT_REPORTS__RISKS_FOR": "all",
+        },
+    )
     today = datetime.now(UTC).date()
     yesterday = today - timedelta(days=1)
     try:
         with server.client() as client:
-            upload = client.post("/v1/documents", files=[
-                ("files", (contract.name, contract.read_bytes(), "application/pdf"))])
+            upload = client.post(
+                "/v1/documents",
+                files=[("files", (contract.name, contract.read_bytes(), "application/pdf"))],
+            )
             doc_id = upload.json()["accepted"][0]["document"]["id"]
             server.wait_final(client, [doc_id])
             for kind in ("summary", "risks"):  # both threads of the analysis worker stuck

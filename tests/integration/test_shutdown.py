@@ -37,15 +37,20 @@ def _black_hole() -> tuple[socket.socket, int]:
 
 def test_sigterm_stops_within_10_s_while_requests_wait_on_the_llm(tmp_path: Path) -> None:
     listener, port = _black_hole()
-    env = {"DOCSIGHT_EMBEDDER__KIND": "hash",
-           "DOCSIGHT_LLM__BASE_URL": f"http://127.0.0.1:{port}/v1",
-           "DOCSIGHT_LLM__MAX_RETRIES": "0", "DOCSIGHT_LLM__TIMEOUT_S": "300"}
+    env = {
+        "DOCSIGHT_EMBEDDER__KIND": "hash",
+        "DOCSIGHT_LLM__BASE_URL": f"http://127.0.0.1:{port}/v1",
+        "DOCSIGHT_LLM__MAX_RETRIES": "0",
+        "DOCSIGHT_LLM__TIMEOUT_S": "300",
+    }
     server = start_server(tmp_path, **env)
     contract = _smallest_contract()
     try:
         with server.client() as client:
-            upload = client.post("/v1/documents", files=[
-                ("files", (contract.name, contract.read_bytes(), "application/pdf"))])
+            upload = client.post(
+                "/v1/documents",
+                files=[("files", (contract.name, contract.read_bytes(), "application/pdf"))],
+            )
             document_id = upload.json()["accepted"][0]["document"]["id"]
             server.wait_final(client, [document_id])
             job = client.post(f"/v1/documents/{document_id}/risks")  # a job on the LLM
@@ -54,8 +59,9 @@ def test_sigterm_stops_within_10_s_while_requests_wait_on_the_llm(tmp_path: Path
         def ask() -> None:
             try:
                 with server.client() as asking:
-                    asking.post("/v1/questions", json={"question": "Who are the parties?"},
-                                timeout=120)
+                    asking.post(
+                        "/v1/questions", json={"question": "Who are the parties?"}, timeout=120
+                    )
             except httpx.HTTPError:
                 pass  # cut by the shutdown: expected
 

@@ -33,9 +33,15 @@ def _two_small_contracts() -> list[Path]:
 
 
 def _keys(server: Server, *args: str) -> subprocess.CompletedProcess[str]:
-    done = subprocess.run([sys.executable, "-m", "services.cli.main", "keys", *args], cwd=REPO,
-                          env=server.env | {"COLUMNS": "200"}, capture_output=True,
-                          text=True, timeout=120, check=False)
+    done = subprocess.run(
+        [sys.executable, "-m", "services.cli.main", "keys", *args],
+        cwd=REPO,
+        env=server.env | {"COLUMNS": "200"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
     assert done.returncode == 0, done.stdout + done.stderr
     return done
 
@@ -49,8 +55,9 @@ def _create_key(server: Server, tenant: str) -> tuple[str, str]:
 
 
 def _upload(client: httpx.Client, path: Path) -> str:
-    r = client.post("/v1/documents",
-                    files=[("files", (path.name, path.read_bytes(), "application/pdf"))])
+    r = client.post(
+        "/v1/documents", files=[("files", (path.name, path.read_bytes(), "application/pdf"))]
+    )
     assert r.status_code == 202, r.text
     document_id: str = r.json()["accepted"][0]["document"]["id"]
     return document_id
@@ -59,8 +66,12 @@ def _upload(client: httpx.Client, path: Path) -> str:
 def _operations(client: httpx.Client) -> list[tuple[str, str]]:
     """(method, path template) of every operation in the server's OpenAPI schema."""
     schema = client.get("/openapi.json").json()
-    return [(method.upper(), path) for path, item in schema["paths"].items()
-            for method in item if method in {"get", "post", "put", "patch", "delete"}]
+    return [
+        (method.upper(), path)
+        for path, item in schema["paths"].items()
+        for method in item
+        if method in {"get", "post", "put", "patch", "delete"}
+    ]
 
 
 def _distinctive_phrase(text: str) -> str:
@@ -83,8 +94,12 @@ def test_tenant_b_never_sees_tenant_a(tmp_path: Path) -> None:
     if not (DEVSET / "cuad_annotations.jsonl").exists():
         pytest.skip("dev set not present")
     contract_a, contract_b = _two_small_contracts()
-    server = start_server(tmp_path, DOCSIGHT_LLM__MAX_OUTPUT_TOKENS="48",
-                          DOCSIGHT_LLM__LOCAL_CTX="1536", DOCSIGHT_API__KEY_CACHE_S="0.5")
+    server = start_server(
+        tmp_path,
+        DOCSIGHT_LLM__MAX_OUTPUT_TOKENS="48",
+        DOCSIGHT_LLM__LOCAL_CTX="1536",
+        DOCSIGHT_API__KEY_CACHE_S="0.5",
+    )
     try:
         assert server.api_key, "the first start writes <data_dir>/api_key"
         # Printed once on the console, in no log line, and only the owner reads the file.
@@ -96,8 +111,11 @@ def test_tenant_b_never_sees_tenant_a(tmp_path: Path) -> None:
         assert key_b_id in listed
         assert key_a not in listed
         assert key_b not in listed
-        with server.client(key_a) as a, server.client(key_b) as b, \
-                server.client(authenticated=False) as anonymous:
+        with (
+            server.client(key_a) as a,
+            server.client(key_b) as b,
+            server.client(authenticated=False) as anonymous,
+        ):
             a.timeout = b.timeout = 240
             doc_a = _upload(a, contract_a)
             assert server.wait_final(a, [doc_a])[doc_a]["status"] == "ready"
@@ -112,22 +130,26 @@ def test_tenant_b_never_sees_tenant_a(tmp_path: Path) -> None:
             assert job.status_code in (200, 202), job.text
             job_id = job.json().get("id")
             operations = _operations(anonymous)
-            with_ids = [(m, p) for m, p in operations
-                        if "{document_id}" in p or ("{job_id}" in p and job_id)]
+            with_ids = [
+                (m, p)
+                for m, p in operations
+                if "{document_id}" in p or ("{job_id}" in p and job_id)
+            ]
             assert len(with_ids) >= 5, with_ids  # GET/DELETE document, summary, risks, job
             for method, template in with_ids:
-                path = template.replace("{document_id}", doc_a).replace("{job_id}",
-                                                                          job_id or "")
+                path = template.replace("{document_id}", doc_a).replace("{job_id}", job_id or "")
                 r = b.request(method, path)
                 assert r.status_code == 404, (method, path, r.status_code, r.text)
                 assert contract_a.name not in r.text
                 # The same answer as for an id that never existed (the id is echoed).
                 fake = str(uuid.uuid4())
-                never = b.request(method, template.replace("{document_id}", fake)
-                                  .replace("{job_id}", fake))
+                never = b.request(
+                    method, template.replace("{document_id}", fake).replace("{job_id}", fake)
+                )
                 assert never.status_code == 404
-                assert r.text.replace(doc_a, "ID").replace(job_id or "-", "ID") == \
-                    never.text.replace(fake, "ID"), (r.text, never.text)
+                assert r.text.replace(doc_a, "ID").replace(
+                    job_id or "-", "ID"
+                ) == never.text.replace(fake, "ID"), (r.text, never.text)
             assert a.get(f"/v1/documents/{doc_a}").status_code == 200  # B's DELETE did nothing
             assert all(j["document_id"] != doc_a for j in b.get("/v1/jobs").json()["jobs"])
 
@@ -144,8 +166,10 @@ def test_tenant_b_never_sees_tenant_a(tmp_path: Path) -> None:
             phrase = _distinctive_phrase(hits_a[0]["text"])
             assert a.post("/v1/search", json={"query": phrase}).json()["hits"]
             assert b.post("/v1/search", json={"query": phrase}).json()["hits"] == []
-            for path, body in (("/v1/search", {"query": phrase, "document_ids": [doc_a]}),
-                               ("/v1/questions", {"question": phrase, "document_ids": [doc_a]})):
+            for path, body in (
+                ("/v1/search", {"query": phrase, "document_ids": [doc_a]}),
+                ("/v1/questions", {"question": phrase, "document_ids": [doc_a]}),
+            ):
                 assert b.post(path, json=body).status_code == 404, path
             doc_b = _upload(b, contract_b)
             assert server.wait_final(b, [doc_b])[doc_b]["status"] == "ready"
@@ -162,8 +186,11 @@ def test_tenant_b_never_sees_tenant_a(tmp_path: Path) -> None:
                 for method, template in operations:
                     if template in OPEN:
                         continue
-                    path = (template.replace("{document_id}", doc_a)
-                            .replace("{job_id}", job_id or "x").replace("{date}", str(today)))
+                    path = (
+                        template.replace("{document_id}", doc_a)
+                        .replace("{job_id}", job_id or "x")
+                        .replace("{date}", str(today))
+                    )
                     for client in (anonymous, wrong):
                         r = client.request(method, path)
                         assert r.status_code == 401, (method, path, r.status_code, r.text)

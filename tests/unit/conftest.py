@@ -40,9 +40,14 @@ def queue() -> InlineQueue:
 def document_service(tmp_path: Path, store: SqlStore, queue: InlineQueue) -> DocumentService:
     """A document service over `store` with fakes for everything else, run by `queue`."""
     docs = DocumentService(
-        settings=Settings(data_dir=tmp_path), store=store,
-        blobs=FileBlobStore(tmp_path / "blobs"), parser=StubParser(), counter=WordCounter(),
-        embedder=HashEmbedder(32), index=InMemoryIndex(32), queue=queue,
+        settings=Settings(data_dir=tmp_path),
+        store=store,
+        blobs=FileBlobStore(tmp_path / "blobs"),
+        parser=StubParser(),
+        counter=WordCounter(),
+        embedder=HashEmbedder(32),
+        index=InMemoryIndex(32),
+        queue=queue,
         eraser=SqlEraser(store.engine),
     )
     queue.service = docs
@@ -60,6 +65,11 @@ def docs(tmp_path: Path, queue: InlineQueue) -> Iterator[DocumentService]:
 @pytest.fixture
 def analysis(docs: DocumentService, handle: Handle) -> AnalysisService:
     docs = docs
-    return AnalysisService(store=docs.store, embedder=docs.embedder,  # type: ignore[arg-type]
-                           index=docs.index, counter=docs.counter, llm=handle,
-                           cache=SqlAnalysisCache(docs.store.engine))  # type: ignore[attr-defined]
+    return AnalysisService(
+        store=docs.store,
+        embedder=docs.embedder,  # type: ignore[arg-type]
+        index=docs.index,
+        counter=docs.counter,
+        llm=handle,
+        cache=SqlAnalysisCache(docs.store.engine),
+    )  # type: ignore[attr-defined]

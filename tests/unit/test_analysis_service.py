@@ -19,7 +19,9 @@ from tests.unit.test_documents_service import PDF, InlineQueue, passages
 
 
 def test_repeated_question_is_served_from_the_cache(
-    docs: DocumentService, queue: InlineQueue, analysis: AnalysisService,
+    docs: DocumentService,
+    queue: InlineQueue,
+    analysis: AnalysisService,
     llm: FakeChatModel,
 ) -> None:
     doc = ready(docs, queue, b"liquidated damages of ten percent")
@@ -38,7 +40,9 @@ def test_repeated_question_is_served_from_the_cache(
 
 
 def test_answers_invalidated_when_a_document_becomes_ready_or_is_deleted(
-    docs: DocumentService, queue: InlineQueue, analysis: AnalysisService,
+    docs: DocumentService,
+    queue: InlineQueue,
+    analysis: AnalysisService,
     llm: FakeChatModel,
 ) -> None:
     first = ready(docs, queue, b"liquidated damages of ten percent")
@@ -59,7 +63,9 @@ def test_answers_invalidated_when_a_document_becomes_ready_or_is_deleted(
 
 
 def test_not_ready_unknown_and_other_tenantdocs(
-    docs: DocumentService, queue: InlineQueue, analysis: AnalysisService,
+    docs: DocumentService,
+    queue: InlineQueue,
+    analysis: AnalysisService,
 ) -> None:
     doc = ready(docs, queue, b"liquidated damages", tenant="a")
     pending = docs.upload("a", "late.pdf", PDF + b"pending text").document.id
@@ -75,8 +81,11 @@ def test_not_ready_unknown_and_other_tenantdocs(
 
 
 def test_summary_and_risks_cached_per_model_and_recomputed_on_refresh(
-    docs: DocumentService, queue: InlineQueue, analysis: AnalysisService,
-    handle: Handle, llm: FakeChatModel,
+    docs: DocumentService,
+    queue: InlineQueue,
+    analysis: AnalysisService,
+    handle: Handle,
+    llm: FakeChatModel,
 ) -> None:
     doc = ready(docs, queue, b"This Agreement is made by the parties hereto.")
     first = analysis.summary("t1", doc)
@@ -103,7 +112,9 @@ def test_summary_and_risks_cached_per_model_and_recomputed_on_refresh(
 
 
 def test_stream_equals_answer_and_is_cached(
-    docs: DocumentService, queue: InlineQueue, analysis: AnalysisService,
+    docs: DocumentService,
+    queue: InlineQueue,
+    analysis: AnalysisService,
 ) -> None:
     ready(docs, queue, b"liquidated damages of ten percent")
     stream = analysis.stream("t1", "liquidated damages?")
@@ -118,7 +129,10 @@ def test_stream_equals_answer_and_is_cached(
 
 
 def test_llm_unavailable_is_raised_before_any_work(
-    docs: DocumentService, queue: InlineQueue, analysis: AnalysisService, handle: Handle,
+    docs: DocumentService,
+    queue: InlineQueue,
+    analysis: AnalysisService,
+    handle: Handle,
 ) -> None:
     doc = ready(docs, queue, b"liquidated damages")
     handle.model = None
@@ -136,15 +150,19 @@ def test_normalise_question() -> None:
 class FormFeedParser:
     """One page per form-feed-separated part of the bytes after the PDF header."""
 
-    def parse(self, data: bytes, *, password: str | None = None,
-              on_page: object = None) -> ParsedDocument:
+    def parse(
+        self, data: bytes, *, password: str | None = None, on_page: object = None
+    ) -> ParsedDocument:
         text = data.decode("latin-1").split("endobj", 1)[-1].strip()
-        return ParsedDocument(pages=[Page(number=n, text=part)
-                                     for n, part in enumerate(text.split("\f"), 1)])
+        return ParsedDocument(
+            pages=[Page(number=n, text=part) for n, part in enumerate(text.split("\f"), 1)]
+        )
 
 
 def test_risk_pages_come_from_the_page_offsets_kept_at_ingest(
-    docs: DocumentService, queue: InlineQueue, handle: Handle,
+    docs: DocumentService,
+    queue: InlineQueue,
+    handle: Handle,
 ) -> None:
     """Page 2 opens with a blank line, so the chunk alone cannot tell where it begins; the
     page offsets stored at parse time put the quote on page 2 (the model said page 1)."""
@@ -152,19 +170,32 @@ def test_risk_pages_come_from_the_page_offsets_kept_at_ingest(
     docs.parser = FormFeedParser()
     doc = ready(docs, queue, f"First part of the agreement.\f\n\nIntro.\n\n{quote}".encode())
     assert docs.store.load_page_starts(doc) is not None
-    finding = {"passage": 1, "category": "Uncapped Liability", "severity": "high",
-               "reason": "uncapped", "quote": quote}
+    finding = {
+        "passage": 1,
+        "category": "Uncapped Liability",
+        "severity": "high",
+        "reason": "uncapped",
+        "quote": quote,
+    }
     handle.model = FakeChatModel(responder=lambda _: json.dumps({"findings": [finding]}))
-    analysis = AnalysisService(store=docs.store, embedder=docs.embedder,  # type: ignore[arg-type]
-                               index=docs.index, counter=docs.counter, llm=handle,
-                               cache=SqlAnalysisCache(docs.store.engine))  # type: ignore[attr-defined]
+    analysis = AnalysisService(
+        store=docs.store,
+        embedder=docs.embedder,  # type: ignore[arg-type]
+        index=docs.index,
+        counter=docs.counter,
+        llm=handle,
+        cache=SqlAnalysisCache(docs.store.engine),
+    )  # type: ignore[attr-defined]
     [found] = analysis.risks("t1", doc).report.findings
     assert found.grounded
     assert found.page == 2
 
 
 def test_a_question_on_a_document_that_fits_shares_the_summary_prefix(
-    docs: DocumentService, queue: InlineQueue, analysis: AnalysisService, llm: FakeChatModel,
+    docs: DocumentService,
+    queue: InlineQueue,
+    analysis: AnalysisService,
+    llm: FakeChatModel,
 ) -> None:
     """The whole document is packed (not just the retrieved chunks and their neighbours),
     the same way as for the summary, so the question reuses the summary's cached prefix."""
@@ -177,8 +208,9 @@ def test_a_question_on_a_document_that_fits_shares_the_summary_prefix(
     summary_call, question_call = llm.calls[-2], llm.calls[-1]
     assert question_call.messages[0] == summary_call.messages[0]
     shared = 0
-    for a, b in zip(summary_call.messages[1].content, question_call.messages[1].content,
-                    strict=False):
+    for a, b in zip(
+        summary_call.messages[1].content, question_call.messages[1].content, strict=False
+    ):
         if a != b:
             break
         shared += 1
@@ -186,7 +218,9 @@ def test_a_question_on_a_document_that_fits_shares_the_summary_prefix(
 
 
 def test_cache_counts_are_per_tenant(
-    docs: DocumentService, queue: InlineQueue, analysis: AnalysisService,
+    docs: DocumentService,
+    queue: InlineQueue,
+    analysis: AnalysisService,
 ) -> None:
     """Issue 11, defect 7: /v1/analysis/cache shows the caller's own lookups."""
     ready(docs, queue, b"liquidated damages of ten percent", tenant="a")

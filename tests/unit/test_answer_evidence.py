@@ -23,11 +23,14 @@ from tests.unit.analysis_support import Handle, ready
 from tests.unit.test_analysis_service import FormFeedParser
 from tests.unit.test_documents_service import InlineQueue
 
-LAW = ("13. Governing Law. This Agreement shall be governed by and construed in accordance "
-       "with the laws of the State of New York, without regard to its conflict of laws rules.")
+LAW = (
+    "13. Governing Law. This Agreement shall be governed by and construed in accordance "
+    "with the laws of the State of New York, without regard to its conflict of laws rules."
+)
 OPENING = "SUPPLY AGREEMENT dated as of May 31, 2017 between Acme Inc. and Beta LLC."
-DELIVERY = " ".join(f"The Supplier shall deliver lot {n} in good condition to the warehouse."
-                    for n in range(40))
+DELIVERY = " ".join(
+    f"The Supplier shall deliver lot {n} in good condition to the warehouse." for n in range(40)
+)
 
 
 @pytest.fixture
@@ -43,7 +46,9 @@ def contract(docs: DocumentService, queue: InlineQueue, *pages: str) -> str:
 
 
 def test_a_found_answer_carries_its_evidence(
-    docs: DocumentService, queue: InlineQueue, analysis: AnalysisService,
+    docs: DocumentService,
+    queue: InlineQueue,
+    analysis: AnalysisService,
 ) -> None:
     doc = contract(docs, queue, OPENING, DELIVERY, LAW)
     result = analysis.ask("t1", "What is the governing law?")
@@ -56,12 +61,15 @@ def test_a_found_answer_carries_its_evidence(
     assert "governed by" in best.excerpt
     assert best.page_start <= 3 == best.page_end
     text = "\n\n".join((OPENING, DELIVERY, LAW))
-    assert best.excerpt.split()[0] in text[best.char_start:best.char_end]
+    assert best.excerpt.split()[0] in text[best.char_start : best.char_end]
     assert analysis.ask("t1", "What is the governing law?").answer.evidence == evidence
 
 
 def test_not_found_is_checked_and_still_shows_the_passages(
-    docs: DocumentService, queue: InlineQueue, analysis: AnalysisService, silent: FakeChatModel,
+    docs: DocumentService,
+    queue: InlineQueue,
+    analysis: AnalysisService,
+    silent: FakeChatModel,
 ) -> None:
     law_doc = contract(docs, queue, OPENING, DELIVERY, LAW)
     checked = analysis.ask("t1", "What is the governing law?", [law_doc]).answer
@@ -71,9 +79,13 @@ def test_not_found_is_checked_and_still_shows_the_passages(
     assert max(e.relevance for e in checked.evidence) >= RELEVANT_THRESHOLD
     [law] = checked.extracted
     assert (law.field, law.value, law.page_start, law.page_end) == (
-        "governing_law", "New York", 3, 3)
+        "governing_law",
+        "New York",
+        3,
+        3,
+    )
     text = "\n\n".join((OPENING, DELIVERY, LAW))
-    assert text[law.char_start:law.char_end] == law.quote
+    assert text[law.char_start : law.char_end] == law.quote
     assert law.quote.startswith("This Agreement shall be governed")
 
     other = contract(docs, queue, "Delivery terms.", DELIVERY[:300])
@@ -85,7 +97,10 @@ def test_not_found_is_checked_and_still_shows_the_passages(
 
 
 def test_streamed_not_found_ends_with_the_checked_text(
-    docs: DocumentService, queue: InlineQueue, analysis: AnalysisService, silent: FakeChatModel,
+    docs: DocumentService,
+    queue: InlineQueue,
+    analysis: AnalysisService,
+    silent: FakeChatModel,
 ) -> None:
     contract(docs, queue, OPENING, DELIVERY, LAW)
     stream = analysis.stream("t1", "What is the governing law?")
@@ -100,14 +115,15 @@ def test_streamed_not_found_ends_with_the_checked_text(
 
 
 def test_dates_are_extracted_only_when_asked(
-    docs: DocumentService, queue: InlineQueue, analysis: AnalysisService,
+    docs: DocumentService,
+    queue: InlineQueue,
+    analysis: AnalysisService,
 ) -> None:
     contract(docs, queue, OPENING, DELIVERY, LAW)
     [made] = analysis.ask("t1", "What is the effective date?").answer.extracted
     assert (made.field, made.value, made.page_start) == ("agreement_date", "2017-05-31", 1)
     assert "May 31, 2017" in made.quote
-    later = contract(docs, queue, OPENING + " It shall become effective on June 1, 2017.",
-                     DELIVERY)
+    later = contract(docs, queue, OPENING + " It shall become effective on June 1, 2017.", DELIVERY)
     [effective] = analysis.ask("t1", "What is the effective date?", [later]).answer.extracted
     assert (effective.field, effective.value) == ("effective_date", "2017-06-01")
     assert analysis.ask("t1", "Who delivers the goods?").answer.extracted == []
@@ -117,13 +133,15 @@ def _api(tmp_path: Path, analysis: AnalysisService) -> TestClient:
     app = FastAPI()
     app.include_router(analysis_routes.router)
     app.state.container = SimpleNamespace(analysis=analysis)
-    app.state.settings = Settings(data_dir=tmp_path, api={"auth": "none",
-                                                          "default_tenant": "t1"})
+    app.state.settings = Settings(data_dir=tmp_path, api={"auth": "none", "default_tenant": "t1"})
     return TestClient(app)
 
 
 def test_the_api_answer_and_its_stream_carry_the_evidence(
-    tmp_path: Path, docs: DocumentService, queue: InlineQueue, analysis: AnalysisService,
+    tmp_path: Path,
+    docs: DocumentService,
+    queue: InlineQueue,
+    analysis: AnalysisService,
     silent: FakeChatModel,
 ) -> None:
     doc = contract(docs, queue, OPENING, DELIVERY, LAW)
@@ -136,21 +154,30 @@ def test_the_api_answer_and_its_stream_carry_the_evidence(
         best = body["evidence"][0]
         assert best["document_id"] == doc
         assert best["filename"] == "contract.pdf"
-        assert {"page_start", "page_end", "section_path", "excerpt", "char_start", "char_end",
-                "score", "relevance"} <= set(best)
+        assert {
+            "page_start",
+            "page_end",
+            "section_path",
+            "excerpt",
+            "char_start",
+            "char_end",
+            "score",
+            "relevance",
+        } <= set(best)
         [law] = body["extracted"]
-        assert (law["field"], law["value"], law["page_start"]) == ("governing_law",
-                                                                   "New York", 3)
+        assert (law["field"], law["value"], law["page_start"]) == ("governing_law", "New York", 3)
         assert law["quote"].startswith("This Agreement shall be governed")
 
-        streamed = client.post("/v1/questions",
-                               json={"question": "What is the governing law?", "stream": True})
+        streamed = client.post(
+            "/v1/questions", json={"question": "What is the governing law?", "stream": True}
+        )
         events = [block.split("\n", 1) for block in streamed.text.strip().split("\n\n")]
         name, data = events[-1]
         assert name == "event: answer"
         final = json.loads(data.removeprefix("data: "))
         assert final["evidence"]
         assert final["extracted"]
-        deltas = [json.loads(d.removeprefix("data: ")) for n, d in events[:-1]
-                  if n == "event: delta"]
+        deltas = [
+            json.loads(d.removeprefix("data: ")) for n, d in events[:-1] if n == "event: delta"
+        ]
         assert "".join(deltas) == final["answer"]

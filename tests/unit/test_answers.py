@@ -35,9 +35,16 @@ def candidates(document_id: str = "doc-a", count: int = 4) -> list[ScoredChunk]:
     found = []
     for n in range(count):
         text = f"Clause {n}. " + " ".join(f"w{n}x{i}" for i in range(30)) + "."
-        chunk = Chunk(document_id=document_id, number=n, text=text, page_start=n + 1,
-                      page_end=n + 1, char_start=n * 1000, char_end=n * 1000 + len(text),
-                      token_count=31)
+        chunk = Chunk(
+            document_id=document_id,
+            number=n,
+            text=text,
+            page_start=n + 1,
+            page_end=n + 1,
+            char_start=n * 1000,
+            char_end=n * 1000 + len(text),
+            token_count=31,
+        )
         found.append(ScoredChunk(chunk=chunk, score=1.0 / (n + 1)))
     return found
 
@@ -45,23 +52,24 @@ def candidates(document_id: str = "doc-a", count: int = 4) -> list[ScoredChunk]:
 def ask(reply: str, found: list[ScoredChunk] | None = None, **options: object) -> tuple:
     llm = FakeChatModel([reply, reply], stream_piece_chars=3)
     pool = candidates() if found is None else found
-    answer = answer_question("Who pays?", pool, llm=llm, counter=COUNTER, budget=ROOMY,
-                             **options)  # type: ignore[arg-type]
-    stream = stream_answer("Who pays?", pool, llm=llm, counter=COUNTER, budget=ROOMY,
-                           **options)  # type: ignore[arg-type]
+    answer = answer_question("Who pays?", pool, llm=llm, counter=COUNTER, budget=ROOMY, **options)  # type: ignore[arg-type]
+    stream = stream_answer("Who pays?", pool, llm=llm, counter=COUNTER, budget=ROOMY, **options)  # type: ignore[arg-type]
     pieces = list(stream)
     streamed = stream.answer()
     return answer, pieces, streamed, llm
 
 
 def test_citations_resolve_to_packed_chunks_and_pages() -> None:
-    reply = ("The tenant pays [doc:doc-a, p.2]. Monthly, in advance "
-             "[doc:doc-a, p.3; doc:doc-a, p.2].")
+    reply = (
+        "The tenant pays [doc:doc-a, p.2]. Monthly, in advance [doc:doc-a, p.3; doc:doc-a, p.2]."
+    )
     answer, pieces, streamed, llm = ask(reply)
     assert answer.found
     assert answer.text == reply
     assert [(c.document_id, c.page_start, c.chunk_numbers) for c in answer.citations] == [
-        ("doc-a", 2, [1]), ("doc-a", 3, [2])]
+        ("doc-a", 2, [1]),
+        ("doc-a", 3, [2]),
+    ]
     assert answer.removed_markers == []
     assert "".join(pieces) == answer.text == streamed.text
     assert streamed == answer
@@ -72,15 +80,21 @@ def test_citations_resolve_to_packed_chunks_and_pages() -> None:
 
 
 def test_invented_citations_are_removed_never_shown() -> None:
-    reply = ("The tenant pays [doc:doc-a, p.9]. Rent is due monthly [doc:zzzz, p.1; "
-             "doc:doc-a, p.1]. Late fees apply [doc:doc-a, p.3]. [doc:doc-a, p.4")
+    reply = (
+        "The tenant pays [doc:doc-a, p.9]. Rent is due monthly [doc:zzzz, p.1; "
+        "doc:doc-a, p.1]. Late fees apply [doc:doc-a, p.3]. [doc:doc-a, p.4"
+    )
     answer, pieces, streamed, _ = ask(reply)
-    assert answer.text == ("The tenant pays. Rent is due monthly [doc:doc-a, p.1]. "
-                           "Late fees apply [doc:doc-a, p.3].")
+    assert answer.text == (
+        "The tenant pays. Rent is due monthly [doc:doc-a, p.1]. Late fees apply [doc:doc-a, p.3]."
+    )
     assert "".join(pieces) == answer.text == streamed.text
     assert [c.page_start for c in answer.citations] == [1, 3]
     assert answer.removed_markers == [
-        "[doc:doc-a, p.9]", "[doc:zzzz, p.1; doc:doc-a, p.1]", "[doc:doc-a, p.4"]
+        "[doc:doc-a, p.9]",
+        "[doc:zzzz, p.1; doc:doc-a, p.1]",
+        "[doc:doc-a, p.4",
+    ]
     assert streamed.removed_markers == answer.removed_markers
 
 
@@ -100,13 +114,16 @@ def test_brackets_that_are_not_markers_stay_as_text() -> None:
     assert "".join(pieces) == reply
 
 
-@pytest.mark.parametrize("reply", [
-    NOT_FOUND,
-    "  not found in the documents.",
-    "**Not found in the documents.** The passages discuss rent [doc:doc-a, p.1].",
-    "文档中未找到。",
-    "",
-])
+@pytest.mark.parametrize(
+    "reply",
+    [
+        NOT_FOUND,
+        "  not found in the documents.",
+        "**Not found in the documents.** The passages discuss rent [doc:doc-a, p.1].",
+        "文档中未找到。",
+        "",
+    ],
+)
 def test_not_found_reply_has_no_citations(reply: str) -> None:
     answer, pieces, streamed, _ = ask(reply)
     assert not answer.found
@@ -137,9 +154,16 @@ def test_prompt_fits_the_budget_and_holds_the_rules_and_question() -> None:
     pool = candidates(count=30)
     budget = Budget(max_model_len=2_000, max_output_tokens=300, max_prompt_tokens=600)
     llm = FakeChatModel(["Yes [doc:doc-a, p.1]."])
-    answer = answer_question("Is rent due monthly?", pool, llm=llm, counter=COUNTER,
-                             budget=budget, titles={"doc-a": "lease.pdf"}, cache_salt="t1",
-                             thinking=True)
+    answer = answer_question(
+        "Is rent due monthly?",
+        pool,
+        llm=llm,
+        counter=COUNTER,
+        budget=budget,
+        titles={"doc-a": "lease.pdf"},
+        cache_salt="t1",
+        thinking=True,
+    )
     [call] = llm.calls
     assert prompt_tokens(call.messages, COUNTER) <= budget.prompt_limit
     assert (call.thinking, call.cache_salt, call.max_tokens) == (True, "t1", 300)
@@ -172,9 +196,18 @@ def overlapping_chunks(count: int = 6) -> list[Chunk]:
         first = max(0, 40 * n - 8)  # 8 words of overlap
         text = " ".join(words[first : 40 * (n + 1)])
         start = len(" ".join(words[:first])) + (1 if first else 0)
-        chunks.append(Chunk(document_id="doc-a", number=n, text=text, page_start=n // 2 + 1,
-                            page_end=n // 2 + 1, char_start=start,
-                            char_end=start + len(text), token_count=len(text.split())))
+        chunks.append(
+            Chunk(
+                document_id="doc-a",
+                number=n,
+                text=text,
+                page_start=n // 2 + 1,
+                page_end=n // 2 + 1,
+                char_start=start,
+                char_end=start + len(text),
+                token_count=len(text.split()),
+            )
+        )
     return chunks
 
 
@@ -183,14 +216,21 @@ def test_whole_document_candidates_pack_like_the_summary() -> None:
     from pipelines.prompts import ANALYST_INSTRUCTIONS
 
     chunks = overlapping_chunks()
-    found = whole_document_candidates("Who pays?", list(reversed(chunks)), counter=COUNTER,
-                                      budget=ROOMY, titles={"doc-a": "lease.pdf"})
+    found = whole_document_candidates(
+        "Who pays?",
+        list(reversed(chunks)),
+        counter=COUNTER,
+        budget=ROOMY,
+        titles={"doc-a": "lease.pdf"},
+    )
     assert found is not None
     assert [s.chunk.number for s in found] == list(range(len(chunks)))
-    question = pack_question("Who pays?", found, counter=COUNTER, budget=ROOMY,
-                             titles={"doc-a": "lease.pdf"})
-    [summary] = pack_document(ANALYST_INSTRUCTIONS, chunks, "Summarise.", counter=COUNTER,
-                              budget=ROOMY, title="lease.pdf")
+    question = pack_question(
+        "Who pays?", found, counter=COUNTER, budget=ROOMY, titles={"doc-a": "lease.pdf"}
+    )
+    [summary] = pack_document(
+        ANALYST_INSTRUCTIONS, chunks, "Summarise.", counter=COUNTER, budget=ROOMY, title="lease.pdf"
+    )
     assert question.prefix == summary.prefix
     assert question.dropped == 0
     assert "w8 w9" in question.prefix
@@ -200,10 +240,16 @@ def test_whole_document_candidates_pack_like_the_summary() -> None:
 def test_whole_document_candidates_are_none_when_the_document_does_not_fit() -> None:
     chunks = overlapping_chunks()
     whole = pack_question("Who pays?", whole_documents(chunks), counter=COUNTER, budget=ROOMY)
-    tight = Budget(max_model_len=whole.prompt_tokens + 100, max_output_tokens=100,
-                   max_prompt_tokens=whole.prompt_tokens - 1)
+    tight = Budget(
+        max_model_len=whole.prompt_tokens + 100,
+        max_output_tokens=100,
+        max_prompt_tokens=whole.prompt_tokens - 1,
+    )
     assert whole_document_candidates("Who pays?", chunks, counter=COUNTER, budget=tight) is None
-    fits = Budget(max_model_len=whole.prompt_tokens + 100, max_output_tokens=100,
-                  max_prompt_tokens=whole.prompt_tokens)
+    fits = Budget(
+        max_model_len=whole.prompt_tokens + 100,
+        max_output_tokens=100,
+        max_prompt_tokens=whole.prompt_tokens,
+    )
     assert whole_document_candidates("Who pays?", chunks, counter=COUNTER, budget=fits)
     assert whole_document_candidates("Who pays?", [], counter=COUNTER, budget=fits) is None

@@ -23,8 +23,11 @@ def client(tmp_path: Path) -> TestClient:
 def test_schema_declares_the_api_key_security_schemes(client: TestClient) -> None:
     schema = client.get("/openapi.json").json()
     schemes = schema["components"]["securitySchemes"]
-    assert schemes["bearer"] == {"type": "http", "scheme": "bearer",
-                                 "description": schemes["bearer"]["description"]}
+    assert schemes["bearer"] == {
+        "type": "http",
+        "scheme": "bearer",
+        "description": schemes["bearer"]["description"],
+    }
     assert schemes["apiKey"]["type"] == "apiKey"
     assert (schemes["apiKey"]["in"], schemes["apiKey"]["name"]) == ("header", "X-API-Key")
     assert schema["security"] == [{"bearer": []}, {"apiKey": []}]  # either one

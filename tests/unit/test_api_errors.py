@@ -39,15 +39,15 @@ def client(tmp_path: Path) -> TestClient:
     for module in (analysis_routes, search_routes):
         app.include_router(module.router)
     app.state.container = SimpleNamespace()  # never reached: the body is refused first
-    app.state.settings = Settings(data_dir=tmp_path, api={"auth": "none",
-                                                          "default_tenant": "t1"})
+    app.state.settings = Settings(data_dir=tmp_path, api={"auth": "none", "default_tenant": "t1"})
     return TestClient(app, raise_server_exceptions=False)
 
 
 @pytest.mark.parametrize("body", MALFORMED)
 @pytest.mark.parametrize("path", ["/v1/questions", "/v1/search"])
-def test_a_malformed_body_is_a_4xx_with_an_error_code(client: TestClient, path: str,
-                                                     body: bytes) -> None:
+def test_a_malformed_body_is_a_4xx_with_an_error_code(
+    client: TestClient, path: str, body: bytes
+) -> None:
     response = client.post(path, content=body, headers={"content-type": "application/json"})
     payload = response.json()
     if response.status_code == 400:  # bytes that are not UTF-8: the body cannot be read

@@ -63,7 +63,7 @@ def cycle_in(edges: dict[str, set[str]]) -> list[str] | None:
         stack.append(node)
         for nxt in sorted(edges.get(node, ())):
             if state.get(nxt) == 1:
-                return [*stack[stack.index(nxt):], nxt]
+                return [*stack[stack.index(nxt) :], nxt]
             if nxt not in state:
                 found = visit(nxt)
                 if found:
@@ -81,11 +81,18 @@ def cycle_in(edges: dict[str, set[str]]) -> list[str] | None:
 
 
 def layer(module: str) -> str:
-    for prefix, name in (("services.api", "api"), ("services.cli", "cli"),
-                         ("services.runtime", "runtime"), ("services.app", "app"),
-                         ("services.adapters", "adapters"), ("services.settings", "settings"),
-                         ("workers.main", "entry"), ("workers", "workers"),
-                         ("pipelines", "domain"), ("services", "package")):
+    for prefix, name in (
+        ("services.api", "api"),
+        ("services.cli", "cli"),
+        ("services.runtime", "runtime"),
+        ("services.app", "app"),
+        ("services.adapters", "adapters"),
+        ("services.settings", "settings"),
+        ("workers.main", "entry"),
+        ("workers", "workers"),
+        ("pipelines", "domain"),
+        ("services", "package"),
+    ):
         if module == prefix or module.startswith(prefix + "."):
             return name
     raise AssertionError(f"{module} is in no layer")
@@ -122,19 +129,35 @@ def test_there_is_no_import_cycle() -> None:
     assert cycle_in(graph()) is None
 
 
-@pytest.mark.parametrize("package", ["pipelines", "services.app", "services.adapters",
-                                     "workers", "services.api", "services.cli",
-                                     "services.runtime"])
+@pytest.mark.parametrize(
+    "package",
+    [
+        "pipelines",
+        "services.app",
+        "services.adapters",
+        "workers",
+        "services.api",
+        "services.cli",
+        "services.runtime",
+    ],
+)
 def test_imports_point_one_way(package: str) -> None:
-    wrong = sorted(f"{source} -> {target}" for source, targets in graph().items()
-                   if source == package or source.startswith(package + ".")
-                   for target in targets if not allowed(source, target))
+    wrong = sorted(
+        f"{source} -> {target}"
+        for source, targets in graph().items()
+        if source == package or source.startswith(package + ".")
+        for target in targets
+        if not allowed(source, target)
+    )
     assert wrong == []
 
 
 def test_only_the_composition_root_imports_adapters_and_workers() -> None:
-    wrong = sorted(f"{source} -> {target}" for source, targets in graph().items()
-                   for target in targets
-                   if layer(target) in {"adapters", "workers"}
-                   and layer(source) not in {"adapters", "workers", "runtime", "entry"})
+    wrong = sorted(
+        f"{source} -> {target}"
+        for source, targets in graph().items()
+        for target in targets
+        if layer(target) in {"adapters", "workers"}
+        and layer(source) not in {"adapters", "workers", "runtime", "entry"}
+    )
     assert wrong == []

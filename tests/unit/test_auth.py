@@ -79,7 +79,8 @@ def test_a_key_revoked_elsewhere_stops_after_the_cache_time(docs: DocumentServic
 
 
 def test_the_first_key_is_made_once_and_its_file_is_private(
-    keys: KeyService, tmp_path: Path,
+    keys: KeyService,
+    tmp_path: Path,
 ) -> None:
     first = keys.first_key("default")
     assert first is not None
@@ -109,8 +110,9 @@ def test_rate_limiter_is_a_token_bucket_per_key() -> None:
     RateLimiter(0).take("a")  # 0: no limit
 
 
-def _app(tmp_path: Path, keys: KeyService, analysis: AnalysisService, jobs: JobService,
-         rate: int = 0) -> FastAPI:
+def _app(
+    tmp_path: Path, keys: KeyService, analysis: AnalysisService, jobs: JobService, rate: int = 0
+) -> FastAPI:
     app = FastAPI()
     app.state.settings = Settings(data_dir=tmp_path)
     app.state.runtime = SimpleNamespace(keys=keys, limiter=RateLimiter(rate))
@@ -124,13 +126,22 @@ def _app(tmp_path: Path, keys: KeyService, analysis: AnalysisService, jobs: JobS
 
 @pytest.fixture
 def jobs(analysis: AnalysisService) -> JobService:
-    return JobService(jobs=SqlJobStore(analysis.store.engine), analysis=analysis,
-                      queue=JobQueue(), max_active_per_tenant=1)
+    return JobService(
+        jobs=SqlJobStore(analysis.store.engine),
+        analysis=analysis,
+        queue=JobQueue(),
+        max_active_per_tenant=1,
+    )
 
 
 def test_each_key_sees_its_tenant_only_and_salts_its_llm_requests(
-    tmp_path: Path, docs: DocumentService, queue: InlineQueue, analysis: AnalysisService,
-    llm: FakeChatModel, keys: KeyService, jobs: JobService,
+    tmp_path: Path,
+    docs: DocumentService,
+    queue: InlineQueue,
+    analysis: AnalysisService,
+    llm: FakeChatModel,
+    keys: KeyService,
+    jobs: JobService,
 ) -> None:
     ready(docs, queue, b"Liquidated damages of ten percent apply to late delivery.", "A")
     _, key_a = keys.create("A", "a")
@@ -143,11 +154,16 @@ def test_each_key_sees_its_tenant_only_and_salts_its_llm_requests(
             assert refused.status_code == 401, path
             assert refused.json()["error_code"] == "unauthenticated"
             assert refused.headers["www-authenticate"] == "Bearer"
-        assert client.post("/v1/questions", json=question,
-                           headers={"Authorization": "Bearer ds_wrong"}).status_code == 401
+        assert (
+            client.post(
+                "/v1/questions", json=question, headers={"Authorization": "Bearer ds_wrong"}
+            ).status_code
+            == 401
+        )
 
-        a = client.post("/v1/questions", json=question,
-                        headers={"Authorization": f"Bearer {key_a}"}).json()
+        a = client.post(
+            "/v1/questions", json=question, headers={"Authorization": f"Bearer {key_a}"}
+        ).json()
         salts_a = {call.cache_salt for call in llm.calls}
         llm.calls.clear()
         b = client.post("/v1/questions", json=question, headers={"X-API-Key": key_b}).json()
@@ -161,14 +177,19 @@ def test_each_key_sees_its_tenant_only_and_salts_its_llm_requests(
 
 
 def test_rate_limit_per_key_gives_429_with_retry_after(
-    tmp_path: Path, analysis: AnalysisService, keys: KeyService, jobs: JobService,
+    tmp_path: Path,
+    analysis: AnalysisService,
+    keys: KeyService,
+    jobs: JobService,
 ) -> None:
     _, key_a = keys.create("A", "a")
     _, key_b = keys.create("B", "b")
     with TestClient(_app(tmp_path, keys, analysis, jobs, rate=2)) as client:
         a = {"X-API-Key": key_a}
-        assert [client.get("/v1/analysis/cache", headers=a).status_code
-                for _ in range(2)] == [200, 200]
+        assert [client.get("/v1/analysis/cache", headers=a).status_code for _ in range(2)] == [
+            200,
+            200,
+        ]
         refused = client.get("/v1/analysis/cache", headers=a)
         assert client.get("/v1/analysis/cache", headers={"X-API-Key": key_b}).status_code == 200
         assert client.get("/health").status_code == 200  # open paths spend nothing
@@ -179,8 +200,12 @@ def test_rate_limit_per_key_gives_429_with_retry_after(
 
 
 def test_active_analysis_jobs_per_tenant_are_bounded(
-    tmp_path: Path, docs: DocumentService, queue: InlineQueue, analysis: AnalysisService,
-    keys: KeyService, jobs: JobService,
+    tmp_path: Path,
+    docs: DocumentService,
+    queue: InlineQueue,
+    analysis: AnalysisService,
+    keys: KeyService,
+    jobs: JobService,
 ) -> None:
     first = ready(docs, queue, b"This Agreement is made by the parties hereto.", "A")
     second = ready(docs, queue, b"The Supplier shall deliver the goods.", "A")
@@ -207,8 +232,12 @@ def test_active_analysis_jobs_per_tenant_are_bounded(
 
 
 def test_refresh_of_an_unknown_or_other_tenants_document_is_a_404_and_no_job(
-    tmp_path: Path, docs: DocumentService, queue: InlineQueue, analysis: AnalysisService,
-    keys: KeyService, jobs: JobService,
+    tmp_path: Path,
+    docs: DocumentService,
+    queue: InlineQueue,
+    analysis: AnalysisService,
+    keys: KeyService,
+    jobs: JobService,
 ) -> None:
     """Issue 11, defect 7: `?refresh=true` skips the cache, not the document check."""
     other = ready(docs, queue, b"The Buyer shall pay within thirty days.", "B")
@@ -217,15 +246,19 @@ def test_refresh_of_an_unknown_or_other_tenants_document_is_a_404_and_no_job(
         a = {"X-API-Key": key_a}
         for document_id in ("no-such-document", other):
             for kind in ("summary", "risks"):
-                response = client.post(f"/v1/documents/{document_id}/{kind}",
-                                       params={"refresh": True}, headers=a)
+                response = client.post(
+                    f"/v1/documents/{document_id}/{kind}", params={"refresh": True}, headers=a
+                )
                 assert response.status_code == 404, response.text
                 assert response.json()["error_code"] == "not_found"
     assert jobs.list("A") == []
 
 
 def test_requests_without_a_valid_key_are_limited_per_address(
-    tmp_path: Path, analysis: AnalysisService, keys: KeyService, jobs: JobService,
+    tmp_path: Path,
+    analysis: AnalysisService,
+    keys: KeyService,
+    jobs: JobService,
 ) -> None:
     """Issue 11, defect 7: guessing keys is slowed to `unauthenticated_per_minute` per
     client address (then 429 before any lookup); a valid key is not counted or slowed."""
@@ -233,8 +266,10 @@ def test_requests_without_a_valid_key_are_limited_per_address(
     app = _app(tmp_path, keys, analysis, jobs)
     app.state.settings = Settings(data_dir=tmp_path, api={"unauthenticated_per_minute": 3})
     with TestClient(app) as client:
-        guesses = [client.get("/v1/jobs", headers={"Authorization": f"Bearer ds_guess{n}"})
-                   for n in range(5)]
+        guesses = [
+            client.get("/v1/jobs", headers={"Authorization": f"Bearer ds_guess{n}"})
+            for n in range(5)
+        ]
         assert [r.status_code for r in guesses] == [401, 401, 401, 429, 429]
         assert guesses[-1].json()["error_code"] == "rate_limited"
         assert "retry-after" in guesses[-1].headers
@@ -246,7 +281,10 @@ def test_requests_without_a_valid_key_are_limited_per_address(
 
 
 def test_header_count_and_size_are_bounded(
-    tmp_path: Path, analysis: AnalysisService, keys: KeyService, jobs: JobService,
+    tmp_path: Path,
+    analysis: AnalysisService,
+    keys: KeyService,
+    jobs: JobService,
 ) -> None:
     with TestClient(_app(tmp_path, keys, analysis, jobs)) as client:
         many = {f"x-h{n}": "v" for n in range(150)}

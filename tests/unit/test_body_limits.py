@@ -38,8 +38,10 @@ def _app(tmp_path: Path, **api: object) -> tuple[FastAPI, list[str]]:
 
     install_error_handlers(app)
     app.add_middleware(BodyLimitMiddleware)
-    app.state.settings = Settings(data_dir=tmp_path, api={
-        "max_request_mb": 1, "max_body_kb": 4, "max_uploads_per_tenant": 1, **api})
+    app.state.settings = Settings(
+        data_dir=tmp_path,
+        api={"max_request_mb": 1, "max_body_kb": 4, "max_uploads_per_tenant": 1, **api},
+    )
     return app, reached
 
 
@@ -49,8 +51,11 @@ def test_a_declared_length_over_the_limit_is_refused_before_reading(tmp_path: Pa
     big = client.post("/v1/documents", files={"files": ("a.pdf", b"x" * (2 * MB))})
     assert big.status_code == 413
     assert big.json()["error_code"] == "too_large"
-    json_body = client.post("/v1/search", content=b"{" + b" " * 5000 + b"}",
-                            headers={"content-type": "application/json"})
+    json_body = client.post(
+        "/v1/search",
+        content=b"{" + b" " * 5000 + b"}",
+        headers={"content-type": "application/json"},
+    )
     assert json_body.status_code == 413
     assert reached == []
     assert client.post("/v1/search", json={"query": "ok"}).status_code == 200
@@ -62,8 +67,10 @@ def test_a_chunked_body_is_cut_as_soon_as_it_passes_the_limit(tmp_path: Path) ->
     """Raw ASGI, so that what the server pulls is counted (a test client would buffer the
     whole body first): no Content-Length, 64 MB offered in 256 KB messages."""
     app, reached = _app(tmp_path)
-    head = (b"--b\r\nContent-Disposition: form-data; name=\"files\"; filename=\"a.pdf\"\r\n"
-            b"Content-Type: application/pdf\r\n\r\n")
+    head = (
+        b'--b\r\nContent-Disposition: form-data; name="files"; filename="a.pdf"\r\n'
+        b"Content-Type: application/pdf\r\n\r\n"
+    )
     pulled: list[int] = []
     sent: list[dict[str, object]] = []
 
@@ -75,11 +82,22 @@ def test_a_chunked_body_is_cut_as_soon_as_it_passes_the_limit(tmp_path: Path) ->
     async def send(message: dict[str, object]) -> None:
         sent.append(message)
 
-    scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1",
-             "method": "POST", "scheme": "http", "path": "/v1/documents", "raw_path":
-             b"/v1/documents", "query_string": b"", "root_path": "", "app": app,
-             "headers": [(b"content-type", b"multipart/form-data; boundary=b")],
-             "client": ("127.0.0.1", 1), "server": ("t", 80), "state": {}}
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": "/v1/documents",
+        "raw_path": b"/v1/documents",
+        "query_string": b"",
+        "root_path": "",
+        "app": app,
+        "headers": [(b"content-type", b"multipart/form-data; boundary=b")],
+        "client": ("127.0.0.1", 1),
+        "server": ("t", 80),
+        "state": {},
+    }
     asyncio.run(app(scope, receive, send))  # type: ignore[arg-type]
     assert sent[0]["status"] == 413
     assert b"too_large" in sent[1]["body"]  # type: ignore[operator]

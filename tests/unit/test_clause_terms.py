@@ -20,13 +20,20 @@ from pipelines.clause_terms import (
 from pipelines.risk_taxonomy import categories
 
 CUAD_CSV = (
-    Path(__file__).resolve().parents[2].parent
-    / "shared/data/devset/cuad_category_descriptions.csv"
+    Path(__file__).resolve().parents[2].parent / "shared/data/devset/cuad_category_descriptions.csv"
 )
 _CJK = re.compile(r"[\u3400-\u9fff]")
 TOPICS = [
-    "Revenue", "Net Profit", "Capital Expenditure", "Cash Flow", "Total Assets", "Dividends",
-    "Earnings Per Share", "Non-performing Loans", "Capital Adequacy", "Provision Coverage",
+    "Revenue",
+    "Net Profit",
+    "Capital Expenditure",
+    "Cash Flow",
+    "Total Assets",
+    "Dividends",
+    "Earnings Per Share",
+    "Non-performing Loans",
+    "Capital Adequacy",
+    "Provision Coverage",
 ]
 
 
@@ -86,63 +93,67 @@ def test_entry_shape(terms: ClauseTerms) -> None:
 
 def test_ids_are_unique_and_names_are_not_shared() -> None:
     assert len(BY_ID) == len(CLAUSE_TERMS)
-    counts = Counter(
-        re.sub(r"[\s-]+", " ", name) for terms in CLAUSE_TERMS for name in terms.names
-    )
+    counts = Counter(re.sub(r"[\s-]+", " ", name) for terms in CLAUSE_TERMS for name in terms.names)
     # "affiliate license" names both affiliate-license categories on purpose: ambiguous.
     assert {name for name, count in counts.items() if count > 1} == {"affiliate license"}
 
 
-@pytest.mark.parametrize(("query", "expected"), [
-    ("Which contracts have a non-compete?", ["Non-Compete"]),
-    ("Is there a noncompetition covenant?", ["Non-Compete"]),
-    ("合同的适用法律是什么", ["Governing Law"]),
-    ("What is the governing law of this agreement?", ["Governing Law"]),
-    ("termination for convenience", ["Termination for Convenience"]),
-    ("Can the customer terminate without cause?", ["Termination for Convenience"]),
-    ("乙方能否无故解除合同？", ["Termination for Convenience"]),
-    ("What was the capital expenditure in FY2022?", ["Capital Expenditure"]),
-    ("Is there a cap on liability?", ["Cap on Liability"]),
-    ("no cap on liability", ["Uncapped Liability"]),
-    ("Does the licensee get a non-transferable licence?", ["Non-Transferable License"]),
-    ("notice period to terminate renewal", ["Notice Period to Terminate Renewal"]),
-    ("Does it renew automatically? automatic renewal", ["Renewal Term"]),
-    ("revenue sharing with the distributor", ["Revenue/Profit Sharing"]),
-    ("Is there a most favoured nation clause?", ["Most Favored Nation"]),
-    ("right of first refusal", ["Rofr/Rofo/Rofn"]),
-    ("竞业限制条款有哪些", ["Non-Compete"]),
-    ("知识产权归属", ["IP Ownership Assignment"]),
-    ("被许可方的关联公司能否使用", ["Affiliate License-Licensee"]),
-    ("Affiliate License-Licensor", ["Affiliate License-Licensor"]),
-    ("Cap On Liability", ["Cap on Liability"]),
-    ("Parties", ["Parties"]),
-    ("Insurance requirements for the supplier", ["Insurance"]),
-    ("公司的营业收入是多少", ["Revenue"]),
-    ("2022年归属于上市公司股东的净利润", ["Net Profit"]),
-    ("不良贷款率和拨备覆盖率", ["Non-performing Loans", "Provision Coverage"]),
-    ("What is the net income and diluted EPS?", ["Earnings Per Share", "Net Profit"]),
-    ("汇率风险", ["FX Exposure"]),
-    ("substantial doubt about going concern", ["Going Concern"]),
-    ("What are the related party transactions?", ["Related-Party Transactions"]),
-    ("net cash provided by operating activities, i.e. operating cash flow", ["Cash Flow"]),
-    ("资本充足率是多少", ["Capital Adequacy"]),
-    # Analysts' ratios name the statements their inputs are on, not "利率" in 毛利率.
-    ("What is the gross margin?", ["Gross Margin"]),
-    ("毛利率是多少", ["Gross Margin"]),
-    ("Has the quick ratio improved since FY2022?", ["Liquidity Ratios"]),
-    ("Did Pfizer grow its PPNE between FY20 and FY21?", ["Property, Plant and Equipment"]),
-])
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ("Which contracts have a non-compete?", ["Non-Compete"]),
+        ("Is there a noncompetition covenant?", ["Non-Compete"]),
+        ("合同的适用法律是什么", ["Governing Law"]),
+        ("What is the governing law of this agreement?", ["Governing Law"]),
+        ("termination for convenience", ["Termination for Convenience"]),
+        ("Can the customer terminate without cause?", ["Termination for Convenience"]),
+        ("乙方能否无故解除合同？", ["Termination for Convenience"]),
+        ("What was the capital expenditure in FY2022?", ["Capital Expenditure"]),
+        ("Is there a cap on liability?", ["Cap on Liability"]),
+        ("no cap on liability", ["Uncapped Liability"]),
+        ("Does the licensee get a non-transferable licence?", ["Non-Transferable License"]),
+        ("notice period to terminate renewal", ["Notice Period to Terminate Renewal"]),
+        ("Does it renew automatically? automatic renewal", ["Renewal Term"]),
+        ("revenue sharing with the distributor", ["Revenue/Profit Sharing"]),
+        ("Is there a most favoured nation clause?", ["Most Favored Nation"]),
+        ("right of first refusal", ["Rofr/Rofo/Rofn"]),
+        ("竞业限制条款有哪些", ["Non-Compete"]),
+        ("知识产权归属", ["IP Ownership Assignment"]),
+        ("被许可方的关联公司能否使用", ["Affiliate License-Licensee"]),
+        ("Affiliate License-Licensor", ["Affiliate License-Licensor"]),
+        ("Cap On Liability", ["Cap on Liability"]),
+        ("Parties", ["Parties"]),
+        ("Insurance requirements for the supplier", ["Insurance"]),
+        ("公司的营业收入是多少", ["Revenue"]),
+        ("2022年归属于上市公司股东的净利润", ["Net Profit"]),
+        ("不良贷款率和拨备覆盖率", ["Non-performing Loans", "Provision Coverage"]),
+        ("What is the net income and diluted EPS?", ["Earnings Per Share", "Net Profit"]),
+        ("汇率风险", ["FX Exposure"]),
+        ("substantial doubt about going concern", ["Going Concern"]),
+        ("What are the related party transactions?", ["Related-Party Transactions"]),
+        ("net cash provided by operating activities, i.e. operating cash flow", ["Cash Flow"]),
+        ("资本充足率是多少", ["Capital Adequacy"]),
+        # Analysts' ratios name the statements their inputs are on, not "利率" in 毛利率.
+        ("What is the gross margin?", ["Gross Margin"]),
+        ("毛利率是多少", ["Gross Margin"]),
+        ("Has the quick ratio improved since FY2022?", ["Liquidity Ratios"]),
+        ("Did Pfizer grow its PPNE between FY20 and FY21?", ["Property, Plant and Equipment"]),
+    ],
+)
 def test_match_categories(query: str, expected: list[str]) -> None:
     assert [terms.id for terms in match_categories(query)] == expected
 
 
-@pytest.mark.parametrize("query", [
-    "payment terms",
-    "合并报表范围",
-    "Who signed on behalf of the company?",
-    "summarise this document",
-    "风险",
-])
+@pytest.mark.parametrize(
+    "query",
+    [
+        "payment terms",
+        "合并报表范围",
+        "Who signed on behalf of the company?",
+        "summarise this document",
+        "风险",
+    ],
+)
 def test_queries_that_name_no_category(query: str) -> None:
     assert match_categories(query) == []
 
@@ -150,7 +161,8 @@ def test_queries_that_name_no_category(query: str) -> None:
 def test_most_specific_first_without_duplicates() -> None:
     query = "after termination for convenience, is there termination for convenience?"
     assert [terms.id for terms in match_categories(query)] == [
-        "Termination for Convenience", "Post-Termination Services",
+        "Termination for Convenience",
+        "Post-Termination Services",
     ]
     assert "Governing Law" not in [terms.id for terms in match_categories("payment terms")]
     assert match_categories("non-compete 竞业禁止") == [BY_ID["Non-Compete"]]

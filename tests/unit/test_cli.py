@@ -28,26 +28,66 @@ LONG_SECTION = "Article 13 > Governing Law and Jurisdiction > " + "Subsection " 
 
 
 def document(doc_id: str, filename: str, status: str = "ready") -> dict[str, Any]:
-    return {"id": doc_id, "filename": filename, "sha256": "0" * 64, "size_bytes": 10,
-            "status": status, "error_code": None, "reason": None,
-            "progress": {"pages_total": 2, "pages_parsed": 2, "chunks_total": 3,
-                         "chunks_embedded": 3},
-            "kind": "contract", "metadata": {}, "created_at": "2026-11-29T10:00:00Z"}
+    return {
+        "id": doc_id,
+        "filename": filename,
+        "sha256": "0" * 64,
+        "size_bytes": 10,
+        "status": status,
+        "error_code": None,
+        "reason": None,
+        "progress": {"pages_total": 2, "pages_parsed": 2, "chunks_total": 3, "chunks_embedded": 3},
+        "kind": "contract",
+        "metadata": {},
+        "created_at": "2026-11-29T10:00:00Z",
+    }
 
 
-DOCUMENTS = [document(DOC_A, "lucid-distributor.pdf"), document(DOC_B, "acme-lease.pdf"),
-             document(DOC_C, "annual-report-2024.pdf")]
-SUMMARY = {"kind": "contract", "cached": True, "model": "m", "summary": {
-    "parties": {"text": "Lucid Inc. and the Distributor", "pages": [1, 2, 3, 7],
-                "verified": True, "evidence": [{"quote": "LUCID, INC. and the Distributor",
-                                                "page": 1, "page_end": 1, "char_start": 0,
-                                                "char_end": 31}]},
-    "payment": {"text": "$17.00 a unit", "pages": [], "verified": False, "evidence": []},
-}}
-RISKS = {"cached": True, "model": "m", "report": {"kind": "contract", "failed": [], "findings": [
-    {"severity": "high", "category": "termination", "page": None, "grounded": True,
-     "reason": "either party may end it on 90 days' notice", "quote": "ninety (90) days"},
-]}}
+DOCUMENTS = [
+    document(DOC_A, "lucid-distributor.pdf"),
+    document(DOC_B, "acme-lease.pdf"),
+    document(DOC_C, "annual-report-2024.pdf"),
+]
+SUMMARY = {
+    "kind": "contract",
+    "cached": True,
+    "model": "m",
+    "summary": {
+        "parties": {
+            "text": "Lucid Inc. and the Distributor",
+            "pages": [1, 2, 3, 7],
+            "verified": True,
+            "evidence": [
+                {
+                    "quote": "LUCID, INC. and the Distributor",
+                    "page": 1,
+                    "page_end": 1,
+                    "char_start": 0,
+                    "char_end": 31,
+                }
+            ],
+        },
+        "payment": {"text": "$17.00 a unit", "pages": [], "verified": False, "evidence": []},
+    },
+}
+RISKS = {
+    "cached": True,
+    "model": "m",
+    "report": {
+        "kind": "contract",
+        "failed": [],
+        "findings": [
+            {
+                "severity": "high",
+                "category": "termination",
+                "page": None,
+                "grounded": True,
+                "reason": "either party may end it on 90 days' notice",
+                "quote": "ninety (90) days",
+            },
+        ],
+    },
+}
 
 
 class StubApi(ThreadingHTTPServer):
@@ -75,42 +115,88 @@ class StubApi(ThreadingHTTPServer):
                 elif path.startswith("/v1/documents/") and path[14:] in by_id:
                     self._reply(200, by_id[path[14:]])
                 elif path == f"/v1/jobs/{JOB}":
-                    self._reply(200, {"id": JOB, "kind": "summary", "document_id": DOC_A,
-                                      "status": "done", "reason": None})
+                    self._reply(
+                        200,
+                        {
+                            "id": JOB,
+                            "kind": "summary",
+                            "document_id": DOC_A,
+                            "status": "done",
+                            "reason": None,
+                        },
+                    )
                 elif path == "/v1/jobs":
-                    self._reply(200, {"jobs": [{"id": JOB, "kind": "summary",
-                                                "document_id": DOC_A, "status": "done"}]})
+                    self._reply(
+                        200,
+                        {
+                            "jobs": [
+                                {
+                                    "id": JOB,
+                                    "kind": "summary",
+                                    "document_id": DOC_A,
+                                    "status": "done",
+                                }
+                            ]
+                        },
+                    )
                 elif path == "/ready":
-                    self._reply(200, {"ready": True, "components": {
-                        "store": {"ok": True, "detail": "sqlite"}}})
+                    self._reply(
+                        200,
+                        {"ready": True, "components": {"store": {"ok": True, "detail": "sqlite"}}},
+                    )
                 elif path == "/v1/status":
-                    self._reply(200, {"queues": {"ingest": 0}, "jobs": {},
-                                      "documents": {"ready": 3}})
+                    self._reply(
+                        200, {"queues": {"ingest": 0}, "jobs": {}, "documents": {"ready": 3}}
+                    )
                 else:
                     self._reply(404, {"detail": "not found"})
 
             def do_POST(self) -> None:  # noqa: N802
                 length = int(self.headers.get("content-length") or 0)
                 raw = self.rfile.read(length)
-                body = json.loads(raw) if self.headers.get("content-type") == \
-                    "application/json" else None
+                body = (
+                    json.loads(raw)
+                    if self.headers.get("content-type") == "application/json"
+                    else None
+                )
                 api.requests.append(("POST", self.path, body))
                 path = self.path.split("?")[0]
                 if path == "/v1/documents":
-                    self._reply(202, {"accepted": [{"document": document(
-                        DOC_C, "annual-report-2024.pdf", "queued"), "duplicate": False}],
-                        "rejected": []})
+                    self._reply(
+                        202,
+                        {
+                            "accepted": [
+                                {
+                                    "document": document(DOC_C, "annual-report-2024.pdf", "queued"),
+                                    "duplicate": False,
+                                }
+                            ],
+                            "rejected": [],
+                        },
+                    )
                 elif path == f"/v1/documents/{DOC_A}/summary":
                     self._reply(200, SUMMARY)
                 elif path == f"/v1/documents/{DOC_A}/risks":
                     self._reply(200, RISKS)
                 elif path == "/v1/search":
-                    self._reply(200, {"hits": [{
-                        "document_id": DOC_A, "filename": "lucid-distributor.pdf",
-                        "kind": "contract", "page_start": 0, "page_end": 0, "score": 0.9,
-                        "section_path": LONG_SECTION.split(" > "),
-                        "text": "This Agreement shall be governed by the laws of the State of "
-                                "New York " * 3}]})
+                    self._reply(
+                        200,
+                        {
+                            "hits": [
+                                {
+                                    "document_id": DOC_A,
+                                    "filename": "lucid-distributor.pdf",
+                                    "kind": "contract",
+                                    "page_start": 0,
+                                    "page_end": 0,
+                                    "score": 0.9,
+                                    "section_path": LONG_SECTION.split(" > "),
+                                    "text": "This Agreement shall be governed by the laws "
+                                    "of the State of New York " * 3,
+                                }
+                            ]
+                        },
+                    )
                 else:
                     self._reply(404, {"detail": "not found"})
 
@@ -138,17 +224,27 @@ def docsight(api: StubApi, tmp_path: Path, *args: str) -> subprocess.CompletedPr
     """The CLI in its own process with stdout and stderr captured (a pipe, not a tty)."""
     return subprocess.run(
         [sys.executable, "-m", "services.cli.main", "--api-key", "k", *args, "--url", api.url],
-        cwd=REPO, capture_output=True, text=True, timeout=60, check=False,
-        env={"PATH": "/usr/bin:/bin", "DOCSIGHT_DATA_DIR": str(tmp_path), "COLUMNS": "80",
-             "HF_HUB_OFFLINE": "1"})
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        env={
+            "PATH": "/usr/bin:/bin",
+            "DOCSIGHT_DATA_DIR": str(tmp_path),
+            "COLUMNS": "80",
+            "HF_HUB_OFFLINE": "1",
+        },
+    )
 
 
 def test_a_unique_prefix_is_resolved_through_the_api(api: StubApi, tmp_path: Path) -> None:
     done = docsight(api, tmp_path, "summarize", DOC_A[:6])
     assert done.returncode == 0, done.stdout + done.stderr
     assert ("GET", "/v1/documents", None) in api.requests
-    assert any(m == "POST" and p.startswith(f"/v1/documents/{DOC_A}/summary")
-               for m, p, _ in api.requests)
+    assert any(
+        m == "POST" and p.startswith(f"/v1/documents/{DOC_A}/summary") for m, p, _ in api.requests
+    )
     assert "Lucid Inc. and the Distributor" in done.stdout
 
 
@@ -182,7 +278,8 @@ def test_a_full_id_is_sent_as_it_is_without_a_lookup(api: StubApi, tmp_path: Pat
 
 
 def test_ingest_prints_each_documents_id_name_and_status(
-    api: StubApi, tmp_path: Path,
+    api: StubApi,
+    tmp_path: Path,
 ) -> None:
     pdf = tmp_path / "annual-report-2024.pdf"
     pdf.write_bytes(b"%PDF-1.7\n")
@@ -217,9 +314,16 @@ def test_unknown_pages_are_never_a_bare_p(api: StubApi, tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     ("pages", "printed"),
-    [((3, 3), "p.3"), ((3, 5), "p.3-5"), ((0, 0), "page unknown"), ((None, None),
-     "page unknown"), (([],), "page unknown"), (([9, 3, 4, 5],), "p.3-5, 9"),
-     (([0],), "page unknown"), ((4,), "p.4")],
+    [
+        ((3, 3), "p.3"),
+        ((3, 5), "p.3-5"),
+        ((0, 0), "page unknown"),
+        ((None, None), "page unknown"),
+        (([],), "page unknown"),
+        (([9, 3, 4, 5],), "p.3-5, 9"),
+        (([0],), "page unknown"),
+        ((4,), "p.4"),
+    ],
 )
 def test_pages_format(pages: tuple[Any, ...], printed: str) -> None:
     assert _pages(*pages) == printed

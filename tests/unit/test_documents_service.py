@@ -104,12 +104,20 @@ def service(tmp_path: Path, queue: InlineQueue) -> Iterator[DocumentService]:
     store.close()
 
 
-
 def passages(service: DocumentService, tenant: str, query: str) -> list[ScoredChunk]:
     """The API's search (`services.app.search`) over the tenant's documents."""
-    return [hit.passage for hit in search(query, tenant=tenant, where=DocumentFilter(),
-                                          store=service.store, embedder=service.embedder,
-                                          index=service.index)]
+    return [
+        hit.passage
+        for hit in search(
+            query,
+            tenant=tenant,
+            where=DocumentFilter(),
+            store=service.store,
+            embedder=service.embedder,
+            index=service.index,
+        )
+    ]
+
 
 def test_upload_then_worker_steps_make_document_ready(
     service: DocumentService, queue: InlineQueue
@@ -236,7 +244,9 @@ def test_a_retried_parse_sends_the_index_message_its_first_attempt_lost(
 
 
 def test_the_same_bytes_uploaded_at_the_same_moment_give_one_document(
-    service: DocumentService, queue: InlineQueue, monkeypatch: pytest.MonkeyPatch,
+    service: DocumentService,
+    queue: InlineQueue,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """Issue 11, defect 7: two uploads of one file racing past the "already there?" check
     both try to add a row; the second gets the first's document, not a 409."""

@@ -66,8 +66,9 @@ class HookedParser(StubParser):
         super().__init__()
         self.before: Callable[[], None] | None = None
 
-    def parse(self, data: bytes, *, password: str | None = None,
-              on_page: PageProgress | None = None) -> ParsedDocument:
+    def parse(
+        self, data: bytes, *, password: str | None = None, on_page: PageProgress | None = None
+    ) -> ParsedDocument:
         hook, self.before = self.before, None
         if hook is not None:
             hook()
@@ -135,20 +136,40 @@ def world(tmp_path: Path, store_url: str) -> Iterator[World]:
             hooks.pop(0)()
         return scripted(messages)
 
-    analysis = AnalysisService(store=store, embedder=embedder, index=index,
-                               counter=WordCounter(), cache=SqlAnalysisCache(store.engine),
-                               llm=Handle(FakeChatModel(responder=respond, name="model-a")))
-    docs = DocumentService(settings=settings, store=store, blobs=FileBlobStore(tmp_path / "blobs"),
-                           parser=parser, counter=WordCounter(), embedder=embedder, index=index,
-                           queue=queue, pages=SqlPageLedger(store.engine), cache=analysis.cache,
-                           eraser=SqlEraser(store.engine))
+    analysis = AnalysisService(
+        store=store,
+        embedder=embedder,
+        index=index,
+        counter=WordCounter(),
+        cache=SqlAnalysisCache(store.engine),
+        llm=Handle(FakeChatModel(responder=respond, name="model-a")),
+    )
+    docs = DocumentService(
+        settings=settings,
+        store=store,
+        blobs=FileBlobStore(tmp_path / "blobs"),
+        parser=parser,
+        counter=WordCounter(),
+        embedder=embedder,
+        index=index,
+        queue=queue,
+        pages=SqlPageLedger(store.engine),
+        cache=analysis.cache,
+        eraser=SqlEraser(store.engine),
+    )
     queue.service = docs
     jobs = JobService(jobs=SqlJobStore(store.engine), analysis=analysis, queue=sent)
-    reports = ReportService(store=store, reports=SqlReportStore(store.engine), analysis=analysis,
-                            jobs=jobs, queue=sent, settings=ReportSettings(
-                                summary_max_pages=0, risks_for="all", max_documents=0))
-    yield World(tmp_path, store, queue, parser, embedder, docs, analysis, jobs, reports, sent,
-                hooks)
+    reports = ReportService(
+        store=store,
+        reports=SqlReportStore(store.engine),
+        analysis=analysis,
+        jobs=jobs,
+        queue=sent,
+        settings=ReportSettings(summary_max_pages=0, risks_for="all", max_documents=0),
+    )
+    yield World(
+        tmp_path, store, queue, parser, embedder, docs, analysis, jobs, reports, sent, hooks
+    )
     index.close()
     if store.engine.dialect.name != "sqlite":  # a shared server: the next test starts clean
         tables = MetaData()
@@ -275,7 +296,8 @@ def test_delete_while_an_analysis_job_runs_keeps_nothing_it_computes(world: Worl
 
 
 def test_delete_while_a_report_is_built_keeps_the_document_out_of_it(
-    world: World, monkeypatch: pytest.MonkeyPatch,
+    world: World,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     keeper = world.ready(KEEPER)
     doc = world.ready(BODY.encode(), FILENAME)
@@ -324,7 +346,8 @@ def test_a_delete_cut_short_is_finished_by_the_next_one_and_on_start(world: Worl
 
 
 def test_a_report_build_asks_no_analysis_of_a_document_deleted_meanwhile(
-    world: World, monkeypatch: pytest.MonkeyPatch,
+    world: World,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     keeper = world.ready(KEEPER)
     doc = world.ready(BODY.encode(), FILENAME)
@@ -350,8 +373,9 @@ def test_a_deleted_documents_job_results_are_gone_from_the_api(world: World) -> 
     app = FastAPI()
     app.state.settings = Settings(data_dir=world.tmp)
     app.state.runtime = SimpleNamespace(keys=keys, limiter=RateLimiter(0))
-    app.state.container = SimpleNamespace(documents=world.docs, analysis=world.analysis,
-                                          jobs=world.jobs)
+    app.state.container = SimpleNamespace(
+        documents=world.docs, analysis=world.analysis, jobs=world.jobs
+    )
     install_error_handlers(app)
     app.add_middleware(ApiKeyMiddleware)
     for module in (document_routes, analysis_routes, job_routes):

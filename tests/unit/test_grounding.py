@@ -19,10 +19,16 @@ class WordCounter:
 FILLER = " ".join(f"Clause text number {i} describes ordinary matters." for i in range(12))
 PAGES = [
     Page(number=1, text="MASTER SERVICES AGREEMENT\n\n" + FILLER),
-    Page(number=2, text=FILLER + "\nThe Supplier shall pay liquidated damages of\n"
-         "USD 10,000 for each day of delay. " + FILLER),
-    Page(number=3, text="第五条 违约责任\n"
-         "甲方应于本合同签订后三十日内，向乙方支付违约金人民币100万元。" + FILLER),
+    Page(
+        number=2,
+        text=FILLER + "\nThe Supplier shall pay liquidated damages of\n"
+        "USD 10,000 for each day of delay. " + FILLER,
+    ),
+    Page(
+        number=3,
+        text="第五条 违约责任\n"
+        "甲方应于本合同签订后三十日内，向乙方支付违约金人民币100万元。" + FILLER,
+    ),
 ]
 
 
@@ -74,10 +80,26 @@ def test_a_quote_across_overlapping_chunks_grounds_on_the_later_page() -> None:
     text = "Page one ends here.\n\nPage two: the licence is irrevocable and perpetual, forever."
     two = text.index("Page two")
     parts = [
-        Chunk(document_id="d", number=0, text=text[:45], page_start=1, page_end=2,
-              char_start=0, char_end=45, token_count=9),
-        Chunk(document_id="d", number=1, text=text[40:], page_start=2, page_end=2,
-              char_start=40, char_end=len(text), token_count=9),
+        Chunk(
+            document_id="d",
+            number=0,
+            text=text[:45],
+            page_start=1,
+            page_end=2,
+            char_start=0,
+            char_end=45,
+            token_count=9,
+        ),
+        Chunk(
+            document_id="d",
+            number=1,
+            text=text[40:],
+            page_start=2,
+            page_end=2,
+            char_start=40,
+            char_end=len(text),
+            token_count=9,
+        ),
     ]
     quote = "the licence is irrevocable and perpetual"
     assert not any(quote in c.text for c in parts)
@@ -103,8 +125,16 @@ def test_normalise_maps_back_to_source_offsets() -> None:
 
 def test_an_unplaceable_page_break_gives_a_range_and_page_starts_make_it_exact() -> None:
     text = "Intro paragraph.\n\nThe fee is due monthly.\n\nLate fees apply at five percent."
-    one = Chunk(document_id="d", number=0, text=text, page_start=1, page_end=2,
-                char_start=0, char_end=len(text), token_count=20)
+    one = Chunk(
+        document_id="d",
+        number=0,
+        text=text,
+        page_start=1,
+        page_end=2,
+        char_start=0,
+        char_end=len(text),
+        token_count=20,
+    )
     match = find_quote("The fee is due monthly", [one])
     assert match is not None
     assert (match.page, match.latest_page) == (1, 2)

@@ -44,8 +44,12 @@ class Recorder:
 
 
 def _chunk_numbers(messages: Sequence[ChatMessage]) -> set[str]:
-    return {word.split("w")[0] for m in messages for word in m.content.split()
-            if word.startswith("c") and "w" in word and word[1].isdigit()}
+    return {
+        word.split("w")[0]
+        for m in messages
+        for word in m.content.split()
+        if word.startswith("c") and "w" in word and word[1].isdigit()
+    }
 
 
 class SlowOnLongPrompts(FakeChatModel):
@@ -55,25 +59,41 @@ class SlowOnLongPrompts(FakeChatModel):
         super().__init__(responder=lambda _: contract_reply())
         self.most, self.timeouts = most, 0
 
-    def structured(self, messages: Sequence[ChatMessage], schema: type[ModelT], *,
-                   thinking: bool = False, max_tokens: int | None = None,
-                   cache_salt: str | None = None) -> ModelT:
+    def structured(
+        self,
+        messages: Sequence[ChatMessage],
+        schema: type[ModelT],
+        *,
+        thinking: bool = False,
+        max_tokens: int | None = None,
+        cache_salt: str | None = None,
+    ) -> ModelT:
         if len(_chunk_numbers(messages)) > self.most:
             self.timeouts += 1
             raise LlmTimeout("the LLM did not answer within 300.0s")
-        return super().structured(messages, schema, thinking=thinking, max_tokens=max_tokens,
-                                  cache_salt=cache_salt)
+        return super().structured(
+            messages, schema, thinking=thinking, max_tokens=max_tokens, cache_salt=cache_salt
+        )
 
 
 def test_a_part_that_times_out_is_split_not_repeated() -> None:
     llm, progress = SlowOnLongPrompts(most=3), Recorder()
-    summary = summarize(doc(), chunks_of(6), kind="contract", llm=llm, counter=COUNTER,
-                        budget=ROOMY, progress=progress)
+    summary = summarize(
+        doc(),
+        chunks_of(6),
+        kind="contract",
+        llm=llm,
+        counter=COUNTER,
+        budget=ROOMY,
+        progress=progress,
+    )
     assert isinstance(summary, ContractSummary)
     assert llm.timeouts == 1  # the whole document once; never the same request again
     maps = [c for c in llm.calls if _chunk_numbers(c.messages)]
     assert [sorted(_chunk_numbers(c.messages)) for c in maps] == [
-        ["c0", "c1", "c2"], ["c3", "c4", "c5"]]
+        ["c0", "c1", "c2"],
+        ["c3", "c4", "c5"],
+    ]
     assert len(llm.calls) == 3  # two halves and their merge
     assert progress.steps[0] == (0, 1, "summarising")
     assert any("half 2/2" in step for _, _, step in progress.steps)
@@ -83,8 +103,14 @@ def test_a_part_that_times_out_is_split_not_repeated() -> None:
 
 def test_a_single_chunk_that_times_out_is_not_split_further() -> None:
     with pytest.raises(LlmTimeout):
-        summarize(doc(), chunks_of(1), kind="contract", llm=SlowOnLongPrompts(most=0),
-                  counter=COUNTER, budget=ROOMY)
+        summarize(
+            doc(),
+            chunks_of(1),
+            kind="contract",
+            llm=SlowOnLongPrompts(most=0),
+            counter=COUNTER,
+            budget=ROOMY,
+        )
 
 
 class FailsOnce(FakeChatModel):
@@ -94,14 +120,21 @@ class FailsOnce(FakeChatModel):
         super().__init__(responder=lambda _: contract_reply())
         self.fail_at, self.requests = fail_at, 0
 
-    def structured(self, messages: Sequence[ChatMessage], schema: type[ModelT], *,
-                   thinking: bool = False, max_tokens: int | None = None,
-                   cache_salt: str | None = None) -> ModelT:
+    def structured(
+        self,
+        messages: Sequence[ChatMessage],
+        schema: type[ModelT],
+        *,
+        thinking: bool = False,
+        max_tokens: int | None = None,
+        cache_salt: str | None = None,
+    ) -> ModelT:
         self.requests += 1
         if self.requests == self.fail_at:
             raise LlmUnavailable("no LLM reachable")
-        return super().structured(messages, schema, thinking=thinking, max_tokens=max_tokens,
-                                  cache_salt=cache_salt)
+        return super().structured(
+            messages, schema, thinking=thinking, max_tokens=max_tokens, cache_salt=cache_salt
+        )
 
 
 def test_a_retried_summary_resumes_at_the_step_that_failed(tmp_path: Path) -> None:
@@ -113,8 +146,15 @@ def test_a_retried_summary_resumes_at_the_step_that_failed(tmp_path: Path) -> No
 
     def attempt(progress: Recorder) -> ContractSummary:
         steps = StepCachedModel(model, cache, tenant="t", document_id="doc-a")
-        summary = summarize(doc(), chunks, kind="contract", llm=steps, counter=COUNTER,
-                            budget=TIGHT, progress=progress)
+        summary = summarize(
+            doc(),
+            chunks,
+            kind="contract",
+            llm=steps,
+            counter=COUNTER,
+            budget=TIGHT,
+            progress=progress,
+        )
         assert isinstance(summary, ContractSummary)
         return summary
 
@@ -123,8 +163,14 @@ def test_a_retried_summary_resumes_at_the_step_that_failed(tmp_path: Path) -> No
     assert len(model.calls) == 2  # two parts summarised before the third failed
     again = Recorder()
     attempt(again)
-    parts = pack_document(ANALYST_INSTRUCTIONS, chunks, summary_task("contract", "en"),
-                          counter=COUNTER, budget=TIGHT, title="lease.pdf")
+    parts = pack_document(
+        ANALYST_INSTRUCTIONS,
+        chunks,
+        summary_task("contract", "en"),
+        counter=COUNTER,
+        budget=TIGHT,
+        title="lease.pdf",
+    )
     assert len(parts) > 3
     retry = model.calls[2:]
     sent_again = [c for c in retry if _chunk_numbers(c.messages)]
@@ -140,8 +186,11 @@ def job_store(analysis: AnalysisService) -> SqlJobStore:
 
 
 def test_progress_is_written_to_the_job_row_while_it_runs(
-    docs: DocumentService, queue: InlineQueue, analysis: AnalysisService,
-    job_store: SqlJobStore, handle: Handle,
+    docs: DocumentService,
+    queue: InlineQueue,
+    analysis: AnalysisService,
+    job_store: SqlJobStore,
+    handle: Handle,
 ) -> None:
     document_id = ready(docs, queue, b"This Agreement is made by the parties hereto.")
     jobs = JobService(jobs=job_store, analysis=analysis, queue=_Sent())
@@ -157,7 +206,11 @@ def test_progress_is_written_to_the_job_row_while_it_runs(
     assert [(j.steps_done, j.steps_total, j.step) for j in seen] == [(0, 1, "summarising")]
     done = jobs.get("t1", job.id)
     assert (done.status, done.steps_done, done.steps_total, done.step) == (
-        JobStatus.DONE, 1, 1, "done")
+        JobStatus.DONE,
+        1,
+        1,
+        "done",
+    )
 
 
 class _Sent:
@@ -169,20 +222,37 @@ def test_an_old_jobs_table_gets_the_progress_columns(tmp_path: Path) -> None:
     engine = create_engine(f"sqlite:///{tmp_path / 'old.db'}")
     old = MetaData()
     table = Table(  # analysis_jobs as the release before progress made it
-        "analysis_jobs", old,
-        Column("id", String(36), primary_key=True), Column("tenant", String(64)),
-        Column("kind", String(16)), Column("document_id", String(36)),
-        Column("refresh", Integer), Column("status", String(16)),
-        Column("attempts", Integer), Column("error_code", String(32)),
-        Column("reason", Text), Column("result", Text),
+        "analysis_jobs",
+        old,
+        Column("id", String(36), primary_key=True),
+        Column("tenant", String(64)),
+        Column("kind", String(16)),
+        Column("document_id", String(36)),
+        Column("refresh", Integer),
+        Column("status", String(16)),
+        Column("attempts", Integer),
+        Column("error_code", String(32)),
+        Column("reason", Text),
+        Column("result", Text),
         Column("created_at", DateTime(timezone=True)),
-        Column("updated_at", DateTime(timezone=True)))
+        Column("updated_at", DateTime(timezone=True)),
+    )
     old.create_all(engine)
     now = datetime.now(UTC)
     with engine.begin() as conn:
-        conn.execute(table.insert().values(
-            id="j1", tenant="t", kind="summary", document_id="d", refresh=0,
-            status="running", attempts=1, created_at=now, updated_at=now))
+        conn.execute(
+            table.insert().values(
+                id="j1",
+                tenant="t",
+                kind="summary",
+                document_id="d",
+                refresh=0,
+                status="running",
+                attempts=1,
+                created_at=now,
+                updated_at=now,
+            )
+        )
     prepare(engine, upgrade=True)
     prepare(engine, upgrade=True)  # a second process starting on the same database
     store = SqlJobStore(engine)
@@ -197,9 +267,15 @@ def test_an_old_jobs_table_gets_the_progress_columns(tmp_path: Path) -> None:
 
 
 def test_the_cli_shows_the_step_of_a_polled_job() -> None:
-    running = {"status": "running", "steps_done": 2, "steps_total": 7,
-               "step": "summarising part 3/6"}
+    running = {
+        "status": "running",
+        "steps_done": 2,
+        "steps_total": 7,
+        "step": "summarising part 3/6",
+    }
     assert job_progress(running) == "step 3/7: summarising part 3/6"
     assert job_progress({"status": "queued", "steps_total": None}) == ""
-    assert job_progress({"status": "done", "steps_done": 7, "steps_total": 7,
-                         "step": "done"}) == "7/7 steps"
+    assert (
+        job_progress({"status": "done", "steps_done": 7, "steps_total": 7, "step": "done"})
+        == "7/7 steps"
+    )

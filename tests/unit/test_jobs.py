@@ -32,8 +32,9 @@ def job_queue() -> JobQueue:
 
 @pytest.fixture
 def jobs(analysis: AnalysisService, job_queue: JobQueue) -> JobService:
-    return JobService(jobs=SqlJobStore(analysis.store.engine), analysis=analysis,
-                      queue=job_queue, max_attempts=3)
+    return JobService(
+        jobs=SqlJobStore(analysis.store.engine), analysis=analysis, queue=job_queue, max_attempts=3
+    )
 
 
 def _doc(docs: DocumentService, queue: InlineQueue) -> str:
@@ -41,7 +42,10 @@ def _doc(docs: DocumentService, queue: InlineQueue) -> str:
 
 
 def test_a_job_computes_the_summary_then_the_cache_answers(
-    docs: DocumentService, queue: InlineQueue, jobs: JobService, job_queue: JobQueue,
+    docs: DocumentService,
+    queue: InlineQueue,
+    jobs: JobService,
+    job_queue: JobQueue,
     llm: FakeChatModel,
 ) -> None:
     doc = _doc(docs, queue)
@@ -70,7 +74,10 @@ def test_a_job_computes_the_summary_then_the_cache_answers(
 
 
 def test_llm_down_leaves_the_job_waiting_until_it_is_back(
-    docs: DocumentService, queue: InlineQueue, jobs: JobService, handle: Handle,
+    docs: DocumentService,
+    queue: InlineQueue,
+    jobs: JobService,
+    handle: Handle,
     llm: FakeChatModel,
 ) -> None:
     doc = _doc(docs, queue)
@@ -91,7 +98,10 @@ def test_llm_down_leaves_the_job_waiting_until_it_is_back(
 
 
 def test_last_attempt_and_bad_input_fail_the_job_with_a_reason(
-    docs: DocumentService, queue: InlineQueue, jobs: JobService, llm: FakeChatModel,
+    docs: DocumentService,
+    queue: InlineQueue,
+    jobs: JobService,
+    llm: FakeChatModel,
 ) -> None:
     doc = _doc(docs, queue)
     job = jobs.submit("t1", "summary", doc)
@@ -99,8 +109,9 @@ def test_last_attempt_and_bad_input_fail_the_job_with_a_reason(
     for _ in range(2):  # attempts 1 and 2 of 3: the job waits for a retry
         with pytest.raises(BackendUnavailable):
             jobs.run(job.id)
-    restarted = JobService(jobs=jobs.jobs, analysis=jobs.analysis, queue=jobs.queue,
-                           max_attempts=3)  # a new process: the budget is in the row
+    restarted = JobService(
+        jobs=jobs.jobs, analysis=jobs.analysis, queue=jobs.queue, max_attempts=3
+    )  # a new process: the budget is in the row
     restarted.run(job.id)
     failed = jobs.get("t1", job.id)
     assert failed.attempts == 3
@@ -118,7 +129,10 @@ def test_last_attempt_and_bad_input_fail_the_job_with_a_reason(
 
 
 def test_requests_are_checked_before_a_job_is_queued(
-    docs: DocumentService, queue: InlineQueue, jobs: JobService, job_queue: JobQueue,
+    docs: DocumentService,
+    queue: InlineQueue,
+    jobs: JobService,
+    job_queue: JobQueue,
     handle: Handle,
 ) -> None:
     doc = _doc(docs, queue)
@@ -139,7 +153,10 @@ def test_requests_are_checked_before_a_job_is_queued(
 
 
 def test_unfinished_jobs_are_sent_again_on_start(
-    docs: DocumentService, queue: InlineQueue, jobs: JobService, job_queue: JobQueue,
+    docs: DocumentService,
+    queue: InlineQueue,
+    jobs: JobService,
+    job_queue: JobQueue,
 ) -> None:
     doc = _doc(docs, queue)
     first = jobs.submit("t1", "summary", doc)

@@ -48,9 +48,11 @@ def test_missing_model_package_is_named(monkeypatch: pytest.MonkeyPatch) -> None
 
 
 def test_build_steps_report_each_new_percentage(tmp_path: Path) -> None:
-    script = ("print('-- Configuring'); print('[  5%] Building CXX object a.o'); "
-              "print('[  5%] Building CXX object b.o'); print('[ 50%] Linking CXX library'); "
-              "print('[100%] Built target llama-server')")
+    script = (
+        "print('-- Configuring'); print('[  5%] Building CXX object a.o'); "
+        "print('[  5%] Building CXX object b.o'); print('[ 50%] Linking CXX library'); "
+        "print('[100%] Built target llama-server')"
+    )
     lines: list[str] = []
     log = tmp_path / "build.log"
     llm_assets._run([sys.executable, "-c", script], tmp_path, log, "compiling", lines.append)
@@ -66,6 +68,11 @@ def test_build_steps_report_each_new_percentage(tmp_path: Path) -> None:
 def test_a_failed_step_names_itself_and_the_log_tail(tmp_path: Path) -> None:
     lines: list[str] = []
     with pytest.raises(LlmUnavailable, match=r"(?s)cmake failed \(exit 3\).*no compiler"):
-        llm_assets._run([sys.executable, "-c", "print('no compiler'); raise SystemExit(3)"],
-                        tmp_path, tmp_path / "build.log", "cmake", lines.append)
+        llm_assets._run(
+            [sys.executable, "-c", "print('no compiler'); raise SystemExit(3)"],
+            tmp_path,
+            tmp_path / "build.log",
+            "cmake",
+            lines.append,
+        )
     assert lines == ["llama-server build: cmake"]

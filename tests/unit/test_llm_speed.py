@@ -34,9 +34,17 @@ def test_timeout_grows_with_the_request_and_stays_within_floor_and_ceiling() -> 
 def test_speed_is_learnt_from_llama_timings_or_from_wall_time() -> None:
     speed = Throughput(50.0, 10.0, weight=0.5)
     for _ in range(12):  # llama.cpp's own measure: prompt and generation apart
-        speed.observe(prompt_tokens=0, output_tokens=0, seconds=0,
-                      timings={"prompt_n": 400, "prompt_ms": 2000.0,
-                               "predicted_n": 80, "predicted_ms": 2000.0})
+        speed.observe(
+            prompt_tokens=0,
+            output_tokens=0,
+            seconds=0,
+            timings={
+                "prompt_n": 400,
+                "prompt_ms": 2000.0,
+                "predicted_n": 80,
+                "predicted_ms": 2000.0,
+            },
+        )
     assert speed.prompt_tps == pytest.approx(200.0, rel=0.01)
     assert speed.output_tps == pytest.approx(40.0, rel=0.01)
     before = speed.expected_s(400, 80)
@@ -73,12 +81,22 @@ class SlowStub:
                 n = stub.started
                 stub.started += 1
                 time.sleep(stub.delays[min(n, len(stub.delays) - 1)])
-                body = json.dumps({
-                    "id": "x", "object": "chat.completion", "created": 0, "model": "m",
-                    "choices": [{"index": 0, "finish_reason": "stop",
-                                 "message": {"role": "assistant", "content": "ok"}}],
-                    "usage": {"prompt_tokens": 40, "completion_tokens": 2, "total_tokens": 42},
-                }).encode()
+                body = json.dumps(
+                    {
+                        "id": "x",
+                        "object": "chat.completion",
+                        "created": 0,
+                        "model": "m",
+                        "choices": [
+                            {
+                                "index": 0,
+                                "finish_reason": "stop",
+                                "message": {"role": "assistant", "content": "ok"},
+                            }
+                        ],
+                        "usage": {"prompt_tokens": 40, "completion_tokens": 2, "total_tokens": 42},
+                    }
+                ).encode()
                 try:
                     self.send_response(200)
                     self.send_header("Content-Type", "application/json")
@@ -110,9 +128,17 @@ HELLO = [ChatMessage(role="user", content="hello")]
 
 @pytest.mark.parametrize("slow_stub", [[3.0, 0.0]], indirect=True)
 def test_a_timed_out_request_is_retried_with_twice_the_time(slow_stub: SlowStub) -> None:
-    model = OpenAiChatModel(slow_stub.url, "m", timeout_s=30, timeout_min_s=0.5,
-                            timeout_factor=1, speed=Throughput(1e6, 1e6), max_retries=1,
-                            backoff_s=0.01, max_tokens=8)
+    model = OpenAiChatModel(
+        slow_stub.url,
+        "m",
+        timeout_s=30,
+        timeout_min_s=0.5,
+        timeout_factor=1,
+        speed=Throughput(1e6, 1e6),
+        max_retries=1,
+        backoff_s=0.01,
+        max_tokens=8,
+    )
     assert model.timeout_s(10, 8) == 0.5
     assert model.complete(HELLO).text == "ok"
     assert slow_stub.started == 2
@@ -120,9 +146,17 @@ def test_a_timed_out_request_is_retried_with_twice_the_time(slow_stub: SlowStub)
 
 @pytest.mark.parametrize("slow_stub", [[5.0]], indirect=True)
 def test_no_retry_once_the_timeout_reached_the_ceiling(slow_stub: SlowStub) -> None:
-    model = OpenAiChatModel(slow_stub.url, "m", timeout_s=1.0, timeout_min_s=0.25,
-                            timeout_factor=1, speed=Throughput(1e6, 1e6), max_retries=5,
-                            backoff_s=0.01, max_tokens=8)
+    model = OpenAiChatModel(
+        slow_stub.url,
+        "m",
+        timeout_s=1.0,
+        timeout_min_s=0.25,
+        timeout_factor=1,
+        speed=Throughput(1e6, 1e6),
+        max_retries=5,
+        backoff_s=0.01,
+        max_tokens=8,
+    )
     started = time.monotonic()
     with pytest.raises(LlmTimeout, match=r"did not answer within 1\.0s") as caught:
         model.complete(HELLO)
@@ -134,9 +168,16 @@ def test_no_retry_once_the_timeout_reached_the_ceiling(slow_stub: SlowStub) -> N
 
 @pytest.mark.parametrize("slow_stub", [[5.0]], indirect=True)
 def test_a_timeout_below_the_ceiling_is_unavailable_not_too_big(slow_stub: SlowStub) -> None:
-    model = OpenAiChatModel(slow_stub.url, "m", timeout_s=60.0, timeout_min_s=0.25,
-                            timeout_factor=1, speed=Throughput(1e6, 1e6), max_retries=0,
-                            max_tokens=8)
+    model = OpenAiChatModel(
+        slow_stub.url,
+        "m",
+        timeout_s=60.0,
+        timeout_min_s=0.25,
+        timeout_factor=1,
+        speed=Throughput(1e6, 1e6),
+        max_retries=0,
+        max_tokens=8,
+    )
     with pytest.raises(LlmUnavailable, match=r"did not answer within 0\.25s") as caught:
         model.complete(HELLO)
     assert not isinstance(caught.value, LlmTimeout)  # not split: retried later, longer

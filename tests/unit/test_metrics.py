@@ -41,15 +41,23 @@ def make_app(tmp_path: Path) -> tuple[FastAPI, DocumentService, InlineQueue]:
     queue = InlineQueue()
     store = SqlStore(f"sqlite:///{tmp_path / 'test.db'}")
     docs = DocumentService(
-        settings=Settings(data_dir=tmp_path), store=store,
-        blobs=FileBlobStore(tmp_path / "blobs"), parser=StubParser(), counter=WordCounter(),
-        embedder=HashEmbedder(32), index=InMemoryIndex(32), queue=queue,
+        settings=Settings(data_dir=tmp_path),
+        store=store,
+        blobs=FileBlobStore(tmp_path / "blobs"),
+        parser=StubParser(),
+        counter=WordCounter(),
+        embedder=HashEmbedder(32),
+        index=InMemoryIndex(32),
+        queue=queue,
         eraser=SqlEraser(store.engine),
     )
     queue.service = docs
     service = AnalysisService(
-        store=store, embedder=docs.embedder, index=docs.index,  # type: ignore[arg-type]
-        counter=docs.counter, llm=Handle(FakeChatModel(responder=responder, name="model-a")),
+        store=store,
+        embedder=docs.embedder,
+        index=docs.index,  # type: ignore[arg-type]
+        counter=docs.counter,
+        llm=Handle(FakeChatModel(responder=responder, name="model-a")),
         cache=SqlAnalysisCache(store.engine),
     )
     app = FastAPI()

@@ -57,13 +57,18 @@ def lines(out: io.StringIO) -> list[dict[str, object]]:
 
 def service_metrics(docs: DocumentService, settings: Settings) -> ServiceMetrics:
     engine = docs.store.engine
-    return ServiceMetrics(documents=docs.store.count_by_status,
-                          jobs=lambda: count_jobs_by_status(engine),
-                          queues=QueueDepths(settings, QUEUES))
+    return ServiceMetrics(
+        documents=docs.store.count_by_status,
+        jobs=lambda: count_jobs_by_status(engine),
+        queues=QueueDepths(settings, QUEUES),
+    )
 
 
 def test_metrics_and_status_after_an_upload_and_a_job(
-    tmp_path: Path, docs: DocumentService, queue: InlineQueue, analysis: AnalysisService,
+    tmp_path: Path,
+    docs: DocumentService,
+    queue: InlineQueue,
+    analysis: AnalysisService,
 ) -> None:
     settings = Settings(data_dir=tmp_path)
     document_id = ready(docs, queue, b"This Agreement is made by the parties hereto.")
@@ -75,10 +80,10 @@ def test_metrics_and_status_after_an_upload_and_a_job(
         (queue_dir / f"{n}_abc.{INGEST_QUEUE}.msg").write_text("{}")
     metrics = service_metrics(docs, settings)
     app = FastAPI()
-    app.state.container = SimpleNamespace(analysis=SimpleNamespace(metrics=metrics),
-                                          metrics=metrics, store=docs.store)
-    app.state.settings = Settings(data_dir=tmp_path, api={"auth": "none",
-                                                          "default_tenant": "t1"})
+    app.state.container = SimpleNamespace(
+        analysis=SimpleNamespace(metrics=metrics), metrics=metrics, store=docs.store
+    )
+    app.state.settings = Settings(data_dir=tmp_path, api={"auth": "none", "default_tenant": "t1"})
     app.include_router(metrics_route.router)
     app.include_router(status_route.router)
     with TestClient(app) as client:
@@ -88,8 +93,11 @@ def test_metrics_and_status_after_an_upload_and_a_job(
     assert sample(text, "docsight_jobs", status="queued") == 1.0
     assert sample(text, "docsight_queue_depth", queue=INGEST_QUEUE) == 3.0
     assert sample(text, "docsight_queue_depth", queue=ANALYSIS_QUEUE) == 0.0
-    assert body == {"queues": {"ingest": 3, "analysis": 0}, "jobs": {"queued": 1},
-                    "documents": {"ready": 1}}
+    assert body == {
+        "queues": {"ingest": 3, "analysis": 0},
+        "jobs": {"queued": 1},
+        "documents": {"ready": 1},
+    }
 
 
 def test_a_source_that_fails_is_left_out_not_fatal(tmp_path: Path) -> None:
@@ -110,8 +118,14 @@ def test_queue_depth_counts_message_files_per_queue(tmp_path: Path) -> None:
     folder = tmp_path / "broker" / "queue"
     (folder / ".incoming").mkdir(parents=True)
     (folder / ".incoming" / "tmp123").write_text("{}")  # a message being written
-    for name in ("1_a.ingest.msg", "2_b.ingest.msg", "3_c.analysis.msg", "4_d.other.msg",
-                 "notes.txt", "5_e.ingest.msg.tmp"):
+    for name in (
+        "1_a.ingest.msg",
+        "2_b.ingest.msg",
+        "3_c.analysis.msg",
+        "4_d.other.msg",
+        "notes.txt",
+        "5_e.ingest.msg.tmp",
+    ):
         (folder / name).write_text("{}")
     assert depths() == {"ingest": 2, "analysis": 1}
     # Messages the real filesystem broker writes are counted the same way.
@@ -122,14 +136,14 @@ def test_queue_depth_counts_message_files_per_queue(tmp_path: Path) -> None:
 
 
 def test_task_duration_and_log_ids_through_celery_signals(
-    tmp_path: Path, captured: io.StringIO,
+    tmp_path: Path,
+    captured: io.StringIO,
 ) -> None:
     metrics = ServiceMetrics()
     task_log = logging.getLogger("tests.task")
     documents = SimpleNamespace(run_parse=lambda d: task_log.info("parsing %s", d))
     context = SimpleNamespace(documents=documents, metrics=metrics)
-    app = create_celery(Settings(data_dir=tmp_path),
-                        context=ContextSource(lambda: context))  # type: ignore[arg-type,return-value]
+    app = create_celery(Settings(data_dir=tmp_path), context=ContextSource(lambda: context))  # type: ignore[arg-type,return-value]
     app.tasks[PARSE_TASK].apply(args=["doc-42"])
     text = generate_latest(metrics.registry).decode()
     series = "docsight_task_duration_seconds_count"

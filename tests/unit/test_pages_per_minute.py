@@ -45,9 +45,15 @@ def service(tmp_path: Path, queue: DelayingQueue) -> Iterator[DocumentService]:
     settings.parser.pages_per_minute = 2  # the stub parser gives 2 pages per document
     store = SqlStore(f"sqlite:///{tmp_path / 'test.db'}")
     svc = DocumentService(
-        settings=settings, store=store, blobs=FileBlobStore(tmp_path / "blobs"),
-        parser=StubParser(), counter=WordCounter(), embedder=HashEmbedder(32),
-        index=InMemoryIndex(32), queue=queue, pages=SqlPageLedger(store.engine),
+        settings=settings,
+        store=store,
+        blobs=FileBlobStore(tmp_path / "blobs"),
+        parser=StubParser(),
+        counter=WordCounter(),
+        embedder=HashEmbedder(32),
+        index=InMemoryIndex(32),
+        queue=queue,
+        pages=SqlPageLedger(store.engine),
         eraser=SqlEraser(store.engine),
     )
     queue.service = svc
@@ -58,8 +64,9 @@ def service(tmp_path: Path, queue: DelayingQueue) -> Iterator[DocumentService]:
 def _age_ledger(service: DocumentService, seconds: float) -> None:
     assert isinstance(service.pages, SqlPageLedger)
     with service.pages.engine.begin() as conn:
-        conn.execute(update(page_usage).values(
-            parsed_at=page_usage.c.parsed_at - timedelta(seconds=seconds)))
+        conn.execute(
+            update(page_usage).values(parsed_at=page_usage.c.parsed_at - timedelta(seconds=seconds))
+        )
 
 
 def test_limit_refuses_uploads_and_defers_queued_documents(
@@ -92,8 +99,10 @@ def test_limit_refuses_uploads_and_defers_queued_documents(
 
 def test_a_document_parsed_twice_counts_once(service: DocumentService) -> None:
     assert service.pages is not None
-    one, two, three = (service.upload(tenant, "a.pdf", PDF + body).document.id
-                       for tenant, body in (("t1", b"one"), ("t1", b"two"), ("t2", b"three")))
+    one, two, three = (
+        service.upload(tenant, "a.pdf", PDF + body).document.id
+        for tenant, body in (("t1", b"one"), ("t1", b"two"), ("t2", b"three"))
+    )
     service.pages.record("t1", one, 5)
     service.pages.record("t1", one, 5)
     service.pages.record("t1", two, 1)

@@ -18,15 +18,35 @@ from tests.unit.test_retrieval import DictChunks
 
 # A contract as clauses of small units: (section heading, unit texts).
 CONTRACT = [
-    ("1. Definitions", ["Affiliate means any entity controlling a party.",
-                        "Products means the goods listed in Exhibit A."]),
-    ("7. Payment", ["The Distributor shall pay each invoice within 30 days.",
-                    "Late payments bear interest at 1.5% per month."]),
-    ("13. Governing Law", ["This Agreement shall be governed by and construed in "
-                           "accordance with the laws of the State of New York.",
-                           "The courts of New York County have exclusive jurisdiction."]),
-    ("14. Compliance with Laws", ["Each party shall comply with all applicable laws "
-                                  "and regulations in performing this Agreement."]),
+    (
+        "1. Definitions",
+        [
+            "Affiliate means any entity controlling a party.",
+            "Products means the goods listed in Exhibit A.",
+        ],
+    ),
+    (
+        "7. Payment",
+        [
+            "The Distributor shall pay each invoice within 30 days.",
+            "Late payments bear interest at 1.5% per month.",
+        ],
+    ),
+    (
+        "13. Governing Law",
+        [
+            "This Agreement shall be governed by and construed in "
+            "accordance with the laws of the State of New York.",
+            "The courts of New York County have exclusive jurisdiction.",
+        ],
+    ),
+    (
+        "14. Compliance with Laws",
+        [
+            "Each party shall comply with all applicable laws "
+            "and regulations in performing this Agreement."
+        ],
+    ),
 ]
 
 
@@ -37,11 +57,19 @@ def units(document_id: str = "doc-a") -> list[Chunk]:
     for heading, texts in CONTRACT:
         for n, body in enumerate(texts):
             text = f"{heading}\n{body}" if n == 0 else body
-            chunks.append(Chunk(
-                document_id=document_id, number=len(chunks), text=text,
-                page_start=1 + len(chunks) // 3, page_end=1 + len(chunks) // 3,
-                section_path=["DISTRIBUTION AGREEMENT", heading],
-                char_start=position, char_end=position + len(text), token_count=20))
+            chunks.append(
+                Chunk(
+                    document_id=document_id,
+                    number=len(chunks),
+                    text=text,
+                    page_start=1 + len(chunks) // 3,
+                    page_end=1 + len(chunks) // 3,
+                    section_path=["DISTRIBUTION AGREEMENT", heading],
+                    char_start=position,
+                    char_end=position + len(text),
+                    token_count=20,
+                )
+            )
             position += len(text) + 1
     return chunks
 
@@ -51,20 +79,33 @@ def world() -> tuple[InMemoryIndex, HashEmbedder, DictChunks]:
     embedder = HashEmbedder(64)
     index = InMemoryIndex(64)
     chunks = units("doc-a") + units("doc-b")
-    index.upsert([
-        IndexedChunk(tenant="t1" if c.document_id == "doc-a" else "t2", chunk=c,
-                     dense=embedder.embed_documents([indexed_text(c)])[0],
-                     sparse=encode_sparse(indexed_text(c)))
-        for c in contextualise(chunks)
-    ])
+    index.upsert(
+        [
+            IndexedChunk(
+                tenant="t1" if c.document_id == "doc-a" else "t2",
+                chunk=c,
+                dense=embedder.embed_documents([indexed_text(c)])[0],
+                sparse=encode_sparse(indexed_text(c)),
+            )
+            for c in contextualise(chunks)
+        ]
+    )
     return index, embedder, DictChunks(chunks)
 
 
-def search(world: tuple[InMemoryIndex, HashEmbedder, DictChunks], query: str,
-           **kwargs: object) -> list[ScoredChunk]:
+def search(
+    world: tuple[InMemoryIndex, HashEmbedder, DictChunks], query: str, **kwargs: object
+) -> list[ScoredChunk]:
     index, embedder, chunks = world
-    return search_passages(query, tenant="t1", embedder=embedder, index=index, chunks=chunks,
-                           reranker=LexicalReranker(), **kwargs)  # type: ignore[arg-type]
+    return search_passages(
+        query,
+        tenant="t1",
+        embedder=embedder,
+        index=index,
+        chunks=chunks,
+        reranker=LexicalReranker(),
+        **kwargs,
+    )  # type: ignore[arg-type]
 
 
 def test_a_chinese_category_query_finds_the_english_clause_grown_to_the_whole_clause(
@@ -105,10 +146,26 @@ def test_units_only_when_small_to_big_is_off(
 def test_per_document_keeps_one_passage_a_document() -> None:
     embedder, index = HashEmbedder(64), InMemoryIndex(64)
     chunks = units("doc-a") + units("doc-b")
-    index.upsert([IndexedChunk(tenant="t1", chunk=c, dense=embedder.embed_documents([c.text])[0],
-                               sparse=encode_sparse(c.text)) for c in chunks])
-    found = search_passages("governing law new york", tenant="t1", embedder=embedder,
-                            index=index, chunks=DictChunks(chunks), limit=10, per_document=1)
+    index.upsert(
+        [
+            IndexedChunk(
+                tenant="t1",
+                chunk=c,
+                dense=embedder.embed_documents([c.text])[0],
+                sparse=encode_sparse(c.text),
+            )
+            for c in chunks
+        ]
+    )
+    found = search_passages(
+        "governing law new york",
+        tenant="t1",
+        embedder=embedder,
+        index=index,
+        chunks=DictChunks(chunks),
+        limit=10,
+        per_document=1,
+    )
     assert sorted(hit.chunk.document_id for hit in found) == ["doc-a", "doc-b"]
 
 
@@ -121,10 +178,26 @@ def test_enclose_stops_at_the_section_and_the_size_cap() -> None:
 
 
 def test_merge_keeps_offsets_exact_over_gaps_and_overlaps() -> None:
-    a = Chunk(document_id="d", number=0, text="Alpha beta.", page_start=1, page_end=1,
-              char_start=0, char_end=11, token_count=3)
-    b = a.model_copy(update={"number": 1, "text": "Gamma.", "char_start": 13, "char_end": 19,
-                             "page_start": 2, "page_end": 2})
+    a = Chunk(
+        document_id="d",
+        number=0,
+        text="Alpha beta.",
+        page_start=1,
+        page_end=1,
+        char_start=0,
+        char_end=11,
+        token_count=3,
+    )
+    b = a.model_copy(
+        update={
+            "number": 1,
+            "text": "Gamma.",
+            "char_start": 13,
+            "char_end": 19,
+            "page_start": 2,
+            "page_end": 2,
+        }
+    )
     merged = merge([a, b])
     assert merged.text == "Alpha beta.\n\nGamma."
     assert merged.char_end == 19

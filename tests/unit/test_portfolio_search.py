@@ -20,11 +20,15 @@ from services.app.documents import DocumentService
 from services.app.search import Hit, search
 from tests.unit.test_documents_service import PDF, InlineQueue
 
-CONTRACT = (b"This Supply Agreement is made between the parties hereto. Either party may "
-            b"terminate on a change of control of the other party. Non-compete: the "
-            b"supplier shall not compete for two years. " * 12)  # several chunks
-REPORT = (b"Annual Report 2024. Form 10-K. Risk factors, consolidated balance sheet, "
-          b"shareholders. Change of control of the company did not occur. " * 12)
+CONTRACT = (
+    b"This Supply Agreement is made between the parties hereto. Either party may "
+    b"terminate on a change of control of the other party. Non-compete: the "
+    b"supplier shall not compete for two years. " * 12
+)  # several chunks
+REPORT = (
+    b"Annual Report 2024. Form 10-K. Risk factors, consolidated balance sheet, "
+    b"shareholders. Change of control of the company did not occur. " * 12
+)
 
 
 class SpyIndex:
@@ -40,8 +44,14 @@ class SpyIndex:
         return self.inner.search(**kwargs)
 
 
-def _ingest(docs: DocumentService, queue: InlineQueue, name: str, body: bytes,
-            metadata: dict[str, str] | None = None, tenant: str = "t1") -> str:
+def _ingest(
+    docs: DocumentService,
+    queue: InlineQueue,
+    name: str,
+    body: bytes,
+    metadata: dict[str, str] | None = None,
+    tenant: str = "t1",
+) -> str:
     document_id = docs.upload(tenant, name, PDF + body, metadata=metadata).document.id
     queue.drain()
     assert docs.get(tenant, document_id).status is DocumentStatus.READY
@@ -52,19 +62,31 @@ def _ingest(docs: DocumentService, queue: InlineQueue, name: str, body: bytes,
 def portfolio(docs: DocumentService, queue: InlineQueue) -> dict[str, str]:
     """Two contracts (one with metadata) and an annual report of tenant t1."""
     return {
-        "a": _ingest(docs, queue, "a.pdf", CONTRACT + b" Acme edition.",
-                     {"counterparty": "Acme", "region": "EU", "区域": "华东"}),
+        "a": _ingest(
+            docs,
+            queue,
+            "a.pdf",
+            CONTRACT + b" Acme edition.",
+            {"counterparty": "Acme", "region": "EU", "区域": "华东"},
+        ),
         "b": _ingest(docs, queue, "b.pdf", CONTRACT + b" Beta edition.", {"region": "US"}),
         "report": _ingest(docs, queue, "report.pdf", REPORT),
     }
 
 
-def _search(docs: DocumentService, query: str = "change of control", *,
-            index: Any = None, **filters: Any) -> list[Hit]:
+def _search(
+    docs: DocumentService, query: str = "change of control", *, index: Any = None, **filters: Any
+) -> list[Hit]:
     options = {k: filters.pop(k) for k in ("limit", "group_by") if k in filters}
-    return search(query, tenant="t1", where=DocumentFilter(**filters),
-                  store=docs.store, embedder=docs.embedder,  # type: ignore[arg-type]
-                  index=index or docs.index, **options)
+    return search(
+        query,
+        tenant="t1",
+        where=DocumentFilter(**filters),
+        store=docs.store,
+        embedder=docs.embedder,  # type: ignore[arg-type]
+        index=index or docs.index,
+        **options,
+    )
 
 
 def test_kind_metadata_and_upload_time_are_kept(
@@ -74,7 +96,10 @@ def test_kind_metadata_and_upload_time_are_kept(
     assert described[portfolio["a"]].kind == "contract"
     assert described[portfolio["report"]].kind == "annual_report"
     assert described[portfolio["a"]].metadata == {
-        "counterparty": "Acme", "region": "EU", "区域": "华东"}
+        "counterparty": "Acme",
+        "region": "EU",
+        "区域": "华东",
+    }
     assert described[portfolio["report"]].metadata == {}
     created = described[portfolio["a"]].created_at
     assert created is not None
@@ -214,15 +239,26 @@ def test_document_ids_are_deduplicated_intersected_and_checked(
 def test_metadata_is_validated_and_bounded() -> None:
     adapter = TypeAdapter(Metadata)
     assert adapter.validate_json('{"counterparty": "Acme", "客户": "平安"}') == {
-        "counterparty": "Acme", "客户": "平安"}
-    for bad in ('{"k": 1}', '{"k": {"n": "v"}}', '["k"]', '{"": "v"}', '{"a\\"b": "v"}',
-                '{"k": "line\\u0000"}', "not json",
-                '{"' + "k" * 65 + '": "v"}', '{"k": "' + "v" * 257 + '"}',
-                "{" + ", ".join(f'"k{i}": "v"' for i in range(33)) + "}"):
+        "counterparty": "Acme",
+        "客户": "平安",
+    }
+    for bad in (
+        '{"k": 1}',
+        '{"k": {"n": "v"}}',
+        '["k"]',
+        '{"": "v"}',
+        '{"a\\"b": "v"}',
+        '{"k": "line\\u0000"}',
+        "not json",
+        '{"' + "k" * 65 + '": "v"}',
+        '{"k": "' + "v" * 257 + '"}',
+        "{" + ", ".join(f'"k{i}": "v"' for i in range(33)) + "}",
+    ):
         with pytest.raises(ValidationError):
             adapter.validate_json(bad)
-    assert len(adapter.validate_json(
-        "{" + ", ".join(f'"k{i}": "v"' for i in range(32)) + "}")) == 32
+    assert (
+        len(adapter.validate_json("{" + ", ".join(f'"k{i}": "v"' for i in range(32)) + "}")) == 32
+    )
 
 
 def test_search_body_bounds_ids_and_wants_aware_times() -> None:
@@ -231,8 +267,13 @@ def test_search_body_bounds_ids_and_wants_aware_times() -> None:
         SearchIn(query="q", document_ids=["a"] * 1001)
     with pytest.raises(ValidationError):
         SearchIn(query="q", uploaded_after=datetime(2025, 1, 1))  # noqa: DTZ001 - the point
-    body = SearchIn(query="q", uploaded_after="2025-01-01T00:00:00+08:00", kind="contract",
-                    metadata={"region": "EU"}, group_by="document")
+    body = SearchIn(
+        query="q",
+        uploaded_after="2025-01-01T00:00:00+08:00",
+        kind="contract",
+        metadata={"region": "EU"},
+        group_by="document",
+    )
     where = body.where()
     assert where.uploaded_after == datetime(2024, 12, 31, 16, tzinfo=UTC)
     assert (where.kind, where.metadata) == ("contract", {"region": "EU"})

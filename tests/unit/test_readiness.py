@@ -72,8 +72,9 @@ def handle(base_url: str) -> LlmHandle:
 
 def test_llm_probe_asks_the_model_list_once_per_ttl(model_server: ModelServer) -> None:
     now = [100.0]
-    probe = LlmProbe(handle(model_server.base_url), api_key="secret", ttl_s=10,
-                     clock=lambda: now[0])
+    probe = LlmProbe(
+        handle(model_server.base_url), api_key="secret", ttl_s=10, clock=lambda: now[0]
+    )
     assert probe() == (True, f"m at {model_server.base_url}")
     for _ in range(5):
         now[0] += 1.5
@@ -94,13 +95,16 @@ def test_llm_probe_reports_an_unreachable_server_and_a_missing_model() -> None:
 
 
 def test_ready_requests_log_no_warning_and_ask_the_llm_once(
-    tmp_path: Path, model_server: ModelServer, caplog: pytest.LogCaptureFixture,
+    tmp_path: Path,
+    model_server: ModelServer,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     settings = Settings(data_dir=tmp_path)
     celery = create_celery(settings)
     container = SimpleNamespace(
-        store=SimpleNamespace(ping=lambda: None,
-                              engine=SimpleNamespace(dialect=SimpleNamespace(name="sqlite"))),
+        store=SimpleNamespace(
+            ping=lambda: None, engine=SimpleNamespace(dialect=SimpleNamespace(name="sqlite"))
+        ),
         index=SimpleNamespace(count=lambda: 0),
         embedder=SimpleNamespace(name="hash", dimension=32),
         llm=handle(model_server.base_url),

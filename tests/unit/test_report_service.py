@@ -32,11 +32,26 @@ QUOTE = "The Supplier shall be liable without limit"
 def responder(messages: list[ChatMessage]) -> str:
     """Risks: one grounded and one invented finding; summaries: minimal valid JSON."""
     if "Task: each passage above was retrieved" in messages[-1].content:
-        return json.dumps({"findings": [
-            {"passage": 1, "category": "Uncapped Liability", "severity": "high",
-             "reason": "no cap", "quote": QUOTE},
-            {"passage": 1, "category": "Non-Compete", "severity": "medium",
-             "reason": "made up", "quote": "words that appear nowhere"}]})
+        return json.dumps(
+            {
+                "findings": [
+                    {
+                        "passage": 1,
+                        "category": "Uncapped Liability",
+                        "severity": "high",
+                        "reason": "no cap",
+                        "quote": QUOTE,
+                    },
+                    {
+                        "passage": 1,
+                        "category": "Non-Compete",
+                        "severity": "medium",
+                        "reason": "made up",
+                        "quote": "words that appear nowhere",
+                    },
+                ]
+            }
+        )
     value = {"text": "Acme and Beta", "pages": [1]}
     return json.dumps({name: value for name in ContractSummary.model_fields})
 
@@ -50,8 +65,9 @@ class Recorder:
     def enqueue_analysis(self, job_id: str) -> None:
         self.jobs.append(job_id)
 
-    def enqueue_report(self, tenant: str, day: date, *, resume: bool = False,
-                       refresh: bool = False) -> None:
+    def enqueue_report(
+        self, tenant: str, day: date, *, resume: bool = False, refresh: bool = False
+    ) -> None:
         if refresh:
             self.refreshed.append((tenant, day))
         else:
@@ -72,11 +88,15 @@ def service(analysis: AnalysisService, sent: Recorder, **settings: object) -> Re
     """A fresh service over the same database (as a restarted worker would build); no
     limits on the analyses unless given (the embedded defaults leave risks out)."""
     jobs = JobService(jobs=SqlJobStore(analysis.store.engine), analysis=analysis, queue=sent)
-    unlimited: dict[str, object] = {"summary_max_pages": 0, "risks_for": "all",
-                                    "max_documents": 0}
-    return ReportService(store=analysis.store, reports=SqlReportStore(analysis.store.engine),
-                         analysis=analysis, jobs=jobs, queue=sent,
-                         settings=ReportSettings(**unlimited | settings))  # type: ignore[arg-type]
+    unlimited: dict[str, object] = {"summary_max_pages": 0, "risks_for": "all", "max_documents": 0}
+    return ReportService(
+        store=analysis.store,
+        reports=SqlReportStore(analysis.store.engine),
+        analysis=analysis,
+        jobs=jobs,
+        queue=sent,
+        settings=ReportSettings(**unlimited | settings),
+    )  # type: ignore[arg-type]
 
 
 def run_queued(reports: ReportService, sent: Recorder, limit: int | None = None) -> int:
@@ -89,12 +109,20 @@ def run_queued(reports: ReportService, sent: Recorder, limit: int | None = None)
 
 
 def upload(docs: DocumentService, queue: InlineQueue, n: int) -> list[str]:
-    return [ready(docs, queue, f"Contract {i}. This Agreement is made by the parties "
-                  f"hereto. {QUOTE}.".encode()) for i in range(n)]
+    return [
+        ready(
+            docs,
+            queue,
+            f"Contract {i}. This Agreement is made by the parties hereto. {QUOTE}.".encode(),
+        )
+        for i in range(n)
+    ]
 
 
 def test_a_day_with_zero_documents_gives_an_empty_report(
-    analysis: AnalysisService, sent: Recorder, llm: FakeChatModel,
+    analysis: AnalysisService,
+    sent: Recorder,
+    llm: FakeChatModel,
 ) -> None:
     reports = service(analysis, sent)
     step = reports.step("t1", TODAY)
@@ -107,7 +135,10 @@ def test_a_day_with_zero_documents_gives_an_empty_report(
 
 
 def test_build_fans_out_bounded_jobs_resumes_and_never_recomputes(
-    docs: DocumentService, queue: InlineQueue, analysis: AnalysisService, sent: Recorder,
+    docs: DocumentService,
+    queue: InlineQueue,
+    analysis: AnalysisService,
+    sent: Recorder,
     llm: FakeChatModel,
 ) -> None:
     ids = upload(docs, queue, 3)
@@ -139,7 +170,8 @@ def test_build_fans_out_bounded_jobs_resumes_and_never_recomputes(
     assert sorted(e.document_id for e in report.documents) == sorted(ids)
     entry = report.documents[0]
     assert [(f.category, f.severity, f.quote) for f in entry.findings] == [
-        ("Uncapped Liability", "high", QUOTE)]
+        ("Uncapped Liability", "high", QUOTE)
+    ]
     assert entry.ungrounded == 1  # the invented quote: counted, not shown
     counts = {c.category: (c.high, c.documents) for c in report.categories}
     assert counts == {"Uncapped Liability": (3, 3)}
@@ -157,7 +189,10 @@ def test_build_fans_out_bounded_jobs_resumes_and_never_recomputes(
 
 
 def test_a_failed_analysis_is_reported_and_the_build_finishes(
-    docs: DocumentService, queue: InlineQueue, analysis: AnalysisService, sent: Recorder,
+    docs: DocumentService,
+    queue: InlineQueue,
+    analysis: AnalysisService,
+    sent: Recorder,
     llm: FakeChatModel,
 ) -> None:
     upload(docs, queue, 1)
@@ -175,7 +210,10 @@ def test_a_failed_analysis_is_reported_and_the_build_finishes(
 
 
 def test_a_build_past_its_wait_finishes_with_what_exists(
-    docs: DocumentService, queue: InlineQueue, analysis: AnalysisService, sent: Recorder,
+    docs: DocumentService,
+    queue: InlineQueue,
+    analysis: AnalysisService,
+    sent: Recorder,
 ) -> None:
     upload(docs, queue, 2)
     later = [datetime.now(UTC)]
@@ -192,7 +230,10 @@ def test_a_build_past_its_wait_finishes_with_what_exists(
 
 
 def test_documents_outside_the_window_or_tenant_are_left_out(
-    docs: DocumentService, queue: InlineQueue, analysis: AnalysisService, sent: Recorder,
+    docs: DocumentService,
+    queue: InlineQueue,
+    analysis: AnalysisService,
+    sent: Recorder,
 ) -> None:
     upload(docs, queue, 1)
     ready(docs, queue, b"Another tenant's contract.", tenant="t2")
@@ -211,7 +252,8 @@ def test_documents_outside_the_window_or_tenant_are_left_out(
 
 
 def test_request_starts_one_build_and_upsert_is_idempotent(
-    analysis: AnalysisService, sent: Recorder,
+    analysis: AnalysisService,
+    sent: Recorder,
 ) -> None:
     reports = service(analysis, sent)
     first = reports.request("t1", TODAY)
@@ -229,7 +271,10 @@ def test_request_starts_one_build_and_upsert_is_idempotent(
 
 
 def test_a_pending_build_stores_the_report_as_it_stands(
-    docs: DocumentService, queue: InlineQueue, analysis: AnalysisService, sent: Recorder,
+    docs: DocumentService,
+    queue: InlineQueue,
+    analysis: AnalysisService,
+    sent: Recorder,
 ) -> None:
     upload(docs, queue, 2)
     reports = service(analysis, sent)
@@ -257,7 +302,10 @@ def test_a_pending_build_stores_the_report_as_it_stands(
 
 
 def test_limits_bound_the_jobs_and_the_rest_is_listed_not_analysed(
-    docs: DocumentService, queue: InlineQueue, analysis: AnalysisService, sent: Recorder,
+    docs: DocumentService,
+    queue: InlineQueue,
+    analysis: AnalysisService,
+    sent: Recorder,
     llm: FakeChatModel,
 ) -> None:
     upload(docs, queue, 3)
@@ -273,15 +321,21 @@ def test_limits_bound_the_jobs_and_the_rest_is_listed_not_analysed(
     assert report is not None
     assert (report.incomplete, report.limited) == (0, 3)
     limited = sorted((tuple(e.limited) for e in report.documents), key=len, reverse=True)
-    assert limited[0] == ("summary not analysed (limit): only 2 documents a day",
-                          "risks not analysed (limit): only 2 documents a day")
-    assert limited[1] == limited[2] == (
-        "risks not analysed (limit): risks are not part of reports",)
+    assert limited[0] == (
+        "summary not analysed (limit): only 2 documents a day",
+        "risks not analysed (limit): only 2 documents a day",
+    )
+    assert (
+        limited[1] == limited[2] == ("risks not analysed (limit): risks are not part of reports",)
+    )
     assert all(e.analysis == "done" for e in report.documents)
 
 
 def test_an_ended_analysis_refreshes_the_running_builds_of_its_tenant(
-    docs: DocumentService, queue: InlineQueue, analysis: AnalysisService, sent: Recorder,
+    docs: DocumentService,
+    queue: InlineQueue,
+    analysis: AnalysisService,
+    sent: Recorder,
 ) -> None:
     upload(docs, queue, 1)
     reports = service(analysis, sent)

@@ -78,11 +78,19 @@ def keys(found: Sequence[ScoredChunk]) -> list[tuple[str, int]]:
     return [(s.chunk.document_id, s.chunk.number) for s in found]
 
 
-def passages(world: tuple[InMemoryIndex, HashEmbedder, DictChunks], query: str,
-             **kwargs: object) -> list[ScoredChunk]:
+def passages(
+    world: tuple[InMemoryIndex, HashEmbedder, DictChunks], query: str, **kwargs: object
+) -> list[ScoredChunk]:
     index, embedder, chunks = world
-    return search_passages(query, tenant="t1", embedder=embedder, index=index,  # type: ignore[arg-type]
-                           chunks=chunks, reranker=LexicalReranker(), **kwargs)
+    return search_passages(
+        query,
+        tenant="t1",
+        embedder=embedder,
+        index=index,  # type: ignore[arg-type]
+        chunks=chunks,
+        reranker=LexicalReranker(),
+        **kwargs,
+    )
 
 
 def test_no_text_is_returned_twice(world: tuple[InMemoryIndex, HashEmbedder, DictChunks]) -> None:

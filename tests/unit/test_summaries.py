@@ -33,19 +33,28 @@ COUNTER = WordCounter()
 
 
 def doc(document_id: str = "doc-a") -> Document:
-    return Document(id=document_id, tenant="t", filename="lease.pdf", sha256="0" * 64,
-                    size_bytes=1)
+    return Document(id=document_id, tenant="t", filename="lease.pdf", sha256="0" * 64, size_bytes=1)
 
 
-def chunks_of(count: int, words: int = 40, document_id: str = "doc-a",
-              text: str | None = None) -> list[Chunk]:
+def chunks_of(
+    count: int, words: int = 40, document_id: str = "doc-a", text: str | None = None
+) -> list[Chunk]:
     made = []
     for n in range(count):
         body = text or " ".join(f"c{n}w{i}" for i in range(words)) + "."
-        made.append(Chunk(document_id=document_id, number=n, text=body, page_start=n + 1,
-                          page_end=n + 1, section_path=[f"{n // 3 + 1} Section"],
-                          char_start=n * 10_000, char_end=n * 10_000 + len(body),
-                          token_count=words))
+        made.append(
+            Chunk(
+                document_id=document_id,
+                number=n,
+                text=body,
+                page_start=n + 1,
+                page_end=n + 1,
+                section_path=[f"{n // 3 + 1} Section"],
+                char_start=n * 10_000,
+                char_end=n * 10_000 + len(body),
+                token_count=words,
+            )
+        )
     return made
 
 
@@ -63,19 +72,30 @@ def within(llm: FakeChatModel, budget: Budget) -> list[int]:
 def test_a_document_that_fits_is_summarised_in_one_call() -> None:
     llm = FakeChatModel([contract_reply(quotes=("c1w3 c1w4 c1w5", "not in the document"))])
     chunks = chunks_of(5)
-    summary = summarize(doc(), chunks, kind="contract", llm=llm, counter=COUNTER,
-                        budget=ROOMY, cache_salt="tenant-t")
+    summary = summarize(
+        doc(),
+        chunks,
+        kind="contract",
+        llm=llm,
+        counter=COUNTER,
+        budget=ROOMY,
+        cache_salt="tenant-t",
+    )
     assert isinstance(summary, ContractSummary)
     assert len(llm.calls) == 1
     call = llm.calls[0]
     assert (call.kind, call.schema, call.thinking, call.cache_salt) == (
-        "structured", "ContractReply", False, "tenant-t")
+        "structured",
+        "ContractReply",
+        False,
+        "tenant-t",
+    )
     assert call.max_tokens == ROOMY.max_output_tokens
     assert summary.payment.pages == [2]  # where the quote is (the model gives no page)
     assert summary.payment.verified
     [evidence] = summary.payment.evidence  # the quote not in the document is no evidence
     assert (evidence.quote, evidence.page, evidence.page_end) == ("c1w3 c1w4 c1w5", 2, 2)
-    assert chunks[1].text[evidence.char_start - chunks[1].char_start:][:14] == "c1w3 c1w4 c1w5"
+    assert chunks[1].text[evidence.char_start - chunks[1].char_start :][:14] == "c1w3 c1w4 c1w5"
     assert summary.parties.text == "term term term"
     schema = ContractReply.model_json_schema()["$defs"]["StatementReply"]
     assert schema["required"] == ["text", "quotes"]  # the model must quote
@@ -87,14 +107,19 @@ def test_a_document_that_fits_is_summarised_in_one_call() -> None:
 
 def test_a_long_document_goes_map_reduce_with_every_prompt_in_budget() -> None:
     chunks = chunks_of(12)
-    parts = pack_document(ANALYST_INSTRUCTIONS, chunks, summary_task("contract", "en"),
-                          counter=COUNTER, budget=TIGHT, title="lease.pdf")
+    parts = pack_document(
+        ANALYST_INSTRUCTIONS,
+        chunks,
+        summary_task("contract", "en"),
+        counter=COUNTER,
+        budget=TIGHT,
+        title="lease.pdf",
+    )
     assert len(parts) > 1
     firsts = [p.chunks[0].number for p in parts]
     llm = FakeChatModel([contract_reply(quotes=(f"c{n}w1 c{n}w2",)) for n in firsts])
     llm.add_replies(contract_reply(words=5, quotes=("c11w0 c11w1 c11w2", "c99w1 c99w2")))
-    summary = summarize(doc(), chunks, kind="contract", llm=llm, counter=COUNTER,
-                        budget=TIGHT)
+    summary = summarize(doc(), chunks, kind="contract", llm=llm, counter=COUNTER, budget=TIGHT)
     assert len(llm.calls) == len(parts) + 1  # map per part, one merge
     within(llm, TIGHT)
     for n, call in enumerate(llm.calls[:-1], 1):
@@ -109,14 +134,21 @@ def test_a_long_document_goes_map_reduce_with_every_prompt_in_budget() -> None:
 
 def test_partials_too_big_for_one_merge_are_merged_in_rounds() -> None:
     chunks = chunks_of(30)
-    parts = pack_document(ANALYST_INSTRUCTIONS, chunks, summary_task("contract", "en"),
-                          counter=COUNTER, budget=TIGHT, title="lease.pdf")
+    parts = pack_document(
+        ANALYST_INSTRUCTIONS,
+        chunks,
+        summary_task("contract", "en"),
+        counter=COUNTER,
+        budget=TIGHT,
+        title="lease.pdf",
+    )
     assert len(parts) >= 4
     big = contract_reply(words=9, quotes=("c0w1 c0w2",))
     llm = FakeChatModel(responder=lambda messages: big)
     summarize(doc(), chunks, kind="contract", llm=llm, counter=COUNTER, budget=TIGHT)
-    merges = [c.messages[1].content for c in llm.calls if "partial summaries" in
-              c.messages[1].content]
+    merges = [
+        c.messages[1].content for c in llm.calls if "partial summaries" in c.messages[1].content
+    ]
     assert len(llm.calls) == len(parts) + len(merges)
     assert len(merges) >= 2  # one merge of every partial would not fit
     assert all(merge.count("Part ") < len(parts) for merge in merges)
@@ -137,11 +169,12 @@ def test_chinese_document_gets_the_chinese_instruction() -> None:
     text = "甲方应于每月五日前向乙方支付租金人民币五万元整。本合同适用中华人民共和国法律。" * 3
     chunks = chunks_of(3, text=text)
     assert detect_language(chunks) == "zh"
-    reply = json.dumps({name: {"text": "租金每月支付", "pages": [1]} for name in CONTRACT_FIELDS},
-                       ensure_ascii=False)
+    reply = json.dumps(
+        {name: {"text": "租金每月支付", "pages": [1]} for name in CONTRACT_FIELDS},
+        ensure_ascii=False,
+    )
     llm = FakeChatModel([reply])
-    summary = summarize(doc(), chunks, kind="contract", llm=llm, counter=COUNTER,
-                        budget=ROOMY)
+    summary = summarize(doc(), chunks, kind="contract", llm=llm, counter=COUNTER, budget=ROOMY)
     assert summary.payment.text == "租金每月支付"
     user = llm.calls[0].messages[1].content
     assert "请用简体中文" in user
@@ -157,26 +190,47 @@ def test_language_is_told_by_the_share_of_chinese_characters() -> None:
 
 
 def test_annual_report_figures_are_verified_only_where_the_quote_shows_the_value() -> None:
-    text = ("Revenue for 2024 was RMB 1,234.5 million. Net profit was RMB 98 million. "
-            "The bank lends to small firms in Jiangsu. Credit risk rose.")
-    reply = json.dumps({
-        "business": {"text": "A bank.", "quotes": ["lends to small firms in Jiangsu"]},
-        "key_figures": [
-            {"name": "Revenue", "value": "RMB 1234.5m", "period": "2024", "page": 7,
-             "quote": "Revenue for 2024 was RMB 1,234.5 million"},
-            {"name": "Profit", "value": "RMB 17 million", "period": "2024",
-             "quote": "Net profit was RMB 98 million"},  # found, but not this value
-            {"name": "Assets", "value": "RMB 5bn", "period": "2024", "quote": "assets 5bn"}],
-        "outlook": {"text": "", "quotes": ["Credit risk rose"]},
-        "major_risks": [{"text": "Credit risk rose.", "quotes": []}, {"text": " ", "quotes": []}],
-    })
+    text = (
+        "Revenue for 2024 was RMB 1,234.5 million. Net profit was RMB 98 million. "
+        "The bank lends to small firms in Jiangsu. Credit risk rose."
+    )
+    reply = json.dumps(
+        {
+            "business": {"text": "A bank.", "quotes": ["lends to small firms in Jiangsu"]},
+            "key_figures": [
+                {
+                    "name": "Revenue",
+                    "value": "RMB 1234.5m",
+                    "period": "2024",
+                    "page": 7,
+                    "quote": "Revenue for 2024 was RMB 1,234.5 million",
+                },
+                {
+                    "name": "Profit",
+                    "value": "RMB 17 million",
+                    "period": "2024",
+                    "quote": "Net profit was RMB 98 million",
+                },  # found, but not this value
+                {"name": "Assets", "value": "RMB 5bn", "period": "2024", "quote": "assets 5bn"},
+            ],
+            "outlook": {"text": "", "quotes": ["Credit risk rose"]},
+            "major_risks": [
+                {"text": "Credit risk rose.", "quotes": []},
+                {"text": " ", "quotes": []},
+            ],
+        }
+    )
     llm = FakeChatModel([reply])
-    summary = summarize(doc(), chunks_of(3, text=text), kind="annual_report", llm=llm,
-                        counter=COUNTER, budget=ROOMY)
+    summary = summarize(
+        doc(), chunks_of(3, text=text), kind="annual_report", llm=llm, counter=COUNTER, budget=ROOMY
+    )
     assert isinstance(summary, ReportSummary)
     assert llm.calls[0].schema == "ReportReply"
     assert [(f.name, f.verified, f.page) for f in summary.key_figures] == [
-        ("Revenue", True, 1), ("Profit", False, None), ("Assets", False, None)]
+        ("Revenue", True, 1),
+        ("Profit", False, None),
+        ("Assets", False, None),
+    ]
     assert summary.key_figures[0].evidence[0].quote == "Revenue for 2024 was RMB 1,234.5 million"
     assert summary.business.verified
     assert summary.business.pages == [1]
@@ -185,23 +239,48 @@ def test_annual_report_figures_are_verified_only_where_the_quote_shows_the_value
 
 
 def test_a_statement_whose_quotes_are_nowhere_is_unverified_with_no_pages() -> None:
-    reply = json.dumps({name: {"text": "payment: $17.00", "pages": [2],
-                               "quotes": ["The price is $17.00 per unit."]}
-                        for name in CONTRACT_FIELDS})
-    summary = summarize(doc(), chunks_of(3), kind="contract", llm=FakeChatModel([reply]),
-                        counter=COUNTER, budget=ROOMY)
+    reply = json.dumps(
+        {
+            name: {
+                "text": "payment: $17.00",
+                "pages": [2],
+                "quotes": ["The price is $17.00 per unit."],
+            }
+            for name in CONTRACT_FIELDS
+        }
+    )
+    summary = summarize(
+        doc(),
+        chunks_of(3),
+        kind="contract",
+        llm=FakeChatModel([reply]),
+        counter=COUNTER,
+        budget=ROOMY,
+    )
     assert summary.payment.text == "payment: $17.00"
     assert (summary.payment.verified, summary.payment.evidence, summary.payment.pages) == (
-        False, [], [])
+        False,
+        [],
+        [],
+    )
 
 
 def test_a_merge_that_drops_the_quotes_keeps_the_evidence_of_its_parts() -> None:
     chunks = chunks_of(12)
-    parts = pack_document(ANALYST_INSTRUCTIONS, chunks, summary_task("contract", "en"),
-                          counter=COUNTER, budget=TIGHT, title="lease.pdf")
-    llm = FakeChatModel([contract_reply(quotes=(f"c{p.chunks[-1].number}w5 "
-                                                f"c{p.chunks[-1].number}w6",))
-                         for p in parts])
+    parts = pack_document(
+        ANALYST_INSTRUCTIONS,
+        chunks,
+        summary_task("contract", "en"),
+        counter=COUNTER,
+        budget=TIGHT,
+        title="lease.pdf",
+    )
+    llm = FakeChatModel(
+        [
+            contract_reply(quotes=(f"c{p.chunks[-1].number}w5 c{p.chunks[-1].number}w6",))
+            for p in parts
+        ]
+    )
     llm.add_replies(contract_reply(words=5, quotes=()))
     summary = summarize(doc(), chunks, kind="contract", llm=llm, counter=COUNTER, budget=TIGHT)
     assert len(llm.calls) == len(parts) + 1
@@ -225,11 +304,22 @@ def test_a_document_without_chunks_is_not_sent() -> None:
 
 def test_summary_and_question_share_the_prompt_prefix() -> None:
     chunks = chunks_of(5)
-    [part] = pack_document(ANALYST_INSTRUCTIONS, chunks, summary_task("contract", "en"),
-                           counter=COUNTER, budget=ROOMY, title="lease.pdf")
+    [part] = pack_document(
+        ANALYST_INSTRUCTIONS,
+        chunks,
+        summary_task("contract", "en"),
+        counter=COUNTER,
+        budget=ROOMY,
+        title="lease.pdf",
+    )
     candidates = [ScoredChunk(chunk=c, score=1.0 / (c.number + 1)) for c in chunks]
-    question = pack_question("Who pays the rent?", candidates, counter=COUNTER, budget=ROOMY,
-                             titles={"doc-a": "lease.pdf"})
+    question = pack_question(
+        "Who pays the rent?",
+        candidates,
+        counter=COUNTER,
+        budget=ROOMY,
+        titles={"doc-a": "lease.pdf"},
+    )
     assert part.prefix == question.prefix
     assert part.messages[0] == question.messages[0]
     llm = FakeChatModel([contract_reply()])

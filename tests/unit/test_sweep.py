@@ -38,7 +38,8 @@ def _age(engine: Any, table: Any, row_id: str) -> None:
 
 
 def test_a_lost_document_message_is_sent_again_once_stuck(
-    docs: DocumentService, queue: InlineQueue,
+    docs: DocumentService,
+    queue: InlineQueue,
 ) -> None:
     lost = docs.upload("t1", "lost.pdf", PDF + b"liquidated damages apply").document.id
     fresh = docs.upload("t1", "fresh.pdf", PDF + b"another file").document.id
@@ -52,7 +53,10 @@ def test_a_lost_document_message_is_sent_again_once_stuck(
 
 
 def test_the_sweep_resends_stuck_documents_and_jobs(
-    tmp_path: Any, docs: DocumentService, queue: InlineQueue, analysis: AnalysisService,
+    tmp_path: Any,
+    docs: DocumentService,
+    queue: InlineQueue,
+    analysis: AnalysisService,
 ) -> None:
     doc = ready(docs, queue, b"This Agreement is made by the parties hereto.")
     sent = Sent()

@@ -18,7 +18,10 @@ STATEMENT = [
 def test_the_header_row_caption_and_group_label_of_the_table_a_unit_starts_in() -> None:
     header = table_header(STATEMENT, "Global Services | 17,611 | 16,328 | 15,543")
     assert header.splitlines() == [
-        "(Dollars in millions)", "Years ended December 31, | 2022 | 2021 | 2020", "Revenues:"]
+        "(Dollars in millions)",
+        "Years ended December 31, | 2022 | 2021 | 2020",
+        "Revenues:",
+    ]
 
 
 def test_no_header_for_prose_or_for_a_unit_that_starts_its_table() -> None:
@@ -30,11 +33,28 @@ def test_contextualise_gives_each_unit_its_path_and_table_header() -> None:
     first_text = "\n".join(STATEMENT)
     second_text = "Global Services | 17,611 | 16,328 | 15,543"
     chunks = [
-        Chunk(document_id="d", number=0, text=first_text, page_start=1, page_end=1,
-              section_path=["Notes"], char_start=0, char_end=len(first_text), token_count=40),
-        Chunk(document_id="d", number=1, text=second_text, page_start=1, page_end=1,
-              section_path=["Notes"], char_start=len(first_text) + 1,
-              char_end=len(first_text) + 1 + len(second_text), token_count=12),
+        Chunk(
+            document_id="d",
+            number=0,
+            text=first_text,
+            page_start=1,
+            page_end=1,
+            section_path=["Notes"],
+            char_start=0,
+            char_end=len(first_text),
+            token_count=40,
+        ),
+        Chunk(
+            document_id="d",
+            number=1,
+            text=second_text,
+            page_start=1,
+            page_end=1,
+            section_path=["Notes"],
+            char_start=len(first_text) + 1,
+            char_end=len(first_text) + 1 + len(second_text),
+            token_count=12,
+        ),
     ]
     first, second = contextualise(chunks, "BOEING_2022_10K")
     assert first.context == "BOEING_2022_10K > Notes"
@@ -45,9 +65,16 @@ def test_contextualise_gives_each_unit_its_path_and_table_header() -> None:
 
 def test_running_headers_and_page_numbers_are_not_indexed() -> None:
     chunks = [
-        Chunk(document_id="d", number=n, page_start=n + 1, page_end=n + 1, char_start=n * 100,
-              char_end=n * 100 + 90, token_count=20,
-              text=f"ACME plc 2024 Annual Report\n{n + 1}\nThe {word} clause applies.")
+        Chunk(
+            document_id="d",
+            number=n,
+            page_start=n + 1,
+            page_end=n + 1,
+            char_start=n * 100,
+            char_end=n * 100 + 90,
+            token_count=20,
+            text=f"ACME plc 2024 Annual Report\n{n + 1}\nThe {word} clause applies.",
+        )
         for n, word in enumerate(["alpha", "bravo", "charlie", "delta", "echo"])
     ]
     running = running_lines(chunks)

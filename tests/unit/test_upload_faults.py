@@ -30,9 +30,16 @@ class FullBlobs(FileBlobStore):
 def _service(tmp_path: Path, queue: InlineQueue, blobs: FileBlobStore) -> DocumentService:
     store = SqlStore(f"sqlite:///{tmp_path / 'db'}")
     return DocumentService(
-        settings=Settings(data_dir=tmp_path), store=store,
-        blobs=blobs, parser=StubParser(), counter=WordCounter(), embedder=HashEmbedder(32),
-        index=InMemoryIndex(32), queue=queue, eraser=SqlEraser(store.engine))
+        settings=Settings(data_dir=tmp_path),
+        store=store,
+        blobs=blobs,
+        parser=StubParser(),
+        counter=WordCounter(),
+        embedder=HashEmbedder(32),
+        index=InMemoryIndex(32),
+        queue=queue,
+        eraser=SqlEraser(store.engine),
+    )
 
 
 def _files(folder: Path) -> list[Path]:

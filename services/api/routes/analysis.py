@@ -19,7 +19,9 @@ from services.app.cache import hit_rate
 
 router = APIRouter(prefix="/v1", tags=["analysis"])
 ERRORS: dict[int | str, dict[str, Any]] = {
-    404: {}, 409: {"description": "a document is not ready"}, 422: {},
+    404: {},
+    409: {"description": "a document is not ready"},
+    422: {},
     502: {"description": "the LLM's reply was unusable"},
     503: {"description": "no LLM available (ingestion and search still work)"},
 }
@@ -28,11 +30,15 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 def answer_out(result: AskResult) -> AnswerOut:
     answer = result.answer
     return AnswerOut(
-        answer=answer.text, found=answer.found, grounded=answer.grounded,
+        answer=answer.text,
+        found=answer.found,
+        grounded=answer.grounded,
         citations=[CitationOut(**c.model_dump()) for c in answer.citations],
-        evidence=answer.evidence, extracted=answer.extracted,
+        evidence=answer.evidence,
+        extracted=answer.extracted,
         not_found_checked=answer.not_found_checked,
-        model=result.model, cached=result.cached,
+        model=result.model,
+        cached=result.cached,
     )
 
 
@@ -65,8 +71,9 @@ def ask(body: QuestionIn, container: ContainerDep, tenant: TenantDep) -> Any:
 
 
 @router.get("/analysis/cache")
-def cache_stats(container: ContainerDep, tenant: TenantDep
-                ) -> dict[str, dict[str, int | float | None]]:
+def cache_stats(
+    container: ContainerDep, tenant: TenantDep
+) -> dict[str, dict[str, int | float | None]]:
     """The caller's cache hits, misses and `hit_rate` (null before the first lookup) per
     kind since this process started (`/metrics` has the totals of all tenants)."""
     return {

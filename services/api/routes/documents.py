@@ -30,8 +30,11 @@ def _metadata(raw: str | None) -> dict[str, str] | None:
         return _METADATA.validate_json(raw)
     except ValidationError as exc:
         raise RequestValidationError(
-            [{**error, "loc": ("body", "metadata", *error["loc"])} for error in exc.errors(
-                include_url=False, include_context=False)]) from None
+            [
+                {**error, "loc": ("body", "metadata", *error["loc"])}
+                for error in exc.errors(include_url=False, include_context=False)
+            ]
+        ) from None
 
 
 async def _read_bounded(upload: UploadFile, max_bytes: int) -> bytes:
@@ -56,10 +59,14 @@ async def upload_documents(
     tenant: TenantDep,
     files: Annotated[list[UploadFile], File(description="one or several PDF files")],
     password: Annotated[str | None, Form(description="password of encrypted PDFs")] = None,
-    metadata: Annotated[str | None, Form(
-        description='JSON object of strings, e.g. {"counterparty": "Acme"} (at most 32 keys '
-                    "of <= 64 characters, values <= 256), for every file of the request; "
-                    "searchable with /v1/search's metadata filter")] = None,
+    metadata: Annotated[
+        str | None,
+        Form(
+            description='JSON object of strings, e.g. {"counterparty": "Acme"} (at most 32 keys '
+            "of <= 64 characters, values <= 256), for every file of the request; "
+            "searchable with /v1/search's metadata filter"
+        ),
+    ] = None,
 ) -> Response:
     """Store and queue PDFs; answers 202 with their ids. Ingestion runs in the worker."""
     values = _metadata(metadata)
@@ -84,8 +91,9 @@ async def upload_documents(
             )
             continue
         accepted.append(
-            Accepted(document=DocumentOut.of(result.document, result.facts),
-                     duplicate=result.duplicate)
+            Accepted(
+                document=DocumentOut.of(result.document, result.facts), duplicate=result.duplicate
+            )
         )
     body = UploadOut(accepted=accepted, rejected=rejected)
     status = 202 if accepted else _common_status(rejected)

@@ -46,10 +46,15 @@ class ReportOut(BaseModel):
 
     @classmethod
     def of(cls, record: ReportRecord, *, content: bool = True) -> ReportOut:
-        return cls(date=record.date, status=record.status, error_code=record.error_code,
-                   reason=record.reason, started_at=record.started_at,
-                   updated_at=record.updated_at,
-                   report=current(record) if content else None)
+        return cls(
+            date=record.date,
+            status=record.status,
+            error_code=record.error_code,
+            reason=record.reason,
+            started_at=record.started_at,
+            updated_at=record.updated_at,
+            report=current(record) if content else None,
+        )
 
 
 def current(record: ReportRecord) -> Report | None:
@@ -66,16 +71,29 @@ class ReportList(BaseModel):
 @router.get("/reports", response_model=ReportList)
 def list_reports(reports: ReportsDep, tenant: TenantDep) -> ReportList:
     """The caller's latest 100 daily reports, newest first (status only; GET one to read)."""
-    return ReportList(reports=[ReportOut.of(r, content=False)
-                               for r in reports.list_reports(tenant)])
+    return ReportList(
+        reports=[ReportOut.of(r, content=False) for r in reports.list_reports(tenant)]
+    )
 
 
-@router.get("/reports/{date}", response_model=ReportOut,
-            responses={202: {"description": "the first build of this date has not stored "
-                                         "anything yet (a second at most)"},
-                       404: {}, 200: {"content": {"text/markdown": {}, "text/html": {}}}})
-def get_report(date: ReportDate, reports: ReportsDep, tenant: TenantDep,
-               format: Annotated[Format, Query()] = "json") -> Any:
+@router.get(
+    "/reports/{date}",
+    response_model=ReportOut,
+    responses={
+        202: {
+            "description": "the first build of this date has not stored "
+            "anything yet (a second at most)"
+        },
+        404: {},
+        200: {"content": {"text/markdown": {}, "text/html": {}}},
+    },
+)
+def get_report(
+    date: ReportDate,
+    reports: ReportsDep,
+    tenant: TenantDep,
+    format: Annotated[Format, Query()] = "json",
+) -> Any:
     """The report of `date` (YYYY-MM-DD, in the configured time zone) as it stands:
     `format=json` (with its build status), `markdown` (text/markdown) or `html` (one
     self-contained page). While analyses are pending its status is `building` and it lists
@@ -93,21 +111,32 @@ def get_report(date: ReportDate, reports: ReportsDep, tenant: TenantDep,
     return ReportOut.of(record)
 
 
-@router.post("/reports/{date}", response_model=ReportOut, status_code=200,
-             responses={202: {"description": "the first build of this date has not stored "
-                                             "anything yet"}})
-async def build_report(date: ReportDate, reports: ReportsDep, tenant: TenantDep,
-                       wait: Annotated[float, Query(ge=0, le=600)] = 0) -> Any:
+@router.post(
+    "/reports/{date}",
+    response_model=ReportOut,
+    status_code=200,
+    responses={202: {"description": "the first build of this date has not stored anything yet"}},
+)
+async def build_report(
+    date: ReportDate,
+    reports: ReportsDep,
+    tenant: TenantDep,
+    wait: Annotated[float, Query(ge=0, le=600)] = 0,
+) -> Any:
     """(Re)build the report of `date` (a build already running is not started twice) and
     answer 200 with the report as it stands once the build ended or after `wait` seconds
     (status `building` while analyses are pending); 202 only while nothing is stored yet."""
     record = await run_in_threadpool(reports.request, tenant, date)
     if wait > 0:  # polled without holding a thread (services.api.waiting)
-        record = await poll_until(lambda: reports.get(tenant, date) or record,
-                                  lambda r: r.status != "building", wait)
+        record = await poll_until(
+            lambda: reports.get(tenant, date) or record, lambda r: r.status != "building", wait
+        )
     if record.status == "failed":
         status = status_for_code(record.error_code)
     else:
         status = 200 if record.report is not None else 202
-    return JSONResponse(status_code=status, content=ReportOut.of(record).model_dump(mode="json"),
-                        headers={"Location": f"/v1/reports/{date}"})
+    return JSONResponse(
+        status_code=status,
+        content=ReportOut.of(record).model_dump(mode="json"),
+        headers={"Location": f"/v1/reports/{date}"},
+    )

@@ -32,8 +32,9 @@ def escape_markdown(text: str) -> str:
     for n, char in enumerate(flat):
         if char in _HTML:
             out.append(_HTML[char])
-        elif char in _MARKUP or (char in _INSIDE_WORD and n + 1 < len(flat)
-                                  and not flat[n + 1].isspace()):
+        elif char in _MARKUP or (
+            char in _INSIDE_WORD and n + 1 < len(flat) and not flat[n + 1].isspace()
+        ):
             out.append("\\" + char)
         else:
             out.append(char)
@@ -44,9 +45,11 @@ def status_line(report: Report) -> str:
     """One sentence on how complete the report is (both renderings)."""
     if report.status == "building":
         complete = len(report.documents) - report.pending
-        return (f"Status: building. Analyses of {report.pending} document(s) are pending "
-                f"({complete} of {len(report.documents)} complete); this report is refreshed "
-                "as they finish.")
+        return (
+            f"Status: building. Analyses of {report.pending} document(s) are pending "
+            f"({complete} of {len(report.documents)} complete); this report is refreshed "
+            "as they finish."
+        )
     if report.status == "failed":
         return "Status: failed; this is the last report built."
     return "Status: done."
@@ -54,11 +57,16 @@ def status_line(report: Report) -> str:
 
 def render_markdown(report: Report) -> str:
     """The report as Markdown (tables for counts and categories, a section per document)."""
-    out = [f"# Daily report {report.date.isoformat()} ({escape_markdown(report.tenant)})", "",
-           f"Documents created {report.window_start.isoformat()} to "
-           f"{report.window_end.isoformat()} ({report.timezone}); generated "
-           f"{report.generated_at.isoformat(timespec='seconds')}.", "",
-           status_line(report), ""]
+    out = [
+        f"# Daily report {report.date.isoformat()} ({escape_markdown(report.tenant)})",
+        "",
+        f"Documents created {report.window_start.isoformat()} to "
+        f"{report.window_end.isoformat()} ({report.timezone}); generated "
+        f"{report.generated_at.isoformat(timespec='seconds')}.",
+        "",
+        status_line(report),
+        "",
+    ]
     if not report.total_documents:
         return "\n".join([*out, "No documents arrived in this window.", ""])
     out += ["| | count |", "|---|---|", f"| documents | {report.total_documents} |"]
@@ -67,34 +75,51 @@ def render_markdown(report: Report) -> str:
     if report.incomplete:
         out += ["", f"{report.incomplete} ready document(s) lack an analysis (see below)."]
     if report.limited:
-        out += ["", f"{report.limited} ready document(s) not fully analysed: the report's "
-                "limits (see below)."]
+        out += [
+            "",
+            f"{report.limited} ready document(s) not fully analysed: the report's "
+            "limits (see below).",
+        ]
     pending = [e for e in report.documents if e.pending]
     if pending:
         out += ["", "## Pending", ""]
         out += [f"- {escape_markdown(e.filename)}: {', '.join(e.pending)} pending" for e in pending]
     if report.failures:
         out += ["", "## Failures", ""]
-        out += [f"- **{escape_markdown(f.filename)}** ({f.error_code or 'error'}): "
-                f"{escape_markdown(f.reason or '')}" for f in report.failures]
+        out += [
+            f"- **{escape_markdown(f.filename)}** ({f.error_code or 'error'}): "
+            f"{escape_markdown(f.reason or '')}"
+            for f in report.failures
+        ]
     if report.categories:
-        out += ["", "## Risks by category", "", "| category | high | medium | low | documents |",
-                "|---|---|---|---|---|"]
-        out += [f"| {escape_markdown(c.category)} | {c.high} | {c.medium} | {c.low} "
-                f"| {c.documents} |" for c in report.categories]
+        out += [
+            "",
+            "## Risks by category",
+            "",
+            "| category | high | medium | low | documents |",
+            "|---|---|---|---|---|",
+        ]
+        out += [
+            f"| {escape_markdown(c.category)} | {c.high} | {c.medium} | {c.low} | {c.documents} |"
+            for c in report.categories
+        ]
     if report.documents:
         out += ["", "## New documents"]
     for entry in report.documents:
         out += ["", f"### {escape_markdown(entry.filename)} ({entry.kind})", ""]
         if entry.analysis != "done":
             out.append(f"_Analysis {entry.analysis}: {escape_markdown(entry.analysis_note or '')}_")
-        out += [f"- {escape_markdown(line.label)}: {escape_markdown(line.text)}"
-                f"{_pages(line.pages, line.verified)}"
-                for line in entry.summary]
+        out += [
+            f"- {escape_markdown(line.label)}: {escape_markdown(line.text)}"
+            f"{_pages(line.pages, line.verified)}"
+            for line in entry.summary
+        ]
         for f in entry.findings:
             page = f"p. {f.page}" if f.page else "page unknown"
-            out.append(f"- **{f.severity}** {escape_markdown(f.category)}: "
-                       f"{escape_markdown(f.reason)} ({page}): \"{escape_markdown(f.quote)}\"")
+            out.append(
+                f"- **{f.severity}** {escape_markdown(f.category)}: "
+                f'{escape_markdown(f.reason)} ({page}): "{escape_markdown(f.quote)}"'
+            )
         notes = entry_notes(entry)
         if notes:
             out.append(f"_{escape_markdown('; '.join(notes))}._")

@@ -69,16 +69,17 @@ def _run(cmd: list[str], cwd: Path, build_log: Path, what: str, progress: Progre
     the build prints (cmake's "[ 42%] Building ..."), one line each."""
     progress(f"llama-server build: {what}")
     shown = -1
-    with build_log.open("ab") as out, subprocess.Popen(
-        cmd, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
-    ) as child:
+    with (
+        build_log.open("ab") as out,
+        subprocess.Popen(cmd, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT) as child,
+    ):
         assert child.stdout is not None
         for line in child.stdout:
             out.write(line)
             match = _PERCENT.match(line)
             if match and int(match.group(1)) > shown:
                 shown = int(match.group(1))
-                step = line[match.end():].decode(errors="replace").strip()
+                step = line[match.end() :].decode(errors="replace").strip()
                 progress(f"llama-server build: {what} {shown}% ({step[:100]})")
     if child.returncode != 0:
         tail = build_log.read_text(errors="replace")[-3000:]
@@ -121,8 +122,13 @@ def build_llama_server(cache_dir: Path, progress: Progress | None = None) -> Pat
                 archive.extractall(tmp, filter="data")
             source = tmp / f"llama_cpp_python-{LLAMA_CPP_PYTHON_VERSION}" / "vendor" / "llama.cpp"
             build = tmp / "build"
-            _run(["cmake", "-S", str(source), "-B", str(build), *CMAKE_FLAGS], tmp, build_log,
-                 "configuring (cmake)", progress)
+            _run(
+                ["cmake", "-S", str(source), "-B", str(build), *CMAKE_FLAGS],
+                tmp,
+                build_log,
+                "configuring (cmake)",
+                progress,
+            )
             _run(
                 ["cmake", "--build", str(build), "--config", "Release",
                  "--target", "llama-server", "-j2"],

@@ -45,8 +45,14 @@ from pipelines.errors import DocsightError, LlmUnavailable
 from services.runtime.local_models.llm_assets import MODEL_NAME, assemble_model, build_llama_server
 from services.settings import LlmSettings, Settings
 
-__all__ = ["MODEL_NAME", "LlamaServer", "LocalLlmServer", "assemble_model", "build_llama_server",
-           "main"]
+__all__ = [
+    "MODEL_NAME",
+    "LlamaServer",
+    "LocalLlmServer",
+    "assemble_model",
+    "build_llama_server",
+    "main",
+]
 
 _PR_SET_PDEATHSIG = 1
 
@@ -157,7 +163,8 @@ class LlamaServer:
                         return
                 time.sleep(0.1)
         raise self.unavailable(
-            f"{self.log_prefix} not ready after {timeout_s:.0f}s; log {self.log_path}")
+            f"{self.log_prefix} not ready after {timeout_s:.0f}s; log {self.log_path}"
+        )
 
     def _log_tail(self) -> str:
         if self.log_path is None or not self.log_path.exists():
@@ -215,8 +222,14 @@ class LocalLlmServer(LlamaServer):
         return assemble_model(self.cache_dir)
 
     def arguments(self) -> list[str]:
-        return ["--jinja", "-c", str(self.ctx * self.parallel), "--parallel", str(self.parallel),
-                "--no-kv-unified"]
+        return [
+            "--jinja",
+            "-c",
+            str(self.ctx * self.parallel),
+            "--parallel",
+            str(self.parallel),
+            "--no-kv-unified",
+        ]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -226,8 +239,9 @@ def main(argv: list[str] | None = None) -> int:
     if args == ["prepare"]:
         started = time.monotonic()
         try:
-            binary = build_llama_server(settings.cache_dir,
-                                        progress=lambda line: print(line, flush=True))
+            binary = build_llama_server(
+                settings.cache_dir, progress=lambda line: print(line, flush=True)
+            )
             model = assemble_model(settings.cache_dir)
         except DocsightError as exc:
             print(f"cannot prepare the embedded LLM: {exc}", file=sys.stderr)
@@ -240,8 +254,9 @@ def main(argv: list[str] | None = None) -> int:
             with contextlib.suppress(KeyboardInterrupt):
                 signal.pause()
         return 0
-    print("usage: python -m services.runtime.local_models.llm_server prepare|serve",
-          file=sys.stderr)
+    print(
+        "usage: python -m services.runtime.local_models.llm_server prepare|serve", file=sys.stderr
+    )
     return 2
 
 

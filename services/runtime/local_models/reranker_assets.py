@@ -228,7 +228,9 @@ def _convert(source: Path, target: Path) -> None:
     writer = gguf.GGUFWriter(target, arch)
     for field in reader.fields.values():
         if field.name.startswith("GGUF.") or field.name in (
-            gguf.Keys.General.ARCHITECTURE, gguf.Keys.General.FILE_TYPE, gguf.Keys.General.NAME
+            gguf.Keys.General.ARCHITECTURE,
+            gguf.Keys.General.FILE_TYPE,
+            gguf.Keys.General.NAME,
         ):
             continue
         kind = field.types[0]
@@ -268,9 +270,11 @@ def main(argv: list[str] | None = None) -> int:
     if len(args) == 3 and args[0] == "convert":
         _convert(Path(args[1]), Path(args[2]))
         return 0
-    print("usage: python -m services.runtime.local_models.reranker_assets convert SRC DEST\n"
-          "prepare, serve, bench: python -m services.runtime.local_models.reranker_server",
-          file=sys.stderr)
+    print(
+        "usage: python -m services.runtime.local_models.reranker_assets convert SRC DEST\n"
+        "prepare, serve, bench: python -m services.runtime.local_models.reranker_server",
+        file=sys.stderr,
+    )
     return 2
 
 

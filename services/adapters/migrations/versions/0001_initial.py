@@ -21,8 +21,9 @@ depends_on: str | None = None
 _TZ = sa.DateTime(timezone=True)
 
 
-def _create(name: str, *columns: sa.Column[object] | sa.Constraint,
-            index: tuple[str, ...] = ()) -> None:
+def _create(
+    name: str, *columns: sa.Column[object] | sa.Constraint, index: tuple[str, ...] = ()
+) -> None:
     """CREATE TABLE name with `ix_<name>_<column>` indexes, unless it exists."""
     if sa.inspect(op.get_bind()).has_table(name):
         return
@@ -151,7 +152,17 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    for name in ("reports", "page_usage", "api_keys", "analysis_cache_documents",
-                 "analysis_cache", "analysis_jobs", "erasures", "document_meta",
-                 "page_layouts", "chunks", "documents"):
+    for name in (
+        "reports",
+        "page_usage",
+        "api_keys",
+        "analysis_cache_documents",
+        "analysis_cache",
+        "analysis_jobs",
+        "erasures",
+        "document_meta",
+        "page_layouts",
+        "chunks",
+        "documents",
+    ):
         op.drop_table(name)

@@ -90,7 +90,7 @@ def ingest(
                 if doc["status"] in FINAL:
                     failed += doc["status"] == "failed"
                     del tracked[document_id]
-                    reason = f": {escape(doc['reason'] or '')}" if doc["status"] == "failed" else ""
+                    reason = f": {escape(_note(doc))}" if _note(doc) else ""
                     progress.console.print(
                         f"{document_id}  {escape(doc['filename'])}  {doc['status']}{reason}"
                     )
@@ -235,7 +235,7 @@ def status(url: UrlOption = DEFAULT_URL) -> None:
             d["status"],
             f"{p['pages_parsed']}/{p['pages_total'] or '?'}",
             f"{p['chunks_embedded']}/{p['chunks_total'] or '?'}",
-            (d["reason"] or "")[:60],
+            _note(d)[:60],
         )
     console.print(table)
     if not ready["ready"]:
@@ -246,3 +246,11 @@ def _counts(counts: dict[str, int] | None) -> str:
     if counts is None:
         return "[yellow]unknown (source unreachable)[/yellow]"
     return ", ".join(f"{k} {v}" for k, v in sorted(counts.items())) or "none"
+
+
+def _note(doc: dict[str, Any]) -> str:
+    """Why a document failed, or what the parser warned of for a ready one ("" if nothing)."""
+    if doc["status"] == "failed":
+        return str(doc.get("reason") or "")
+    warnings = doc.get("warnings") or []
+    return "warning: " + "; ".join(warnings) if warnings else ""

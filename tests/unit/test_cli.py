@@ -27,6 +27,9 @@ JOB = "7b1d2e3f-4a5b-4c6d-8e7f-9a0b1c2d3e4f"
 LONG_SECTION = "Article 13 > Governing Law and Jurisdiction > " + "Subsection " * 12
 
 
+OCR_WARNING = "2 image pages need OCR (install tesseract)"
+
+
 def document(doc_id: str, filename: str, status: str = "ready") -> dict[str, Any]:
     return {
         "id": doc_id,
@@ -46,7 +49,7 @@ def document(doc_id: str, filename: str, status: str = "ready") -> dict[str, Any
 DOCUMENTS = [
     document(DOC_A, "lucid-distributor.pdf"),
     document(DOC_B, "acme-lease.pdf"),
-    document(DOC_C, "annual-report-2024.pdf"),
+    document(DOC_C, "annual-report-2024.pdf") | {"warnings": [OCR_WARNING]},
 ]
 SUMMARY = {
     "kind": "contract",
@@ -286,7 +289,7 @@ def test_ingest_prints_each_documents_id_name_and_status(
     done = docsight(api, tmp_path, "ingest", str(pdf))
     assert done.returncode == 0, done.stdout + done.stderr
     assert f"{DOC_C}  annual-report-2024.pdf  queued" in done.stdout
-    assert f"{DOC_C}  annual-report-2024.pdf  ready" in done.stdout
+    assert f"{DOC_C}  annual-report-2024.pdf  ready: warning: {OCR_WARNING}" in done.stdout
 
 
 def test_piped_output_is_not_cut_at_80_columns(api: StubApi, tmp_path: Path) -> None:
@@ -297,6 +300,7 @@ def test_piped_output_is_not_cut_at_80_columns(api: StubApi, tmp_path: Path) -> 
     assert any(" > ".join(LONG_SECTION.split(" > ")) in line for line in lines)  # one line
     status = docsight(api, tmp_path, "status")
     assert "annual-report-2024.pdf" in status.stdout  # the table is not squeezed to 80
+    assert f"warning: {OCR_WARNING}" in status.stdout  # the parser's warning is visible
 
 
 def test_unknown_pages_are_never_a_bare_p(api: StubApi, tmp_path: Path) -> None:

@@ -8,6 +8,8 @@ its timeout derives from the session's measured speed (tests/llm.py), not a fixe
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from pipelines.chunking import chunk_pages
@@ -27,6 +29,20 @@ pytestmark = pytest.mark.slow
 CONTRACT = (
     DEVSET / "cuad" / "full_contract_txt" / "VIVINT SOLAR, INC. - NON-COMPETITION AGREEMENT.txt"
 )
+
+
+class Recording:
+    """The chat model, with the text of each structured request kept."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner, self.prompts = inner, []
+
+    def structured(self, messages: Any, schema: Any, **options: Any) -> Any:
+        self.prompts.append("\n".join(str(getattr(m, "content", m)) for m in messages))
+        return self.inner.structured(messages, schema, **options)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
 
 
 def test_extract_risks_on_a_real_contract_gives_grounded_findings(
@@ -51,6 +67,7 @@ def test_extract_risks_on_a_real_contract_gives_grounded_findings(
         id="vivint", tenant="t", filename=CONTRACT.name, sha256="0" * 64, size_bytes=len(text)
     )
     llm = chat_model(llm_url, llm_speed, max_tokens=256, max_retries=1)
+    sent = Recording(llm)
     budget = Budget(max_model_len=4096, max_output_tokens=256, max_prompt_tokens=3500)
     asked = ["Non-Compete", "No-Solicit of Employees", "Governing Law"]
 
@@ -63,7 +80,7 @@ def test_extract_risks_on_a_real_contract_gives_grounded_findings(
         document,
         chunks,
         kind="contract",
-        llm=llm,
+        llm=sent,
         budget=budget,
         candidates=candidates,
         cache_salt="t",
@@ -72,7 +89,9 @@ def test_extract_risks_on_a_real_contract_gives_grounded_findings(
     )
 
     assert RiskReport.model_validate(report.model_dump()) == report
-    assert report.requests == 1  # every passage in one small request
+    # every passage in the first, small request (a slow machine may then split it on a
+    # timeout, as designed: the number of requests is not asserted)
+    assert sent.prompts[0].count('<passage n="') == report.passages
     assert 0 < report.passages <= len(chunks)
     assert llm.usage().requests >= 1
     source = normalise(text)[0]

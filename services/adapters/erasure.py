@@ -5,7 +5,7 @@ transaction every row derived from it: chunks, page offsets, kind and metadata, 
 analysis jobs (results and reasons with them), cached analyses of it and answers citing
 it, its page-ledger row (kept counting under a random id) and its entries in stored daily
 reports (taken out, `pipelines.reports.without_documents`). A task still running on the
-document writes its derived rows only while the row exists (`store.document_alive`, in
+document writes its derived rows only while the row exists (`store_engine.document_alive`, in
 the transaction of the write), so whatever it wrote before is erased here and nothing
 after. An `erasures` row (the id and tenant, no text) records the delete until what lives
 outside the database (index points, the file, a Redis cache) is gone too (`finish`), so a
@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 from sqlalchemy import delete, select
 from sqlalchemy.engine import Connection, Engine
 
-from services.adapters import analysis_cache, jobs, page_usage, reports, store
+from services.adapters import analysis_cache, jobs, page_usage, reports, store_engine
 from services.adapters.schema import chunks, document_meta, documents, erasures, page_layouts
 
 
@@ -31,7 +31,7 @@ class SqlEraser:
         self.engine = engine
 
     def _begin(self) -> AbstractContextManager[Connection]:
-        return store.transaction(self.engine, "metadata store")
+        return store_engine.transaction(self.engine, "metadata store")
 
     def erase_rows(self, tenant: str, document_id: str) -> None:
         """Remove the document's row and every row derived from it; record the erasure

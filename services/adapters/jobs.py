@@ -27,7 +27,7 @@ from pipelines.errors import NotFound
 from pipelines.models import ACTIVE_JOB_STATUSES as ACTIVE
 from pipelines.models import Job, JobStatus
 from services.adapters.schema import jobs as jobs  # re-exported
-from services.adapters.store import document_alive, transaction
+from services.adapters.store_engine import document_alive, transaction
 
 
 class SqlJobStore:

@@ -4,71 +4,40 @@ locally), through langchain-openai's ChatOpenAI. The only module importing langc
 Per request: thinking on or off through `chat_template_kwargs` with Qwen's sampling for
 the mode; reasoning removed (reasoning fields ignored, `<think>` blocks stripped, also in
 streams); structured output through `response_format` json_schema, validated with
-pydantic and repaired once. Around requests: bounded retries with exponential backoff and
-jitter on connection errors, timeouts, 408/409/429 and 5xx, and a semaphore of
-`max_concurrency` requests (set it to what the server runs at once). openai errors become
-`pipelines.errors` here.
-
-Timeouts follow the model's measured speed (services/adapters/llm_speed.py): each request
-waits what its prompt and `max_tokens` should take at the speed measured so far, times a
-safety factor, within a floor and a ceiling; a request that timed out is retried with
-twice the time (the estimate slowed by what it waited), never with the same timeout. A
-timeout at the ceiling raises `LlmTimeout` (the request is too big: the caller splits the
-work); one below it, when no retry is left, `LlmUnavailable` (a job waits and retries).
+pydantic and repaired once (services/adapters/llm_messages.py). Around requests: bounded
+retries with timeouts that follow the model's measured speed, openai errors converted to
+`pipelines.errors` (services/adapters/llm_retries.py), and a semaphore of `max_concurrency`
+requests (set it to what the server runs at once).
 """
 
 from __future__ import annotations
 
 import logging
-import random
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import httpx
 import openai
-from langchain_core.messages import (
-    AIMessage,
-    AIMessageChunk,
-    BaseMessage,
-    HumanMessage,
-    SystemMessage,
-)
+from langchain_core.messages import AIMessageChunk, BaseMessage
 from langchain_core.outputs import ChatGenerationChunk, ChatResult
 from langchain_openai import ChatOpenAI  # noqa: TID251 (this is the one module allowed)
 from pydantic import SecretStr
 
-from pipelines.errors import DocsightError, LlmRequestRejected, LlmTimeout, LlmUnavailable
-from pipelines.llm_text import (
-    ModelT,
-    ThinkFilter,
-    request_structured,
-    schema_response_format,
-    strip_think,
-)
+from pipelines.errors import DocsightError, LlmUnavailable
+from pipelines.llm_text import ModelT, ThinkFilter, request_structured, schema_response_format
 from pipelines.models import ChatMessage, Completion, LlmUsage
+from services.adapters.llm_messages import request_kwargs, to_completion, to_langchain
+from services.adapters.llm_retries import convert_error, retry_request
 from services.adapters.llm_speed import Throughput, TimeoutPolicy, estimate_prompt_tokens
+from services.adapters.retry import Backoff
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 LlmObserver = Callable[[str, float, Completion | None], None]
 """Told of each request: model name, seconds (retries included), its completion or None
 when it failed. The service records metrics through it (no Prometheus import here)."""
-_RETRY_STATUS = {408, 409, 429}
-
-
-@dataclass(frozen=True)
-class Sampling:
-    temperature: float
-    top_p: float
-    top_k: int
-
-
-# Qwen's advice; never greedy with thinking on.
-THINKING = Sampling(temperature=0.6, top_p=0.95, top_k=20)
-NON_THINKING = Sampling(temperature=0.7, top_p=0.8, top_k=20)
 
 
 def _field(obj: Any, name: str) -> Any:
@@ -105,34 +74,6 @@ class _ChatOpenAIKeepingExtras(ChatOpenAI):
         return generation
 
 
-def _to_langchain(messages: Sequence[ChatMessage]) -> list[BaseMessage]:
-    kinds = {"system": SystemMessage, "user": HumanMessage, "assistant": AIMessage}
-    return [kinds[m.role](content=m.content) for m in messages]
-
-
-def _cached_tokens(message: BaseMessage) -> int | None:
-    usage = getattr(message, "usage_metadata", None) or {}
-    cached = (usage.get("input_token_details") or {}).get("cache_read")
-    if cached is None:
-        cached = (message.response_metadata.get("timings") or {}).get("cache_n")
-    return int(cached) if cached is not None else None
-
-
-def _to_completion(message: BaseMessage, finish_reason: str | None = None) -> Completion:
-    usage = getattr(message, "usage_metadata", None) or {}
-    raw = message.content if isinstance(message.content, str) else str(message.content)
-    return Completion(
-        text=strip_think(raw),
-        prompt_tokens=usage.get("input_tokens", 0),
-        completion_tokens=usage.get("output_tokens", 0),
-        cached_prompt_tokens=_cached_tokens(message),
-        finish_reason=finish_reason or message.response_metadata.get("finish_reason"),
-        reasoning_dropped=bool(message.additional_kwargs.get("reasoning_dropped"))
-        or "<think>" in raw
-        or "</think>" in raw,
-    )
-
-
 class OpenAiChatModel:
     """`pipelines.ports.ChatModel` over an OpenAI-compatible `/v1` base URL."""
 
@@ -164,9 +105,7 @@ class OpenAiChatModel:
         self.speed = speed or Throughput(50.0, 10.0)
         """Measured prompt and generation speed; request timeouts derive from it."""
         self._connect_timeout_s = connect_timeout_s
-        self._max_retries = max_retries
-        self._backoff_s = backoff_s
-        self._max_backoff_s = max_backoff_s
+        self._backoff = Backoff(max_retries, backoff_s, max_backoff_s)
         self._max_tokens = max_tokens
         self._strict = strict_schema
         self._slots = threading.BoundedSemaphore(max_concurrency)
@@ -230,35 +169,9 @@ class OpenAiChatModel:
     ) -> Iterator[str]:
         """Text deltas with think blocks filtered out. A failure before the first delta is
         retried; one after it raises LlmUnavailable (text already sent is not repeated)."""
-        kwargs = self._request_kwargs(thinking, max_tokens, cache_salt, None)
+        kwargs = request_kwargs(thinking, max_tokens or self._max_tokens, cache_salt, None)
         size = (estimate_prompt_tokens(messages), kwargs["max_tokens"])
-        return self._stream(_to_langchain(messages), kwargs, size)
-
-    def _request_kwargs(
-        self,
-        thinking: bool,
-        max_tokens: int | None,
-        cache_salt: str | None,
-        response_format: dict[str, object] | None,
-    ) -> dict[str, Any]:
-        sampling = THINKING if thinking else NON_THINKING
-        limit = max_tokens or self._max_tokens
-        extra: dict[str, Any] = {
-            "chat_template_kwargs": {"enable_thinking": thinking},
-            "top_k": sampling.top_k,
-            "max_tokens": limit,  # servers that predate max_completion_tokens read this
-        }
-        if cache_salt:
-            extra["cache_salt"] = cache_salt
-        kwargs: dict[str, Any] = {
-            "temperature": sampling.temperature,
-            "top_p": sampling.top_p,
-            "max_tokens": limit,
-            "extra_body": extra,
-        }
-        if response_format is not None:
-            kwargs["response_format"] = response_format
-        return kwargs
+        return self._stream(to_langchain(messages), kwargs, size)
 
     def _complete(
         self,
@@ -268,8 +181,9 @@ class OpenAiChatModel:
         cache_salt: str | None,
         response_format: dict[str, object] | None,
     ) -> Completion:
-        kwargs = self._request_kwargs(thinking, max_tokens, cache_salt, response_format)
-        prompt = _to_langchain(messages)
+        limit = max_tokens or self._max_tokens
+        kwargs = request_kwargs(thinking, limit, cache_salt, response_format)
+        prompt = to_langchain(messages)
         size = (estimate_prompt_tokens(messages), kwargs["max_tokens"])
 
         def invoke(timeout_s: float) -> Completion:
@@ -281,7 +195,7 @@ class OpenAiChatModel:
             except openai.LengthFinishReasonError as exc:  # the parse path refuses "length"
                 message = self._chat._create_chat_result(exc.completion).generations[0].message
                 finish = "length"
-            completion = _to_completion(message, finish)
+            completion = to_completion(message, finish)
             self._learn(completion, message, time.perf_counter() - started)
             return completion
 
@@ -322,14 +236,17 @@ class OpenAiChatModel:
                 if rest:
                     yield rest
             except openai.OpenAIError as exc:
-                raise self._convert(exc, mid_stream=True) from exc
+                ceiling_s = self._policy.ceiling_s
+                raise convert_error(
+                    exc, self.base_url, waited_s=ceiling_s, mid_stream=True
+                ) from exc
             except httpx.HTTPError as exc:
                 raise LlmUnavailable(f"the connection to the LLM broke mid-answer: {exc}") from exc
             finally:
                 close = getattr(chunks, "close", None)
                 if close is not None:
                     close()
-                done = _to_completion(total) if total is not None else None
+                done = to_completion(total) if total is not None else None
                 if done is not None and total is not None:
                     self._count(done)
                     timings = total.response_metadata.get("timings")
@@ -364,58 +281,15 @@ class OpenAiChatModel:
         )
 
     def _with_retries(self, attempt: Callable[[float], T], size: tuple[int, int]) -> T:
-        """`attempt(timeout_s)` with bounded retries; after a timeout the next attempt gets
-        twice the time, and none is made when the timeout was already the ceiling."""
-        timeouts = 0
-        for tries in range(self._max_retries + 1):
-            timeout_s = self.timeout_s(*size, attempt=timeouts)
-            started = time.perf_counter()
-            try:
-                return attempt(timeout_s)
-            except openai.OpenAIError as exc:
-                error = self._convert(exc, timeout_s=timeout_s)
-                if isinstance(error, LlmTimeout):
-                    self.speed.timed_out(
-                        prompt_tokens=size[0],
-                        output_tokens=size[1],
-                        waited_s=time.perf_counter() - started,
-                    )
-                    timeouts += 1
-                    if timeout_s >= self._policy.ceiling_s:
-                        raise error from exc  # too big for the longest wait: split it
-                    # Below the ceiling the model is slow now, not the request too big: the
-                    # caller (a job) retries later, with the slower estimate's longer wait.
-                    error = LlmUnavailable(str(error))
-                if not isinstance(error, LlmUnavailable) or tries == self._max_retries:
-                    raise error from exc
-                delay = min(self._backoff_s * 2**tries, self._max_backoff_s)
-                delay *= 0.5 + random.random() / 2
-                log.warning("LLM request failed (%s); retry %d in %.2fs", error, tries + 1, delay)
-                time.sleep(delay)
-        raise AssertionError("unreachable")
-
-    def _convert(
-        self, exc: openai.OpenAIError, mid_stream: bool = False, timeout_s: float | None = None
-    ) -> DocsightError:
-        where = self.base_url
-        if isinstance(exc, openai.APITimeoutError):
-            if isinstance(exc.__cause__, httpx.ConnectTimeout):
-                return LlmUnavailable(f"no LLM reachable at {where} (connect timed out)")
-            return LlmTimeout(
-                f"the LLM at {where} did not answer within "
-                f"{round(timeout_s or self._policy.ceiling_s, 2)}s"
-            )
-        if isinstance(exc, openai.APIConnectionError):
-            broke = "the connection to the LLM broke mid-answer" if mid_stream else None
-            return LlmUnavailable(broke or f"no LLM reachable at {where}")
-        if isinstance(exc, openai.APIStatusError):
-            status = exc.status_code
-            if status in _RETRY_STATUS or status >= 500:
-                return LlmUnavailable(f"the LLM at {where} is unavailable (HTTP {status})")
-            return LlmRequestRejected(
-                f"the LLM at {where} rejected the request (HTTP {status}): {exc.message}"
-            )
-        return LlmUnavailable(f"the LLM at {where} failed: {exc}")
+        return retry_request(
+            attempt,
+            size,
+            policy=self._policy,
+            speed=self.speed,
+            backoff=self._backoff,
+            where=self.base_url,
+            log=log,
+        )
 
     def _observe(self, started: float, completion: Completion | None) -> None:
         if self.observer is None:

@@ -23,7 +23,7 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError
 
 from services.adapters.schema import page_usage as page_usage  # re-exported
-from services.adapters.store import document_alive, transaction
+from services.adapters.store_engine import document_alive, transaction
 
 KEEP = timedelta(hours=1)
 

@@ -23,7 +23,7 @@ from pipelines.models import Job
 from pipelines.reports import Report, ReportRecord, without_documents
 from services.adapters.schema import jobs as jobs_table
 from services.adapters.schema import reports as reports  # re-exported
-from services.adapters.store import documents_alive, transaction
+from services.adapters.store_engine import documents_alive, transaction
 
 _SUMMARY = [c for c in reports.c if c.name != "report"]
 

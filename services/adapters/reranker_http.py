@@ -7,23 +7,23 @@ reranker run with the pooling runner (`/rerank`, `/v1/rerank`), and so does llam
 
 Around the requests: long candidate lists are sent in batches of `batch_size` documents
 (scores of a cross-encoder are per pair, so batches compare), each batch's results go back to
-input order, timeouts, bounded retries with exponential backoff and jitter on connection
-errors, timeouts, 408/409/429 and 5xx, and the API key as a bearer token. httpx errors
-become `pipelines.errors.BackendUnavailable` here, with the URL and the reason.
+input order, timeouts, bounded retries with exponential backoff and jitter
+(services/adapters/retry.py) on connection errors, timeouts, 408/409/429 and 5xx, and the API
+key as a bearer token. httpx errors become `pipelines.errors.BackendUnavailable` here, with
+the URL and the reason.
 """
 
 from __future__ import annotations
 
 import logging
 import math
-import random
-import time
 from collections.abc import Sequence
 from typing import Any
 
 import httpx
 
 from pipelines.errors import BackendUnavailable
+from services.adapters.retry import Backoff, with_retries
 
 log = logging.getLogger(__name__)
 _RETRY_STATUS = {408, 409, 429}
@@ -60,9 +60,7 @@ class HttpReranker:
         only breaks its ties (see `pipelines.ports.Reranker.prior_weight`)."""
         self.batch_size = batch_size
         self._timeout_s = timeout_s
-        self._max_retries = max_retries
-        self._backoff_s = backoff_s
-        self._max_backoff_s = max_backoff_s
+        self._backoff = Backoff(max_retries, backoff_s, max_backoff_s)
         headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
         self._client = httpx.Client(
             headers=headers,
@@ -91,19 +89,18 @@ class HttpReranker:
             "documents": list(documents),
             "top_n": len(documents),
         }
-        for tries in range(self._max_retries + 1):
-            try:
-                return self._in_input_order(self._post(body), len(documents))
-            except _Retryable as exc:
-                if tries == self._max_retries:
-                    raise BackendUnavailable(
-                        f"{exc} (after {self._max_retries + 1} attempts)"
-                    ) from exc.__cause__
-                delay = min(self._backoff_s * 2**tries, self._max_backoff_s)
-                delay *= 0.5 + random.random() / 2
-                log.warning("rerank request failed (%s); retry %d in %.2fs", exc, tries + 1, delay)
-                time.sleep(delay)
-        raise AssertionError("unreachable")
+        try:
+            return with_retries(
+                lambda: self._in_input_order(self._post(body), len(documents)),
+                self._backoff,
+                retryable=lambda exc: isinstance(exc, _Retryable),
+                log=log,
+                what="rerank request",
+            )
+        except _Retryable as exc:
+            raise BackendUnavailable(
+                f"{exc} (after {self._backoff.max_retries + 1} attempts)"
+            ) from exc.__cause__
 
     def _post(self, body: dict[str, Any]) -> Any:
         url = f"{self.base_url}/rerank"

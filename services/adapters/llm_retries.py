@@ -71,9 +71,18 @@ def retry_request(
     return with_retries(
         once,
         backoff,
-        retryable=lambda exc: isinstance(exc, LlmUnavailable) and not isinstance(exc, LlmTimeout),
+        retryable=_worth_retrying,
         log=log,
         what="LLM request",
+    )
+
+
+def _worth_retrying(exc: Exception) -> bool:
+    """An openai error converted to `LlmUnavailable` (a timeout at the ceiling is not)."""
+    return (
+        isinstance(exc, LlmUnavailable)
+        and not isinstance(exc, LlmTimeout)
+        and isinstance(exc.__cause__, openai.OpenAIError)
     )
 
 

@@ -22,7 +22,8 @@ from typing import Any
 import pypdfium2 as pdfium
 import pypdfium2.raw as pdfium_c
 
-from pipelines.parsing import layout_page, needs_ocr, normalize_text
+from pipelines.page_text import needs_ocr, normalize_text
+from pipelines.parsing import layout_page
 from pipelines.passwords import password_candidates
 from pipelines.text_repair import garbled_share, is_garbled, strip_garbled
 from services.adapters.pdf_diagnose import declares_encryption, unsupported_filters

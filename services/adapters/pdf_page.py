@@ -16,7 +16,8 @@ from typing import Any
 import pypdfium2 as pdfium
 import pypdfium2.raw as pdfium_c
 
-from pipelines.parsing import Char, clean_ocr_text
+from pipelines.page_lines import Char
+from pipelines.page_text import clean_ocr_text
 
 _WORD = re.compile("[^\\s\ufffe\x02]+[\ufffe\x02]?")
 _RTL = re.compile("[\u0590-\u08ff\ufb1d-\ufdff\ufe70-\ufeff]")  # Hebrew ... Arabic forms

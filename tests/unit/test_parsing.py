@@ -2,16 +2,10 @@
 
 from __future__ import annotations
 
-from pipelines.parsing import (
-    Char,
-    clean_ocr_text,
-    find_caption,
-    is_cjk,
-    layout_page,
-    needs_ocr,
-    normalize_text,
-    upright,
-)
+from pipelines.page_lines import Char, upright
+from pipelines.page_text import clean_ocr_text, is_cjk, needs_ocr, normalize_text
+from pipelines.parsing import layout_page
+from pipelines.table_layout import find_caption
 
 PAGE_WIDTH = 600.0
 

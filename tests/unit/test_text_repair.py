@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from pipelines.parsing import Char, layout_page, upright
+from pipelines.page_lines import Char, upright
+from pipelines.parsing import layout_page
 from pipelines.passwords import password_candidates, saslprep
 from pipelines.text_repair import is_garbled, join_spaced_cjk, logical_order, strip_garbled
 from services.adapters.pdf_diagnose import declares_encryption, unsupported_filters

@@ -26,8 +26,8 @@ from pipelines.reports import (
     report_window,
     without_documents,
 )
+from pipelines.risk_models import Finding, RiskReport
 from pipelines.risk_taxonomy import Severity
-from pipelines.risks import Finding, RiskReport
 from pipelines.summary_models import ContractSummary, SourcedText
 from services.app.rendering.html import render_html
 from services.app.rendering.markdown import render_markdown

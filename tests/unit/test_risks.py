@@ -17,13 +17,14 @@ from pipelines.errors import LlmTimeout, LlmUnavailable
 from pipelines.models import ChatMessage, Chunk, Document, Page, ScoredChunk
 from pipelines.prompts import ANALYST_INSTRUCTIONS
 from pipelines.risk_candidates import MIN_SCORE, Selection, select_candidates
+from pipelines.risk_models import ContractFindingsOut
 from pipelines.risk_taxonomy import (
     ContractCategoryId,
     RiskCategory,
     categories,
     render_markdown,
 )
-from pipelines.risks import ContractFindingsOut, detect_kind, extract_risks
+from pipelines.risks import detect_kind, extract_risks
 from services.adapters.llm_fake import FakeChatModel
 
 REPO = Path(__file__).resolve().parents[2]

@@ -21,8 +21,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from pipelines.clause_terms import lookup, normalise_text
-from pipelines.context import neutralise
 from pipelines.models import ChatMessage, Chunk, ScoredChunk
+from pipelines.prompt_layout import neutralise
 from pipelines.prompts import ANALYST_INSTRUCTIONS
 from pipelines.risk_taxonomy import DocumentKind, RiskCategory
 

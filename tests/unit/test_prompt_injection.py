@@ -15,9 +15,10 @@ import pytest
 from pipelines.answers import Answer, answer_question
 from pipelines.chunking import chunk_pages
 from pipelines.citations import document_ref, resolve_citations
-from pipelines.context import Budget, neutralise, pack_context, pack_document
+from pipelines.context import Budget, pack_context, pack_document
 from pipelines.errors import LlmOutputInvalid
 from pipelines.models import Chunk, Document, Page, ScoredChunk
+from pipelines.prompt_layout import neutralise
 from pipelines.prompts import ANALYST_INSTRUCTIONS
 from pipelines.risk_candidates import Selection
 from pipelines.risks import RiskReport, extract_risks

@@ -7,7 +7,7 @@ from typing import Annotated
 
 from pydantic import AfterValidator, AwareDatetime, BaseModel, Field
 
-from pipelines.answers import NotFoundCheck
+from pipelines.answer_models import NotFoundCheck
 from pipelines.evidence import Evidence
 from pipelines.extract import Extracted
 from pipelines.models import Document, DocumentStatus, Job, JobKind, JobStatus

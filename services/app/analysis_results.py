@@ -8,7 +8,7 @@ from typing import Literal
 
 from pydantic import BaseModel
 
-from pipelines.answers import NOT_FOUND, Answer
+from pipelines.answer_models import NOT_FOUND, Answer
 from pipelines.risks import RiskReport
 from pipelines.summary_models import ContractSummary, ReportSummary
 

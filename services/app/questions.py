@@ -14,9 +14,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 
+from pipelines.answer_models import Answer
+from pipelines.answer_writer import AnswerStream
 from pipelines.answers import (
-    Answer,
-    AnswerStream,
     answer_question,
     stream_answer,
     whole_document_candidates,

@@ -12,7 +12,8 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from pipelines.answers import COULD_NOT_ANSWER, NOT_FOUND
+from pipelines.answer_models import NOT_FOUND
+from pipelines.answers import COULD_NOT_ANSWER
 from pipelines.evidence import RELEVANT_THRESHOLD
 from services.adapters.llm_fake import FakeChatModel
 from services.api.routes import analysis as analysis_routes

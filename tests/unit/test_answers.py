@@ -6,8 +6,8 @@ import re
 
 import pytest
 
+from pipelines.answer_models import NOT_FOUND
 from pipelines.answers import (
-    NOT_FOUND,
     answer_question,
     pack_question,
     stream_answer,

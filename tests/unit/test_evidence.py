@@ -9,7 +9,8 @@ from datetime import date
 
 import pytest
 
-from pipelines.answers import COULD_NOT_ANSWER, Answer, not_found, with_evidence
+from pipelines.answer_models import Answer, not_found
+from pipelines.answers import COULD_NOT_ANSWER, with_evidence
 from pipelines.chunking import PAGE_SEPARATOR
 from pipelines.evidence import (
     RELEVANT_THRESHOLD,
@@ -18,14 +19,9 @@ from pipelines.evidence import (
     excerpt,
     pages_label,
 )
-from pipelines.extract import (
-    extract_fields,
-    fields_for,
-    find_agreement_date,
-    find_effective_date,
-    find_governing_law,
-    readable,
-)
+from pipelines.extract import extract_fields, fields_for, readable
+from pipelines.extract_dates import find_agreement_date, find_effective_date
+from pipelines.extract_law import find_governing_law
 from pipelines.models import Chunk, ScoredChunk
 from pipelines.query import plan_query
 from tests.devset import DEVSET

@@ -12,7 +12,8 @@ import re
 
 import pytest
 
-from pipelines.answers import Answer, answer_question
+from pipelines.answer_models import Answer
+from pipelines.answers import answer_question
 from pipelines.chunking import chunk_pages
 from pipelines.citations import document_ref, resolve_citations
 from pipelines.context import Budget, pack_context, pack_document

@@ -7,9 +7,10 @@ short summary and its high and medium findings (grounded ones only: a quote not 
 the text is counted, never shown), and every grounded finding counted by category and
 severity across documents. A report may be partial (`status` building): documents whose
 analyses are still running are listed as pending, and it is built again as they finish.
-`analyses_wanted` bounds what a report asks for (summaries up to a page count, risks per
-kind, a number of documents); the rest is listed as not analysed (limit).
-`without_documents` takes deleted documents out of a stored report.
+`pipelines.report_limits.analyses_wanted` bounds what a report asks for (summaries up to a
+page count, risks per kind, a number of documents); the rest is listed as not analysed
+(limit). `without_documents` takes deleted documents out of a stored report. The report's
+models are in `pipelines.report_models`.
 `services/app/rendering` formats one (Markdown, HTML); this module imports no renderer.
 The service (`services/app/reports.py`) gathers the inputs and stores the result.
 """
@@ -19,116 +20,26 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
-from typing import Literal
 from zoneinfo import ZoneInfo
 
-from pydantic import BaseModel, Field
-
 from pipelines.models import Document, DocumentStatus, JobKind
+from pipelines.report_models import (
+    AnalysisState,
+    CategoryCount,
+    DocumentEntry,
+    Failure,
+    KindLabel,
+    Report,
+    ReportFinding,
+    ReportStatus,
+    SummaryLine,
+)
 from pipelines.risk_taxonomy import DocumentKind, Severity
 from pipelines.risks import RiskReport
 from pipelines.summary_models import ContractSummary, ReportSummary
 
-KindLabel = Literal["contract", "annual_report", "unknown"]
-AnalysisState = Literal["done", "pending", "failed", "unavailable"]
-ReportStatus = Literal["building", "done", "failed"]
-RisksFor = Literal["contracts", "all", "none"]
 SHOWN: tuple[Severity, ...] = ("high", "medium")
 SEVERITIES: tuple[Severity, ...] = ("high", "medium", "low")
-
-
-class SummaryLine(BaseModel):
-    label: str
-    text: str
-    pages: list[int] = Field(default_factory=list)
-    verified: bool = False
-    """Backed by a quote located in the document (pages are that quote's)."""
-
-
-class ReportFinding(BaseModel):
-    category: str
-    severity: Severity
-    reason: str
-    quote: str
-    page: int | None
-
-
-class DocumentEntry(BaseModel):
-    """A new ready document: its summary and its grounded high and medium findings."""
-
-    document_id: str
-    filename: str
-    kind: KindLabel
-    summary: list[SummaryLine] = Field(default_factory=list)
-    findings: list[ReportFinding] = Field(default_factory=list)
-    low_findings: int = 0
-    ungrounded: int = 0
-    """Findings whose quote was not found in the text: counted, never shown as fact."""
-    not_analysed: list[str] = Field(default_factory=list)
-    """Risk category groups whose analysis failed (their findings are missing)."""
-    analysis: AnalysisState = "done"
-    analysis_note: str | None = None
-    pending: list[str] = Field(default_factory=list)
-    """Analyses still running (`summary`, `risks`): the report is built again when they end."""
-    limited: list[str] = Field(default_factory=list)
-    """Analyses not asked for by the report's limits, each with the limit that left it out."""
-
-
-class Failure(BaseModel):
-    document_id: str
-    filename: str
-    error_code: str | None
-    reason: str | None
-
-
-class CategoryCount(BaseModel):
-    category: str
-    high: int = 0
-    medium: int = 0
-    low: int = 0
-    documents: int = 0
-
-    @property
-    def total(self) -> int:
-        return self.high + self.medium + self.low
-
-
-class Report(BaseModel):
-    tenant: str
-    date: date
-    timezone: str
-    window_start: datetime
-    window_end: datetime
-    generated_at: datetime
-    status: ReportStatus = "done"
-    """`building`: some analyses are pending (listed); the report is refreshed as they end."""
-    total_documents: int = 0
-    by_kind: dict[str, int] = Field(default_factory=dict)
-    by_status: dict[str, int] = Field(default_factory=dict)
-    failures: list[Failure] = Field(default_factory=list)
-    documents: list[DocumentEntry] = Field(default_factory=list)
-    categories: list[CategoryCount] = Field(default_factory=list)
-    ungrounded_total: int = 0
-    incomplete: int = 0
-    """Ready documents whose analysis is missing (pending past the wait, failed, no LLM)."""
-    pending: int = 0
-    """Ready documents with analyses still running."""
-    limited: int = 0
-    """Ready documents with an analysis left out by the report's limits."""
-
-
-class ReportRecord(BaseModel):
-    """A stored report: one per (tenant, date), updated in place by a rebuild."""
-
-    tenant: str
-    date: date
-    status: ReportStatus
-    report: Report | None = None
-    """The latest finished report (kept while a rebuild runs)."""
-    error_code: str | None = None
-    reason: str | None = None
-    started_at: datetime
-    updated_at: datetime
 
 
 @dataclass(frozen=True)
@@ -143,43 +54,6 @@ class DocumentAnalysis:
     note: str | None = None
     pending: tuple[JobKind, ...] = ()
     limited: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True)
-class AnalysisLimits:
-    """What a report asks analyses for: summaries of documents of at most
-    `summary_max_pages` pages (0: any), risks of `risks_for` (contracts, all, none), and
-    both for at most `max_documents` documents of a day (0: any; the shortest first)."""
-
-    summary_max_pages: int = 0
-    risks_for: RisksFor = "all"
-    max_documents: int = 0
-
-
-def analyses_wanted(
-    kind: DocumentKind, pages: int | None, limits: AnalysisLimits
-) -> dict[JobKind, str | None]:
-    """For each analysis kind, None when a report asks for it, else why not (the limit)."""
-    summary: str | None = None
-    if limits.summary_max_pages and (pages or 0) > limits.summary_max_pages:
-        summary = (
-            f"not analysed (limit): {pages} pages, summaries only up to {limits.summary_max_pages}"
-        )
-    risks: str | None = None
-    if limits.risks_for == "none":
-        risks = "not analysed (limit): risks are not part of reports"
-    elif limits.risks_for == "contracts" and kind != "contract":
-        risks = "not analysed (limit): risks of contracts only"
-    return {"summary": summary, "risks": risks}
-
-
-def over_document_limit(documents: Sequence[Document], limits: AnalysisLimits) -> set[str]:
-    """Ids of the ready documents beyond `max_documents` (the shortest are analysed)."""
-    ready = [d for d in documents if d.status is DocumentStatus.READY]
-    if not limits.max_documents or len(ready) <= limits.max_documents:
-        return set()
-    ordered = sorted(ready, key=lambda d: (d.pages_total or 0, d.filename, d.id))
-    return {d.id for d in ordered[limits.max_documents :]}
 
 
 def report_window(day: date, timezone: str) -> tuple[datetime, datetime]:

@@ -20,7 +20,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 
 from pipelines.models import Job
-from pipelines.reports import Report, ReportRecord, without_documents
+from pipelines.report_models import Report, ReportRecord
+from pipelines.reports import without_documents
 from services.adapters.schema import jobs as jobs_table
 from services.adapters.schema import reports as reports  # re-exported
 from services.adapters.store_engine import documents_alive, transaction

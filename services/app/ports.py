@@ -30,7 +30,7 @@ from pipelines.ports import (
     TokenCounter,
     VectorIndex,
 )
-from pipelines.reports import Report, ReportRecord
+from pipelines.report_models import Report, ReportRecord
 
 __all__ = [
     "AnalysisCache",

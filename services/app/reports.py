@@ -29,16 +29,9 @@ from pipelines.models import (
     JobKind,
     JobStatus,
 )
-from pipelines.reports import (
-    AnalysisState,
-    DocumentAnalysis,
-    ReportRecord,
-    analyses_wanted,
-    build_report,
-    over_document_limit,
-    previous_day,
-    report_window,
-)
+from pipelines.report_limits import analyses_wanted, over_document_limit
+from pipelines.report_models import AnalysisState, ReportRecord
+from pipelines.reports import DocumentAnalysis, build_report, previous_day, report_window
 from pipelines.risk_taxonomy import DocumentKind
 from pipelines.risks import RiskReport, detect_kind
 from pipelines.summary_models import ContractSummary, ReportSummary

@@ -12,7 +12,7 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 
 from pipelines.models import ChatMessage
-from pipelines.reports import ReportRecord
+from pipelines.report_models import ReportRecord
 from pipelines.summary_models import ContractSummary
 from services.adapters.jobs import SqlJobStore
 from services.adapters.llm_fake import FakeChatModel

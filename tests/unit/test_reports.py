@@ -11,17 +11,11 @@ from html import unescape
 import pytest
 
 from pipelines.models import Document, DocumentStatus
+from pipelines.report_limits import AnalysisLimits, analyses_wanted, over_document_limit
+from pipelines.report_models import CategoryCount, DocumentEntry, Failure, Report, ReportFinding
 from pipelines.reports import (
-    AnalysisLimits,
-    CategoryCount,
     DocumentAnalysis,
-    DocumentEntry,
-    Failure,
-    Report,
-    ReportFinding,
-    analyses_wanted,
     build_report,
-    over_document_limit,
     previous_day,
     report_window,
     without_documents,

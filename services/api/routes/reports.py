@@ -11,7 +11,7 @@ from pydantic import AfterValidator, BaseModel
 from starlette.concurrency import run_in_threadpool
 
 from pipelines.errors import NotFound
-from pipelines.reports import Report, ReportRecord, ReportStatus
+from pipelines.report_models import Report, ReportRecord, ReportStatus
 from services.api.deps import ReportsDep, TenantDep
 from services.api.errors import status_for_code
 from services.api.schemas import UtcDatetime

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from html import escape
 
-from pipelines.reports import CategoryCount, DocumentEntry, Report
+from pipelines.report_models import CategoryCount, DocumentEntry, Report
 from services.app.rendering.markdown import entry_notes, status_line
 
 COLOURS = {"high": "#c62828", "medium": "#ef8f00", "low": "#7d8c99"}

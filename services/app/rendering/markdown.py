@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from pipelines.reports import DocumentEntry, Report
+from pipelines.report_models import DocumentEntry, Report
 
 
 def _pages(pages: Sequence[int], verified: bool = True) -> str:

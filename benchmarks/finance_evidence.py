@@ -15,7 +15,7 @@ page; `cited` counts over the questions answered (a "not found" cites nothing).
     .venv/bin/python -m benchmarks.finance_evidence [--quick] [--no-llm] [--llm-url URL]
 
 `--cv` (retrieval only) chooses the table-page constants of `pipelines.passages`
-(`TABLE_PAGES`, `PAGE_BONUS`, `PAGE_TOKENS`, `PAGE_POOL`, `pipelines.tables.TABLE_SHARE`)
+(`TABLE_PAGES`, `PAGE_BONUS`, `PAGE_TOKENS`, `PAGE_POOL`, `pipelines.table_pages.TABLE_SHARE`)
 by 5-fold cross-validation over the dev questions: these 28 and the Chinese gold set's
 (`benchmarks/chinese_retrieval.py`), folds drawn over both together as
 `retrieval_quality.py --cv` draws them over contracts. A question scores 1 when its

@@ -20,7 +20,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from pipelines import tables
+from pipelines import table_pages
 from pipelines.models import ScoredChunk
 from pipelines.passages import (
     PAGE_BONUS,
@@ -38,7 +38,7 @@ from pipelines.ports import ChunkSource
 from pipelines.query import plan_query
 from pipelines.rerank import FEATURES, PRIOR_WEIGHT, WEIGHTS, features, passage_text, weighted
 from pipelines.sparse import encode_sparse_query
-from pipelines.tables import TABLE_SHARE, TablePage, find_table_pages, rank_pages
+from pipelines.table_pages import TABLE_SHARE, TablePage, find_table_pages, rank_pages
 
 DEPTH = 50
 
@@ -53,7 +53,7 @@ class Candidates:
     """Table pages (row share >= `PAGE_SHARE_FLOOR`) of every hit's page."""
     page_rows: list[tuple[float, ...]] = field(default_factory=list)
     unit_rows: list[list[tuple[float, ...]]] = field(default_factory=list)
-    """Features of each unit of each page (`pipelines.tables.page_rows`)."""
+    """Features of each unit of each page (`pipelines.table_pages.page_rows`)."""
 
 
 @dataclass(frozen=True)
@@ -125,7 +125,10 @@ def candidates(
     unit_rows = [
         features(
             full,
-            [passage_text(ScoredChunk(chunk=row, score=0.0)) for row in tables.page_rows(page)],
+            [
+                passage_text(ScoredChunk(chunk=row, score=0.0))
+                for row in table_pages.page_rows(page)
+            ],
             background=texts,
         )
         for page in pages
@@ -189,7 +192,7 @@ def with_rows(cands: Candidates, config: Config, units: list[ScoredChunk]) -> li
     chosen = _chosen_pages(cands, config, units)
     if not chosen:
         return units
-    return tables.add_page_rows(
+    return table_pages.add_page_rows(
         units,
         [cands.pages[n] for n in chosen],
         [[weighted(row, weights) for row in cands.unit_rows[n]] for n in chosen],

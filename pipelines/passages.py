@@ -7,7 +7,7 @@ few sentences). `search_passages` runs the whole retrieval:
    Chinese clause phrases); exact terms are kept for the reranker;
 2. hybrid search (dense + sparse, RRF) for `candidates` units;
 3. a second-stage `Reranker` re-scores them (plus the first stage's rank as a prior);
-   3b. table pages (`pipelines.tables`): when the best unit lies on a page made mostly of
+   3b. table pages (`pipelines.table_pages`): when the best unit lies on a page made mostly of
    table rows (a statement), the other units of that page are scored too, each under its
    table's caption, header row and group label, and the best few join the candidates (a
    figure's row that the first stage missed, next to the row it found);
@@ -35,22 +35,21 @@ from pipelines.query import plan_query
 from pipelines.rerank import rerank
 from pipelines.retrieval import rank, remove_overlaps
 from pipelines.sparse import encode_sparse_query
-from pipelines.tables import (
+from pipelines.table_pages import (
     TABLE_SHARE,
     add_page_rows,
     find_table_pages,
-    grow,
-    merge_units,
     rank_pages,
     score_pages,
     score_rows,
 )
+from pipelines.tables import grow, merge_units
 
 PARENT_TOKENS = 128
 """Default cap on a returned clause, in tokens (chosen by cross-validation)."""
 PARENT_RADIUS = 6
 """At most this many units on either side of a hit are read to grow its clause."""
-# Stage 3b, table pages (`pipelines.tables`). Every constant below, and TABLE_SHARE, was
+# Stage 3b, table pages (`pipelines.table_pages`). Every constant below, and TABLE_SHARE, was
 # chosen by 5-fold cross-validation over the dev questions (FinanceBench and the Chinese
 # gold set: `python -m benchmarks.finance_evidence --cv`): every fold chose the stage on, by
 # rows, from the page of the best unit only; the page mode (PAGE_ROWS = False: the page
@@ -140,7 +139,7 @@ def table_pages(
 ) -> list[ScoredChunk]:
     """Stage 3b: the table pages of the top `page_pool` units, each scored as a whole by
     the reranker (plus the rank prior of its best first-stage unit and `page_bonus`), as
-    bounded passages, best first (`pipelines.tables`)."""
+    bounded passages, best first (`pipelines.table_pages`)."""
     found = find_table_pages(hits, units[: options.page_pool], chunks, options.table_share)
     prior = reranker.prior_weight if options.prior_weight is None else options.prior_weight
     return rank_pages(
@@ -165,7 +164,7 @@ def table_rows(
     options: SearchOptions,
 ) -> list[ScoredChunk]:
     """Stage 3b, by rows: the units with every unit of the table pages of the top
-    `page_pool` units scored as candidates too (`pipelines.tables.add_page_rows`)."""
+    `page_pool` units scored as candidates too (`pipelines.table_pages.add_page_rows`)."""
     found = find_table_pages(hits, units[: options.page_pool], chunks, options.table_share)
     prior = reranker.prior_weight if options.prior_weight is None else options.prior_weight
     return add_page_rows(

@@ -10,7 +10,7 @@ from pipelines.models import Chunk, IndexedChunk, Page, ScoredChunk
 from pipelines.passages import SearchOptions, search_passages
 from pipelines.rerank import LexicalReranker
 from pipelines.sparse import encode_sparse
-from pipelines.tables import (
+from pipelines.table_pages import (
     TablePage,
     add_page_rows,
     find_table_pages,

@@ -125,7 +125,7 @@ def report_table(
                     f"{kind}.{name}",
                     row["stated"],
                     row["verified"],
-                    share(row["verified"], row["stated"]) or "-",
+                    per_field[f"{kind}.{name}"]["share"] if row["stated"] else "-",
                 ]
             )
     common.print_table(["field", "stated", "verified", "share"], rows)

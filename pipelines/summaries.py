@@ -38,6 +38,8 @@ from pipelines.prompts import (
 from pipelines.summary_evidence import ground
 from pipelines.summary_models import (
     MAX_EVIDENCE,
+    MAX_FIGURES,
+    MAX_RISKS,
     ContractReply,
     ContractSummary,
     Reply,
@@ -63,8 +65,9 @@ _SHAPES: dict[SummaryKind, str] = {
         '{"business": S, "key_figures": [{"name": "...", "value": "...", "period": "...", '
         '"quote": "..."}, ...], "outlook": S, "major_risks": [S, ...]}\nwhere each S is '
         '{"text": "...", "quotes": ["...", ...]}: "business" what the company does and where; '
-        '"key_figures" up to 10 headline figures (revenue, profit, assets, ...); "outlook" '
-        'what management expects; "major_risks" up to 6 risks the report itself names.'
+        f'"key_figures" up to {MAX_FIGURES} headline figures (revenue, profit, assets, ...); '
+        f'"outlook" what management expects; "major_risks" up to {MAX_RISKS} risks the report '
+        "itself names."
     ),
 }
 

@@ -18,6 +18,8 @@ from collections.abc import Iterable, Sequence
 from pipelines.grounding import SourceText
 from pipelines.summary_models import (
     MAX_EVIDENCE,
+    MAX_FIGURES,
+    MAX_RISKS,
     ContractReply,
     ContractSummary,
     Evidence,
@@ -29,8 +31,6 @@ from pipelines.summary_models import (
     StatementReply,
     Summary,
 )
-
-MAX_FIGURES, MAX_RISKS = 10, 6
 
 _NUMBER = re.compile(r"\d(?:[\d,.]*\d)?")
 

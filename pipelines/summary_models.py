@@ -24,6 +24,8 @@ with the bundled 0.5B model: a reply cut at 1,024 tokens, then its repair too)."
 QUOTE_CHARS = 300
 MAX_EVIDENCE = 3
 """Quotes asked for, and located quotes kept, per statement."""
+MAX_FIGURES, MAX_RISKS = 10, 6
+"""Key figures and major risks of an annual report: asked for, and kept."""
 
 
 class StatementReply(BaseModel):
@@ -74,9 +76,9 @@ class ReportReply(BaseModel):
     """An annual report summary as the model writes it."""
 
     business: StatementReply
-    key_figures: list[FigureReply] = Field(json_schema_extra={"maxItems": 10})
+    key_figures: list[FigureReply] = Field(json_schema_extra={"maxItems": MAX_FIGURES})
     outlook: StatementReply
-    major_risks: list[StatementReply] = Field(json_schema_extra={"maxItems": 6})
+    major_risks: list[StatementReply] = Field(json_schema_extra={"maxItems": MAX_RISKS})
 
 
 Reply = ContractReply | ReportReply

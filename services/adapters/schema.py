@@ -242,9 +242,9 @@ def prepare(engine: Engine, *, upgrade: bool) -> None:
                 _upgrade(conn)
             return
         except DBAPIError:  # another process migrating the same SQLite file at once
-            if attempt == _ATTEMPTS or current(engine) == head():
-                if current(engine) == head():
-                    return
+            if current(engine) == head():
+                return
+            if attempt == _ATTEMPTS:
                 raise
             time.sleep(0.2 * attempt)
 

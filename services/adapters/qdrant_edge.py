@@ -1,19 +1,23 @@
 """VectorIndex on qdrant-edge-py: Qdrant's engine in-process, persisted in one folder.
 
-One process at a time may open the folder (the engine locks its write-ahead log).
-Points land in appendable segments that are searched by brute force (~20 ms a query at
-100k points of 512 dimensions, several times that on a busy machine); `optimize()` builds
-the HNSW and sparse indexes (on 2 cores: 13 s for 34k real USE embeddings, 3 minutes for
-100k random vectors; a query then takes 2-5 ms). The index runs it itself in a background
-thread once `OPTIMIZE_MIN_POINTS` points changed and nothing (upsert, delete, search)
-touched it for `OPTIMIZE_IDLE_S` seconds. The engine holds the GIL while it optimises, so
-the whole process (API included) pauses meanwhile: hence "when idle", after a batch of
-ingestion, never on every upsert.
+One EdgeIndex at a time may open the folder (`qdrant_edge_folder`: a lock file, a CURRENT
+pointer, one shard folder per generation). Points land in appendable segments searched by
+brute force (~20 ms a query at 100k points of 512 dimensions); `optimize()` builds the HNSW
+and sparse indexes (on 2 cores: 13 s for 34k real USE embeddings, 3 minutes for 100k random
+vectors; a query then takes 2-5 ms). The engine holds the GIL while it optimises, so the
+optimise runs on a copy in a child process (`qdrant_edge_optimize`): under the write lock
+the live shard is flushed and copied to a new generation, upserts and deletes made after
+the copy are kept in an op log, the child optimises the copy, and the parent loads it,
+replays the log, points CURRENT at it and swaps it in under the write lock. Searches,
+counts and updates keep being answered by the live shard meanwhile. The index runs this
+itself in a background thread once `OPTIMIZE_MIN_POINTS` points changed and nothing
+touched it for `OPTIMIZE_IDLE_S` seconds.
 """
 
 from __future__ import annotations
 
 import logging
+import shutil
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -35,6 +39,8 @@ from pipelines.indexing import (
     prefetch_limit,
 )
 from pipelines.models import IndexedChunk, ScoredChunk, SparseVector
+from services.adapters.qdrant_edge_folder import IndexFolder, copy_shard
+from services.adapters.qdrant_edge_optimize import OptimizeChild
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
@@ -90,8 +96,14 @@ class EdgeIndex:
         """`optimize_idle_s=None` turns the background optimise off (call `optimize()`)."""
         self.path = Path(path)
         self.dimension = dimension
+        self.optimizations = 0  # optimises finished since open
         self._closed = False
-        self._lock = threading.Lock()  # optimise vs close
+        self._optimizing = threading.Lock()  # one optimise at a time; close waits for it
+        self._write = threading.Lock()  # updates, the copy and the swap
+        self._readers = threading.Condition()  # searches and counts in flight, per shard
+        self._busy: dict[int, int] = {}
+        self._log: list[qe.UpdateOperation] | None = None  # updates made after the copy
+        self._child_args: list[str] = []  # tests: extra arguments of the optimise child
         self._changed = 0  # points upserted or deleted since the last optimise
         self._last_used = time.monotonic()
         self._optimized = threading.Event()  # set while nothing is left to optimise
@@ -100,15 +112,24 @@ class EdgeIndex:
             vectors={DENSE: qe.EdgeVectorParams(size=dimension, distance=qe.Distance.Cosine)},
             sparse_vectors={SPARSE: qe.EdgeSparseVectorParams(modifier=qe.Modifier.Idf)},
         )
+        self._folder = IndexFolder(self.path)
         with _engine_errors(f"opening {self.path}"):
-            if (self.path / "edge_config.json").exists():
-                self._shard = qe.EdgeShard.load(str(self.path), config)
-            else:
-                self.path.mkdir(parents=True, exist_ok=True)
-                self._shard = qe.EdgeShard.create(str(self.path), config)
-            self._ensure_payload_indexes()
-            if self._shard.info().points_count:  # reopened: check once when idle
-                self._changed = optimize_min_points
+            self._folder.acquire()
+            try:
+                live = self._folder.live()
+                if live is not None:
+                    self._shard = qe.EdgeShard.load(str(live), config)
+                else:
+                    live = self._folder.next_generation()
+                    self._shard = qe.EdgeShard.create(str(live), config)
+                    self._folder.point_to(live)
+                self._live = live
+                self._ensure_payload_indexes()
+                if self._shard.info().points_count:  # reopened: check once when idle
+                    self._changed = optimize_min_points
+            except BaseException:
+                self._folder.release()
+                raise
         if self._changed < optimize_min_points:
             self._optimized.set()
         self._idle_s = optimize_idle_s
@@ -148,8 +169,7 @@ class EdgeIndex:
                 qe.Point(point_id(item.chunk.document_id, item.chunk.number), vector, payload)
             )
         if points:
-            operation = qe.UpdateOperation.upsert_points(points)
-            self._call("upsert", lambda: self._shard.update(operation))
+            self._update("upsert", qe.UpdateOperation.upsert_points(points))
             self._touch(len(points))
 
     def search(
@@ -179,7 +199,8 @@ class EdgeIndex:
             filter=where,
             with_payload=True,
         )
-        points = self._call("search", lambda: self._shard.query(request))
+        with self._reading() as shard:
+            points = self._call("search", lambda: shard.query(request))
         self._touch(0)
         return [
             ScoredChunk(chunk=chunk_from_payload(point.payload or {}), score=point.score)
@@ -189,28 +210,101 @@ class EdgeIndex:
     def delete_document(self, tenant: str, document_id: str) -> None:
         where = _filter(tenant, [document_id])
         assert where is not None
-        operation = qe.UpdateOperation.delete_points_by_filter(where)
-        self._call("delete", lambda: self._shard.update(operation))
+        self._update("delete", qe.UpdateOperation.delete_points_by_filter(where))
         self._touch(self._min_points)  # unknown count: let the idle optimise vacuum
 
     def count(self, *, tenant: str | None = None, document_id: str | None = None) -> int:
         where = _filter(tenant, None if document_id is None else [document_id])
         request = qe.CountRequest(exact=True, filter=where)
-        return self._call("count", lambda: self._shard.count(request))
+        with self._reading() as shard:
+            return self._call("count", lambda: shard.count(request))
 
-    def optimize(self) -> bool:
-        """Build the vector indexes (slow: minutes per 100k points). True if anything changed.
+    def _update(self, action: str, operation: qe.UpdateOperation) -> None:
+        with self._write:
+            self._call(action, lambda: self._shard.update(operation))
+            if self._log is not None:  # an optimise copied the shard: replayed on the copy
+                self._log.append(operation)
 
-        Blocks the process (the engine keeps the GIL) until done."""
-        with self._lock:
+    @contextmanager
+    def _reading(self) -> Iterator[qe.EdgeShard]:
+        """The live shard, kept open until the caller is done with it."""
+        with self._readers:
+            shard = self._shard
+            self._busy[id(shard)] = self._busy.get(id(shard), 0) + 1
+        try:
+            yield shard
+        finally:
+            with self._readers:
+                self._busy[id(shard)] -= 1
+                if not self._busy[id(shard)]:
+                    del self._busy[id(shard)]
+                    self._readers.notify_all()
+
+    def _retire(self, shard: qe.EdgeShard) -> None:
+        """Close a shard once no search or count uses it."""
+        with self._readers:
+            self._readers.wait_for(lambda: id(shard) not in self._busy)
+        with _engine_errors("close"):
+            shard.close()
+
+    def optimize(self, *, in_process: bool = False) -> bool:
+        """Build the vector indexes (minutes per 100k points). True if anything changed.
+
+        Runs on a copy in a child process, then swaps it in (module docstring): searches,
+        counts and updates are answered meanwhile. `in_process=True`: the engine's optimise
+        on the live shard, which keeps the GIL (the whole process pauses) until done."""
+        with self._optimizing:
             if self._closed:
                 return False
-            changed = self._changed
-            result = self._call("optimize", self._shard.optimize)
+            if in_process:
+                with self._write:
+                    changed = self._changed
+                    result = self._call("optimize", self._shard.optimize)
+            else:
+                result, changed = self._optimize_copy()
             self._changed -= changed
+            self.optimizations += 1
             if self._changed < self._min_points:
                 self._optimized.set()
             return result
+
+    def _optimize_copy(self) -> tuple[bool, int]:
+        """Copy, optimise in a child, load, replay, swap. (changed segments?, changes done)"""
+        with self._write:
+            changed = self._changed
+            copy = self._folder.next_generation()
+            try:
+                with _engine_errors("copy"):
+                    self._shard.flush()
+                    copy_shard(self._live, copy)
+            except BaseException:
+                shutil.rmtree(copy, ignore_errors=True)
+                raise
+            self._log = []
+        try:
+            result = OptimizeChild(copy, self._child_args).wait(self._stop)
+            fresh = self._call("load", lambda: qe.EdgeShard.load(str(copy)))
+            with self._write:
+                try:
+                    with _engine_errors("swap"):
+                        for operation in self._log:
+                            fresh.update(operation)
+                        fresh.flush()
+                        self._folder.point_to(copy)
+                except BaseException:
+                    fresh.close()
+                    raise
+                with self._readers:
+                    old, self._shard = self._shard, fresh
+                old_live, self._live, self._log = self._live, copy, None
+        except BaseException:
+            with self._write:
+                self._log = None
+            shutil.rmtree(copy, ignore_errors=True)
+            raise
+        self._retire(old)
+        shutil.rmtree(old_live, ignore_errors=True)
+        return result, changed
 
     def wait_optimized(self, timeout: float | None = None) -> bool:
         """Wait until fewer than `optimize_min_points` changes wait for an optimise (True),
@@ -235,6 +329,8 @@ class EdgeIndex:
             try:
                 changed = self.optimize()
             except BackendUnavailable as exc:  # logged, retried after the next idle spell
+                if self._stop.is_set():
+                    return
                 log.warning("background optimise of %s failed: %s", self.path, exc)
                 self._last_used = time.monotonic()
                 continue
@@ -246,15 +342,18 @@ class EdgeIndex:
             )
 
     def close(self) -> None:
-        """Stop the background optimise, flush to disk and release the folder lock. Safe to
-        call twice."""
+        """Stop the background optimise (killing its child), flush to disk and release the
+        folder. Safe to call twice."""
         self._stop.set()
-        with self._lock:
+        with self._optimizing, self._write:
             if self._closed:
                 return
             self._closed = True
-            with _engine_errors("close"):
-                self._shard.flush()
-                self._shard.close()
+            try:
+                with _engine_errors("close"):
+                    self._shard.flush()
+                self._retire(self._shard)
+            finally:
+                self._folder.release()
         if self._optimizer is not None and self._optimizer is not threading.current_thread():
             self._optimizer.join(timeout=10)

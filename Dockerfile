@@ -1,14 +1,13 @@
 # docsight image for the api, worker-* and beat services of docker-compose.yml.
-# CPU only: the LLM runs in its own vLLM container. Built where PyPI, Debian and the PyTorch
-# CPU index are reachable; at run time it downloads nothing (HF_HUB_OFFLINE=1): the
-# multilingual USE embedder ships inside the image, other embedders are mounted at /models.
+# CPU torch by default: the LLM, the reranker and the embedder run in their own vLLM
+# containers. Built where PyPI, Debian and the PyTorch wheel index are reachable; at run time
+# it downloads nothing (HF_HUB_OFFLINE=1): the multilingual USE embedder ships inside the
+# image, other in-process embedders are mounted at /models.
 #
-# GPU embedder (optional, e.g. bge-m3 or Qwen3-Embedding-0.6B for worker-ingest): build a
-# second tag with a CUDA build of the same torch,
-#   docker build --build-arg TORCH_INDEX_URL=https://download.pytorch.org/whl/cu128 -t docsight:gpu .
-# (pick the cuXXX index matching the host's driver), run worker-ingest from it with a GPU
-# reservation like the vllm service's, and set EMBEDDER_KIND=sentence-transformers,
-# EMBEDDER_MODEL=/models/<folder>, EMBEDDER_DEVICE=cuda in .env.
+# TORCH_VARIANT=cuda: the same torch built for CUDA (from TORCH_CUDA_INDEX_URL; pick the cuXXX
+# index matching the host's driver), for the in-process sentence-transformers embedder on
+# the GPU. docker-compose.gpu-embedder.yml builds it (docsight:cuda); by hand:
+#   docker build --build-arg TORCH_VARIANT=cuda -t docsight:cuda .
 FROM python:3.11-slim-bookworm
 
 # OCR of pages without a text layer: tesseract with Simplified Chinese and English;
@@ -29,11 +28,19 @@ ENV PYTHONUNBUFFERED=1 \
 
 WORKDIR /app
 
-# torch first, exactly 2.13.0 from the PyTorch CPU index (the default index would pull GBs
-# of CUDA packages), then held there by a constraint while the rest resolves.
-ARG TORCH_INDEX_URL=https://download.pytorch.org/whl/cpu
-RUN pip install --index-url "$TORCH_INDEX_URL" torch==2.13.0 \
-    && echo "torch==2.13.0" > /etc/pip-constraints.txt
+# torch first, exactly 2.13.0 from the PyTorch index of TORCH_VARIANT (cpu: the CPU build,
+# where PyPI's default would pull GBs of CUDA packages; cuda: the CUDA build), then held
+# there by a constraint while the rest resolves (2.13.0+cpu / +cu128 satisfy ==2.13.0).
+ARG TORCH_VARIANT=cpu
+ARG TORCH_CUDA_INDEX_URL=https://download.pytorch.org/whl/cu128
+RUN case "$TORCH_VARIANT" in \
+        cpu) index_url=https://download.pytorch.org/whl/cpu ;; \
+        cuda) index_url="$TORCH_CUDA_INDEX_URL" ;; \
+        *) echo "TORCH_VARIANT must be cpu or cuda, not '$TORCH_VARIANT'" >&2; exit 1 ;; \
+    esac \
+    && pip install --index-url "$index_url" torch==2.13.0 \
+    && echo "torch==2.13.0" > /etc/pip-constraints.txt \
+    && python -c "import sys, torch; v = torch.version.cuda; print(torch.__version__, v); sys.exit((v is None) != ('$TORCH_VARIANT' == 'cpu'))"
 ENV PIP_CONSTRAINT=/etc/pip-constraints.txt
 
 # Dependencies in their own layer (rebuilt only when pyproject.toml changes): install the

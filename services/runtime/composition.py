@@ -92,6 +92,9 @@ class Container:
         close_reranker = getattr(self.reranker, "close", None)
         if close_reranker is not None:
             close_reranker()
+        close_embedder = getattr(self.embedder, "close", None)
+        if close_embedder is not None:
+            close_embedder()
         self.index.close()
         self.store.close()
 
@@ -169,6 +172,11 @@ def build_container(settings: Settings, queue: TaskQueue | None = None) -> Conta
         settings.embedder.model,
         settings.embedder.device,
         settings.embedder.batch_size,
+        url=settings.embedder.url,
+        api_key=settings.embedder.api_key.get_secret_value() if settings.embedder.api_key else None,
+        timeout_s=settings.embedder.timeout_s,
+        max_retries=settings.embedder.max_retries,
+        query_prefix=settings.embedder.query_prefix,
     )
     counter = load_token_counter()
     index = build_index(settings, embedder.dimension)

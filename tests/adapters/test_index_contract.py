@@ -1,9 +1,13 @@
-"""One contract for every VectorIndex adapter: the fake, qdrant-edge and qdrant-client local."""
+"""One contract for every VectorIndex adapter: the fake, qdrant-edge, qdrant-client local
+and qdrant-client over HTTP to the Qdrant REST stand-in (tests/qdrant_rest.py)."""
 
 from __future__ import annotations
 
+import atexit
 import math
 import random
+import shutil
+import tempfile
 import zlib
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -17,6 +21,22 @@ from pipelines.sparse import encode_sparse, encode_sparse_query
 from services.adapters.index_fake import InMemoryIndex
 from services.adapters.qdrant_edge import EdgeIndex
 from services.adapters.qdrant_server import QdrantServerIndex
+from tests.qdrant_rest import running
+
+_REST: list[str] = []
+
+
+def qdrant_rest_url() -> str:
+    """One REST stand-in for the whole session, in a thread, its collections in a temp
+    folder (each test opens a collection of its own)."""
+    if not _REST:
+        folder = Path(tempfile.mkdtemp(prefix="qdrant-rest-"))
+        server = running(folder)
+        _REST.append(server.__enter__())
+        atexit.register(shutil.rmtree, folder, True)  # atexit runs last-registered first
+        atexit.register(server.__exit__, None, None, None)
+    return _REST[0]
+
 
 DIM = 16
 Factory = Callable[[Path], VectorIndex]
@@ -25,6 +45,10 @@ FACTORIES: dict[str, Factory] = {
     "fake": lambda path: InMemoryIndex(DIM),
     "edge": lambda path: EdgeIndex(path / "edge", DIM),
     "qdrant_local": lambda path: QdrantServerIndex.connect("chunks", DIM, location=":memory:"),
+    # over HTTP to the REST stand-in (tests/qdrant_rest.py): no Qdrant server here
+    "qdrant_rest": lambda path: QdrantServerIndex.connect(
+        f"chunks-{path.name}", DIM, url=qdrant_rest_url()
+    ),
 }
 
 

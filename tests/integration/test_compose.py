@@ -20,6 +20,7 @@ import pytest
 from pydantic import SecretStr
 
 from services.settings import Settings
+from workers import names
 
 REPO = Path(__file__).resolve().parents[2]
 COMPOSE_FILE = REPO / "docker-compose.yml"
@@ -257,6 +258,18 @@ def test_worker_and_beat_commands(config: dict[str, Any]) -> None:
     assert _flag(beat, "--schedule") == "/data/beat/celerybeat-schedule"
     assert services["api"]["command"][:2] == ["docsight", "serve"]
     assert services["api"]["ports"][0]["target"] == 8000
+
+
+def test_every_queue_has_a_worker_service(config: dict[str, Any]) -> None:
+    """A queue no service consumes would hold its tasks forever (workers/names.py)."""
+    queues = {value for key, value in vars(names).items() if key.endswith("_QUEUE")}
+    consumed = {
+        queue
+        for service in config["services"].values()
+        if (service.get("command") or [])[:4] == ["celery", "-A", "workers.main", "worker"]
+        for queue in _flag(service["command"], "-Q").split(",")
+    }
+    assert queues - consumed == set(), "queues without a worker service in docker-compose.yml"
 
 
 def test_the_schema_is_migrated_by_a_one_shot_before_the_services_start(

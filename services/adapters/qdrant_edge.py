@@ -39,7 +39,8 @@ from pipelines.indexing import (
     prefetch_limit,
 )
 from pipelines.models import IndexedChunk, ScoredChunk, SparseVector
-from services.adapters.qdrant_edge_folder import IndexFolder, copy_shard
+from services.adapters.qdrant_edge_folder import IndexFolder
+from services.adapters.qdrant_edge_live import LiveShard
 from services.adapters.qdrant_edge_optimize import OptimizeChild
 
 T = TypeVar("T")
@@ -99,10 +100,7 @@ class EdgeIndex:
         self.optimizations = 0  # optimises finished since open
         self._closed = False
         self._optimizing = threading.Lock()  # one optimise at a time; close waits for it
-        self._write = threading.Lock()  # updates, the copy and the swap
-        self._readers = threading.Condition()  # searches and counts in flight, per shard
-        self._busy: dict[int, int] = {}
-        self._log: list[qe.UpdateOperation] | None = None  # updates made after the copy
+        self.child: OptimizeChild | None = None  # the optimise child while one runs
         self._child_args: list[str] = []  # tests: extra arguments of the optimise child
         self._changed = 0  # points upserted or deleted since the last optimise
         self._last_used = time.monotonic()
@@ -118,14 +116,14 @@ class EdgeIndex:
             try:
                 live = self._folder.live()
                 if live is not None:
-                    self._shard = qe.EdgeShard.load(str(live), config)
+                    shard = qe.EdgeShard.load(str(live), config)
                 else:
                     live = self._folder.next_generation()
-                    self._shard = qe.EdgeShard.create(str(live), config)
+                    shard = qe.EdgeShard.create(str(live), config)
                     self._folder.point_to(live)
-                self._live = live
+                self._live = LiveShard(shard, live)
                 self._ensure_payload_indexes()
-                if self._shard.info().points_count:  # reopened: check once when idle
+                if shard.info().points_count:  # reopened: check once when idle
                     self._changed = optimize_min_points
             except BaseException:
                 self._folder.release()
@@ -144,11 +142,12 @@ class EdgeIndex:
             self._optimizer.start()
 
     def _ensure_payload_indexes(self) -> None:
-        existing = self._shard.info().payload_schema
+        shard = self._live.shard
+        existing = shard.info().payload_schema
         for key in INDEXED_KEYS:
             if key not in existing:
                 params = qe.KeywordIndexParams(is_tenant=key == "tenant")
-                self._shard.update(qe.UpdateOperation.create_field_index(key, params))
+                shard.update(qe.UpdateOperation.create_field_index(key, params))
 
     def _call(self, action: str, fn: Callable[[], T]) -> T:
         with _engine_errors(action):
@@ -199,7 +198,7 @@ class EdgeIndex:
             filter=where,
             with_payload=True,
         )
-        with self._reading() as shard:
+        with self._live.reading() as shard:
             points = self._call("search", lambda: shard.query(request))
         self._touch(0)
         return [
@@ -216,36 +215,11 @@ class EdgeIndex:
     def count(self, *, tenant: str | None = None, document_id: str | None = None) -> int:
         where = _filter(tenant, None if document_id is None else [document_id])
         request = qe.CountRequest(exact=True, filter=where)
-        with self._reading() as shard:
+        with self._live.reading() as shard:
             return self._call("count", lambda: shard.count(request))
 
     def _update(self, action: str, operation: qe.UpdateOperation) -> None:
-        with self._write:
-            self._call(action, lambda: self._shard.update(operation))
-            if self._log is not None:  # an optimise copied the shard: replayed on the copy
-                self._log.append(operation)
-
-    @contextmanager
-    def _reading(self) -> Iterator[qe.EdgeShard]:
-        """The live shard, kept open until the caller is done with it."""
-        with self._readers:
-            shard = self._shard
-            self._busy[id(shard)] = self._busy.get(id(shard), 0) + 1
-        try:
-            yield shard
-        finally:
-            with self._readers:
-                self._busy[id(shard)] -= 1
-                if not self._busy[id(shard)]:
-                    del self._busy[id(shard)]
-                    self._readers.notify_all()
-
-    def _retire(self, shard: qe.EdgeShard) -> None:
-        """Close a shard once no search or count uses it."""
-        with self._readers:
-            self._readers.wait_for(lambda: id(shard) not in self._busy)
-        with _engine_errors("close"):
-            shard.close()
+        self._call(action, lambda: self._live.update(operation))
 
     def optimize(self, *, in_process: bool = False) -> bool:
         """Build the vector indexes (minutes per 100k points). True if anything changed.
@@ -257,9 +231,9 @@ class EdgeIndex:
             if self._closed:
                 return False
             if in_process:
-                with self._write:
+                with self._live.write:
                     changed = self._changed
-                    result = self._call("optimize", self._shard.optimize)
+                    result = self._call("optimize", self._live.shard.optimize)
             else:
                 result, changed = self._optimize_copy()
             self._changed -= changed
@@ -270,40 +244,25 @@ class EdgeIndex:
 
     def _optimize_copy(self) -> tuple[bool, int]:
         """Copy, optimise in a child, load, replay, swap. (changed segments?, changes done)"""
-        with self._write:
+        with self._live.write:
             changed = self._changed
             copy = self._folder.next_generation()
-            try:
-                with _engine_errors("copy"):
-                    self._shard.flush()
-                    copy_shard(self._live, copy)
-            except BaseException:
-                shutil.rmtree(copy, ignore_errors=True)
-                raise
-            self._log = []
+            self._call("copy", lambda: self._live.copy_to(copy))
         try:
-            result = OptimizeChild(copy, self._child_args).wait(self._stop)
+            self.child = OptimizeChild(copy, self._child_args)
+            try:
+                result = self.child.wait(self._stop)
+            finally:
+                self.child = None
             fresh = self._call("load", lambda: qe.EdgeShard.load(str(copy)))
-            with self._write:
-                try:
-                    with _engine_errors("swap"):
-                        for operation in self._log:
-                            fresh.update(operation)
-                        fresh.flush()
-                        self._folder.point_to(copy)
-                except BaseException:
-                    fresh.close()
-                    raise
-                with self._readers:
-                    old, self._shard = self._shard, fresh
-                old_live, self._live, self._log = self._live, copy, None
+            replayed = self._call(
+                "swap", lambda: self._live.swap(fresh, copy, lambda: self._folder.point_to(copy))
+            )
         except BaseException:
-            with self._write:
-                self._log = None
+            self._live.drop_log()
             shutil.rmtree(copy, ignore_errors=True)
             raise
-        self._retire(old)
-        shutil.rmtree(old_live, ignore_errors=True)
+        log.info("swapped in %s (%d updates replayed)", copy, replayed)
         return result, changed
 
     def wait_optimized(self, timeout: float | None = None) -> bool:
@@ -345,14 +304,14 @@ class EdgeIndex:
         """Stop the background optimise (killing its child), flush to disk and release the
         folder. Safe to call twice."""
         self._stop.set()
-        with self._optimizing, self._write:
+        with self._optimizing, self._live.write:
             if self._closed:
                 return
             self._closed = True
             try:
                 with _engine_errors("close"):
-                    self._shard.flush()
-                self._retire(self._shard)
+                    self._live.shard.flush()
+                    self._live.retire(self._live.shard)
             finally:
                 self._folder.release()
         if self._optimizer is not None and self._optimizer is not threading.current_thread():

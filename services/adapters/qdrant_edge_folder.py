@@ -106,12 +106,6 @@ class IndexFolder:
         target.rename(self.path / f"{PREFIX}0")
 
 
-def copy_shard(source: Path, target: Path) -> None:
-    """Copy a flushed, unchanging shard folder (the engine rewrites files in place, so
-    hard links would share later writes)."""
-    shutil.copytree(source, target)
-
-
 def _replace(path: Path, data: bytes) -> None:
     tmp = path.with_name(path.name + ".tmp")
     with open(tmp, "wb") as handle:

@@ -57,7 +57,8 @@ def load_embedder(
             url,
             model or DEFAULT_OPENAI_MODEL,
             api_key=api_key,
-            query_prefix=query_prefix,
+            # "\n" written as two characters (a shell, an unquoted .env) stands for a newline
+            query_prefix=query_prefix.replace("\\n", "\n") if query_prefix else None,
             timeout_s=timeout_s,
             max_retries=max_retries,
             batch_size=batch_size,

@@ -292,10 +292,10 @@ def test_settings_choose_the_http_embedder(monkeypatch: pytest.MonkeyPatch) -> N
     monkeypatch.setenv("DOCSIGHT_EMBEDDER__KIND", "openai")
     monkeypatch.setenv("DOCSIGHT_EMBEDDER__URL", "http://embeddings:8000/v1")
     monkeypatch.setenv("DOCSIGHT_EMBEDDER__API_KEY", "k")
-    monkeypatch.setenv("DOCSIGHT_EMBEDDER__QUERY_PREFIX", "Query: ")
+    monkeypatch.setenv("DOCSIGHT_EMBEDDER__QUERY_PREFIX", "Instruct: Find it\\nQuery: ")
     monkeypatch.setenv("DOCSIGHT_EMBEDDER__MAX_RETRIES", "5")
     settings = Settings().embedder
-    assert (settings.timeout_s, settings.max_retries, settings.query_prefix) == (60.0, 5, "Query: ")
+    assert (settings.timeout_s, settings.max_retries) == (60.0, 5)
     assert settings.api_key is not None
     embedder = load_embedder(
         settings.kind, settings.model, settings.device, 16, url=settings.url,
@@ -306,7 +306,7 @@ def test_settings_choose_the_http_embedder(monkeypatch: pytest.MonkeyPatch) -> N
         "http://embeddings:8000/v1",
         "openai:Qwen/Qwen3-Embedding-0.6B",
         16,
-        "Query: ",
+        "Instruct: Find it\nQuery: ",  # a typed backslash-n is a newline
     )
     embedder.close()
     with pytest.raises(ValueError, match="needs the server's url"):

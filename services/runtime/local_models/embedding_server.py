@@ -25,6 +25,7 @@ import time
 from pathlib import Path
 
 from pipelines.errors import BackendUnavailable, DocsightError
+from pipelines.ports import Embedder
 from services.runtime.local_models.embedding_assets import (
     EMBEDDING_NAME,
     prepare_embedding_model,
@@ -96,21 +97,21 @@ def _bench(server: LocalEmbeddingServer, count: int, batch_size: int, rounds: in
     assert server.base_url is not None
     http = HttpEmbedder(server.base_url, server.model_name, batch_size=batch_size, timeout_s=600)
     st = SentenceTransformerEmbedder(EMBEDDING_NAME, device="cpu", batch_size=batch_size)
+    embedders: dict[str, Embedder] = {"http (llama-server)": http, "sentence-transformers": st}
+    times: dict[str, list[float]] = {name: [] for name in embedders}
     results = {}
-    for name, embedder in (("http (llama-server)", http), ("sentence-transformers", st)):
+    for embedder in embedders.values():
         embedder.embed_documents(texts[:batch_size])  # warm-up
-        times = []
-        for _ in range(rounds):
+    for _ in range(rounds):  # interleaved: both see the same load from other work
+        for name, embedder in embedders.items():
             started = time.perf_counter()
-            vectors = embedder.embed_documents(texts)
-            times.append(time.perf_counter() - started)
-        results[name] = np.array(vectors)
-        best = min(times)
+            results[name] = np.array(embedder.embed_documents(texts))
+            times[name].append(time.perf_counter() - started)
+    for name, seconds in times.items():
         print(
             f"{name}: {len(texts)} chunks of ~{words:.0f} words, batch {batch_size}: "
-            f"{len(texts) / best:.0f} chunks/s (best of {rounds}; "
-            f"median {len(texts) / statistics.median(times):.0f})",
-            flush=True,
+            f"{len(texts) / min(seconds):.0f} chunks/s (best of {rounds}; "
+            f"median {len(texts) / statistics.median(seconds):.0f})"
         )
     http.close()
     cosines = (results["http (llama-server)"] * results["sentence-transformers"]).sum(axis=1)

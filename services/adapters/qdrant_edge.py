@@ -249,7 +249,7 @@ class EdgeIndex:
             copy = self._folder.next_generation()
             self._call("copy", lambda: self._live.copy_to(copy))
         try:
-            self.child = OptimizeChild(copy, self._child_args)
+            self.child = self._call("start", lambda: OptimizeChild(copy, self._child_args))
             try:
                 result = self.child.wait(self._stop)
             finally:

@@ -59,6 +59,8 @@ class IndexFolder:
             if (self.path / f"{PREFIX}0").is_dir():
                 name = f"{PREFIX}0"
                 self.point_to(self.path / name)
+            elif any(entry.name.startswith(PREFIX) for entry in self.path.iterdir()):
+                raise BackendUnavailable(f"{self.path}: generations but no valid {CURRENT}")
         for entry in self.path.iterdir():
             if entry.name.startswith(PREFIX) and entry.name != name:
                 shutil.rmtree(entry, ignore_errors=True)
@@ -113,8 +115,11 @@ def _replace(path: Path, data: bytes) -> None:
         handle.flush()
         os.fsync(handle.fileno())
     os.replace(tmp, path)
-    directory = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(directory)
-    finally:
-        os.close(directory)
+    try:  # best effort: the replace is done and must not be reported as failed
+        directory = os.open(path.parent, os.O_RDONLY)
+        try:
+            os.fsync(directory)
+        finally:
+            os.close(directory)
+    except OSError:
+        pass

@@ -242,3 +242,19 @@ def test_leftovers_of_a_swap_and_the_first_layout(tmp_path: Path) -> None:
         assert (path / "edge_config.json").exists()
     finally:
         again.close()
+
+
+def test_close_during_the_optimise_kills_the_child(index: EdgeIndex, tmp_path: Path) -> None:
+    held = Held(index, tmp_path)
+    child = index.child
+    assert child is not None
+    index.close()  # the child is held: close must not wait for it
+    held.thread.join(60)
+    assert child.process.poll() is not None
+    assert isinstance(held.error, BackendUnavailable)
+    assert generations(tmp_path / "edge") == ["gen-0"]
+    again = EdgeIndex(tmp_path / "edge", DIM, optimize_idle_s=None)
+    try:
+        assert again.count() == 50
+    finally:
+        again.close()

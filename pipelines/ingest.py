@@ -101,6 +101,25 @@ def chunk_stage(
     )
 
 
+def index_texts(chunks: Sequence[Chunk], title: str = "") -> tuple[list[Chunk], list[str]]:
+    """A document's chunks (in order) under their contextual headers, and the text of each
+    that is embedded and keyword-indexed (`indexed_text`)."""
+    chunks = contextualise(chunks, title)
+    running = running_lines(chunks)
+    return chunks, [indexed_text(chunk, running) for chunk in chunks]
+
+
+def index_points(
+    tenant: str, chunks: Sequence[Chunk], texts: Sequence[str], dense: Sequence[list[float]]
+) -> list[IndexedChunk]:
+    """The points of `chunks` (from `index_texts`): dense vectors of their texts and sparse
+    vectors encoded here. Point ids derive from document id and chunk number."""
+    return [
+        IndexedChunk(tenant=tenant, chunk=chunk, dense=vector, sparse=encode_sparse(text))
+        for chunk, text, vector in zip(chunks, texts, dense, strict=True)
+    ]
+
+
 def embed_and_index_stage(
     tenant: str,
     chunks: Sequence[Chunk],
@@ -116,26 +135,18 @@ def embed_and_index_stage(
     Idempotent: point ids derive from document id and chunk number, so a re-run
     replaces the same points. Returns the number of chunks indexed. Vectors are of
     `indexed_text` (the chunk under its contextual header: `contextualise`). `chunks` are
-    the document's chunks in order.
+    the document's chunks in order. (The service's workers batch across documents
+    instead: `services.app.embed_batches`.)
     """
-    chunks = contextualise(chunks, title)
-    running = running_lines(chunks)
+    chunks, texts = index_texts(chunks, title)
     total = len(chunks)
-    done = 0
     for start in range(0, total, batch_size):
-        batch = chunks[start : start + batch_size]
-        texts = [indexed_text(chunk, running) for chunk in batch]
-        dense = embedder.embed_documents(texts)
-        index.upsert(
-            [
-                IndexedChunk(tenant=tenant, chunk=chunk, dense=vector, sparse=encode_sparse(text))
-                for chunk, text, vector in zip(batch, texts, dense, strict=True)
-            ]
-        )
-        done += len(batch)
+        batch, batch_texts = chunks[start : start + batch_size], texts[start : start + batch_size]
+        dense = embedder.embed_documents(batch_texts)
+        index.upsert(index_points(tenant, batch, batch_texts, dense))
         if on_chunks is not None:
-            on_chunks(done, total)
-    return done
+            on_chunks(min(start + batch_size, total), total)
+    return total
 
 
 def ingest_document(

@@ -58,6 +58,9 @@ class EmbedderSettings(BaseModel):
     query_prefix: str | None = None  # put before every query (Qwen3-Embedding's instruction)
     device: str | None = None  # None: cuda when available
     batch_size: int = 32
+    batch_wait_s: float = Field(default=0.05, ge=0)
+    """Ingestion batches the chunks of several documents into one embedding call
+    (`services.app.embed_batches`): how long a batch waits to fill to `batch_size`."""
 
 
 class ParserSettings(BaseModel):
@@ -70,6 +73,7 @@ class ParserSettings(BaseModel):
     page_timeout_s: float = 30.0
     total_timeout_s: float = 900.0
     memory_limit_mb: int = 2048
+    processes: int | None = Field(default=None, ge=1)  # PDFs parsed at once; None: cores
     ocr: bool = True
     ocr_languages: str = "chi_sim+eng"
 
@@ -87,6 +91,9 @@ class WorkerSettings(BaseModel):
 
     embedded: bool = True
     concurrency: int = 2
+    index_concurrency: int = Field(default=8, ge=1)
+    """Index steps a worker runs at once (the `index` queue; threads that mostly wait for
+    the shared embedding batches): more documents in flight, fuller batches."""
     resume_on_start: bool = True
     analysis_max_retries: int = 30  # an LLM down longer than ~25 min fails the job
     analysis_retry_max_s: float = 60.0  # backoff cap between attempts

@@ -14,6 +14,8 @@ from workers.names import (
     ANALYSIS_QUEUE,
     ANALYSIS_TASK,
     DISPATCH_REPORTS_TASK,
+    INDEX_QUEUE,
+    INDEX_TASK,
     INGEST_QUEUE,
     QUEUES,
     REPORT_QUEUE,
@@ -24,6 +26,7 @@ from workers.tasks import register_tasks
 
 __all__ = [
     "ANALYSIS_QUEUE",
+    "INDEX_QUEUE",
     "INGEST_QUEUE",
     "QUEUES",
     "REPORT_QUEUE",
@@ -74,6 +77,7 @@ def create_celery(
         task_default_queue=INGEST_QUEUE,
         task_routes={
             ANALYSIS_TASK: {"queue": ANALYSIS_QUEUE},
+            INDEX_TASK: {"queue": INDEX_QUEUE},
             REPORT_TASK: {"queue": REPORT_QUEUE},
             DISPATCH_REPORTS_TASK: {"queue": REPORT_QUEUE},
         },

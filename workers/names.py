@@ -8,6 +8,8 @@ DISPATCH_REPORTS_TASK = "docsight.dispatch_reports"
 SWEEP_TASK = "docsight.sweep_stuck_work"
 
 INGEST_QUEUE = "ingest"
+INDEX_QUEUE = "index"
+"""Index steps: many threads, most waiting for the shared embedding batches."""
 ANALYSIS_QUEUE = "analysis"
 REPORT_QUEUE = "reports"
 QUEUES = (INGEST_QUEUE, ANALYSIS_QUEUE)

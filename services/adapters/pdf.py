@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import multiprocessing
 import multiprocessing.connection
+import os
 import signal
+import threading
 import time
 from typing import Any
 
@@ -71,7 +73,12 @@ class Pypdfium2Parser:
         ocr_languages: str = "chi_sim+eng",
         ocr_dpi: int = 200,
         tesseract: str = "tesseract",
+        processes: int | None = None,
     ) -> None:
+        """`processes`: PDFs parsed at once by this parser, each in a child process of its
+        own (a crash or a memory bomb takes down that child only); None: one per CPU core.
+        More parse steps than that wait their turn (threads of a worker share the cores
+        with the embedder)."""
         self.max_pages = max_pages
         self.max_bytes = max_bytes
         self.page_timeout_s = page_timeout_s
@@ -81,6 +88,8 @@ class Pypdfium2Parser:
         self.ocr_languages = ocr_languages
         self.ocr_dpi = ocr_dpi
         self.tesseract = tesseract
+        self.processes = processes or os.cpu_count() or 1
+        self._slots = threading.BoundedSemaphore(self.processes)
 
     def parse(
         self, data: bytes, *, password: str | None = None, on_page: PageProgress | None = None
@@ -101,6 +110,16 @@ class Pypdfium2Parser:
             "tesseract": self.tesseract,
             "ocr_timeout_s": max(self.page_timeout_s - 1.0, 1.0),
         }
+        with self._slots:
+            return self._parse_in_child(data, password, options, on_page)
+
+    def _parse_in_child(
+        self,
+        data: bytes,
+        password: str | None,
+        options: dict[str, Any],
+        on_page: PageProgress | None,
+    ) -> ParsedDocument:
         ctx = _context()
         receiver, sender = ctx.Pipe(duplex=False)
         from services.adapters.pdf_child import run_child

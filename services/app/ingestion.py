@@ -16,9 +16,10 @@ from pathlib import PurePath
 
 from pipelines.chunking import page_starts
 from pipelines.errors import InvalidDocument, NotFound, PagesPerMinuteExceeded
-from pipelines.ingest import chunk_stage, embed_and_index_stage, parse_stage
+from pipelines.ingest import chunk_stage, index_points, index_texts, parse_stage
 from pipelines.models import DocumentStatus
 from pipelines.risks import detect_kind
+from services.app.embed_batches import EmbedBatcher
 from services.app.ports import (
     BlobStore,
     DocumentQueue,
@@ -35,6 +36,8 @@ log = logging.getLogger(__name__)
 
 S = DocumentStatus
 KIND_CHUNKS = 8
+UPSERT_POINTS = 256
+"""Points a document's vectors are written to the index in, per call."""
 """A document's kind is read from its opening chunks (`pipelines.risks.detect_kind`)."""
 
 
@@ -80,6 +83,15 @@ class DocumentIngestion:
         self.index = index
         self.queue = queue
         self.pages = pages
+        self.batches = EmbedBatcher(
+            embedder,
+            batch_size=settings.embedder.batch_size,
+            wait_s=settings.embedder.batch_wait_s,
+        )
+
+    def close(self) -> None:
+        """Stop the embedding batches' thread (after the texts waiting for it)."""
+        self.batches.close()
 
     def _queue(self) -> DocumentQueue:
         if self.queue is None:
@@ -203,19 +215,15 @@ class DocumentIngestion:
             return
         chunks = self.store.load_chunks(document_id)
         try:
-            embed_and_index_stage(
-                document.tenant,
-                chunks,
-                self.embedder,
-                self.index,
-                batch_size=self.settings.embedder.batch_size,
-                title=PurePath(document.filename).stem,
-                on_chunks=_throttled(
-                    lambda done, _total: self.store.update_document(
-                        document_id, chunks_embedded=done
-                    )
-                ),
+            # the chunks of several documents share embedding calls (EmbedBatcher)
+            chunks, texts = index_texts(chunks, PurePath(document.filename).stem)
+            progress = _throttled(
+                lambda done, _total: self.store.update_document(document_id, chunks_embedded=done)
             )
+            dense = self.batches.embed(texts, on_done=lambda done: progress(done, len(texts)))
+            points = index_points(document.tenant, chunks, texts, dense)
+            for start in range(0, len(points), UPSERT_POINTS):
+                self.index.upsert(points[start : start + UPSERT_POINTS])
         finally:  # points written after a delete (which removes the row first) go too
             if document_id not in self.store.existing_ids([document_id]):
                 self.index.delete_document(document.tenant, document_id)

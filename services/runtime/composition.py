@@ -46,7 +46,7 @@ from services.app.sweep import Sweep
 from services.runtime.llm import LlmHandle, open_llm
 from services.runtime.metrics import ServiceMetrics
 from services.settings import Settings
-from workers.celery_app import QUEUES, create_celery
+from workers.celery_app import INDEX_QUEUE, QUEUES, create_celery
 from workers.context import ContextSource, TaskContext
 from workers.metrics import QueueDepths
 from workers.queue import CeleryTaskQueue
@@ -89,6 +89,7 @@ class Container:
         if close_cache is not None:
             close_cache()
         self.llm.close()
+        self.documents.close()
         close_reranker = getattr(self.reranker, "close", None)
         if close_reranker is not None:
             close_reranker()
@@ -187,10 +188,11 @@ def build_container(settings: Settings, queue: TaskQueue | None = None) -> Conta
         memory_limit_mb=settings.parser.memory_limit_mb,
         ocr=settings.parser.ocr,
         ocr_languages=settings.parser.ocr_languages,
+        processes=settings.parser.processes,
     )
     cache = build_analysis_cache(settings, store)
     cache_metrics = CacheMetrics()  # the deployment's registry: one per container
-    queue_depths = QueueDepths(settings, QUEUES)
+    queue_depths = QueueDepths(settings, (*QUEUES, INDEX_QUEUE))
     metrics = ServiceMetrics(
         cache_metrics.registry,
         documents=store.count_by_status,

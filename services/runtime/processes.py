@@ -11,7 +11,7 @@ from services.app.auth import KeyService, Limiter, write_key_file
 from services.app.sweep import Sweeper
 from services.runtime.composition import Container, build_container, build_limiter
 from services.settings import Settings
-from workers.celery_app import QUEUES, REPORT_QUEUE, create_celery
+from workers.celery_app import INDEX_QUEUE, QUEUES, REPORT_QUEUE, create_celery
 from workers.context import ContextSource
 from workers.embedded import EmbeddedWorker
 from workers.queue import CeleryTaskQueue
@@ -26,6 +26,7 @@ class Runtime:
     worker: EmbeddedWorker | None
     beat: EmbeddedBeat | None = None
     report_worker: EmbeddedWorker | None = None  # the `reports` queue, never behind jobs
+    index_worker: EmbeddedWorker | None = None  # the `index` queue: many threads, one batcher
     keys: KeyService | None = None
     limiter: Limiter | None = None
     sweeper: Sweeper | None = None  # stuck work re-sent (production: beat's SWEEP_TASK)
@@ -42,6 +43,8 @@ class Runtime:
             self.worker.stop(timeout_s)
         if self.report_worker is not None:
             self.report_worker.stop(timeout_s)
+        if self.index_worker is not None:
+            self.index_worker.stop(timeout_s)
 
 
 def start(settings: Settings) -> tuple[Container, Runtime]:
@@ -54,7 +57,7 @@ def start(settings: Settings) -> tuple[Container, Runtime]:
     keys = container.keys
     if settings.api.auth == "keys":
         _first_key(settings, keys)
-    worker = report_worker = None
+    worker = report_worker = index_worker = None
     if settings.worker.embedded:
         if settings.broker.mode == "filesystem":
             _drop_queued_messages(settings)
@@ -62,6 +65,8 @@ def start(settings: Settings) -> tuple[Container, Runtime]:
         worker.start()
         report_worker = _report_worker(settings, context)
         report_worker.start()
+        index_worker = _index_worker(settings, context)
+        index_worker.start()
     beat = None
     if settings.worker.embedded and settings.reports.enabled:
         beat = EmbeddedBeat(celery)  # production runs `celery -A workers.main beat`
@@ -85,6 +90,7 @@ def start(settings: Settings) -> tuple[Container, Runtime]:
         worker,
         beat,
         report_worker=report_worker,
+        index_worker=index_worker,
         keys=keys,
         limiter=build_limiter(settings),
         sweeper=sweeper,
@@ -98,6 +104,19 @@ def _report_worker(settings: Settings, context: ContextSource) -> EmbeddedWorker
     app = create_celery(settings, default=False, context=context)
     return EmbeddedWorker(
         app, concurrency=1, queues=(REPORT_QUEUE,), name="reports", event_loop=False
+    )
+
+
+def _index_worker(settings: Settings, context: ContextSource) -> EmbeddedWorker:
+    """The `index` queue's worker, built like the reports worker: its threads wait for the
+    embedding batches the documents in flight share (`services.app.embed_batches`)."""
+    app = create_celery(settings, default=False, context=context)
+    return EmbeddedWorker(
+        app,
+        concurrency=settings.worker.index_concurrency,
+        queues=(INDEX_QUEUE,),
+        name="index",
+        event_loop=False,
     )
 
 

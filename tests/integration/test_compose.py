@@ -248,7 +248,7 @@ def test_worker_and_beat_commands(config: dict[str, Any]) -> None:
     ingest = services["worker-ingest"]["command"]
     analysis = services["worker-analysis"]["command"]
     assert ingest[:4] == ["celery", "-A", "workers.main", "worker"]
-    assert _flag(ingest, "-Q") == "ingest"
+    assert _flag(ingest, "-Q") == "ingest,index"  # index steps share embedding batches
     assert _flag(analysis, "-Q") == "analysis"
     # report builds on their own queue and worker: never behind analysis jobs
     assert _flag(services["worker-reports"]["command"], "-Q") == "reports"

@@ -18,6 +18,7 @@ from weakref import WeakKeyDictionary
 from services.app.documents import DocumentService
 from services.app.jobs import JobService
 from services.app.ports import TaskMetrics
+from services.app.reindex import ReindexService
 from services.app.reports import ReportService
 from services.app.sweep import Sweep
 from services.settings import Settings
@@ -32,6 +33,7 @@ class TaskContext:
     reports: ReportService
     sweep: Sweep
     metrics: TaskMetrics | None = None
+    reindex: ReindexService | None = None  # tenants moved to another embedder's collection
 
 
 class ContextSource:

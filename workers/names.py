@@ -6,6 +6,8 @@ ANALYSIS_TASK = "docsight.run_analysis_job"
 REPORT_TASK = "docsight.build_report"
 DISPATCH_REPORTS_TASK = "docsight.dispatch_reports"
 SWEEP_TASK = "docsight.sweep_stuck_work"
+REINDEX_TASK = "docsight.reindex_tenant"
+"""A tenant moved to the configured embedder's collection; on the `ingest` queue."""
 
 INGEST_QUEUE = "ingest"
 INDEX_QUEUE = "index"

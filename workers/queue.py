@@ -16,7 +16,7 @@ from celery import Celery
 from kombu.exceptions import OperationalError
 
 from pipelines.errors import BackendUnavailable
-from workers.names import ANALYSIS_TASK, INDEX_TASK, PARSE_TASK, REPORT_TASK
+from workers.names import ANALYSIS_TASK, INDEX_TASK, PARSE_TASK, REINDEX_TASK, REPORT_TASK
 
 PATIENT_S = 300.0
 _PATIENT = {
@@ -50,6 +50,9 @@ class CeleryTaskQueue:
 
     def enqueue_analysis(self, job_id: str) -> None:
         self._send(ANALYSIS_TASK, [job_id])
+
+    def enqueue_reindex(self, tenant: str) -> None:
+        self._send(REINDEX_TASK, [tenant])
 
     def enqueue_report(
         self, tenant: str, day: date, *, resume: bool = False, refresh: bool = False

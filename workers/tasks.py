@@ -20,6 +20,7 @@ from workers.names import (
     DISPATCH_REPORTS_TASK,
     INDEX_TASK,
     PARSE_TASK,
+    REINDEX_TASK,
     REPORT_TASK,
     SWEEP_TASK,
 )
@@ -30,6 +31,7 @@ __all__ = [
     "DISPATCH_REPORTS_TASK",
     "INDEX_TASK",
     "PARSE_TASK",
+    "REINDEX_TASK",
     "REPORT_TASK",
     "SWEEP_TASK",
     "register_tasks",
@@ -59,6 +61,13 @@ def register_tasks(app: Celery, settings: Settings, context: ContextSource) -> N
     def index_document(document_id: str) -> None:
         context().documents.run_index(document_id)
 
+    def reindex_tenant(tenant: str) -> None:
+        """services/app/reindex.py: idempotent, resumed from the tenant's row."""
+        reindex = context().reindex
+        if reindex is None:
+            raise RuntimeError("this worker's context has no reindex service")
+        reindex.run(tenant)
+
     def run_analysis_job(job_id: str) -> None:
         tasks = context()
         tasks.jobs.run(job_id)
@@ -75,6 +84,7 @@ def register_tasks(app: Celery, settings: Settings, context: ContextSource) -> N
     app.task(name=SWEEP_TASK, shared=False)(sweep_stuck_work)
     app.task(name=PARSE_TASK, shared=False, **_RETRY)(parse_document)
     app.task(name=INDEX_TASK, shared=False, **_RETRY)(index_document)
+    app.task(name=REINDEX_TASK, shared=False, **_RETRY)(reindex_tenant)
     app.task(
         name=ANALYSIS_TASK,
         shared=False,

@@ -187,6 +187,34 @@ reports = Table(
 )
 
 
+# --- collections and the tenants on them (services.adapters.index_catalog) ----------------
+
+index_collections = Table(  # each index collection and the embedder its vectors come from
+    "index_collections",
+    metadata,
+    Column("name", String(200), primary_key=True),
+    Column("embedder", JSON, nullable=False),  # EmbedderSpec: kind, model, dimension, url...
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+tenant_indexes = Table(  # the collection a tenant searches, and its move to another; migration 0003
+    "tenant_indexes",
+    metadata,
+    Column("tenant", String(64), primary_key=True),
+    Column("collection", String(200), nullable=False),  # searched; written
+    Column("target", String(200)),  # while moving: written too
+    Column("previous", String(200)),  # the collection moved from (its points deleted)
+    Column("state", String(16), nullable=False, index=True),  # moving, cleaning, done, failed
+    Column("documents_done", Integer, nullable=False, default=0),
+    Column("documents_total", Integer, nullable=False, default=0),
+    Column("error_code", String(32)),
+    Column("reason", Text),
+    Column("started_at", DateTime(timezone=True)),
+    Column("finished_at", DateTime(timezone=True)),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
+
 # --- migrations --------------------------------------------------------------------
 
 MIGRATIONS = Path(__file__).with_name("migrations")

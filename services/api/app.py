@@ -11,7 +11,7 @@ from services.api.auth import OPEN_PATHS, ApiKeyMiddleware
 from services.api.docs import install_docs
 from services.api.errors import install_error_handlers
 from services.api.limits import BodyLimitMiddleware
-from services.api.routes import analysis, documents, health, jobs, metrics, search, status
+from services.api.routes import analysis, documents, health, jobs, metrics, reindex, search, status
 from services.api.routes import reports as report_routes
 from services.runtime import processes as runtime
 from services.runtime.logs import RequestIdMiddleware
@@ -59,5 +59,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(metrics.router)
     app.include_router(report_routes.router)
     app.include_router(status.router)
+    app.include_router(reindex.router)
     install_docs(app, open_paths=OPEN_PATHS)
     return app

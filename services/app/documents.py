@@ -12,6 +12,7 @@ from pipelines.models import Document, DocumentStatus
 from pipelines.portfolio import DocumentFacts
 from pipelines.risks import detect_kind
 from pipelines.uploads import check_upload
+from services.app.index_routes import IndexRoutes
 from services.app.ingestion import KIND_CHUNKS, DocumentIngestion
 from services.app.ports import (
     AnalysisCache,
@@ -52,6 +53,7 @@ class DocumentService(DocumentIngestion):
         queue: DocumentQueue | None = None,
         pages: PageLedger | None = None,
         cache: AnalysisCache | None = None,
+        routes: IndexRoutes | None = None,
     ) -> None:
         super().__init__(
             settings=settings,
@@ -63,6 +65,7 @@ class DocumentService(DocumentIngestion):
             index=index,
             queue=queue,
             pages=pages,
+            routes=routes,
         )
         self.eraser = eraser
         self.cache = cache  # None: the store's database holds the analysis cache
@@ -167,7 +170,8 @@ class DocumentService(DocumentIngestion):
     def _finish_erasure(self, tenant: str, document_id: str) -> None:
         if self.cache is not None:
             self.cache.forget_document(document_id)
-        self.index.delete_document(tenant, document_id)
+        for route in self.routes.for_deletes(tenant):  # two collections while moving
+            route.index.delete_document(tenant, document_id)
         self.blobs.delete(document_id)
         self.eraser.finish(document_id)
 

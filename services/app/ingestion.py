@@ -16,10 +16,11 @@ from pathlib import PurePath
 
 from pipelines.chunking import page_starts
 from pipelines.errors import InvalidDocument, NotFound, PagesPerMinuteExceeded
-from pipelines.ingest import chunk_stage, index_points, index_texts, parse_stage
+from pipelines.ingest import chunk_stage, index_texts, parse_stage
 from pipelines.models import DocumentStatus
 from pipelines.risks import detect_kind
 from services.app.embed_batches import EmbedBatcher
+from services.app.index_routes import UPSERT_POINTS, IndexRoutes
 from services.app.ports import (
     BlobStore,
     DocumentQueue,
@@ -36,9 +37,8 @@ log = logging.getLogger(__name__)
 
 S = DocumentStatus
 KIND_CHUNKS = 8
-UPSERT_POINTS = 256
-"""Points a document's vectors are written to the index in, per call."""
 """A document's kind is read from its opening chunks (`pipelines.risks.detect_kind`)."""
+__all__ = ["KIND_CHUNKS", "UPSERT_POINTS", "DocumentIngestion"]
 
 
 def _throttled(
@@ -73,7 +73,10 @@ class DocumentIngestion:
         index: VectorIndex,
         queue: DocumentQueue | None = None,
         pages: PageLedger | None = None,
+        routes: IndexRoutes | None = None,
     ) -> None:
+        """`routes`: each tenant's embedder and collection (None: `embedder` and `index`
+        for every tenant)."""
         self.settings = settings
         self.store = store
         self.blobs = blobs
@@ -83,15 +86,17 @@ class DocumentIngestion:
         self.index = index
         self.queue = queue
         self.pages = pages
-        self.batches = EmbedBatcher(
+        self.routes = routes or IndexRoutes.fixed(
             embedder,
+            index,
             batch_size=settings.embedder.batch_size,
             wait_s=settings.embedder.batch_wait_s,
         )
+        self.batches: EmbedBatcher = self.routes.current().batches
 
     def close(self) -> None:
-        """Stop the embedding batches' thread (after the texts waiting for it)."""
-        self.batches.close()
+        """Stop the embedding batches' threads (after the texts waiting for them)."""
+        self.routes.close_batches()
 
     def _queue(self) -> DocumentQueue:
         if self.queue is None:
@@ -214,19 +219,25 @@ class DocumentIngestion:
             log.info("index skipped: document %s is %s", document_id, document.status.value)
             return
         chunks = self.store.load_chunks(document_id)
+        tenant = document.tenant
         try:
             # the chunks of several documents share embedding calls (EmbedBatcher)
             chunks, texts = index_texts(chunks, PurePath(document.filename).stem)
             progress = _throttled(
                 lambda done, _total: self.store.update_document(document_id, chunks_embedded=done)
             )
-            dense = self.batches.embed(texts, on_done=lambda done: progress(done, len(texts)))
-            points = index_points(document.tenant, chunks, texts, dense)
-            for start in range(0, len(points), UPSERT_POINTS):
-                self.index.upsert(points[start : start + UPSERT_POINTS])
+            routes, written = self.routes.for_writes(tenant), set[str]()
+            while routes:  # the tenant's collection; while it moves, the new one too
+                for route in routes:  # progress counts the first collection's embedding
+                    on_done = None if written else lambda n: progress(n, len(texts))
+                    route.write(tenant, chunks, texts, on_done)
+                    written.add(route.collection)
+                # a move started meanwhile gets the document too (services.app.reindex)
+                routes = [r for r in self.routes.for_writes(tenant) if r.collection not in written]
         finally:  # points written after a delete (which removes the row first) go too
             if document_id not in self.store.existing_ids([document_id]):
-                self.index.delete_document(document.tenant, document_id)
+                for route in self.routes.for_deletes(tenant):
+                    route.index.delete_document(tenant, document_id)
         self.store.set_kind(document_id, detect_kind(chunks[:KIND_CHUNKS]))
         if not self.store.transition(
             document_id, [S.INDEXING], S.READY, chunks_embedded=len(chunks)
@@ -234,7 +245,8 @@ class DocumentIngestion:
             try:  # a duplicate task (re-sent on start, redelivered) finished it first
                 self.store.get_by_id(document_id)
             except NotFound:  # deleted while indexing: leave no orphan points or rows behind
-                self.index.delete_document(document.tenant, document_id)
+                for route in self.routes.for_deletes(tenant):
+                    route.index.delete_document(tenant, document_id)
                 self.store.delete_document(document_id)
 
     def _fail(self, document_id: str, exc: Exception) -> None:

@@ -42,7 +42,9 @@ __all__ = [
     "DocumentQueue",
     "DocumentStore",
     "Embedder",
+    "EmbedderSpec",
     "Eraser",
+    "IndexCatalog",
     "JobQueue",
     "JobStore",
     "KeyStore",
@@ -52,6 +54,7 @@ __all__ = [
     "PdfParser",
     "Progress",
     "Reranker",
+    "ReindexQueue",
     "ReportDocuments",
     "ReportQueue",
     "ReportStore",
@@ -59,6 +62,7 @@ __all__ = [
     "Store",
     "TaskMetrics",
     "TaskQueue",
+    "TenantIndex",
     "TokenCounter",
     "VectorIndex",
 ]
@@ -86,7 +90,11 @@ class ReportQueue(Protocol):
         """`refresh`: one step of a running build, which does not re-schedule itself."""
 
 
-class TaskQueue(DocumentQueue, JobQueue, ReportQueue, Protocol):
+class ReindexQueue(Protocol):
+    def enqueue_reindex(self, tenant: str) -> None: ...
+
+
+class TaskQueue(DocumentQueue, JobQueue, ReportQueue, ReindexQueue, Protocol):
     """Every message the use cases send to the workers."""
 
 
@@ -315,3 +323,71 @@ class Limiter(Protocol):
     """Spends one request of a key: `RateLimited` when none is left."""
 
     def take(self, key_id: str) -> None: ...
+
+
+# --- index collections per embedder (services/adapters/index_catalog.py) --------------
+
+
+@dataclass(frozen=True)
+class EmbedderSpec:
+    """What an embedder is, enough to load it again: its vectors are the same for the same
+    kind, model and dimension (`identity`); `url` and `query_prefix` say how to call it."""
+
+    kind: str
+    model: str | None
+    dimension: int
+    url: str | None = None
+    query_prefix: str | None = None
+
+    @property
+    def identity(self) -> tuple[str, str | None, int]:
+        return (self.kind, self.model, self.dimension)
+
+
+@dataclass(frozen=True)
+class TenantIndex:
+    """The collection a tenant searches (and writes), and its move to `target`, if any.
+    state: "moving" (writes go to both), "cleaning" (moved; the points left in `previous`
+    are being deleted), "done", "failed" (still on `collection`; `reason` says why)."""
+
+    tenant: str
+    collection: str
+    state: str
+    target: str | None = None
+    previous: str | None = None
+    documents_done: int = 0
+    documents_total: int = 0
+    error_code: str | None = None
+    reason: str | None = None
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    updated_at: datetime | None = None
+
+
+class IndexCatalog(Protocol):
+    """Each collection's embedder and each tenant's collection (`SqlIndexCatalog`)."""
+
+    def register(self, name: str, spec: EmbedderSpec) -> EmbedderSpec:
+        """Record the collection's embedder unless recorded; the recorded one."""
+
+    def spec_of(self, name: str) -> EmbedderSpec | None: ...
+
+    def collections(self) -> dict[str, EmbedderSpec]: ...
+
+    def tenant(self, tenant: str) -> TenantIndex | None: ...
+
+    def start_move(self, tenant: str, collection: str, target: str) -> TenantIndex:
+        """Mark the tenant moving to `target` (a tenant without a row is on `collection`)."""
+
+    def progress(self, tenant: str, target: str, done: int, total: int) -> bool:
+        """False when the tenant is no longer moving to `target`."""
+
+    def flip(self, tenant: str, target: str) -> bool:
+        """In one update: search `target`, state "cleaning", `previous` the old one."""
+
+    def cleaned(self, tenant: str) -> bool: ...
+
+    def fail(self, tenant: str, target: str, code: str, reason: str) -> bool: ...
+
+    def unfinished(self, idle_since: datetime | None = None) -> list[str]:
+        """Tenants moving or cleaning (and idle since `idle_since`, when given)."""

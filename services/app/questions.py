@@ -31,6 +31,7 @@ from pipelines.query import plan_query
 from services.app.analysis_results import AskResult, CachedStream
 from services.app.cache import CacheMetrics
 from services.app.cache_keys import Kind, answer_key
+from services.app.index_routes import IndexRoutes
 from services.app.ports import (
     AnalysisCache,
     AnalysisStore,
@@ -58,7 +59,10 @@ class QuestionService:
         retrieval_limit: int = 10,
         reranker: Reranker | None = None,
         candidates: int = 50,
+        routes: IndexRoutes | None = None,
     ) -> None:
+        """`routes`: each tenant's embedder and collection (None: `embedder` and `index`
+        for every tenant)."""
         self.store = store
         self.embedder = embedder
         self.index = index
@@ -69,6 +73,7 @@ class QuestionService:
         self.reranker = reranker
         self.candidates = candidates
         self.metrics = metrics or CacheMetrics()
+        self.routes = routes
 
     def cache_stats(self, tenant: str | None = None) -> dict[str, dict[str, int]]:
         """Hits and misses per kind since this service started: the tenant's, or all."""
@@ -195,11 +200,15 @@ class QuestionService:
         self, tenant: str, query: str, document_ids: Sequence[str], limit: int
     ) -> list[ScoredChunk]:
         """Clauses for a prompt: hybrid candidates, reranked, grown to their clause."""
+        embedder, index = self.embedder, self.index
+        if self.routes is not None:  # the tenant's collection (moved by `docsight reindex`)
+            route = self.routes.for_search(tenant)
+            embedder, index = route.embedder, route.index
         return search_passages(
             query,
             tenant=tenant,
-            embedder=self.embedder,
-            index=self.index,
+            embedder=embedder,
+            index=index,
             chunks=self.store,
             reranker=self.reranker,
             limit=limit,

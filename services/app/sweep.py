@@ -14,6 +14,7 @@ import threading
 from pipelines.errors import DocsightError
 from services.app.documents import DocumentService
 from services.app.jobs import JobService
+from services.app.reindex import ReindexService
 
 log = logging.getLogger(__name__)
 
@@ -22,13 +23,22 @@ class Sweep:
     """Called, re-sends the documents and jobs stuck for `stuck_after_s`; returns
     (documents, jobs) re-sent."""
 
-    def __init__(self, documents: DocumentService, jobs: JobService, stuck_after_s: float) -> None:
+    def __init__(
+        self,
+        documents: DocumentService,
+        jobs: JobService,
+        stuck_after_s: float,
+        reindex: ReindexService | None = None,
+    ) -> None:
         self.documents, self.jobs, self.stuck_after_s = documents, jobs, stuck_after_s
+        self.reindex = reindex  # tenants' moves to another collection, re-sent the same way
 
     def __call__(self) -> tuple[int, int]:
         idle = self.stuck_after_s
         documents = self.documents.resend_stuck(idle)
         jobs = self.jobs.resume_unfinished(idle_for_s=idle)
+        if self.reindex is not None and self.reindex.resend_stuck(idle):
+            log.warning("re-sent stuck re-index moves (no change for %.0f s)", idle)
         if documents or jobs:
             log.warning(
                 "re-sent stuck work: %d documents, %d analysis jobs (no change for %.0f s)",

@@ -20,6 +20,7 @@ from services.adapters.api_keys import SqlApiKeyStore
 from services.adapters.blobs import FileBlobStore
 from services.adapters.embedders import load_embedder
 from services.adapters.erasure import SqlEraser
+from services.adapters.index_catalog import SqlIndexCatalog
 from services.adapters.job_counts import JobCounts
 from services.adapters.jobs import SqlJobStore
 from services.adapters.page_usage import SqlPageLedger
@@ -32,15 +33,18 @@ from services.app.analysis import AnalysisService
 from services.app.auth import KeyService, Limiter, RateLimiter
 from services.app.cache import CacheMetrics
 from services.app.documents import DocumentService
+from services.app.index_routes import IndexRoutes
 from services.app.jobs import JobService
 from services.app.ports import (
     AnalysisCache,
     Embedder,
+    EmbedderSpec,
     Reranker,
     TaskQueue,
     TokenCounter,
     VectorIndex,
 )
+from services.app.reindex import ReindexService
 from services.app.reports import ReportService
 from services.app.sweep import Sweep
 from services.runtime.llm import LlmHandle, open_llm
@@ -72,6 +76,8 @@ class Container:
     sweep: Sweep
     metrics: ServiceMetrics
     queue_depths: QueueDepths
+    routes: IndexRoutes  # each tenant's embedder and collection
+    reindex: ReindexService
 
     def task_context(self) -> TaskContext:
         """What the Celery tasks call (workers/context.py)."""
@@ -81,6 +87,7 @@ class Container:
             reports=self.reports,
             sweep=self.sweep,
             metrics=self.metrics,
+            reindex=self.reindex,
         )
 
     def close(self) -> None:
@@ -93,25 +100,64 @@ class Container:
         close_reranker = getattr(self.reranker, "close", None)
         if close_reranker is not None:
             close_reranker()
-        close_embedder = getattr(self.embedder, "close", None)
-        if close_embedder is not None:
-            close_embedder()
-        self.index.close()
+        self.routes.close()  # every embedder and index opened, the configured ones too
         self.store.close()
 
 
-def build_index(settings: Settings, dimension: int) -> VectorIndex:
-    """Qdrant's engine in-process (embedded default) or a Qdrant server (production)."""
+def build_index(settings: Settings, dimension: int, collection: str | None = None) -> VectorIndex:
+    """Qdrant's engine in-process (embedded default) or a Qdrant server (production); the
+    collection `collection` (default: settings.index.collection)."""
+    collection = collection or settings.index.collection
     if settings.index.mode == "qdrant":
         from services.adapters.qdrant_server import QdrantServerIndex
 
         api_key = settings.index.api_key.get_secret_value() if settings.index.api_key else None
         return QdrantServerIndex.connect(
-            settings.index.collection, dimension, url=settings.index.url, api_key=api_key
+            collection, dimension, url=settings.index.url, api_key=api_key
         )
     from services.adapters.qdrant_edge import EdgeIndex
 
-    return EdgeIndex(settings.index_dir / settings.index.collection, dimension)
+    return EdgeIndex(settings.index_dir / collection, dimension)
+
+
+def open_embedder(settings: Settings, spec: EmbedderSpec) -> Embedder:
+    """The embedder of `spec` (recorded with a collection), with these settings' device,
+    batch size, key and timeouts."""
+    es = settings.embedder
+    return load_embedder(
+        spec.kind,  # type: ignore[arg-type]  # recorded from EmbedderSettings.kind
+        spec.model,
+        es.device,
+        es.batch_size,
+        url=spec.url,
+        api_key=es.api_key.get_secret_value() if es.api_key else None,
+        timeout_s=es.timeout_s,
+        max_retries=es.max_retries,
+        query_prefix=spec.query_prefix,
+    )
+
+
+def build_routes(settings: Settings, store: SqlStore, embedder: Embedder) -> IndexRoutes:
+    """Each tenant's embedder and collection: `embedder` (the configured one) is where
+    `docsight reindex` moves tenants; others are loaded from their recorded specs."""
+    es = settings.embedder
+    spec = EmbedderSpec(
+        kind=es.kind,
+        model=es.model,
+        dimension=embedder.dimension,
+        url=es.url,
+        query_prefix=es.query_prefix,
+    )
+    return IndexRoutes(
+        catalog=SqlIndexCatalog(store.engine),
+        first=settings.index.collection,
+        current=spec,
+        embedder=embedder,
+        open_embedder=lambda recorded: open_embedder(settings, recorded),
+        open_index=lambda name, dimension: build_index(settings, dimension, name),
+        batch_size=es.batch_size,
+        wait_s=es.batch_wait_s,
+    )
 
 
 def build_reranker(settings: Settings) -> Reranker | None:
@@ -168,19 +214,13 @@ def build_container(settings: Settings, queue: TaskQueue | None = None) -> Conta
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     # the embedded deployment migrates its schema on start; production checks (db upgrade)
     store = SqlStore(settings.store_url, upgrade=settings.worker.embedded)
-    embedder = load_embedder(
-        settings.embedder.kind,
-        settings.embedder.model,
-        settings.embedder.device,
-        settings.embedder.batch_size,
-        url=settings.embedder.url,
-        api_key=settings.embedder.api_key.get_secret_value() if settings.embedder.api_key else None,
-        timeout_s=settings.embedder.timeout_s,
-        max_retries=settings.embedder.max_retries,
-        query_prefix=settings.embedder.query_prefix,
+    es = settings.embedder
+    embedder = open_embedder(
+        settings, EmbedderSpec(es.kind, es.model, 0, url=es.url, query_prefix=es.query_prefix)
     )
     counter = load_token_counter()
-    index = build_index(settings, embedder.dimension)
+    routes = build_routes(settings, store, embedder)
+    index = routes.current().index  # the configured embedder's collection
     parser = Pypdfium2Parser(
         max_pages=settings.parser.max_pages,
         page_timeout_s=settings.parser.page_timeout_s,
@@ -211,6 +251,7 @@ def build_container(settings: Settings, queue: TaskQueue | None = None) -> Conta
         queue=queue,
         eraser=SqlEraser(store.engine),
         cache=cache,  # a deleted document's cached analyses go with it
+        routes=routes,
     )
     llm = open_llm(settings.llm, observer=metrics.observe_llm)
     reranker = build_reranker(settings)
@@ -224,6 +265,7 @@ def build_container(settings: Settings, queue: TaskQueue | None = None) -> Conta
         metrics=cache_metrics,
         reranker=reranker,
         candidates=settings.reranker.candidates,
+        routes=routes,
     )
     jobs = JobService(
         jobs=SqlJobStore(store.engine),
@@ -240,6 +282,9 @@ def build_container(settings: Settings, queue: TaskQueue | None = None) -> Conta
         settings=settings.reports,
         queue=queue,
     )
+    reindex = ReindexService(
+        store=store, catalog=SqlIndexCatalog(store.engine), routes=routes, queue=queue
+    )
     return Container(
         settings=settings,
         store=store,
@@ -254,9 +299,11 @@ def build_container(settings: Settings, queue: TaskQueue | None = None) -> Conta
         jobs=jobs,
         reports=reports,
         keys=KeyService(SqlApiKeyStore(store.engine), cache_s=settings.api.key_cache_s),
-        sweep=Sweep(documents, jobs, settings.worker.stuck_after_s),
+        sweep=Sweep(documents, jobs, settings.worker.stuck_after_s, reindex=reindex),
         metrics=metrics,
         queue_depths=queue_depths,
+        routes=routes,
+        reindex=reindex,
     )
 
 

@@ -81,6 +81,9 @@ def start(settings: Settings) -> tuple[Container, Runtime]:
         reports = container.reports.resume_unfinished()
         if reports:
             log.info("re-enqueued %d unfinished daily reports", reports)
+        moves = container.reindex.resume_unfinished()
+        if moves:
+            log.info("re-enqueued %d unfinished re-index moves", moves)
     sweeper = None
     if settings.worker.embedded:
         sweeper = Sweeper(container.sweep, settings.worker.sweep_every_s)

@@ -21,13 +21,14 @@ def search(
     document, pages and section; `group_by: document` ranks documents by their best
     passage. Filters (kind, upload time, metadata, ids) select the ready documents first;
     a filter that matches none answers no hits."""
+    route = container.routes.for_search(tenant)  # the tenant's embedder and collection
     hits = search_portfolio(
         body.query,
         tenant=tenant,
         where=body.where(),
         store=container.store,
-        embedder=container.embedder,
-        index=container.index,
+        embedder=route.embedder,
+        index=route.index,
         reranker=container.reranker,
         limit=body.limit,
         group_by=body.group_by,

@@ -315,6 +315,7 @@ def test_settings_choose_the_http_embedder(monkeypatch: pytest.MonkeyPatch) -> N
         EmbedderSettings(kind="openai", url="http://e/v1", timeout_s=0)
 
 
+@pytest.mark.slow  # needs the converter from `make embedding-model`
 def test_conversion_never_fetches_from_a_hub(tmp_path: Path) -> None:
     with pytest.raises(ModelUnavailable, match="nothing is fetched from a model hub"):
         embedding_assets.convert_to_gguf(

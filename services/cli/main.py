@@ -17,6 +17,7 @@ from services.cli.db import db_app
 from services.cli.documents import ingest, search, status
 from services.cli.keys import keys_app
 from services.cli.output import console
+from services.cli.reindex import reindex
 from services.cli.reports import report
 
 app = typer.Typer(help="docsight: contracts and annual reports, searchable with page citations.")
@@ -84,7 +85,7 @@ def serve(
     )
 
 
-for command in (ingest, search, status, ask, job, summarize, risks, analyze, report):
+for command in (ingest, search, status, ask, job, summarize, risks, analyze, report, reindex):
     app.command()(command)  # after serve: `docsight --help` lists them in this order
 
 

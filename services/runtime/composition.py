@@ -18,7 +18,7 @@ from celery import Celery
 from services.adapters.analysis_cache import SqlAnalysisCache
 from services.adapters.api_keys import SqlApiKeyStore
 from services.adapters.blobs import FileBlobStore
-from services.adapters.embedders import load_embedder
+from services.adapters.embedders import DEFAULT_OPENAI_MODEL, DEFAULT_ST_MODEL, load_embedder
 from services.adapters.erasure import SqlEraser
 from services.adapters.index_catalog import SqlIndexCatalog
 from services.adapters.job_counts import JobCounts
@@ -141,9 +141,10 @@ def build_routes(settings: Settings, store: SqlStore, embedder: Embedder) -> Ind
     """Each tenant's embedder and collection: `embedder` (the configured one) is where
     `docsight reindex` moves tenants; others are loaded from their recorded specs."""
     es = settings.embedder
-    spec = EmbedderSpec(
+    defaults = {"sentence-transformers": DEFAULT_ST_MODEL, "openai": DEFAULT_OPENAI_MODEL}
+    spec = EmbedderSpec(  # the model as loaded: "unset" and the default name are one embedder
         kind=es.kind,
-        model=es.model,
+        model=str(embedder.dimension) if es.kind == "hash" else es.model or defaults.get(es.kind),
         dimension=embedder.dimension,
         url=es.url,
         query_prefix=es.query_prefix,

@@ -311,3 +311,16 @@ def test_a_move_cut_short_is_resumed_and_completes(world: World) -> None:
     assert new.texts - embedded == world.points(NEW_NAME, loan)  # the first one was kept
     assert world.search("principal") == loan
     assert world.reindex.resume_unfinished() == 0
+
+
+def test_a_move_whose_message_was_lost_is_sent_again_by_the_sweep(world: World) -> None:
+    _restarted_with_new_embedder(world)
+    reindex = world.reindex
+    assert reindex is not None
+    reindex.start("t1")
+    world.queue.reindexes.clear()
+    assert reindex.resend_stuck(idle_for_s=3600) == 0  # its row moved just now
+    assert reindex.resend_stuck(idle_for_s=0) == 1
+    assert world.queue.reindexes == ["t1"]
+    reindex.run("t1")
+    assert reindex.resend_stuck(idle_for_s=0) == 0  # done: nothing to send

@@ -112,6 +112,24 @@ class SqlIndexCatalog:
             row = conn.execute(select(tenant_indexes).where(T.tenant == tenant)).first()
         return None if row is None else _row(row._mapping)
 
+    def place(self, tenant: str, collection: str) -> None:
+        now = datetime.now(UTC)
+        try:
+            with self._begin() as conn:
+                if conn.execute(select(T.tenant).where(T.tenant == tenant)).first() is None:
+                    conn.execute(
+                        tenant_indexes.insert().values(
+                            tenant=tenant,
+                            collection=collection,
+                            state="done",
+                            documents_done=0,
+                            documents_total=0,
+                            updated_at=now,
+                        )
+                    )
+        except IntegrityError:  # placed (or moved) by another request at the same moment
+            pass
+
     def start_move(self, tenant: str, collection: str, target: str) -> TenantIndex:
         now = datetime.now(UTC)
         values = dict(

@@ -89,6 +89,7 @@ class DocumentService(DocumentIngestion):
         if existing is not None:
             return self._again(tenant, existing, password, metadata)
         self.check_pages_per_minute(tenant)
+        self.routes.place_new(tenant, lambda: bool(self.store.count_by_status(tenant)))
         document = Document(
             id=str(uuid.uuid4()),
             tenant=tenant,

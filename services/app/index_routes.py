@@ -200,6 +200,15 @@ class IndexRoutes:
             names.append(str(row.previous))
         return [self.route(name) for name in names]
 
+    def place_new(self, tenant: str, has_documents: Callable[[], bool]) -> None:
+        """A tenant without a row and without documents starts on the configured
+        embedder's collection (one with documents stays on the first until moved)."""
+        if self.catalog is None or self.current_collection == self.first:
+            return
+        if self.catalog.tenant(tenant) is None and not has_documents():
+            self.current()  # the collection exists before writes go to it
+            self.catalog.place(tenant, self.current_collection)
+
     def spec_of(self, collection: str) -> EmbedderSpec | None:
         with self._lock:
             found = self._specs.get(collection)

@@ -137,6 +137,8 @@ class DocumentStore(Store, Protocol):
 
     def existing_ids(self, document_ids: Sequence[str]) -> set[str]: ...
 
+    def count_by_status(self, tenant: str | None = None) -> dict[str, int]: ...
+
 
 class PageLedger(Protocol):
     """Pages parsed per tenant (services/adapters/page_usage.py)."""
@@ -375,6 +377,9 @@ class IndexCatalog(Protocol):
     def collections(self) -> dict[str, EmbedderSpec]: ...
 
     def tenant(self, tenant: str) -> TenantIndex | None: ...
+
+    def place(self, tenant: str, collection: str) -> None:
+        """Put a tenant without a row on `collection` (a row there already stays)."""
 
     def start_move(self, tenant: str, collection: str, target: str) -> TenantIndex:
         """Mark the tenant moving to `target` (a tenant without a row is on `collection`)."""

@@ -324,3 +324,16 @@ def test_a_move_whose_message_was_lost_is_sent_again_by_the_sweep(world: World) 
     assert world.queue.reindexes == ["t1"]
     reindex.run("t1")
     assert reindex.resend_stuck(idle_for_s=0) == 0  # done: nothing to send
+
+
+def test_a_new_tenant_starts_on_the_configured_embedder(world: World) -> None:
+    _restarted_with_new_embedder(world)  # t1 has documents: it stays on the first
+    fresh = world.upload("licence agreement: the licensee pays royalties", tenant="t3")
+    assert world.routes is not None
+    assert world.reindex is not None
+    assert world.routes.for_search("t3").collection == NEW_NAME
+    assert world.points(NEW_NAME, fresh) >= 1
+    assert world.points("chunks", fresh) == 0
+    assert world.search("royalties", tenant="t3") == fresh
+    assert world.reindex.state("t3").up_to_date
+    assert world.routes.for_search("t1").collection == "chunks"

@@ -52,13 +52,17 @@ PIPELINES = ("service", "langchain", "raw")
 RESULTS_DIR = common.REPO_ROOT / "var" / "benchmarks"
 
 
-def select_pdfs(data: Path, quick: bool, limit: int | None, folder: Path) -> list[Path]:
+def select_pdfs(
+    data: Path, quick: bool, limit: int | None, folder: Path, report: bool = True
+) -> list[Path]:
     """The CUAD contracts then the Chinese report (its first pages only with --quick)."""
     pdfs = [c.pdf for c in common.pick_contracts(data, quick, limit, QUICK_CONTRACTS)]
-    report = data / common.CHINESE_REPORT
+    if not report:
+        return pdfs
+    report_pdf = data / common.CHINESE_REPORT
     if quick:
-        report = common.pdf_prefix(report, QUICK_REPORT_PAGES, folder)
-    return [*pdfs, report]
+        report_pdf = common.pdf_prefix(report_pdf, QUICK_REPORT_PAGES, folder)
+    return [*pdfs, report_pdf]
 
 
 def parse_env(pairs: Sequence[str]) -> dict[str, str]:
@@ -167,7 +171,11 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--shape", choices=["embedded", "production"], default="embedded")
     parser.add_argument("--workers", default="1,2,4", help="production: worker counts")
     parser.add_argument("--embed-url", default=None, help="production: /v1/embeddings server")
+    parser.add_argument(
+        "--worker-concurrency", type=int, default=None, help="production: threads a worker"
+    )
     parser.add_argument("--ingest-timeout", type=float, default=1800.0)
+    parser.add_argument("--no-report", action="store_true", help="the contracts only")
     args = parser.parse_args(argv)
     common.force_offline()
     extra_env = parse_env(args.env)
@@ -185,7 +193,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     load_start = os.getloadavg()
     with tempfile.TemporaryDirectory(prefix="bench-ingest-") as tmp_name:
         tmp = Path(tmp_name)
-        pdfs = select_pdfs(args.data, args.quick, args.limit, tmp)
+        pdfs = select_pdfs(args.data, args.quick, args.limit, tmp, not args.no_report)
         if args.shape == "production":
             from benchmarks.ingest_production import production
 
@@ -197,6 +205,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         "benchmark": "ingest",
         "quick": args.quick,
         "documents": len(pdfs),
+        "chinese_report": not args.no_report,
         "env": extra_env,
         "repeats": args.repeats,
         "cpu_count": os.cpu_count(),

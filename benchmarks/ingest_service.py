@@ -28,7 +28,10 @@ from benchmarks.common import REPO_ROOT, log
 
 POLL_S = 0.25
 """Seconds between two polls of the document list (4 a second: well under the rate limit)."""
-START_TIMEOUT_S = 300.0
+START_TIMEOUT_S = float(os.environ.get("BENCH_START_TIMEOUT_S", "300"))
+STALL_S = 180.0
+"""A run in which no document's status or progress changed for this long is stopped (its
+unfinished documents are counted as failures)."""
 BENCH_ENV = {
     "HF_HUB_OFFLINE": "1",
     "PYTHONUNBUFFERED": "1",
@@ -123,14 +126,17 @@ def _tail(logfile: Path) -> str:
 
 def _wait_ready(url: str, process: subprocess.Popen[bytes], logfile: Path) -> None:
     deadline = time.monotonic() + START_TIMEOUT_S
+    last = ""
     while True:
         if process.poll() is not None or time.monotonic() > deadline:
-            raise SystemExit("server did not become ready: " + _tail(logfile))
+            raise SystemExit(f"server did not become ready: {last}\n{_tail(logfile)}")
         try:
-            if httpx.get(f"{url}/ready", timeout=5).status_code == 200:
+            response = httpx.get(f"{url}/ready", timeout=5)
+            if response.status_code == 200:
                 return
-        except httpx.HTTPError:
-            pass
+            last = response.text
+        except httpx.HTTPError as exc:
+            last = repr(exc)
         time.sleep(0.3)
 
 
@@ -186,11 +192,18 @@ def upload_and_wait(server: Server, pdfs: Sequence[Path], timeout_s: float) -> S
         upload_s = time.perf_counter() - start
         deadline = time.monotonic() + timeout_s
         docs: dict[str, dict[str, Any]] = {}
+        seen, moved = "", time.monotonic()
         while time.monotonic() < deadline:
             response = client.get("/v1/documents")
             response.raise_for_status()
             docs = {d["id"]: d for d in response.json()["documents"]}
             if all(docs.get(i, {}).get("status") in ("ready", "failed") for i in ids):
+                break
+            state = repr(sorted((i, d["status"], d["progress"]) for i, d in docs.items()))
+            if state != seen:
+                seen, moved = state, time.monotonic()
+            elif time.monotonic() - moved > STALL_S:
+                log(f"no document moved for {STALL_S:.0f} s: giving up on this run")
                 break
             time.sleep(POLL_S)
         seconds = time.perf_counter() - start

@@ -22,7 +22,13 @@ from pathlib import PurePath
 from pipelines.ingest import index_texts
 from pipelines.models import Document, DocumentStatus
 from services.app.index_routes import IndexRoutes, Route
-from services.app.ports import AnalysisStore, EmbedderSpec, IndexCatalog, ReindexQueue
+from services.app.ports import (
+    AnalysisStore,
+    EmbedderSpec,
+    IndexCatalog,
+    ReindexQueue,
+    TenantIndex,
+)
 
 log = logging.getLogger(__name__)
 
@@ -69,36 +75,22 @@ class ReindexService:
         self.store, self.catalog, self.routes, self.queue = store, catalog, routes, queue
 
     def state(self, tenant: str) -> ReindexState:
-        row = self.catalog.tenant(tenant)
-        current = self.routes.current_collection
-        base = dict(
-            tenant=tenant,
-            current=current,
-            current_embedder=self.routes.spec,
-        )
-        if row is None:
-            first = self.routes.first
-            return ReindexState(
-                state="none",
-                collection=first,
-                embedder=self.routes.spec_of(first),
-                target=None,
-                target_embedder=None,
-                **base,  # type: ignore[arg-type]
-            )
+        row = self.catalog.tenant(tenant) or TenantIndex(tenant, self.routes.first, "none")
         return ReindexState(
+            tenant=tenant,
             state=row.state,
             collection=row.collection,
             embedder=self.routes.spec_of(row.collection),
             target=row.target,
             target_embedder=self.routes.spec_of(row.target) if row.target else None,
+            current=self.routes.current_collection,
+            current_embedder=self.routes.spec,
             documents_done=row.documents_done,
             documents_total=row.documents_total,
             error_code=row.error_code,
             reason=row.reason,
             started_at=row.started_at,
             finished_at=row.finished_at,
-            **base,  # type: ignore[arg-type]
         )
 
     def start(self, tenant: str) -> ReindexState:

@@ -97,6 +97,7 @@ def timed_run(name: str, run: Callable[[], Any], pages: int) -> dict[str, Any]:
         "pages": result.pages,
         "chunks": result.chunks,
         "pages_per_s": round(pages / result.seconds, 2),
+        "cpu_s": round(result.cpu_s, 2),
         "load_before": round(before, 2),
         "load_after": round(after, 2),
     }
@@ -156,8 +157,10 @@ def summarise(runs: list[dict[str, Any]], repeats: int) -> dict[str, Any]:
         ]
         for p in ("langchain", "raw")
     }
+    cpu = {p: [by[(n, p)]["cpu_s"] for n in range(repeats)] for p in PIPELINES}
     return {
         "pages_per_s": {p: spread(v) for p, v in rates.items()},
+        "cpu_s": {p: spread(v) for p, v in cpu.items()},
         "ratios": {name: spread(v) for name, v in ratios.items()},
         "ratios_per_repeat": {name: [round(x, 3) for x in v] for name, v in ratios.items()},
     }
@@ -254,6 +257,11 @@ def report(
             f"repeats up to {r['max_over_min']}x apart); target >= {target}: "
             f"{'met' if met[f'service_over_{key}'] else 'NOT met'}"
         )
+    cpu = summary["cpu_s"]
+    print(
+        "CPU seconds (median; less sensitive to other tenants than wall time, not immune): "
+        + ", ".join(f"{p} {cpu[p]['median']}" for p in PIPELINES)
+    )
     print(f"service documents failed or unfinished: {failures} (must be 0)")
     return {
         "shape": "embedded",

@@ -49,6 +49,31 @@ class Server:
     key: str
     env: dict[str, str]
     folder: Path
+    pid: int = 0
+
+
+def tree_cpu_s(root: int) -> float:
+    """CPU seconds (user + system, with reaped children's) of `root` and its descendants,
+    from /proc; 0 where there is no /proc."""
+    stats: dict[int, tuple[int, float]] = {}
+    for entry in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            text = entry.read_text()
+        except OSError:
+            continue
+        fields = text[text.rindex(")") + 2 :].split()
+        ticks = sum(int(x) for x in fields[11:15])  # utime stime cutime cstime
+        stats[int(entry.parent.name)] = (int(fields[1]), ticks / os.sysconf("SC_CLK_TCK"))
+    tree, total, grew = {root}, 0.0, True
+    while grew:
+        grew = False
+        for pid, (parent, _) in stats.items():
+            if parent in tree and pid not in tree:
+                tree.add(pid)
+                grew = True
+    for pid in tree:
+        total += stats.get(pid, (0, 0.0))[1]
+    return total
 
 
 @dataclass
@@ -64,6 +89,8 @@ class ServiceRun:
     chunks: int = 0
     upload_s: float = 0.0
     """First upload sent -> last upload answered 202."""
+    cpu_s: float = 0.0
+    """CPU seconds of the server's process tree during the run."""
 
 
 def free_port() -> int:
@@ -106,7 +133,7 @@ def service_server(folder: Path, env: dict[str, str]) -> Iterator[Server]:
     url = f"http://127.0.0.1:{env['DOCSIGHT_API__PORT']}"
     try:
         _wait_ready(url, process, logfile)
-        server = Server(url, _api_key(env, folder), env, folder)
+        server = Server(url, _api_key(env, folder), env, folder, process.pid)
         _warm_up(server)
         yield server
         if process.poll() is not None:
@@ -186,6 +213,7 @@ def upload_and_wait(server: Server, pdfs: Sequence[Path], timeout_s: float) -> S
             accepted = response.json()["accepted"]
             return str(accepted[0]["document"]["id"])
 
+        cpu_start = tree_cpu_s(server.pid)
         start = time.perf_counter()
         with ThreadPoolExecutor(max_workers=len(bodies)) as pool:
             ids = list(pool.map(lambda pair: upload(*pair), bodies))
@@ -207,6 +235,7 @@ def upload_and_wait(server: Server, pdfs: Sequence[Path], timeout_s: float) -> S
                 break
             time.sleep(POLL_S)
         seconds = time.perf_counter() - start
+        cpu_s = tree_cpu_s(server.pid) - cpu_start
     finished = [docs[i] for i in ids if docs.get(i, {}).get("status") == "ready"]
     failed = [
         f"{docs.get(i, {}).get('filename', i)}: {docs.get(i, {}).get('status', 'missing')} "
@@ -224,4 +253,5 @@ def upload_and_wait(server: Server, pdfs: Sequence[Path], timeout_s: float) -> S
         pages=sum(d["progress"]["pages_total"] or 0 for d in finished),
         chunks=sum(d["progress"]["chunks_total"] or 0 for d in finished),
         upload_s=upload_s,
+        cpu_s=cpu_s,
     )

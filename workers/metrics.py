@@ -180,7 +180,8 @@ def _on_setup_logging(**_: Any) -> None:
     """Celery leaves logging to us when this signal has a receiver (standalone workers)."""
     from celery import current_app
 
-    settings = settings_of(current_app) or Settings()
+    # current_app is a proxy, which the weak-keyed bindings cannot hold: look up the app
+    settings = settings_of(current_app._get_current_object()) or Settings()
     logs.configure_logging(settings.log.format, settings.log.level)
 
 

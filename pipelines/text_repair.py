@@ -25,6 +25,11 @@ _RTL_SPAN = re.compile(r"R(?:[WD]*R)*")  # on the class string of a line
 _LTR_SPAN = re.compile(r"[LD](?:W*[LD])*")
 _DIGITS = re.compile(r"D(?:W*D)*")
 _BAD = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ue000-\uf8ff\ufffd\U000f0000-\U0010ffff]")
+_MAYBE_RTL = re.compile(
+    "[\u0590-\u08ff\u200f\ufb1d-\ufdff\ufe70-\ufefc\U00010800-\U00010fff\U0001e800-\U0001efff]"
+)
+"""Every code point whose bidi class is R or AL lies in these blocks (checked by a test):
+lines without a match skip the per-character bidi lookup."""
 _HAN = "\u2e80-\u2fdf\u3040-\u30ff\u3100-\u31ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
 _SPACED_CJK = re.compile(f"(?<!\\S)(?:[{_HAN}] ){{2,}}[{_HAN}](?!\\S)")
 
@@ -68,6 +73,8 @@ def logical_order(visual: str) -> str:
     The identity for a line without right-to-left characters. The base direction is that of
     the majority of strong characters.
     """
+    if not _MAYBE_RTL.search(visual):
+        return visual
     classes = _classes(visual)
     rtl = classes.count("R")
     if not rtl:
@@ -89,7 +96,7 @@ def logical_order(visual: str) -> str:
 
 def garbled_share(text: str) -> tuple[int, int]:
     """(characters that stand for no letter, visible characters) of a raw text layer."""
-    visible = sum(1 for ch in text if not ch.isspace())
+    visible = len("".join(text.split()))  # str.split() splits where str.isspace() is true
     return len(_BAD.findall(text)), visible
 
 

@@ -8,7 +8,13 @@ import pytest
 from pipelines.page_lines import Char, upright
 from pipelines.parsing import layout_page
 from pipelines.passwords import password_candidates, saslprep
-from pipelines.text_repair import is_garbled, join_spaced_cjk, logical_order, strip_garbled
+from pipelines.text_repair import (
+    garbled_share,
+    is_garbled,
+    join_spaced_cjk,
+    logical_order,
+    strip_garbled,
+)
 from services.adapters.pdf_diagnose import declares_encryption, unsupported_filters
 
 WIDTH = 600.0
@@ -126,3 +132,25 @@ def test_declares_encryption_only_from_a_trailer() -> None:
     assert declares_encryption(body + b"trailer\n<< /Root 1 0 R /Encrypt 5 0 R >>\n%%EOF")
     xref = b"7 0 obj\n<< /Type /XRef /Encrypt 5 0 R /Root 1 0 R /Length 0 >>\nstream\n"
     assert declares_encryption(body + xref + b"\nendstream\nendobj\n")
+
+
+def test_every_right_to_left_code_point_passes_the_quick_check() -> None:
+    """`logical_order` skips lines without a match of `_MAYBE_RTL`: it must match every
+    strong right-to-left character Unicode knows, and nothing common in Latin or CJK text."""
+    import sys
+    import unicodedata
+
+    from pipelines.text_repair import _MAYBE_RTL
+
+    missed = [
+        hex(code)
+        for code in range(sys.maxunicode + 1)
+        if unicodedata.bidirectional(chr(code)) in ("R", "AL") and not _MAYBE_RTL.match(chr(code))
+    ]
+    assert missed == []
+    assert not _MAYBE_RTL.search("Section 12.3 (a) — 合同条款 «term» 1,234.56 €")
+
+
+def test_garbled_share_counts_visible_characters_as_isspace_does() -> None:
+    text = "a b\u3000c\u00a0d\te\n\u2028f\x85g"
+    assert garbled_share(text)[1] == sum(1 for ch in text if not ch.isspace())

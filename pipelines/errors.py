@@ -66,6 +66,13 @@ class ModelUnavailable(DocsightError):
     code = "model_unavailable"
 
 
+class EmbeddingRejected(InvalidDocument):
+    """The embedding server refuses a text of the document even when cut short (malformed
+    input): the document fails with this reason; never retried."""
+
+    code = "embedding_rejected"
+
+
 class BackendUnavailable(DocsightError):
     """An outside component (index, store, broker) cannot be reached. Retried by tasks."""
 

@@ -29,7 +29,7 @@ from typing import Any
 
 import httpx
 
-from pipelines.errors import BackendUnavailable, DocsightError
+from pipelines.errors import BackendUnavailable, EmbeddingRejected
 from services.adapters.retry import Backoff, with_retries
 
 log = logging.getLogger(__name__)
@@ -38,10 +38,13 @@ _REQUEST_FAULT = {400, 413, 422}
 _PROBE_TEXT = "dimension probe"
 
 
-class EmbeddingRejected(DocsightError):
-    """The embedding server rejected the texts themselves (malformed, too long): not retried."""
+class _TooLong(EmbeddingRejected):
+    """The server refused the request as longer than its model's context."""
 
-    code = "embedding_rejected"
+
+_TOO_LONG = ("too large", "too long", "context length", "maximum context", "exceeds")
+MIN_CUT_CHARS = 16
+"""A text is cut in half (its start kept) until the server takes it or it is this short."""
 
 
 class _Retryable(BackendUnavailable):
@@ -98,11 +101,28 @@ class HttpEmbedder:
         return self._dimension
 
     def embed_documents(self, texts: Sequence[str]) -> list[list[float]]:
-        """One normalised vector per text, in order."""
+        """One normalised vector per text, in order. A batch refused as too long is sent
+        again text by text, each too long one cut to its start (as sentence-transformers
+        truncates to its model's window)."""
         vectors: list[list[float]] = []
         for start in range(0, len(texts), self.batch_size):
-            vectors.extend(self._embed_batch(texts[start : start + self.batch_size]))
+            batch = texts[start : start + self.batch_size]
+            try:
+                vectors.extend(self._embed_batch(batch))
+            except _TooLong:
+                vectors.extend(self._embed_cut(text) for text in batch)
         return vectors
+
+    def _embed_cut(self, text: str) -> list[float]:
+        while True:
+            try:
+                (vector,) = self._embed_batch([text])
+                return vector
+            except _TooLong as exc:
+                if len(text) <= MIN_CUT_CHARS:
+                    raise EmbeddingRejected(f"{exc} (even cut to {len(text)} characters)") from exc
+                log.warning("a text of %d characters was too long to embed: cut", len(text))
+                text = text[: len(text) // 2]
 
     def embed_query(self, text: str) -> list[float]:
         """A normalised vector for a search query, `query_prefix` in front."""
@@ -138,6 +158,12 @@ class HttpEmbedder:
         except httpx.TransportError as exc:
             raise _Retryable(f"no embedding server reachable at {url}: {exc}") from exc
         status = response.status_code
+        if status in _REQUEST_FAULT | {500} and any(m in response.text.lower() for m in _TOO_LONG):
+            # vLLM answers 400, llama-server 500 ("input is too large to process")
+            raise _TooLong(
+                f"the embedding server at {url} found a text too long (HTTP {status}): "
+                f"{response.text[:200]}"
+            )
         if status in _RETRY_STATUS or status >= 500:
             detail = f": {response.text[:200]}" if response.text else ""
             raise _Retryable(

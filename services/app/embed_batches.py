@@ -7,7 +7,9 @@ waiting at most `wait_s` for a batch to fill, and calls the embedder once per ba
 
 Progress is exact per document (`on_done(texts_done)` after each batch that held some of
 its texts). A batch that fails fails only the documents that had texts in it: each gets
-the embedder's exception and its remaining texts are dropped; other documents go on.
+the embedder's exception and its remaining texts are dropped; other documents go on. When
+the embedder refuses a text itself (`InvalidDocument`: the server rejects it), the batch's
+documents are tried one by one, so only the document that holds the text fails.
 Queries never come here: a search must not wait behind ingestion.
 """
 
@@ -20,6 +22,7 @@ from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
+from pipelines.errors import InvalidDocument
 from pipelines.ports import Embedder
 
 log = logging.getLogger(__name__)
@@ -129,6 +132,11 @@ class EmbedBatcher:
                     f"the embedder returned {len(vectors)} vectors for {len(batch)} texts"
                 )
         except BaseException as exc:  # noqa: BLE001 - handed to the waiting documents
+            if isinstance(exc, InvalidDocument) and len(requests) > 1:
+                # the server refused a text: find whose, document by document
+                for request in requests:
+                    self._embed([(r, i) for r, i in batch if r is request])
+                return
             log.warning("an embedding batch of %d texts failed: %s", len(batch), exc)
             self._fail(requests, exc)
             return

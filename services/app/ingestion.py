@@ -234,6 +234,9 @@ class DocumentIngestion:
                     written.add(route.collection)
                 # a move started meanwhile gets the document too (services.app.reindex)
                 routes = [r for r in self.routes.for_writes(tenant) if r.collection not in written]
+        except InvalidDocument as exc:  # a text the embedding server refuses, even cut
+            self._fail(document_id, exc)
+            return
         finally:  # points written after a delete (which removes the row first) go too
             if document_id not in self.store.existing_ids([document_id]):
                 for route in self.routes.for_deletes(tenant):

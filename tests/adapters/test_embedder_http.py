@@ -84,6 +84,16 @@ def embedder(embedding_server: LocalEmbeddingServer, counting: _Counting) -> Ite
     client.close()
 
 
+def test_a_text_beyond_the_model_window_is_cut_by_the_real_server(embedder: HttpEmbedder) -> None:
+    """llama-server refuses an input over its 512-token window with HTTP 500: the text is
+    embedded from its start instead of failing its document."""
+    long_text = " ".join(["indemnification obligations survive termination"] * 200)
+    (vector,) = embedder.embed_documents([long_text])
+    start = embedder.embed_documents([long_text[: len(long_text) // 4]])[0]
+    assert abs(math.sqrt(cosine(vector, vector)) - 1) < 1e-4
+    assert cosine(vector, start) > 0.99
+
+
 @pytest.mark.slow
 def test_vectors_match_sentence_transformers(embedder: HttpEmbedder) -> None:
     reference = SentenceTransformerEmbedder("all-MiniLM-L6-v2", device="cpu")
@@ -155,6 +165,7 @@ class _Embed(BaseHTTPRequestHandler):
     fail_first = 0
     status = 200
     mode = "ok"
+    limit = 0  # > 0: a request holding a longer text gets llama-server's HTTP 500
 
     def do_POST(self) -> None:  # noqa: N802 (http.server's name)
         body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
@@ -162,7 +173,9 @@ class _Embed(BaseHTTPRequestHandler):
         if len(self.calls) <= self.fail_first:
             return self._send(503, {"error": "overloaded"})
         if self.status != 200:
-            return self._send(self.status, {"error": {"message": "input too long"}})
+            return self._send(self.status, {"error": {"message": "malformed input"}})
+        if self.limit and any(len(t) > self.limit for t in body["input"]):
+            return self._send(500, {"error": {"message": "input is too large to process"}})
         if self.mode == "slow":
             time.sleep(1.0)
         data = [
@@ -249,7 +262,7 @@ def test_5xx_is_retried_then_succeeds(fake_api: tuple[str, type[_Embed]]) -> Non
 @pytest.mark.parametrize(
     ("status", "error", "message", "attempts"),
     [
-        (400, EmbeddingRejected, r"rejected 2 text\(s\) \(HTTP 400\).*input too long", 1),
+        (400, EmbeddingRejected, r"rejected 2 text\(s\) \(HTTP 400\).*malformed input", 1),
         (413, EmbeddingRejected, r"HTTP 413", 1),
         (404, BackendUnavailable, r"refused the request \(HTTP 404; check the URL, the model", 1),
         (401, BackendUnavailable, r"HTTP 401", 1),
@@ -270,6 +283,24 @@ def test_error_statuses(
         embedder.embed_documents(["ab", "a"])
     assert len(handler.calls) == attempts
     assert not isinstance(EmbeddingRejected("x"), BackendUnavailable)  # tasks don't retry it
+    embedder.close()
+
+
+def test_a_text_too_long_for_the_server_is_cut_not_failed(
+    fake_api: tuple[str, type[_Embed]],
+) -> None:
+    url, handler = fake_api
+    handler.limit = 100
+    embedder = HttpEmbedder(url, "m", max_retries=0, batch_size=8)
+    vectors = embedder.embed_documents(["short", "x" * 450, "also short"])
+    # the batch was refused, then each text sent alone; the long one halved until taken
+    lengths = [len(call["body"]["input"][0]) for call in handler.calls[1:]]
+    assert lengths == [5, 450, 225, 112, 56, 10]
+    assert len(vectors) == 3
+    assert vectors[1] == pytest.approx([1.0, 1 / 56, 0.0], rel=1e-3)  # the 56-character cut
+    handler.limit = 1  # nothing fits: the document fails with a reason, never retried
+    with pytest.raises(EmbeddingRejected, match="even cut to"):
+        embedder.embed_documents(["x" * 40])
     embedder.close()
 
 

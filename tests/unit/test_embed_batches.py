@@ -8,6 +8,7 @@ from collections.abc import Sequence
 
 import pytest
 
+from pipelines.errors import EmbeddingRejected
 from services.adapters.embedder_fake import HashEmbedder
 from services.app.embed_batches import EmbedBatcher
 
@@ -145,3 +146,33 @@ def test_empty_input_needs_no_call() -> None:
     batcher = EmbedBatcher(embedder)
     assert batcher.embed([]) == []
     assert embedder.calls == []
+
+
+class RefusingEmbedder(RecordingEmbedder):
+    """Refuses (as the server does a text it cannot take) any call holding `refused`."""
+
+    def embed_documents(self, texts: Sequence[str]) -> list[list[float]]:
+        if self.poison is not None and self.poison in texts:
+            self.calls.append(list(texts))
+            raise EmbeddingRejected("the embedding server refused a text")
+        return super().embed_documents(texts)
+
+
+def test_a_refused_text_fails_only_the_document_that_holds_it() -> None:
+    hold = threading.Event()
+    embedder = RefusingEmbedder(poison="bad 1", hold=hold)
+    batcher = EmbedBatcher(embedder, batch_size=8, wait_s=0.0)
+    first = threading.Thread(target=batcher.embed, args=(["warm"],))
+    first.start()
+    documents = {"bad": ["bad 0", "bad 1"], "good": ["good 0", "good 1"]}
+    results: dict[str, object] = {}
+    runner = threading.Thread(target=lambda: results.update(_run_all(batcher, documents)))
+    runner.start()
+    while batcher._queued() < 4:
+        threading.Event().wait(0.01)
+    hold.set()
+    runner.join(10)
+    first.join(10)
+    assert isinstance(results["bad"], EmbeddingRejected)
+    assert results["good"] == HashEmbedder(8).embed_documents(documents["good"])
+    batcher.close()

@@ -7,7 +7,7 @@ import threading
 from collections.abc import Sequence
 from pathlib import Path
 
-from pipelines.errors import BackendUnavailable
+from pipelines.errors import BackendUnavailable, EmbeddingRejected
 from pipelines.models import DocumentStatus
 from services.adapters.blobs import FileBlobStore
 from services.adapters.embedder_fake import HashEmbedder
@@ -110,7 +110,7 @@ def test_documents_indexed_at_once_share_an_embedding_call(tmp_path: Path) -> No
 def test_a_failed_batch_leaves_only_its_documents_to_retry(tmp_path: Path) -> None:
     embedder = GatedEmbedder(poison="poisoned")
     # batches of 2, one chunk of each waiting document in turn (one chunk each here): the
-    # poisoned document shares its batch with one other; the third is in the next batch
+    # poisoned document shares its batch with whichever document queued beside it
     service = _service(tmp_path, embedder, batch_size=2)
     names = ("first", "alpha", "poisoned", "gamma")
     ids = [service.upload("t1", f"{n}.pdf", PDF + n.encode()).document.id for n in names]
@@ -118,9 +118,11 @@ def test_a_failed_batch_leaves_only_its_documents_to_retry(tmp_path: Path) -> No
         service.run_parse(document_id)
     errors = _index_at_once(service, ids, embedder.gate)
     failed_together = {i for i in ids if i in errors}
-    assert ids[2] in failed_together
+    (failed_call,) = [call for call in embedder.calls if any("poisoned" in t for t in call)]
+    in_failed_call = {n for n in names if any(n in text for text in failed_call)}
+    assert failed_together == {ids[names.index(n)] for n in in_failed_call}
     assert all(isinstance(exc, BackendUnavailable) for exc in errors.values())
-    assert len(failed_together) == 2, "the poisoned document and the one sharing its batch"
+    assert len(failed_together) < len(ids) - 1, "the other documents were indexed"
     for document_id in ids:
         doc = service.get("t1", document_id)
         if document_id in failed_together:  # left for the task's retry, nothing indexed
@@ -129,5 +131,32 @@ def test_a_failed_batch_leaves_only_its_documents_to_retry(tmp_path: Path) -> No
         else:
             assert doc.status is DocumentStatus.READY
             assert service.index.count(document_id=document_id) == doc.chunks_total
+    service.close()
+    service.store.close()
+
+
+def test_a_document_whose_text_the_embedder_refuses_fails_with_the_reason(
+    tmp_path: Path,
+) -> None:
+    class Refusing(GatedEmbedder):
+        def embed_documents(self, texts: Sequence[str]) -> list[list[float]]:
+            if any("refused" in text for text in texts):
+                raise EmbeddingRejected("the embedding server refused a text, even cut")
+            return super().embed_documents(texts)
+
+    embedder = Refusing()
+    embedder.gate.set()
+    service = _service(tmp_path, embedder, batch_size=64)
+    ids = [
+        service.upload("t1", f"{n}.pdf", PDF + n.encode()).document.id for n in ("refused", "ok")
+    ]
+    for document_id in ids:
+        service.run_parse(document_id)
+        service.run_index(document_id)  # no exception: the failure is the document's
+    refused, ok = (service.get("t1", i) for i in ids)
+    assert refused.status is DocumentStatus.FAILED
+    assert refused.error_code == "embedding_rejected"
+    assert "refused a text" in (refused.reason or "")
+    assert ok.status is DocumentStatus.READY
     service.close()
     service.store.close()

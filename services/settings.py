@@ -61,6 +61,9 @@ class EmbedderSettings(BaseModel):
     batch_wait_s: float = Field(default=0.05, ge=0)
     """Ingestion batches the chunks of several documents into one embedding call
     (`services.app.embed_batches`): how long a batch waits to fill to `batch_size`."""
+    concurrent_calls: int = Field(default=4, ge=1)
+    """Kind openai: ingestion's embedding calls in flight at once (the server batches
+    concurrent requests). An in-process model takes one call at a time (it uses every core)."""
 
 
 class ParserSettings(BaseModel):

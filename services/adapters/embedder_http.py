@@ -68,8 +68,11 @@ class HttpEmbedder:
         backoff_s: float = 0.25,
         max_backoff_s: float = 4.0,
         batch_size: int = 32,
+        concurrent_calls: int = 4,
         transport: httpx.BaseTransport | None = None,
     ) -> None:
+        """`concurrent_calls`: how many calls ingestion may have in flight at once (read by
+        `services.app.embed_batches.EmbedBatcher`; the server batches them itself)."""
         if batch_size < 1 or max_retries < 0 or timeout_s <= 0:
             raise ValueError("batch_size >= 1, max_retries >= 0, timeout_s > 0")
         if dimension is not None and dimension < 1:
@@ -78,6 +81,7 @@ class HttpEmbedder:
         self.model = model
         self.query_prefix = query_prefix or ""
         self.batch_size = batch_size
+        self.concurrent_calls = max(1, concurrent_calls)
         self._dimension = dimension
         self._timeout_s = timeout_s
         self._backoff = Backoff(max_retries, backoff_s, max_backoff_s)

@@ -22,6 +22,7 @@ def load_embedder(
     timeout_s: float = 60.0,
     max_retries: int = 3,
     query_prefix: str | None = None,
+    concurrent_calls: int = 4,
 ) -> Embedder:
     """Build the embedder named by `kind`.
 
@@ -62,5 +63,6 @@ def load_embedder(
             timeout_s=timeout_s,
             max_retries=max_retries,
             batch_size=batch_size,
+            concurrent_calls=concurrent_calls,
         )
     raise ValueError(f"unknown embedder kind {kind!r}")

@@ -37,6 +37,7 @@ class _Request:
     vectors: list[Vector | None] = field(default_factory=list)
     next: int = 0  # index of the first text not yet taken into a batch
     done: int = 0  # texts embedded
+    reported: int = 0  # the last count handed to on_done (never goes back)
     error: BaseException | None = None
     finished: threading.Event = field(default_factory=threading.Event)
 
@@ -47,15 +48,29 @@ class _Request:
 class EmbedBatcher:
     """Batches `embed(texts)` calls of concurrent threads into `embed_documents` calls."""
 
-    def __init__(self, embedder: Embedder, *, batch_size: int = 32, wait_s: float = 0.05) -> None:
-        if batch_size < 1:
-            raise ValueError("batch_size must be at least 1")
+    def __init__(
+        self,
+        embedder: Embedder,
+        *,
+        batch_size: int = 32,
+        wait_s: float = 0.05,
+        concurrency: int | None = None,
+    ) -> None:
+        """`concurrency`: embedding calls in flight at once (threads forming batches); None:
+        the embedder's `concurrent_calls` (an embedding server's adapter has one: the server
+        batches concurrent requests itself), else 1 (an in-process model uses every core)."""
+        if concurrency is None:
+            concurrency = int(getattr(embedder, "concurrent_calls", 1))
+        if batch_size < 1 or concurrency < 1:
+            raise ValueError("batch_size and concurrency must be at least 1")
         self.embedder = embedder
         self.batch_size = batch_size
         self.wait_s = max(0.0, wait_s)
         self._pending: deque[_Request] = deque()
         self._cond = threading.Condition()
-        self._thread: threading.Thread | None = None
+        self.concurrency = concurrency
+        self._threads: list[threading.Thread] = []
+        self._done_lock = threading.Lock()  # request.done, from concurrent batches
         self._closed = False
         self.batches = 0  # embedding calls made (for tests and metrics)
 
@@ -83,14 +98,18 @@ class EmbedBatcher:
         with self._cond:
             self._closed = True
             self._cond.notify_all()
-            thread = self._thread
-        if thread is not None and thread is not threading.current_thread():
-            thread.join(timeout=30)
+            threads = list(self._threads)
+        for thread in threads:
+            if thread is not threading.current_thread():
+                thread.join(timeout=30)
 
     def _start(self) -> None:
-        if self._thread is None:
-            self._thread = threading.Thread(target=self._run, name="embed-batches", daemon=True)
-            self._thread.start()
+        while len(self._threads) < self.concurrency:
+            thread = threading.Thread(
+                target=self._run, name=f"embed-batches-{len(self._threads)}", daemon=True
+            )
+            self._threads.append(thread)
+            thread.start()
 
     def _queued(self) -> int:
         return sum(len(r.texts) - r.next for r in self._pending)
@@ -140,19 +159,23 @@ class EmbedBatcher:
             log.warning("an embedding batch of %d texts failed: %s", len(batch), exc)
             self._fail(requests, exc)
             return
-        for (request, i), vector in zip(batch, vectors, strict=True):
-            request.vectors[i] = vector
-            request.done += 1
+        with self._done_lock:
+            for (request, i), vector in zip(batch, vectors, strict=True):
+                request.vectors[i] = vector
+                request.done += 1
+            done = {request: request.done for request in requests}
         for request in requests:
-            self._progress(request)
+            self._progress(request, done[request])
 
-    def _progress(self, request: _Request) -> None:
-        if request.on_done is not None:
-            try:
-                request.on_done(request.done)
-            except Exception:  # progress is advisory: a failed write must not lose the batch
-                log.exception("embedding progress callback failed")
-        if request.done == len(request.texts):
+    def _progress(self, request: _Request, done: int) -> None:
+        with self._done_lock:  # concurrent batches: counts reach on_done in order
+            if request.on_done is not None and done > request.reported:
+                request.reported = done
+                try:
+                    request.on_done(done)
+                except Exception:  # advisory: a failed write must not lose the batch
+                    log.exception("embedding progress callback failed")
+        if done == len(request.texts):
             request.finished.set()
 
     def _fail(self, requests: list[_Request], exc: BaseException) -> None:

@@ -134,6 +134,7 @@ def open_embedder(settings: Settings, spec: EmbedderSpec) -> Embedder:
         timeout_s=es.timeout_s,
         max_retries=es.max_retries,
         query_prefix=spec.query_prefix,
+        concurrent_calls=es.concurrent_calls,
     )
 
 

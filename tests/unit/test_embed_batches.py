@@ -176,3 +176,44 @@ def test_a_refused_text_fails_only_the_document_that_holds_it() -> None:
     assert isinstance(results["bad"], EmbeddingRejected)
     assert results["good"] == HashEmbedder(8).embed_documents(documents["good"])
     batcher.close()
+
+
+class ServerLikeEmbedder(HashEmbedder):
+    """Stands for an embedding server's adapter: takes `concurrent_calls` calls at once;
+    each call waits until `peers` calls are in flight together (or a second passes)."""
+
+    concurrent_calls = 2
+
+    def __init__(self, peers: int) -> None:
+        super().__init__(8)
+        self.peers = peers
+        self.in_flight = 0
+        self.most_in_flight = 0
+        self.lock = threading.Lock()
+        self.together = threading.Condition(self.lock)
+
+    def embed_documents(self, texts: Sequence[str]) -> list[list[float]]:
+        with self.lock:
+            self.in_flight += 1
+            self.most_in_flight = max(self.most_in_flight, self.in_flight)
+            self.together.notify_all()
+            self.together.wait_for(lambda: self.in_flight >= self.peers, timeout=1.0)
+        try:
+            return super().embed_documents(texts)
+        finally:
+            with self.lock:
+                self.in_flight -= 1
+
+
+def test_a_server_takes_several_calls_at_once_and_progress_never_goes_back() -> None:
+    embedder = ServerLikeEmbedder(peers=2)
+    batcher = EmbedBatcher(embedder, batch_size=2, wait_s=0.0)  # concurrency from the embedder
+    assert batcher.concurrency == 2
+    seen: list[int] = []
+    texts = [f"t{i}" for i in range(12)]
+    assert batcher.embed(texts, on_done=seen.append) == HashEmbedder(8).embed_documents(texts)
+    assert embedder.most_in_flight == 2
+    assert seen == sorted(seen)
+    assert seen[-1] == 12
+    assert EmbedBatcher(HashEmbedder(8)).concurrency == 1  # an in-process model: one call
+    batcher.close()

@@ -89,8 +89,7 @@ def workers(env: dict[str, str], count: int, concurrency: int, folder: Path) -> 
     try:
         for n in range(count):
             with (folder / f"worker-{n}.log").open("ab") as out:
-                # = celery -A workers.main worker (see ingest_worker for its one work-around)
-                command = [sys.executable, "-m", "benchmarks.ingest_worker"]
+                command = [sys.executable, "-m", "celery", "-A", "workers.main", "worker"]
                 command += ["-Q", worker_queues(), "-n", f"ingest{n}@%h", "--pool", "threads"]
                 command += ["--concurrency", str(concurrency), "--loglevel", "WARNING"]
                 processes.append(

@@ -16,6 +16,7 @@ from typing import Any, Protocol
 from prometheus_client import CollectorRegistry
 
 from pipelines.context import Budget
+from pipelines.highlight_match import PageGlyphs
 from pipelines.models import Chunk, Document, DocumentStatus, Job, JobStatus
 from pipelines.portfolio import DocumentFacts, DocumentFilter
 from pipelines.ports import (
@@ -50,6 +51,8 @@ __all__ = [
     "KeyStore",
     "Limiter",
     "LlmSource",
+    "PageCache",
+    "PageGeometry",
     "PageLedger",
     "PdfParser",
     "Progress",
@@ -396,3 +399,24 @@ class IndexCatalog(Protocol):
 
     def unfinished(self, idle_since: datetime | None = None) -> list[str]:
         """Tenants moving or cleaning (and idle since `idle_since`, when given)."""
+
+
+# --- page geometry and images (services/adapters/pdf_geometry.py, page_cache.py) ------
+
+
+class PageGeometry(Protocol):
+    """Character boxes and rendered images of a PDF's pages (native code in a child)."""
+
+    def glyphs(
+        self, data: bytes, password: str | None, pages: list[int]
+    ) -> dict[int, PageGlyphs]: ...
+
+    def render_png(self, data: bytes, password: str | None, page: int, width: int) -> bytes: ...
+
+
+class PageCache(Protocol):
+    """Files derived from a document's pages (PNG renders, OCR boxes), by name."""
+
+    def read(self, name: str) -> bytes | None: ...
+
+    def write(self, name: str, data: bytes) -> None: ...

@@ -23,8 +23,10 @@ from services.adapters.erasure import SqlEraser
 from services.adapters.index_catalog import SqlIndexCatalog
 from services.adapters.job_counts import JobCounts
 from services.adapters.jobs import SqlJobStore
+from services.adapters.page_cache import FilePageCache
 from services.adapters.page_usage import SqlPageLedger
 from services.adapters.pdf import Pypdfium2Parser
+from services.adapters.pdf_geometry import PdfiumGeometry
 from services.adapters.rate_limit_redis import RedisRateLimiter
 from services.adapters.reports import SqlReportStore
 from services.adapters.store import SqlStore
@@ -33,6 +35,7 @@ from services.app.analysis import AnalysisService
 from services.app.auth import KeyService, Limiter, RateLimiter
 from services.app.cache import CacheMetrics
 from services.app.documents import DocumentService
+from services.app.highlights import HighlightService
 from services.app.index_routes import IndexRoutes
 from services.app.jobs import JobService
 from services.app.ports import (
@@ -78,6 +81,7 @@ class Container:
     queue_depths: QueueDepths
     routes: IndexRoutes  # each tenant's embedder and collection
     reindex: ReindexService
+    highlights: HighlightService  # page rectangles and images for the review page
 
     def task_context(self) -> TaskContext:
         """What the Celery tasks call (workers/context.py)."""
@@ -306,6 +310,25 @@ def build_container(settings: Settings, queue: TaskQueue | None = None) -> Conta
         queue_depths=queue_depths,
         routes=routes,
         reindex=reindex,
+        highlights=build_highlights(settings, store),
+    )
+
+
+def build_highlights(settings: Settings, store: SqlStore) -> HighlightService:
+    """Page geometry in a child process per request; renders and OCR boxes cached under
+    <data_dir>/pages."""
+    ps = settings.parser
+    geometry = PdfiumGeometry(
+        timeout_s=max(ps.page_timeout_s, 30.0) * 2,
+        memory_limit_mb=ps.memory_limit_mb,
+        ocr=ps.ocr,
+        ocr_languages=ps.ocr_languages,
+    )
+    return HighlightService(
+        store=store,
+        blobs=FileBlobStore(settings.blob_dir),
+        geometry=geometry,
+        cache=FilePageCache(settings.data_dir / "pages"),
     )
 
 

@@ -54,7 +54,7 @@ def test_a_contract_is_ingested_through_redis_into_postgres(server: Server) -> N
         status = client.get("/v1/status", headers={"X-Request-ID": "it-status-1"})
         assert status.headers["x-request-id"] == "it-status-1"
         assert status.json() == {
-            "queues": {"ingest": 0, "analysis": 0},
+            "queues": {"ingest": 0, "analysis": 0, "index": 0},
             "jobs": {},
             "documents": {"ready": 1},
         }
@@ -74,7 +74,7 @@ def test_a_contract_is_ingested_through_redis_into_postgres(server: Server) -> N
         text=True,
         timeout=60,
     )
-    assert "queued messages: analysis 0, ingest 0" in cli.stdout, cli.stdout
+    assert "queued messages: analysis 0, index 0, ingest 0" in cli.stdout, cli.stdout
     assert "documents: ready 1" in cli.stdout
 
     log_lines = [

@@ -36,6 +36,7 @@ system-deps: ocr-deps compose-cli
 	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing="$$missing postgresql"; \
 	command -v redis-server >/dev/null 2>&1 || missing="$$missing redis-server"; \
 	command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
+	fc-list :lang=zh 2>/dev/null | grep -q . || missing="$$missing fonts-noto-cjk"; \
 	if [ -n "$$missing" ]; then \
 		$(MAKE) --no-print-directory apt-install PACKAGES="$$missing" \
 			WHAT="the PostgreSQL/Redis/Chromium tests"; fi

@@ -21,6 +21,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from pipelines.errors import BackendUnavailable, DocsightError, Unauthenticated
 from services.api.docs import is_docs_path
 from services.api.errors import error_response
+from services.api.review import is_review_path
 from services.app.auth import KeyService, Limiter, RateLimiter
 from services.runtime.logs import bind, unbind
 
@@ -74,7 +75,8 @@ class ApiKeyMiddleware:
         ):
             await _refuse_headers(send)
             return
-        if scope["path"] in OPEN_PATHS or is_docs_path(scope["path"]):
+        path = scope["path"]
+        if path in OPEN_PATHS or is_docs_path(path) or is_review_path(path):
             await self.app(scope, receive, send)
             return
         application = scope["app"]

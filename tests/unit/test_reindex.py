@@ -337,3 +337,30 @@ def test_a_new_tenant_starts_on_the_configured_embedder(world: World) -> None:
     assert world.search("royalties", tenant="t3") == fresh
     assert world.reindex.state("t3").up_to_date
     assert world.routes.for_search("t1").collection == "chunks"
+
+
+def test_a_document_being_indexed_when_the_move_starts_reaches_the_new_collection(
+    world: World,
+) -> None:
+    _restarted_with_new_embedder(world)
+    docs, reindex = world.docs, world.reindex
+    assert docs is not None
+    assert reindex is not None
+    document_id = docs.upload("t1", "late.pdf", PDF + b"escrow agreement: funds held").document.id
+    world.queue.pending.clear()
+    docs.run_parse(document_id)  # parsed; its index step runs below
+    old = world.embedder(32)
+    old.calls.clear()
+    old.hold = threading.Event()
+    step = threading.Thread(target=docs.run_index, args=(document_id,))
+    step.start()
+    try:
+        assert old.calls.wait(10)  # embedding for the old collection only
+        reindex.start("t1")  # the move starts now: the step must not miss it
+    finally:
+        old.hold.set()
+        step.join(10)
+    assert world.points("chunks", document_id) >= 1
+    assert world.points(NEW_NAME, document_id) == world.points("chunks", document_id)
+    reindex.run("t1")
+    assert world.search("escrow") == document_id

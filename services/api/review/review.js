@@ -326,12 +326,14 @@ function showAnswer(answer) {
     const ev = c.chunk_numbers.map((n) => passage(c.document_id, n)).find(Boolean);
     return el("button", {
       type: "button", "data-citation": c.document_id,
+      "data-start": ev ? ev.char_start : "", "data-end": ev ? ev.char_end : "", "data-quote": ev ? ev.excerpt : "",
       onclick: () => highlight(c.document_id, ev ? ev.char_start : null, ev ? ev.char_end : null, c.page_start),
     }, `${c.marker} p. ${c.page_start}${c.page_end !== c.page_start ? `–${c.page_end}` : ""}`);
   });
   if (!buttons.length) buttons.push(el("span", {}, "No citation. "));
   const passages = evidence.map((e) => el("button", {
     type: "button", class: "link", "data-evidence": e.document_id, "data-start": e.char_start, "data-end": e.char_end,
+    "data-quote": e.excerpt,
     onclick: () => highlight(e.document_id, e.char_start, e.char_end, e.page_start),
   }, `${e.filename} p. ${e.page_start}: ${e.excerpt.slice(0, 120)}…`));
   $("citations").replaceChildren(el("p", {}, "Citations: ", ...buttons),

@@ -16,7 +16,9 @@ REVIEW_DIR = Path(__file__).resolve().parent / "review"
 
 def is_review_path(path: str) -> bool:
     """The page and its assets: open without a key (they hold no data)."""
-    return path in (REVIEW_URL, REVIEW_URL + "/") or path.startswith(REVIEW_URL + "/assets/")
+    if path in (REVIEW_URL, REVIEW_URL + "/"):
+        return True
+    return path.startswith(REVIEW_URL + "/assets/") and ".." not in path
 
 
 def install_review(app: FastAPI) -> None:

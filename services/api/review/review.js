@@ -71,6 +71,7 @@ async function loadDocuments() {
       el("td", {}, d.status === "failed" ? `${d.error_code}: ${d.reason || ""}` : "")));
   $("doc-table").tBodies[0].replaceChildren(...rows);
   $("doc-empty").hidden = docs.length > 0;
+  if ($("message").className === "error") say("");
   for (const d of docs) if (state.uploads.has(d.id)) updateUpload(d);
   clearTimeout(state.timer);
   if (docs.some((d) => !FINAL.has(d.status)) && !$("documents").hidden) {

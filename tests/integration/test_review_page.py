@@ -106,6 +106,24 @@ def _check_highlight(page: Any, server: Server, pdf: Path, button: Any) -> str:
     return "route rectangles and character boxes"
 
 
+def _chinese_fonts(page: Any) -> list[str]:
+    """The CJK fonts chromium renders a line of Chinese with in the page's font stack (the
+    DevTools protocol's platform fonts of the node)."""
+    page.evaluate(
+        "document.querySelector('main').append(Object.assign(document.createElement('p'), "
+        "{id: 'zh-probe', lang: 'zh-CN', textContent: '本合同受中华人民共和国法律管辖。'}))"
+    )
+    cdp = page.context.new_cdp_session(page)
+    cdp.send("DOM.enable")
+    cdp.send("CSS.enable")
+    root = cdp.send("DOM.getDocument")["root"]["nodeId"]
+    probe = cdp.send("DOM.querySelector", {"nodeId": root, "selector": "#zh-probe"})["nodeId"]
+    fonts = cdp.send("CSS.getPlatformFontsForNode", {"nodeId": probe})["fonts"]
+    page.evaluate("document.getElementById('zh-probe').remove()")
+    cdp.detach()
+    return [f["familyName"] for f in fonts if "CJK" in f["familyName"] and f["glyphCount"] > 0]
+
+
 def test_review_page(tmp_path: Path) -> None:
     contract = DEVSET / CONTRACT
     if not contract.exists():
@@ -135,6 +153,7 @@ def _drive(server: Server, contract: Path) -> str | None:
             local = (server.url, "blob:", "data:", "about:")
             page.on("request", lambda r: r.url.startswith(local) or outside.append(r.url))
             page.goto(f"{server.url}/review")
+            assert _chinese_fonts(page), "Chinese text renders with no CJK font (fonts-noto-cjk)"
             page.get_by_label("API key").fill(server.api_key)
             page.get_by_role("button", name="Use key").click()
             page.locator("#file-input").set_input_files(str(contract))

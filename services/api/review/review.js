@@ -2,7 +2,7 @@
 // and goes in the Authorization header only (never in a URL).
 const KEY = "docsight.key";
 const $ = (id) => document.getElementById(id);
-const state = { doc: null, pages: 0, lastEvidence: [], uploads: new Map(), timer: null };
+const state = { doc: null, pages: 0, uploads: new Map(), timer: null, loaded: new Map(), observer: null };
 
 function el(tag, attrs = {}, ...children) {
   const node = document.createElement(tag);
@@ -159,8 +159,21 @@ async function openDocument(id) {
   }
   $("pages").replaceChildren(...holders);
   show("document");
-  const loads = holders.map((h, i) => loadPage(d.id, i + 1, h));
-  await Promise.all(loads);
+  // Pages load as they come near the view: a long report does not render every page at once.
+  if (state.observer) state.observer.disconnect();
+  state.loaded = new Map();
+  state.observer = new IntersectionObserver((entries) => {
+    for (const e of entries) if (e.isIntersecting) ensurePage(Number(e.target.dataset.page));
+  }, { root: $("pages"), rootMargin: "1200px 0px" });
+  for (const h of holders) state.observer.observe(h);
+  if (holders.length) await ensurePage(1);
+}
+
+function ensurePage(n) {
+  const holder = $(`page-${n}`);
+  if (!holder) return Promise.resolve();
+  if (!state.loaded.has(n)) state.loaded.set(n, loadPage(state.doc.id, n, holder));
+  return state.loaded.get(n);
 }
 
 async function loadPage(id, n, holder) {
@@ -170,8 +183,10 @@ async function loadPage(id, n, holder) {
     const url = URL.createObjectURL(await response.blob());
     const img = el("img", { src: url, alt: `page ${n}` });
     await new Promise((ok) => { img.onload = ok; img.onerror = ok; holder.prepend(img); });
+    holder.classList.add("loaded");
   } catch (e) {
     holder.prepend(el("p", { class: "missing" }, `page ${n}: image unavailable (${e.message})`));
+    holder.classList.add("loaded");
   }
 }
 
@@ -187,6 +202,7 @@ async function highlight(documentId, start, end, page) {
       say(`Highlight unavailable: ${e.message}`, true);
     }
   }
+  await Promise.all([...boxes.map((b) => b.page), page].filter(Boolean).map(ensurePage));
   let first = null;
   for (const box of boxes) {
     const holder = $(`page-${box.page}`);

@@ -5,7 +5,9 @@ sentences are sampled (fixed seed) from their stored text (`document_text`), 4 p
 and 40 from the report, and each range goes through `HighlightService.highlights` with the
 real geometry adapter (a child process per request) over an in-memory store holding the
 parsed text: the share located (every piece placed), the share with any rectangle, and the
-request time. Page renders: 2 random pages per document at width 1000, uncached
+request time. False positives: each document's sentences looked for on a random page of
+the next document, and on a random other page of their own (where the sentence is not
+repeated): none should be placed. Page renders: 2 random pages per document at width 1000, uncached
 (`PdfiumGeometry.render_png`, child process included): p50/p95 seconds.
 
     .venv/bin/python -m benchmarks.highlights [--quick]
@@ -37,6 +39,7 @@ from benchmarks.common import (  # noqa: E402
     print_table,
 )
 from pipelines.chunking import document_text, page_starts  # noqa: E402
+from pipelines.highlight_match import fold, locate  # noqa: E402
 from pipelines.models import Chunk, Document, DocumentStatus, Page  # noqa: E402
 from services.adapters.page_cache import FilePageCache  # noqa: E402
 from services.adapters.pdf import Pypdfium2Parser  # noqa: E402
@@ -120,6 +123,8 @@ def main() -> None:
     request_s: list[float] = []
     render_s: list[float] = []
     misses: list[str] = []
+    previous: list[str] = []  # the last document's sentences, for the false-positive check
+    wrong = tried = 0
     with tempfile.TemporaryDirectory(prefix="docsight-highlights-") as tmp:
         service = HighlightService(
             store=memory, blobs=memory, geometry=geometry, cache=FilePageCache(Path(tmp))
@@ -130,7 +135,20 @@ def main() -> None:
             doc_id = f"doc{index}"
             text = memory.add(doc_id, data, pages)
             found = 0
+            other = rng.randrange(1, len(pages) + 1)
+            glyphs = geometry.glyphs(data, None, [other])[other]
+            for quote in previous:  # another document's sentence: must not be placed here
+                tried += 1
+                wrong += locate(glyphs, quote, 0.5) is not None
+            previous = []
+            page_folded = fold(glyphs.text)[0]
             for start, end in _sample(text, count, rng, min_len):
+                previous.append(text[start:end])
+                if fold(text[start:end])[0] not in page_folded:
+                    tried += 1
+                    if locate(glyphs, text[start:end], 0.5) is not None:
+                        wrong += 1
+                        misses.append(f"placed on page {other} too: {text[start:end][:160]!r}")
                 started = time.perf_counter()
                 result = service.highlights(TENANT, doc_id, start, end)
                 request_s.append(time.perf_counter() - started)
@@ -138,8 +156,8 @@ def main() -> None:
                 found += result.located
                 located += result.located
                 anything += bool(result.boxes)
-                if not result.located and len(misses) < 10:
-                    misses.append(f"{name}: {text[start:end][:100]!r}")
+                if not result.located:
+                    misses.append(f"not located, {name}: {text[start:end][:100]!r}")
             for number in rng.sample(range(1, len(pages) + 1), min(2, len(pages))):
                 started = time.perf_counter()
                 geometry.render_png(data, None, number, 1000)
@@ -148,13 +166,15 @@ def main() -> None:
             log(f"{name}: {found}/{count} located")
     print_table(["document", "pages", "sentences", "located"], rows)
     for miss in misses:
-        print("not located:", miss)
+        print(miss)
     result: dict[str, Any] = {
         "benchmark": "highlights",
         "documents": len(sources),
         "sentences": total,
         "located_share": round(located / max(total, 1), 4),
         "any_rect_share": round(anything / max(total, 1), 4),
+        "false_located": wrong,
+        "false_located_tried": tried,
         "highlight_request_s_p50": round(statistics.median(request_s), 4),
         "highlight_request_s_p95": round(_quantile(request_s, 0.95), 4),
         "renders": len(render_s),

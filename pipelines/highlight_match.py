@@ -65,7 +65,10 @@ def locate(glyphs: PageGlyphs, quote: str, position: float = 0.0) -> list[int] |
     """Glyph indices of `quote` on the page, or None when it cannot be placed.
 
     `position`: where the quote starts in our page text, as a share of its length (picks
-    among repeated occurrences)."""
+    among repeated occurrences). Whole first; else line by line and cell by cell, and a
+    line not found whole by its longest runs of words found (a footnote mark glued to a
+    word, a cell wrapped differently); placed when at least `PLACED_SHARE` of the quote's
+    letters and digits are."""
     folded, where = fold(glyphs.text)
     needle, _ = fold(quote)
     if not needle:
@@ -73,20 +76,42 @@ def locate(glyphs: PageGlyphs, quote: str, position: float = 0.0) -> list[int] |
     at = _nearest(folded, needle, int(position * len(folded)))
     if at >= 0:
         return where[at : at + len(needle)]
-    found: list[int] = []
+    spans: list[tuple[int, int]] = []
     cursor = int(position * len(folded))
     for piece in _PIECES.split(quote):
         small, _ = fold(piece)
-        if not small:
-            continue
         if len(small) < _MIN_PIECE and len(small) < len(needle):
             continue  # a stray cell or number: placed with its neighbours or not at all
         at = _nearest(folded, small, cursor)
-        if at < 0:
-            return None
-        found += where[at : at + len(small)]
-        cursor = at + len(small)
-    return sorted(set(found)) or None
+        found = [(at, len(small))] if at >= 0 else _by_words(folded, piece.split(), cursor)
+        spans += found
+        cursor = max((a + n for a, n in found), default=cursor)
+    if sum(n for _, n in spans) < PLACED_SHARE * len(needle):
+        return None
+    return sorted({where[i] for a, n in spans for i in range(a, a + n)})
+
+
+PLACED_SHARE = 0.85
+_MIN_RUN = 6  # folded characters of a run of words placed on its own
+
+
+def _by_words(folded: str, words: list[str], cursor: int) -> list[tuple[int, int]]:
+    """(start, length) in `folded` of the longest runs of `words` found, recursively."""
+    if not words or len(words) > 80:
+        return []
+    for size in range(len(words), 0, -1):
+        for i in range(len(words) - size + 1):
+            run, _ = fold(" ".join(words[i : i + size]))
+            if len(run) < _MIN_RUN:
+                continue
+            at = _nearest(folded, run, cursor)
+            if at >= 0:
+                return (
+                    _by_words(folded, words[:i], at)
+                    + [(at, len(run))]
+                    + _by_words(folded, words[i + size :], at + len(run))
+                )
+    return []
 
 
 def line_rects(glyphs: PageGlyphs, indices: Sequence[int]) -> list[Box]:

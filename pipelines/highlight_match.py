@@ -115,23 +115,42 @@ def _by_words(folded: str, words: list[str], cursor: int) -> list[tuple[int, int
 
 
 def line_rects(glyphs: PageGlyphs, indices: Sequence[int]) -> list[Box]:
-    """Boxes of the glyphs `indices` merged per line (a run of glyphs on one line)."""
+    """Boxes of the glyphs `indices` merged per line (a run of glyphs on one line, across
+    or, on a turned page, down)."""
     rects: list[list[float]] = []
+    last: Box = (0.0, 0.0, 0.0, 0.0)
     for i in indices:
-        x0, y0, x1, y1 = glyphs.boxes[i]
+        x0, y0, x1, y1 = box = glyphs.boxes[i]
         if x1 <= x0 or y1 <= y0 or glyphs.text[i].isspace():
             continue
-        if rects:
+        if rects and (_across(rects[-1], box) or _down(rects[-1], last, box)):
             r = rects[-1]
-            middle = (y0 + y1) / 2
-            height = max(r[3] - r[1], y1 - y0)
-            same_line = r[1] <= middle <= r[3] or abs((r[1] + r[3]) / 2 - middle) < 0.3 * height
-            if same_line and x0 >= r[0] - 0.5 * height and x0 - r[2] < 3 * height:
-                r[0], r[1] = min(r[0], x0), min(r[1], y0)
-                r[2], r[3] = max(r[2], x1), max(r[3], y1)
-                continue
-        rects.append([x0, y0, x1, y1])
+            r[0], r[1] = min(r[0], x0), min(r[1], y0)
+            r[2], r[3] = max(r[2], x1), max(r[3], y1)
+        else:
+            rects.append([x0, y0, x1, y1])
+        last = box
     return [(round(a, 2), round(b, 2), round(c, 2), round(d, 2)) for a, b, c, d in rects]
+
+
+def _across(r: list[float], box: Box) -> bool:
+    """`box` continues the left-to-right line `r`."""
+    x0, y0, x1, y1 = box
+    middle = (y0 + y1) / 2
+    height = max(r[3] - r[1], y1 - y0)
+    same_line = r[1] <= middle <= r[3] or abs((r[1] + r[3]) / 2 - middle) < 0.3 * height
+    if r[3] - r[1] > max(2 * (r[2] - r[0]), 1.5 * (y1 - y0)):
+        return False  # a column of glyphs (not one tall glyph): continued downwards only
+    return same_line and x0 >= r[0] - 0.5 * height and x0 - r[2] < 3 * height
+
+
+def _down(r: list[float], last: Box, box: Box) -> bool:
+    """`box` continues a top-to-bottom run (text turned a quarter) ending with `last`."""
+    width = min(last[2] - last[0], box[2] - box[0])
+    overlap = min(last[2], box[2]) - max(last[0], box[0])
+    if r[2] - r[0] > 1.5 * (last[2] - last[0]) or overlap < 0.8 * width:
+        return False
+    return -0.5 * width <= box[1] - last[3] < 1.5 * width
 
 
 def highlight(glyphs: PageGlyphs, quote: str, position: float = 0.0) -> list[Box] | None:

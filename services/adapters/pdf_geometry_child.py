@@ -74,7 +74,7 @@ def _png(width: int, height: int, stride: int, buffer: bytes, channels: int) -> 
 
 def _glyphs(page: pdfium.PdfPage, job: dict[str, Any]) -> tuple[Any, ...]:
     width, height = page.get_width(), page.get_height()
-    text, boxes = _text_layer(page, height)
+    text, boxes = _text_layer(page)
     scan = needs_ocr(normalize_text(text), 1.0) and needs_ocr(
         normalize_text(text), image_area_ratio(page)
     )
@@ -84,7 +84,28 @@ def _glyphs(page: pdfium.PdfPage, job: dict[str, Any]) -> tuple[Any, ...]:
     return width, height, text, boxes, False
 
 
-def _text_layer(page: pdfium.PdfPage, height: float) -> tuple[str, list[Box]]:
+def _placer(page: pdfium.PdfPage) -> Any:
+    """PDF user space (y up) -> the page as displayed (its crop box, turned by /Rotate
+    clockwise; origin top left), where the rendered image and `get_width` live."""
+    left, bottom, right, top = page.get_bbox()
+    w, h = right - left, top - bottom
+    turn = page.get_rotation() % 360
+
+    def place(x: float, y: float) -> tuple[float, float]:
+        u, v = x - left, top - y
+        if turn == 90:
+            return h - v, u
+        if turn == 180:
+            return w - u, h - v
+        if turn == 270:
+            return v, w - u
+        return u, v
+
+    return place
+
+
+def _text_layer(page: pdfium.PdfPage) -> tuple[str, list[Box]]:
+    place = _placer(page)
     textpage = page.get_textpage()
     try:
         raw = textpage.raw
@@ -103,7 +124,8 @@ def _text_layer(page: pdfium.PdfPage, height: float) -> tuple[str, list[Box]]:
                 boxes.append(_NO_BOX)
                 continue
             left, top, right, bottom = box
-            boxes.append((left, height - top, right, height - bottom))
+            (x0, y0), (x1, y1) = place(left, top), place(right, bottom)
+            boxes.append((min(x0, x1), min(y0, y1), max(x0, x1), max(y0, y1)))
         return "".join(chars), boxes
     finally:
         textpage.close()

@@ -9,6 +9,7 @@ import json
 import re
 import shutil
 import struct
+import zlib
 
 import pypdfium2 as pdfium
 import pytest
@@ -161,3 +162,28 @@ def _union(rects: list[Box]) -> Box:
         max(r[2] for r in rects),
         max(r[3] for r in rects),
     )
+
+
+@needs_devset
+def test_turned_page_rects_match_the_rendered_image() -> None:
+    """A /Rotate 90 page: the rect of its text holds the dark pixels of the rendered page."""
+    data = (DEVSET / "pdf_edge_cases" / "pdfjs__hello_world_rotated.pdf").read_bytes()
+    geometry = PdfiumGeometry()
+    glyphs = geometry.glyphs(data, None, [1])[1]
+    rects = highlight(glyphs, "Hello world")
+    assert rects is not None
+    assert len(rects) == 1
+    png = geometry.render_png(data, None, 1, 400)
+    width, height = struct.unpack(">II", png[16:24])
+    assert (width / height) == pytest.approx(glyphs.width / glyphs.height, rel=0.01)
+    pixels = zlib.decompress(png[png.index(b"IDAT") + 4 :])  # one IDAT: our own writer
+    scale = glyphs.width / width
+    dark = [
+        (x * scale, y * scale)
+        for y in range(height)
+        for x in range(width)
+        if pixels[y * (3 * width + 1) + 1 + 3 * x] < 128
+    ]
+    assert dark
+    x0, y0, x1, y1 = rects[0]
+    assert all(x0 - 3 <= x <= x1 + 3 and y0 - 3 <= y <= y1 + 3 for x, y in dark)

@@ -32,6 +32,18 @@ def test_rects_are_merged_per_line() -> None:
     assert rects == [(130.0, 0.0, 220.0, 12.0), (0.0, 20.0, 80.0, 32.0)]
 
 
+def test_a_narrow_first_glyph_and_a_turned_line() -> None:
+    glyphs = PageGlyphs(
+        width=100, height=100, text="il", boxes=[(10.0, 0.0, 13.0, 12.0), (13.0, 0.0, 16.0, 12.0)]
+    )
+    assert line_rects(glyphs, [0, 1]) == [(10.0, 0.0, 16.0, 12.0)]
+    down = PageGlyphs(
+        width=100, height=100, text="abc",
+        boxes=[(50.0, 10.0, 62.0, 18.0), (50.0, 18.0, 62.0, 26.0), (50.0, 26.0, 62.0, 32.0)],
+    )  # fmt: skip
+    assert line_rects(down, [0, 1, 2]) == [(50.0, 10.0, 62.0, 32.0)]
+
+
 def test_the_occurrence_nearest_the_position_is_chosen() -> None:
     glyphs = _glyphs(["fee is due", "x" * 40, "fee is due"])
     first, last = locate(glyphs, "fee is due", 0.0), locate(glyphs, "fee is due", 0.9)

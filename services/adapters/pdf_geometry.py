@@ -12,7 +12,9 @@ in a forkserver child under RLIMIT_AS with a time limit; a failure becomes a
 from __future__ import annotations
 
 import multiprocessing
+import os
 import shutil
+import threading
 from typing import Any
 
 from pipelines.errors import CorruptPdf, ResourceLimit
@@ -42,8 +44,11 @@ class PdfiumGeometry:
         ocr_languages: str = "chi_sim+eng",
         ocr_dpi: int = 200,
         tesseract: str = "tesseract",
+        processes: int | None = None,
     ) -> None:
+        """`processes`: children at once (None: one per CPU core); more requests wait."""
         self.timeout_s = timeout_s
+        self._slots = threading.BoundedSemaphore(processes or os.cpu_count() or 1)
         self.memory_limit_mb = memory_limit_mb
         self.options = {
             "ocr": ocr and shutil.which(tesseract) is not None,
@@ -67,6 +72,10 @@ class PdfiumGeometry:
         return png
 
     def _run(self, data: bytes, password: str | None, job: dict[str, Any]) -> Any:
+        with self._slots:
+            return self._run_child(data, password, job)
+
+    def _run_child(self, data: bytes, password: str | None, job: dict[str, Any]) -> Any:
         ctx = _context()
         receiver, sender = ctx.Pipe(duplex=False)
         from services.adapters.pdf_geometry_child import run_child

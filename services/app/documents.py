@@ -21,6 +21,7 @@ from services.app.ports import (
     DocumentStore,
     Embedder,
     Eraser,
+    PageCache,
     PageLedger,
     PdfParser,
     TokenCounter,
@@ -54,6 +55,7 @@ class DocumentService(DocumentIngestion):
         pages: PageLedger | None = None,
         cache: AnalysisCache | None = None,
         routes: IndexRoutes | None = None,
+        page_cache: PageCache | None = None,
     ) -> None:
         super().__init__(
             settings=settings,
@@ -69,6 +71,7 @@ class DocumentService(DocumentIngestion):
         )
         self.eraser = eraser
         self.cache = cache  # None: the store's database holds the analysis cache
+        self.page_cache = page_cache  # rendered pages and OCR boxes (services/app/highlights)
 
     # --- API-facing use cases -------------------------------------------------------
 
@@ -174,6 +177,8 @@ class DocumentService(DocumentIngestion):
         for route in self.routes.for_deletes(tenant):  # two collections while moving
             route.index.delete_document(tenant, document_id)
         self.blobs.delete(document_id)
+        if self.page_cache is not None:
+            self.page_cache.forget(document_id)
         self.eraser.finish(document_id)
 
     def resume_unfinished(self) -> int:

@@ -245,6 +245,7 @@ def build_container(settings: Settings, queue: TaskQueue | None = None) -> Conta
         jobs=JobCounts(store.engine),
         queues=queue_depths,
     )
+    page_cache = FilePageCache(settings.data_dir / "pages")
     documents = DocumentService(
         settings=settings,
         store=store,
@@ -258,6 +259,7 @@ def build_container(settings: Settings, queue: TaskQueue | None = None) -> Conta
         eraser=SqlEraser(store.engine),
         cache=cache,  # a deleted document's cached analyses go with it
         routes=routes,
+        page_cache=page_cache,  # and its rendered pages
     )
     llm = open_llm(settings.llm, observer=metrics.observe_llm)
     reranker = build_reranker(settings)
@@ -310,11 +312,13 @@ def build_container(settings: Settings, queue: TaskQueue | None = None) -> Conta
         queue_depths=queue_depths,
         routes=routes,
         reindex=reindex,
-        highlights=build_highlights(settings, store),
+        highlights=build_highlights(settings, store, page_cache),
     )
 
 
-def build_highlights(settings: Settings, store: SqlStore) -> HighlightService:
+def build_highlights(
+    settings: Settings, store: SqlStore, page_cache: FilePageCache
+) -> HighlightService:
     """Page geometry in a child process per request; renders and OCR boxes cached under
     <data_dir>/pages."""
     ps = settings.parser
@@ -323,12 +327,13 @@ def build_highlights(settings: Settings, store: SqlStore) -> HighlightService:
         memory_limit_mb=ps.memory_limit_mb,
         ocr=ps.ocr,
         ocr_languages=ps.ocr_languages,
+        processes=ps.processes,
     )
     return HighlightService(
         store=store,
         blobs=FileBlobStore(settings.blob_dir),
         geometry=geometry,
-        cache=FilePageCache(settings.data_dir / "pages"),
+        cache=page_cache,
     )
 
 

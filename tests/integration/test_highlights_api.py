@@ -115,5 +115,8 @@ def test_highlights_and_pages(tmp_path: Path) -> None:
             r = other.get(f"/v1/documents/{doc}/highlights", params={"start": start, "end": end})
             assert r.status_code == 404
             assert "rects" not in r.text
+        with server.client() as client:  # deleting the document removes its page files
+            assert client.delete(f"/v1/documents/{doc}").status_code == 204
+            assert not (tmp_path / "pages" / doc).exists()
     finally:
         stop_server(server)

@@ -123,6 +123,9 @@ class _Fakes:
     def write(self, name: str, data: bytes) -> None:
         self.files[name] = data
 
+    def forget(self, document_id: str) -> None:
+        self.files = {k: v for k, v in self.files.items() if not k.startswith(document_id)}
+
 
 def _service(fakes: _Fakes) -> HighlightService:
     return HighlightService(store=fakes, blobs=fakes, geometry=fakes, cache=fakes)

@@ -101,7 +101,7 @@ class HighlightService:
         if png is None:
             data = self.blobs.get(document_id)
             png = self.geometry.render_png(data, self.store.password_for(document_id), page, width)
-            self.cache.write(name, png)
+            self._write(tenant, document_id, name, png)
         return PageImage(png=png, etag=etag)
 
     def highlights(self, tenant: str, document_id: str, start: int, end: int) -> Highlights:
@@ -117,7 +117,7 @@ class HighlightService:
         pieces = _pieces(starts, length, start, end)
         texts = {page: text_of(chunks, lo, hi) for page, lo, hi, _ in pieces}
         pieces = [p for p in pieces if texts[p[0]].strip()]
-        glyphs = self._glyphs(document_id, [p[0] for p in pieces])
+        glyphs = self._glyphs(tenant, document_id, [p[0] for p in pieces])
         boxes: list[PageBoxes] = []
         located = bool(pieces)
         for page, _, _, position in pieces:
@@ -129,7 +129,16 @@ class HighlightService:
             boxes.append(PageBoxes(page, page_glyphs.width, page_glyphs.height, rects))
         return Highlights(document_id, start, end, located, boxes)
 
-    def _glyphs(self, document_id: str, pages: list[int]) -> dict[int, PageGlyphs]:
+    def _write(self, tenant: str, document_id: str, name: str, data: bytes) -> None:
+        """Cache a file; a document deleted meanwhile keeps none (its erasure ran first)."""
+        self.cache.write(name, data)
+        try:
+            self.store.get_document(tenant, document_id)
+        except NotFound:
+            self.cache.forget(document_id)
+            raise
+
+    def _glyphs(self, tenant: str, document_id: str, pages: list[int]) -> dict[int, PageGlyphs]:
         """The pages' glyphs: OCR'd pages from the cache when read before."""
         found: dict[int, PageGlyphs] = {}
         for page in pages:
@@ -144,7 +153,8 @@ class HighlightService:
             for page, glyphs in read.items():
                 if glyphs.ocr:
                     body = [glyphs.width, glyphs.height, glyphs.text, list(glyphs.boxes)]
-                    self.cache.write(f"{document_id}/ocr-{page}.json", json.dumps(body).encode())
+                    name = f"{document_id}/ocr-{page}.json"
+                    self._write(tenant, document_id, name, json.dumps(body).encode())
             found.update(read)
         return found
 

@@ -173,3 +173,24 @@ def test_page_images_are_cached_per_width() -> None:
     assert first.png == again.png == b"png"
     assert first.etag == again.etag
     assert fakes.calls == ["render 2 2000"]
+
+
+def test_a_document_deleted_while_rendering_keeps_no_file() -> None:
+    fakes = _Fakes(PAGES)
+
+    def render_then_delete(data: bytes, password: str | None, page: int, width: int) -> bytes:
+        fakes.document = fakes.document.model_copy(update={"id": "gone"})
+        return b"png"
+
+    original = fakes.get_document
+
+    def get_document(tenant: str, document_id: str) -> Document:
+        if fakes.document.id == "gone":
+            raise NotFound(f"no document {document_id}")
+        return original(tenant, document_id)
+
+    fakes.render_png = render_then_delete  # type: ignore[method-assign]
+    fakes.get_document = get_document  # type: ignore[method-assign]
+    with pytest.raises(NotFound):
+        _service(fakes).page_png("t1", "d1", 1, 800)
+    assert fakes.files == {}

@@ -106,7 +106,7 @@ class HighlightService:
 
     def highlights(self, tenant: str, document_id: str, start: int, end: int) -> Highlights:
         """Rectangles of the text range `start:end`, one entry per page it touches;
-        `located` is false (and nothing is invented) when a piece cannot be placed."""
+        `located` is false, with no boxes, when a piece cannot be placed (nothing invented)."""
         self._ready(tenant, document_id)
         starts = self.store.load_page_starts(document_id)
         chunks = self.store.load_chunks(document_id)
@@ -127,7 +127,7 @@ class HighlightService:
                 located = False
                 continue
             boxes.append(PageBoxes(page, page_glyphs.width, page_glyphs.height, rects))
-        return Highlights(document_id, start, end, located, boxes)
+        return Highlights(document_id, start, end, located, boxes if located else [])
 
     def _write(self, tenant: str, document_id: str, name: str, data: bytes) -> None:
         """Cache a file; a document deleted meanwhile keeps none (its erasure ran first)."""

@@ -151,6 +151,15 @@ def test_a_range_across_pages_gives_one_entry_per_page() -> None:
     assert fakes.calls == ["glyphs [1, 2]", "glyphs [1]"]
 
 
+def test_a_range_with_a_piece_not_on_its_page_is_not_located() -> None:
+    fakes = _Fakes(PAGES)
+    fakes.pages[2] = _glyphs(["Something else entirely on this page."])
+    text = document_text(PAGES)
+    found = _service(fakes).highlights("t1", "d1", text.index("within"), text.index("ends") + 4)
+    assert not found.located
+    assert found.boxes == []
+
+
 def test_tenant_status_and_bounds_are_checked() -> None:
     fakes = _Fakes(PAGES)
     service = _service(fakes)

@@ -1,6 +1,6 @@
 """The review page (/review) in Debian's chromium, driven by Playwright (executable_path; no
 browser is downloaded), against a real server with its embedded model: a key entered in the
-form, a one-page CUAD contract uploaded through the file input until ready in the list,
+form, a three-page CUAD contract uploaded through the file input until ready in the list,
 opened; a located risk finding (else a verified summary quote) clicked: a drawn highlight
 box lies over the quote's rectangles from the highlights route and over its characters
 (pypdfium2's character boxes), scaled to the page image; a question asked and a citation
@@ -27,9 +27,9 @@ pytestmark = [
 ]
 ARTIFACTS = REPO / "tests" / "artifacts"
 CONTRACT = (
-    "cuad/full_contract_pdf/Part_III/Hosting/"
-    "GALACTICOMMTECHNOLOGIESINC_11_07_1997-EX-10.46-WEB HOSTING AGREEMENT.PDF"
-)  # one page
+    "cuad/full_contract_pdf/Part_III/Endorsement Agreement/"
+    "SPORTHALEYINC_09_29_1997-EX-10.2-10-ENDORSEMENT AGREEMENT.PDF"
+)  # three pages; its assignment and governing-law clauses are found by their wording
 JOB_MS = 600_000  # bound for a hung job only: the embedded model on a loaded 2-core machine
 Rect = tuple[float, float, float, float]
 
@@ -160,7 +160,7 @@ def _drive(server: Server, contract: Path) -> str | None:
             row = page.locator("#doc-table tr[data-status='ready']")
             row.wait_for(timeout=300_000)
             assert row.locator("td").nth(1).inner_text() == "ready"
-            assert row.locator("td").nth(3).inner_text() == "1"
+            assert row.locator("td").nth(3).inner_text() == "3"
             assert page.locator("#uploads progress").first.get_attribute("max") is not None
             page.screenshot(path=str(ARTIFACTS / "review-list.png"))
             assert server.api_key not in page.url

@@ -31,6 +31,16 @@ class RecordingEmbedder(HashEmbedder):
         return super().embed_documents(texts)
 
 
+def _occupy(batcher: EmbedBatcher, embedder: RecordingEmbedder) -> threading.Thread:
+    """A first document whose embedding call holds the batching thread (until `hold` is
+    set), so the documents started next queue up behind it."""
+    first = threading.Thread(target=batcher.embed, args=(["warm"],))
+    first.start()
+    while not embedder.calls:  # the call is under way, holding the batching thread
+        threading.Event().wait(0.005)
+    return first
+
+
 def _run_all(batcher: EmbedBatcher, documents: dict[str, list[str]]) -> dict[str, object]:
     """Embed every document from its own thread; each one's vectors or exception."""
     out: dict[str, object] = {}
@@ -53,8 +63,7 @@ def test_documents_waiting_together_share_one_call_and_get_their_own_vectors() -
     hold = threading.Event()
     embedder = RecordingEmbedder(hold=hold)
     batcher = EmbedBatcher(embedder, batch_size=32, wait_s=0.0)
-    first = threading.Thread(target=batcher.embed, args=(["warm"],))
-    first.start()  # occupies the batching thread while three documents queue up
+    first = _occupy(batcher, embedder)
     documents = {f"doc{n}": [f"doc{n} chunk {i}" for i in range(3)] for n in range(3)}
     runner = threading.Thread(target=lambda: results.update(_run_all(batcher, documents)))
     results: dict[str, object] = {}
@@ -76,8 +85,7 @@ def test_a_large_document_does_not_hold_up_a_small_one() -> None:
     hold = threading.Event()
     embedder = RecordingEmbedder(hold=hold)
     batcher = EmbedBatcher(embedder, batch_size=4, wait_s=0.0)
-    first = threading.Thread(target=batcher.embed, args=(["warm"],))
-    first.start()
+    first = _occupy(batcher, embedder)
     documents = {"report": [f"report {i}" for i in range(40)], "contract": ["c 0", "c 1"]}
     results: dict[str, object] = {}
     runner = threading.Thread(target=lambda: results.update(_run_all(batcher, documents)))
@@ -108,8 +116,7 @@ def test_a_failed_batch_fails_only_its_documents() -> None:
     hold = threading.Event()
     embedder = RecordingEmbedder(poison="bad 0", hold=hold)
     batcher = EmbedBatcher(embedder, batch_size=2, wait_s=0.0)
-    first = threading.Thread(target=batcher.embed, args=(["warm"],))
-    first.start()
+    first = _occupy(batcher, embedder)
     # "bad" and "good" share the first batch (one text each, in turn); "later" queues after
     documents = {"bad": ["bad 0", "bad 1", "bad 2"], "good": ["good 0"]}
     results: dict[str, object] = {}
@@ -162,8 +169,7 @@ def test_a_refused_text_fails_only_the_document_that_holds_it() -> None:
     hold = threading.Event()
     embedder = RefusingEmbedder(poison="bad 1", hold=hold)
     batcher = EmbedBatcher(embedder, batch_size=8, wait_s=0.0)
-    first = threading.Thread(target=batcher.embed, args=(["warm"],))
-    first.start()
+    first = _occupy(batcher, embedder)
     documents = {"bad": ["bad 0", "bad 1"], "good": ["good 0", "good 1"]}
     results: dict[str, object] = {}
     runner = threading.Thread(target=lambda: results.update(_run_all(batcher, documents)))

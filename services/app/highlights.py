@@ -89,13 +89,18 @@ class HighlightService:
             raise DocumentNotReady(f"document {document_id} is {document.status.value}")
         return document
 
-    def page_png(self, tenant: str, document_id: str, page: int, width: int) -> PageImage:
-        """Page `page` (1-based) as a PNG `width` pixels wide (clamped to 100..2000)."""
+    def page_png(
+        self, tenant: str, document_id: str, page: int, width: int, known: str | None = None
+    ) -> PageImage:
+        """Page `page` (1-based) as a PNG `width` pixels wide (clamped to 100..2000);
+        `known`: the caller's If-None-Match, which, when it holds the ETag, gives no PNG."""
         document = self._ready(tenant, document_id)
         if not 1 <= page <= (document.pages_total or 0):
             raise NotFound(f"document {document_id} has no page {page}")
         width = min(max(width, MIN_WIDTH), MAX_WIDTH)
         etag = f'"{document.sha256[:16]}-{page}-{width}"'
+        if known is not None and etag in known:
+            return PageImage(png=b"", etag=etag)
         name = f"{document_id}/page-{page}-w{width}.png"
         png = self.cache.read(name)
         if png is None:

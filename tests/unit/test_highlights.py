@@ -182,6 +182,9 @@ def test_page_images_are_cached_per_width() -> None:
     assert first.png == again.png == b"png"
     assert first.etag == again.etag
     assert fakes.calls == ["render 2 2000"]
+    current = service.page_png("t1", "d1", 1, 800, known=service.page_png("t1", "d1", 1, 800).etag)
+    assert current.png == b""
+    assert fakes.calls == ["render 2 2000", "render 1 800"]
 
 
 def test_a_document_deleted_while_rendering_keeps_no_file() -> None:

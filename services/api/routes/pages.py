@@ -72,9 +72,9 @@ async def get_page_png(
     """Page `page` (1-based, of `pages_total`) rendered `width` pixels wide, as PNG."""
     number = int(page) if page.isdigit() and len(page) < 7 else 0  # not a page: 404
     image = await run_in_threadpool(
-        container.highlights.page_png, tenant, document_id, number, width
+        container.highlights.page_png, tenant, document_id, number, width, if_none_match
     )
     headers = {"ETag": image.etag, "Cache-Control": "private, max-age=86400"}
-    if if_none_match is not None and image.etag in if_none_match:
+    if not image.png:  # the client's copy is current
         return Response(status_code=304, headers=headers)
     return Response(content=image.png, media_type="image/png", headers=headers)

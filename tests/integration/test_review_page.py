@@ -9,6 +9,7 @@ sees no document. Screenshots go to tests/artifacts/ (ignored by git)."""
 
 from __future__ import annotations
 
+import base64
 import shutil
 from pathlib import Path
 from typing import Any
@@ -106,6 +107,23 @@ def _check_highlight(page: Any, server: Server, pdf: Path, button: Any) -> str:
     return "route rectangles and character boxes"
 
 
+def _drop(page: Any, pdf: Path) -> None:
+    """Drop `pdf` on the upload area as a person dragging it from a file manager would."""
+    page.evaluate(
+        """([name, b64]) => {
+          const bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+          const data = new DataTransfer();
+          data.items.add(new File([bytes], name, { type: "application/pdf" }));
+          const drop = document.getElementById("drop");
+          for (const type of ["dragover", "drop"]) {
+            const init = { dataTransfer: data, bubbles: true, cancelable: true };
+            drop.dispatchEvent(new DragEvent(type, init));
+          }
+        }""",
+        [pdf.name, base64.b64encode(pdf.read_bytes()).decode()],
+    )
+
+
 def _chinese_fonts(page: Any) -> list[str]:
     """The CJK fonts chromium renders a line of Chinese with in the page's font stack (the
     DevTools protocol's platform fonts of the node)."""
@@ -162,6 +180,10 @@ def _drive(server: Server, contract: Path) -> str | None:
             assert row.locator("td").nth(1).inner_text() == "ready"
             assert row.locator("td").nth(3).inner_text() == "3"
             assert page.locator("#uploads progress").first.get_attribute("max") is not None
+            _drop(page, contract)  # the same file dropped again: a duplicate, ready at once
+            again = page.locator("#uploads tbody tr").nth(1).locator("td").nth(1)
+            again.filter(has_text="uploaded before").wait_for(timeout=60_000)
+            assert again.inner_text().startswith("ready")
             page.screenshot(path=str(ARTIFACTS / "review-list.png"))
             assert server.api_key not in page.url
 

@@ -127,6 +127,7 @@ function upload(files) {
       state.uploads.set(a.document.id, row);
       row.setAttribute("data-document", a.document.id);
       updateUpload(a.document);
+      if (a.duplicate) row.cells[1].append(" (uploaded before: not indexed again)");
     }
     for (const r of body.rejected) {
       const row = byName.get(r.filename);

@@ -12,6 +12,8 @@ OCR'd pages' glyphs and rendered pages are cached by `PageCache`.
 from __future__ import annotations
 
 import json
+import threading
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
@@ -77,11 +79,17 @@ class HighlightService:
         blobs: BlobStore,
         geometry: PageGeometry,
         cache: PageCache,
+        recent_pages: int = 32,
     ) -> None:
+        """`recent_pages`: pages whose glyphs stay in memory (a reviewer highlights several
+        quotes of one page; a request for another needs a child process, ~0.2 s)."""
         self.store = store
         self.blobs = blobs
         self.geometry = geometry
         self.cache = cache
+        self.recent_pages = recent_pages
+        self._recent: OrderedDict[tuple[str, int], PageGlyphs] = OrderedDict()
+        self._lock = threading.Lock()
 
     def _ready(self, tenant: str, document_id: str) -> Document:
         document = self.store.get_document(tenant, document_id)  # NotFound for another tenant
@@ -146,7 +154,14 @@ class HighlightService:
     def _glyphs(self, tenant: str, document_id: str, pages: list[int]) -> dict[int, PageGlyphs]:
         """The pages' glyphs: OCR'd pages from the cache when read before."""
         found: dict[int, PageGlyphs] = {}
+        with self._lock:
+            for page in pages:
+                if (document_id, page) in self._recent:
+                    self._recent.move_to_end((document_id, page))
+                    found[page] = self._recent[(document_id, page)]
         for page in pages:
+            if page in found:
+                continue
             cached = self.cache.read(f"{document_id}/ocr-{page}.json")
             if cached is not None:
                 w, h, text, boxes = json.loads(cached)
@@ -161,6 +176,12 @@ class HighlightService:
                     name = f"{document_id}/ocr-{page}.json"
                     self._write(tenant, document_id, name, json.dumps(body).encode())
             found.update(read)
+        with self._lock:
+            for page in pages:
+                self._recent[(document_id, page)] = found[page]
+                self._recent.move_to_end((document_id, page))
+            while len(self._recent) > self.recent_pages:
+                self._recent.popitem(last=False)
         return found
 
 

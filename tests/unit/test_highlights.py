@@ -147,8 +147,11 @@ def test_a_range_across_pages_gives_one_entry_per_page() -> None:
     assert [b.page for b in found.boxes] == [1, 2]
     assert found.boxes[1].rects == [(0.0, 0.0, 300.0, 12.0)]  # "Article 2. ... ends"
     assert "d1/ocr-2.json" in fakes.files  # an OCR'd page's boxes are kept
-    _service(fakes).highlights("t1", "d1", start, end)
-    assert fakes.calls == ["glyphs [1, 2]", "glyphs [1]"]
+    service = _service(fakes)
+    service.highlights("t1", "d1", start, end)
+    assert fakes.calls == ["glyphs [1, 2]", "glyphs [1]"]  # page 1 read again, 2 from its file
+    service.highlights("t1", "d1", start, end)
+    assert fakes.calls == ["glyphs [1, 2]", "glyphs [1]"]  # both kept in memory
 
 
 def test_a_range_with_a_piece_not_on_its_page_is_not_located() -> None:

@@ -27,7 +27,10 @@ def _context() -> Any:
     global _CONTEXT
     if _CONTEXT is None:
         ctx = multiprocessing.get_context("forkserver")
-        ctx.set_forkserver_preload(["services.adapters.pdf_geometry_child"])
+        # one forkserver per process, shared with the parser (services/adapters/pdf.py)
+        ctx.set_forkserver_preload(
+            ["services.adapters.pdf_child", "services.adapters.pdf_geometry_child"]
+        )
         _CONTEXT = ctx
     return _CONTEXT
 

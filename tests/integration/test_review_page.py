@@ -184,6 +184,8 @@ def _drive(server: Server, contract: Path) -> str | None:
             again = page.locator("#uploads tbody tr").nth(1).locator("td").nth(1)
             again.filter(has_text="uploaded before").wait_for(timeout=60_000)
             assert again.inner_text().startswith("ready")
+            page.locator("#doc-table tr[data-status='ready']").wait_for()  # the list reloaded
+            assert "uploaded before" in again.inner_text()
             page.screenshot(path=str(ARTIFACTS / "review-list.png"))
             assert server.api_key not in page.url
 

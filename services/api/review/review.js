@@ -85,6 +85,7 @@ function updateUpload(d) {
   const total = (p.pages_total || 0) + (p.chunks_total || 0);
   const done = p.pages_parsed + p.chunks_embedded;
   row.cells[1].textContent = d.status === "failed" ? `failed: ${d.reason || d.error_code}` : d.status;
+  if (row.dataset.note) row.cells[1].append(row.dataset.note);
   const bar = row.querySelector("progress");
   if (d.status === "ready") { bar.max = 1; bar.value = 1; }
   else if (total > 0) { bar.max = total; bar.value = done; }
@@ -126,8 +127,8 @@ function upload(files) {
       if (!row) continue;
       state.uploads.set(a.document.id, row);
       row.setAttribute("data-document", a.document.id);
+      if (a.duplicate) row.dataset.note = " (uploaded before: not indexed again)";
       updateUpload(a.document);
-      if (a.duplicate) row.cells[1].append(" (uploaded before: not indexed again)");
     }
     for (const r of body.rejected) {
       const row = byName.get(r.filename);

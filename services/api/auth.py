@@ -7,7 +7,8 @@ added later is closed by default. It also spends the key's rate-limit token (429
 (services/api/deps.py) and bound to the log context.
 
 Open: /health, /ready, /metrics (restrict /metrics to the monitoring network: it shows
-counts over every tenant) and the API docs with their assets (services/api/docs.py).
+counts over every tenant), the API docs with their assets (services/api/docs.py) and the
+review page with its assets (services/api/review.py; its calls carry the key).
 """
 
 from __future__ import annotations

@@ -11,8 +11,8 @@ is found among pdfium's characters of its page (`highlight_match.locate`, as
 tests/adapters/test_pdf_geometry.py does) and the centre of every matched character's own
 pdfium box lies in a returned rectangle of that page; tight: besides, the rectangles hold
 few other characters and their area is at most 1.6 times the matched characters' line
-boxes. Each finding's page is fetched as PNG at width 1000 twice: the first render and
-the cached answer, p50/p95 seconds.
+boxes. Every page of each document (the pages a highlight is on first) is fetched as PNG
+at width 1000 twice: the first render and the cached answer, p50/p95 seconds.
 
     .venv/bin/python -m benchmarks.finding_highlights [--contracts 4] [--max-pages 3] \
         [--report-pages 8] [--llm-url URL]

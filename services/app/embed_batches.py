@@ -94,7 +94,7 @@ class EmbedBatcher:
         return [vector for vector in request.vectors if vector is not None]
 
     def close(self) -> None:
-        """Stop the batching thread once the pending texts are embedded."""
+        """Stop the batching threads once the pending texts are embedded."""
         with self._cond:
             self._closed = True
             self._cond.notify_all()
@@ -128,7 +128,8 @@ class EmbedBatcher:
                         break
                     self._cond.wait(left)
                 batch = self._take()
-            self._embed(batch)
+            if batch:  # another thread may have taken every text while this one waited
+                self._embed(batch)
 
     def _take(self) -> list[tuple[_Request, int]]:
         """Up to `batch_size` (request, text index) pairs, one text of each request in turn."""

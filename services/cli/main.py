@@ -65,6 +65,8 @@ def serve(
     base = f"http://{host}:{port}"
     console.print(
         f"docsight starting on {base} (data in {settings.data_dir.resolve()})\n"
+        f"  review:     {base}/review (the web page; enter the key from "
+        f"{settings.api_key_file})\n"
         f"  API docs:   {base}/docs (Swagger UI, Authorize takes the key), {base}/redoc\n"
         f"  readiness:  {base}/ready\n"
         f'  upload:     curl -H "Authorization: Bearer $(cat {settings.api_key_file})" '

@@ -38,6 +38,11 @@ class CeleryTaskQueue:
             self.app.send_task(task, args=args, **options)
         except OperationalError as exc:
             raise BackendUnavailable(f"the task broker is unavailable: {exc}") from exc
+        except AttributeError as exc:
+            # kombu's Redis channel, while it reconnects after the broker restarted, can be
+            # left without its connection ("'NoneType' object has no attribute 'client'"):
+            # a broker failure like the others, so the step is retried and resends
+            raise BackendUnavailable(f"the task broker connection is being reset: {exc}") from exc
 
     def enqueue_parse(self, document_id: str) -> None:
         self._send(PARSE_TASK, [document_id])

@@ -30,7 +30,7 @@ from typing import Any
 import httpx
 
 from pipelines.errors import BackendUnavailable, EmbeddingRejected
-from services.adapters.retry import Backoff, with_retries
+from services.adapters.retry import Backoff, Retryable, post_json, retried_or_unavailable
 
 log = logging.getLogger(__name__)
 _RETRY_STATUS = {408, 409, 429}
@@ -45,10 +45,6 @@ class _TooLong(EmbeddingRejected):
 _TOO_LONG = ("too large", "too long", "context length", "maximum context", "exceeds")
 MIN_CUT_CHARS = 16
 """A text is cut in half (its start kept) until the server takes it or it is this short."""
-
-
-class _Retryable(BackendUnavailable):
-    """A failure worth another attempt (refused, timed out, overloaded, 5xx)."""
 
 
 class HttpEmbedder:
@@ -138,29 +134,18 @@ class HttpEmbedder:
 
     def _embed_batch(self, texts: Sequence[str]) -> list[list[float]]:
         body = {"model": self.model, "input": list(texts), "encoding_format": "float"}
-        try:
-            return with_retries(
-                lambda: self._in_input_order(self._post(body), len(texts)),
-                self._backoff,
-                retryable=lambda exc: isinstance(exc, _Retryable),
-                log=log,
-                what="embedding request",
-            )
-        except _Retryable as exc:
-            raise BackendUnavailable(
-                f"{exc} (after {self._backoff.max_retries + 1} attempts)"
-            ) from exc.__cause__
+        return retried_or_unavailable(
+            lambda: self._in_input_order(self._post(body), len(texts)),
+            self._backoff,
+            log=log,
+            what="embedding request",
+        )
 
     def _post(self, body: dict[str, Any]) -> Any:
         url = f"{self.base_url}/embeddings"
-        try:
-            response = self._client.post(url, json=body)
-        except httpx.TimeoutException as exc:
-            raise _Retryable(
-                f"the embedding server at {url} did not answer within {self._timeout_s}s"
-            ) from exc
-        except httpx.TransportError as exc:
-            raise _Retryable(f"no embedding server reachable at {url}: {exc}") from exc
+        response = post_json(
+            self._client, url, body, server="embedding server", timeout_s=self._timeout_s
+        )
         status = response.status_code
         if status in _REQUEST_FAULT | {500} and any(m in response.text.lower() for m in _TOO_LONG):
             # vLLM answers 400, llama-server 500 ("input is too large to process")
@@ -170,9 +155,7 @@ class HttpEmbedder:
             )
         if status in _RETRY_STATUS or status >= 500:
             detail = f": {response.text[:200]}" if response.text else ""
-            raise _Retryable(
-                f"the embedding server at {url} is unavailable (HTTP {status}{detail})"
-            )
+            raise Retryable(f"the embedding server at {url} is unavailable (HTTP {status}{detail})")
         if status in _REQUEST_FAULT:
             raise EmbeddingRejected(
                 f"the embedding server at {url} rejected {len(body['input'])} text(s) "

@@ -23,14 +23,10 @@ from typing import Any
 import httpx
 
 from pipelines.errors import BackendUnavailable
-from services.adapters.retry import Backoff, with_retries
+from services.adapters.retry import Backoff, Retryable, post_json, retried_or_unavailable
 
 log = logging.getLogger(__name__)
 _RETRY_STATUS = {408, 409, 429}
-
-
-class _Retryable(BackendUnavailable):
-    """A failure worth another attempt (refused, timed out, overloaded, 5xx)."""
 
 
 class HttpReranker:
@@ -89,32 +85,19 @@ class HttpReranker:
             "documents": list(documents),
             "top_n": len(documents),
         }
-        try:
-            return with_retries(
-                lambda: self._in_input_order(self._post(body), len(documents)),
-                self._backoff,
-                retryable=lambda exc: isinstance(exc, _Retryable),
-                log=log,
-                what="rerank request",
-            )
-        except _Retryable as exc:
-            raise BackendUnavailable(
-                f"{exc} (after {self._backoff.max_retries + 1} attempts)"
-            ) from exc.__cause__
+        return retried_or_unavailable(
+            lambda: self._in_input_order(self._post(body), len(documents)),
+            self._backoff,
+            log=log,
+            what="rerank request",
+        )
 
     def _post(self, body: dict[str, Any]) -> Any:
         url = f"{self.base_url}/rerank"
-        try:
-            response = self._client.post(url, json=body)
-        except httpx.TimeoutException as exc:
-            raise _Retryable(
-                f"the reranker at {url} did not answer within {self._timeout_s}s"
-            ) from exc
-        except httpx.TransportError as exc:
-            raise _Retryable(f"no reranker reachable at {url}: {exc}") from exc
+        response = post_json(self._client, url, body, server="reranker", timeout_s=self._timeout_s)
         status = response.status_code
         if status in _RETRY_STATUS or status >= 500:
-            raise _Retryable(f"the reranker at {url} is unavailable (HTTP {status})")
+            raise Retryable(f"the reranker at {url} is unavailable (HTTP {status})")
         if status >= 400:  # bad key, unknown model, a request it refuses: retrying won't help
             raise BackendUnavailable(
                 f"the reranker at {url} rejected the request (HTTP {status}): {response.text[:300]}"

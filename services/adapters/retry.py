@@ -1,6 +1,6 @@
 """Bounded retries with exponential backoff and jitter, shared by the adapters that call a
 remote server (the LLM in services/adapters/llm.py, the reranker in
-services/adapters/reranker_http.py).
+services/adapters/reranker_http.py, the embedder in services/adapters/embedder_http.py).
 
 Attempt `n` (counting from 0) that fails with an error worth retrying waits
 `min(backoff_s * 2**n, max_backoff_s)`, scaled by a random factor in [0.5, 1), logs a
@@ -15,9 +15,17 @@ import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Any, TypeVar
+
+import httpx
+
+from pipelines.errors import BackendUnavailable
 
 T = TypeVar("T")
+
+
+class Retryable(BackendUnavailable):
+    """A failure of a JSON server worth another attempt (refused, timed out, overloaded, 5xx)."""
 
 
 @dataclass(frozen=True)
@@ -54,3 +62,35 @@ def with_retries(
             log.warning("%s failed (%s); retry %d in %.2fs", what, exc, tries + 1, delay)
             time.sleep(delay)
     raise AssertionError("unreachable")
+
+
+def retried_or_unavailable(
+    attempt: Callable[[], T], backoff: Backoff, *, log: logging.Logger, what: str
+) -> T:
+    """`attempt()`, retried while it raises `Retryable`; once retries run out, the last
+    failure is raised as `BackendUnavailable` saying how many attempts were made."""
+    try:
+        return with_retries(
+            attempt,
+            backoff,
+            retryable=lambda exc: isinstance(exc, Retryable),
+            log=log,
+            what=what,
+        )
+    except Retryable as exc:
+        raise BackendUnavailable(
+            f"{exc} (after {backoff.max_retries + 1} attempts)"
+        ) from exc.__cause__
+
+
+def post_json(
+    client: httpx.Client, url: str, body: dict[str, Any], *, server: str, timeout_s: float
+) -> httpx.Response:
+    """POST `body` to `url`; a timeout or a transport failure is `Retryable`, naming
+    `server` ("reranker", "embedding server")."""
+    try:
+        return client.post(url, json=body)
+    except httpx.TimeoutException as exc:
+        raise Retryable(f"the {server} at {url} did not answer within {timeout_s}s") from exc
+    except httpx.TransportError as exc:
+        raise Retryable(f"no {server} reachable at {url}: {exc}") from exc

@@ -26,7 +26,9 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import (
     JSON,
+    Boolean,
     Column,
+    Date,
     DateTime,
     Integer,
     MetaData,
@@ -212,6 +214,69 @@ tenant_indexes = Table(  # the collection a tenant searches, and its move to ano
     Column("started_at", DateTime(timezone=True)),
     Column("finished_at", DateTime(timezone=True)),
     Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
+
+# --- contract comparisons, key dates, versions (migration 0004) --------------------------
+
+comparisons = Table(  # a comparison table over many documents, run as a job
+    "comparisons",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("tenant", String(64), nullable=False, index=True),
+    Column("status", String(16), nullable=False, index=True),  # JobStatus values
+    Column("document_ids", JSON, nullable=False),  # list of str, in the table's row order
+    Column("columns", JSON, nullable=False),  # list of str: CUAD categories, summary fields
+    Column("use_model", Boolean, nullable=False, default=True),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("error_code", String(32)),
+    Column("reason", Text),
+    Column("result", Text),  # the table's JSON once done
+    Column("steps_done", Integer),
+    Column("steps_total", Integer),
+    Column("step", String(200)),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
+obligations = Table(  # key dates and obligations found in a contract
+    "obligations",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("tenant", String(64), nullable=False, index=True),
+    Column("document_id", String(36), nullable=False, index=True),
+    Column("kind", String(32), nullable=False),  # effective_date, notice_deadline, ...
+    Column("party", Text),
+    Column("due_date", Date, index=True),  # None: the text gives a rule, not a date
+    Column("rule", Text),  # how the date follows from the text, or why it cannot
+    Column("quote", Text, nullable=False),
+    Column("page", Integer),
+    Column("page_end", Integer),
+    Column("char_start", Integer),
+    Column("char_end", Integer),
+    Column("verified", Boolean, nullable=False, default=False),
+    Column("method", String(16), nullable=False),  # pattern, model
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+calendar_feeds = Table(  # read-only tokens of a tenant's iCalendar feed (hash kept only)
+    "calendar_feeds",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("tenant", String(64), nullable=False, index=True),
+    Column("name", String(128), nullable=False),
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("revoked_at", DateTime(timezone=True)),
+)
+
+document_versions = Table(  # a document uploaded as the new version of another
+    "document_versions",
+    metadata,
+    Column("document_id", String(36), primary_key=True),
+    Column("tenant", String(64), nullable=False, index=True),
+    Column("previous_id", String(36), nullable=False, index=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
 )
 
 

@@ -42,3 +42,31 @@ def test_only_the_page_and_its_assets_are_open(client: TestClient) -> None:
     assert not is_review_path("/v1/documents")
     for path in ("/review/other", "/v1/documents", "/review/assets/../../v1/documents"):
         assert client.get(path).status_code in (401, 503)  # no key, or no key service
+
+
+def _imports(source: str) -> list[str]:
+    return re.findall(r'^import [^;]*? from "\./([\w.-]+\.js)";', source, re.MULTILINE)
+
+
+def test_modules_are_served_as_javascript_and_stay_on_the_server(client: TestClient) -> None:
+    seen: set[str] = set()
+    todo = ["review.js"]
+    while todo:
+        name = todo.pop()
+        if name in seen:
+            continue
+        seen.add(name)
+        response = client.get(f"/review/assets/{name}")
+        assert response.status_code == 200, name
+        assert response.headers["content-type"].startswith("text/javascript"), name
+        assert not re.search(r"https?://|//cdn|@import", response.text), name
+        todo.extend(_imports(response.text))
+    assert {"core.js", "compare.js", "calendar.js", "diff.js", "worddiff.js"} <= seen
+    assert set(path.name for path in REVIEW_DIR.glob("*.js")) == seen  # no module left unused
+
+
+def test_views_are_in_the_navigation(client: TestClient) -> None:
+    page = client.get("/review").text
+    for view in ("documents", "compare", "calendar", "diff", "reports"):
+        assert f'data-view="{view}"' in page
+        assert f'<section id="{view}"' in page

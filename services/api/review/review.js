@@ -1,52 +1,25 @@
 // docsight review page: plain JavaScript over the JSON API. The key lives in sessionStorage
-// and goes in the Authorization header only (never in a URL).
-const KEY = "docsight.key";
-const $ = (id) => document.getElementById(id);
+// and goes in the Authorization header only (never in a URL). The compare, calendar and diff
+// views are modules of their own.
+import { KEY, $, el, say, api, json } from "./core.js";
+import * as compare from "./compare.js";
+import * as calendar from "./calendar.js";
+import * as diff from "./diff.js";
+
 const state = { doc: null, pages: 0, uploads: new Map(), timer: null, loaded: new Map(), observer: null };
-
-function el(tag, attrs = {}, ...children) {
-  const node = document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs)) {
-    if (k === "class") node.className = v;
-    else if (k.startsWith("on")) node.addEventListener(k.slice(2), v);
-    else if (v !== null && v !== undefined && v !== false) node.setAttribute(k, v === true ? "" : v);
-  }
-  for (const c of children.flat()) if (c !== null && c !== undefined) node.append(c);
-  return node;
-}
-
-function say(text, error = false) {
-  $("message").textContent = text;
-  $("message").className = error ? "error" : "";
-}
-
-async function api(path, options = {}) {
-  const key = sessionStorage.getItem(KEY);
-  if (!key) throw new Error("enter an API key first");
-  const headers = { Authorization: `Bearer ${key}`, ...(options.headers || {}) };
-  const response = await fetch(path, { ...options, headers });
-  if (response.status === 401) {
-    say("The key was refused (401): enter a valid key.", true);
-    throw new Error("unauthenticated");
-  }
-  return response;
-}
-
-async function json(path, options = {}) {
-  const response = await api(path, options);
-  const body = await response.json().catch(() => ({}));
-  if (!response.ok && response.status !== 202) {
-    throw new Error(body.detail || body.error_code || `HTTP ${response.status}`);
-  }
-  return { status: response.status, body };
-}
+const VIEWS = ["documents", "document", "reports", "compare", "calendar", "diff"];
 
 function show(view) {
-  $("documents").hidden = view !== "documents";
-  $("document").hidden = view !== "document";
-  $("reports").hidden = view !== "reports";
+  for (const v of VIEWS) $(v).hidden = view !== v;
+  for (const b of document.querySelectorAll("nav [data-view]")) {
+    if (b.dataset.view === view) b.setAttribute("aria-current", "page");
+    else b.removeAttribute("aria-current");
+  }
   if (view === "reports") loadReports();
   if (view === "documents") loadDocuments();
+  if (view === "compare") compare.open();
+  if (view === "calendar") calendar.open();
+  if (view === "diff") diff.open();
 }
 
 // ---- documents and uploads ----
@@ -150,6 +123,7 @@ async function openDocument(id) {
   $("summary").replaceChildren();
   $("risks").replaceChildren();
   $("job-status").textContent = "";
+  $("version-status").replaceChildren();
   const scope = $("scope").options[1];
   scope.disabled = false;
   scope.textContent = `this document (${d.filename})`;
@@ -247,6 +221,34 @@ async function runJob(kind) {
     else renderRisks(body.report);
   } catch (e) {
     status.textContent = `${kind} failed: ${e.message}`;
+  }
+}
+
+// A new version of the open document: uploaded, followed until ready, then one click to
+// its clause diff against this one.
+async function uploadVersion(file) {
+  const previous = state.doc;
+  const status = $("version-status");
+  const form = new FormData();
+  form.append("file", file, file.name);
+  status.replaceChildren(`New version ${file.name}: uploading`);
+  try {
+    const response = await api(`/v1/documents/${encodeURIComponent(previous.id)}/versions`, { method: "POST", body: form });
+    const body = await response.json().catch(() => ({}));
+    if (!response.ok) throw new Error(body.detail || body.reason || `HTTP ${response.status}`);
+    let d = body.document || body;
+    while (!FINAL.has(d.status)) {
+      status.replaceChildren(`New version ${d.filename}: ${d.status}`);
+      await new Promise((ok) => setTimeout(ok, 1500));
+      d = (await json(`/v1/documents/${encodeURIComponent(d.id)}`)).body;
+    }
+    if (d.status === "failed") throw new Error(`${d.error_code}: ${d.reason || ""}`);
+    status.replaceChildren(`New version ${d.filename}: ready. `, el("button", {
+      type: "button", class: "link", "data-version": d.id,
+      onclick: () => { show("diff"); diff.open(d.id, previous.id); },
+    }, "Show what changed"));
+  } catch (e) {
+    if (e.message !== "unauthenticated") status.replaceChildren(`New version refused: ${e.message}`);
   }
 }
 
@@ -407,6 +409,14 @@ function start() {
   drop.addEventListener("dragleave", () => drop.classList.remove("over"));
   drop.addEventListener("drop", (e) => { e.preventDefault(); drop.classList.remove("over"); upload(e.dataTransfer.files); });
   $("file-input").addEventListener("change", (e) => { upload(e.target.files); e.target.value = ""; });
+  $("version-input").addEventListener("change", (e) => {
+    if (e.target.files.length) uploadVersion(e.target.files[0]);
+    e.target.value = "";
+  });
+  const context = { highlight, show };
+  compare.setup(context);
+  calendar.setup(context);
+  diff.setup(context);
   $("summarise").addEventListener("click", () => runJob("summary"));
   $("find-risks").addEventListener("click", () => runJob("risks"));
   $("ask-form").addEventListener("submit", ask);

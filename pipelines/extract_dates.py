@@ -39,7 +39,7 @@ _MONTH = (
 _ORDINAL = r"(?:\s?(?:s\s?t|n\s?d|r\s?d|t\s?h))?"
 _DATE = re.compile(
     rf"\b{_MONTH}\s+(?P<d1>\d{{1,2}}){_ORDINAL}\s*,?\s*(?P<y1>(?:19|20)\d{{2}})\b"
-    rf"|\b(?P<d2>\d{{1,2}}){_ORDINAL}\s+(?:day\s+of\s+)?{_MONTH.replace('month', 'month2')}"
+    rf"|\b(?P<d2>\d{{1,2}}){_ORDINAL}\s+(?:(?:day\s+)?of\s+)?{_MONTH.replace('month', 'month2')}"
     rf"\s*,?\s*(?:A\.?D\.?\s*)?(?P<y2>(?:19|20)\d{{2}})\b"
     r"|\b(?P<m3>\d{1,2})/(?P<d3>\d{1,2})/(?P<y3>(?:19|20)?\d{2})\b"
     r"|(?P<y4>(?:19|20)\d{2})\s*年\s*(?P<m4>\d{1,2})\s*月\s*(?P<d4>\d{1,2})\s*日",

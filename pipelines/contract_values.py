@@ -1,0 +1,273 @@
+"""Short normalised values of contract clauses (model-free, English and Chinese).
+
+`normalise(category, text)` reads the typed value of a clause: ISO dates (Agreement,
+Effective, Expiration Date), durations (notice period, warranty), renewal terms
+("successive 1 year"), the governing law's jurisdiction, a liability cap's amount or rule;
+for any other CUAD category the clause's presence ("Yes"), for a summary field its text.
+Dates and the governing law come from `pipelines.extract_dates` / `pipelines.extract_law`;
+terms, renewals and notice periods from `pipelines.term_values`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date
+from typing import Literal
+
+from pipelines.durations import Duration, add_duration, parse_duration
+from pipelines.extract_dates import find_agreement_date, find_dates, find_effective_date
+from pipelines.extract_law import find_governing_law
+from pipelines.term_values import notice_period, renewal, term_durations, term_end
+
+__all__ = [
+    "NORMALISED_CATEGORIES",
+    "Duration",
+    "Normalised",
+    "add_duration",
+    "canonical_category",
+    "normalise",
+    "parse_duration",
+]
+
+ValueKind = Literal[
+    "date", "duration", "renewal", "jurisdiction", "amount", "perpetual", "yes_no", "text"
+]
+
+NORMALISED_CATEGORIES: tuple[str, ...] = (
+    "Agreement Date",
+    "Effective Date",
+    "Expiration Date",
+    "Renewal Term",
+    "Notice Period To Terminate Renewal",
+    "Governing Law",
+    "Cap On Liability",
+    "Warranty Duration",
+)
+"""The categories `normalise` reads a typed value for."""
+
+SUMMARY_FIELDS: dict[str, str | None] = {
+    "governing_law": "Governing Law",
+    "term_and_renewal": "Expiration Date",
+    "liability_and_indemnity": "Cap On Liability",
+    "parties": None,
+    "subject": None,
+    "payment": None,
+    "obligations": None,
+    "termination": None,
+}
+"""Summary field -> the category whose value it carries (None: its text is the value)."""
+
+TEXT_CHARS = 160
+
+
+@dataclass(frozen=True)
+class Normalised:
+    """A clause's value; `text[start:end]` are the words it was read from."""
+
+    kind: ValueKind
+    value: str
+    start: int
+    end: int
+    date: date | None = None
+    duration: Duration | None = None
+    rule: str | None = None
+
+
+_CONDITIONAL = re.compile(r"\b(?:earlier|later)\s+of\b|\bwhichever\b|以较早|以较晚", re.I)
+_CURRENCY = (
+    r"(?P<cur>US\s?\$|U\.S\.\s?\$|USD|US\s+dollars|\$|€|EUR|£|GBP|RMB|CNY|¥|人民币|HK\$|HKD)"
+)
+_AMOUNT = re.compile(
+    _CURRENCY + r"\s?(?P<num>\d[\d,]*(?:\.\d+)?)\s*(?P<scale>million|billion|thousand|万|亿)?"
+    r"|(?P<num2>\d[\d,]*(?:\.\d+)?)\s*(?P<scale2>million|billion|thousand)?\s*"
+    r"(?P<cur2>(?:US\s+|United\s+States\s+)?dollars|euros|pounds|万元|亿元|元)",
+    re.IGNORECASE,
+)
+_CURRENCY_CODES = {"$": "USD", "us$": "USD", "u.s.$": "USD", "usdollars": "USD", "dollars": "USD"}
+_CURRENCY_CODES |= {"unitedstatesdollars": "USD", "€": "EUR", "euros": "EUR", "£": "GBP"}
+_CURRENCY_CODES |= {"pounds": "GBP", "¥": "CNY", "rmb": "CNY", "人民币": "CNY", "元": "CNY"}
+_CURRENCY_CODES |= {"万元": "CNY", "亿元": "CNY", "hk$": "HKD"}
+_SCALES = {"thousand": 1_000, "million": 1_000_000, "billion": 1_000_000_000}
+_SCALES |= {"万": 10_000, "万元": 10_000, "亿": 100_000_000, "亿元": 100_000_000}
+_FEES_RULE = re.compile(
+    r"\b(?:the\s+)?(?:total\s+|aggregate\s+)?(?:fees|amounts|charges|sums|compensation)\s+"
+    r"(?:actually\s+)?(?:paid|payable|received)[^.;:]{0,140}"
+    r"|(?:已支付|已付|实际支付)的?[^。；]{0,40}(?:费用|价款|金额)",
+    re.IGNORECASE,
+)
+
+
+def canonical_category(category: str) -> str:
+    """A CUAD category name from any spelling ("renewal_term", "RENEWAL TERM") or the
+    category a summary field carries; unknown names are returned as given."""
+    field = SUMMARY_FIELDS.get(category)
+    if field is not None:
+        return field
+    folded = " ".join(category.replace("_", " ").split()).casefold()
+    for known in NORMALISED_CATEGORIES:
+        if known.casefold() == folded:
+            return known
+    return category
+
+
+def normalise(
+    category: str,
+    text: str,
+    *,
+    effective: date | None = None,
+    agreement: date | None = None,
+) -> Normalised | None:
+    """The value of `text` (a clause or sentence) for `category` (a CUAD category or a
+    summary field), or None when the text states none. `effective` (the contract's
+    effective date) turns a term into an expiration date; `agreement` (its agreement date,
+    optional) is the start of a term counted from "the date hereof"."""
+    if not text.strip():
+        return None
+    name = canonical_category(category)
+    if category == "term_and_renewal":
+        return _expiration(text, effective, agreement) or _renewal(text)
+    if name == "Expiration Date":
+        return _expiration(text, effective, agreement)
+    reader = _READERS.get(name)
+    if reader is not None:
+        return reader(text, effective)
+    if category in SUMMARY_FIELDS:
+        return _text_value(text)
+    return _presence(text)
+
+
+def _agreement(text: str, _: date | None) -> Normalised | None:
+    found = find_agreement_date(text)
+    return None if found is None else _date_value(*found)
+
+
+def _effective(text: str, _: date | None) -> Normalised | None:
+    found = find_effective_date(text)
+    if found is None:
+        dates = find_dates(text)
+        found = dates[0] if dates else None
+    if found is None or _CONDITIONAL.search(text[: found[1]]):
+        return None
+    return _date_value(*found)
+
+
+def _date_value(value: date, start: int, end: int, rule: str | None = None) -> Normalised:
+    return Normalised("date", value.isoformat(), start, end, date=value, rule=rule)
+
+
+def _expiration(
+    text: str, effective: date | None, agreement: date | None = None
+) -> Normalised | None:
+    found = term_end(text, effective, agreement)
+    if found is None:
+        return None
+    if found.kind == "perpetual":
+        return Normalised("perpetual", "perpetual", found.start, found.end, rule=found.rule)
+    if found.kind == "duration" and found.duration is not None:
+        value = str(found.duration)
+        return Normalised(
+            "duration", value, found.start, found.end, duration=found.duration, rule=found.rule
+        )
+    assert found.date is not None
+    return Normalised(
+        "date",
+        found.date.isoformat(),
+        found.start,
+        found.end,
+        date=found.date,
+        duration=found.duration,
+        rule=found.rule,
+    )
+
+
+def _renewal(text: str, _: date | None = None) -> Normalised | None:
+    found = renewal(text)
+    if found is None:
+        return None
+    if found.perpetual:
+        return Normalised("perpetual", "perpetual", found.start, found.end, rule="until terminated")
+    if found.duration is None:
+        return None
+    value = f"successive {found.duration}" if found.successive else str(found.duration)
+    rule = "renews automatically" if found.automatic else "renewal by the parties' choice"
+    return Normalised("renewal", value, found.start, found.end, duration=found.duration, rule=rule)
+
+
+def _notice(text: str, _: date | None) -> Normalised | None:
+    found = notice_period(text)
+    if found is None:
+        return None
+    return Normalised(
+        "duration", str(found.duration), found.start, found.end, duration=found.duration
+    )
+
+
+def _law(text: str, _: date | None) -> Normalised | None:
+    found = find_governing_law(text)
+    if found is None:
+        return None
+    return Normalised("jurisdiction", found[0], found[1], found[2])
+
+
+def _cap(text: str, _: date | None) -> Normalised | None:
+    for match in _AMOUNT.finditer(text):
+        amount = _amount(match)
+        if amount is not None:
+            return Normalised("amount", amount, match.start(), match.end())
+    rule = _FEES_RULE.search(text)
+    if rule is not None:
+        words = " ".join(rule.group(0).split()).rstrip(" ,")
+        return Normalised("text", words, rule.start(), rule.end(), rule=words)
+    return _presence(text)
+
+
+def _amount(match: re.Match[str]) -> str | None:
+    raw = match.group("num") or match.group("num2")
+    currency = (match.group("cur") or match.group("cur2") or "").casefold()
+    scale = (match.group("scale") or match.group("scale2") or "").casefold()
+    code = _CURRENCY_CODES.get(currency.replace(" ", ""), currency.upper().replace(" ", ""))
+    try:
+        number = float(raw.replace(",", "")) * _SCALES.get(scale, 1)
+        number *= _SCALES.get(currency, 1)
+    except ValueError:
+        return None
+    if number <= 0:
+        return None
+    shown = f"{number:,.2f}".removesuffix(".00")
+    return f"{code} {shown}"
+
+
+def _warranty(text: str, _: date | None) -> Normalised | None:
+    lengths = term_durations(text)
+    if not lengths:
+        return _presence(text)
+    first = lengths[0]
+    return Normalised(
+        "duration", str(first.duration), first.start, first.end, duration=first.duration
+    )
+
+
+def _presence(text: str) -> Normalised:
+    start = len(text) - len(text.lstrip())
+    return Normalised("yes_no", "Yes", start, len(text.rstrip()))
+
+
+def _text_value(text: str) -> Normalised:
+    start = len(text) - len(text.lstrip())
+    words = " ".join(text.split())
+    value = words if len(words) <= TEXT_CHARS else words[: TEXT_CHARS - 1].rstrip() + "…"
+    return Normalised("text", value, start, len(text.rstrip()))
+
+
+_READERS: dict[str, Callable[[str, date | None], Normalised | None]] = {
+    "Agreement Date": _agreement,
+    "Effective Date": _effective,
+    "Expiration Date": _expiration,
+    "Renewal Term": _renewal,
+    "Notice Period To Terminate Renewal": _notice,
+    "Governing Law": _law,
+    "Cap On Liability": _cap,
+    "Warranty Duration": _warranty,
+}

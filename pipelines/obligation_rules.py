@@ -1,0 +1,176 @@
+"""Sentence splitting and the per-sentence rules of `pipelines.obligations`."""
+
+from __future__ import annotations
+
+import re
+from datetime import date, timedelta
+
+from pipelines.durations import Duration, add_duration, find_durations
+from pipelines.extract_dates import find_dates
+
+_BOUNDARY = re.compile(r"(?<=[。！？；])|(?<=[.!?;])\s+(?=[\"“(]?[A-Z0-9])|\n\s*\n")
+TERM = re.compile(
+    r"\bterm\s+of\s+this\b|\binitial\s+term\b|\bterm\b[^.]{0,40}\b(?:shall|will|is)\b"
+    r"|\b(?:continue|remain)\s+in\s+(?:full\s+)?(?:force|effect)|\bexpire|\bterminate\s+on"
+    r"|\beffective\s+until\b|期限|有效期|届满",
+    re.IGNORECASE,
+)
+END_OF_TERM = re.compile(
+    r"(?:prior\s+to|before|in\s+advance\s+of)\s+(?:the\s+)?(?:end|expiration|expiry|renewal"
+    r"|termination|scheduled)|(?:期满|届满|到期)(?:之|以)?前|续期前",
+    re.IGNORECASE,
+)
+PAYMENT = re.compile(
+    r"\b(?:pay|pays|payable|payment|paid|invoice[sd]?|remit)\b|支付|付款|结算|付清",
+    re.IGNORECASE,
+)
+REPORTING = re.compile(
+    r"\breport|\bstatements?\b|\bfurnish|\bsubmit|\bdeliver\b|报告|报表|提交|提供", re.IGNORECASE
+)
+AUDIT = re.compile(
+    r"\baudit|\binspect\w*\s+(?:and\s+\w+\s+)?(?:the\s+|its\s+|such\s+)?(?:books|records)"
+    r"|审计|查账|核查账",
+    re.IGNORECASE,
+)
+_PAY_WITHIN = re.compile(
+    r"\b(?:within|no\s+later\s+than|not\s+later\s+than)\s+(?P<rest>[^.;]{0,120})"
+    r"|(?P<zh>[^，,。；]{0,30}?(?:后|起)?[^，,。；]{0,10}?内)(?:支付|付款|付清|结算)",
+    re.IGNORECASE,
+)
+_NET = re.compile(r"\bnet\s+(\d{1,3})\b", re.IGNORECASE)
+_DUE_DATE_CUE = re.compile(
+    r"(?:on\s+or\s+before|\bby|\bno\s+later\s+than|\bdue\s+on|于|在)\s*(?:the\s+)?$",
+    re.IGNORECASE,
+)
+_EACH_PERIOD = re.compile(
+    r"(?:end\s+of\s+(?:each|every|the)\s+(?:calendar\s+|fiscal\s+|financial\s+)?"
+    r"(?P<en>quarter|month|year|half[- ]year)"
+    r"|每(?:个)?(?:自然|会计|财务)?(?P<zh>季度|月|年度|年|半年)(?:度)?(?:结束|终了|届满)后)",
+    re.IGNORECASE,
+)
+_PERIOD_MONTHS = {"quarter": 3, "month": 1, "year": 12, "half-year": 6, "half year": 6}
+_PERIOD_MONTHS |= {"季度": 3, "月": 1, "年度": 12, "年": 12, "半年": 6}
+_PARTY = re.compile(
+    r"(?P<party>(?:[A-Z][\w&'’.-]*\s+){0,3}[A-Z][\w&'’-]*)\s*(?:\([^)]{0,40}\)\s*)?"
+    r"(?:shall|must|will|agrees\s+to|is\s+required\s+to|undertakes\s+to)\b"
+)
+_ZH_PARTY = re.compile(
+    r"(?P<party>甲方|乙方|丙方|买方|卖方|出租方|承租方|许可方|被许可方|供应商|客户)"
+    r"(?:应|须|应当|必须|承诺|同意)"
+)
+_NOT_PARTIES = {"this", "the", "agreement", "this agreement", "term", "it", "such", "notice"}
+_NOT_PARTIES |= {"either party", "each party", "neither party", "party", "the parties", "parties"}
+_NOT_PARTIES |= {"in", "if", "any", "all", "such party", "no", "nothing", "payment", "payments"}
+
+
+def sentences(text: str) -> list[tuple[int, int]]:
+    """(start, end) of each sentence of `text`, whitespace trimmed, in order."""
+    spans: list[tuple[int, int]] = []
+    start = 0
+    for match in _BOUNDARY.finditer(text):
+        spans.extend(_trimmed(text, start, match.start()))
+        start = match.end()
+    spans.extend(_trimmed(text, start, len(text)))
+    return spans
+
+
+def _trimmed(text: str, start: int, end: int) -> list[tuple[int, int]]:
+    piece = text[start:end]
+    left = len(piece) - len(piece.lstrip())
+    right = len(piece.rstrip())
+    return [(start + left, start + right)] if right > left else []
+
+
+def party_of(sentence: str) -> str | None:
+    """Who must act: the subject before "shall"/"must"/"will" ("Licensee"), or "甲方"."""
+    zh = _ZH_PARTY.search(sentence)
+    if zh is not None:
+        return zh.group("party")
+    for match in _PARTY.finditer(sentence):
+        words = match.group("party").split()
+        while words and words[0].casefold() in {"the", "each", "then", "and", "that", "thereafter"}:
+            words = words[1:]
+        name = " ".join(words).strip(".,")
+        if name and name.casefold() not in _NOT_PARTIES:
+            return name
+    return None
+
+
+def payment_rule(sentence: str) -> tuple[str | None, date | None]:
+    """(the payment's due rule, its date when a fixed date is named), or (None, None)."""
+    for value, start, _ in find_dates(sentence):
+        if _DUE_DATE_CUE.search(sentence[max(0, start - 20) : start]):
+            return f"payment due on {value.isoformat()}", value
+    within = _PAY_WITHIN.search(sentence)
+    if within is not None:
+        phrase = within.group("rest") or within.group("zh") or ""
+        phrase = " ".join(phrase.split()).rstrip(" ,")
+        if find_durations(phrase) or within.group("zh"):
+            words = phrase.split(",")[0]
+            return f"payment within {words}" if within.group("rest") else f"{words}支付", None
+    net = _NET.search(sentence)
+    if net is not None:
+        return f"payment within {net.group(1)} days of invoice (net {net.group(1)})", None
+    return None, None
+
+
+def period_after(end: date, length: Duration, today: date) -> date:
+    """The first end of a term renewed by `length` from `end` that falls after `today`."""
+    due, steps = end, 0
+    while due <= today and steps < 1000:
+        steps += 1
+        due = add_duration(end, Duration(length.amount * steps, length.unit))
+    return due
+
+
+def next_period_due(sentence: str, today: date | None) -> tuple[str, date | None] | None:
+    """("within 45 days after the end of each quarter", the next due date after `today`)
+    for a periodic report, or None when the sentence states no period and deadline."""
+    period = _EACH_PERIOD.search(sentence)
+    if period is None:
+        return None
+    lengths = [d for d in find_durations(sentence) if d.duration.unit != "year"]
+    if not lengths:
+        return None
+    within = min(lengths, key=lambda d: abs(d.start - period.start())).duration
+    name = (period.group("en") or period.group("zh") or "").casefold()
+    months = _PERIOD_MONTHS.get(name.replace("-", " ") if name != "half-year" else name, 12)
+    unit = {1: "month", 3: "quarter", 6: "half-year", 12: "year"}[months]
+    rule = f"within {within} after the end of each calendar {unit}"
+    if today is None:
+        return rule, None
+    end = _period_end(today, months, back=1)
+    for _ in range(3):
+        due = add_duration(end, within)
+        if due >= today:
+            return rule, due
+        end = _next_period_end(end, months)
+    return rule, None
+
+
+def _period_end(today: date, months: int, back: int) -> date:
+    """The last day of the calendar period (of `months`) before the one holding `today`."""
+    first_month = ((today.month - 1) // months) * months + 1
+    start = date(today.year, first_month, 1)
+    return start - timedelta(days=1) if back else start
+
+
+def _next_period_end(end: date, months: int) -> date:
+    first = end + timedelta(days=1)
+    following = add_duration(first, Duration(months, "month"))
+    return following - timedelta(days=1)
+
+
+def audit_rule(sentence: str) -> str:
+    """What the audit clause lets a party do, in a few words."""
+    parts = ["audit of books and records"]
+    if re.search(
+        r"once\s+(?:per|in\s+any|each|a|every)\s+(?:calendar\s+)?year|每年.{0,4}一次",
+        sentence,
+        re.I,
+    ):
+        parts.append("at most once a year")
+    notice = [d for d in find_durations(sentence) if d.duration.unit == "day"]
+    if notice:
+        parts.append(f"on {notice[0].duration} notice")
+    return ", ".join(parts)

@@ -1,0 +1,186 @@
+"""Key dates and obligations of a contract, read by pattern (model-free, English and Chinese).
+
+`extract_obligations(text, today=...)` splits the text into sentences and reads:
+- the effective date (a date named as effective/commencement, else the agreement date);
+- the expiration date (an explicit end date, the term added to the effective date, or
+  perpetual);
+- the renewal (when automatic, the next renewal date after `today`);
+- notice deadlines ("at least 90 days prior to the end of the term": the end date minus 90
+  days);
+- payment due ("within 30 days after receipt of invoice": the rule; a date: the date);
+- reporting ("within 45 days after the end of each calendar quarter": the next due date
+  after `today`) and audit obligations (the rule).
+Each carries the span of its sentence. Without `today`, no date is rolled forward.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from typing import Literal
+
+from pipelines.contract_values import normalise
+from pipelines.durations import add_duration
+from pipelines.extract_dates import find_agreement_date, find_effective_date
+from pipelines.obligation_rules import (
+    AUDIT,
+    END_OF_TERM,
+    PAYMENT,
+    REPORTING,
+    TERM,
+    audit_rule,
+    next_period_due,
+    party_of,
+    payment_rule,
+    period_after,
+    sentences,
+)
+from pipelines.term_values import notice_period, renewal
+
+ObligationKind = Literal[
+    "effective_date",
+    "expiration_date",
+    "renewal",
+    "notice_deadline",
+    "payment_due",
+    "reporting",
+    "audit",
+]
+
+OPENING_CHARS = 4000
+"""The agreement date is looked for in the document's opening."""
+
+
+@dataclass(frozen=True)
+class ObligationFound:
+    """A key date or obligation; `text[char_start:char_end]` is its sentence."""
+
+    kind: ObligationKind
+    party: str | None
+    due_date: date | None
+    rule: str
+    char_start: int
+    char_end: int
+
+
+def extract_obligations(text: str, *, today: date | None = None) -> list[ObligationFound]:
+    """Key dates and obligations of the contract `text`, in reading order per kind."""
+    spans = sentences(text)
+    found: list[ObligationFound] = []
+    effective = _effective(text, spans)
+    if effective is not None:
+        found.append(effective)
+    start_date = effective.due_date if effective is not None else None
+    end = _expiration(text, spans, start_date)
+    end_date = end.due_date if end is not None else None
+    if end is not None:
+        found.append(end)
+    renewal_found, next_end = _renewal(text, spans, end_date, today)
+    if renewal_found is not None:
+        found.append(renewal_found)
+    deadline_end = next_end or end_date
+    for start, stop in spans:
+        sentence = text[start:stop]
+        found.extend(_notice(sentence, start, stop, deadline_end, end is not None))
+        found.extend(_others(sentence, start, stop, today))
+    return found
+
+
+def _effective(text: str, spans: list[tuple[int, int]]) -> ObligationFound | None:
+    hit = find_effective_date(text)
+    rule = "Effective Date stated"
+    if hit is None:
+        hit = find_agreement_date(text[:OPENING_CHARS])
+        rule = "no Effective Date stated: the agreement date"
+    if hit is None:
+        return None
+    value, at, _ = hit
+    start, stop = _sentence_at(spans, at)
+    party = None
+    return ObligationFound("effective_date", party, value, rule, start, stop)
+
+
+def _expiration(
+    text: str, spans: list[tuple[int, int]], effective: date | None
+) -> ObligationFound | None:
+    for start, stop in spans:
+        sentence = text[start:stop]
+        if not TERM.search(sentence):
+            continue
+        value = normalise("Expiration Date", sentence, effective=effective)
+        if value is None:
+            continue
+        if value.kind == "perpetual":
+            rule = "no fixed end: continues until terminated"
+            return ObligationFound("expiration_date", None, None, rule, start, stop)
+        if value.kind == "date":
+            rule = f"the term ends {value.value} ({value.rule or 'date stated'})"
+            return ObligationFound("expiration_date", None, value.date, rule, start, stop)
+        rule = f"the term runs {value.value} from its start (start date not known)"
+        return ObligationFound("expiration_date", None, None, rule, start, stop)
+    return None
+
+
+def _renewal(
+    text: str, spans: list[tuple[int, int]], end_date: date | None, today: date | None
+) -> tuple[ObligationFound | None, date | None]:
+    for start, stop in spans:
+        sentence = text[start:stop]
+        found = renewal(sentence)
+        if found is None or found.perpetual or found.duration is None:
+            continue
+        length = f"{'successive ' if found.successive else ''}{found.duration}"
+        how = "renews automatically" if found.automatic else "may be renewed"
+        if end_date is None:
+            rule = f"{how} for {length} at the end of the term (end date not known)"
+            return ObligationFound("renewal", None, None, rule, start, stop), None
+        due = end_date
+        if found.automatic and found.successive and today is not None:
+            due = period_after(end_date, found.duration, today)
+        rule = f"{how} for {length} at the end of the term ({end_date.isoformat()})"
+        if due != end_date:
+            rule += f"; next renewal after {today.isoformat() if today else ''}: {due.isoformat()}"
+        party = party_of(sentence)
+        return ObligationFound("renewal", party, due, rule, start, stop), due
+    return None, None
+
+
+def _notice(
+    sentence: str, start: int, stop: int, end_date: date | None, has_term: bool
+) -> list[ObligationFound]:
+    if not END_OF_TERM.search(sentence):
+        return []
+    period = notice_period(sentence)
+    if period is None:
+        return []
+    party = party_of(sentence)
+    if end_date is None:
+        rule = f"notice {period.duration} before the end of the term (end date not known)"
+        return [ObligationFound("notice_deadline", party, None, rule, start, stop)]
+    due = add_duration(end_date, period.duration, sign=-1)
+    rule = f"notice {period.duration} before the end of the term ({end_date.isoformat()})"
+    return [ObligationFound("notice_deadline", party, due, rule, start, stop)]
+
+
+def _others(sentence: str, start: int, stop: int, today: date | None) -> list[ObligationFound]:
+    found: list[ObligationFound] = []
+    party = party_of(sentence)
+    if PAYMENT.search(sentence):
+        rule, due = payment_rule(sentence)
+        if rule is not None:
+            found.append(ObligationFound("payment_due", party, due, rule, start, stop))
+    if REPORTING.search(sentence):
+        reporting = next_period_due(sentence, today)
+        if reporting is not None:
+            rule, due = reporting
+            found.append(ObligationFound("reporting", party, due, rule, start, stop))
+    if AUDIT.search(sentence):
+        found.append(ObligationFound("audit", party, None, audit_rule(sentence), start, stop))
+    return found
+
+
+def _sentence_at(spans: list[tuple[int, int]], at: int) -> tuple[int, int]:
+    for start, stop in spans:
+        if start <= at < stop:
+            return start, stop
+    return at, at

@@ -60,6 +60,8 @@ class DocumentFacts(BaseModel):
     kind: DocumentKind | None = None
     metadata: dict[str, str] = Field(default_factory=dict)
     created_at: Annotated[datetime | None, AfterValidator(_utc)] = None
+    previous_id: str | None = None
+    """The document it is the new version of (uploaded as such), if any."""
 
 
 class DocumentFilter(BaseModel):

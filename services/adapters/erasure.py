@@ -3,7 +3,8 @@
 `erase_rows` removes the `documents` row first (taking its lock), then in the same
 transaction every row derived from it: chunks, page offsets, kind and metadata, its
 analysis jobs (results and reasons with them), cached analyses of it and answers citing
-it, its page-ledger row (kept counting under a random id) and its entries in stored daily
+it, its version links (a later version then has no previous one), its page-ledger row
+(kept counting under a random id) and its entries in stored daily
 reports (taken out, `pipelines.reports.without_documents`). A task still running on the
 document writes its derived rows only while the row exists (`store_engine.document_alive`, in
 the transaction of the write), so whatever it wrote before is erased here and nothing
@@ -20,7 +21,14 @@ from datetime import UTC, datetime
 from sqlalchemy import delete, select
 from sqlalchemy.engine import Connection, Engine
 
-from services.adapters import analysis_cache, jobs, page_usage, reports, store_engine
+from services.adapters import (
+    analysis_cache,
+    document_versions,
+    jobs,
+    page_usage,
+    reports,
+    store_engine,
+)
 from services.adapters.schema import chunks, document_meta, documents, erasures, page_layouts
 
 
@@ -48,6 +56,7 @@ class SqlEraser:
                 )
             )
             analysis_cache.forget_in(conn, document_id)
+            document_versions.forget_in(conn, document_id)  # its link, and links naming it
             page_usage.anonymise_in(conn, document_id)
             reports.redact_in(conn, tenant, document_id)
             if (

@@ -20,12 +20,20 @@ from services.adapters.chunk_store import ChunkRows
 from services.adapters.document_meta_store import DocumentMetaRows
 from services.adapters.schema import chunks as chunks  # the store's tables, re-exported
 from services.adapters.schema import document_meta as document_meta
+from services.adapters.schema import document_versions
 from services.adapters.schema import documents as documents
 from services.adapters.schema import erasures as erasures
 from services.adapters.schema import page_layouts as page_layouts
 
-_DESCRIBED = select(documents, document_meta.c.kind, document_meta.c.metadata).select_from(
-    documents.outerjoin(document_meta, document_meta.c.document_id == documents.c.id)
+_DESCRIBED = select(
+    documents,
+    document_meta.c.kind,
+    document_meta.c.metadata,
+    document_versions.c.previous_id.label("previous_id"),
+).select_from(
+    documents.outerjoin(document_meta, document_meta.c.document_id == documents.c.id).outerjoin(
+        document_versions, document_versions.c.document_id == documents.c.id
+    )
 )
 
 _DOCUMENT_FIELDS = set(Document.model_fields)
@@ -228,5 +236,8 @@ def _document(row: Any) -> Document:
 
 def _facts(row: Any) -> DocumentFacts:
     return DocumentFacts(
-        kind=row["kind"], metadata=row["metadata"] or {}, created_at=row["created_at"]
+        kind=row["kind"],
+        metadata=row["metadata"] or {},
+        created_at=row["created_at"],
+        previous_id=row["previous_id"],
     )

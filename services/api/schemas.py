@@ -50,11 +50,15 @@ class DocumentOut(BaseModel):
     metadata: dict[str, str] = Field(default_factory=dict, description="given at upload")
     created_at: UtcDatetime | None = Field(default=None, description="upload time")
     warnings: list[str] = Field(default_factory=list, description="the parser's, once parsed")
+    previous_id: str | None = Field(
+        default=None, description="the document this one is the new version of, if any"
+    )
 
     @classmethod
     def of(cls, document: Document, facts: DocumentFacts | None = None) -> DocumentOut:
         facts = facts or DocumentFacts()
         return cls(
+            previous_id=facts.previous_id,
             kind=facts.kind,
             metadata=facts.metadata,
             created_at=facts.created_at,

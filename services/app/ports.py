@@ -42,6 +42,7 @@ __all__ = [
     "ChunkSource",
     "DocumentQueue",
     "DocumentStore",
+    "DocumentVersions",
     "Embedder",
     "EmbedderSpec",
     "Eraser",
@@ -159,6 +160,18 @@ class Eraser(Protocol):
     def pending(self, tenant: str | None = None) -> list[tuple[str, str]]: ...
 
     def finish(self, document_id: str) -> None: ...
+
+
+class DocumentVersions(Protocol):
+    """Which document is the new version of which (`SqlDocumentVersions`)."""
+
+    def link(self, tenant: str, document_id: str, previous_id: str) -> None:
+        """`NotFound` when either document is gone; `Duplicate` for a cycle."""
+
+    def previous_of(self, tenant: str, document_id: str) -> str | None: ...
+
+    def chain(self, tenant: str, document_id: str) -> list[str]:
+        """The versions the document belongs to, oldest first (itself included)."""
 
 
 class SearchStore(ChunkSource, Protocol):

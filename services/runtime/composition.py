@@ -18,6 +18,7 @@ from celery import Celery
 from services.adapters.analysis_cache import SqlAnalysisCache
 from services.adapters.api_keys import SqlApiKeyStore
 from services.adapters.blobs import FileBlobStore
+from services.adapters.document_versions import SqlDocumentVersions
 from services.adapters.embedders import DEFAULT_OPENAI_MODEL, DEFAULT_ST_MODEL, load_embedder
 from services.adapters.erasure import SqlEraser
 from services.adapters.index_catalog import SqlIndexCatalog
@@ -34,6 +35,7 @@ from services.adapters.tokens import load_token_counter
 from services.app.analysis import AnalysisService
 from services.app.auth import KeyService, Limiter, RateLimiter
 from services.app.cache import CacheMetrics
+from services.app.diffs import DiffService
 from services.app.documents import DocumentService
 from services.app.highlights import HighlightService
 from services.app.index_routes import IndexRoutes
@@ -50,6 +52,7 @@ from services.app.ports import (
 from services.app.reindex import ReindexService
 from services.app.reports import ReportService
 from services.app.sweep import Sweep
+from services.app.versions import VersionService
 from services.runtime.llm import LlmHandle, open_llm
 from services.runtime.metrics import ServiceMetrics
 from services.settings import Settings
@@ -82,6 +85,8 @@ class Container:
     routes: IndexRoutes  # each tenant's embedder and collection
     reindex: ReindexService
     highlights: HighlightService  # page rectangles and images for the review page
+    versions: VersionService  # new versions of a document, and its chain
+    diffs: DiffService  # clause-level diff of two versions
 
     def task_context(self) -> TaskContext:
         """What the Celery tasks call (workers/context.py)."""
@@ -313,6 +318,10 @@ def build_container(settings: Settings, queue: TaskQueue | None = None) -> Conta
         routes=routes,
         reindex=reindex,
         highlights=build_highlights(settings, store, page_cache),
+        versions=VersionService(documents=documents, versions=SqlDocumentVersions(store.engine)),
+        diffs=DiffService(
+            store=store, versions=SqlDocumentVersions(store.engine), risks=analysis, cache=cache
+        ),
     )
 
 

@@ -67,6 +67,10 @@ async def upload_documents(
             "searchable with /v1/search's metadata filter"
         ),
     ] = None,
+    previous_id: Annotated[
+        str | None,
+        Form(description="the id of the document these files are new versions of"),
+    ] = None,
 ) -> Response:
     """Store and queue PDFs; answers 202 with their ids. Ingestion runs in the worker."""
     values = _metadata(metadata)
@@ -77,9 +81,15 @@ async def upload_documents(
         filename = upload.filename or "upload.pdf"
         try:
             data = await _read_bounded(upload, max_bytes)
-            result = await run_in_threadpool(  # file write and database: off the loop
-                container.documents.upload, tenant, filename, data, password or None, values
-            )
+            if previous_id:  # a new version: same checks, then linked to its previous one
+                result = await run_in_threadpool(
+                    container.versions.upload,
+                    *(tenant, previous_id, filename, data, password or None, values),
+                )
+            else:
+                result = await run_in_threadpool(  # file write and database: off the loop
+                    container.documents.upload, tenant, filename, data, password or None, values
+                )
         except DocsightError as exc:
             status = status_for(exc)
             if status >= 500:

@@ -45,6 +45,7 @@ def _diff(old: str, new: str) -> list[dict[str, str]]:
             ["香港"],
         ),
         ("Notice: 30 days.", "Notice: 30 days.", [], []),
+        ("exceed USD 500,000.", "exceed USD 1,000,000.", ["500,000"], ["1,000,000"]),
         ("", "A new clause.", [], ["A new clause."]),
     ],
 )

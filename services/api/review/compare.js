@@ -146,7 +146,8 @@ function cell(row, column, c) {
     ? el("span", { class: "verified", title: "verified: the quote is in the document" }, "✓")
     : el("span", { class: "badge unverified" }, "unverified");
   const body = [el("span", { class: "value" }, c.value), mark, pages ? el("span", { class: "page-ref" }, pages) : null,
-    c.rule ? el("span", { class: "rule" }, c.rule) : null];
+    c.rule ? el("span", { class: "rule" }, c.rule) : null,
+    c.quote ? el("span", { class: "cell-quote" }, `“${c.quote.length > 90 ? `${c.quote.slice(0, 90)}…` : c.quote}”`) : null];
   const attrs = {
     class: `cell${c.verified ? " is-verified" : " is-unverified"}`, "data-column": column,
     "data-verified": c.verified ? "true" : "false", title: c.quote ? `“${c.quote}”` : null,

@@ -1,6 +1,7 @@
-// Word-level difference of two texts (a longest common subsequence of tokens): Latin words,
-// numbers and whitespace runs are tokens; each Chinese character is a token of its own.
-const TOKEN = /[\u3400-\u9fff\uf900-\ufaff]|[\p{L}\p{N}]+|\s+|[^\s\p{L}\p{N}]/gu;
+// Word-level difference of two texts (a longest common subsequence of tokens): numbers (with
+// their separators: "1,000,000"), Latin words and whitespace runs are tokens; each Chinese
+// character is a token of its own.
+const TOKEN = /[\u3400-\u9fff\uf900-\ufaff]|\p{N}+(?:[.,]\p{N}+)*|[\p{L}\p{N}]+|\s+|[^\s\p{L}\p{N}]/gu;
 const LIMIT = 4_000_000; // cells of the LCS table; past it the middle is one change
 
 export function tokens(text) {

@@ -120,8 +120,9 @@ async function copyFeed() {
 async function loadFeeds() {
   try {
     const { body } = await json("/v1/calendar-feeds");
-    const feeds = body.feeds || body.calendar_feeds || [];
-    $("feed-list").replaceChildren(...feeds.map((f) => el("li", { "data-feed": f.id }, `${f.name} `,
+    const feeds = (body.feeds || []).filter((f) => !f.revoked_at);
+    $("feed-list").replaceChildren(...feeds.map((f) => el("li", { "data-feed": f.id },
+      `${f.name} (since ${(f.created_at || "").slice(0, 10)}) `,
       el("button", { type: "button", onclick: () => revoke(f.id) }, "Revoke"))));
   } catch (e) {
     $("feed-list").replaceChildren(el("li", {}, `Feeds unavailable: ${e.message}`));

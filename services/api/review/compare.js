@@ -19,6 +19,11 @@ const OTHER_COLUMNS = [
   "Audit Rights", "Uncapped Liability", "Liquidated Damages", "Warranty Duration", "Insurance",
   "Covenant Not To Sue", "Third Party Beneficiary",
 ];
+// Summary fields (read from a cached summary), also accepted as columns.
+const SUMMARY_FIELDS = [
+  "parties", "subject", "term_and_renewal", "payment", "obligations", "liability_and_indemnity",
+  "termination", "governing_law",
+];
 const FINAL = new Set(["done", "failed"]);
 let ctx = null;
 let current = null; // the comparison shown
@@ -40,11 +45,23 @@ export function setup(context) {
 
 function columnBoxes(defaults, others) {
   const box = (name, checked) => el("label", { class: "choice" },
-    el("input", { type: "checkbox", name: "column", value: name, checked }), ` ${name}`);
+    el("input", { type: "checkbox", name: "column", value: name, checked }), ` ${name.replaceAll("_", " ")}`);
   $("compare-columns").replaceChildren(el("legend", {}, "Columns"),
     ...defaults.map((c) => box(c, true)),
     el("details", {}, el("summary", {}, `More categories (${others.length})`),
-      ...others.map((c) => box(c, false))));
+      ...others.map((c) => box(c, false))),
+    el("details", {}, el("summary", {}, `Summary fields (${SUMMARY_FIELDS.length})`),
+      ...SUMMARY_FIELDS.map((c) => box(c, false))));
+}
+
+// A 422 names the columns the server knows: offer those, keeping what was checked.
+function offerValid(valid, checked) {
+  const known = new Set(valid.map((c) => c.toLowerCase()));
+  const defaults = DEFAULT_COLUMNS.filter((c) => known.has(c.toLowerCase()));
+  const fixed = new Set([...defaults, ...SUMMARY_FIELDS].map((c) => c.toLowerCase()));
+  columnBoxes(defaults, valid.filter((c) => !fixed.has(c.toLowerCase())));
+  const keep = new Set(checked.map((c) => c.toLowerCase()));
+  for (const input of $("compare-columns").querySelectorAll("input")) input.checked = keep.has(input.value.toLowerCase());
 }
 
 export async function open() {
@@ -88,6 +105,7 @@ async function start(event) {
     await follow(body.id, body);
   } catch (e) {
     $("compare-status").textContent = `Comparison refused: ${e.message}`;
+    if (e.status === 422 && e.body && Array.isArray(e.body.valid)) offerValid(e.body.valid, columns);
   }
 }
 
@@ -99,7 +117,7 @@ async function follow(id, first = null) {
   for (;;) {
     if (!c) {
       try {
-        c = (await json(`/v1/comparisons/${encodeURIComponent(id)}`)).body;
+        c = (await json(`/v1/comparisons/${encodeURIComponent(id)}?wait=2`)).body;
       } catch (e) {
         $("compare-status").textContent = `Comparison ${id}: ${e.message}`;
         return;
@@ -109,7 +127,7 @@ async function follow(id, first = null) {
     progress(c);
     if (FINAL.has(c.status)) break;
     c = null;
-    await sleep(1000);
+    await sleep(300);
   }
   current = c;
   if (c.table) render(c.table);

@@ -27,7 +27,7 @@ _ROMAN = "[IVX][IVXLC]{0,6}"
 _NUMBERS: tuple[re.Pattern[str], ...] = (
     re.compile(rf"^(?P<n>第(?:{_CN})[编部章节条])(?![的中之所规])"),
     re.compile(r"^(?P<n>[一二三四五六七八九十]{1,3})、"),
-    re.compile(r"^[(（](?P<n>[一二三四五六七八九十]{1,3})[)）]"),
+    re.compile(r"^(?P<n>[(（][一二三四五六七八九十]{1,3}[)）])"),
     re.compile(
         rf"^(?:ARTICLE|Article|SECTION|Section|PART|Part|CLAUSE|Clause)\s+"
         rf"(?P<n>{_ROMAN}|\d{{1,3}}(?:\.\d{{1,3}})*)(?:\.(?!\d))?(?=\s|$|[:\-–—])"
@@ -64,7 +64,7 @@ def clause_number(line: str) -> tuple[str, int] | None:
             number = m.group("n")
             if number[0].isdigit() and _looks_like_amount(line, m.end()):
                 return None
-            return number.replace(" ", ""), m.end()
+            return number.replace(" ", "").replace("（", "(").replace("）", ")"), m.end()
     return None
 
 

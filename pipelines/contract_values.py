@@ -27,6 +27,7 @@ __all__ = [
     "Normalised",
     "add_duration",
     "canonical_category",
+    "effective_date",
     "normalise",
     "parse_duration",
 ]
@@ -75,6 +76,7 @@ class Normalised:
     rule: str | None = None
 
 
+_ZH_EFFECTIVE_AFTER = re.compile(r"\s*(?:起|开始)?\s*(?:正式)?\s*生效")
 _CONDITIONAL = re.compile(r"\b(?:earlier|later)\s+of\b|\bwhichever\b|以较早|以较晚", re.I)
 _CURRENCY = (
     r"(?P<cur>US\s?\$|U\.S\.\s?\$|USD|US\s+dollars|\$|€|EUR|£|GBP|RMB|CNY|¥|人民币|HK\$|HKD)"
@@ -143,8 +145,20 @@ def _agreement(text: str, _: date | None) -> Normalised | None:
     return None if found is None else _date_value(*found)
 
 
-def _effective(text: str, _: date | None) -> Normalised | None:
+def effective_date(text: str) -> tuple[date, int, int] | None:
+    """The date `text` names as effective or commencement date: `find_effective_date`, or a
+    date followed by "起生效" / "生效"."""
     found = find_effective_date(text)
+    if found is not None:
+        return found
+    for value, start, end in find_dates(text):
+        if _ZH_EFFECTIVE_AFTER.match(text[end : end + 12]):
+            return value, start, end
+    return None
+
+
+def _effective(text: str, _: date | None) -> Normalised | None:
+    found = effective_date(text)
     if found is None:
         dates = find_dates(text)
         found = dates[0] if dates else None

@@ -9,32 +9,48 @@ from pipelines.durations import Duration, add_duration, find_durations
 from pipelines.extract_dates import find_dates
 
 _BOUNDARY = re.compile(r"(?<=[。！？；])|(?<=[.!?;])\s+(?=[\"“(]?[A-Z0-9])|\n\s*\n")
+_NOT_THE_TERM = re.compile(
+    r"(?:during|throughout|within|in|for|of|after|following|before|upon|prior\s+to|beyond|be"
+    r"|is|by|from)\s+(?:the\s+)?$",
+    re.IGNORECASE,
+)
 TERM = re.compile(
-    r"\bterm\s+of\s+this\b|\binitial\s+term\b|\bterm\b[^.]{0,40}\b(?:shall|will|is)\b"
-    r"|\b(?:continue|remain)\s+in\s+(?:full\s+)?(?:force|effect)|\bexpire|\bterminate\s+on"
-    r"|\beffective\s+until\b|期限|有效期|届满",
+    r"\b(?:initial\s+)?term\s+of\s+this\s+(?:agreement|contract)\b|\binitial\s+term\b"
+    r"|\bthis\s+(?:agreement|contract)\b[^.;]{0,80}\b(?:shall|will)\s+(?:\w+\s+)?"
+    r"(?:continue|remain|expire|end|terminate\s+on|be\s+effective\s+until|be\s+for)"
+    r"|\bthe\s+term\s+(?:hereof\s+)?(?:shall|will|is)\b|^\W*term\s*[:.]"
+    r"|\b(?:shall|will)\s+(?:remain|continue|be)\s+(?:in\s+(?:full\s+)?(?:force\s+and\s+)?)?"
+    r"(?:effective|effect|force)\s+(?:for|until|through)\b|\b(?:shall|will)\s+expire\s+on\b"
+    r"|(?:本|该)(?:合同|协议)[^。；]{0,10}(?:期限|有效期)|(?:合同|协议)期限",
     re.IGNORECASE,
 )
 END_OF_TERM = re.compile(
-    r"(?:prior\s+to|before|in\s+advance\s+of)\s+(?:the\s+)?(?:end|expiration|expiry|renewal"
-    r"|termination|scheduled)|(?:期满|届满|到期)(?:之|以)?前|续期前",
+    r"(?:prior\s+to|before|in\s+advance\s+of)\s+(?:the\s+)?(?:(?:end|expiration|expiry)"
+    r"\s+of\s+(?:the\s+|this\s+|such\s+|any\s+)?(?:then[- ]current\s+|initial\s+|renewal\s+"
+    r"|current\s+)?(?:term|agreement|contract|renewal)|(?:the\s+)?(?:then[- ]current|initial"
+    r"|renewal|current)\s+period|(?:scheduled\s+)?(?:expiration"
+    r"|termination|renewal)\s+date|scheduled\s+termination)"
+    r"|(?:期满|届满|到期)(?:之|以)?前|续期前|续约前",
     re.IGNORECASE,
 )
 PAYMENT = re.compile(
-    r"\b(?:pay|pays|payable|payment|paid|invoice[sd]?|remit)\b|支付|付款|结算|付清",
+    r"\b(?:pay|pays|payable|payment|paid|invoice[sd]?|remit)\b|支付|付款|结算|付清"
+    r"|\b(?:fees?|amounts?|price|royalt(?:y|ies)|rent)\b[^.;]{0,80}\bdue\b",
     re.IGNORECASE,
 )
 REPORTING = re.compile(
     r"\breport|\bstatements?\b|\bfurnish|\bsubmit|\bdeliver\b|报告|报表|提交|提供", re.IGNORECASE
 )
 AUDIT = re.compile(
-    r"\baudit|\binspect\w*\s+(?:and\s+\w+\s+)?(?:the\s+|its\s+|such\s+)?(?:books|records)"
-    r"|审计|查账|核查账",
+    r"\b(?:audit|inspect|examine)\w*\b[^.;]{0,80}\b(?:books|records|accounts)\b"
+    r"|\b(?:books|records|accounts)\b[^.;]{0,80}\b(?:audit|inspect|examin)\w*"
+    r"|\bright\s+to\s+audit\b|审计|查账|核查账",
     re.IGNORECASE,
 )
 _PAY_WITHIN = re.compile(
     r"\b(?:within|no\s+later\s+than|not\s+later\s+than)\s+(?P<rest>[^.;]{0,120})"
-    r"|(?P<zh>[^，,。；]{0,30}?(?:后|起)?[^，,。；]{0,10}?内)(?:支付|付款|付清|结算)",
+    r"|(?:应|须|应当|必须)?(?:在|于)?(?P<zh>[^，,。；在于]{0,30}?(?:后|起)?[^，,。；]{0,10}?内)"
+    r"(?:支付|付款|付清|结算)",
     re.IGNORECASE,
 )
 _NET = re.compile(r"\bnet\s+(\d{1,3})\b", re.IGNORECASE)
@@ -50,17 +66,6 @@ _EACH_PERIOD = re.compile(
 )
 _PERIOD_MONTHS = {"quarter": 3, "month": 1, "year": 12, "half-year": 6, "half year": 6}
 _PERIOD_MONTHS |= {"季度": 3, "月": 1, "年度": 12, "年": 12, "半年": 6}
-_PARTY = re.compile(
-    r"(?P<party>(?:[A-Z][\w&'’.-]*\s+){0,3}[A-Z][\w&'’-]*)\s*(?:\([^)]{0,40}\)\s*)?"
-    r"(?:shall|must|will|agrees\s+to|is\s+required\s+to|undertakes\s+to)\b"
-)
-_ZH_PARTY = re.compile(
-    r"(?P<party>甲方|乙方|丙方|买方|卖方|出租方|承租方|许可方|被许可方|供应商|客户)"
-    r"(?:应|须|应当|必须|承诺|同意)"
-)
-_NOT_PARTIES = {"this", "the", "agreement", "this agreement", "term", "it", "such", "notice"}
-_NOT_PARTIES |= {"either party", "each party", "neither party", "party", "the parties", "parties"}
-_NOT_PARTIES |= {"in", "if", "any", "all", "such party", "no", "nothing", "payment", "payments"}
 
 
 def sentences(text: str) -> list[tuple[int, int]]:
@@ -81,19 +86,13 @@ def _trimmed(text: str, start: int, end: int) -> list[tuple[int, int]]:
     return [(start + left, start + right)] if right > left else []
 
 
-def party_of(sentence: str) -> str | None:
-    """Who must act: the subject before "shall"/"must"/"will" ("Licensee"), or "甲方"."""
-    zh = _ZH_PARTY.search(sentence)
-    if zh is not None:
-        return zh.group("party")
-    for match in _PARTY.finditer(sentence):
-        words = match.group("party").split()
-        while words and words[0].casefold() in {"the", "each", "then", "and", "that", "thereafter"}:
-            words = words[1:]
-        name = " ".join(words).strip(".,")
-        if name and name.casefold() not in _NOT_PARTIES:
-            return name
-    return None
+def states_the_term(sentence: str) -> bool:
+    """Whether `sentence` states the contract's term ("The term of this Agreement shall
+    ...", not "during the term of this Agreement")."""
+    return any(
+        not _NOT_THE_TERM.search(sentence[max(0, match.start() - 20) : match.start()])
+        for match in TERM.finditer(sentence)
+    )
 
 
 def payment_rule(sentence: str) -> tuple[str | None, date | None]:
@@ -107,7 +106,7 @@ def payment_rule(sentence: str) -> tuple[str | None, date | None]:
         phrase = " ".join(phrase.split()).rstrip(" ,")
         if find_durations(phrase) or within.group("zh"):
             words = phrase.split(",")[0]
-            return f"payment within {words}" if within.group("rest") else f"{words}支付", None
+            return f"payment within {words}" if within.group("rest") else f"{words}付款", None
     net = _NET.search(sentence)
     if net is not None:
         return f"payment within {net.group(1)} days of invoice (net {net.group(1)})", None

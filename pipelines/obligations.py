@@ -19,21 +19,21 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Literal
 
-from pipelines.contract_values import normalise
-from pipelines.durations import add_duration
-from pipelines.extract_dates import find_agreement_date, find_effective_date
+from pipelines.contract_parties import defined_parties, party_of
+from pipelines.contract_values import effective_date, normalise
+from pipelines.durations import Duration, add_duration
+from pipelines.extract_dates import find_agreement_date
 from pipelines.obligation_rules import (
     AUDIT,
     END_OF_TERM,
     PAYMENT,
     REPORTING,
-    TERM,
     audit_rule,
     next_period_due,
-    party_of,
     payment_rule,
     period_after,
     sentences,
+    states_the_term,
 )
 from pipelines.term_values import notice_period, renewal
 
@@ -48,7 +48,9 @@ ObligationKind = Literal[
 ]
 
 OPENING_CHARS = 4000
-"""The agreement date is looked for in the document's opening."""
+"""The effective and agreement dates are looked for in the document's opening first."""
+AUDIT_GAP = 600
+"""Audit sentences closer than this (characters) are one clause: the first is kept."""
 
 
 @dataclass(frozen=True)
@@ -75,23 +77,48 @@ def extract_obligations(text: str, *, today: date | None = None) -> list[Obligat
     end_date = end.due_date if end is not None else None
     if end is not None:
         found.append(end)
-    renewal_found, next_end = _renewal(text, spans, end_date, today)
+    parties = defined_parties(text)
+    renewal_found, renews_by = _renewal(text, spans, end_date, today, parties)
     if renewal_found is not None:
         found.append(renewal_found)
-    deadline_end = next_end or end_date
+    term = _Term(end_date, renews_by, today)
     for start, stop in spans:
         sentence = text[start:stop]
-        found.extend(_notice(sentence, start, stop, deadline_end, end is not None))
-        found.extend(_others(sentence, start, stop, today))
-    return found
+        party = party_of(sentence, parties)
+        found.extend(_notice(sentence, start, stop, term, party))
+        found.extend(_others(sentence, start, stop, today, party))
+    return _deduplicated(found)
+
+
+def _deduplicated(found: list[ObligationFound]) -> list[ObligationFound]:
+    """One audit obligation per clause (sentences within `AUDIT_GAP` characters), and one
+    of each (kind, rule, party) otherwise."""
+    kept: list[ObligationFound] = []
+    seen: set[tuple[str, str, str | None]] = set()
+    last_audit = -AUDIT_GAP - 1
+    for item in found:
+        if item.kind == "audit":
+            near = item.char_start - last_audit <= AUDIT_GAP
+            last_audit = item.char_end
+            if near:
+                continue
+        key = (item.kind, item.rule, item.party)
+        if key in seen and item.kind not in ("effective_date", "expiration_date"):
+            continue
+        seen.add(key)
+        kept.append(item)
+    return kept
 
 
 def _effective(text: str, spans: list[tuple[int, int]]) -> ObligationFound | None:
-    hit = find_effective_date(text)
     rule = "Effective Date stated"
+    hit = effective_date(text[:OPENING_CHARS])
     if hit is None:
         hit = find_agreement_date(text[:OPENING_CHARS])
         rule = "no Effective Date stated: the agreement date"
+    if hit is None:
+        hit = effective_date(text)
+        rule = "Effective Date stated"
     if hit is None:
         return None
     value, at, _ = hit
@@ -105,7 +132,7 @@ def _expiration(
 ) -> ObligationFound | None:
     for start, stop in spans:
         sentence = text[start:stop]
-        if not TERM.search(sentence):
+        if not states_the_term(sentence):
             continue
         value = normalise("Expiration Date", sentence, effective=effective)
         if value is None:
@@ -122,8 +149,14 @@ def _expiration(
 
 
 def _renewal(
-    text: str, spans: list[tuple[int, int]], end_date: date | None, today: date | None
-) -> tuple[ObligationFound | None, date | None]:
+    text: str,
+    spans: list[tuple[int, int]],
+    end_date: date | None,
+    today: date | None,
+    parties: tuple[str, ...],
+) -> tuple[ObligationFound | None, Duration | None]:
+    """The first renewal clause, and its length when the term renews by itself again and
+    again (what rolls the end of the term forward)."""
     for start, stop in spans:
         sentence = text[start:stop]
         found = renewal(sentence)
@@ -135,25 +168,48 @@ def _renewal(
             rule = f"{how} for {length} at the end of the term (end date not known)"
             return ObligationFound("renewal", None, None, rule, start, stop), None
         due = end_date
-        if found.automatic and found.successive and today is not None:
+        rolls = found.automatic and found.successive
+        if rolls and today is not None:
             due = period_after(end_date, found.duration, today)
         rule = f"{how} for {length} at the end of the term ({end_date.isoformat()})"
         if due != end_date:
             rule += f"; next renewal after {today.isoformat() if today else ''}: {due.isoformat()}"
-        party = party_of(sentence)
-        return ObligationFound("renewal", party, due, rule, start, stop), due
+        party = party_of(sentence, parties)
+        found_renewal = ObligationFound("renewal", party, due, rule, start, stop)
+        return found_renewal, found.duration if rolls else None
     return None, None
 
 
+@dataclass(frozen=True)
+class _Term:
+    """The end of the term, the length it renews by automatically, and today."""
+
+    end: date | None
+    renews_by: Duration | None
+    today: date | None
+
+    def end_for_notice(self, notice: Duration) -> date | None:
+        """The first end of the term whose notice deadline is not past (the stated end
+        when the term does not renew by itself or `today` is not given)."""
+        if self.end is None or self.renews_by is None or self.today is None:
+            return self.end
+        end, steps = self.end, 0
+        while add_duration(end, notice, sign=-1) < self.today and steps < 1000:
+            steps += 1
+            length = Duration(self.renews_by.amount * steps, self.renews_by.unit)
+            end = add_duration(self.end, length)
+        return end
+
+
 def _notice(
-    sentence: str, start: int, stop: int, end_date: date | None, has_term: bool
+    sentence: str, start: int, stop: int, term: _Term, party: str | None
 ) -> list[ObligationFound]:
     if not END_OF_TERM.search(sentence):
         return []
     period = notice_period(sentence)
     if period is None:
         return []
-    party = party_of(sentence)
+    end_date = term.end_for_notice(period.duration)
     if end_date is None:
         rule = f"notice {period.duration} before the end of the term (end date not known)"
         return [ObligationFound("notice_deadline", party, None, rule, start, stop)]
@@ -162,9 +218,10 @@ def _notice(
     return [ObligationFound("notice_deadline", party, due, rule, start, stop)]
 
 
-def _others(sentence: str, start: int, stop: int, today: date | None) -> list[ObligationFound]:
+def _others(
+    sentence: str, start: int, stop: int, today: date | None, party: str | None
+) -> list[ObligationFound]:
     found: list[ObligationFound] = []
-    party = party_of(sentence)
     if PAYMENT.search(sentence):
         rule, due = payment_rule(sentence)
         if rule is not None:

@@ -68,12 +68,14 @@ _YEAR_END = re.compile(
 )
 _NOTICE_AFTER = re.compile(
     r"^[\s')’\"]*(?:calendar\s+|business\s+)?(?:\s*(?:prior|before|in\s+advance|advance"
-    r"|written|of\s+(?:prior\s+)?(?:written\s+)?notice)|\s*notice|前|以前|之前)",
+    r"|written|of\s+(?:prior\s+)?(?:written\s+)?notice)|\s*notice|前|以前|之前"
+    r"|(?:以)?(?:书面)?(?:形式)?通知)",
     re.IGNORECASE,
 )
 _NOTICE_BEFORE = re.compile(
     r"(?:at\s+least|no\s+less\s+than|not\s+less\s+than|no\s+later\s+than|not\s+later\s+than"
-    r"|upon|providing|giving|minimum\s+of|notice\s+of|notify\s+\w+\s+within|提前)\s*$",
+    r"|upon|providing|giving|minimum\s+of|notice\s+of|notify\s+\w+\s+within|提前"
+    r"|(?:期满|届满|到期|终止)(?:之|以)?前(?:至少)?)\s*$",
     re.IGNORECASE,
 )
 _EVERGREEN = re.compile(

@@ -100,6 +100,8 @@ class WorkerSettings(BaseModel):
     resume_on_start: bool = True
     analysis_max_retries: int = 30  # an LLM down longer than ~25 min fails the job
     analysis_retry_max_s: float = 60.0  # backoff cap between attempts
+    comparison_fan_out: int = Field(default=4, ge=1)
+    """Documents of one comparison read at once (threads; most wait on the store or LLM)."""
     metrics_port: int | None = None  # a standalone worker serves /metrics here (--pool threads)
     stuck_after_s: float = Field(default=1800.0, gt=0)
     """A document or analysis job whose row has not moved for this long is sent again (a

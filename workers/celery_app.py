@@ -13,6 +13,7 @@ from workers.metrics import connect_signals
 from workers.names import (
     ANALYSIS_QUEUE,
     ANALYSIS_TASK,
+    COMPARISON_TASK,
     DISPATCH_REPORTS_TASK,
     INDEX_QUEUE,
     INDEX_TASK,
@@ -77,6 +78,7 @@ def create_celery(
         task_default_queue=INGEST_QUEUE,
         task_routes={
             ANALYSIS_TASK: {"queue": ANALYSIS_QUEUE},
+            COMPARISON_TASK: {"queue": ANALYSIS_QUEUE},
             INDEX_TASK: {"queue": INDEX_QUEUE},
             REPORT_TASK: {"queue": REPORT_QUEUE},
             DISPATCH_REPORTS_TASK: {"queue": REPORT_QUEUE},

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 from weakref import WeakKeyDictionary
 
+from services.app.comparisons import ComparisonService
 from services.app.documents import DocumentService
 from services.app.jobs import JobService
 from services.app.ports import TaskMetrics
@@ -34,6 +35,7 @@ class TaskContext:
     sweep: Sweep
     metrics: TaskMetrics | None = None
     reindex: ReindexService | None = None  # tenants moved to another embedder's collection
+    comparisons: ComparisonService | None = None  # comparison tables over many documents
 
 
 class ContextSource:

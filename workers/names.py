@@ -8,6 +8,8 @@ DISPATCH_REPORTS_TASK = "docsight.dispatch_reports"
 SWEEP_TASK = "docsight.sweep_stuck_work"
 REINDEX_TASK = "docsight.reindex_tenant"
 """A tenant moved to the configured embedder's collection; on the `ingest` queue."""
+COMPARISON_TASK = "docsight.run_comparison"
+"""A comparison table over many documents; on the `analysis` queue (it may wait on the LLM)."""
 
 INGEST_QUEUE = "ingest"
 INDEX_QUEUE = "index"

@@ -16,7 +16,14 @@ from celery import Celery
 from kombu.exceptions import OperationalError
 
 from pipelines.errors import BackendUnavailable
-from workers.names import ANALYSIS_TASK, INDEX_TASK, PARSE_TASK, REINDEX_TASK, REPORT_TASK
+from workers.names import (
+    ANALYSIS_TASK,
+    COMPARISON_TASK,
+    INDEX_TASK,
+    PARSE_TASK,
+    REINDEX_TASK,
+    REPORT_TASK,
+)
 
 PATIENT_S = 300.0
 _PATIENT = {
@@ -58,6 +65,9 @@ class CeleryTaskQueue:
 
     def enqueue_reindex(self, tenant: str) -> None:
         self._send(REINDEX_TASK, [tenant])
+
+    def enqueue_comparison(self, comparison_id: str) -> None:
+        self._send(COMPARISON_TASK, [comparison_id])
 
     def enqueue_report(
         self, tenant: str, day: date, *, resume: bool = False, refresh: bool = False

@@ -17,6 +17,7 @@ from services.settings import Settings
 from workers.context import ContextSource
 from workers.names import (
     ANALYSIS_TASK,
+    COMPARISON_TASK,
     DISPATCH_REPORTS_TASK,
     INDEX_TASK,
     PARSE_TASK,
@@ -28,6 +29,7 @@ from workers.reports import run_build_step
 
 __all__ = [
     "ANALYSIS_TASK",
+    "COMPARISON_TASK",
     "DISPATCH_REPORTS_TASK",
     "INDEX_TASK",
     "PARSE_TASK",
@@ -73,6 +75,13 @@ def register_tasks(app: Celery, settings: Settings, context: ContextSource) -> N
         tasks.jobs.run(job_id)
         tasks.reports.refresh_for_job(job_id)  # its day's report shows it at once
 
+    def run_comparison(comparison_id: str) -> None:
+        """services/app/comparisons.py: idempotent, the row says where it stands."""
+        comparisons = context().comparisons
+        if comparisons is None:
+            raise RuntimeError("this worker's context has no comparison service")
+        comparisons.run(comparison_id)
+
     def build_report(
         task: Any, tenant: str, day: str, resume: bool = False, refresh: bool = False
     ) -> None:
@@ -93,5 +102,13 @@ def register_tasks(app: Celery, settings: Settings, context: ContextSource) -> N
         retry_backoff_max=worker.analysis_retry_max_s,
         max_retries=None,  # the budget is the job row's attempts (JobService.max_attempts)
     )(run_analysis_job)
+    app.task(
+        name=COMPARISON_TASK,
+        shared=False,
+        autoretry_for=(BackendUnavailable,),
+        retry_backoff=True,
+        retry_backoff_max=worker.analysis_retry_max_s,
+        max_retries=None,  # the budget is the row's attempts (ComparisonService.max_attempts)
+    )(run_comparison)
     app.task(name=REPORT_TASK, shared=False, bind=True, max_retries=None)(build_report)
     app.task(name=DISPATCH_REPORTS_TASK, shared=False, **_RETRY)(dispatch_reports)

@@ -15,6 +15,7 @@ from typing import Any, Protocol
 
 from prometheus_client import CollectorRegistry
 
+from pipelines.comparison_models import ComparisonRecord
 from pipelines.context import Budget
 from pipelines.highlight_match import PageGlyphs
 from pipelines.models import Chunk, Document, DocumentStatus, Job, JobStatus
@@ -40,6 +41,8 @@ __all__ = [
     "BlobStore",
     "ChatModel",
     "ChunkSource",
+    "ComparisonQueue",
+    "ComparisonStore",
     "DocumentQueue",
     "DocumentStore",
     "DocumentVersions",
@@ -98,7 +101,11 @@ class ReindexQueue(Protocol):
     def enqueue_reindex(self, tenant: str) -> None: ...
 
 
-class TaskQueue(DocumentQueue, JobQueue, ReportQueue, ReindexQueue, Protocol):
+class ComparisonQueue(Protocol):
+    def enqueue_comparison(self, comparison_id: str) -> None: ...
+
+
+class TaskQueue(DocumentQueue, JobQueue, ReportQueue, ReindexQueue, ComparisonQueue, Protocol):
     """Every message the use cases send to the workers."""
 
 
@@ -261,6 +268,34 @@ class JobStore(Protocol):
     def progress(self, job_id: str, done: int, total: int, step: str) -> bool: ...
 
     def list(self, tenant: str, status: JobStatus | None = None, limit: int = 100) -> list[Job]: ...
+
+
+class ComparisonStore(Protocol):
+    """Comparison tables' rows (`SqlComparisonStore`)."""
+
+    def add(self, record: ComparisonRecord) -> ComparisonRecord: ...
+
+    def get(self, tenant: str, comparison_id: str) -> ComparisonRecord: ...
+
+    def find(self, comparison_id: str) -> ComparisonRecord | None: ...
+
+    def find_active(
+        self, tenant: str, document_ids: Sequence[str], columns: Sequence[str], use_model: bool
+    ) -> ComparisonRecord | None: ...
+
+    def unfinished(self, idle_since: datetime | None = None) -> list[ComparisonRecord]: ...
+
+    def transition(
+        self,
+        comparison_id: str,
+        from_status: Sequence[JobStatus],
+        to_status: JobStatus,
+        **fields: Any,
+    ) -> bool: ...
+
+    def progress(self, comparison_id: str, done: int, total: int, step: str) -> bool: ...
+
+    def list(self, tenant: str, limit: int = 100) -> list[ComparisonRecord]: ...
 
 
 class ReportStore(Protocol):

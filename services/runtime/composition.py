@@ -18,6 +18,7 @@ from celery import Celery
 from services.adapters.analysis_cache import SqlAnalysisCache
 from services.adapters.api_keys import SqlApiKeyStore
 from services.adapters.blobs import FileBlobStore
+from services.adapters.comparisons import SqlComparisonStore
 from services.adapters.document_versions import SqlDocumentVersions
 from services.adapters.embedders import DEFAULT_OPENAI_MODEL, DEFAULT_ST_MODEL, load_embedder
 from services.adapters.erasure import SqlEraser
@@ -35,6 +36,7 @@ from services.adapters.tokens import load_token_counter
 from services.app.analysis import AnalysisService
 from services.app.auth import KeyService, Limiter, RateLimiter
 from services.app.cache import CacheMetrics
+from services.app.comparisons import ComparisonService
 from services.app.diffs import DiffService
 from services.app.documents import DocumentService
 from services.app.highlights import HighlightService
@@ -85,6 +87,7 @@ class Container:
     routes: IndexRoutes  # each tenant's embedder and collection
     reindex: ReindexService
     highlights: HighlightService  # page rectangles and images for the review page
+    comparisons: ComparisonService  # comparison tables over many documents
     versions: VersionService  # new versions of a document, and its chain
     diffs: DiffService  # clause-level diff of two versions
 
@@ -97,6 +100,7 @@ class Container:
             sweep=self.sweep,
             metrics=self.metrics,
             reindex=self.reindex,
+            comparisons=self.comparisons,
         )
 
     def close(self) -> None:
@@ -318,6 +322,13 @@ def build_container(settings: Settings, queue: TaskQueue | None = None) -> Conta
         routes=routes,
         reindex=reindex,
         highlights=build_highlights(settings, store, page_cache),
+        comparisons=ComparisonService(
+            comparisons=SqlComparisonStore(store.engine),
+            analysis=analysis,
+            queue=queue,
+            fan_out=settings.worker.comparison_fan_out,
+            max_attempts=settings.worker.analysis_max_retries + 1,
+        ),
         versions=VersionService(documents=documents, versions=SqlDocumentVersions(store.engine)),
         diffs=DiffService(
             store=store, versions=SqlDocumentVersions(store.engine), risks=analysis, cache=cache

@@ -81,6 +81,9 @@ def start(settings: Settings) -> tuple[Container, Runtime]:
         reports = container.reports.resume_unfinished()
         if reports:
             log.info("re-enqueued %d unfinished daily reports", reports)
+        comparisons = container.comparisons.resume_unfinished()
+        if comparisons:
+            log.info("re-enqueued %d unfinished comparisons", comparisons)
         moves = container.reindex.resume_unfinished()
         if moves:
             log.info("re-enqueued %d unfinished re-index moves", moves)

@@ -128,15 +128,16 @@ class DiffService:
 
 
 def document_text(chunks: Sequence[Chunk]) -> str:
-    """The document's text as the chunks' offsets index it (chunks overlap; a gap between
-    two, which the chunker does not leave, is filled with spaces)."""
+    """The document's text as the chunks' offsets index it. Chunks may overlap, and the
+    whitespace between two (a blank line the chunker left out) is not stored: a gap is
+    filled with line breaks, so clause numbers still start their lines."""
     pieces: list[str] = []
     end = 0
     for chunk in sorted(chunks, key=lambda c: (c.char_start, c.number)):
         if chunk.char_end <= end:
             continue
         if chunk.char_start > end:
-            pieces.append(" " * (chunk.char_start - end))
+            pieces.append("\n" * (chunk.char_start - end))
             end = chunk.char_start
         pieces.append(chunk.text[end - chunk.char_start :])
         end = chunk.char_end

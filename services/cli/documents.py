@@ -15,7 +15,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, Progress, TaskID, TextColumn
 from rich.table import Table
 
-from services.cli.client import DEFAULT_URL, UrlOption, _call, _client
+from services.cli.client import DEFAULT_URL, UrlOption, _call, _client, _resolve_id
 from services.cli.output import FINAL, _excerpt, _pages, _state, console
 
 
@@ -43,6 +43,10 @@ def ingest(
             help="key=value metadata of every file, searchable with search --meta (repeatable)"
         ),
     ] = None,
+    previous: Annotated[
+        str | None,
+        typer.Option(help="the document (id or prefix) the files are new versions of"),
+    ] = None,
 ) -> None:
     """Upload PDFs and follow their progress until they are ready or failed."""
     files = _pdf_paths(paths)
@@ -62,6 +66,8 @@ def ingest(
             data = {"password": password} if password else {}
             if metadata is not None:
                 data["metadata"] = json.dumps(metadata, ensure_ascii=False)
+            if previous:  # `docsight diff ID` then compares the two
+                data["previous_id"] = _resolve_id(client, "document", previous)
             response = _call(
                 client,
                 "POST",

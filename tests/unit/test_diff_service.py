@@ -200,9 +200,10 @@ def world() -> World:
 def test_document_text_rebuilds_the_offsets_from_overlapping_chunks() -> None:
     chunks = _chunks("d", NEW, size=37, overlap=11)
     assert document_text(list(reversed(chunks))) == NEW
-    gap = [chunks[0], chunks[2]]  # a gap is filled, offsets kept
+    gap = [chunks[0], chunks[2]]  # a gap is filled with line breaks, offsets kept
     text = document_text(gap)
     assert text[chunks[2].char_start : chunks[2].char_end] == chunks[2].text
+    assert set(text[chunks[0].char_end : chunks[2].char_start]) == {"\n"}
 
 
 def test_reworded_clause_is_changed_and_renumbered_ones_unchanged(world: World) -> None:
@@ -312,3 +313,19 @@ def test_pages_without_stored_offsets_come_from_chunks() -> None:
     pages = Pages(chunks, None)
     assert pages.at(0) == 1
     assert pages.at(chunks[2].char_start + 3) == 3
+
+
+def test_blank_lines_left_out_by_the_chunker_still_separate_clauses() -> None:
+    from pipelines.clauses import split_clauses
+
+    chunks, start = [], 0
+    for part in NEW.split("\n\n"):  # one chunk a paragraph, the blank lines not stored
+        chunks.append(
+            _chunks("d", part, size=10_000)[0].model_copy(
+                update={"char_start": start, "char_end": start + len(part), "number": len(chunks)}
+            )
+        )
+        start += len(part) + 2
+    numbers = [c.number for c in split_clauses(document_text(chunks))]
+    assert numbers == [c.number for c in split_clauses(NEW)]
+    assert numbers[1:] == ["1", "2", "3", "4", "5"]

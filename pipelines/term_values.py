@@ -18,13 +18,20 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import date
+from typing import Literal
 
 from pipelines.durations import Duration, DurationFound, find_durations
 from pipelines.extract_dates import find_dates
 
 _END_CUE = re.compile(
     r"(?:\buntil|\bthrough|\bthru|\bexpir\w*(?:\s+on)?|\bend(?:s|ing)?\s+on|\bterminat\w*\s+on"
-    r"|\bexpiration\s+date\s*(?:is|:|of)?|\bto\s+and\s+including|至|到|截止)[\s,:]*(?:the\s+)?$",
+    r"|\bexpiration\s+date\s*(?:is|:|of)?|\bto\s+and\s+including|至|到|截止)[\s,:]*(?:the\s+)?$"
+    r"|\d\s*(?:-|–|—|\bto)\s*$",
+    re.IGNORECASE,
+)
+_START_CUE = re.compile(
+    r"(?:\bcommenc\w*|\bbegin\w*|\bstart\w*|\beffective)\s+(?:on|as\s+of|from)?\s*(?:the\s+)?$"
+    r"|\bfrom\s+(?:and\s+including\s+)?(?:the\s+)?$|自\s*$",
     re.IGNORECASE,
 )
 _PERPETUAL = re.compile(
@@ -67,7 +74,7 @@ _YEAR_END = re.compile(
     re.IGNORECASE,
 )
 _NOTICE_AFTER = re.compile(
-    r"^[\s')’\"]*(?:calendar\s+|business\s+)?(?:\s*(?:prior|before|in\s+advance|advance"
+    r"^[\s')’\"]*(?:calendar\s+|business\s+)?(?:period\s+)?(?:\s*(?:prior|before|in\s+advance|advance"
     r"|written|of\s+(?:prior\s+)?(?:written\s+)?notice)|\s*notice|前|以前|之前"
     r"|(?:以)?(?:书面)?(?:形式)?通知)",
     re.IGNORECASE,
@@ -78,12 +85,24 @@ _NOTICE_BEFORE = re.compile(
     r"|(?:期满|届满|到期|终止)(?:之|以)?前(?:至少)?)\s*$",
     re.IGNORECASE,
 )
+_DEADLINE_BEFORE = re.compile(r"\bwithin\s*$|在\s*$", re.IGNORECASE)
+_AFTER_END = re.compile(
+    r"\s*(?:after|following|from|of)\s+(?:the\s+|any\s+|such\s+)?(?:date\s+of\s+)?"
+    r"(?:termination|expiration|expiry)|\s*内",
+    re.IGNORECASE,
+)
 _EVERGREEN = re.compile(
     r"\bthereafter\s+(?:until|unless\s+and\s+until)\s+terminated|\bthereafter\s+"
     r"(?:on\s+a\s+)?(?:month[- ]to[- ]month|year[- ]to[- ]year)\s+basis\s+until",
     re.IGNORECASE,
 )
-_RENEW = re.compile(r"renew|extend|extension|续|延长|顺延", re.IGNORECASE)
+_YEAR_TO_YEAR = re.compile(
+    r"\b(?:year|month)[- ]to[- ](?:year|month)\b|\bfrom\s+(?:year|month)\s+to\s+(?:year|month)\b",
+    re.IGNORECASE,
+)
+_RENEW = re.compile(
+    r"renew|extend|extension|\b(?:year|month)[- ]to[- ](?:year|month)\b|续|延长|顺延", re.IGNORECASE
+)
 _AUTOMATIC = re.compile(r"automatic|auto-renew|自动", re.IGNORECASE)
 _SHALL_RENEW = re.compile(
     r"\b(?:shall|will)\s+(?:be\s+)?(?:automatically\s+)?(?:renew|extend)", re.IGNORECASE
@@ -127,8 +146,15 @@ def is_notice(text: str, item: DurationFound) -> bool:
 
 
 def term_durations(text: str) -> list[DurationFound]:
-    """Durations in `text` that are not notice periods and not inside a date."""
-    return [d for d in find_durations(text, _date_spans(text)) if not is_notice(text, d)]
+    """Durations in `text` that are not notice periods, deadlines ("within 30 days") or
+    survival periods ("two years after termination"), and not inside a date."""
+    return [
+        d
+        for d in find_durations(text, _date_spans(text))
+        if not is_notice(text, d)
+        and not _DEADLINE_BEFORE.search(text[max(0, d.start - 12) : d.start])
+        and not _AFTER_END.match(text[d.end : d.end + 40])
+    ]
 
 
 def notice_period(text: str) -> DurationFound | None:
@@ -136,6 +162,14 @@ def notice_period(text: str) -> DurationFound | None:
     for item in find_durations(text, _date_spans(text)):
         if is_notice(text, item):
             return item
+    return None
+
+
+def _stated_start(text: str) -> date | None:
+    """A date the text names as the term's start ("commencing on 1 January 2020")."""
+    for value, start, _ in find_dates(text):
+        if _START_CUE.search(text[max(0, start - 30) : start]):
+            return value
     return None
 
 
@@ -161,6 +195,9 @@ def term_end(text: str, effective: date | None, agreement: date | None = None) -
     anchor, begin = "Effective Date", effective
     if agreement is not None and (begin is None or _SIGNING_ANCHOR.search(text)):
         anchor, begin = "Agreement date", agreement
+    stated = _stated_start(text)
+    if stated is not None:
+        anchor, begin = "start date", stated
     year_end = _YEAR_END.search(text)
     if year_end is not None and begin is not None:
         value = date(begin.year, 12, 31)
@@ -218,8 +255,15 @@ def renewal(text: str) -> Renewal | None:
     if cue is None:
         return None
     optional = _OPTIONAL.search(text) is not None
-    automatic = bool(_AUTOMATIC.search(text)) or (bool(_SHALL_RENEW.search(text)) and not optional)
+    automatic = bool(_AUTOMATIC.search(text)) or (
+        bool(_SHALL_RENEW.search(text) or _YEAR_TO_YEAR.search(text)) and not optional
+    )
     lengths = term_durations(text)
+    yearly = _YEAR_TO_YEAR.search(text)
+    if yearly is not None:
+        unit: Literal["month", "year"] = "month" if yearly.group(0)[0] in "mM" else "year"
+        lengths.append(DurationFound(Duration(1, unit), yearly.start(), yearly.end()))
+        lengths.sort(key=lambda item: item.start)
     after = [d for d in lengths if d.start >= cue.start()]
     chosen = after[0] if after else (lengths[0] if lengths and automatic else None)
     window = text[cue.start() : (chosen.end + 40) if chosen else cue.end() + 120]

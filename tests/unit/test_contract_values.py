@@ -270,3 +270,34 @@ def test_accuracy_on_the_cuad_gold_spans(field: str) -> None:
     result = evaluate(field, DEVSET)
     assert result["n"] >= 5
     assert result["accuracy"] >= FLOORS[field], result["misses"]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Term: January 1, 2019 - December 31, 2021.", "2021-12-31"),
+        ("The term shall be twelve (12) months commencing on January 15, 2020.", "2021-01-15"),
+        (
+            "This Agreement shall commence on the Effective Date and end on June 30, 2005.",
+            "2005-06-30",
+        ),
+        (
+            "The Supplier shall reply within thirty (30) days. The term of this Agreement is "
+            "three (3) years.",
+            "2022-06-01",
+        ),
+        (
+            "The obligations of confidentiality survive for two (2) years after termination; "
+            "the term of this Agreement is one (1) year.",
+            "2020-06-01",
+        ),
+    ],
+)
+def test_expiration_rules(text: str, expected: str) -> None:
+    assert _value("Expiration Date", text, effective=date(2019, 6, 1)).value == expected
+
+
+def test_year_to_year_renewal() -> None:
+    text = "Thereafter, this Agreement shall continue on a year-to-year basis unless terminated."
+    found = _value("Renewal Term", text)
+    assert (found.value, found.rule) == ("successive 1 year", "renews automatically")

@@ -13,6 +13,7 @@ import typer
 
 from services.cli.analysis import analyze, ask, job, risks, summarize
 from services.cli.client import set_api_key
+from services.cli.compare import compare
 from services.cli.db import db_app
 from services.cli.diff import diff
 from services.cli.documents import ingest, search, status
@@ -91,6 +92,7 @@ def serve(
 for command in (ingest, search, status, ask, job, summarize, risks, analyze, report, reindex):
     app.command()(command)  # after serve: `docsight --help` lists them in this order
 app.command()(diff)
+app.command()(compare)
 
 
 def main() -> None:

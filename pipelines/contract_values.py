@@ -16,9 +16,11 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Literal
 
+from pipelines.amounts import fees_rule, find_amount
 from pipelines.durations import Duration, add_duration, parse_duration
 from pipelines.extract_dates import find_agreement_date, find_dates, find_effective_date
 from pipelines.extract_law import find_governing_law
+from pipelines.short_values import is_short, short_date, short_duration, short_law, short_renewal
 from pipelines.term_values import notice_period, renewal, term_durations, term_end
 
 __all__ = [
@@ -78,27 +80,6 @@ class Normalised:
 
 _ZH_EFFECTIVE_AFTER = re.compile(r"\s*(?:起|开始)?\s*(?:正式)?\s*生效")
 _CONDITIONAL = re.compile(r"\b(?:earlier|later)\s+of\b|\bwhichever\b|以较早|以较晚", re.I)
-_CURRENCY = (
-    r"(?P<cur>US\s?\$|U\.S\.\s?\$|USD|US\s+dollars|\$|€|EUR|£|GBP|RMB|CNY|¥|人民币|HK\$|HKD)"
-)
-_AMOUNT = re.compile(
-    _CURRENCY + r"\s?(?P<num>\d[\d,]*(?:\.\d+)?)\s*(?P<scale>million|billion|thousand|万|亿)?"
-    r"|(?P<num2>\d[\d,]*(?:\.\d+)?)\s*(?P<scale2>million|billion|thousand)?\s*"
-    r"(?P<cur2>(?:US\s+|United\s+States\s+)?dollars|euros|pounds|万元|亿元|元)",
-    re.IGNORECASE,
-)
-_CURRENCY_CODES = {"$": "USD", "us$": "USD", "u.s.$": "USD", "usdollars": "USD", "dollars": "USD"}
-_CURRENCY_CODES |= {"unitedstatesdollars": "USD", "€": "EUR", "euros": "EUR", "£": "GBP"}
-_CURRENCY_CODES |= {"pounds": "GBP", "¥": "CNY", "rmb": "CNY", "人民币": "CNY", "元": "CNY"}
-_CURRENCY_CODES |= {"万元": "CNY", "亿元": "CNY", "hk$": "HKD"}
-_SCALES = {"thousand": 1_000, "million": 1_000_000, "billion": 1_000_000_000}
-_SCALES |= {"万": 10_000, "万元": 10_000, "亿": 100_000_000, "亿元": 100_000_000}
-_FEES_RULE = re.compile(
-    r"\b(?:the\s+)?(?:total\s+|aggregate\s+)?(?:fees|amounts|charges|sums|compensation)\s+"
-    r"(?:actually\s+)?(?:paid|payable|received)[^.;:]{0,140}"
-    r"|(?:已支付|已付|实际支付)的?[^。；]{0,40}(?:费用|价款|金额)",
-    re.IGNORECASE,
-)
 
 
 def canonical_category(category: str) -> str:
@@ -131,13 +112,39 @@ def normalise(
     if category == "term_and_renewal":
         return _expiration(text, effective, agreement) or _renewal(text)
     if name == "Expiration Date":
-        return _expiration(text, effective, agreement)
+        found = _expiration(text, effective, agreement)
+        return found if found is not None or not is_short(text) else _short(name, text)
     reader = _READERS.get(name)
     if reader is not None:
-        return reader(text, effective)
+        found = reader(text, effective)
+        return found if found is not None or not is_short(text) else _short(name, text)
     if category in SUMMARY_FIELDS:
         return _text_value(text)
     return _presence(text)
+
+
+def _short(name: str, text: str) -> Normalised | None:
+    """A value written on its own (see `pipelines.short_values`)."""
+    if name in ("Agreement Date", "Effective Date", "Expiration Date"):
+        when = short_date(text)
+        return None if when is None else _date_value(*when)
+    if name == "Governing Law":
+        law = short_law(text)
+        return None if law is None else Normalised("jurisdiction", *law)
+    if name == "Renewal Term":
+        renewal_value = short_renewal(text)
+        if renewal_value is None:
+            return None
+        value, found = renewal_value
+        return Normalised("renewal", value, found.start, found.end, duration=found.duration)
+    if name in ("Notice Period To Terminate Renewal", "Warranty Duration"):
+        length = short_duration(text)
+        if length is not None:
+            duration = length.duration
+            return Normalised(
+                "duration", str(duration), length.start, length.end, duration=duration
+            )
+    return None
 
 
 def _agreement(text: str, _: date | None) -> Normalised | None:
@@ -226,31 +233,13 @@ def _law(text: str, _: date | None) -> Normalised | None:
 
 
 def _cap(text: str, _: date | None) -> Normalised | None:
-    for match in _AMOUNT.finditer(text):
-        amount = _amount(match)
-        if amount is not None:
-            return Normalised("amount", amount, match.start(), match.end())
-    rule = _FEES_RULE.search(text)
+    amount = find_amount(text)
+    if amount is not None:
+        return Normalised("amount", *amount)
+    rule = fees_rule(text)
     if rule is not None:
-        words = " ".join(rule.group(0).split()).rstrip(" ,")
-        return Normalised("text", words, rule.start(), rule.end(), rule=words)
+        return Normalised("text", rule[0], rule[1], rule[2], rule=rule[0])
     return _presence(text)
-
-
-def _amount(match: re.Match[str]) -> str | None:
-    raw = match.group("num") or match.group("num2")
-    currency = (match.group("cur") or match.group("cur2") or "").casefold()
-    scale = (match.group("scale") or match.group("scale2") or "").casefold()
-    code = _CURRENCY_CODES.get(currency.replace(" ", ""), currency.upper().replace(" ", ""))
-    try:
-        number = float(raw.replace(",", "")) * _SCALES.get(scale, 1)
-        number *= _SCALES.get(currency, 1)
-    except ValueError:
-        return None
-    if number <= 0:
-        return None
-    shown = f"{number:,.2f}".removesuffix(".00")
-    return f"{code} {shown}"
 
 
 def _warranty(text: str, _: date | None) -> Normalised | None:

@@ -301,3 +301,30 @@ def test_year_to_year_renewal() -> None:
     text = "Thereafter, this Agreement shall continue on a year-to-year basis unless terminated."
     found = _value("Renewal Term", text)
     assert (found.value, found.rule) == ("successive 1 year", "renews automatically")
+
+
+@pytest.mark.parametrize(
+    ("category", "text", "expected"),
+    [
+        ("Expiration Date", "2025-03-31", "2025-03-31"),
+        ("Expiration Date", "March 31, 2025", "2025-03-31"),
+        ("Agreement Date", "2020-01-05", "2020-01-05"),
+        ("Governing Law", "New York", "New York"),
+        ("Governing Law", "State of Delaware", "Delaware"),
+        ("Governing Law", "中华人民共和国", "People's Republic of China"),
+        ("Renewal Term", "successive 1 year", "successive 1 year"),
+        ("Renewal Term", "12 months", "12 months"),
+        ("Notice Period To Terminate Renewal", "90 days", "90 days"),
+        ("Cap On Liability", "$5 million", "USD 5,000,000"),
+    ],
+)
+def test_values_written_on_their_own(category: str, text: str, expected: str) -> None:
+    """A model's or a person's short answer reads as the clause's value would."""
+    found = _value(category, text)
+    assert found.value == expected
+    assert text[found.start : found.end]
+
+
+def test_short_answers_without_a_value() -> None:
+    assert normalise("Notice Period To Terminate Renewal", "Not found") is None
+    assert normalise("Governing Law", "not stated") is None

@@ -16,6 +16,8 @@ from pipelines.risk_taxonomy import Severity
 KindLabel = Literal["contract", "annual_report", "unknown"]
 AnalysisState = Literal["done", "pending", "failed", "unavailable"]
 ReportStatus = Literal["building", "done", "failed"]
+DUE_DAYS = (30, 90)
+"""The daily report's "due in the next 30 / 90 days" windows."""
 
 
 class SummaryLine(BaseModel):
@@ -74,6 +76,23 @@ class CategoryCount(BaseModel):
         return self.high + self.medium + self.low
 
 
+class DueItem(BaseModel):
+    """A contract's key date or obligation falling due soon after the report's date."""
+
+    document_id: str
+    filename: str
+    kind: str
+    due_date: date
+    days: int
+    """Days from the report's date to `due_date`."""
+    quote: str
+    page: int | None
+    verified: bool
+    """The quote is the document's text at its place (else shown as unverified)."""
+    rule: str | None = None
+    party: str | None = None
+
+
 class Report(BaseModel):
     tenant: str
     date: date
@@ -96,6 +115,9 @@ class Report(BaseModel):
     """Ready documents with analyses still running."""
     limited: int = 0
     """Ready documents with an analysis left out by the report's limits."""
+    due: list[DueItem] | None = None
+    """Obligations due in the `DUE_DAYS[-1]` days after the report's date, by date (None:
+    not looked up, as in reports built before obligations existed)."""
 
 
 class ReportRecord(BaseModel):

@@ -27,6 +27,7 @@ from pipelines.report_models import (
     AnalysisState,
     CategoryCount,
     DocumentEntry,
+    DueItem,
     Failure,
     KindLabel,
     Report,
@@ -77,9 +78,11 @@ def build_report(
     *,
     generated_at: datetime,
     status: ReportStatus = "done",
+    due: Sequence[DueItem] | None = None,
 ) -> Report:
     """The report of `items` (the documents created in the day's window); `building` while
-    some of their analyses are pending."""
+    some of their analyses are pending. `due`: the tenant's obligations due soon (None:
+    not looked up)."""
     start, end = report_window(day, timezone)
     by_kind: dict[str, int] = {}
     by_status: dict[str, int] = {}
@@ -123,7 +126,12 @@ def build_report(
         incomplete=sum(e.analysis != "done" for e in entries),
         pending=sum(bool(e.pending) for e in entries),
         limited=sum(bool(e.limited) for e in entries),
+        due=None if due is None else sorted(due, key=_due_order),
     )
+
+
+def _due_order(item: DueItem) -> tuple[date, str, str, str]:
+    return (item.due_date, item.filename, item.document_id, item.kind)
 
 
 def _entry(item: DocumentAnalysis, kind: KindLabel) -> DocumentEntry:
@@ -217,14 +225,15 @@ def summary_lines(summary: ContractSummary | ReportSummary) -> list[SummaryLine]
 
 
 def without_documents(report: Report, document_ids: set[str]) -> Report | None:
-    """The report with these documents taken out (their entries and failures, with their
-    file names, summaries and quotes), or None when it lists none of them. Counts drop by
-    what the entries show: totals, kinds, statuses, and per category the high and medium
-    findings (a document's low findings are stored as one number, so the category's low
-    count keeps them; it names nothing)."""
+    """The report with these documents taken out (their entries, failures and obligations
+    due, with their file names, summaries and quotes), or None when it lists none of them.
+    Counts drop by what the entries show: totals, kinds, statuses, and per category the
+    high and medium findings (a document's low findings are stored as one number, so the
+    category's low count keeps them; it names nothing)."""
     entries = [e for e in report.documents if e.document_id in document_ids]
     failures = [f for f in report.failures if f.document_id in document_ids]
-    if not entries and not failures:
+    due = [d for d in report.due or () if d.document_id not in document_ids]
+    if not entries and not failures and len(due) == len(report.due or ()):
         return None
     by_kind, by_status = dict(report.by_kind), dict(report.by_status)
     removed: list[tuple[str, str]] = [(e.kind, "ready") for e in entries]
@@ -255,5 +264,6 @@ def without_documents(report: Report, document_ids: set[str]) -> Report | None:
             "incomplete": max(0, report.incomplete - sum(e.analysis != "done" for e in entries)),
             "pending": max(0, report.pending - sum(bool(e.pending) for e in entries)),
             "limited": max(0, report.limited - sum(bool(e.limited) for e in entries)),
+            "due": None if report.due is None else due,
         }
     )

@@ -5,12 +5,12 @@ transaction every row derived from it: chunks, page offsets, kind and metadata, 
 analysis jobs (results and reasons with them), cached analyses of it and answers citing
 it, its version links (a later version then has no previous one), its page-ledger row
 (kept counting under a random id) and its entries in stored daily
-reports (taken out, `pipelines.reports.without_documents`). A task still running on the
-document writes its derived rows only while the row exists (`store_engine.document_alive`, in
-the transaction of the write), so whatever it wrote before is erased here and nothing
-after. An `erasures` row (the id and tenant, no text) records the delete until what lives
-outside the database (index points, the file, a Redis cache) is gone too (`finish`), so a
-delete cut short is finished on retry or on start.
+reports (taken out, `pipelines.reports.without_documents`), and its obligations. A task
+still running on the document writes its derived rows only while the row exists
+(`store_engine.document_alive`, in the transaction of the write), so whatever it wrote
+before is erased here and nothing after. An `erasures` row (the id and tenant, no text)
+records the delete until what lives outside the database (index points, the file, a Redis
+cache) is gone too (`finish`), so a delete cut short is finished on retry or on start.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from services.adapters import (
     analysis_cache,
     document_versions,
     jobs,
+    obligations,
     page_usage,
     reports,
     store_engine,
@@ -59,6 +60,7 @@ class SqlEraser:
             document_versions.forget_in(conn, document_id)  # its link, and links naming it
             page_usage.anonymise_in(conn, document_id)
             reports.redact_in(conn, tenant, document_id)
+            obligations.delete_in(conn, document_id)
             if (
                 conn.execute(
                     select(erasures.c.document_id).where(erasures.c.document_id == document_id)

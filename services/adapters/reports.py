@@ -110,6 +110,7 @@ class SqlReportStore:
             if report is not None:  # documents deleted while it was built are left out
                 listed = {e.document_id for e in report.documents}
                 listed |= {f.document_id for f in report.failures}
+                listed |= {d.document_id for d in report.due or ()}
                 gone = listed - documents_alive(conn, sorted(listed))
                 report = without_documents(report, gone) or report
                 values["report"] = report.model_dump_json()

@@ -15,6 +15,7 @@ from services.api.review import install_review
 from services.api.routes import analysis, documents, health, jobs, metrics, reindex, search, status
 from services.api.routes import comparisons as comparison_routes
 from services.api.routes import diffs as diff_routes
+from services.api.routes import obligations as obligation_routes
 from services.api.routes import pages as page_routes
 from services.api.routes import reports as report_routes
 from services.runtime import processes as runtime
@@ -67,6 +68,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(page_routes.router)
     app.include_router(comparison_routes.router)
     app.include_router(diff_routes.router)
+    app.include_router(obligation_routes.router)
     install_docs(app, open_paths=OPEN_PATHS)
     install_review(app)
     return app

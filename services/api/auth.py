@@ -8,13 +8,15 @@ added later is closed by default. It also spends the key's rate-limit token (429
 
 Open: /health, /ready, /metrics (restrict /metrics to the monitoring network: it shows
 counts over every tenant), the API docs with their assets (services/api/docs.py) and the
-review page with its assets (services/api/review.py; its calls carry the key).
+review page with its assets (services/api/review.py; its calls carry the key), and the
+calendar feed asked for with a `token` and no key (its route checks the token).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from typing import Any
+from urllib.parse import parse_qs
 
 import anyio
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -24,6 +26,7 @@ from services.api.docs import is_docs_path
 from services.api.errors import error_response
 from services.api.review import is_review_path
 from services.app.auth import KeyService, Limiter, RateLimiter
+from services.app.obligations import FEED_PATH
 from services.runtime.logs import bind, unbind
 
 OPEN_PATHS = frozenset({"/health", "/ready", "/metrics"})
@@ -40,6 +43,14 @@ def presented_key(headers: Iterable[tuple[bytes, bytes]]) -> str | None:
         elif name.lower() == b"x-api-key":
             api_key = value.decode("latin-1").strip() or None
     return bearer or api_key
+
+
+def feed_token_only(path: str, scope: Scope, headers: Iterable[tuple[bytes, bytes]]) -> bool:
+    """A calendar client's request: the feed's path with a `token` query parameter and no
+    key; the route checks the token (services/api/routes/obligations.py)."""
+    if path != FEED_PATH or presented_key(headers) is not None:
+        return False
+    return bool(parse_qs(scope.get("query_string", b"").decode("latin-1")).get("token"))
 
 
 def key_service(app: Any) -> tuple[KeyService, Limiter | None]:
@@ -77,7 +88,12 @@ class ApiKeyMiddleware:
             await _refuse_headers(send)
             return
         path = scope["path"]
-        if path in OPEN_PATHS or is_docs_path(path) or is_review_path(path):
+        if (
+            path in OPEN_PATHS
+            or is_docs_path(path)
+            or is_review_path(path)
+            or feed_token_only(path, scope, headers)
+        ):
             await self.app(scope, receive, send)
             return
         application = scope["app"]

@@ -21,6 +21,7 @@ from services.app.ports import (
     DocumentStore,
     Embedder,
     Eraser,
+    ObligationExtraction,
     PageCache,
     PageLedger,
     PdfParser,
@@ -56,6 +57,7 @@ class DocumentService(DocumentIngestion):
         cache: AnalysisCache | None = None,
         routes: IndexRoutes | None = None,
         page_cache: PageCache | None = None,
+        obligations: ObligationExtraction | None = None,
     ) -> None:
         super().__init__(
             settings=settings,
@@ -68,6 +70,7 @@ class DocumentService(DocumentIngestion):
             queue=queue,
             pages=pages,
             routes=routes,
+            obligations=obligations,
         )
         self.eraser = eraser
         self.cache = cache  # None: the store's database holds the analysis cache

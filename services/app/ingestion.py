@@ -17,7 +17,7 @@ from pathlib import PurePath
 from pipelines.chunking import page_starts
 from pipelines.errors import InvalidDocument, NotFound, PagesPerMinuteExceeded
 from pipelines.ingest import chunk_stage, index_texts, parse_stage
-from pipelines.models import DocumentStatus
+from pipelines.models import Chunk, Document, DocumentStatus
 from pipelines.risks import detect_kind
 from services.app.embed_batches import EmbedBatcher
 from services.app.index_routes import UPSERT_POINTS, IndexRoutes
@@ -26,6 +26,7 @@ from services.app.ports import (
     DocumentQueue,
     DocumentStore,
     Embedder,
+    ObligationExtraction,
     PageLedger,
     PdfParser,
     TokenCounter,
@@ -74,9 +75,10 @@ class DocumentIngestion:
         queue: DocumentQueue | None = None,
         pages: PageLedger | None = None,
         routes: IndexRoutes | None = None,
+        obligations: ObligationExtraction | None = None,
     ) -> None:
         """`routes`: each tenant's embedder and collection (None: `embedder` and `index`
-        for every tenant)."""
+        for every tenant); `obligations`: reads a contract's key dates once it is indexed."""
         self.settings = settings
         self.store = store
         self.blobs = blobs
@@ -86,6 +88,7 @@ class DocumentIngestion:
         self.index = index
         self.queue = queue
         self.pages = pages
+        self.obligations = obligations
         self.routes = routes or IndexRoutes.fixed(
             embedder,
             index,
@@ -241,9 +244,11 @@ class DocumentIngestion:
             if document_id not in self.store.existing_ids([document_id]):
                 for route in self.routes.for_deletes(tenant):
                     route.index.delete_document(tenant, document_id)
-        self.store.set_kind(document_id, detect_kind(chunks[:KIND_CHUNKS]))
+        kind = detect_kind(chunks[:KIND_CHUNKS])
+        self.store.set_kind(document_id, kind)
+        noted = self._extract_obligations(document, kind, chunks)
         if not self.store.transition(
-            document_id, [S.INDEXING], S.READY, chunks_embedded=len(chunks)
+            document_id, [S.INDEXING], S.READY, chunks_embedded=len(chunks), **noted
         ):
             try:  # a duplicate task (re-sent on start, redelivered) finished it first
                 self.store.get_by_id(document_id)
@@ -251,6 +256,21 @@ class DocumentIngestion:
                 for route in self.routes.for_deletes(tenant):
                     route.index.delete_document(tenant, document_id)
                 self.store.delete_document(document_id)
+
+    def _extract_obligations(
+        self, document: Document, kind: str, chunks: list[Chunk]
+    ) -> dict[str, list[str]]:
+        """A contract's key dates and obligations, before it is ready; a failure is logged
+        and noted in the document's warnings, and never fails the document."""
+        if self.obligations is None or kind != "contract":
+            return {}
+        try:
+            self.obligations.extract_document(document.tenant, document.id, chunks)
+        except Exception as exc:
+            log.exception("obligations of document %s not extracted", document.id)
+            note = f"obligations not extracted: {type(exc).__name__}: {exc}"[:500]
+            return {"warnings": [*document.warnings, note]}
+        return {}
 
     def _fail(self, document_id: str, exc: Exception) -> None:
         code = getattr(exc, "code", "error")

@@ -472,3 +472,76 @@ class PageCache(Protocol):
     def forget(self, document_id: str) -> None:
         """Remove every file of the document (it was deleted)."""
         ...
+
+
+# --- key dates and obligations (services/adapters/obligations.py) ---------------------
+
+
+@dataclass(frozen=True)
+class Obligation:
+    """A key date or obligation read from a contract (a row of `obligations`): `quote` is
+    the document text at `char_start:char_end`; `due_date` None when the text gives a rule
+    only (`rule` says which)."""
+
+    id: str
+    tenant: str
+    document_id: str
+    kind: str
+    party: str | None
+    due_date: date | None
+    rule: str | None
+    quote: str
+    page: int | None
+    page_end: int | None
+    char_start: int | None
+    char_end: int | None
+    verified: bool
+    method: str
+    created_at: datetime
+    filename: str = ""
+    """The document's file name, filled when listed."""
+
+
+@dataclass(frozen=True)
+class CalendarFeed:
+    """A read-only token of a tenant's iCalendar feed (only its SHA-256 is kept)."""
+
+    id: str
+    tenant: str
+    name: str
+    token_hash: str
+    created_at: datetime
+    revoked_at: datetime | None = None
+
+
+class ObligationStore(Protocol):
+    """Obligations' and calendar feeds' rows (`SqlObligationStore`)."""
+
+    def replace(self, tenant: str, document_id: str, rows: Sequence[Obligation]) -> bool:
+        """Replace the document's rows; False (nothing written) for a deleted document."""
+
+    def find(
+        self,
+        tenant: str,
+        *,
+        due_before: date | None = None,
+        due_after: date | None = None,
+        document_id: str | None = None,
+        kind: str | None = None,
+    ) -> list[Obligation]: ...
+
+    def add_feed(self, feed: CalendarFeed) -> CalendarFeed: ...
+
+    def feed_by_hash(self, token_hash: str) -> CalendarFeed | None: ...
+
+    def feeds(self, tenant: str) -> list[CalendarFeed]: ...
+
+    def revoke_feed(self, tenant: str, feed_id: str, when: datetime) -> bool: ...
+
+
+class ObligationExtraction(Protocol):
+    """What the index step calls once a contract is indexed (`ObligationService`)."""
+
+    def extract_document(
+        self, tenant: str, document_id: str, chunks: Sequence[Chunk] | None = None
+    ) -> int: ...

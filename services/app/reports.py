@@ -30,14 +30,14 @@ from pipelines.models import (
     JobStatus,
 )
 from pipelines.report_limits import analyses_wanted, over_document_limit
-from pipelines.report_models import AnalysisState, ReportRecord
+from pipelines.report_models import DUE_DAYS, AnalysisState, DueItem, ReportRecord
 from pipelines.reports import DocumentAnalysis, build_report, previous_day, report_window
 from pipelines.risk_taxonomy import DocumentKind
 from pipelines.risks import RiskReport, detect_kind
 from pipelines.summary_models import ContractSummary, ReportSummary
 from services.app.analysis import AnalysisService, RisksResult, SummaryResult
 from services.app.jobs import JobService, result_of
-from services.app.ports import ReportDocuments, ReportQueue, ReportStore
+from services.app.ports import ObligationStore, ReportDocuments, ReportQueue, ReportStore
 from services.settings import ReportSettings
 
 log = logging.getLogger(__name__)
@@ -71,7 +71,11 @@ class ReportService:
         settings: ReportSettings,
         queue: ReportQueue | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        obligations: ObligationStore | None = None,
     ) -> None:
+        """`obligations`: the tenant's key dates, for the "due in the next 30 / 90 days"
+        section (None: no such section)."""
+        self.obligations = obligations
         self.store = store
         self.reports = reports
         self.analysis = analysis
@@ -149,6 +153,7 @@ class ReportService:
                 got.items,
                 generated_at=self.clock(),
                 status="building" if waiting else "done",
+                due=self._due(tenant, day),
             )
             if waiting:
                 self.reports.touch(
@@ -229,6 +234,30 @@ class ReportService:
             got.items.append(_item(doc, doc_kind, found, notes, pending, limited, final, no_llm))
         return got
 
+    def _due(self, tenant: str, day: date) -> list[DueItem] | None:
+        """The tenant's obligations due in the `DUE_DAYS[-1]` days after `day`."""
+        if self.obligations is None:
+            return None
+        rows = self.obligations.find(
+            tenant, due_after=_plus(day, 1), due_before=_plus(day, DUE_DAYS[-1])
+        )
+        return [
+            DueItem(
+                document_id=row.document_id,
+                filename=row.filename,
+                kind=row.kind,
+                due_date=row.due_date,
+                days=(row.due_date - day).days,
+                quote=row.quote,
+                page=row.page,
+                verified=row.verified,
+                rule=row.rule,
+                party=row.party,
+            )
+            for row in rows
+            if row.due_date is not None
+        ]
+
     def _cached(
         self, tenant: str, kind: JobKind, document_id: str, no_llm: str | None, job: Job | None
     ) -> SummaryResult | RisksResult | None:
@@ -253,6 +282,13 @@ class ReportService:
         if self.queue is None:
             raise RuntimeError("no task queue attached")
         return self.queue
+
+
+def _plus(day: date, days: int) -> date:
+    try:
+        return day + timedelta(days=days)
+    except OverflowError:
+        return date.max
 
 
 def _kind_of(found: dict[JobKind, SummaryResult | RisksResult | None]) -> DocumentKind | None:

@@ -18,6 +18,7 @@ from services.cli.db import db_app
 from services.cli.diff import diff
 from services.cli.documents import ingest, search, status
 from services.cli.keys import keys_app
+from services.cli.obligations import calendar_feed_app, obligations_app
 from services.cli.output import console
 from services.cli.reindex import reindex
 from services.cli.reports import report
@@ -25,6 +26,8 @@ from services.cli.reports import report
 app = typer.Typer(help="docsight: contracts and annual reports, searchable with page citations.")
 app.add_typer(keys_app, name="keys")
 app.add_typer(db_app, name="db")
+app.add_typer(obligations_app, name="obligations")
+app.add_typer(calendar_feed_app, name="calendar-feed")
 SHUTDOWN_GRACE_S = 5  # then waiting requests are cut; threads stop in 3 s each at most
 
 

@@ -25,6 +25,7 @@ from services.adapters.erasure import SqlEraser
 from services.adapters.index_catalog import SqlIndexCatalog
 from services.adapters.job_counts import JobCounts
 from services.adapters.jobs import SqlJobStore
+from services.adapters.obligations import SqlObligationStore
 from services.adapters.page_cache import FilePageCache
 from services.adapters.page_usage import SqlPageLedger
 from services.adapters.pdf import Pypdfium2Parser
@@ -42,6 +43,7 @@ from services.app.documents import DocumentService
 from services.app.highlights import HighlightService
 from services.app.index_routes import IndexRoutes
 from services.app.jobs import JobService
+from services.app.obligations import ObligationService
 from services.app.ports import (
     AnalysisCache,
     Embedder,
@@ -88,6 +90,7 @@ class Container:
     reindex: ReindexService
     highlights: HighlightService  # page rectangles and images for the review page
     comparisons: ComparisonService  # comparison tables over many documents
+    obligations: ObligationService  # key dates of contracts, the calendar feed
     versions: VersionService  # new versions of a document, and its chain
     diffs: DiffService  # clause-level diff of two versions
 
@@ -255,6 +258,7 @@ def build_container(settings: Settings, queue: TaskQueue | None = None) -> Conta
         queues=queue_depths,
     )
     page_cache = FilePageCache(settings.data_dir / "pages")
+    obligations = ObligationService(store=SqlObligationStore(store.engine), documents=store)
     documents = DocumentService(
         settings=settings,
         store=store,
@@ -269,6 +273,7 @@ def build_container(settings: Settings, queue: TaskQueue | None = None) -> Conta
         cache=cache,  # a deleted document's cached analyses go with it
         routes=routes,
         page_cache=page_cache,  # and its rendered pages
+        obligations=obligations,  # read from a contract when it is indexed
     )
     llm = open_llm(settings.llm, observer=metrics.observe_llm)
     reranker = build_reranker(settings)
@@ -298,6 +303,7 @@ def build_container(settings: Settings, queue: TaskQueue | None = None) -> Conta
         jobs=jobs,
         settings=settings.reports,
         queue=queue,
+        obligations=obligations.store,  # the report's "due in the next 30 / 90 days"
     )
     reindex = ReindexService(
         store=store, catalog=SqlIndexCatalog(store.engine), routes=routes, queue=queue
@@ -329,6 +335,7 @@ def build_container(settings: Settings, queue: TaskQueue | None = None) -> Conta
             fan_out=settings.worker.comparison_fan_out,
             max_attempts=settings.worker.analysis_max_retries + 1,
         ),
+        obligations=obligations,
         versions=VersionService(documents=documents, versions=SqlDocumentVersions(store.engine)),
         diffs=DiffService(
             store=store, versions=SqlDocumentVersions(store.engine), risks=analysis, cache=cache

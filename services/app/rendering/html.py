@@ -5,8 +5,14 @@ from __future__ import annotations
 
 from html import escape
 
-from pipelines.report_models import CategoryCount, DocumentEntry, Report
-from services.app.rendering.markdown import entry_notes, status_line
+from pipelines.report_models import DUE_DAYS, CategoryCount, DocumentEntry, Report
+from services.app.rendering.markdown import (
+    DUE_TITLE,
+    due_groups,
+    due_text,
+    entry_notes,
+    status_line,
+)
 
 COLOURS = {"high": "#c62828", "medium": "#ef8f00", "low": "#7d8c99"}
 CSS = """
@@ -65,6 +71,8 @@ def render_html(report: Report) -> str:
             chart_svg(report.categories),
             _category_table(report.categories),
         ]
+    if report.due is not None:
+        body.append(_due(report))
     if report.documents:
         body.append("<h2>New documents</h2>")
         body += [_document(entry) for entry in report.documents]
@@ -73,6 +81,32 @@ def render_html(report: Report) -> str:
         f"<title>{escape(title)}</title><style>{CSS}</style></head>"
         f"<body>{''.join(body)}</body></html>\n"
     )
+
+
+def _due(report: Report) -> str:
+    """The "due in the next 30 / 90 days" section."""
+    out = [f'<h2 id="due">{escape(DUE_TITLE)}</h2>']
+    if not report.due:
+        out.append(f'<p class="empty">Nothing falls due in the next {DUE_DAYS[-1]} days.</p>')
+        return "".join(out)
+    for title, items in due_groups(report):
+        out.append(f"<h3>{escape(title)}</h3>")
+        if not items:
+            out.append("<p>none</p>")
+        for item in items:
+            page = f"p. {item.page}" if item.page else "page unknown"
+            unverified = (
+                ""
+                if item.verified
+                else ' <small class="unverified">(unverified: quote not found in the document)'
+                "</small>"
+            )
+            out.append(
+                f'<p class="due" data-kind="{escape(item.kind)}">{escape(due_text(item))}, '
+                f"<b>{escape(item.filename)}</b> <small>({page})</small>{unverified}</p>"
+                f"<blockquote>{escape(item.quote)}</blockquote>"
+            )
+    return "".join(out)
 
 
 def _counts(report: Report) -> list[str]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from pipelines.report_models import DocumentEntry, Report
+from pipelines.report_models import DUE_DAYS, DocumentEntry, DueItem, Report
 
 
 def _pages(pages: Sequence[int], verified: bool = True) -> str:
@@ -68,7 +68,8 @@ def render_markdown(report: Report) -> str:
         "",
     ]
     if not report.total_documents:
-        return "\n".join([*out, "No documents arrived in this window.", ""])
+        out += ["No documents arrived in this window.", ""]
+        return "\n".join([*out, *due_markdown(report)])
     out += ["| | count |", "|---|---|", f"| documents | {report.total_documents} |"]
     out += [f"| kind: {k} | {v} |" for k, v in report.by_kind.items()]
     out += [f"| status: {k} | {v} |" for k, v in report.by_status.items()]
@@ -103,6 +104,8 @@ def render_markdown(report: Report) -> str:
             f"| {escape_markdown(c.category)} | {c.high} | {c.medium} | {c.low} | {c.documents} |"
             for c in report.categories
         ]
+    if report.due is not None:
+        out += ["", *due_markdown(report)[:-1]]
     if report.documents:
         out += ["", "## New documents"]
     for entry in report.documents:
@@ -124,6 +127,45 @@ def render_markdown(report: Report) -> str:
         if notes:
             out.append(f"_{escape_markdown('; '.join(notes))}._")
     return "\n".join(out) + "\n"
+
+
+DUE_TITLE = f"Due in the next {' / '.join(str(d) for d in DUE_DAYS)} days"
+
+
+def due_groups(report: Report) -> list[tuple[str, list[DueItem]]]:
+    """The obligations due, by window: "within 30 days", "in 31 to 90 days"."""
+    groups: list[tuple[str, list[DueItem]]] = []
+    low = 0
+    for high in DUE_DAYS:
+        title = f"Within {high} days" if not low else f"In {low + 1} to {high} days"
+        groups.append((title, [d for d in report.due or () if low < d.days <= high]))
+        low = high
+    return groups
+
+
+def due_text(item: DueItem) -> str:
+    """One obligation due, without its file name and quote (both renderings)."""
+    party = f" ({item.party})" if item.party else ""
+    return f"{item.due_date.isoformat()} (in {item.days} days): {item.kind}{party}"
+
+
+def due_markdown(report: Report) -> list[str]:
+    """The "due in the next 30 / 90 days" section (nothing when not looked up)."""
+    if report.due is None:
+        return []
+    out = [f"## {DUE_TITLE}", ""]
+    if not report.due:
+        return [*out, f"Nothing falls due in the next {DUE_DAYS[-1]} days.", ""]
+    for title, items in due_groups(report):
+        out += [f"### {title}", ""]
+        out += [
+            f"- {escape_markdown(due_text(item))}, **{escape_markdown(item.filename)}**"
+            f"{_pages([item.page] if item.page else [], item.verified)}: "
+            f'"{escape_markdown(item.quote)}"'
+            for item in items
+        ] or ["- none"]
+        out.append("")
+    return out
 
 
 def entry_notes(entry: DocumentEntry) -> list[str]:

@@ -2,8 +2,10 @@
 
 For each field of `benchmarks.cuad_values.FIELDS` and each dev contract with a gold span
 or answer: `normalise(field, spans joined)` against `answer_normalized`; for Expiration
-Date the gold Effective (else Agreement) Date is passed as `effective`. Prints n, correct
-and accuracy per field (misses with --verbose) and ends with one JSON line.
+Date the gold Effective (else Agreement) Date is passed as `effective` and the gold
+Agreement Date as `agreement`. Prints n, correct and accuracy per field, and how many of
+the gold answers that state a value (not "" or a blank "[]") are read right; misses with
+--verbose; ends with one JSON line.
 
     python -m benchmarks.normalised_values [--verbose] [--data DIR]
 """
@@ -59,7 +61,16 @@ def evaluate(field: str, data: Path = DEFAULT_DATA) -> dict[str, Any]:
     n = len(items)
     correct = n - len(misses)
     accuracy = round(correct / n, 3) if n else 0.0
-    return {"n": n, "correct": correct, "accuracy": accuracy, "misses": misses}
+    valued = [i for i in items if i.answer.strip() and "[]" not in i.answer]
+    missed = {m["contract"] for m in misses}
+    return {
+        "n": n,
+        "correct": correct,
+        "accuracy": accuracy,
+        "n_value": len(valued),
+        "correct_value": sum(i.contract not in missed for i in valued),
+        "misses": misses,
+    }
 
 
 def _shown(value: Normalised | None) -> str:
@@ -74,11 +85,17 @@ def main() -> None:
     parser.add_argument("--verbose", action="store_true", help="list every miss")
     args = parser.parse_args()
     results = {field: evaluate(field, args.data) for field in FIELDS}
-    rows = [(f, r["n"], r["correct"], r["accuracy"]) for f, r in results.items()]
+    rows = [
+        (f, r["n"], r["correct"], r["accuracy"], f"{r['correct_value']}/{r['n_value']}")
+        for f, r in results.items()
+    ]
     total_n = sum(r["n"] for r in results.values())
     total_correct = sum(r["correct"] for r in results.values())
-    rows.append(("all", total_n, total_correct, round(total_correct / max(total_n, 1), 3)))
-    print_table(("field", "n", "correct", "accuracy"), rows)
+    valued = sum(r["n_value"] for r in results.values())
+    valued_right = sum(r["correct_value"] for r in results.values())
+    overall = round(total_correct / max(total_n, 1), 3)
+    rows.append(("all", total_n, total_correct, overall, f"{valued_right}/{valued}"))
+    print_table(("field", "n", "correct", "accuracy", "gold with a value"), rows)
     if args.verbose:
         for field, result in results.items():
             for miss in result["misses"]:
@@ -89,7 +106,8 @@ def main() -> None:
         {
             "benchmark": "normalised_values",
             "fields": {
-                f: {k: r[k] for k in ("n", "correct", "accuracy")} for f, r in results.items()
+                f: {k: r[k] for k in ("n", "correct", "accuracy", "n_value", "correct_value")}
+                for f, r in results.items()
             },
             "n": total_n,
             "correct": total_correct,

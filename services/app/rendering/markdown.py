@@ -146,7 +146,8 @@ def due_groups(report: Report) -> list[tuple[str, list[DueItem]]]:
 def due_text(item: DueItem) -> str:
     """One obligation due, without its file name and quote (both renderings)."""
     party = f" ({item.party})" if item.party else ""
-    return f"{item.due_date.isoformat()} (in {item.days} days): {item.kind}{party}"
+    days = f"{item.days} day" + ("s" if item.days != 1 else "")
+    return f"{item.due_date.isoformat()} (in {days}): {item.kind}{party}"
 
 
 def due_markdown(report: Report) -> list[str]:

@@ -251,3 +251,22 @@ def test_the_cli_lists_obligations_and_creates_a_feed(
     feed = httpx.get(url, timeout=60)
     assert feed.status_code == 200
     assert NOTICE in {e.decoded("DTSTART") for e in Calendar.from_ical(feed.content).walk("VEVENT")}
+
+
+def test_the_daily_report_lists_what_falls_due(served: tuple[Server, dict[str, str]]) -> None:
+    server, _ = served
+    day = TODAY - timedelta(days=3)  # no upload in its window: the report needs no model
+    with server.client() as client:
+        built = client.post(f"/v1/reports/{day}", params={"wait": 60})
+        assert built.status_code == 200, built.text
+        due = built.json()["report"]["due"]
+        markdown = client.get(f"/v1/reports/{day}", params={"format": "markdown"}).text
+        html = client.get(f"/v1/reports/{day}", params={"format": "html"}).text
+    notice = [d for d in due if d["filename"] == "msa.pdf" and d["kind"] == "notice_deadline"]
+    assert len(notice) == 1
+    assert notice[0]["due_date"] == NOTICE.isoformat()
+    assert notice[0]["days"] == (NOTICE - day).days
+    assert notice[0]["page"] == 2
+    assert "## Due in the next 30 / 90 days" in markdown
+    assert f"{NOTICE.isoformat()} (in {(NOTICE - day).days} days): notice\\_deadline" in markdown
+    assert "Due in the next 30 / 90 days</h2>" in html

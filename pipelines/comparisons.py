@@ -30,7 +30,12 @@ from pipelines.comparison_models import (
     Method,
     Row,
 )
-from pipelines.contract_values import Normalised, normalise
+from pipelines.contract_values import (
+    NORMALISED_CATEGORIES,
+    Normalised,
+    canonical_category,
+    normalise,
+)
 from pipelines.extract import OPENING_UNITS, extract_fields
 from pipelines.grounding import SourceText
 from pipelines.models import Chunk
@@ -177,17 +182,64 @@ def pattern_cell(column: str, doc: DocumentText, effective: date | None) -> Cell
     terms = lookup(category)
     if terms is None:
         return None
-    for start, end in phrase_sentences(terms, doc):
+    spans = phrase_sentences(terms, doc)
+    if terms.id.casefold() in _CUES:  # cues are loose: the likeliest term clause first
+        spans.sort(key=lambda span: -_term_score(terms, doc.text[span[0] : span[1]]))
+    typed = canonical_category(column) in NORMALISED_CATEGORIES
+    stems = () if typed else _stems(terms.id)  # a yes/no column
+    for start, end in spans:
+        if stems and not any(stem in doc.text[start:end].casefold() for stem in stems):
+            continue  # a loose phrase ("for any reason") away from the clause's subject
         found = normalise(column, doc.text[start:end], effective=effective)
         if found is not None:
             return doc.cell(start, end, found, "pattern", None)
     return None
 
 
+_CUES = {
+    "expiration date": re.compile(
+        r"\bexpir|\buntil\b|\bterm of\b|\bperiod of\b|\bshall (?:continue|remain|terminate)"
+        r"|\bin (?:full )?(?:force|effect)\b|\bcommenc|届满|有效期|期限",
+        re.IGNORECASE,
+    ),
+    "renewal term": re.compile(r"\brenew|\bextend|\bsuccessive|续期|续签|顺延", re.IGNORECASE),
+    "notice period to terminate renewal": re.compile(
+        r"\brenew|\bexpiration of (?:the|its|this)|\bend of the (?:initial )?term|续期|续签|届满",
+        re.IGNORECASE,
+    ),
+}
+"""Wording of term clauses the lexicon's phrases miss ("shall be effective until", "continue
+for a period of one (1) year", "renewable for"), for the categories read as typed values."""
+
+
+_TERM_WORDS = re.compile(r"\b(?:this|the) agreement\b|\bterm\b|本合同|本协议", re.IGNORECASE)
+_DEFINITION = re.compile(
+    r"^\W*(?:\d+(?:\.\d+)*\s*)?[\"“][^\"”]{1,60}[\"”]\s+(?:means|shall mean)", re.IGNORECASE
+)
+
+
+def _stems(category: str) -> tuple[str, ...]:
+    """The first letters of the category's own words ("termi", "conve" of "Termination for
+    Convenience"): a yes/no clause sentence names its subject."""
+    words = re.findall(r"[a-z]{4,}", category.casefold())
+    return tuple(w[:5] for w in words if w not in ("license", "rights"))
+
+
+def _term_score(terms: ClauseTerms, sentence: str) -> int:
+    """How much a sentence reads as the contract's own term clause: the category's phrases,
+    "this Agreement" / "term", never a definition ('"Calendar Year" means ...')."""
+    folded = sentence.casefold()
+    phrase = any(p in folded for p in (*terms.phrases_en, *terms.phrases_zh))
+    return (
+        2 * phrase + 2 * bool(_TERM_WORDS.search(sentence)) - 4 * bool(_DEFINITION.match(sentence))
+    )
+
+
 def phrase_sentences(
     terms: ClauseTerms, doc: DocumentText, limit: int = 40
 ) -> list[tuple[int, int]]:
-    """Sentences holding one of the category's clause phrases, in document order, each once."""
+    """Sentences holding one of the category's clause phrases or cues (`_CUES`), in
+    document order, each once."""
     lowered = doc.text.casefold()
     hits: set[int] = set()
     for phrase in (*terms.phrases_en, *terms.phrases_zh):
@@ -195,6 +247,9 @@ def phrase_sentences(
         while at >= 0 and len(hits) < limit * 4:
             hits.add(at)
             at = lowered.find(phrase, at + len(phrase))
+    cue = _CUES.get(terms.id.casefold())
+    if cue is not None:
+        hits.update(m.start() for m in cue.finditer(doc.text))
     spans: list[tuple[int, int]] = []
     for at in sorted(hits):
         span = doc.sentence(at, at + 1)

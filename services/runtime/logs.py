@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import sys
 import uuid
 from collections.abc import Iterator
@@ -92,6 +93,21 @@ class TextFormatter(logging.Formatter):
         return f"{first} [{ids}]{newline}{rest}"
 
 
+_TOKEN_QUERY = re.compile(r"([?&]token=)[^&\s]*")
+
+
+class RedactTokens(logging.Filter):
+    """Hides a query's `token=` (a calendar feed's secret) in uvicorn's access lines."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple):
+            record.args = tuple(
+                _TOKEN_QUERY.sub(r"\1[redacted]", a) if isinstance(a, str) else a
+                for a in record.args
+            )
+        return True
+
+
 def configure_logging(fmt: str = "json", level: str = "INFO") -> None:
     """The root logger writes to stderr in `fmt` ("json" or "text"); handlers set earlier
     are replaced. uvicorn's and Celery's loggers propagate to it at the root's level (run
@@ -108,6 +124,9 @@ def configure_logging(fmt: str = "json", level: str = "INFO") -> None:
         uvicorn_logger.handlers.clear()
         uvicorn_logger.propagate = True
         uvicorn_logger.setLevel(logging.NOTSET)
+    access = logging.getLogger("uvicorn.access")
+    if not any(isinstance(f, RedactTokens) for f in access.filters):
+        access.addFilter(RedactTokens())
 
 
 def _request_id_of(scope: Scope) -> str:

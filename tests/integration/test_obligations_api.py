@@ -218,6 +218,9 @@ def test_the_ics_feed_by_token_and_by_key_and_a_revoked_token(
         refused = anonymous.get(feed["url"])
     assert refused.status_code == 401
     assert refused.json()["error_code"] == "unauthenticated"
+    log = (server.data_dir / "server.log").read_text(encoding="utf-8", errors="replace")
+    assert "/v1/obligations.ics?token=[redacted]" in log  # the access lines hide the token
+    assert feed["token"] not in log
 
 
 def test_the_cli_lists_obligations_and_creates_a_feed(

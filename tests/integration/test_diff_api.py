@@ -3,12 +3,13 @@ POST /v1/documents/{id}/versions (English) and with `previous_id` on POST /v1/do
 (Chinese); each inserts a clause (the later ones renumbered) and rewords one. The diff
 lists the reworded clause as changed with both texts and their pages, the renumbered ones
 as unchanged, and `docsight diff` prints it; deleting the previous version leaves the new
-one without a previous version."""
+one without a previous version; `docsight ingest --previous` adds a third version."""
 
 from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -107,7 +108,7 @@ def test_english_version_diff_and_cli(server: Server) -> None:
         assert client.get(f"/v1/documents/{new['id']}").json()["previous_id"] is None
 
 
-def test_chinese_version_diff(server: Server) -> None:
+def test_chinese_version_diff(server: Server, tmp_path: Path) -> None:
     with server.client() as client:
         old = _upload(client, "采购合同-v1.pdf", pdf_of(ZH_OLD))
         new = _upload(client, "采购合同-v2.pdf", pdf_of(ZH_NEW), previous_id=old["id"])
@@ -129,3 +130,14 @@ def test_chinese_version_diff(server: Server) -> None:
         added = _by_number(changes, "new", "第二条")
         assert added["kind"] == "added"
         assert "三十日" in added["new"]["text"]
+
+    third = tmp_path / "采购合同-v3.pdf"
+    third.write_bytes(pdf_of([*ZH_NEW, ["第六条 其他", "本合同一式两份。"]]))
+    done = _cli(server, "ingest", str(third), "--previous", new["id"][:8], "--no-wait")
+    assert done.returncode == 0, done.stdout + done.stderr
+    with server.client() as client:
+        chain = client.get(f"/v1/documents/{old['id']}/versions").json()["versions"]
+        assert [d["id"] for d in chain][:2] == [old["id"], new["id"]]
+        assert len(chain) == 3
+        assert chain[2]["filename"] == third.name
+        assert chain[2]["previous_id"] == new["id"]

@@ -3,22 +3,25 @@
 `BodyLimitMiddleware` refuses a request whose `Content-Length` is over the limit before
 reading any of it, and stops reading one without a length (chunked) as soon as it passes
 the limit: the framework never spools more than the limit to its temporary files. Bodies of
-`POST /v1/documents` may be `api.max_request_mb` (several PDFs), every other body
-`api.max_body_kb` (JSON). A tenant has at most `api.max_uploads_per_tenant` uploads being
-received at once (429 beyond), so the temporary space one tenant can take is bounded by
-that many times `max_request_mb` (a client that gets 429 retries after `Retry-After`).
+`POST /v1/documents` and `POST /v1/documents/{id}/versions` may be `api.max_request_mb`
+(PDFs), every other body `api.max_body_kb` (JSON). A tenant has at most
+`api.max_uploads_per_tenant` uploads being received at once (429 beyond), so the temporary
+space one tenant can take is bounded by that many times `max_request_mb` (a client that
+gets 429 retries after `Retry-After`).
 Sits inside `ApiKeyMiddleware` (it knows the tenant).
 """
 
 from __future__ import annotations
 
 import json
+import re
 import threading
 from collections import Counter
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 UPLOAD_PATH = "/v1/documents"
+VERSION_UPLOAD_PATH = re.compile(r"/v1/documents/[^/]+/versions")  # a document's new version
 
 
 class BodyLimitMiddleware:
@@ -32,7 +35,10 @@ class BodyLimitMiddleware:
             await self.app(scope, receive, send)
             return
         settings = scope["app"].state.settings.api
-        upload = scope["method"] == "POST" and scope["path"].rstrip("/") == UPLOAD_PATH
+        path = scope["path"].rstrip("/")
+        upload = scope["method"] == "POST" and (
+            path == UPLOAD_PATH or VERSION_UPLOAD_PATH.fullmatch(path) is not None
+        )
         limit = int(
             settings.max_request_mb * 1024 * 1024 if upload else settings.max_body_kb * 1024
         )

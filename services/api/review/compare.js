@@ -141,7 +141,8 @@ function progress(c) {
   if (c.steps_total) { bar.max = c.steps_total; bar.value = c.steps_done || 0; } else bar.removeAttribute("value");
   const steps = c.steps_total ? ` (${c.steps_done || 0}/${c.steps_total})` : "";
   const failed = c.status === "failed" ? `: ${c.error_code || ""} ${c.reason || ""}` : "";
-  $("compare-status").textContent = `Comparison ${c.status}${c.step ? `, ${c.step}` : ""}${steps}${failed}`;
+  const step = c.step && c.step !== c.status ? `, ${c.step}` : "";
+  $("compare-status").textContent = `Comparison ${c.status}${step}${steps}${failed}`;
   $("compare-status").dataset.status = c.status;
 }
 

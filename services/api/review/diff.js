@@ -70,8 +70,16 @@ function render(diff) {
   $("diff-rows").replaceChildren(...rows);
 }
 
+// A clause's text as read: the PDF's line breaks and runs of spaces are one space (a line
+// break between two Chinese characters none), so that a line broken elsewhere is no change.
+const CJK = "\u3000-\u303f\u3400-\u9fff\uf900-\ufaff\uff00-\uffef";
+const BREAK_IN_CJK = new RegExp(`(?<=[${CJK}])\\s*\\n\\s*(?=[${CJK}])`, "gu");
+function flat(text) {
+  return text.replace(BREAK_IN_CJK, "").replace(/\s+/g, " ").trim();
+}
+
 function row(diff, change) {
-  const words = change.kind === "changed" && change.old && change.new ? wordDiff(change.old.text, change.new.text) : null;
+  const words = change.kind === "changed" && change.old && change.new ? wordDiff(flat(change.old.text), flat(change.new.text)) : null;
   const left = side(diff.against, change.old, words, "del", "old");
   const right = side(diff.document_id, change.new, words, "add", "new");
   return el("div", { class: `diff-row kind-${change.kind}`, "data-kind": change.kind },
@@ -84,7 +92,7 @@ function side(documentId, clause, words, op, which) {
   const page = clause.page ? `p. ${clause.page}${clause.page_end && clause.page_end !== clause.page ? `–${clause.page_end}` : ""}` : "";
   const text = words
     ? words.filter((w) => w.op === "same" || w.op === op).map((w) => (w.op === "same" ? w.text : el(op === "del" ? "del" : "ins", {}, w.text)))
-    : [clause.text];
+    : [flat(clause.text)];
   return el("div", { class: `side ${which}` }, el("button", {
     type: "button", class: "side-open", "data-document": documentId, "data-start": clause.char_start,
     "data-end": clause.char_end, "data-quote": clause.text.slice(0, 200),

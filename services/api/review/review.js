@@ -168,6 +168,7 @@ async function loadPage(id, n, holder) {
 
 async function highlight(documentId, start, end, page) {
   if (!state.doc || state.doc.id !== documentId) await openDocument(documentId);
+  else if ($("document").hidden) show("document"); // from the compare, calendar or diff view
   for (const old of document.querySelectorAll("[data-highlight]")) old.remove();
   let boxes = [];
   if (start !== null && start !== undefined && end > start) {

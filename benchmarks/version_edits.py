@@ -3,7 +3,8 @@
 Per contract with at least 5 top-level numbered clauses, one pair per type: insert (a
 clause from the pool or another contract, later clauses renumbered), delete (a clause,
 half the time renumbering the rest), reword (1-2 paragraphs: a number, "shall" -> "may",
-a sentence added or dropped, a word changed), renumber (a clause inserted before the
+a sentence added or dropped, a word changed), rewrite (3-5 such edits in one paragraph
+of 20-120 words), renumber (a clause inserted before the
 first one: every number shifts), replace (a clause deleted and an unrelated one put in
 its place and number), relabel ("5." -> "Section 5.", nothing else), mixed (an insert, a
 delete and a reword). The Chinese base gets the same types except relabel.
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import random
 import re
+from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,7 +28,7 @@ from benchmarks.version_text import (
 )
 from pipelines.clauses import clause_number
 
-TYPES = ("insert", "delete", "reword", "renumber", "replace", "relabel", "mixed")
+TYPES = ("insert", "delete", "reword", "rewrite", "renumber", "replace", "relabel", "mixed")
 _WORD_NUMBERS = {
     "two": 2, "three": 3, "five": 5, "ten": 10, "fifteen": 15, "twenty": 20,
     "thirty": 30, "forty-five": 45, "sixty": 60, "ninety": 90, "twelve": 12,
@@ -105,6 +107,8 @@ def _plan(
     zh = contract == CHINESE
     if kind == "insert":
         return _insert(rng, paras, rng.choice(tops[1:-1]), zh, contracts)
+    if kind == "rewrite":
+        return _rewrite(rng, paras, units, zh)
     if kind == "renumber":
         return _insert(rng, paras, tops[0], zh, [])
     if kind == "delete":
@@ -190,17 +194,51 @@ def _delete(
 def _rewords(
     rng: random.Random, paras: list[str], units: list[Unit], count: int, zh: bool
 ) -> list[dict[str, Any]]:
+    repeated = _repeated(paras)
     candidates = [
         k
         for u in units
         for k in range(u.start, u.end)
-        if len(paras[k].split()) >= 20 or (zh and len(paras[k]) >= 30)
+        if (len(paras[k].split()) >= 20 or (zh and len(paras[k]) >= 30)) and k not in repeated
     ]
     ops: list[dict[str, Any]] = []
     for k in rng.sample(candidates, min(count, len(candidates))):
         found = _reword(rng, paras[k], zh)
         if found:
             ops.append({"op": "reword", "para": k, "find": found[0], "replace": found[1]})
+    return ops
+
+
+def _repeated(paras: list[str]) -> set[int]:
+    """Paragraphs that recur (running headers, footers): never edited."""
+    keys = [re.sub(r"\d+", "#", p.lower()) for p in paras]
+    counts = Counter(keys)
+    return {k for k, key in enumerate(keys) if counts[key] >= 2}
+
+
+def _rewrite(
+    rng: random.Random, paras: list[str], units: list[Unit], zh: bool
+) -> list[dict[str, Any]]:
+    """Several edits in one paragraph, each found in the text the previous one left."""
+    repeated = _repeated(paras)
+    candidates = [
+        k
+        for u in units
+        for k in range(u.start, u.end)
+        if ((20 <= len(paras[k].split()) <= 120) or (zh and len(paras[k]) >= 30))
+        and k not in repeated
+    ]
+    k = rng.choice(candidates)
+    text = paras[k]
+    ops: list[dict[str, Any]] = []
+    for _ in range(rng.randint(3, 5)):
+        found = _reword(rng, text, zh)
+        if not found:
+            break
+        label = clause_number(text)
+        at = text.find(found[0], label[1] if label else 0)
+        text = text[:at] + found[1] + text[at + len(found[0]) :]
+        ops.append({"op": "reword", "para": k, "find": found[0], "replace": found[1]})
     return ops
 
 

@@ -22,6 +22,7 @@ DATA = Path(__file__).resolve().parent / "data" / "version_pairs"
 CUAD_TXT = REPO_ROOT.parent / "shared" / "data" / "devset" / "cuad" / "full_contract_txt"
 CHINESE = "zh:chinese_contract.txt"
 WIDTH = 90
+PAGE_LINES = 50
 _CJK = re.compile(r"[\u3400-\u9fff]")
 _PREFIX = r"((?:ARTICLE|Article|SECTION|Section|CLAUSE|Clause)\s+)?"
 _DIGIT = re.compile(rf"^{_PREFIX}(\d{{1,2}})(?=[.)\s(]|$)")
@@ -55,21 +56,36 @@ def base_paragraphs(contract: str) -> list[str]:
     return [p.strip() for p in re.split(r"\n|\s{3,}", raw) if p.strip()]
 
 
-def render(paragraphs: Sequence[str]) -> tuple[str, list[tuple[int, int]]]:
-    """Paragraphs wrapped and joined by blank lines; each paragraph's (start, end)."""
-    parts: list[str] = []
+def render(
+    paragraphs: Sequence[str], page_lines: int | None = PAGE_LINES
+) -> tuple[str, list[tuple[int, int]]]:
+    """Paragraphs wrapped and joined by blank lines, with a "Page N" footer line and a
+    blank line after every `page_lines` lines (as a PDF's text has); each paragraph's
+    (start, end)."""
+    out: list[str] = []
     spans: list[tuple[int, int]] = []
-    position = 0
+    position = count = 0
     for paragraph in paragraphs:
+        if spans:
+            out.append("\n\n")
+            position += 2
+        start = end = position
         lines: list[str] = []
         for line in paragraph.split("\n"):
             width = WIDTH // 2 if _CJK.search(line) else WIDTH
             lines.extend(textwrap.wrap(line, width, break_on_hyphens=False) or [""])
-        block = "\n".join(lines)
-        spans.append((position, position + len(block)))
-        parts.append(block)
-        position += len(block) + 2
-    return "\n\n".join(parts), spans
+        for k, line in enumerate(lines):
+            piece = ("\n" if k else "") + line
+            out.append(piece)
+            position += len(piece)
+            end = position
+            count += 1
+            if page_lines and count % page_lines == 0:
+                footer = f"\nPage {count // page_lines}\n"
+                out.append(footer)
+                position += len(footer)
+        spans.append((start, end))
+    return "".join(out), spans
 
 
 def strip_label(text: str) -> str:

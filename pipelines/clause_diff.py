@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from difflib import SequenceMatcher
 from typing import Literal
 
-from pipelines.clauses import Clause, clause_number
+from pipelines.clauses import PAGE_NUMBER, Clause, clause_number
 
 ChangeKind = Literal["added", "removed", "changed", "unchanged"]
 
@@ -46,13 +46,39 @@ class ClauseChange:
     renumbered: bool
 
 
-def tokens(clause: Clause) -> list[str]:
-    """The clause's words without its number: what versions are compared on."""
-    text = clause.text
-    found = clause_number(text)
-    if found is not None and clause.number is not None:
-        text = text[found[1] :]
-    return _TOKEN.findall(text.lower())
+def tokens(clause: Clause, furniture: frozenset[str] = frozenset()) -> list[str]:
+    """The clause's words without clause numbers at paragraph starts (its own and any
+    sub-clause's), page numbers and `furniture` lines (running headers and footers):
+    what versions are compared on."""
+    kept: list[str] = []
+    paragraph_start, footer = True, False
+    for raw in clause.text.split("\n"):
+        line = raw.strip()
+        if line and (PAGE_NUMBER.match(line) or _line_key(line) in furniture):
+            footer = True  # the sentence before a page footer may go on after it
+            continue
+        if not line:
+            paragraph_start = paragraph_start or not footer
+            continue
+        found = clause_number(line) if paragraph_start else None
+        kept.append(line[found[1] :] if found else line)
+        paragraph_start = footer = False
+    return _TOKEN.findall("\n".join(kept).lower())
+
+
+def furniture_lines(clauses: Sequence[Clause]) -> frozenset[str]:
+    """Short lines repeated at least 3 times in a document (digits folded): running
+    headers and footers such as "Source: ACME INC, 8-K, 3/22/2012"."""
+    seen: Counter[str] = Counter()
+    for clause in clauses:
+        seen.update(
+            _line_key(line) for line in clause.text.split("\n") if 0 < len(line.strip()) <= 120
+        )
+    return frozenset(key for key, n in seen.items() if n >= 3 and key)
+
+
+def _line_key(line: str) -> str:
+    return re.sub(r"\d+", "#", " ".join(line.split()).lower())
 
 
 def similarity(a: Sequence[str], b: Sequence[str]) -> float:
@@ -78,8 +104,9 @@ def diff_clauses(
 ) -> list[ClauseChange]:
     """Every clause of both once, in the new document's order; a removed clause follows
     the partner of its old predecessor."""
-    old_tokens = [tokens(c) for c in old]
-    new_tokens = [tokens(c) for c in new]
+    furniture = furniture_lines(old) | furniture_lines(new)
+    old_tokens = [tokens(c, furniture) for c in old]
+    new_tokens = [tokens(c, furniture) for c in new]
     old_keys = [" ".join(t) for t in old_tokens]
     new_keys = [" ".join(t) for t in new_tokens]
     pairs: dict[int, tuple[int, float]] = {}  # new index -> (old index, similarity)

@@ -42,6 +42,17 @@ _NUMBERS: tuple[re.Pattern[str], ...] = (
     re.compile(rf"^(?P<n>{_ROMAN})\.(?=\s)"),
 )
 _TERMINAL = tuple(".。!?;:！？；：)”\"'")
+PAGE_NUMBER = re.compile(
+    r"^\s*(?:(?:page|p\.)\s*)?[-–—]?\s*\d{1,4}\s*[-–—]?\s*(?:(?:of|/)\s*\d{1,4})?\s*$"
+    r"|^\s*第\s*\d{1,4}\s*页(?:\s*共\s*\d{1,4}\s*页)?\s*$",
+    re.IGNORECASE,
+)
+"""A page number or footer line ("7", "Page 7", "- 7 -", "7 of 12", "第 7 页")."""
+# A cross-reference wrapped to a line start: "Section 7 shall not ...", "14.3 hereof".
+_REFERENCE = re.compile(
+    r"\s*(?:above|below|hereof|herein|hereto|hereunder|supra|of|and|or|shall|will|may|to|in"
+    r"|that|which|is|are|as|with|by|for|on|at|from|has|have|was|were)\b"
+)
 _BLANK_RUN = re.compile(r"\n[ \t]*\n\s*")
 
 
@@ -66,6 +77,13 @@ def clause_number(line: str) -> tuple[str, int] | None:
                 return None
             return number.replace(" ", "").replace("（", "(").replace("）", ")"), m.end()
     return None
+
+
+def label_end(line: str) -> int:
+    """Where the clause number a line starts with ends (0 when none, or when the number
+    is a wrapped cross-reference such as "Section 7 shall ...")."""
+    found = clause_number(line)
+    return 0 if found is None or _REFERENCE.match(line[found[1] :]) else found[1]
 
 
 def _looks_like_amount(line: str, end: int) -> bool:
@@ -106,24 +124,29 @@ def _clause_starts(text: str) -> list[tuple[int, str, str]]:
     width = typical_width(lines)
     starts: list[tuple[int, str, str]] = []
     position = 0
-    previous = ""
+    previous, last, footer = "", "", False
     for index, raw in enumerate(lines):
         line = raw.strip()
         offset = position + len(raw) - len(raw.lstrip())
         position += len(raw) + 1
-        if not line:
-            previous = ""
+        if PAGE_NUMBER.match(line):  # a page footer: the text before it may go on after it
+            previous, footer = last, True
             continue
+        if not line:
+            previous = previous if footer else ""
+            continue
+        # A wrapped sentence goes on after a long line without end punctuation, also
+        # across a page footer (then only after a nearly full line).
         continuation = (
             previous != ""
-            and display_width(previous) >= 0.6 * width
+            and display_width(previous) >= (0.8 if footer else 0.6) * width
             and not previous.endswith(_TERMINAL)
         )
         found = None if continuation or "|" in line else clause_number(line)
-        if found is not None:
+        if found is not None and not _REFERENCE.match(line[found[1] :]):
             number, end = found
             starts.append((offset, number, _heading(line, end, lines, index)))
-        previous = line
+        previous, last, footer = line, line, False
     return starts
 
 

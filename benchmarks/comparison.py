@@ -82,10 +82,17 @@ def accuracy(
             if field in FIELDS:
                 right += matches_gold(field, normalised(cell), gold[contract])
             else:
-                said = "Yes" if cell.get("value") is not None else "No"
+                said = "No" if _absent(cell.get("value")) else "Yes"
                 right += said.casefold() == gold[contract].strip().casefold()
         result[field] = {"right": right, "total": total, "share": _share(right, total)}
     return result
+
+
+def _absent(value: object) -> bool:
+    """A yes/no cell that says "no": not found, or the model's "No" (否, 无)."""
+    if value is None:
+        return True
+    return str(value).strip().casefold() in ("no", "false", "none", "否", "无", "没有")
 
 
 def _share(right: int, total: int) -> float | None:
@@ -122,6 +129,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     contracts = common.load_contracts(args.data, args.contracts)
     llm_url = args.llm_url or (None if args.use_model else NOWHERE)
     result: dict[str, Any] = {"contracts": len(contracts), "llm_url": args.llm_url}
+    tables: dict[str, Any] = {}
     with tempfile.TemporaryDirectory() as folder, serve(Path(folder), llm_url) as client:
         client.timeout = httpx.Timeout(120)
         started = time.perf_counter()
@@ -139,6 +147,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         warm, warm_s = compare(client, ids, False, args.timeout)
         assert warm["table"] == cold["table"], "a cached row differs from the one computed"
         rows = cold["table"]["rows"]
+        tables["deterministic"] = {"names": names, "rows": rows}
         result["deterministic"] = {
             "cold_s": round(cold_s, 2),
             "cached_s": round(warm_s, 2),
@@ -152,6 +161,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
             subset = ids[: args.model_contracts]
             model, model_s = compare(client, subset, True, args.timeout)
             model_rows = model["table"]["rows"]
+            tables["model"] = {"names": names, "rows": model_rows}
             cells = [c for r in model_rows for c in r["cells"].values()]
             by_model = [c for c in cells if c["method"] == "model"]
             result["model"] = {
@@ -166,6 +176,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     report(result)
     out = common.REPO_ROOT / "var" / "benchmarks"
     out.mkdir(parents=True, exist_ok=True)
+    (out / "comparison_tables.json").write_text(json.dumps(tables, indent=1, ensure_ascii=False))
     (out / "comparison.json").write_text(json.dumps(result, indent=2, ensure_ascii=False))
     common.emit_json(result)
     return result

@@ -96,6 +96,17 @@ def test_comparison_of_three_contracts_with_quotes_pages_and_exports(tmp_path: P
             )  # fmt: skip
             assert cli.returncode == 0, cli.stderr
             assert json.loads(cli.stdout) == table  # the same table, read from the cache
+            shown = subprocess.run(
+                [sys.executable, "-m", "services.cli", "compare", *ids, "--no-model"]
+                + ["--columns", "Governing Law", "--url", server.url],
+                cwd=REPO, env=server.cli_env, capture_output=True, text=True, timeout=300,
+            )  # fmt: skip
+            assert shown.returncode == 0, shown.stderr
+            laws = [r["cells"]["Governing Law"] for r in table["rows"]]
+            laws = [law for law in laws if law["value"]]
+            assert laws  # at least one of the three names its law
+            assert all(law["value"] in shown.stdout for law in laws)
+            assert all(f"p.{law['page']}" in shown.stdout for law in laws)
 
             waits = client.post(
                 "/v1/comparisons", json={"document_ids": ids[:1], "columns": ["Audit Rights"]}

@@ -37,9 +37,7 @@ class VersionService:
         self.documents.get(tenant, previous_id)  # NotFound, also across tenants
         upload = self.documents.upload(tenant, filename, data, password, metadata)
         if upload.document.id == previous_id:
-            raise Duplicate(
-                f"the file is the same as document {previous_id}, its previous version"
-            )
+            raise Duplicate(f"the file is the same as document {previous_id}, its previous version")
         self.versions.link(tenant, upload.document.id, previous_id)
         return Upload(*self.documents.describe(tenant, upload.document.id), upload.duplicate)
 

@@ -23,6 +23,7 @@ from __future__ import annotations
 import random
 import statistics
 import sys
+import time
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -267,18 +268,27 @@ def main() -> None:
         "clause zip": lambda c: clause_zip(c.old, c.new),
     }
     results = {name: evaluate(cases, method) for name, method in methods.items()}
+    seconds = []
+    for case in cases:
+        started = time.perf_counter()
+        diff_clauses(case.old, case.new)
+        seconds.append(time.perf_counter() - started)
     rows = []
     for kind in sorted(results["ours"], key=lambda k: (k == "all", k)):
-        row: list[object] = [kind, results["ours"][kind].gold]
+        row: list[object] = [kind, results["ours"][kind].gold, results["ours"][kind].reported]
         for name in methods:
             row += [round(v, 3) for v in results[name][kind].prf()]
         base = results["line diff"][kind].prf()[2]
         row.append(round(results["ours"][kind].prf()[2] / base, 2) if base else "-")
         rows.append(row)
-    headers = ["type", "gold"]
+    headers = ["type", "gold", "ours reported"]
     for name in methods:
         headers += [f"{name} P", "R", "F1"]
     print_table([*headers, "F1 ours/line"], rows)
+    print(
+        f"diff time per pair: median {statistics.median(seconds) * 1000:.1f} ms, "
+        f"max {max(seconds) * 1000:.1f} ms"
+    )
     renum = results["ours"]["all"]
     print(f"renumbered flag right: {renum.renumber_right}/{renum.aligned} aligned pairs")
     cv = cross_validate(cases)
@@ -299,6 +309,10 @@ def main() -> None:
             "renumbered_right": [renum.renumber_right, renum.aligned],
             "cv": cv,
             "median_clauses": statistics.median(len(c.old) for c in cases),
+            "diff_seconds": {
+                "median": round(statistics.median(seconds), 4),
+                "max": round(max(seconds), 4),
+            },
         }
     )
 

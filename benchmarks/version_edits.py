@@ -45,6 +45,13 @@ _SWAPS = (
     ("material", "significant"),
     ("promptly", "within five (5) business days"),
 )
+_CN_SENTENCES = (
+    "双方另有约定的除外。",
+    "该期限可经双方书面同意延长。",
+    "逾期未履行的，守约方有权要求赔偿损失。",
+    "本条款在本合同终止后继续有效。",
+    "具体标准由双方另行协商确定。",
+)
 _CN_SWAPS = (
     ("三十日", "六十日"),
     ("十五日", "三十日"),
@@ -248,7 +255,9 @@ def _reword(rng: random.Random, text: str, zh: bool) -> tuple[str, str] | None:
     options: list[tuple[str, str]] = []
     if zh:
         options += [(a, b) for a, b in _CN_SWAPS if a in body]
-        options.append((body[-12:], body[-12:] + "双方另有约定的除外。"))
+        fresh = [x for x in _CN_SENTENCES if x not in body]
+        if fresh:
+            options.append((body[-12:], body[-12:] + fresh[0]))
     else:
         m = re.search(r"\b(" + "|".join(_WORD_NUMBERS) + r") \((\d+)\)", body, re.I)
         if m:
@@ -265,7 +274,7 @@ def _reword(rng: random.Random, text: str, zh: bool) -> tuple[str, str] | None:
         options += [(f" {a} ", f" {b} ") for a, b in _SWAPS if f" {a} " in body]
         options.append((body[-40:], body[-40:] + " " + rng.choice(_SENTENCES)))
         sentences = re.split(r"(?<=\.)\s+(?=[A-Z])", body.strip())
-        if len(sentences) >= 3:
+        if len(sentences) >= 3 and sentences[-1] not in _SENTENCES:  # not one just added
             options.append((" " + sentences[-1], ""))
     options = [(a, b) for a, b in options if a and body.find(a) >= 0]
     return rng.choice(options) if options else None

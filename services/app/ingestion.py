@@ -213,7 +213,8 @@ class DocumentIngestion:
             self._queue().enqueue_index(document_id)
 
     def run_index(self, document_id: str) -> None:
-        """Embed and index the stored chunks; mark the document ready."""
+        """Embed and index the stored chunks; read a contract's obligations; mark the
+        document ready."""
         try:
             document = self.store.get_by_id(document_id)
         except NotFound:

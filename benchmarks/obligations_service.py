@@ -76,8 +76,11 @@ def check_quotes(
     return dict(counts)
 
 
-def against_gold(rows: list[dict[str, Any]], names: dict[str, str]) -> dict[str, dict[str, int]]:
-    """Per field: contracts whose gold is a date, and right / wrong / missing."""
+def against_gold(
+    rows: list[dict[str, Any]], names: dict[str, str], misses: list[str]
+) -> dict[str, dict[str, int]]:
+    """Per field: contracts whose gold is a date, and right / wrong / missing (those go
+    to `misses`, with the gold and our dates)."""
     out: dict[str, dict[str, int]] = {}
     for field, kind in FIELDS.items():
         gold = gold_values(field)
@@ -96,7 +99,10 @@ def against_gold(rows: list[dict[str, Any]], names: dict[str, str]) -> dict[str,
                 and (int(d[:4]) == year if year >= 100 else int(d[:4]) % 100 == year)
                 for d in ours
             )
-            counts["right" if right else "wrong" if any(ours) else "missing"] += 1
+            outcome = "right" if right else "wrong" if any(ours) else "missing"
+            counts[outcome] += 1
+            if outcome != "right":
+                misses.append(f"{field} {outcome}: {name} (gold {gold[name]}, ours {ours})")
         out[field] = dict(counts)
     return out
 
@@ -129,6 +135,7 @@ def main() -> None:
             misses: list[str] = []
             quotes = check_quotes(client, rows, folder, misses)
     dated = [r for r in rows if r["due_date"]]
+    gold_misses: list[str] = []
     result: dict[str, Any] = {
         "contracts": len(contracts),
         "ready": ready,
@@ -139,7 +146,8 @@ def main() -> None:
         "contracts_with_obligations": len({r["document_id"] for r in rows}),
         "quotes": quotes,
         "not_on_page": misses,
-        "gold": against_gold(rows, names),
+        "gold": against_gold(rows, names, gold_misses),
+        "gold_misses": gold_misses,
         "list_s": round(list_s, 3),
         "feed_s": round(feed_s, 3),
         "feed_events": len(events),

@@ -143,6 +143,8 @@ def test_the_notice_deadline_is_listed_with_its_quote_and_page(
         assert response.status_code == 200, response.text
         rows = response.json()["obligations"]
         everything = client.get("/v1/obligations").json()["obligations"]
+        notices = client.get("/v1/obligations", params={"kind": "notice_deadline"})
+        bogus = client.get("/v1/obligations", params={"kind": "deadline"})
         notice = _notice(rows, ids["msa.pdf"])
         highlight = client.get(
             f"/v1/documents/{ids['msa.pdf']}/highlights",
@@ -164,6 +166,8 @@ def test_the_notice_deadline_is_listed_with_its_quote_and_page(
     kinds = {r["kind"] for r in everything if r["document_id"] == ids["msa.pdf"]}
     assert {"effective_date", "expiration_date", "notice_deadline", "payment_due"} <= kinds
     assert everything[-1]["due_date"] is None  # undated ones last
+    assert {r["kind"] for r in notices.json()["obligations"]} == {"notice_deadline"}
+    assert bogus.status_code == 422
 
 
 def test_a_chinese_contract(served: tuple[Server, dict[str, str]]) -> None:

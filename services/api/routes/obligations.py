@@ -10,6 +10,7 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
+from pipelines.obligations import ObligationKind
 from services.api.deps import ContainerDep, TenantDep, get_tenant
 from services.api.schemas import UtcDatetime
 from services.app.obligations import FEED_PATH, ObligationService
@@ -112,7 +113,7 @@ def list_obligations(
     due_before: Annotated[Date | None, Query(description="due on or before")] = None,
     due_after: Annotated[Date | None, Query(description="due on or after")] = None,
     document_id: Annotated[str | None, Query(max_length=64)] = None,
-    kind: Annotated[str | None, Query(max_length=32)] = None,
+    kind: Annotated[ObligationKind | None, Query()] = None,
 ) -> ObligationList:
     """The caller's key dates and obligations, by due date (undated ones last, and only
     when no date bound is given)."""

@@ -15,7 +15,11 @@ the service's clause offsets (in the text read back from the PDF) are mapped ont
 text by their non-whitespace characters. The same pairs diffed on the gold texts directly
 (no PDF, no service) are the reference: the gap is what the PDF round trip costs.
 
-    .venv/bin/python -m benchmarks.version_diff_service [--per-type 1] [--repeats 5]
+    .venv/bin/python -m benchmarks.version_diff_service [--contracts 8] [--repeats 5] \
+        [--large DEVSET/cn_annual_reports/pingan_bank_000001_2024_annual_report.pdf]
+
+`--large`: a long PDF and its copy without pages 11-13 (uploaded as its new version), for
+the diff's time on a long document.
 """
 
 from __future__ import annotations
@@ -142,6 +146,20 @@ def upload(client: httpx.Client, path: Path, previous: str | None = None) -> str
     return str(r.json()["accepted"][0]["document"]["id"])
 
 
+def upload_large(client: httpx.Client, path: Path, folder: Path) -> tuple[str, str]:
+    """The PDF, and as its new version a copy without pages 11-13: (old id, new id)."""
+    import pypdfium2 as pdfium
+
+    source = pdfium.PdfDocument(path)
+    copy = pdfium.PdfDocument.new()
+    keep = [k for k in range(len(source)) if not 10 <= k < 13]
+    copy.import_pages(source, keep)
+    shorter = folder / f"{path.stem}-less-3-pages.pdf"
+    copy.save(shorter)
+    old = upload(client, path)
+    return old, upload(client, shorter, old)
+
+
 def wait_ready(client: httpx.Client, ids: list[str], timeout_s: float = 1800) -> dict[str, Any]:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
@@ -159,6 +177,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--contracts", type=int, default=2, help="English contracts")
     parser.add_argument("--repeats", type=int, default=5, help="cached diff requests per pair")
+    parser.add_argument(
+        "--large",
+        type=Path,
+        default=None,
+        help="also time the diff of this PDF against itself with 3 pages taken out",
+    )
     args = parser.parse_args()
     specs = choose(load_pairs(), args.contracts)
     log(f"{len(specs)} pairs: " + ", ".join(s["id"] for s in specs))
@@ -182,8 +206,9 @@ def main() -> None:
                     bases[spec["contract"]] = upload(client, pdf)
                 pdf = pdf_from_text(new_text, folder / f"{spec['id'][:40]}.pdf")
                 pair_ids[spec["id"]] = upload(client, pdf, bases[spec["contract"]])
+            large = upload_large(client, args.large, folder) if args.large else None
             started = time.monotonic()
-            listed = wait_ready(client, [*bases.values(), *pair_ids.values()])
+            listed = wait_ready(client, [*bases.values(), *pair_ids.values(), *(large or ())])
             log(f"{len(listed)} documents ready in {time.monotonic() - started:.0f} s")
             for spec in specs:
                 old_text, new_text, gold = built[spec["id"]]
@@ -206,6 +231,15 @@ def main() -> None:
                     service_tally[kind].add(tally)
                     direct_tally[kind].add(direct)
                 log(f"{spec['id']}: service P/R {_prf(tally)}, on the texts {_prf(direct)}")
+            if large:
+                large_timings = []
+                for _ in range(1 + args.repeats):
+                    t0 = time.perf_counter()
+                    r = client.get(f"/v1/documents/{large[1]}/diff")
+                    large_timings.append(time.perf_counter() - t0)
+                    r.raise_for_status()
+                counts = r.json()["counts"]
+                log(f"large: {counts}, first {large_timings[0]:.2f} s")
     rows = [
         [kind, service_tally[kind].gold, *_prf(service_tally[kind]), *_prf(direct_tally[kind])]
         for kind in sorted(service_tally, key=lambda k: (k == "all", k))
@@ -224,6 +258,14 @@ def main() -> None:
         f"{statistics.median(pages)} (max {max(pages)}); unplaced unchanged clauses {unplaced}"
     )
     renum = service_tally["all"]
+    if large:
+        lat["large_pages"] = listed[large[1]]["progress"]["pages_total"]
+        lat["large_first_s"] = round(large_timings[0], 3)
+        lat["large_cached_p50_s"] = round(_quantile(large_timings[1:], 0.5), 3)
+        print(
+            f"{args.large.name} ({lat['large_pages']} pages) against itself less 3 pages: first "
+            f"diff {lat['large_first_s']} s, cached p50 {lat['large_cached_p50_s']} s; {counts}"
+        )
     emit_json(
         {
             "benchmark": "version_diff_service",

@@ -1,6 +1,7 @@
 // Diff view: a document against its previous version (or any other document), clause by
-// clause, side by side: old left, new right; changed pairs with their words marked.
-import { $, el, json, say, readyDocuments } from "./core.js";
+// clause, side by side: old left, new right; changed pairs with their words marked. Also the
+// upload of a new version from the document view.
+import { $, el, api, json, say, sleep, readyDocuments } from "./core.js";
 import { wordDiff } from "./worddiff.js";
 
 let ctx = null;
@@ -12,13 +13,17 @@ export function setup(context) {
   $("diff-unchanged").addEventListener("change", () => shown && render(shown));
 }
 
+let opening = 0; // the latest open() fills the choices; an older one still waiting stops
+
 export async function open(documentId = null, against = "") {
+  const mine = ++opening;
   let docs = [];
   try {
     docs = await readyDocuments();
   } catch (e) {
     if (e.message !== "unauthenticated") say(`Documents: ${e.message}`, true);
   }
+  if (mine !== opening) return;
   const keep = documentId || $("diff-doc").value;
   const keepAgainst = documentId ? against : $("diff-against").value;
   $("diff-doc").replaceChildren(...docs.map((d) => el("option", { value: d.id }, d.filename)));
@@ -124,4 +129,31 @@ function meta(change) {
     parts.push(el("span", { class: "findings muted" }, "findings: not analysed (run Find risks on both)"));
   }
   return el("div", { class: "meta" }, parts);
+}
+
+// A new version of the open document `previous`: uploaded, followed until ready, then one
+// click to its diff against `previous`.
+export async function uploadVersion(previous, file) {
+  const status = $("version-status");
+  const form = new FormData();
+  form.append("file", file, file.name);
+  status.replaceChildren(`New version ${file.name}: uploading`);
+  try {
+    const response = await api(`/v1/documents/${encodeURIComponent(previous.id)}/versions`, { method: "POST", body: form });
+    const body = await response.json().catch(() => ({}));
+    if (!response.ok) throw new Error(body.detail || body.reason || `HTTP ${response.status}`);
+    let d = body.document || body;
+    while (d.status !== "ready" && d.status !== "failed") {
+      status.replaceChildren(`New version ${d.filename}: ${d.status}`);
+      await sleep(1500);
+      d = (await json(`/v1/documents/${encodeURIComponent(d.id)}`)).body;
+    }
+    if (d.status === "failed") throw new Error(`${d.error_code}: ${d.reason || ""}`);
+    status.replaceChildren(`New version ${d.filename}: ready. `, el("button", {
+      type: "button", class: "link", "data-version": d.id,
+      onclick: () => { ctx.show("diff"); open(d.id, previous.id); },
+    }, "Show what changed"));
+  } catch (e) {
+    if (e.message !== "unauthenticated") status.replaceChildren(`New version refused: ${e.message}`);
+  }
 }

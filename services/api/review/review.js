@@ -225,34 +225,6 @@ async function runJob(kind) {
   }
 }
 
-// A new version of the open document: uploaded, followed until ready, then one click to
-// its clause diff against this one.
-async function uploadVersion(file) {
-  const previous = state.doc;
-  const status = $("version-status");
-  const form = new FormData();
-  form.append("file", file, file.name);
-  status.replaceChildren(`New version ${file.name}: uploading`);
-  try {
-    const response = await api(`/v1/documents/${encodeURIComponent(previous.id)}/versions`, { method: "POST", body: form });
-    const body = await response.json().catch(() => ({}));
-    if (!response.ok) throw new Error(body.detail || body.reason || `HTTP ${response.status}`);
-    let d = body.document || body;
-    while (!FINAL.has(d.status)) {
-      status.replaceChildren(`New version ${d.filename}: ${d.status}`);
-      await new Promise((ok) => setTimeout(ok, 1500));
-      d = (await json(`/v1/documents/${encodeURIComponent(d.id)}`)).body;
-    }
-    if (d.status === "failed") throw new Error(`${d.error_code}: ${d.reason || ""}`);
-    status.replaceChildren(`New version ${d.filename}: ready. `, el("button", {
-      type: "button", class: "link", "data-version": d.id,
-      onclick: () => { show("diff"); diff.open(d.id, previous.id); },
-    }, "Show what changed"));
-  } catch (e) {
-    if (e.message !== "unauthenticated") status.replaceChildren(`New version refused: ${e.message}`);
-  }
-}
-
 function evidenceButtons(evidence) {
   return evidence.map((ev) => el("button", {
     type: "button", class: "link quote", "data-quote": ev.quote, "data-start": ev.char_start, "data-end": ev.char_end,
@@ -411,7 +383,7 @@ function start() {
   drop.addEventListener("drop", (e) => { e.preventDefault(); drop.classList.remove("over"); upload(e.dataTransfer.files); });
   $("file-input").addEventListener("change", (e) => { upload(e.target.files); e.target.value = ""; });
   $("version-input").addEventListener("change", (e) => {
-    if (e.target.files.length) uploadVersion(e.target.files[0]);
+    if (e.target.files.length) diff.uploadVersion(state.doc, e.target.files[0]);
     e.target.value = "";
   });
   const context = { highlight, show };

@@ -258,6 +258,22 @@ def _calendar(page: Any, server: Server, expires: date) -> None:
     assert expires.isoformat() in days or (expires - timedelta(days=30)).isoformat() in days, days
     page.locator("#calendar").screenshot(path=str(DOCS / "review-calendar.png"))
     page.screenshot(path=str(ARTIFACTS / "review-calendar.png"), full_page=True)
+    dated = page.locator("#obligations li.obligation", has_text="technical-services-zh.pdf")
+    assert any(d in window for d in dated.locator(".due").all_inner_texts())  # Chinese, dated
+
+    page.get_by_label("Kind").select_option("notice_deadline")
+    listed = page.locator("#obligations li.obligation")
+    page.wait_for_function(
+        "[...document.querySelectorAll('#obligations li.obligation')]"
+        ".every((li) => li.dataset.obligation === 'notice_deadline')",
+        timeout=30_000,
+    )
+    assert listed.count() >= 1
+    page.get_by_label("Kind").select_option("")
+    page.get_by_role("button", name="Read all contracts again").click()
+    page.locator("#message", has_text="key dates and obligations read from 3 contracts").wait_for(
+        timeout=WAIT_MS
+    )
 
     page.get_by_role("button", name="Subscribe").click()
     url = page.locator("#feed-url-input")

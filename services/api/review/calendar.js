@@ -16,6 +16,8 @@ export function setup(context) {
   $("due-after").value = iso(today);
   $("due-before").value = iso(new Date(today.getTime() + 90 * 86_400_000));
   $("obligations-form").addEventListener("submit", (e) => { e.preventDefault(); load(); });
+  $("obligation-kind").addEventListener("change", load);
+  $("obligations-rebuild").addEventListener("click", rebuild);
   $("feed-form").addEventListener("submit", createFeed);
   $("feed-copy").addEventListener("click", copyFeed);
 }
@@ -34,11 +36,12 @@ async function load() {
   const box = $("obligations");
   box.setAttribute("aria-busy", "true");
   try {
-    const dated = await fetchObligations({ due_after: $("due-after").value, due_before: $("due-before").value });
+    const kind = $("obligation-kind").value;
+    const dated = await fetchObligations({ due_after: $("due-after").value, due_before: $("due-before").value, kind });
     let all = dated;
-    if ($("undated").checked) {
+    if ($("undated").checked) { // the API gives undated ones only when no date bound is set
       const seen = new Set(dated.map((o) => o.id));
-      const undated = (await fetchObligations({})).filter((o) => !o.due_date && !seen.has(o.id));
+      const undated = (await fetchObligations({ kind })).filter((o) => !o.due_date && !seen.has(o.id));
       all = dated.concat(undated);
     }
     render(all);
@@ -89,6 +92,18 @@ function item(o) {
       "data-quote": o.quote || "",
       onclick: () => ctx.highlight(o.document_id, located ? o.char_start : null, located ? o.char_end : null, o.page),
     }, `p. ${o.page ?? "?"}: “${o.quote || ""}”`));
+}
+
+async function rebuild() {
+  say("Reading the key dates of every ready contract again…");
+  try {
+    const { body } = await json("/v1/obligations/rebuild", { method: "POST" });
+    const failed = body.failed && body.failed.length ? `; failed: ${body.failed.join(", ")}` : "";
+    say(`${body.obligations} key dates and obligations read from ${body.documents} contracts${failed}.`);
+  } catch (e) {
+    say(`Read again: ${e.message}`, true);
+  }
+  load();
 }
 
 async function createFeed(event) {

@@ -12,8 +12,8 @@ deleted is removed, every line inserted added, some lines changed: changed, pair
 the clause holding the other side of the first opcode), and "clause zip" (difflib over
 the clauses' exact texts, replaced runs paired by position, the rest added/removed).
 
-The threshold: 5-fold cross-validation by contract; each fold picks the threshold with
-the best F1 on the other folds' pairs and is scored on its own.
+The threshold and the heading bonus: 5-fold cross-validation by contract; each fold
+picks the pair with the best F1 on the other folds' pairs and is scored on its own.
 
     .venv/bin/python -m benchmarks.version_diff [--quick]
 """
@@ -35,10 +35,18 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.common import emit_json, log, print_table  # noqa: E402
 from benchmarks.version_pairs import PairGold, build_pair, load_pairs  # noqa: E402
-from pipelines.clause_diff import CHANGED_THRESHOLD, ClauseChange, diff_clauses  # noqa: E402
+from pipelines.clause_diff import (  # noqa: E402
+    CHANGED_THRESHOLD,
+    HEADING_BONUS,
+    ClauseChange,
+    diff_clauses,
+)
 from pipelines.clauses import Clause, split_clauses  # noqa: E402
 
-GRID = [round(0.2 + 0.05 * k, 2) for k in range(15)]
+Setting = tuple[float, float]  # (changed threshold, heading bonus)
+GRID: list[Setting] = [
+    (round(0.2 + 0.05 * k, 2), bonus) for k in range(15) for bonus in (0.0, 0.1, 0.25, 0.5)
+]
 Span = tuple[int, int]
 
 
@@ -190,42 +198,42 @@ def evaluate(
     return by_type
 
 
-def ours(threshold: float) -> Callable[[Case], list[ClauseChange]]:
-    return lambda case: diff_clauses(case.old, case.new, threshold=threshold)
+def ours(threshold: float, bonus: float) -> Callable[[Case], list[ClauseChange]]:
+    return lambda case: diff_clauses(case.old, case.new, threshold=threshold, heading_bonus=bonus)
+
+
+def _preference(setting: Setting, f1: float) -> tuple[float, float, float]:
+    """Best F1; on a tie the threshold nearest 0.5, then the smaller heading bonus."""
+    return round(f1, 6), -abs(setting[0] - 0.5), -setting[1]
 
 
 def cross_validate(cases: Sequence[Case], folds: int = 5) -> dict[str, Any]:
+    """Each fold (contracts split 5 ways) picks (threshold, heading bonus) on the others."""
     contracts = sorted({c.contract for c in cases})
     random.Random(15).shuffle(contracts)
     fold_of = {name: k % folds for k, name in enumerate(contracts)}
-    per_threshold: dict[float, dict[int, Tally]] = {}
-    for t in GRID:
-        per_threshold[t] = defaultdict(Tally)
+    per_setting: dict[Setting, dict[int, Tally]] = {}
+    for setting in GRID:
+        per_setting[setting] = defaultdict(Tally)
+        method = ours(*setting)
         for case in cases:
-            per_threshold[t][fold_of[case.contract]].add(score(ours(t)(case), case.gold))
-    chosen: list[float] = []
+            per_setting[setting][fold_of[case.contract]].add(score(method(case), case.gold))
+    chosen: list[Setting] = []
     held_out = Tally()
     fold_f1: list[float] = []
     for k in range(folds):
-
-        def train_f1(t: float, k: int = k) -> float:
-            tally = Tally()
-            for f, value in per_threshold[t].items():
-                if f != k:
-                    tally.add(value)
-            return tally.prf()[2]
-
-        best = max(GRID, key=lambda t: (round(train_f1(t), 6), -abs(t - 0.5)))
+        train = {s: _sum(v for f, v in per_setting[s].items() if f != k).prf()[2] for s in GRID}
+        best = max(GRID, key=lambda s: _preference(s, train[s]))
         chosen.append(best)
-        held_out.add(per_threshold[best][k])
-        fold_f1.append(round(per_threshold[best][k].prf()[2], 4))
-    overall = {t: _sum(per_threshold[t].values()).prf()[2] for t in GRID}
+        held_out.add(per_setting[best][k])
+        fold_f1.append(round(per_setting[best][k].prf()[2], 4))
+    overall = {s: _sum(per_setting[s].values()).prf()[2] for s in GRID}
     return {
-        "fold_thresholds": chosen,
+        "fold_settings": chosen,
         "fold_f1": fold_f1,
         "held_out_prf": [round(v, 4) for v in held_out.prf()],
-        "f1_by_threshold": {str(t): round(v, 4) for t, v in overall.items()},
-        "best_on_all": max(GRID, key=lambda t: (round(overall[t], 6), -abs(t - 0.5))),
+        "f1_by_setting": {f"{t}/{h}": round(v, 4) for (t, h), v in overall.items()},
+        "best_on_all": max(GRID, key=lambda s: _preference(s, overall[s])),
     }
 
 
@@ -263,7 +271,7 @@ def main() -> None:
     cases = load_cases(quick)
     log(f"{len(cases)} pairs")
     methods: dict[str, Callable[[Case], list[ClauseChange]]] = {
-        "ours": ours(CHANGED_THRESHOLD),
+        "ours": ours(CHANGED_THRESHOLD, HEADING_BONUS),
         "line diff": lambda c: line_diff(c.old, c.new, c.old_text, c.new_text),
         "clause zip": lambda c: clause_zip(c.old, c.new),
     }
@@ -293,15 +301,20 @@ def main() -> None:
     print(f"renumbered flag right: {renum.renumber_right}/{renum.aligned} aligned pairs")
     cv = cross_validate(cases)
     print(
-        f"5-fold CV by contract: thresholds {cv['fold_thresholds']}, held-out F1 per fold "
-        f"{cv['fold_f1']}, pooled held-out P/R/F1 {cv['held_out_prf']}; "
-        f"best on all {cv['best_on_all']} (module default {CHANGED_THRESHOLD})"
+        f"5-fold CV by contract (threshold, heading bonus): folds chose {cv['fold_settings']}, "
+        f"held-out F1 per fold {cv['fold_f1']}, pooled held-out P/R/F1 {cv['held_out_prf']}; "
+        f"best on all {cv['best_on_all']} (module default {CHANGED_THRESHOLD}, {HEADING_BONUS})"
     )
+    f1 = cv["f1_by_setting"]
+    for bonus in (0.0, 0.1, 0.25, 0.5):
+        cells = [f"{t:.2f}:{f1[f'{t}/{bonus}']:.3f}" for t, h in GRID if h == bonus]
+        print(f"  F1 with heading bonus {bonus}: " + " ".join(cells))
     emit_json(
         {
             "benchmark": "version_diff",
             "pairs": len(cases),
             "threshold": CHANGED_THRESHOLD,
+            "heading_bonus": HEADING_BONUS,
             "prf": {
                 name: {kind: [round(v, 4) for v in tally.prf()] for kind, tally in by_type.items()}
                 for name, by_type in results.items()

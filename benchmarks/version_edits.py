@@ -6,7 +6,9 @@ half the time renumbering the rest), reword (1-2 paragraphs: a number, "shall" -
 a sentence added or dropped, a word changed), rewrite (3-5 such edits in one paragraph
 of 20-120 words), renumber (a clause inserted before the
 first one: every number shifts), replace (a clause deleted and an unrelated one put in
-its place and number), relabel ("5." -> "Section 5.", nothing else), mixed (an insert, a
+its place and number), substitute (a one-paragraph clause's text replaced by
+another contract's clause with the same heading: a rewritten clause, gold "changed";
+English only), relabel ("5." -> "Section 5.", nothing else), mixed (an insert, a
 delete and a reword). The Chinese base gets the same types except relabel.
 """
 
@@ -16,6 +18,7 @@ import random
 import re
 from collections import Counter
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
 from benchmarks.version_text import (
@@ -26,9 +29,12 @@ from benchmarks.version_text import (
     pool,
     top_number,
 )
-from pipelines.clauses import clause_number
+from pipelines.clauses import clause_heading, clause_number
 
-TYPES = ("insert", "delete", "reword", "rewrite", "renumber", "replace", "relabel", "mixed")
+TYPES = (
+    "insert", "delete", "reword", "rewrite", "renumber", "replace", "relabel", "mixed",
+    "substitute",
+)  # fmt: skip
 _WORD_NUMBERS = {
     "two": 2, "three": 3, "five": 5, "ten": 10, "fifteen": 15, "twenty": 20,
     "thirty": 30, "forty-five": 45, "sixty": 60, "ninety": 90, "twelve": 12,
@@ -116,6 +122,8 @@ def _plan(
         return _insert(rng, paras, rng.choice(tops[1:-1]), zh, contracts)
     if kind == "rewrite":
         return _rewrite(rng, paras, units, zh)
+    if kind == "substitute" and not zh:
+        return _substitute(rng, contract, paras, units)
     if kind == "renumber":
         return _insert(rng, paras, tops[0], zh, [])
     if kind == "delete":
@@ -214,6 +222,51 @@ def _rewords(
         if found:
             ops.append({"op": "reword", "para": k, "find": found[0], "replace": found[1]})
     return ops
+
+
+def _headed(paras: list[str], units: list[Unit]) -> dict[str, int]:
+    """One-paragraph clauses of 15-150 words by their heading (lower case)."""
+    found: dict[str, int] = {}
+    for unit in units:
+        text = paras[unit.start]
+        heading = re.sub(r"[^a-z ]+", "", clause_heading(text).lower()).strip()
+        if unit.end - unit.start == 1 and heading and 15 <= len(text.split()) <= 150:
+            found.setdefault(heading, unit.start)
+    return found
+
+
+@cache
+def _heading_index() -> dict[str, list[tuple[str, int]]]:
+    index: dict[str, list[tuple[str, int]]] = {}
+    for path in sorted(CUAD_TXT.glob("*.txt")):
+        paras = base_paragraphs(path.name)
+        for heading, para in _headed(paras, units_of(paras)).items():
+            index.setdefault(heading, []).append((path.name, para))
+    return index
+
+
+def _substitute(
+    rng: random.Random, contract: str, paras: list[str], units: list[Unit]
+) -> list[dict[str, Any]]:
+    index = _heading_index()
+    own = _headed(paras, units)
+    options = sorted(
+        (heading, para)
+        for heading, para in own.items()
+        if any(other != contract for other, _ in index.get(heading, []))
+    )
+    if not options:
+        return []
+    heading, para = rng.choice(options)
+    sources = [(c, k) for c, k in index[heading] if c != contract]
+    source_contract, source_para = rng.choice(sources)
+    return [
+        {
+            "op": "substitute",
+            "para": para,
+            "source": {"contract": source_contract, "para": source_para},
+        }
+    ]
 
 
 def _repeated(paras: list[str]) -> set[int]:

@@ -13,7 +13,9 @@ Operations, applied in order to the paragraph list (indices are those at that st
 - delete `{"start", "end"}`: paragraphs [start, end);
 - reword `{"para", "find", "replace"}`: the first `find` after the paragraph's label;
 - renumber `{"from", "min", "delta"}`: top-level numbers >= min from paragraph `from` on;
-- relabel `{"pattern", "repl"}`: a regex over every paragraph's start ("5." -> "Section 5.").
+- relabel `{"pattern", "repl"}`: a regex over every paragraph's start ("5." -> "Section 5.");
+- substitute `{"para", "source"}`: the paragraph's text after its label replaced by another
+  contract's clause of the same heading (gold: changed, a rewritten clause).
 Gold: each inserted clause is "added" (its new span), each deleted run "removed" (its old
 span), each reworded paragraph "changed" (both spans); renumbered clauses are listed
 by their new start offset (they are "unchanged", renumbered).
@@ -87,7 +89,7 @@ def build_pair(spec: dict[str, Any]) -> tuple[str, str, PairGold]:
             changes.append(GoldChange("removed", span, None, op_name))
     for k, para in enumerate(paras):
         if para.reworded and para.origin is not None:
-            changes.append(GoldChange("changed", old_spans[para.origin], new_spans[k], "reword"))
+            changes.append(GoldChange("changed", old_spans[para.origin], new_spans[k], para.op))
     renumbered = frozenset(new_spans[k][0] for k, p in enumerate(paras) if p.renumbered)
     return old_text, new_text, PairGold(changes, renumbered)
 

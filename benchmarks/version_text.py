@@ -151,6 +151,14 @@ def apply_op(paras: list[Para], op: dict[str, Any], tag: int) -> list[int]:
             raise ValueError(f"reword: {op['find']!r} not in paragraph {op['para']}")
         para.text = para.text[:at] + op["replace"] + para.text[at + len(op["find"]) :]
         para.reworded = para.origin is not None
+        para.op = para.op if para.op == "substitute" else "reword"
+    elif name == "substitute":  # the paragraph's text after its label, from elsewhere
+        para = paras[op["para"]]
+        found = clause_number(para.text)
+        label = para.text[: found[1]].strip() if found else ""
+        source = base_paragraphs(op["source"]["contract"])[op["source"]["para"]]
+        para.text = f"{label} {strip_label(source)}".strip()
+        para.reworded, para.op = para.origin is not None, "substitute"
     elif name == "renumber":
         for para in paras[op["from"] :]:
             shifted = shift_label(para.text, op["min"], op["delta"])

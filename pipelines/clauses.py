@@ -75,8 +75,17 @@ def clause_number(line: str) -> tuple[str, int] | None:
             number = m.group("n")
             if number[0].isdigit() and _looks_like_amount(line, m.end()):
                 return None
-            return number.replace(" ", "").replace("（", "(").replace("）", ")"), m.end()
+            number = number.replace(" ", "").replace("（", "(").replace("）", ")")
+            return number.rstrip(".-–—:") or number, m.end()
     return None
+
+
+def clause_heading(text: str) -> str:
+    """The heading of a clause's text ("Term" for "2. Term. The term ..."), or ""."""
+    lines = text.split("\n")
+    first = lines[0].strip()
+    found = clause_number(first)
+    return _heading(first, found[1], lines, 0) if found else ""
 
 
 def label_end(line: str) -> int:

@@ -177,3 +177,16 @@ def test_empty_sides() -> None:
     assert {c.kind for c in diff_clauses([], clauses)} == {"added"}
     assert {c.kind for c in diff_clauses(clauses, [])} == {"removed"}
     assert diff_clauses([], []) == []
+
+
+def test_clause_rewritten_under_its_heading_is_changed() -> None:
+    new = OLD.replace(
+        "5. Governing Law. This Agreement is governed by the laws of the State of New York.",
+        "5. GOVERNING LAW. Delaware law governs any dispute arising out of this contract, "
+        "without regard to conflict of laws principles.",
+    )
+    changes = [c for c in _diff(OLD, new) if c.kind != "unchanged"]
+    assert [(c.kind, c.old.number if c.old else None) for c in changes] == [("changed", "5")]
+    assert changes[0].similarity < 0.5  # paired by its heading, not by its words
+    no_bonus = diff_clauses(split_clauses(OLD), split_clauses(new), heading_bonus=0.0)
+    assert sorted(c.kind for c in no_bonus if c.kind != "unchanged") == ["added", "removed"]

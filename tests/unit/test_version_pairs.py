@@ -25,7 +25,8 @@ def _dense(text: str) -> str:
 def test_committed_set_covers_every_edit_type() -> None:
     types = Counter(p["type"] for p in PAIRS)
     assert set(types) == {
-        "insert", "delete", "reword", "rewrite", "renumber", "replace", "relabel", "mixed"
+        "insert", "delete", "reword", "rewrite", "renumber", "replace", "relabel", "mixed",
+        "substitute",
     }  # fmt: skip
     assert len(CHINESE_PAIRS) >= 2
     assert len({p["id"] for p in PAIRS}) == len(PAIRS)

@@ -105,6 +105,13 @@ def _chinese(expires: date) -> list[str]:
     ]
 
 
+def _chinese_v2(expires: date) -> list[str]:
+    """The Chinese contract with its payment clause changed (30 days to 45, taxes added)."""
+    old = "第二条 付款 甲方应在收到发票后三十日内支付服务费。"
+    new = "第二条 付款 甲方应在收到发票后四十五日内支付服务费及相关税款。"
+    return [new if line == old else line for line in _chinese(expires)]
+
+
 def _pdf(path: Path, paragraphs: list[str]) -> Path:
     doc = fpdf.FPDF(format="A4")
     doc.add_font("noto", "", str(FONT), collection_font_number=2)  # Noto Sans CJK SC
@@ -126,6 +133,7 @@ def test_compare_calendar_diff(tmp_path: Path) -> None:
         "english": _pdf(tmp_path / "services-agreement.pdf", _english(expires, version=1)),
         "version": _pdf(tmp_path / "services-agreement-v2.pdf", _english(expires, version=2)),
         "chinese": _pdf(tmp_path / "technical-services-zh.pdf", _chinese(expires)),
+        "chinese_v2": _pdf(tmp_path / "technical-services-zh-v2.pdf", _chinese_v2(expires)),
     }
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     (tmp_path / "data").mkdir()
@@ -150,7 +158,7 @@ def _drive(server: Server, files: dict[str, Path], expires: date) -> None:
             args=["--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu"],
         )
         try:
-            page = browser.new_page(viewport={"width": 1440, "height": 900}, accept_downloads=True)
+            page = browser.new_page(viewport={"width": 1680, "height": 1000}, accept_downloads=True)
             errors: list[str] = []
             page.on("pageerror", lambda e: errors.append(str(e)))
             outside: list[str] = []
@@ -163,6 +171,7 @@ def _drive(server: Server, files: dict[str, Path], expires: date) -> None:
             page.locator("#doc-table tr[data-status='ready']").nth(1).wait_for(timeout=WAIT_MS)
 
             _new_version(page, files)
+            _upload_version(server, files["chinese"].name, files["chinese_v2"])
             _compare(page)
             _calendar(page, server, expires)
             _diff(page)
@@ -208,12 +217,30 @@ def _new_version(page: Any, files: dict[str, Path]) -> None:
     assert page.locator("#diff-doc").input_value() == version_id
 
 
+def _upload_version(server: Server, previous: str, pdf: Path) -> None:
+    """A new version through the API (the page's control is exercised once, above)."""
+    with server.client() as client:
+        docs = client.get("/v1/documents").json()["documents"]
+        old = next(d["id"] for d in docs if d["filename"] == previous)
+        sent = client.post(
+            f"/v1/documents/{old}/versions",
+            files={"file": (pdf.name, pdf.read_bytes(), "application/pdf")},
+        )
+        assert sent.status_code == 202, sent.text
+        done = server.wait_final(client, [sent.json()["id"]])
+        assert next(iter(done.values()))["status"] == "ready"
+
+
 def _compare(page: Any) -> None:
     page.get_by_role("button", name="Compare", exact=True).click()
     docs = page.locator("#compare-docs input[type=checkbox]")
-    docs.nth(2).wait_for()
-    for i in range(docs.count()):
-        docs.nth(i).check()
+    docs.nth(3).wait_for()
+    for name in (
+        "services-agreement.pdf",
+        "services-agreement-v2.pdf",
+        "technical-services-zh.pdf",
+    ):
+        page.locator("#compare-docs").get_by_label(name, exact=True).check()
     page.locator("#compare-model").uncheck()  # patterns only: no LLM in this test
     page.get_by_role("button", name="Start comparison").click()
     status = page.locator("#compare-status")
@@ -271,7 +298,7 @@ def _calendar(page: Any, server: Server, expires: date) -> None:
     assert listed.count() >= 1
     page.get_by_label("Kind").select_option("")
     page.get_by_role("button", name="Read all contracts again").click()
-    page.locator("#message", has_text="key dates and obligations read from 3 contracts").wait_for(
+    page.locator("#message", has_text="key dates and obligations read from 4 contracts").wait_for(
         timeout=WAIT_MS
     )
 
@@ -314,3 +341,13 @@ def _diff(page: Any) -> None:
     page.screenshot(path=str(ARTIFACTS / "review-diff.png"), full_page=True)
     _open_highlight(page, pair.locator(".side.new button.side-open"))
     page.screenshot(path=str(ARTIFACTS / "review-diff-highlight.png"))
+
+    page.get_by_role("button", name="Diff", exact=True).click()
+    page.locator("#diff-doc").select_option(label="technical-services-zh-v2.pdf")
+    page.get_by_role("button", name="Show changes").click()
+    zh = page.locator(".diff-row.kind-changed", has_text="付款").first
+    zh.wait_for(timeout=WAIT_MS)
+    assert zh.locator(".side.old del").all_inner_texts() == ["三"]  # 三十 -> 四十五, by character
+    assert zh.locator(".side.new ins").all_inner_texts() == ["四", "五", "及相关税款"]
+    assert _cjk_fonts(page, ".diff-row.kind-changed .side.new .clause-text")
+    page.screenshot(path=str(ARTIFACTS / "review-diff-chinese.png"), full_page=True)

@@ -94,6 +94,23 @@ class SqlObligationStore:
             rows = conn.execute(query).all()
         return [_obligation(row._mapping) for row in rows]
 
+    def passed(
+        self, kinds: Sequence[str], *, before: date, read_before: datetime
+    ) -> list[tuple[str, str]]:
+        """(tenant, document) of the documents with a row of `kinds` due before `before`
+        and written before `read_before`."""
+        query = (
+            select(obligations.c.tenant, obligations.c.document_id)
+            .where(
+                obligations.c.kind.in_(list(kinds)),
+                obligations.c.due_date < before,
+                obligations.c.created_at < read_before,
+            )
+            .distinct()
+        )
+        with self._begin() as conn:
+            return [(row.tenant, row.document_id) for row in conn.execute(query).all()]
+
     def add_feed(self, feed: CalendarFeed) -> CalendarFeed:
         with self._begin() as conn:
             conn.execute(insert(calendar_feeds).values(**asdict(feed)))

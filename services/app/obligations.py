@@ -37,7 +37,15 @@ log = logging.getLogger(__name__)
 FEED_PREFIX = "dsf_"
 FEED_PATH = "/v1/obligations.ics"
 _IDS = uuid.UUID("6f1d3c1e-4d0b-4c51-9a53-0b5e1f0c7a15")  # namespace of obligation ids
-Extractor = Callable[[str], list[ObligationFound]]
+Extractor = Callable[..., list[ObligationFound]]
+"""`extract_obligations`: (text, today=date) -> what the text says falls due."""
+ROLLING = ("renewal", "notice_deadline", "reporting")
+"""Kinds whose date is the next one after the day of extraction (a renewal, the notice
+before it, a quarterly report): once passed, the contract is read again (`roll_forward`)."""
+
+
+def _midnight(now: datetime) -> datetime:
+    return now.replace(hour=0, minute=0, second=0, microsecond=0)
 
 
 def hash_token(token: str) -> str:
@@ -147,7 +155,8 @@ class ObligationService:
             chunks = self.documents.load_chunks(document_id)
         starts = self.documents.load_page_starts(document_id)
         text = document_text(chunks, starts)
-        found = self.extract(text) if text.strip() else []
+        today = self.clock().date()
+        found = self.extract(text, today=today) if text.strip() else []
         rows = rows_of(tenant, document_id, text, chunks, starts, found, self.clock())
         return len(rows) if self.store.replace(tenant, document_id, rows) else 0
 
@@ -164,6 +173,19 @@ class ObligationService:
                 log.exception("obligations of document %s not extracted", document.id)
                 failed.append(document.id)
         return Rebuilt(len(contracts), written, failed)
+
+    def roll_forward(self) -> int:
+        """Read again the contracts whose renewal, notice or reporting date has passed
+        since they were read (at most once a day each: the rows written today are not
+        passed again); how many. Called by the sweep."""
+        now = self.clock()
+        passed = self.store.passed(ROLLING, before=now.date(), read_before=_midnight(now))
+        for tenant, document_id in passed:
+            try:
+                self.extract_document(tenant, document_id)
+            except Exception:
+                log.exception("obligations of document %s not rolled forward", document_id)
+        return len(passed)
 
     # --- reading --------------------------------------------------------------------
 

@@ -530,6 +530,12 @@ class ObligationStore(Protocol):
         kind: str | None = None,
     ) -> list[Obligation]: ...
 
+    def passed(
+        self, kinds: Sequence[str], *, before: date, read_before: datetime
+    ) -> list[tuple[str, str]]:
+        """(tenant, document) with a row of `kinds` due before `before`, written before
+        `read_before`."""
+
     def add_feed(self, feed: CalendarFeed) -> CalendarFeed: ...
 
     def feed_by_hash(self, token_hash: str) -> CalendarFeed | None: ...

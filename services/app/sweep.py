@@ -1,5 +1,7 @@
 """Stuck work sent again: documents and analysis jobs whose row has not moved for
-`worker.stuck_after_s` (a broker message lost between restarts) are re-enqueued.
+`worker.stuck_after_s` (a broker message lost between restarts) are re-enqueued; contracts
+whose next renewal, notice or reporting date has passed are read again
+(`ObligationService.roll_forward`), so the calendar shows the next one.
 
 `sweep` is called every `worker.sweep_every_s`: by a thread of the embedded deployment
 (`Sweeper`), by Celery beat in production (`workers.tasks`, task `SWEEP_TASK`). Steps are
@@ -14,6 +16,7 @@ import threading
 from pipelines.errors import DocsightError
 from services.app.documents import DocumentService
 from services.app.jobs import JobService
+from services.app.obligations import ObligationService
 from services.app.reindex import ReindexService
 
 log = logging.getLogger(__name__)
@@ -29,9 +32,11 @@ class Sweep:
         jobs: JobService,
         stuck_after_s: float,
         reindex: ReindexService | None = None,
+        obligations: ObligationService | None = None,
     ) -> None:
         self.documents, self.jobs, self.stuck_after_s = documents, jobs, stuck_after_s
         self.reindex = reindex  # tenants' moves to another collection, re-sent the same way
+        self.obligations = obligations  # contracts whose next renewal/notice date passed
 
     def __call__(self) -> tuple[int, int]:
         idle = self.stuck_after_s
@@ -39,6 +44,8 @@ class Sweep:
         jobs = self.jobs.resume_unfinished(idle_for_s=idle)
         if self.reindex is not None and self.reindex.resend_stuck(idle):
             log.warning("re-sent stuck re-index moves (no change for %.0f s)", idle)
+        if self.obligations is not None and (rolled := self.obligations.roll_forward()):
+            log.info("obligations rolled forward: %d contracts read again", rolled)
         if documents or jobs:
             log.warning(
                 "re-sent stuck work: %d documents, %d analysis jobs (no change for %.0f s)",

@@ -151,3 +151,17 @@ def test_erasing_a_document_deletes_its_obligations(store: SqlStore) -> None:
     with store.engine.connect() as conn:
         left = conn.exec_driver_sql("SELECT document_id FROM obligations").all()
     assert [r[0] for r in left] == [B]
+
+
+def test_passed_finds_documents_with_a_rolling_date_gone_by(store: SqlStore) -> None:
+    rows = SqlObligationStore(store.engine)
+    for doc_id in (A, B, C):
+        _doc(store, doc_id)
+    rows.replace("t1", A, [_row(A, 1, date(2026, 11, 1))])  # passed, read before today
+    rows.replace("t1", B, [_row(B, 1, date(2026, 11, 1), kind="expiration_date")])
+    rows.replace("t1", C, [_row(C, 1, date(2027, 1, 1))])  # still ahead
+    today = date(2026, 11, 30)
+    kinds = ("renewal", "notice_deadline", "reporting")
+    assert rows.passed(kinds, before=today, read_before=NOW + timedelta(hours=1)) == [("t1", A)]
+    # the rows were written at NOW: read before midnight, they would not be passed again
+    assert rows.passed(kinds, before=today, read_before=NOW - timedelta(hours=9)) == []

@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Sequence
 from dataclasses import replace
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -175,7 +175,7 @@ def test_running_the_extraction_again_writes_the_same_rows() -> None:
 
 def test_a_span_outside_the_text_is_kept_unverified_without_a_page() -> None:
     far = ObligationFound("audit", None, None, "audit each year", len(TEXT) + 5, len(TEXT) + 50)
-    service, rows = _service(extract=lambda text: [far])
+    service, rows = _service(extract=lambda text, **_: [far])
     service.extract_document("t1", "d1")
     (row,) = rows.rows["d1"]
     assert (row.verified, row.page, row.quote) == (False, None, "")
@@ -191,7 +191,7 @@ def test_a_deleted_document_gets_no_rows() -> None:
 def test_rebuild_reads_ready_contracts_and_skips_a_failure() -> None:
     calls: list[str] = []
 
-    def extract(text: str) -> list[ObligationFound]:
+    def extract(text: str, **_: object) -> list[ObligationFound]:
         calls.append(text)
         if len(calls) == 2:
             raise RuntimeError("rule bug")
@@ -322,3 +322,77 @@ def test_a_failed_extraction_is_noted_and_the_document_still_ready(tmp_path: Pat
     assert document.status is DocumentStatus.READY
     note = "obligations not extracted: RuntimeError: a rule broke"
     assert any(note in warning for warning in document.warnings)
+
+
+def test_renewal_dates_roll_forward_once_passed() -> None:
+    """An auto-renewing contract read on one day lists the next notice deadline after that
+    day; once the clock passes it, the sweep's `roll_forward` reads the contract again (once
+    that day) and the next year's deadline replaces it."""
+    renewing = (
+        PAGE_1 + "\n\n" + "The term of this Agreement is one (1) year from the Effective Date and "
+        "shall renew automatically for successive one (1) year terms unless either party "
+        "gives written notice of non-renewal at least ninety (90) days before the end of the "
+        "then-current term."
+    )
+
+    class Renewing(Documents):
+        def load_chunks(self, document_id: str) -> list[Chunk]:
+            return [
+                Chunk(
+                    document_id=document_id,
+                    number=0,
+                    text=renewing,
+                    page_start=1,
+                    page_end=1,
+                    char_start=0,
+                    char_end=len(renewing),
+                    token_count=10,
+                )
+            ]
+
+        def load_page_starts(self, document_id: str) -> list[int] | None:
+            return [0]
+
+    clock = [datetime(2026, 11, 30, 9, 0, tzinfo=UTC)]
+    rows = PassedRows()
+    service = ObligationService(
+        store=rows,
+        documents=Renewing({"d1": "contract"}),  # type: ignore[arg-type]
+        clock=lambda: clock[0],
+    )
+    service.extract_document("t1", "d1")
+
+    def notice() -> date | None:
+        (row,) = [r for r in rows.rows["d1"] if r.kind == "notice_deadline"]
+        return row.due_date
+
+    first = notice()
+    assert first is not None
+    assert first > clock[0].date()
+    assert service.roll_forward() == 0  # nothing passed yet
+    clock[0] = datetime.combine(first, datetime.min.time(), UTC) + timedelta(days=1)
+    assert service.roll_forward() == 1
+    second = notice()
+    assert second is not None
+    assert second > clock[0].date()
+    assert 365 <= (second - first).days <= 366  # 90 days before the next anniversary
+    assert service.roll_forward() == 0  # read again today: not again until the next one passes
+
+
+class PassedRows(MemoryRows):
+    """MemoryRows with `passed` (the SQL version: tests/adapters/test_obligations_store.py)."""
+
+    def passed(
+        self, kinds: Sequence[str], *, before: date, read_before: datetime
+    ) -> list[tuple[str, str]]:
+        return sorted(
+            {
+                (r.tenant, r.document_id)
+                for rows in self.rows.values()
+                for r in rows
+                if r.kind in kinds
+                and r.due_date is not None
+                and r.due_date < before
+                and r.created_at < read_before
+            }
+        )

@@ -321,7 +321,9 @@ def _calendar(page: Any, server: Server, expires: date) -> None:
 
 def _diff(page: Any) -> None:
     page.get_by_role("button", name="Diff", exact=True).click()
-    page.locator("#diff-doc").select_option(label="services-agreement-v2.pdf")
+    page.locator("#diff-doc").select_option(
+        label="services-agreement-v2.pdf (new version of services-agreement.pdf)"
+    )
     page.locator("#diff-against").select_option(value="")  # its previous version
     page.get_by_role("button", name="Show changes").click()
     changed = page.locator(".diff-row.kind-changed")
@@ -343,7 +345,9 @@ def _diff(page: Any) -> None:
     page.screenshot(path=str(ARTIFACTS / "review-diff-highlight.png"))
 
     page.get_by_role("button", name="Diff", exact=True).click()
-    page.locator("#diff-doc").select_option(label="technical-services-zh-v2.pdf")
+    page.locator("#diff-doc").select_option(
+        label="technical-services-zh-v2.pdf (new version of technical-services-zh.pdf)"
+    )
     page.get_by_role("button", name="Show changes").click()
     zh = page.locator(".diff-row.kind-changed", has_text="付款").first
     zh.wait_for(timeout=WAIT_MS)

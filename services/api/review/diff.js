@@ -26,10 +26,14 @@ export async function open(documentId = null, against = "") {
   if (mine !== opening) return;
   const keep = documentId || $("diff-doc").value;
   const keepAgainst = documentId ? against : $("diff-against").value;
-  $("diff-doc").replaceChildren(...docs.map((d) => el("option", { value: d.id }, d.filename)));
+  const names = new Map(docs.map((d) => [d.id, d.filename]));
+  const label = (d) => (d.previous_id ? `${d.filename} (new version of ${names.get(d.previous_id) || "another"})` : d.filename);
+  $("diff-doc").replaceChildren(...docs.map((d) => el("option", { value: d.id }, label(d))));
+  const versioned = docs.find((d) => d.previous_id); // by default, a document that has one
   $("diff-against").replaceChildren(el("option", { value: "" }, "its previous version"),
     ...docs.map((d) => el("option", { value: d.id }, d.filename)));
   if (docs.some((d) => d.id === keep)) $("diff-doc").value = keep;
+  else if (versioned) $("diff-doc").value = versioned.id;
   if (docs.some((d) => d.id === keepAgainst)) $("diff-against").value = keepAgainst;
   if (documentId) await load();
 }

@@ -38,7 +38,7 @@ from services.app.diff_results import (
 )
 from services.app.ports import AnalysisCache, AnalysisStore, DocumentVersions
 
-DIFF_FORMAT = 1
+DIFF_FORMAT = 2
 """Part of a diff's cache key: a change to the clause splitter or aligner bumps it."""
 _ALIGNED = TypeAdapter(list[AlignedClause])
 

@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from pipelines.clause_terms import lookup
 from pipelines.comparison_models import Cell
-from pipelines.comparisons import DocumentText, category_of, phrase_sentences
+from pipelines.comparisons import DocumentText, category_of, phrase_sentences, supports
 from pipelines.context import Budget
 from pipelines.contract_values import normalise
 from pipelines.models import ChatMessage
@@ -26,7 +26,19 @@ from pipelines.prompt_layout import neutralise
 SENTENCES_PER_COLUMN = 3
 OPENING_CHARS = 1500
 REPLY_TOKENS_PER_COLUMN = 160
-_NOT_FOUND = {"", "none", "n/a", "not found", "not stated", "unknown", "null", "未找到", "无"}
+_NOT_FOUND = {
+    "",
+    "no",
+    "none",
+    "n/a",
+    "not found",
+    "not stated",
+    "unknown",
+    "null",
+    "未找到",
+    "无",
+    "否",
+}
 
 INSTRUCTIONS = (
     "You read a contract's passages and fill a comparison table. The passages are given "
@@ -113,13 +125,21 @@ def model_cells(
 
 
 def located_cell(column: str, item: ColumnReply, doc: DocumentText) -> Cell:
-    """The model's value, verified when its quote is found in the document."""
+    """The model's value, verified when its quote is found in the document and backs the
+    value (a typed value read from it, a yes/no clause naming its subject: `supports`). A
+    quote found that does not back it keeps its place (offsets, page), unverified."""
     match = doc.source.find(item.quote) if item.quote.strip() else None
     if match is not None:
         located = doc.text[match.char_start : match.char_end]
         found = normalise(column, located) or normalise(column, item.value)
         cell = doc.cell(match.char_start, match.char_end, found, "model", item.value.strip())
-        return cell.model_copy(update={"page": match.page, "page_end": match.page_end})
+        return cell.model_copy(
+            update={
+                "page": match.page,
+                "page_end": match.page_end,
+                "verified": supports(column, located),
+            }
+        )
     found = normalise(column, item.value) or (
         normalise(column, item.quote) if item.quote.strip() else None
     )

@@ -185,10 +185,8 @@ def pattern_cell(column: str, doc: DocumentText, effective: date | None) -> Cell
     spans = phrase_sentences(terms, doc)
     if terms.id.casefold() in _CUES:  # cues are loose: the likeliest term clause first
         spans.sort(key=lambda span: -_term_score(terms, doc.text[span[0] : span[1]]))
-    typed = canonical_category(column) in NORMALISED_CATEGORIES
-    stems = () if typed else _stems(terms.id)  # a yes/no column
     for start, end in spans:
-        if stems and not any(stem in doc.text[start:end].casefold() for stem in stems):
+        if not supports(column, doc.text[start:end]):
             continue  # a loose phrase ("for any reason") away from the clause's subject
         found = normalise(column, doc.text[start:end], effective=effective)
         if found is not None:
@@ -216,6 +214,24 @@ _TERM_WORDS = re.compile(r"\b(?:this|the) agreement\b|\bterm\b|本合同|本协�
 _DEFINITION = re.compile(
     r"^\W*(?:\d+(?:\.\d+)*\s*)?[\"“][^\"”]{1,60}[\"”]\s+(?:means|shall mean)", re.IGNORECASE
 )
+
+
+def typed(column: str) -> bool:
+    """Whether the column's value is typed (a date, a term, a place, an amount), not yes/no."""
+    return canonical_category(column) in NORMALISED_CATEGORIES
+
+
+def supports(column: str, text: str) -> bool:
+    """Whether `text` can back the column's value: a typed column's value is read from it
+    (`normalise`); a yes/no clause's sentence names its subject (`_stems`); a summary field
+    or a category without a lexicon entry takes any text."""
+    if typed(column):
+        return normalise(column, text) is not None
+    terms = lookup(category_of(column))
+    if terms is None or column in SUMMARY_FIELDS:
+        return True
+    folded = text.casefold()
+    return any(stem in folded for stem in _stems(terms.id))
 
 
 def _stems(category: str) -> tuple[str, ...]:

@@ -104,7 +104,7 @@ def test_model_cells_are_verified_only_when_their_quote_is_found(
 ) -> None:
     doc, _ = contract
     at = doc.text.index("This Agreement will be governed")
-    quoted = doc.text[at : at + 80]
+    quoted = doc.text[at : at + 140]  # ... the laws of the State of California
     found = located_cell("Governing Law", ColumnReply(column="x", value="CA", quote=quoted), doc)
     assert found.verified
     assert found.method == "model"
@@ -115,6 +115,18 @@ def test_model_cells_are_verified_only_when_their_quote_is_found(
     assert not invented.verified
     assert invented.page is None
     assert invented.value == "Delaware"
+    preamble = doc.text[:120]  # in the document, but no non-compete clause
+    elsewhere = located_cell(
+        "Non-Compete", ColumnReply(column="x", value="Yes", quote=preamble), doc
+    )
+    assert elsewhere.char_start is not None  # located: its place is kept
+    assert not elsewhere.verified  # but it does not back the value
+    assert (
+        located_cell(
+            "Governing Law", ColumnReply(column="x", value="CA", quote=preamble), doc
+        ).verified
+        is False
+    )
 
 
 def test_one_request_asks_for_the_missing_columns(

@@ -19,7 +19,7 @@ from tests.unit.analysis_support import ready
 from tests.unit.test_documents_service import InlineQueue
 
 LAW = b"This Agreement shall be governed by the laws of the State of New York. "
-NON_COMPETE = "Licensee will stay out of the widget market for two years."
+NON_COMPETE = "Licensee will never compete in the widget market for two years."
 """No phrase of the Non-Compete lexicon: only the model finds it."""
 
 

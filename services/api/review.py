@@ -1,5 +1,5 @@
-"""/review: the review web page, static files of services/api/review (HTML, one JavaScript
-module, CSS; nothing from a CDN). The page itself is open; it calls the JSON API with the
+"""/review: the review web page, static files of services/api/review (HTML, JavaScript
+modules, CSS; nothing from a CDN). The page itself is open; it calls the JSON API with the
 key the person enters (`Authorization: Bearer`, kept in the browser's session storage)."""
 
 from __future__ import annotations

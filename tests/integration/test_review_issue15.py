@@ -9,12 +9,14 @@ Screenshots: tests/artifacts/ and docs/review-{compare,calendar,diff}.png."""
 
 from __future__ import annotations
 
+import io
 import shutil
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
+import openpyxl
 import pytest
 
 from tests.integration.conftest import REPO, Server, start_server, stop_server
@@ -268,6 +270,12 @@ def _compare(page: Any) -> None:
     csv = Path(download.value.path()).read_text("utf-8-sig")
     assert "services-agreement.pdf" in csv
     assert "New York" in csv
+    with page.expect_download() as download:
+        page.get_by_role("button", name="XLSX", exact=True).click()
+    assert download.value.suggested_filename.endswith(".xlsx")
+    data = io.BytesIO(Path(download.value.path()).read_bytes())
+    sheet = openpyxl.load_workbook(data).worksheets[0]
+    assert "New York" in {str(c.value) for row in sheet.iter_rows() for c in row if c.value}
 
     target = law.locator("button.cell-open")
     if not target.count():

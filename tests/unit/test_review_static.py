@@ -1,5 +1,6 @@
-"""The review page without a server: /review and its three files are served open (they hold
-no data), reference nothing off the server, and opening them opens nothing else."""
+"""The review page without a server: /review and its files (the page, CSS, review.js and the
+modules it imports) are served open (they hold no data), reference nothing off the server,
+and opening them opens nothing else."""
 
 from __future__ import annotations
 

@@ -367,13 +367,26 @@ async function buildReport(event) {
 }
 
 // ---- start ----
+// A link such as the calendar feed's events carry: /review?document=ID&page=N&start=S&end=E
+// opens that document with the quote highlighted (once a key is set).
+const link = new URLSearchParams(location.search);
+
+function openLink() {
+  const id = link.get("document");
+  if (!id) return false;
+  const num = (name) => (link.get(name) === null ? null : Number(link.get(name)));
+  link.delete("document");  // followed once
+  highlight(id, num("start"), num("end"), num("page") ?? 1).catch((e) => say(`Document: ${e.message}`, true));
+  return true;
+}
+
 function start() {
   $("key-form").addEventListener("submit", (e) => {
     e.preventDefault();
     sessionStorage.setItem(KEY, $("key-input").value.trim());
     $("key-input").value = "";
     say("Key set for this browser tab.");
-    show("documents");
+    if (!openLink()) show("documents");
   });
   $("key-forget").addEventListener("click", () => { sessionStorage.removeItem(KEY); say("Key forgotten."); show("documents"); });
   for (const b of document.querySelectorAll("nav [data-view]")) b.addEventListener("click", () => show(b.dataset.view));
@@ -395,7 +408,7 @@ function start() {
   $("ask-form").addEventListener("submit", ask);
   $("report-form").addEventListener("submit", buildReport);
   $("report-date").value = new Date().toISOString().slice(0, 10);
-  if (sessionStorage.getItem(KEY)) show("documents");
+  if (sessionStorage.getItem(KEY)) { if (!openLink()) show("documents"); }
   else say("Enter an API key to start.");
 }
 

@@ -14,6 +14,7 @@ import logging
 import threading
 
 from pipelines.errors import DocsightError
+from services.app.comparisons import ComparisonService
 from services.app.documents import DocumentService
 from services.app.jobs import JobService
 from services.app.obligations import ObligationService
@@ -33,10 +34,12 @@ class Sweep:
         stuck_after_s: float,
         reindex: ReindexService | None = None,
         obligations: ObligationService | None = None,
+        comparisons: ComparisonService | None = None,
     ) -> None:
         self.documents, self.jobs, self.stuck_after_s = documents, jobs, stuck_after_s
         self.reindex = reindex  # tenants' moves to another collection, re-sent the same way
         self.obligations = obligations  # contracts whose next renewal/notice date passed
+        self.comparisons = comparisons  # comparison tables, re-sent like the jobs
 
     def __call__(self) -> tuple[int, int]:
         idle = self.stuck_after_s
@@ -44,6 +47,8 @@ class Sweep:
         jobs = self.jobs.resume_unfinished(idle_for_s=idle)
         if self.reindex is not None and self.reindex.resend_stuck(idle):
             log.warning("re-sent stuck re-index moves (no change for %.0f s)", idle)
+        if self.comparisons is not None and self.comparisons.resume_unfinished(idle_for_s=idle):
+            log.warning("re-sent stuck comparisons (no change for %.0f s)", idle)
         if self.obligations is not None and (rolled := self.obligations.roll_forward()):
             log.info("obligations rolled forward: %d contracts read again", rolled)
         if documents or jobs:

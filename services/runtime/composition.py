@@ -308,6 +308,13 @@ def build_container(settings: Settings, queue: TaskQueue | None = None) -> Conta
     reindex = ReindexService(
         store=store, catalog=SqlIndexCatalog(store.engine), routes=routes, queue=queue
     )
+    comparisons = ComparisonService(
+        comparisons=SqlComparisonStore(store.engine),
+        analysis=analysis,
+        queue=queue,
+        fan_out=settings.worker.comparison_fan_out,
+        max_attempts=settings.worker.analysis_max_retries + 1,
+    )
     return Container(
         settings=settings,
         store=store,
@@ -328,19 +335,14 @@ def build_container(settings: Settings, queue: TaskQueue | None = None) -> Conta
             settings.worker.stuck_after_s,
             reindex=reindex,
             obligations=obligations,
+            comparisons=comparisons,
         ),
         metrics=metrics,
         queue_depths=queue_depths,
         routes=routes,
         reindex=reindex,
         highlights=build_highlights(settings, store, page_cache),
-        comparisons=ComparisonService(
-            comparisons=SqlComparisonStore(store.engine),
-            analysis=analysis,
-            queue=queue,
-            fan_out=settings.worker.comparison_fan_out,
-            max_attempts=settings.worker.analysis_max_retries + 1,
-        ),
+        comparisons=comparisons,
         obligations=obligations,
         versions=VersionService(documents=documents, versions=SqlDocumentVersions(store.engine)),
         diffs=DiffService(

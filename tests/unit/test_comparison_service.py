@@ -3,18 +3,24 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime, timedelta
 
 import pytest
+from sqlalchemy import update
 
 from pipelines.comparison_model import CellsReply, ColumnReply
 from pipelines.comparison_models import DEFAULT_COLUMNS
 from pipelines.errors import BackendUnavailable, DocumentNotReady, NotFound
 from pipelines.models import ChatMessage, JobStatus
 from services.adapters.comparisons import SqlComparisonStore
+from services.adapters.jobs import SqlJobStore
 from services.adapters.llm_fake import FakeChatModel
+from services.adapters.schema import comparisons
 from services.app.analysis import AnalysisService
 from services.app.comparisons import ComparisonService, UnknownColumns
 from services.app.documents import DocumentService
+from services.app.jobs import JobService
+from services.app.sweep import Sweep
 from tests.unit.analysis_support import ready
 from tests.unit.test_documents_service import InlineQueue
 
@@ -157,3 +163,26 @@ def test_a_deleted_document_leaves_the_stored_table_as_it_was(
     assert json.loads(after.result or "{}")["rows"][0]["cells"]["Governing Law"]["value"] == (
         "New York"
     )
+
+
+def test_the_sweep_resends_a_comparison_whose_message_was_lost(
+    service: ComparisonService, docs: DocumentService, queue: InlineQueue
+) -> None:
+    doc = ready(docs, queue, LAW)
+    record = service.submit("t1", [doc], ["Governing Law"], use_model=False)
+    sent: list[str] = service.queue.sent  # type: ignore[union-attr]
+    sent.clear()  # its message lost
+    jobs = JobService(jobs=SqlJobStore(docs.store.engine), analysis=service.analysis)  # type: ignore[attr-defined]
+    sweep = Sweep(docs, jobs, 60.0, comparisons=service)
+    sweep()
+    assert sent == []  # not stuck yet: it moved a moment ago
+    with docs.store.engine.begin() as conn:  # type: ignore[attr-defined]
+        conn.execute(
+            update(comparisons)
+            .where(comparisons.c.id == record.id)
+            .values(updated_at=datetime.now(UTC) - timedelta(seconds=120))
+        )
+    sweep()
+    assert sent == [record.id]
+    service.run(record.id)
+    assert service.get("t1", record.id).status is JobStatus.DONE

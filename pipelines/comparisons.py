@@ -231,7 +231,7 @@ def supports(column: str, text: str) -> bool:
     if terms is None or column in SUMMARY_FIELDS:
         return True
     folded = text.casefold()
-    return any(stem in folded for stem in _stems(terms.id))
+    return any(stem in folded for stem in (*_stems(terms.id), *_zh_stems(terms)))
 
 
 def _stems(category: str) -> tuple[str, ...]:
@@ -239,6 +239,13 @@ def _stems(category: str) -> tuple[str, ...]:
     Convenience"): a yes/no clause sentence names its subject."""
     words = re.findall(r"[a-z]{4,}", category.casefold())
     return tuple(w[:5] for w in words if w not in ("license", "rights"))
+
+
+def _zh_stems(terms: ClauseTerms) -> tuple[str, ...]:
+    """Two-character words of the category's Chinese names ("竞业", "解除", "控制"): a
+    Chinese yes/no clause sentence names its subject with one of them."""
+    names = [n for n in terms.names if not n.isascii()]
+    return tuple({n[i : i + 2] for n in names for i in range(len(n) - 1)})
 
 
 def _term_score(terms: ClauseTerms, sentence: str) -> int:

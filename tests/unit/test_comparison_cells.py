@@ -197,3 +197,36 @@ def test_exports_hold_values_quotes_pages_and_mark_unverified_values() -> None:
     assert evidence[0][10] == "governed by California"
     assert evidence[1][4] is False
     assert Table.model_validate_json(to_json(table)) == table
+
+
+ZH_CONTRACT = (
+    "技术服务合同\n\n本合同由甲方与乙方于2023年3月1日签订。\n\n第一条 合同期限\n"
+    "本合同自2023年3月1日起生效，有效期为三年。期满后自动续期一年，除非任何一方在期满前三十日"
+    "书面通知对方不再续期。\n\n第二条 责任限制\n乙方的赔偿责任总额不超过人民币500万元。\n\n"
+    "第三条 争议解决\n本合同适用中华人民共和国法律。\n\n第四条 竞业限制\n"
+    "乙方在合同期内不得从事与甲方相竞争的业务。\n"
+)
+
+
+def test_a_chinese_contract_gives_typed_values_and_clauses_naming_their_subject() -> None:
+    doc = DocumentText(_chunks(ZH_CONTRACT, size=120, overlap=20), [0, 60])
+    cells = deterministic_row("d1", "合同.pdf", DEFAULT_COLUMNS, doc).cells
+    expected = {
+        "Governing Law": "People's Republic of China",
+        "Effective Date": "2023-03-01",
+        "Expiration Date": "2026-03-01",
+        "Renewal Term": "successive 1 year",
+        "Notice Period To Terminate Renewal": "30 days",
+        "Cap On Liability": "CNY 5,000,000",
+        "Non-Compete": "Yes",
+    }
+    assert {c: cells[c].value for c in expected} == expected
+    # "三十日书面通知" is termination wording, but this sentence is about renewal
+    assert cells["Termination For Convenience"].value is None
+    for cell in cells.values():
+        if cell.value is not None:
+            assert cell.char_start is not None
+            assert cell.quote == doc.text[cell.char_start : cell.char_end]
+            assert cell.page == (1 if cell.char_start < 60 else 2)
+    assert cells["Non-Compete"].quote is not None
+    assert "竞业限制" in cells["Non-Compete"].quote

@@ -150,7 +150,9 @@ def test_progress_page_numbers_and_limits() -> None:
 
 
 def test_hung_or_starved_child_becomes_resource_limit() -> None:
-    data = make_pdf(["hello"] * 3)
+    # enough pages that the child cannot send them all before the parent first polls (a
+    # 3-page file could, on a loaded machine: every poll then found a page waiting)
+    data = make_pdf(["hello"] * 200)
     with pytest.raises(ResourceLimit, match="longer than"):
         Pypdfium2Parser(page_timeout_s=0.0001).parse(data)
 

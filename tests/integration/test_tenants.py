@@ -99,6 +99,9 @@ def test_tenant_b_never_sees_tenant_a(tmp_path: Path) -> None:
         DOCSIGHT_LLM__MAX_OUTPUT_TOKENS="48",
         DOCSIGHT_LLM__LOCAL_CTX="1536",
         DOCSIGHT_API__KEY_CACHE_S="0.5",
+        # every operation is tried without a key and with a wrong one: more than the
+        # default 60 unauthenticated requests a minute from one address
+        DOCSIGHT_API__UNAUTHENTICATED_PER_MINUTE="1000",
     )
     try:
         assert server.api_key, "the first start writes <data_dir>/api_key"

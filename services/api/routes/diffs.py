@@ -8,6 +8,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, File, Form, UploadFile
 from fastapi.concurrency import run_in_threadpool
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
@@ -33,14 +34,20 @@ async def upload_version(
     container: ContainerDep,
     tenant: TenantDep,
     document_id: str,
-    file: Annotated[UploadFile, File(description="the new version (a PDF)")],
+    file: Annotated[UploadFile | None, File(description="the new version (a PDF)")] = None,
     password: Annotated[str | None, Form(description="password of an encrypted PDF")] = None,
     metadata: Annotated[
         str | None, Form(description="JSON object of strings, as POST /v1/documents takes")
     ] = None,
 ) -> JSONResponse:
     """Store and queue a PDF as the new version of `document_id` (any status); answers
-    202 with the new document (`previous_id` set). The same file as `document_id`: 409."""
+    202 with the new document (`previous_id` set). The same file as `document_id`: 409.
+    Another tenant's or an unknown document is 404 before the body is looked at (as every
+    route with a document id), a missing `file` then 422."""
+    await run_in_threadpool(container.documents.get, tenant, document_id)
+    if file is None:
+        missing = {"loc": ("body", "file"), "msg": "Field required", "type": "missing"}
+        raise RequestValidationError([missing])
     values = _metadata(metadata)
     max_bytes = int(container.settings.parser.max_upload_mb * 1024 * 1024)
     data = await _read_bounded(file, max_bytes)

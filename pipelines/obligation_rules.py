@@ -48,11 +48,14 @@ AUDIT = re.compile(
     re.IGNORECASE,
 )
 _PAY_WITHIN = re.compile(
-    r"\b(?:within|no\s+later\s+than|not\s+later\s+than)\s+(?P<rest>[^.;]{0,120})"
-    r"|(?:应|须|应当|必须)?(?:在|于)?(?P<zh>[^，,。；在于]{0,30}?(?:后|起)?[^，,。；]{0,10}?内)"
-    r"(?:支付|付款|付清|结算)",
-    re.IGNORECASE,
+    r"\b(?:within|no\s+later\s+than|not\s+later\s+than)\s+(?P<rest>[^.;]{0,120})", re.IGNORECASE
 )
+_PAY_WITHIN_ZH = re.compile(
+    r"(?:应|须|应当|必须)?(?:在|于)?(?P<zh>[^，,。；在于]{0,30}?(?:后|起)?[^，,。；]{0,10}?内)"
+    r"(?:支付|付款|付清|结算)"
+)
+"""The Chinese form is only searched in a sentence holding 内: tried at every position, it
+cost 6% of the index step's CPU on English contracts."""
 _NET = re.compile(r"\bnet\s+(\d{1,3})\b", re.IGNORECASE)
 _DUE_DATE_CUE = re.compile(
     r"(?:on\s+or\s+before|\bby|\bno\s+later\s+than|\bdue\s+on|于|在)\s*(?:the\s+)?$",
@@ -95,18 +98,30 @@ def states_the_term(sentence: str) -> bool:
     )
 
 
+def _pay_within(sentence: str) -> tuple[str, bool] | None:
+    """The first "within N days ..." (English) or "...内支付" (Chinese) phrase of the
+    sentence, and whether it is the Chinese one (the English one first at the same place)."""
+    english = _PAY_WITHIN.search(sentence)
+    chinese = _PAY_WITHIN_ZH.search(sentence) if "内" in sentence else None
+    if chinese is not None and (english is None or chinese.start() < english.start()):
+        return chinese.group("zh"), True
+    if english is not None:
+        return english.group("rest"), False
+    return None
+
+
 def payment_rule(sentence: str) -> tuple[str | None, date | None]:
     """(the payment's due rule, its date when a fixed date is named), or (None, None)."""
     for value, start, _ in find_dates(sentence):
         if _DUE_DATE_CUE.search(sentence[max(0, start - 20) : start]):
             return f"payment due on {value.isoformat()}", value
-    within = _PAY_WITHIN.search(sentence)
+    within = _pay_within(sentence)
     if within is not None:
-        phrase = within.group("rest") or within.group("zh") or ""
+        phrase, chinese = within
         phrase = " ".join(phrase.split()).rstrip(" ,")
-        if find_durations(phrase) or within.group("zh"):
+        if find_durations(phrase) or chinese:
             words = phrase.split(",")[0]
-            return f"payment within {words}" if within.group("rest") else f"{words}付款", None
+            return (f"{words}付款" if chinese else f"payment within {words}"), None
     net = _NET.search(sentence)
     if net is not None:
         return f"payment within {net.group(1)} days of invoice (net {net.group(1)})", None

@@ -15,7 +15,7 @@ Each carries the span of its sentence. Without `today`, no date is rolled forwar
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from typing import Literal
 
@@ -84,9 +84,13 @@ def extract_obligations(text: str, *, today: date | None = None) -> list[Obligat
     term = _Term(end_date, renews_by, today)
     for start, stop in spans:
         sentence = text[start:stop]
-        party = party_of(sentence, parties)
-        found.extend(_notice(sentence, start, stop, term, party))
-        found.extend(_others(sentence, start, stop, today, party))
+        items = [
+            *_notice(sentence, start, stop, term, None),
+            *_others(sentence, start, stop, today, None),
+        ]
+        if items:  # the party is looked for only where something falls due (it costs)
+            party = party_of(sentence, parties)
+            found.extend(replace(item, party=party) for item in items)
     return _deduplicated(found)
 
 

@@ -14,13 +14,14 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
 from pipelines.comparison_models import ComparisonRecord
 from pipelines.errors import NotFound
 from pipelines.models import ACTIVE_JOB_STATUSES as ACTIVE
 from pipelines.models import JobStatus
+from services.adapters import job_rows
 from services.adapters.schema import comparisons
 from services.adapters.store_engine import transaction
 
@@ -85,11 +86,7 @@ class SqlComparisonStore:
     def unfinished(self, idle_since: datetime | None = None) -> builtins.list[ComparisonRecord]:
         """Every queued, running or waiting comparison, oldest first; with `idle_since`,
         only those whose row has not changed since then."""
-        query = select(comparisons).where(comparisons.c.status.in_([s.value for s in ACTIVE]))
-        if idle_since is not None:
-            query = query.where(comparisons.c.updated_at < idle_since)
-        with transaction(self.engine, _WHAT) as conn:
-            rows = conn.execute(query.order_by(comparisons.c.created_at)).all()
+        rows = job_rows.unfinished(self.engine, comparisons, _WHAT, idle_since)
         return [_record(row._mapping) for row in rows]
 
     def transition(
@@ -100,34 +97,13 @@ class SqlComparisonStore:
         **fields: Any,
     ) -> bool:
         """Move it to `to_status` only if it is in one of `from_status`; True if moved."""
-        with transaction(self.engine, _WHAT) as conn:
-            result = conn.execute(
-                update(comparisons)
-                .where(
-                    comparisons.c.id == comparison_id,
-                    comparisons.c.status.in_([s.value for s in from_status]),
-                )
-                .values(status=to_status.value, updated_at=datetime.now(UTC), **fields)
-            )
-        return bool(result.rowcount)
+        return job_rows.transition(
+            self.engine, comparisons, _WHAT, comparison_id, from_status, to_status, **fields
+        )
 
     def progress(self, comparison_id: str, done: int, total: int, step: str) -> bool:
         """Record where a running comparison stands; False unless it is running."""
-        with transaction(self.engine, _WHAT) as conn:
-            result = conn.execute(
-                update(comparisons)
-                .where(
-                    comparisons.c.id == comparison_id,
-                    comparisons.c.status == JobStatus.RUNNING.value,
-                )
-                .values(
-                    steps_done=done,
-                    steps_total=total,
-                    step=step[:200],
-                    updated_at=datetime.now(UTC),
-                )
-            )
-        return bool(result.rowcount)
+        return job_rows.progress(self.engine, comparisons, _WHAT, comparison_id, done, total, step)
 
 
 def _row(record: ComparisonRecord) -> dict[str, Any]:

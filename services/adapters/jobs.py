@@ -14,20 +14,20 @@ from __future__ import annotations
 
 import builtins
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import (
-    select,
-    update,
-)
+from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
 from pipelines.errors import NotFound
 from pipelines.models import ACTIVE_JOB_STATUSES as ACTIVE
 from pipelines.models import Job, JobStatus
+from services.adapters import job_rows
 from services.adapters.schema import jobs as jobs  # re-exported
 from services.adapters.store_engine import document_alive, transaction
+
+_WHAT = "job store"
 
 
 class SqlJobStore:
@@ -38,7 +38,7 @@ class SqlJobStore:
 
     def add(self, job: Job) -> Job:
         """Insert the job; `NotFound` when its document is gone (erased with its jobs)."""
-        with transaction(self.engine, "job store") as conn:
+        with transaction(self.engine, _WHAT) as conn:
             if not document_alive(conn, job.document_id):
                 raise NotFound(f"no document {job.document_id}")
             conn.execute(jobs.insert().values(**_row(job)))
@@ -52,13 +52,13 @@ class SqlJobStore:
         return job
 
     def find(self, job_id: str) -> Job | None:
-        with transaction(self.engine, "job store") as conn:
+        with transaction(self.engine, _WHAT) as conn:
             row = conn.execute(select(jobs).where(jobs.c.id == job_id)).first()
         return None if row is None else _job(row._mapping)
 
     def find_active(self, tenant: str, kind: str, document_id: str) -> Job | None:
         """A queued, running or waiting job of this kind on this document, if any."""
-        with transaction(self.engine, "job store") as conn:
+        with transaction(self.engine, _WHAT) as conn:
             row = conn.execute(
                 select(jobs)
                 .where(
@@ -76,45 +76,26 @@ class SqlJobStore:
         if status is not None:
             statement = statement.where(jobs.c.status == status.value)
         statement = statement.order_by(jobs.c.created_at.desc()).limit(limit)
-        with transaction(self.engine, "job store") as conn:
+        with transaction(self.engine, _WHAT) as conn:
             return [_job(row._mapping) for row in conn.execute(statement).all()]
 
     def unfinished(self, idle_since: datetime | None = None) -> builtins.list[Job]:
         """Every queued, running or waiting job, oldest first (re-sent on start); with
         `idle_since`, only those whose row has not changed since then (stuck)."""
-        query = select(jobs).where(jobs.c.status.in_([s.value for s in ACTIVE]))
-        if idle_since is not None:
-            query = query.where(jobs.c.updated_at < idle_since)
-        with transaction(self.engine, "job store") as conn:
-            rows = conn.execute(query.order_by(jobs.c.created_at)).all()
+        rows = job_rows.unfinished(self.engine, jobs, _WHAT, idle_since)
         return [_job(row._mapping) for row in rows]
 
     def transition(
         self, job_id: str, from_status: Sequence[JobStatus], to_status: JobStatus, **fields: Any
     ) -> bool:
         """Move the job to `to_status` only if it is in one of `from_status`; True if moved."""
-        with transaction(self.engine, "job store") as conn:
-            result = conn.execute(
-                update(jobs)
-                .where(jobs.c.id == job_id, jobs.c.status.in_([s.value for s in from_status]))
-                .values(status=to_status.value, updated_at=datetime.now(UTC), **fields)
-            )
-        return bool(result.rowcount)
+        return job_rows.transition(
+            self.engine, jobs, _WHAT, job_id, from_status, to_status, **fields
+        )
 
     def progress(self, job_id: str, done: int, total: int, step: str) -> bool:
         """Record where a running job stands; False (nothing written) unless it is running."""
-        with transaction(self.engine, "job store") as conn:
-            result = conn.execute(
-                update(jobs)
-                .where(jobs.c.id == job_id, jobs.c.status == JobStatus.RUNNING.value)
-                .values(
-                    steps_done=done,
-                    steps_total=total,
-                    step=step[:200],
-                    updated_at=datetime.now(UTC),
-                )
-            )
-        return bool(result.rowcount)
+        return job_rows.progress(self.engine, jobs, _WHAT, job_id, done, total, step)
 
 
 def _row(job: Job) -> dict[str, Any]:

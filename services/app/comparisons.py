@@ -25,6 +25,7 @@ import uuid
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from pipelines.comparison_model import model_cells
 from pipelines.comparison_models import (
@@ -43,13 +44,14 @@ from pipelines.errors import (
     LlmUnavailable,
     NotFound,
 )
-from pipelines.models import ACTIVE_JOB_STATUSES, Document, DocumentStatus
+from pipelines.models import Document, DocumentStatus
 from pipelines.models import JobStatus as J
 from pipelines.risk_models import Finding
 from pipelines.summary_models import ContractSummary
 from services.app.analysis import AnalysisService
 from services.app.cache_keys import digest
 from services.app.ports import ChatModel, ComparisonQueue, ComparisonStore
+from services.app.row_runs import run_row
 
 log = logging.getLogger(__name__)
 
@@ -156,37 +158,29 @@ class ComparisonService:
         """Build the table. Raises `BackendUnavailable` (left `waiting`) for the worker to
         retry, unless the row has used up `max_attempts` (then it fails)."""
         record = self.comparisons.find(comparison_id)
-        if record is None or not self.comparisons.transition(
-            comparison_id, ACTIVE_JOB_STATUSES, J.RUNNING, attempts=record.attempts + 1
-        ):
+        if record is None:
             log.info("comparison %s skipped: not active", comparison_id)
             return
-        try:
+
+        def compute() -> dict[str, Any]:
             table = self.build(record)
-        except BackendUnavailable as exc:
-            if 0 < self.max_attempts <= record.attempts + 1:
-                self._fail(record, exc)
-                return
-            self.comparisons.transition(
-                record.id, [J.RUNNING], J.WAITING, error_code=exc.code, reason=f"will retry: {exc}"
-            )
-            raise
-        except DocsightError as exc:
-            self._fail(record, exc)
-            return
-        except Exception as exc:
-            self._fail(record, exc)
-            raise
-        self.comparisons.transition(
-            record.id,
-            [J.RUNNING],
-            J.DONE,
-            result=table.model_dump_json(),
-            steps_done=len(record.document_ids),
-            step="done",
-            error_code=None,
-            reason=None,
-        )
+            return {
+                "result": table.model_dump_json(),
+                "steps_done": len(record.document_ids),
+                "step": "done",
+                "error_code": None,
+                "reason": None,
+            }
+
+        if not run_row(
+            self.comparisons.transition,
+            comparison_id,
+            record.attempts,
+            self.max_attempts,
+            compute,
+            lambda exc: self._fail(record, exc),
+        ):
+            log.info("comparison %s skipped: not active", comparison_id)
 
     def build(self, record: ComparisonRecord) -> Table:
         """Every row, `fan_out` documents at a time, progress written as each finishes."""

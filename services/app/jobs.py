@@ -17,11 +17,13 @@ from __future__ import annotations
 import logging
 import uuid
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
-from pipelines.errors import BackendUnavailable, DocsightError, TooManyJobs
+from pipelines.errors import BackendUnavailable, TooManyJobs
 from pipelines.models import ACTIVE_JOB_STATUSES, Job, JobKind, JobStatus
 from services.app.analysis import AnalysisService, RisksResult, SummaryResult
 from services.app.ports import JobQueue, JobStore, Progress
+from services.app.row_runs import run_row
 
 log = logging.getLogger(__name__)
 
@@ -132,14 +134,13 @@ class JobService:
         fails): the budget lives in the row, so restarts and re-sent messages do not renew
         it."""
         job = self.jobs.find(job_id)
-        if job is None or not self.jobs.transition(
-            job_id, ACTIVE_JOB_STATUSES, J.RUNNING, attempts=job.attempts + 1
-        ):
+        if job is None:
             log.info("job %s skipped: not active", job_id)
             return
-        progress = self._progress(job)
         scope = job.id if job.refresh else ""  # a refresh recomputes each step once
-        try:
+
+        def compute() -> dict[str, Any]:
+            progress = self._progress(job)
             result = (
                 self.analysis.compute_summary(
                     job.tenant, job.document_id, progress=progress, steps_scope=scope
@@ -149,28 +150,17 @@ class JobService:
                     job.tenant, job.document_id, progress=progress, steps_scope=scope
                 )
             )
-        except BackendUnavailable as exc:
-            if 0 < self.max_attempts <= job.attempts + 1:
-                self._fail(job, exc)
-                return
-            self.jobs.transition(
-                job_id, [J.RUNNING], J.WAITING, error_code=exc.code, reason=f"will retry: {exc}"
-            )
-            raise
-        except DocsightError as exc:
-            self._fail(job, exc)
-            return
-        except Exception as exc:
-            self._fail(job, exc)
-            raise
-        self.jobs.transition(
+            return {"result": result.model_dump_json(), "error_code": None, "reason": None}
+
+        if not run_row(
+            self.jobs.transition,
             job_id,
-            [J.RUNNING],
-            J.DONE,
-            result=result.model_dump_json(),
-            error_code=None,
-            reason=None,
-        )
+            job.attempts,
+            self.max_attempts,
+            compute,
+            lambda exc: self._fail(job, exc),
+        ):
+            log.info("job %s skipped: not active", job_id)
 
     def _progress(self, job: Job) -> Progress:
         """Writes the pipeline's steps to the job's row (a failed write is logged: progress

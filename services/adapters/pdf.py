@@ -31,6 +31,7 @@ from pipelines.errors import (
 )
 from pipelines.models import Page, ParsedDocument, Table
 from pipelines.ports import PageProgress
+from services.adapters import forkserver
 
 _ERRORS: dict[str, type[InvalidDocument]] = {
     cls.code: cls
@@ -45,17 +46,6 @@ _ERRORS: dict[str, type[InvalidDocument]] = {
         UnsupportedPdf,
     )
 }
-_CONTEXT: Any = None
-
-
-def _context() -> Any:
-    """A forkserver context whose server has pypdfium2 imported (cheap children, thread-safe)."""
-    global _CONTEXT
-    if _CONTEXT is None:
-        ctx = multiprocessing.get_context("forkserver")
-        ctx.set_forkserver_preload(["services.adapters.pdf_child"])
-        _CONTEXT = ctx
-    return _CONTEXT
 
 
 class Pypdfium2Parser:
@@ -120,7 +110,7 @@ class Pypdfium2Parser:
         options: dict[str, Any],
         on_page: PageProgress | None,
     ) -> ParsedDocument:
-        ctx = _context()
+        ctx = forkserver.context()
         receiver, sender = ctx.Pipe(duplex=False)
         from services.adapters.pdf_child import run_child
 

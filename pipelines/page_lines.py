@@ -46,7 +46,10 @@ def _joiner(left: str, right: str, gap: float, height: float) -> str:
 
 
 def runs_from_chars(chars: Sequence[Char], gap_factor: float = 1.2) -> list[Fragment]:
-    """Group characters, in content order, into runs on one baseline with no wide gap."""
+    """Group characters, in content order, into runs on one baseline with no wide gap.
+
+    The hottest loop of parsing (once per word of every page): comparisons instead of
+    `max`/`min` calls, and the bidi lookup once a glyph."""
     runs: list[Fragment] = []
     text: list[str] = []
     x0 = top = x1 = bottom = 0.0
@@ -62,22 +65,31 @@ def runs_from_chars(chars: Sequence[Char], gap_factor: float = 1.2) -> list[Frag
         if c.isspace():
             pending_space = bool(text)
             continue
-        h = max(ch.bottom - ch.top, 0.1)
-        if text and is_rtl(c[0]) and (ch.x0, ch.x1) == (x0, x1):
-            text.insert(0, c)  # one ligature glyph's letters (logical): keep visual order
-            continue
-        if text and is_rtl(c[0]):  # right-to-left glyphs: one run each, ordered by x later
-            runs.append(Fragment("".join(text), x0, top, x1, bottom))
-            text = []
         if text:
+            rtl = is_rtl(c[0])
+            if rtl and ch.x0 == x0 and ch.x1 == x1:
+                text.insert(0, c)  # one ligature glyph's letters (logical): keep visual order
+                continue
+            if rtl:  # right-to-left glyphs: one run each, ordered by x later
+                runs.append(Fragment("".join(text), x0, top, x1, bottom))
+                text = []
+        if text:
+            h = ch.bottom - ch.top
             rh = bottom - top
-            same_line = abs((ch.top + ch.bottom) - (top + bottom)) < 0.6 * max(h, rh)
+            tallest = h if h > rh else rh
+            if tallest < 0.1:
+                tallest = 0.1
+            same_line = abs((ch.top + ch.bottom) - (top + bottom)) < 0.6 * tallest
             gap = ch.x0 - x1
-            if same_line and -0.5 * max(h, rh) <= gap <= gap_factor * max(h, rh):
-                sep = " " if pending_space else _joiner(text[-1], c, gap, max(h, rh))
+            if same_line and -0.5 * tallest <= gap <= gap_factor * tallest:
+                sep = " " if pending_space else _joiner(text[-1], c, gap, tallest)
                 text.append(sep + c)
-                x1 = max(x1, ch.x1)
-                top, bottom = min(top, ch.top), max(bottom, ch.bottom)
+                if ch.x1 > x1:
+                    x1 = ch.x1
+                if ch.top < top:
+                    top = ch.top
+                if ch.bottom > bottom:
+                    bottom = ch.bottom
                 pending_space = False
                 continue
             runs.append(Fragment("".join(text), x0, top, x1, bottom))

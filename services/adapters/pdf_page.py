@@ -54,11 +54,13 @@ def _words(raw: Any, text: str, height: float) -> list[Char]:
     get_box = pdfium_c.FPDFText_GetLooseCharBox
     pieces: list[Char] = []
     append = pieces.append
+    any_rtl = _RTL.search(text) is not None  # most pages have none: no search a word
     for match in _WORD.finditer(text):
         start, last = match.span()
         last -= 1
-        if _RTL.search(match.group()):  # order by position alone: pdfium's order and breaks
-            pieces += _each_char(raw, range(start, last + 1), height)  # vary with producers
+        if any_rtl and _RTL.search(match.group()):
+            # order by position alone: pdfium's order and breaks vary with producers
+            pieces += _each_char(raw, range(start, last + 1), height)
             continue
         get_box(raw, start, ref)
         x0, top, x1, bottom = box

@@ -103,6 +103,8 @@ def timed_run(name: str, run: Callable[[], Any], pages: int) -> dict[str, Any]:
     }
     if hasattr(result, "failed"):
         row |= {"documents": result.documents, "ready": result.ready, "failed": result.failed}
+        row["cpu_s_api_process"] = round(result.cpu_api_s, 2)
+        row["cpu_s_children"] = round(result.cpu_s - result.cpu_api_s, 2)
         row["upload_s"] = round(result.upload_s, 2)
     common.log(f"  {name}: {row['seconds']} s, {row['pages_per_s']} pages/s, load {before:.1f}")
     return row
@@ -158,9 +160,14 @@ def summarise(runs: list[dict[str, Any]], repeats: int) -> dict[str, Any]:
         for p in ("langchain", "raw")
     }
     cpu = {p: [by[(n, p)]["cpu_s"] for n in range(repeats)] for p in PIPELINES}
+    service = [by[(n, "service")] for n in range(repeats)]
     return {
         "pages_per_s": {p: spread(v) for p, v in rates.items()},
         "cpu_s": {p: spread(v) for p, v in cpu.items()},
+        "service_cpu_s_split": {
+            part: spread([run[f"cpu_s_{part}"] for run in service])
+            for part in ("api_process", "children")
+        },
         "ratios": {name: spread(v) for name, v in ratios.items()},
         "ratios_per_repeat": {name: [round(x, 3) for x in v] for name, v in ratios.items()},
     }
@@ -261,6 +268,11 @@ def report(
     print(
         "CPU seconds (median; less sensitive to other tenants than wall time, not immune): "
         + ", ".join(f"{p} {cpu[p]['median']}" for p in PIPELINES)
+    )
+    split = summary["service_cpu_s_split"]
+    print(
+        f"service CPU seconds (median): API process {split['api_process']['median']} (API, "
+        f"worker threads, embedder), child processes {split['children']['median']} (parsing)"
     )
     print(f"service documents failed or unfinished: {failures} (must be 0)")
     return {

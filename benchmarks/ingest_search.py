@@ -17,7 +17,7 @@ Reported: p50/p95/p99/max and errors of each probe while idle and during ingesti
 upload-to-ready seconds and pages/s, the load average. Target (issue 13): p99 under 1 s
 during ingestion. The JSON also goes to `var/benchmarks/ingest-search-<time>.json`.
 
-Run: `.venv/bin/python -m benchmarks.ingest_search [--contracts 50] [--env KEY=VALUE]`
+Run: `.venv/bin/python -m benchmarks.ingest_search [--contracts 50] [--env KEY=VALUE] [--quick]`
 """
 
 from __future__ import annotations
@@ -155,7 +155,10 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--status-every-ms", type=float, default=200.0)
     parser.add_argument("--ingest-timeout", type=float, default=1800.0)
     parser.add_argument("--env", action="append", default=[], help="KEY=VALUE for the service")
+    parser.add_argument("--quick", action="store_true", help="6 contracts, 1 seed, 1 s idle")
     args = parser.parse_args(argv)
+    if args.quick:
+        args.contracts, args.seed, args.idle_s = 6, 1, 1.0
     common.force_offline()
     extra_env = parse_env(args.env)
     with tempfile.TemporaryDirectory(prefix="docsight-ingest-search-") as tmp:

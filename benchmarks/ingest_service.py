@@ -52,10 +52,12 @@ class Server:
     pid: int = 0
 
 
-def tree_cpu_s(root: int) -> float:
-    """CPU seconds (user + system, with reaped children's) of `root` and its descendants,
-    from /proc; 0 where there is no /proc."""
+def tree_cpu(root: int) -> tuple[float, float]:
+    """(CPU seconds of `root` and its descendants, of `root` alone), user + system from
+    /proc, the tree's with reaped children's; 0 where there is no /proc. The difference is
+    the child processes' (the PDF parse children)."""
     stats: dict[int, tuple[int, float]] = {}
+    own = 0.0
     for entry in Path("/proc").glob("[0-9]*/stat"):
         try:
             text = entry.read_text()
@@ -64,6 +66,8 @@ def tree_cpu_s(root: int) -> float:
         fields = text[text.rindex(")") + 2 :].split()
         ticks = sum(int(x) for x in fields[11:15])  # utime stime cutime cstime
         stats[int(entry.parent.name)] = (int(fields[1]), ticks / os.sysconf("SC_CLK_TCK"))
+        if int(entry.parent.name) == root:
+            own = sum(int(x) for x in fields[11:13]) / os.sysconf("SC_CLK_TCK")
     tree, total, grew = {root}, 0.0, True
     while grew:
         grew = False
@@ -73,7 +77,7 @@ def tree_cpu_s(root: int) -> float:
                 grew = True
     for pid in tree:
         total += stats.get(pid, (0, 0.0))[1]
-    return total
+    return total, own
 
 
 @dataclass
@@ -91,6 +95,9 @@ class ServiceRun:
     """First upload sent -> last upload answered 202."""
     cpu_s: float = 0.0
     """CPU seconds of the server's process tree during the run."""
+    cpu_api_s: float = 0.0
+    """Of `cpu_s`, the server process's own (API, worker threads, embedder); the rest is
+    its child processes' (PDF parsing)."""
 
 
 def free_port() -> int:
@@ -213,7 +220,7 @@ def upload_and_wait(server: Server, pdfs: Sequence[Path], timeout_s: float) -> S
             accepted = response.json()["accepted"]
             return str(accepted[0]["document"]["id"])
 
-        cpu_start = tree_cpu_s(server.pid)
+        cpu_start, api_start = tree_cpu(server.pid)
         start = time.perf_counter()
         with ThreadPoolExecutor(max_workers=len(bodies)) as pool:
             ids = list(pool.map(lambda pair: upload(*pair), bodies))
@@ -235,7 +242,8 @@ def upload_and_wait(server: Server, pdfs: Sequence[Path], timeout_s: float) -> S
                 break
             time.sleep(POLL_S)
         seconds = time.perf_counter() - start
-        cpu_s = tree_cpu_s(server.pid) - cpu_start
+        cpu_end, api_end = tree_cpu(server.pid)
+        cpu_s, cpu_api_s = cpu_end - cpu_start, api_end - api_start
     finished = [docs[i] for i in ids if docs.get(i, {}).get("status") == "ready"]
     failed = [
         f"{docs.get(i, {}).get('filename', i)}: {docs.get(i, {}).get('status', 'missing')} "
@@ -254,4 +262,5 @@ def upload_and_wait(server: Server, pdfs: Sequence[Path], timeout_s: float) -> S
         chunks=sum(d["progress"]["chunks_total"] or 0 for d in finished),
         upload_s=upload_s,
         cpu_s=cpu_s,
+        cpu_api_s=cpu_api_s,
     )

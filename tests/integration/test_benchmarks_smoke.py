@@ -29,11 +29,34 @@ def test_ingest_benchmark_times_the_service_against_both_baselines() -> None:
     for run in runs:
         assert run["pages_per_s"] > 0
         assert run["load_before"] >= 0
+    (service,) = [run for run in runs if run["pipeline"] == "service"]
+    assert service["cpu_s_api_process"] > 0  # the API process embeds
+    assert service["cpu_s_children"] > 0  # parsing runs in child processes
+    assert service["cpu_s_api_process"] + service["cpu_s_children"] == pytest.approx(
+        service["cpu_s"], abs=0.05
+    )
     ratios = result["ratios"]
     assert isinstance(ratios, dict)
     for key in ("service_over_langchain", "service_over_raw"):
         assert ratios[key]["min"] <= ratios[key]["median"] <= ratios[key]["max"]
         assert ratios[key]["median"] > 0
+
+
+def test_ingest_search_benchmark_probes_while_ingesting() -> None:
+    result = _run("benchmarks.ingest_search")
+    ingest = result["ingest"]
+    assert isinstance(ingest, dict)
+    assert ingest["ready"] == result["contracts"] == 6
+    assert ingest["failed"] == []
+    probes = result["probes"]
+    assert isinstance(probes, dict)
+    for name in ("search", "status", "search during ingestion", "status during ingestion"):
+        assert probes[name]["requests"] > 0, name
+        assert probes[name]["server_errors"] == 0, name
+        assert probes[name]["ok"] == probes[name]["requests"], name
+    p99 = result["p99_during_ingestion_s"]
+    assert isinstance(p99, dict)
+    assert set(p99) == {"search during ingestion", "status during ingestion"}
 
 
 def test_retrieval_benchmark_scores_both_pipelines() -> None:

@@ -45,6 +45,9 @@ class CacheSettings(BaseModel):
     mode: Literal["store", "redis"] = "store"
     url: str | None = None  # redis://host:6379/1 when mode is redis
     ttl_s: float = Field(default=7 * 24 * 3600, gt=0)  # redis mode
+    pages_mb: float = Field(default=2048, ge=0)
+    """Rendered pages and OCR boxes for the review page (`<data_dir>/pages`): the least
+    recently used files are removed past this many MB (0: no bound)."""
 
 
 class EmbedderSettings(BaseModel):

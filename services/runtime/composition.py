@@ -257,7 +257,9 @@ def build_container(settings: Settings, queue: TaskQueue | None = None) -> Conta
         jobs=JobCounts(store.engine),
         queues=queue_depths,
     )
-    page_cache = FilePageCache(settings.data_dir / "pages")
+    page_cache = FilePageCache(
+        settings.data_dir / "pages", int(settings.cache.pages_mb * 1024 * 1024)
+    )
     obligations = ObligationService(store=SqlObligationStore(store.engine), documents=store)
     documents = DocumentService(
         settings=settings,

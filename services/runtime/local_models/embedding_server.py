@@ -16,22 +16,23 @@ dev-set chunks (CUAD contracts cut as ingestion does, 128 tokens), and their cos
 from __future__ import annotations
 
 import argparse
-import contextlib
 import os
-import signal
 import statistics
 import sys
 import time
 from pathlib import Path
 
-from pipelines.errors import BackendUnavailable, DocsightError
+from pipelines.errors import BackendUnavailable
 from pipelines.ports import Embedder
 from services.runtime.local_models.embedding_assets import (
     EMBEDDING_NAME,
     prepare_embedding_model,
 )
-from services.runtime.local_models.llm_assets import build_llama_server
-from services.runtime.local_models.llm_server import LlamaServer
+from services.runtime.local_models.llm_server import (
+    LlamaServer,
+    prepare_command,
+    serve_until_interrupted,
+)
 from services.settings import Settings
 
 SEQUENCE_TOKENS = 512  # all-MiniLM-L6-v2's position embeddings
@@ -133,23 +134,17 @@ def cli(argv: list[str]) -> int:
     args = parser.parse_args(argv)
     cache_dir = Settings().llm.cache_dir
     if args.command == "prepare":
-        started = time.monotonic()
-        try:
-            binary = build_llama_server(cache_dir)
-            model = prepare_embedding_model(cache_dir)
-        except DocsightError as exc:
-            print(f"cannot prepare the local embedding server: {exc}", file=sys.stderr)
-            return 1
-        print(f"llama-server: {binary}\nembedding model: {model}\n"
-              f"({time.monotonic() - started:.1f}s)")  # fmt: skip
-        return 0
+        return prepare_command(
+            "the local embedding server",
+            "embedding model",
+            lambda: prepare_embedding_model(cache_dir),
+            cache_dir,
+        )
     with LocalEmbeddingServer(cache_dir, threads=args.threads) as server:
         if args.command == "bench":
             _bench(server, args.chunks, args.batch_size, args.rounds)
         else:
-            print(server.base_url, flush=True)
-            with contextlib.suppress(KeyboardInterrupt):
-                signal.pause()
+            serve_until_interrupted(server)
     return 0
 
 

@@ -35,6 +35,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
 from typing import Self
@@ -232,27 +233,44 @@ class LocalLlmServer(LlamaServer):
         ]
 
 
+def prepare_command(
+    what: str, label: str, prepare_model: Callable[[], Path], cache_dir: Path
+) -> int:
+    """The CLIs' `prepare`: build llama-server, then the model; 1 with the reason if either
+    cannot be made offline."""
+    started = time.monotonic()
+    try:
+        binary = build_llama_server(cache_dir, progress=lambda line: print(line, flush=True))
+        model = prepare_model()
+    except DocsightError as exc:
+        print(f"cannot prepare {what}: {exc}", file=sys.stderr)
+        return 1
+    print(f"llama-server: {binary}\n{label}: {model}\n({time.monotonic() - started:.1f}s)")
+    return 0
+
+
+def serve_until_interrupted(server: LlamaServer) -> None:
+    """The CLIs' `serve`: print the base URL, wait for Ctrl-C or a signal (the server stops
+    when its `with` block ends)."""
+    print(server.base_url, flush=True)
+    with contextlib.suppress(KeyboardInterrupt):
+        signal.pause()
+
+
 def main(argv: list[str] | None = None) -> int:
     """`prepare`: build the binary and assemble the model; `serve`: run until interrupted."""
     args = sys.argv[1:] if argv is None else argv
     settings = Settings().llm  # env: DOCSIGHT_LLM__CACHE_DIR, __LOCAL_CTX, ...
     if args == ["prepare"]:
-        started = time.monotonic()
-        try:
-            binary = build_llama_server(
-                settings.cache_dir, progress=lambda line: print(line, flush=True)
-            )
-            model = assemble_model(settings.cache_dir)
-        except DocsightError as exc:
-            print(f"cannot prepare the embedded LLM: {exc}", file=sys.stderr)
-            return 1
-        print(f"llama-server: {binary}\nmodel: {model}\n({time.monotonic() - started:.1f}s)")
-        return 0
+        return prepare_command(
+            "the embedded LLM",
+            "model",
+            lambda: assemble_model(settings.cache_dir),
+            settings.cache_dir,
+        )
     if args == ["serve"]:
         with LocalLlmServer.from_settings(settings) as server:
-            print(server.base_url, flush=True)
-            with contextlib.suppress(KeyboardInterrupt):
-                signal.pause()
+            serve_until_interrupted(server)
         return 0
     print(
         "usage: python -m services.runtime.local_models.llm_server prepare|serve", file=sys.stderr

@@ -16,18 +16,19 @@ on CUAD passages of ~100 tokens around a contract's Governing Law clause.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import os
 import re
-import signal
 import statistics
 import sys
 import time
 from pathlib import Path
 
-from pipelines.errors import BackendUnavailable, DocsightError
-from services.runtime.local_models.llm_assets import build_llama_server
-from services.runtime.local_models.llm_server import LlamaServer
+from pipelines.errors import BackendUnavailable
+from services.runtime.local_models.llm_server import (
+    LlamaServer,
+    prepare_command,
+    serve_until_interrupted,
+)
 from services.runtime.local_models.reranker_assets import RERANKER_NAME, prepare_reranker_model
 from services.settings import Settings
 
@@ -133,24 +134,16 @@ def cli(argv: list[str]) -> int:
     args = parser.parse_args(argv)
     cache_dir = Settings().llm.cache_dir
     if args.command == "prepare":
-        started = time.monotonic()
-        try:
-            binary = build_llama_server(cache_dir)
-            model = prepare_reranker_model(cache_dir)
-        except DocsightError as exc:
-            print(f"cannot prepare the local reranker: {exc}", file=sys.stderr)
-            return 1
-        print(f"llama-server: {binary}\nreranker: {model}\n({time.monotonic() - started:.1f}s)")
-        return 0
+        return prepare_command(
+            "the local reranker", "reranker", lambda: prepare_reranker_model(cache_dir), cache_dir
+        )
     if args.command == "bench":
         _bench_lexical(args.passages)
     with LocalRerankServer(cache_dir, threads=args.threads) as server:
         if args.command == "bench":
             _bench(server, args.passages, args.queries)
         else:
-            print(server.base_url, flush=True)
-            with contextlib.suppress(KeyboardInterrupt):
-                signal.pause()
+            serve_until_interrupted(server)
     return 0
 
 

@@ -8,6 +8,8 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from pipelines.errors import DocumentNotReady
+
 
 class Table(BaseModel):
     """A table found on a page, kept as rows of cells with its caption."""
@@ -102,6 +104,15 @@ class Document(BaseModel):
     chunks_total: int | None = None
     chunks_embedded: int = 0
     warnings: list[str] = Field(default_factory=list)  # the parser's, once parsed
+
+    def require_ready(self, purpose: str = "") -> Document:
+        """This document when it is ready; else `DocumentNotReady` naming its status, its
+        failure's reason and `purpose` ("a diff needs both documents ready")."""
+        if self.status is DocumentStatus.READY:
+            return self
+        detail = f": {self.reason}" if self.reason else ""
+        needs = f"; {purpose}" if purpose else ""
+        raise DocumentNotReady(f"document {self.id} is {self.status.value}{detail}{needs}")
 
 
 class ChatMessage(BaseModel):

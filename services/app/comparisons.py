@@ -40,11 +40,10 @@ from pipelines.comparisons import DocumentText, deterministic_row, resolve_colum
 from pipelines.errors import (
     BackendUnavailable,
     DocsightError,
-    DocumentNotReady,
     LlmUnavailable,
     NotFound,
 )
-from pipelines.models import Document, DocumentStatus
+from pipelines.models import Document
 from pipelines.models import JobStatus as J
 from pipelines.risk_models import Finding
 from pipelines.summary_models import ContractSummary
@@ -284,12 +283,7 @@ class ComparisonService:
 
     def _ready(self, tenant: str, document_id: str) -> Document:
         document = self.store.get_document(tenant, document_id)  # NotFound across tenants
-        if document.status is not DocumentStatus.READY:
-            raise DocumentNotReady(
-                f"document {document.id} is {document.status.value}; a comparison needs "
-                "ready documents"
-            )
-        return document
+        return document.require_ready("a comparison needs ready documents")
 
     def _model(self) -> ChatModel | None:
         """The configured model, or None (the table is then built without one)."""

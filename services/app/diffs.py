@@ -21,8 +21,8 @@ from pydantic import TypeAdapter
 from pipelines.clause_diff import ClauseChange, diff_clauses
 from pipelines.clause_terms import lookup, normalise_text
 from pipelines.clauses import Clause, split_clauses
-from pipelines.errors import DocumentNotReady, LlmUnavailable, NotFound
-from pipelines.models import Chunk, Document, DocumentStatus
+from pipelines.errors import LlmUnavailable, NotFound
+from pipelines.models import Chunk, Document
 from pipelines.risk_models import Finding
 from pipelines.risk_taxonomy import DocumentKind, categories
 from services.app.analysis_results import RisksResult
@@ -79,7 +79,7 @@ class DiffService:
                 )
         old = self.store.get_document(tenant, against)
         for document in (old, new):
-            _require_ready(document)
+            document.require_ready("a diff needs both documents ready")
         aligned = self._aligned(tenant, old, new)
         before = self._findings(tenant, old.id)
         after = self._findings(tenant, new.id)
@@ -166,15 +166,6 @@ class Pages:
 
 def _version(document: Document) -> tuple[str, str, int | None]:
     return (document.id, document.sha256, document.chunks_total)
-
-
-def _require_ready(document: Document) -> None:
-    if document.status is not DocumentStatus.READY:
-        detail = f": {document.reason}" if document.reason else ""
-        raise DocumentNotReady(
-            f"document {document.id} is {document.status.value}{detail}; "
-            "a diff needs both documents ready"
-        )
 
 
 def _clause_out(clause: Clause | None, pages: Pages) -> ClauseOut | None:

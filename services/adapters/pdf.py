@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import multiprocessing
 import multiprocessing.connection
-import os
 import signal
 import threading
 import time
@@ -32,6 +31,7 @@ from pipelines.errors import (
 from pipelines.models import Page, ParsedDocument, Table
 from pipelines.ports import PageProgress
 from services.adapters import forkserver
+from services.settings import usable_cpus
 
 _ERRORS: dict[str, type[InvalidDocument]] = {
     cls.code: cls
@@ -78,7 +78,7 @@ class Pypdfium2Parser:
         self.ocr_languages = ocr_languages
         self.ocr_dpi = ocr_dpi
         self.tesseract = tesseract
-        self.processes = processes or os.cpu_count() or 1
+        self.processes = processes or usable_cpus()
         self._slots = threading.BoundedSemaphore(self.processes)
 
     def parse(

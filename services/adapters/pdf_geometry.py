@@ -11,7 +11,6 @@ in a forkserver child under RLIMIT_AS with a time limit; a failure becomes a
 
 from __future__ import annotations
 
-import os
 import shutil
 import threading
 from typing import Any
@@ -19,6 +18,7 @@ from typing import Any
 from pipelines.errors import CorruptPdf, ResourceLimit
 from pipelines.highlight_match import PageGlyphs
 from services.adapters import forkserver
+from services.settings import usable_cpus
 
 
 class PdfiumGeometry:
@@ -37,7 +37,7 @@ class PdfiumGeometry:
     ) -> None:
         """`processes`: children at once (None: one per CPU core); more requests wait."""
         self.timeout_s = timeout_s
-        self._slots = threading.BoundedSemaphore(processes or os.cpu_count() or 1)
+        self._slots = threading.BoundedSemaphore(processes or usable_cpus())
         self.memory_limit_mb = memory_limit_mb
         self.options = {
             "ocr": ocr and shutil.which(tesseract) is not None,

@@ -104,6 +104,7 @@ def timed_run(name: str, run: Callable[[], Any], pages: int) -> dict[str, Any]:
     if hasattr(result, "failed"):
         row |= {"documents": result.documents, "ready": result.ready, "failed": result.failed}
         row["cpu_s_api_process"] = round(result.cpu_api_s, 2)
+        row["cpu_s_embedder_threads"] = round(result.cpu_embedder_s, 2)
         row["cpu_s_children"] = round(result.cpu_s - result.cpu_api_s, 2)
         row["upload_s"] = round(result.upload_s, 2)
     common.log(f"  {name}: {row['seconds']} s, {row['pages_per_s']} pages/s, load {before:.1f}")
@@ -166,7 +167,7 @@ def summarise(runs: list[dict[str, Any]], repeats: int) -> dict[str, Any]:
         "cpu_s": {p: spread(v) for p, v in cpu.items()},
         "service_cpu_s_split": {
             part: spread([run[f"cpu_s_{part}"] for run in service])
-            for part in ("api_process", "children")
+            for part in ("api_process", "embedder_threads", "children")
         },
         "ratios": {name: spread(v) for name, v in ratios.items()},
         "ratios_per_repeat": {name: [round(x, 3) for x in v] for name, v in ratios.items()},
@@ -271,8 +272,9 @@ def report(
     )
     split = summary["service_cpu_s_split"]
     print(
-        f"service CPU seconds (median): API process {split['api_process']['median']} (API, "
-        f"worker threads, embedder), child processes {split['children']['median']} (parsing)"
+        f"service CPU seconds (median): API process {split['api_process']['median']}, of "
+        f"which the embedder's run threads {split['embedder_threads']['median']}; child "
+        f"processes {split['children']['median']} (parsing)"
     )
     print(f"service documents failed or unfinished: {failures} (must be 0)")
     return {

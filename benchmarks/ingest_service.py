@@ -25,6 +25,7 @@ from typing import Any
 import httpx
 
 from benchmarks.common import REPO_ROOT, log
+from services.adapters.embedder_use import THREAD_NAME as EMBED_THREADS
 
 POLL_S = 0.25
 """Seconds between two polls of the document list (4 a second: well under the rate limit)."""
@@ -80,6 +81,22 @@ def tree_cpu(root: int) -> tuple[float, float]:
     return total, own
 
 
+def threads_cpu(pid: int, name: str) -> float:
+    """CPU seconds of `pid`'s threads named `name` (their OS name, /proc/<pid>/task/*/comm),
+    e.g. `embedder_use.THREAD_NAME`; 0 where there are none."""
+    total = 0.0
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        try:
+            if (task / "comm").read_text().strip() != name:
+                continue
+            text = (task / "stat").read_text()
+        except OSError:  # the thread ended meanwhile
+            continue
+        fields = text[text.rindex(")") + 2 :].split()
+        total += sum(int(x) for x in fields[11:13]) / os.sysconf("SC_CLK_TCK")
+    return total
+
+
 @dataclass
 class ServiceRun:
     """One upload-to-ready measurement."""
@@ -98,6 +115,8 @@ class ServiceRun:
     cpu_api_s: float = 0.0
     """Of `cpu_s`, the server process's own (API, worker threads, embedder); the rest is
     its child processes' (PDF parsing)."""
+    cpu_embedder_s: float = 0.0
+    """Of `cpu_api_s`, the in-process embedder's run threads' (USE; 0 for other kinds)."""
 
 
 def free_port() -> int:
@@ -221,6 +240,7 @@ def upload_and_wait(server: Server, pdfs: Sequence[Path], timeout_s: float) -> S
             return str(accepted[0]["document"]["id"])
 
         cpu_start, api_start = tree_cpu(server.pid)
+        embed_start = threads_cpu(server.pid, EMBED_THREADS)
         start = time.perf_counter()
         with ThreadPoolExecutor(max_workers=len(bodies)) as pool:
             ids = list(pool.map(lambda pair: upload(*pair), bodies))
@@ -244,6 +264,7 @@ def upload_and_wait(server: Server, pdfs: Sequence[Path], timeout_s: float) -> S
         seconds = time.perf_counter() - start
         cpu_end, api_end = tree_cpu(server.pid)
         cpu_s, cpu_api_s = cpu_end - cpu_start, api_end - api_start
+        cpu_embedder_s = threads_cpu(server.pid, EMBED_THREADS) - embed_start
     finished = [docs[i] for i in ids if docs.get(i, {}).get("status") == "ready"]
     failed = [
         f"{docs.get(i, {}).get('filename', i)}: {docs.get(i, {}).get('status', 'missing')} "
@@ -263,4 +284,5 @@ def upload_and_wait(server: Server, pdfs: Sequence[Path], timeout_s: float) -> S
         upload_s=upload_s,
         cpu_s=cpu_s,
         cpu_api_s=cpu_api_s,
+        cpu_embedder_s=cpu_embedder_s,
     )

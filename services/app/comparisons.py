@@ -220,6 +220,7 @@ class ComparisonService:
             summary is not None,
         )
         hit = self.cache.get(key)
+        self.analysis.metrics.record("comparisons", hit=hit is not None, tenant=tenant)
         if hit is not None:
             return Row.model_validate_json(hit)
         row, complete = self._compute(tenant, document, columns, model, findings or [], summary)

@@ -110,9 +110,11 @@ def test_run_builds_the_table_with_the_model_only_for_empty_cells_then_reads_the
     assert second.cells["Non-Compete"].page is None
     asked = len(llm.calls)
     assert asked == 2  # one request per document, none for the pattern-found column
+    assert service.analysis.metrics.counts("t1")["comparisons"] == {"hits": 0, "misses": 2}
     again = service.submit("t1", [two, one], ["Governing Law", "Non-Compete", "Audit Rights"])
     service.run(again.id)
     assert len(llm.calls) == asked  # rows read back from the cache
+    assert service.analysis.metrics.counts("t1")["comparisons"] == {"hits": 2, "misses": 2}
     rows = service.get("t1", again.id).table()
     assert rows is not None
     assert [r.document_id for r in rows.rows] == [two, one]

@@ -211,6 +211,9 @@ def _open_highlight(page: Any, button: Any) -> None:
 def _new_version(page: Any, files: dict[str, Path]) -> None:
     row = page.locator("#doc-table tr", has_text=files["english"].name)
     row.get_by_role("button").click()
+    # the document is open (its control enabled) before its new version is chosen
+    page.locator("#version-input:enabled").wait_for(state="attached", timeout=WAIT_MS)
+    assert page.locator("#doc-title").inner_text() == files["english"].name
     page.locator("#version-input").set_input_files(files["version"])
     show = page.locator("#version-status [data-version]")
     status = page.locator("#version-status")

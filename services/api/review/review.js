@@ -115,6 +115,7 @@ function upload(files) {
 
 // ---- one document: pages, highlights, jobs ----
 async function openDocument(id) {
+  $("version-input").disabled = true; // a new version needs the document it follows: open first
   const { body: d } = await json(`/v1/documents/${encodeURIComponent(id)}`);
   state.doc = d;
   $("document").dataset.document = d.id;
@@ -124,6 +125,7 @@ async function openDocument(id) {
   $("risks").replaceChildren();
   $("job-status").textContent = "";
   $("version-status").replaceChildren();
+  $("version-input").disabled = false;
   const scope = $("scope").options[1];
   scope.disabled = false;
   scope.textContent = `this document (${d.filename})`;

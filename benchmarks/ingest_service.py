@@ -53,6 +53,16 @@ class Server:
     pid: int = 0
 
 
+def _stat_fields(text: str) -> list[str]:
+    """The fields of a /proc `stat` file after the command name (which may hold spaces):
+    [1] the parent pid, [11:13] utime and stime, [13:15] the reaped children's, in ticks."""
+    return text[text.rindex(")") + 2 :].split()
+
+
+def _seconds(ticks: list[str]) -> float:
+    return sum(int(x) for x in ticks) / os.sysconf("SC_CLK_TCK")
+
+
 def tree_cpu(root: int) -> tuple[float, float]:
     """(CPU seconds of `root` and its descendants, of `root` alone), user + system from
     /proc, the tree's with reaped children's; 0 where there is no /proc. The difference is
@@ -64,11 +74,10 @@ def tree_cpu(root: int) -> tuple[float, float]:
             text = entry.read_text()
         except OSError:
             continue
-        fields = text[text.rindex(")") + 2 :].split()
-        ticks = sum(int(x) for x in fields[11:15])  # utime stime cutime cstime
-        stats[int(entry.parent.name)] = (int(fields[1]), ticks / os.sysconf("SC_CLK_TCK"))
+        fields = _stat_fields(text)
+        stats[int(entry.parent.name)] = (int(fields[1]), _seconds(fields[11:15]))
         if int(entry.parent.name) == root:
-            own = sum(int(x) for x in fields[11:13]) / os.sysconf("SC_CLK_TCK")
+            own = _seconds(fields[11:13])
     tree, total, grew = {root}, 0.0, True
     while grew:
         grew = False
@@ -92,8 +101,7 @@ def threads_cpu(pid: int, name: str) -> float:
             text = (task / "stat").read_text()
         except OSError:  # the thread ended meanwhile
             continue
-        fields = text[text.rindex(")") + 2 :].split()
-        total += sum(int(x) for x in fields[11:13]) / os.sysconf("SC_CLK_TCK")
+        total += _seconds(_stat_fields(text)[11:13])
     return total
 
 
